@@ -1,0 +1,59 @@
+/* auth.h - who signed a request: access keys, their secrets, and their scope.
+ *
+ * Long-term secrets must be recoverable (HMAC verification needs them), so they are
+ * stored sealed with AES-256-GCM under a server key kept in the data directory (0600).
+ * Temporary keys ("STS." ids with a SecurityToken) carry their claims inside the token
+ * and are resolved here too, without a database lookup; the token format arrives with
+ * the VOD/STS issue, and until then such keys are refused as unknown.
+ */
+#ifndef VODUPD_AUTH_H
+#define VODUPD_AUTH_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "server/server.h"
+
+typedef struct vodup_cred {
+    char key_id[129];
+    char secret[129];       /* never logged */
+    char account_id[33];
+    char principal[129];    /* "root", a user name, or a role session */
+    int temporary;
+    time_t expires;         /* temporary keys only */
+} vodup_cred;
+
+enum {
+    AUTH_OK = 0,
+    AUTH_ENOKEY = -1,           /* no such access key */
+    AUTH_EINACTIVE = -2,        /* key disabled */
+    AUTH_ETOKEN = -3,           /* security token malformed or forged */
+    AUTH_ETOKEN_EXPIRED = -4,
+    AUTH_ETOKEN_MISMATCH = -5,  /* token present for a long-term key, or absent for a temporary one */
+    AUTH_EIO = -6
+};
+
+/* Data-directory key material. */
+int auth_master_key_create(const char *data_dir, unsigned char key[32]);
+int auth_master_key_load(const char *data_dir, unsigned char key[32]);
+
+/* Creates a long-term key for account_id/principal, storing the secret sealed.
+ * key_id gets "LTAI" + 20 characters, secret 30 characters. */
+int auth_key_create(vodupd *s, const char *account_id, const char *principal,
+                    char key_id[25], char secret[31]);
+
+/* Finds the credential behind key_id (and token, NULL when none) at time now. */
+int auth_resolve(vodupd *s, const char *key_id, const char *token, time_t now, vodup_cred *out);
+
+/* AES-256-GCM with a random nonce; aad binds the sealed bytes to their owner (key id).
+ * *out is malloc'd nonce || ciphertext || tag. */
+int auth_seal(const unsigned char key[32], const char *aad, const void *pt, size_t n,
+              unsigned char **out, size_t *outlen);
+/* Opens what auth_seal made; *out is malloc'd and NUL-terminated. -1 when forged. */
+int auth_unseal(const unsigned char key[32], const char *aad, const unsigned char *in, size_t n,
+                char **out, size_t *outlen);
+
+/* Random identifiers from an alphabet of upper-case letters and digits. */
+int auth_random_id(char *out, size_t len, const char *alphabet);
+
+#endif

@@ -1,0 +1,198 @@
+/* keys.c - long-term access keys: creation, sealed storage and lookup.
+ *
+ * The master key lives in <data_dir>/keys/master.key, written once by `vodupd init`
+ * with mode 0600. Every secret in the database is sealed under it with the key id as
+ * associated data, so a row copied onto another key id does not open.
+ */
+#include "server/auth/auth.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/digest.h"
+
+#define SEAL_NONCE 12
+#define SEAL_TAG 16
+
+static const char ALNUM[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+int auth_random_id(char *out, size_t len, const char *alphabet)
+{
+    size_t alen = strlen(alphabet);
+    /* Rejection sampling keeps every character equally likely. */
+    size_t limit = 256 - (256 % alen);
+    size_t i = 0;
+    unsigned char rnd[64];
+    while (i < len) {
+        if (vodup_random(rnd, sizeof rnd) != 0)
+            return -1;
+        for (size_t j = 0; j < sizeof rnd && i < len; j++)
+            if (rnd[j] < limit)
+                out[i++] = alphabet[rnd[j] % alen];
+    }
+    out[len] = '\0';
+    return 0;
+}
+
+static int key_path(char *buf, size_t n, const char *data_dir)
+{
+    int r = snprintf(buf, n, "%s/keys/master.key", data_dir);
+    return (r < 0 || (size_t)r >= n) ? -1 : 0;
+}
+
+int auth_master_key_create(const char *data_dir, unsigned char key[32])
+{
+    char dir[4096], path[4096];
+    int r = snprintf(dir, sizeof dir, "%s/keys", data_dir);
+    if (r < 0 || (size_t)r >= sizeof dir || key_path(path, sizeof path, data_dir) != 0)
+        return -1;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return -1;
+    if (vodup_random(key, 32) != 0)
+        return -1;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    ssize_t w = write(fd, key, 32);
+    int ok = w == 32 && fsync(fd) == 0;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+int auth_master_key_load(const char *data_dir, unsigned char key[32])
+{
+    char path[4096];
+    if (key_path(path, sizeof path, data_dir) != 0)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    ssize_t n = -1;
+    if (fstat(fd, &st) == 0 && st.st_size == 32) {
+        if (st.st_mode & 077)
+            fprintf(stderr, "vodupd: warning: %s is readable by others; chmod 600 it\n", path);
+        n = read(fd, key, 32);
+    }
+    close(fd);
+    return n == 32 ? 0 : -1;
+}
+
+int auth_seal(const unsigned char key[32], const char *aad, const void *pt, size_t n,
+              unsigned char **out, size_t *outlen)
+{
+    unsigned char *buf = malloc(SEAL_NONCE + n + SEAL_TAG);
+    if (!buf)
+        return -1;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int len = 0, ok = c && vodup_random(buf, SEAL_NONCE) == 0 &&
+                      EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, buf) == 1 &&
+                      EVP_EncryptUpdate(c, NULL, &len, (const unsigned char *)aad, (int)strlen(aad)) == 1 &&
+                      EVP_EncryptUpdate(c, buf + SEAL_NONCE, &len, pt, (int)n) == 1 &&
+                      EVP_EncryptFinal_ex(c, buf + SEAL_NONCE + len, &len) == 1 &&
+                      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, SEAL_TAG, buf + SEAL_NONCE + n) == 1;
+    EVP_CIPHER_CTX_free(c);
+    if (!ok) {
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    *outlen = SEAL_NONCE + n + SEAL_TAG;
+    return 0;
+}
+
+int auth_unseal(const unsigned char key[32], const char *aad, const unsigned char *in, size_t n,
+                char **out, size_t *outlen)
+{
+    if (n < SEAL_NONCE + SEAL_TAG)
+        return -1;
+    size_t ctlen = n - SEAL_NONCE - SEAL_TAG;
+    char *buf = malloc(ctlen + 1);
+    if (!buf)
+        return -1;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int len = 0, ok = c && EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, in) == 1 &&
+                      EVP_DecryptUpdate(c, NULL, &len, (const unsigned char *)aad, (int)strlen(aad)) == 1 &&
+                      EVP_DecryptUpdate(c, (unsigned char *)buf, &len, in + SEAL_NONCE, (int)ctlen) == 1 &&
+                      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, SEAL_TAG,
+                                          (void *)(in + SEAL_NONCE + ctlen)) == 1 &&
+                      EVP_DecryptFinal_ex(c, (unsigned char *)buf + len, &len) == 1;
+    EVP_CIPHER_CTX_free(c);
+    if (!ok) {
+        free(buf);
+        return -1;
+    }
+    buf[ctlen] = '\0';
+    *out = buf;
+    if (outlen)
+        *outlen = ctlen;
+    return 0;
+}
+
+int auth_key_create(vodupd *s, const char *account_id, const char *principal,
+                    char key_id[25], char secret[31])
+{
+    memcpy(key_id, "LTAI", 4);
+    if (auth_random_id(key_id + 4, 20, ALNUM) != 0 || auth_random_id(secret, 30, ALNUM) != 0)
+        return -1;
+    unsigned char *sealed;
+    size_t slen;
+    if (auth_seal(s->master_key, key_id, secret, 30, &sealed, &slen) != 0)
+        return -1;
+    int r = vodup_meta_key_create(s->meta, key_id, account_id, principal, sealed, slen, time(NULL));
+    free(sealed);
+    return r == VODUP_META_OK ? 0 : -1;
+}
+
+/* Temporary credentials: their token format and verification come with the STS/VOD
+ * work. Keeping the branch here means the OSS front already routes them correctly. */
+static int resolve_temporary(vodupd *s, const char *key_id, const char *token, time_t now,
+                             vodup_cred *out)
+{
+    (void)s, (void)key_id, (void)token, (void)now, (void)out;
+    return AUTH_ENOKEY;
+}
+
+int auth_resolve(vodupd *s, const char *key_id, const char *token, time_t now, vodup_cred *out)
+{
+    memset(out, 0, sizeof *out);
+    if (strncmp(key_id, "STS.", 4) == 0)
+        return resolve_temporary(s, key_id, token, now, out);
+
+    vodup_meta_key k;
+    int r = vodup_meta_key_get(s->meta, key_id, &k);
+    if (r == VODUP_META_ENOTFOUND)
+        return AUTH_ENOKEY;
+    if (r != VODUP_META_OK)
+        return AUTH_EIO;
+    int rc = AUTH_OK;
+    char *secret = NULL;
+    size_t slen = 0;
+    if (!k.active) {
+        rc = AUTH_EINACTIVE;
+    } else if (token && *token) {
+        rc = AUTH_ETOKEN_MISMATCH;
+    } else if (auth_unseal(s->master_key, key_id, k.sealed, k.sealed_len, &secret, &slen) != 0 ||
+               slen >= sizeof out->secret) {
+        fprintf(stderr, "vodupd: the stored secret of key %s does not open with this data dir's master key\n",
+                key_id);
+        rc = AUTH_EIO;
+    } else {
+        snprintf(out->key_id, sizeof out->key_id, "%s", key_id);
+        memcpy(out->secret, secret, slen + 1);
+        snprintf(out->account_id, sizeof out->account_id, "%s", k.account_id);
+        snprintf(out->principal, sizeof out->principal, "%s", k.principal ? k.principal : "root");
+    }
+    if (secret) {
+        OPENSSL_cleanse(secret, slen);
+        free(secret);
+    }
+    vodup_meta_key_clear(&k);
+    return rc;
+}

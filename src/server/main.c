@@ -1,0 +1,344 @@
+/* main.c - the vodupd command line: init, serve, help. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/auth/auth.h"
+#include "server/config.h"
+#include "server/http/request.h"
+#include "server/server.h"
+
+static const char USAGE[] =
+    "usage: vodupd <command> [options]\n"
+    "\n"
+    "Self-hosted video-on-demand upload service (OSS-compatible object store).\n"
+    "\n"
+    "commands:\n"
+    "  init    create a data directory and its root account; prints the root AccessKey once\n"
+    "  serve   run the service\n"
+    "  help    show this text, or `vodupd help <command>`\n"
+    "\n"
+    "`vodupd <command> --help` describes each command's options.\n";
+
+static const char USAGE_INIT[] =
+    "usage: vodupd init [--data-dir DIR]\n"
+    "\n"
+    "Creates DIR (default ./vodup-data, mode 0700) with its database, server key and a root\n"
+    "account, and prints once, as JSON, the root account's AccessKey:\n"
+    "  {\"AccountId\":\"...\",\"AccessKeyId\":\"...\",\"AccessKeySecret\":\"...\"}\n"
+    "The secret is not shown again: keep it. Fails if DIR is already initialised.\n";
+
+static const char USAGE_SERVE[] =
+    "usage: vodupd serve [--data-dir DIR] [--listen HOST:PORT] [--public-url URL] [--region R]\n"
+    "                    [--threads N] [--workers N]\n"
+    "\n"
+    "  --data-dir DIR     data directory made by `vodupd init` (default ./vodup-data)\n"
+    "  --listen HOST:PORT address to listen on (default 127.0.0.1:9000; port 0 picks a free one)\n"
+    "  --public-url URL   how clients reach this server (default http://HOST:PORT)\n"
+    "  --region R         region name reported to clients (default cn-hangzhou)\n"
+    "  --threads N        HTTP event-loop threads (default 4)\n"
+    "  --workers N        threads for flushes and commits (default 8)\n"
+    "  --max-uploads N    open multipart uploads per account (default 10000)\n"
+    "\n"
+    "Logs one line per request to stderr (never a secret). SIGTERM or SIGINT stops it\n"
+    "gracefully: no new connections, requests in flight finish, then it exits 0.\n";
+
+static int make_dirs(const char *dir)
+{
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    memcpy(buf, dir, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int cmd_init(int argc, char **argv)
+{
+    const char *data_dir = "./vodup-data";
+    static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+        if (c == 'd') {
+            data_dir = optarg;
+        } else if (c == 'h') {
+            fputs(USAGE_INIT, stdout);
+            return 0;
+        } else {
+            fputs(USAGE_INIT, stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vodupd init: unexpected argument '%s'\n%s", argv[optind], USAGE_INIT);
+        return 2;
+    }
+    char db[4096];
+    snprintf(db, sizeof db, "%s/vodup.db", data_dir);
+    if (access(db, F_OK) == 0) {
+        fprintf(stderr, "vodupd init: %s is already initialised (found %s)\n", data_dir, db);
+        return 1;
+    }
+    if (make_dirs(data_dir) != 0) {
+        fprintf(stderr, "vodupd init: cannot create %s: %s\n", data_dir, strerror(errno));
+        return 1;
+    }
+    vodupd s;
+    memset(&s, 0, sizeof s);
+    s.data_dir = (char *)data_dir;
+    if (auth_master_key_create(data_dir, s.master_key) != 0) {
+        fprintf(stderr, "vodupd init: cannot write %s/keys/master.key: %s\n", data_dir, strerror(errno));
+        return 1;
+    }
+    if (vodup_meta_open(&s.meta, data_dir, 1) != VODUP_META_OK) {
+        fprintf(stderr, "vodupd init: cannot create the database in %s\n", data_dir);
+        return 1;
+    }
+    char account[17], key_id[25], secret[31];
+    int rc = auth_random_id(account, 16, "0123456789");
+    if (rc == 0 && account[0] == '0')
+        account[0] = '1';
+    if (rc == 0)
+        rc = vodup_meta_account_create(s.meta, account, "root", time(NULL)) == VODUP_META_OK ? 0 : -1;
+    if (rc == 0)
+        rc = vodup_meta_setting_set(s.meta, "root_account", account) == VODUP_META_OK ? 0 : -1;
+    if (rc == 0)
+        rc = auth_key_create(&s, account, "root", key_id, secret);
+    vodup_meta_close(s.meta);
+    if (rc != 0) {
+        fprintf(stderr, "vodupd init: creating the root account failed\n");
+        return 1;
+    }
+    json_t *j = json_pack("{s:s,s:s,s:s}", "AccountId", account, "AccessKeyId", key_id, "AccessKeySecret", secret);
+    char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    if (!out) {
+        json_decref(j);
+        return 1;
+    }
+    printf("%s\n", out);
+    fflush(stdout);
+    free(out);
+    json_decref(j);
+    memset(secret, 0, sizeof secret);
+    fprintf(stderr, "vodupd: initialised %s; the AccessKeySecret above is shown only once\n", data_dir);
+    return 0;
+}
+
+static int is_live(const char *id, void *u)
+{
+    int r = vodup_meta_blob_is_live(u, id);
+    return r != 0; /* on error keep the blob */
+}
+
+static int parse_listen(const char *s, char *host, size_t hn, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s)
+        return -1;
+    size_t n = (size_t)(colon - s);
+    if (s[0] == '[' && colon[-1] == ']') {
+        s++;
+        n -= 2;
+    }
+    if (n >= hn)
+        return -1;
+    memcpy(host, s, n);
+    host[n] = '\0';
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || p < 0 || p > 65535)
+        return -1;
+    *port = (int)p;
+    return 0;
+}
+
+static void add_own_host(vodupd *s, const char *h, size_t n)
+{
+    if (s->n_own_hosts >= (int)(sizeof s->own_hosts / sizeof s->own_hosts[0]) || n == 0)
+        return;
+    char *c = strndup(h, n);
+    if (!c)
+        return;
+    for (char *p = c; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p + 32);
+    s->own_hosts[s->n_own_hosts++] = c;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    const char *data_dir = "./vodup-data", *listen = "127.0.0.1:9000", *public_url = NULL, *region = "cn-hangzhou";
+    int threads = 4, workers = 8, max_uploads = VODUPD_DEFAULT_MAX_UPLOADS;
+    static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
+                                         {"listen", required_argument, NULL, 'l'},
+                                         {"public-url", required_argument, NULL, 'u'},
+                                         {"region", required_argument, NULL, 'r'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"workers", required_argument, NULL, 'w'},
+                                         {"max-uploads", required_argument, NULL, 'm'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "d:l:u:r:t:w:m:h", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 'd': data_dir = optarg; break;
+        case 'l': listen = optarg; break;
+        case 'u': public_url = optarg; break;
+        case 'r': region = optarg; break;
+        case 't': threads = (int)strtol(optarg, &end, 10); break;
+        case 'w': workers = (int)strtol(optarg, &end, 10); break;
+        case 'm': max_uploads = (int)strtol(optarg, &end, 10); break;
+        case 'h': fputs(USAGE_SERVE, stdout); return 0;
+        default: fputs(USAGE_SERVE, stderr); return 2;
+        }
+        if (end && *end) {
+            fprintf(stderr, "vodupd serve: '%s' is not a number\n", optarg);
+            return 2;
+        }
+    }
+    if (threads < 1 || threads > 256 || workers < 1 || workers > 256 || max_uploads < 0 || strlen(region) > 60) {
+        fprintf(stderr, "vodupd serve: --threads and --workers must be 1..256, --max-uploads >= 0\n");
+        return 2;
+    }
+    char host[256];
+    int port;
+    if (parse_listen(listen, host, sizeof host, &port) != 0) {
+        fprintf(stderr, "vodupd serve: --listen wants HOST:PORT, got '%s'\n", listen);
+        return 2;
+    }
+
+    /* Signals are taken by sigwait below; every thread started from here inherits the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    vodupd s;
+    memset(&s, 0, sizeof s);
+    s.data_dir = (char *)data_dir;
+    s.max_uploads_per_account = max_uploads;
+    snprintf(s.region, sizeof s.region, "%s", region);
+    if (auth_master_key_load(data_dir, s.master_key) != 0) {
+        fprintf(stderr, "vodupd serve: %s is not a vodupd data directory (run `vodupd init --data-dir %s`)\n",
+                data_dir, data_dir);
+        return 1;
+    }
+    if (vodup_meta_open(&s.meta, data_dir, threads + workers + 2) != VODUP_META_OK) {
+        fprintf(stderr, "vodupd serve: cannot open the database in %s\n", data_dir);
+        return 1;
+    }
+    s.blobs = vodup_blobstore_file_open(data_dir);
+    if (!s.blobs) {
+        fprintf(stderr, "vodupd serve: cannot open the object files in %s: %s\n", data_dir, strerror(errno));
+        vodup_meta_close(s.meta);
+        return 1;
+    }
+    /* What a crash left half done: unfinished writes, blobs written but never recorded,
+     * blobs freed but not yet removed. */
+    vodupd_gc_run(&s);
+    long removed = s.blobs->ops->recover(s.blobs, is_live, s.meta);
+    if (removed > 0)
+        fprintf(stderr, "vodupd: recovery removed %ld unreferenced blob(s)\n", removed);
+
+    s.wq = workq_new(workers);
+    if (!s.wq || vodupd_gc_start(&s) != 0) {
+        fprintf(stderr, "vodupd serve: cannot start threads\n");
+        return 1;
+    }
+    add_own_host(&s, host, strlen(host));
+    add_own_host(&s, "localhost", 9);
+    int bound = 0;
+    struct MHD_Daemon *d = http_start(&s, host, port, threads, &bound);
+    if (!d) {
+        fprintf(stderr, "vodupd serve: cannot listen on %s: %s\n", listen, strerror(errno));
+        return 1;
+    }
+    char url[512];
+    if (public_url) {
+        snprintf(url, sizeof url, "%s", public_url);
+        const char *h = strstr(url, "://");
+        h = h ? h + 3 : url;
+        size_t hl = strcspn(h, ":/");
+        add_own_host(&s, h, hl);
+    } else {
+        snprintf(url, sizeof url, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, bound);
+    }
+    s.public_url = url;
+    fprintf(stderr, "vodupd %s: listening on http://%s%s%s:%d (data dir %s, public url %s)\n", VODUPD_VERSION,
+            strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", bound, data_dir, url);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    fprintf(stderr, "vodupd: %s received, finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+
+    /* Stop accepting, let connections in flight finish (bounded), then stop. */
+    MHD_quiesce_daemon(d);
+    for (int i = 0; i < 100; i++) {
+        const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!di || di->num_connections == 0)
+            break;
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    workq_free(s.wq);
+    http_stop(d);
+    vodupd_gc_stop(&s);
+    vodupd_gc_run(&s);
+    s.blobs->ops->close(s.blobs);
+    vodup_meta_close(s.meta);
+    for (int i = 0; i < s.n_own_hosts; i++)
+        free(s.own_hosts[i]);
+    memset(s.master_key, 0, sizeof s.master_key);
+    fprintf(stderr, "vodupd: stopped\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    /* Everything vodupd writes (database, keys, object files) is for its own eyes. */
+    umask(077);
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        if (argc >= 3 && strcmp(argv[1], "help") == 0) {
+            if (strcmp(argv[2], "init") == 0) {
+                fputs(USAGE_INIT, stdout);
+                return 0;
+            }
+            if (strcmp(argv[2], "serve") == 0) {
+                fputs(USAGE_SERVE, stdout);
+                return 0;
+            }
+        }
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("vodupd %s\n", VODUPD_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "init") == 0)
+        return cmd_init(argc - 1, argv + 1);
+    if (strcmp(argv[1], "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
+    fprintf(stderr, "vodupd: unknown command '%s'\n\n%s", argv[1], USAGE);
+    return 2;
+}

@@ -1,0 +1,163 @@
+/* bucket.c - PutBucket, DeleteBucket, ListBuckets (GetService), GetBucketInfo/Location. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/timefmt.h"
+#include "common/xml.h"
+#include "server/config.h"
+#include "server/oss/oss.h"
+
+static int valid_bucket_name(const char *n)
+{
+    size_t len = strlen(n);
+    if (len < 3 || len > 63)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = n[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+            return 0;
+    }
+    return n[0] != '-' && n[len - 1] != '-';
+}
+
+static int put_bucket_begin(http_request *r)
+{
+    if (!valid_bucket_name(r->bucket)) {
+        oss_error(r, OSS_ERR_InvalidBucketName,
+                  "The bucket name must be 3 to 63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit.");
+        return 0;
+    }
+    /* The optional CreateBucketConfiguration body is read and ignored (one storage class). */
+    r->body_limit = VODUPD_MAX_SMALL_BODY;
+    return 0;
+}
+
+static void put_bucket_finish(http_request *r)
+{
+    int rc = vodup_meta_bucket_create(r->srv->meta, r->bucket, r->cred.account_id, time(NULL));
+    if (rc == VODUP_META_EEXISTS) {
+        vodup_meta_bucket b;
+        if (vodup_meta_bucket_get(r->srv->meta, r->bucket, &b) == VODUP_META_OK) {
+            int mine = strcmp(b.account_id, r->cred.account_id) == 0;
+            vodup_meta_bucket_clear(&b);
+            if (mine) { /* creating your own bucket again succeeds, as in OSS */
+                http_respond_empty(r, 200);
+                return;
+            }
+        }
+        oss_error(r, OSS_ERR_BucketAlreadyExists, "The requested bucket name is not available.");
+        return;
+    }
+    if (rc != VODUP_META_OK) {
+        oss_error(r, OSS_ERR_InternalError, "Creating the bucket failed.");
+        return;
+    }
+    char loc[128];
+    snprintf(loc, sizeof loc, "/%s", r->bucket);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (resp)
+        MHD_add_response_header(resp, "Location", loc);
+    http_respond(r, 200, resp);
+}
+
+const http_op oss_op_put_bucket = {"PutBucket", put_bucket_begin, oss_collect_body, put_bucket_finish, 1};
+
+static int delete_bucket_begin(http_request *r)
+{
+    vodup_meta_bucket b;
+    if (oss_require_bucket(r, &b) != 0)
+        return 0;
+    vodup_meta_bucket_clear(&b);
+    return 0;
+}
+
+static void delete_bucket_finish(http_request *r)
+{
+    int rc = vodup_meta_bucket_delete(r->srv->meta, r->bucket);
+    if (rc == VODUP_META_ENOTEMPTY) {
+        vbuf x = VBUF_INIT;
+        vodup_xml_elem(&x, "BucketName", r->bucket, strlen(r->bucket));
+        oss_error_x(r, OSS_ERR_BucketNotEmpty, vbuf_cstr(&x), "The bucket has objects. Please delete them first.");
+        vbuf_free(&x);
+        return;
+    }
+    if (rc != VODUP_META_OK && rc != VODUP_META_ENOTFOUND) {
+        oss_error(r, OSS_ERR_InternalError, "Deleting the bucket failed.");
+        return;
+    }
+    http_respond_empty(r, 204);
+}
+
+const http_op oss_op_delete_bucket = {"DeleteBucket", delete_bucket_begin, NULL, delete_bucket_finish, 1};
+
+typedef struct bucket_list {
+    vbuf *x;
+    const char *region;
+    const char *prefix;
+} bucket_list;
+
+static int list_bucket_cb(const vodup_meta_bucket *b, void *u)
+{
+    bucket_list *bl = u;
+    if (bl->prefix && strncmp(b->name, bl->prefix, strlen(bl->prefix)) != 0)
+        return 0;
+    char when[25];
+    vodup_time_iso_ms(when, b->created);
+    vbuf_printf(bl->x,
+                "<Bucket><CreationDate>%s</CreationDate><Location>oss-%s</Location><Name>%s</Name>"
+                "<Region>%s</Region><StorageClass>Standard</StorageClass></Bucket>",
+                when, bl->region, b->name, bl->region);
+    return 0;
+}
+
+static int list_buckets_begin(http_request *r)
+{
+    vbuf items = VBUF_INIT;
+    bucket_list bl = {&items, r->srv->region, http_query(r, "prefix")};
+    if (vodup_meta_bucket_list(r->srv->meta, r->cred.account_id, list_bucket_cb, &bl) != VODUP_META_OK) {
+        vbuf_free(&items);
+        oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
+        return 0;
+    }
+    vbuf x = VBUF_INIT;
+    oss_xml_start(&x, "ListAllMyBucketsResult");
+    vbuf_printf(&x, "<Owner><ID>%s</ID><DisplayName>%s</DisplayName></Owner><Buckets>", r->cred.account_id,
+                r->cred.account_id);
+    vbuf_append(&x, items.data ? items.data : "", items.len);
+    vbuf_puts(&x, "</Buckets></ListAllMyBucketsResult>\n");
+    vbuf_free(&items);
+    http_respond_buf(r, 200, "application/xml", &x);
+    vbuf_free(&x);
+    return 0;
+}
+
+const http_op oss_op_list_buckets = {"ListBuckets", list_buckets_begin, NULL, NULL, 0};
+
+static int bucket_info_begin(http_request *r)
+{
+    vodup_meta_bucket b;
+    if (oss_require_bucket(r, &b) != 0)
+        return 0;
+    vbuf x = VBUF_INIT;
+    if (http_has_query(r, "location")) {
+        oss_xml_start(&x, "LocationConstraint");
+        vbuf_printf(&x, "oss-%s</LocationConstraint>\n", r->srv->region);
+    } else {
+        char when[25];
+        vodup_time_iso_ms(when, b.created);
+        oss_xml_start(&x, "BucketInfo");
+        vbuf_printf(&x,
+                    "<Bucket><CreationDate>%s</CreationDate><Location>oss-%s</Location><Name>%s</Name>"
+                    "<Region>%s</Region><StorageClass>Standard</StorageClass>"
+                    "<Owner><ID>%s</ID><DisplayName>%s</DisplayName></Owner>"
+                    "<AccessControlList><Grant>private</Grant></AccessControlList></Bucket></BucketInfo>\n",
+                    when, r->srv->region, b.name, r->srv->region, b.account_id, b.account_id);
+    }
+    vodup_meta_bucket_clear(&b);
+    http_respond_buf(r, 200, "application/xml", &x);
+    vbuf_free(&x);
+    return 0;
+}
+
+const http_op oss_op_get_bucket_info = {"GetBucketInfo", bucket_info_begin, NULL, NULL, 0};

@@ -1,0 +1,642 @@
+/* multipart.c - InitiateMultipartUpload, UploadPart, CompleteMultipartUpload,
+ * AbortMultipartUpload, ListParts, ListMultipartUploads.
+ *
+ * Parts are blobs like any object; Complete only rewrites metadata (the object becomes
+ * the ordered list of its part blobs), so completing a 48 TB upload copies nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/codec.h"
+#include "common/digest.h"
+#include "common/timefmt.h"
+#include "common/xml.h"
+#include "server/config.h"
+#include "server/oss/oss.h"
+#include "server/oss/upload.h"
+
+static int valid_upload_id(const char *id)
+{
+    size_t n = strlen(id);
+    if (n != 32)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'A' && id[i] <= 'F')))
+            return 0;
+    return 1;
+}
+
+static void no_such_upload(http_request *r, const char *id)
+{
+    vbuf x = VBUF_INIT;
+    vodup_xml_elem(&x, "UploadId", id, strlen(id));
+    oss_error_x(r, OSS_ERR_NoSuchUpload, vbuf_cstr(&x),
+                "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.");
+    vbuf_free(&x);
+}
+
+/* Loads the upload named by ?uploadId and checks it belongs to this bucket and key.
+ * 0 with *u filled, or -1 after answering. */
+static int load_upload(http_request *r, vodup_meta_upload *u)
+{
+    const char *id = http_query(r, "uploadId");
+    if (!id || !*id) {
+        oss_error(r, OSS_ERR_InvalidArgument, "uploadId is required.");
+        return -1;
+    }
+    if (!valid_upload_id(id)) {
+        no_such_upload(r, id);
+        return -1;
+    }
+    int rc = vodup_meta_upload_get(r->srv->meta, id, u);
+    if (rc == VODUP_META_ENOTFOUND) {
+        no_such_upload(r, id);
+        return -1;
+    }
+    if (rc != VODUP_META_OK) {
+        oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
+        return -1;
+    }
+    if (strcmp(u->bucket, r->bucket) != 0 || u->key_len != r->key_len || memcmp(u->key, r->key, r->key_len) != 0) {
+        vodup_meta_upload_clear(u);
+        no_such_upload(r, id);
+        return -1;
+    }
+    return 0;
+}
+
+static int object_scope(http_request *r)
+{
+    if (oss_check_key(r) != 0)
+        return -1;
+    vodup_meta_bucket b;
+    if (oss_require_bucket(r, &b) != 0)
+        return -1;
+    vodup_meta_bucket_clear(&b);
+    return 0;
+}
+
+/* ---- InitiateMultipartUpload ---------------------------------------------------- */
+
+typedef struct init_state {
+    char *content_type;
+    char *user_meta;
+    int url;
+} init_state;
+
+static void init_free(void *p)
+{
+    init_state *s = p;
+    if (!s)
+        return;
+    free(s->content_type);
+    free(s->user_meta);
+    free(s);
+}
+
+static int initiate_begin(http_request *r)
+{
+    if (object_scope(r) != 0)
+        return 0;
+    int url = oss_url_encoding(r);
+    if (url < 0)
+        return 0;
+    init_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        oss_error(r, OSS_ERR_InternalError, "Out of memory.");
+        return 0;
+    }
+    r->op_state = s;
+    r->op_free = init_free;
+    s->url = url;
+    if (oss_collect_user_meta(r, &s->user_meta) != 0)
+        return 0;
+    const char *ct = http_header(r, "Content-Type");
+    s->content_type = strdup(ct && *ct ? ct : "application/octet-stream");
+    r->body_limit = VODUPD_MAX_SMALL_BODY;
+    return 0;
+}
+
+static void initiate_finish(http_request *r)
+{
+    init_state *s = r->op_state;
+    vodup_meta_upload u;
+    memset(&u, 0, sizeof u);
+    unsigned char rnd[16];
+    if (vodup_random(rnd, sizeof rnd) != 0) {
+        oss_error(r, OSS_ERR_InternalError, "No randomness available.");
+        return;
+    }
+    vodup_hex_upper(u.upload_id, rnd, sizeof rnd);
+    u.bucket = r->bucket;
+    u.key = r->key;
+    u.key_len = r->key_len;
+    u.initiated = time(NULL);
+    u.content_type = s->content_type;
+    u.user_meta = s->user_meta;
+    int rc = vodup_meta_upload_create(r->srv->meta, &u, r->cred.account_id, r->srv->max_uploads_per_account);
+    if (rc == VODUP_META_ELIMIT) {
+        oss_error(r, OSS_ERR_InvalidArgument, "Too many open multipart uploads (at most %d per account); complete or abort some.",
+                  r->srv->max_uploads_per_account);
+        return;
+    }
+    if (rc != VODUP_META_OK) {
+        oss_error(r, OSS_ERR_InternalError, "Recording the upload failed.");
+        return;
+    }
+    vbuf x = VBUF_INIT;
+    oss_xml_start(&x, "InitiateMultipartUploadResult");
+    if (s->url)
+        vbuf_puts(&x, "<EncodingType>url</EncodingType>");
+    vodup_xml_elem(&x, "Bucket", r->bucket, strlen(r->bucket));
+    oss_xml_key(&x, "Key", r->key, r->key_len, s->url);
+    vodup_xml_elem(&x, "UploadId", u.upload_id, strlen(u.upload_id));
+    vbuf_puts(&x, "</InitiateMultipartUploadResult>\n");
+    http_respond_buf(r, 200, "application/xml", &x);
+    vbuf_free(&x);
+}
+
+const http_op oss_op_initiate = {"InitiateMultipartUpload", initiate_begin, oss_collect_body, initiate_finish, 1};
+
+/* ---- UploadPart ------------------------------------------------------------------- */
+
+static int parse_part_number(http_request *r, int *out)
+{
+    const char *pn = http_query(r, "partNumber");
+    if (!pn || !*pn) {
+        oss_error(r, OSS_ERR_InvalidArgument, "partNumber is required for UploadPart.");
+        return -1;
+    }
+    char *end;
+    long v = strtol(pn, &end, 10);
+    if (*end || pn[0] == '-' || pn[0] == '+' || strlen(pn) > 6 || v < 1 || v > OSS_MAX_PART_NUMBER) {
+        vbuf x = VBUF_INIT;
+        vbuf_puts(&x, "<ArgumentName>PartNumber</ArgumentName>\n  ");
+        vodup_xml_elem(&x, "ArgumentValue", pn, strlen(pn));
+        oss_error_x(r, OSS_ERR_InvalidArgument, vbuf_cstr(&x),
+                    "Part number must be an integer between 1 and %d, inclusive.", OSS_MAX_PART_NUMBER);
+        vbuf_free(&x);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int part_begin(http_request *r)
+{
+    if (object_scope(r) != 0)
+        return 0;
+    int number;
+    if (parse_part_number(r, &number) != 0)
+        return 0;
+    vodup_meta_upload up;
+    if (load_upload(r, &up) != 0)
+        return 0;
+    oss_upload *u = oss_upload_begin(r, OSS_MAX_PART_SIZE, "UploadPart");
+    if (u) {
+        u->part_number = number;
+        memcpy(u->upload_id, up.upload_id, sizeof u->upload_id);
+    }
+    vodup_meta_upload_clear(&up);
+    return 0;
+}
+
+static void part_finish(http_request *r)
+{
+    oss_upload *u = r->op_state;
+    if (!u || oss_upload_commit(r, u) != 0)
+        return;
+    vodup_meta_part p;
+    memset(&p, 0, sizeof p);
+    p.number = u->part_number;
+    memcpy(p.blob, u->blob, sizeof p.blob);
+    p.size = u->size;
+    vodup_hex_upper(p.etag, u->md5sum, 16);
+    p.crc64 = u->crc;
+    p.mtime = time(NULL);
+    int rc = vodup_meta_part_put(r->srv->meta, u->upload_id, &p);
+    if (rc != VODUP_META_OK) {
+        oss_upload_discard(r, u);
+        if (rc == VODUP_META_ENOTFOUND)
+            no_such_upload(r, u->upload_id);
+        else
+            oss_error(r, OSS_ERR_InternalError, "Recording the part failed; nothing was stored.");
+        return;
+    }
+    vodupd_gc_kick(r->srv);
+    oss_reply_written(r, u);
+}
+
+const http_op oss_op_upload_part = {"UploadPart", part_begin, oss_upload_body, part_finish, 1};
+
+/* ---- CompleteMultipartUpload ------------------------------------------------------- */
+
+static int complete_begin(http_request *r)
+{
+    if (object_scope(r) != 0)
+        return 0;
+    if (oss_url_encoding(r) < 0)
+        return 0;
+    vodup_meta_upload up;
+    if (load_upload(r, &up) != 0)
+        return 0;
+    vodup_meta_upload_clear(&up);
+    uint64_t len;
+    if (oss_content_length(r, &len) == 1 && len > VODUPD_MAX_XML_BODY) {
+        oss_error(r, OSS_ERR_EntityTooLarge, "The CompleteMultipartUpload body may be at most %d bytes.",
+                  VODUPD_MAX_XML_BODY);
+        return 0;
+    }
+    r->body_limit = VODUPD_MAX_XML_BODY;
+    return 0;
+}
+
+/* Reads the part list. 0 ok, or -1 after answering MalformedXML. */
+static int parse_complete(http_request *r, vodup_meta_complete_part **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    vodup_xml_node *root = NULL;
+    vodup_xml_limits lim = {VODUPD_MAX_XML_BODY, 8, 4 * OSS_MAX_PART_NUMBER + 16};
+    int rc = r->body.len ? vodup_xml_parse(&root, r->body.data, r->body.len, &lim) : VODUP_XML_EMALFORMED;
+    if (rc != VODUP_XML_OK || strcmp(root->name, "CompleteMultipartUpload") != 0) {
+        vodup_xml_free(root);
+        oss_error(r, OSS_ERR_MalformedXML, "The XML you provided was not well-formed or did not validate against our published schema.");
+        return -1;
+    }
+    size_t cap = 0;
+    for (const vodup_xml_node *p = vodup_xml_child(root, "Part"); p; p = vodup_xml_next(p, "Part"))
+        cap++;
+    if (cap == 0 || cap > OSS_MAX_PART_NUMBER) {
+        vodup_xml_free(root);
+        oss_error(r, OSS_ERR_MalformedXML, "CompleteMultipartUpload must list between 1 and %d parts.", OSS_MAX_PART_NUMBER);
+        return -1;
+    }
+    vodup_meta_complete_part *parts = calloc(cap, sizeof *parts);
+    if (!parts) {
+        vodup_xml_free(root);
+        oss_error(r, OSS_ERR_InternalError, "Out of memory.");
+        return -1;
+    }
+    size_t i = 0;
+    for (const vodup_xml_node *p = vodup_xml_child(root, "Part"); p; p = vodup_xml_next(p, "Part"), i++) {
+        const vodup_xml_node *num = vodup_xml_child(p, "PartNumber");
+        const vodup_xml_node *etag = vodup_xml_child(p, "ETag");
+        char *end;
+        long v = num ? strtol(num->text, &end, 10) : 0;
+        if (!num || !etag || !*num->text || *end || v < 1 || v > OSS_MAX_PART_NUMBER) {
+            free(parts);
+            vodup_xml_free(root);
+            oss_error(r, OSS_ERR_MalformedXML, "Each Part needs a PartNumber between 1 and %d and an ETag.",
+                      OSS_MAX_PART_NUMBER);
+            return -1;
+        }
+        parts[i].number = (int)v;
+        const char *e = etag->text;
+        size_t el = etag->text_len;
+        while (el && (*e == ' ' || *e == '\n' || *e == '\t' || *e == '\r'))
+            e++, el--;
+        while (el && (e[el - 1] == ' ' || e[el - 1] == '\n' || e[el - 1] == '\t' || e[el - 1] == '\r'))
+            el--;
+        if (el >= 2 && e[0] == '"' && e[el - 1] == '"')
+            e++, el -= 2;
+        /* An ETag that cannot be one of ours still gets InvalidPart, not MalformedXML. */
+        if (el >= sizeof parts[i].etag)
+            el = 0;
+        memcpy(parts[i].etag, e, el);
+        parts[i].etag[el] = '\0';
+    }
+    vodup_xml_free(root);
+    *out = parts;
+    *n = cap;
+    return 0;
+}
+
+static void complete_finish(http_request *r)
+{
+    if (r->body_too_large)
+        return;
+    vodup_meta_complete_part *parts;
+    size_t n;
+    if (parse_complete(r, &parts, &n) != 0)
+        return;
+    const char *id = http_query(r, "uploadId");
+    vodup_meta_object o;
+    memset(&o, 0, sizeof o);
+    size_t bad = 0;
+    int rc = vodup_meta_upload_complete(r->srv->meta, id, parts, n, OSS_MIN_PART_SIZE, time(NULL), &o, &bad);
+    switch (rc) {
+    case VODUP_META_OK:
+        break;
+    case VODUP_META_ENOTFOUND:
+        no_such_upload(r, id);
+        goto out;
+    case VODUP_META_EPARTORDER:
+        oss_error(r, OSS_ERR_InvalidPartOrder,
+                  "The list of parts was not in ascending order. Parts must be ordered by part number (part %d).",
+                  parts[bad].number);
+        goto out;
+    case VODUP_META_EINVALIDPART:
+        oss_error(r, OSS_ERR_InvalidPart,
+                  "One or more of the specified parts could not be found or the specified entity tag might not have "
+                  "matched the part's entity tag (part %d).", parts[bad].number);
+        goto out;
+    case VODUP_META_ETOOSMALL:
+        oss_error(r, OSS_ERR_EntityTooSmall,
+                  "Your proposed upload is smaller than the minimum allowed size: every part but the last must be at "
+                  "least %llu bytes (part %d).", (unsigned long long)OSS_MIN_PART_SIZE, parts[bad].number);
+        goto out;
+    default:
+        oss_error(r, OSS_ERR_InternalError, "Completing the upload failed.");
+        goto out;
+    }
+    vodupd_gc_kick(r->srv);
+    int url = oss_url_encoding(r) > 0;
+    vbuf x = VBUF_INIT;
+    oss_xml_start(&x, "CompleteMultipartUploadResult");
+    if (url)
+        vbuf_puts(&x, "<EncodingType>url</EncodingType>");
+    vbuf loc = VBUF_INIT;
+    vbuf_printf(&loc, "%s/%s/", r->srv->public_url ? r->srv->public_url : "", r->bucket);
+    vodup_uri_encode(&loc, r->key, r->key_len, 1);
+    vodup_xml_elem(&x, "Location", vbuf_cstr(&loc), loc.len);
+    vbuf_free(&loc);
+    vodup_xml_elem(&x, "Bucket", r->bucket, strlen(r->bucket));
+    oss_xml_key(&x, "Key", r->key, r->key_len, url);
+    vbuf_printf(&x, "<ETag>&quot;%s&quot;</ETag>", o.etag);
+    vbuf_puts(&x, "</CompleteMultipartUploadResult>\n");
+    size_t blen = x.len;
+    char *body = vbuf_steal(&x);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(blen, body, MHD_RESPMEM_MUST_FREE);
+    if (resp) {
+        char buf[96];
+        snprintf(buf, sizeof buf, "\"%s\"", o.etag);
+        MHD_add_response_header(resp, "ETag", buf);
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)o.crc64);
+        MHD_add_response_header(resp, "x-oss-hash-crc64ecma", buf);
+        MHD_add_response_header(resp, "Content-Type", "application/xml");
+        http_respond(r, 200, resp);
+    } else {
+        free(body);
+    }
+out:
+    vodup_meta_object_clear(&o);
+    free(parts);
+}
+
+const http_op oss_op_complete = {"CompleteMultipartUpload", complete_begin, oss_collect_body, complete_finish, 1};
+
+/* ---- AbortMultipartUpload -------------------------------------------------------- */
+
+static int abort_begin(http_request *r)
+{
+    if (object_scope(r) != 0)
+        return 0;
+    vodup_meta_upload up;
+    if (load_upload(r, &up) != 0)
+        return 0;
+    vodup_meta_upload_clear(&up);
+    return 0;
+}
+
+static void abort_finish(http_request *r)
+{
+    const char *id = http_query(r, "uploadId");
+    int rc = vodup_meta_upload_abort(r->srv->meta, id);
+    if (rc == VODUP_META_ENOTFOUND) {
+        no_such_upload(r, id);
+        return;
+    }
+    if (rc != VODUP_META_OK) {
+        oss_error(r, OSS_ERR_InternalError, "Aborting the upload failed.");
+        return;
+    }
+    vodupd_gc_kick(r->srv);
+    http_respond_empty(r, 204);
+}
+
+const http_op oss_op_abort = {"AbortMultipartUpload", abort_begin, NULL, abort_finish, 1};
+
+/* ---- ListParts ------------------------------------------------------------------- */
+
+static int parse_max(http_request *r, const char *name, int *out)
+{
+    const char *v = http_query(r, name);
+    *out = OSS_MAX_LIST_KEYS;
+    if (!v)
+        return 0;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < 0 || strlen(v) > 9) {
+        oss_error(r, OSS_ERR_InvalidArgument, "%s must be an integer between 0 and %d.", name, OSS_MAX_LIST_KEYS);
+        return -1;
+    }
+    *out = n > OSS_MAX_LIST_KEYS ? OSS_MAX_LIST_KEYS : (int)n;
+    return 0;
+}
+
+typedef struct part_list {
+    vbuf *x;
+    int count;
+    int last;
+    int max;
+    int truncated;
+} part_list;
+
+static int list_part_cb(const vodup_meta_part *p, void *u)
+{
+    part_list *pl = u;
+    if (pl->count >= pl->max) { /* one more than asked: the list goes on */
+        pl->truncated = 1;
+        return 1;
+    }
+    char when[25];
+    vodup_time_iso_ms(when, p->mtime);
+    vbuf_printf(pl->x,
+                "<Part><PartNumber>%d</PartNumber><LastModified>%s</LastModified><ETag>&quot;%s&quot;</ETag>"
+                "<HashCrc64ecma>%llu</HashCrc64ecma><Size>%llu</Size></Part>",
+                p->number, when, p->etag, (unsigned long long)p->crc64, (unsigned long long)p->size);
+    pl->count++;
+    pl->last = p->number;
+    return 0;
+}
+
+static int list_parts_begin(http_request *r)
+{
+    if (object_scope(r) != 0)
+        return 0;
+    int url = oss_url_encoding(r);
+    if (url < 0)
+        return 0;
+    int max;
+    if (parse_max(r, "max-parts", &max) != 0)
+        return 0;
+    const char *m = http_query(r, "part-number-marker");
+    long marker = 0;
+    if (m && *m) {
+        char *end;
+        marker = strtol(m, &end, 10);
+        if (*end || marker < 0 || marker > OSS_MAX_PART_NUMBER) {
+            oss_error(r, OSS_ERR_InvalidArgument, "part-number-marker must be an integer between 0 and %d.",
+                      OSS_MAX_PART_NUMBER);
+            return 0;
+        }
+    }
+    vodup_meta_upload up;
+    if (load_upload(r, &up) != 0)
+        return 0;
+    vbuf parts = VBUF_INIT;
+    part_list pl = {&parts, 0, 0, max, 0};
+    int rc = vodup_meta_part_list(r->srv->meta, up.upload_id, (int)marker, (size_t)max + 1, list_part_cb, &pl);
+    if (rc != VODUP_META_OK) {
+        vbuf_free(&parts);
+        vodup_meta_upload_clear(&up);
+        oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
+        return 0;
+    }
+    int truncated = pl.truncated;
+    vbuf x = VBUF_INIT;
+    oss_xml_start(&x, "ListPartsResult");
+    if (url)
+        vbuf_puts(&x, "<EncodingType>url</EncodingType>");
+    vodup_xml_elem(&x, "Bucket", r->bucket, strlen(r->bucket));
+    oss_xml_key(&x, "Key", r->key, r->key_len, url);
+    vodup_xml_elem(&x, "UploadId", up.upload_id, strlen(up.upload_id));
+    vbuf_printf(&x, "<StorageClass>Standard</StorageClass><PartNumberMarker>%ld</PartNumberMarker>"
+                    "<NextPartNumberMarker>%d</NextPartNumberMarker><MaxParts>%d</MaxParts>"
+                    "<IsTruncated>%s</IsTruncated>",
+                marker, pl.count ? pl.last : (int)marker, max, truncated ? "true" : "false");
+    vbuf_append(&x, parts.data ? parts.data : "", parts.len);
+    vbuf_puts(&x, "</ListPartsResult>\n");
+    vbuf_free(&parts);
+    vodup_meta_upload_clear(&up);
+    http_respond_buf(r, 200, "application/xml", &x);
+    vbuf_free(&x);
+    return 0;
+}
+
+const http_op oss_op_list_parts = {"ListParts", list_parts_begin, NULL, NULL, 0};
+
+/* ---- ListMultipartUploads ------------------------------------------------------- */
+
+typedef struct upload_list {
+    vbuf *x;
+    int url;
+    int count;
+    int max;
+    int truncated;
+    const char *delim;
+    size_t delim_len;
+    size_t prefix_len;
+    char *last_key;
+    size_t last_key_len;
+    char last_id[33];
+    char *last_prefix;   /* the last common prefix emitted */
+    size_t last_prefix_len;
+} upload_list;
+
+static int list_upload_cb(const vodup_meta_upload *u, void *user)
+{
+    upload_list *ul = user;
+    if (ul->delim_len) {
+        const char *rest = u->key + ul->prefix_len;
+        size_t rest_len = u->key_len - ul->prefix_len;
+        const char *d = memmem(rest, rest_len, ul->delim, ul->delim_len);
+        if (d) {
+            size_t plen = (size_t)(d - u->key) + ul->delim_len;
+            if (ul->last_prefix && ul->last_prefix_len == plen && memcmp(ul->last_prefix, u->key, plen) == 0)
+                return 0; /* same common prefix as before */
+            if (ul->count >= ul->max) {
+                ul->truncated = 1;
+                return 1;
+            }
+            free(ul->last_prefix);
+            ul->last_prefix = malloc(plen);
+            if (ul->last_prefix)
+                memcpy(ul->last_prefix, u->key, plen);
+            ul->last_prefix_len = plen;
+            vbuf_puts(ul->x, "<CommonPrefixes>");
+            oss_xml_key(ul->x, "Prefix", u->key, plen, ul->url);
+            vbuf_puts(ul->x, "</CommonPrefixes>");
+            ul->count++;
+            goto remember;
+        }
+    }
+    if (ul->count >= ul->max) {
+        ul->truncated = 1;
+        return 1;
+    }
+    char when[25];
+    vodup_time_iso_ms(when, u->initiated);
+    vbuf_puts(ul->x, "<Upload>");
+    oss_xml_key(ul->x, "Key", u->key, u->key_len, ul->url);
+    vbuf_printf(ul->x, "<UploadId>%s</UploadId><StorageClass>Standard</StorageClass><Initiated>%s</Initiated></Upload>",
+                u->upload_id, when);
+    ul->count++;
+remember:
+    free(ul->last_key);
+    ul->last_key = malloc(u->key_len + 1);
+    if (ul->last_key) {
+        memcpy(ul->last_key, u->key, u->key_len);
+        ul->last_key[u->key_len] = '\0';
+    }
+    ul->last_key_len = u->key_len;
+    memcpy(ul->last_id, u->upload_id, sizeof ul->last_id);
+    return 0;
+}
+
+static int list_uploads_begin(http_request *r)
+{
+    vodup_meta_bucket b;
+    if (oss_require_bucket(r, &b) != 0)
+        return 0;
+    vodup_meta_bucket_clear(&b);
+    int url = oss_url_encoding(r);
+    if (url < 0)
+        return 0;
+    int max;
+    if (parse_max(r, "max-uploads", &max) != 0)
+        return 0;
+    const char *prefix = http_query(r, "prefix");
+    const char *delim = http_query(r, "delimiter");
+    const char *key_marker = http_query(r, "key-marker");
+    const char *id_marker = http_query(r, "upload-id-marker");
+    prefix = prefix ? prefix : "";
+    delim = delim ? delim : "";
+    key_marker = key_marker ? key_marker : "";
+    id_marker = id_marker && *key_marker ? id_marker : "";
+
+    vbuf items = VBUF_INIT;
+    upload_list ul = {&items, url, 0, max, 0, delim, strlen(delim), strlen(prefix), NULL, 0, "", NULL, 0};
+    int rc = vodup_meta_upload_list(r->srv->meta, r->bucket, prefix, strlen(prefix), key_marker, strlen(key_marker),
+                                    id_marker, (size_t)1 << 30, list_upload_cb, &ul);
+    if (rc != VODUP_META_OK) {
+        oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
+    } else {
+        vbuf x = VBUF_INIT;
+        oss_xml_start(&x, "ListMultipartUploadsResult");
+        if (url)
+            vbuf_puts(&x, "<EncodingType>url</EncodingType>");
+        vodup_xml_elem(&x, "Bucket", r->bucket, strlen(r->bucket));
+        oss_xml_key(&x, "KeyMarker", key_marker, strlen(key_marker), url);
+        vodup_xml_elem(&x, "UploadIdMarker", id_marker, strlen(id_marker));
+        oss_xml_key(&x, "NextKeyMarker", ul.truncated && ul.last_key ? ul.last_key : "",
+                    ul.truncated ? ul.last_key_len : 0, url);
+        vodup_xml_elem(&x, "NextUploadIdMarker", ul.truncated ? ul.last_id : "", ul.truncated ? strlen(ul.last_id) : 0);
+        oss_xml_key(&x, "Delimiter", delim, strlen(delim), url);
+        oss_xml_key(&x, "Prefix", prefix, strlen(prefix), url);
+        vbuf_printf(&x, "<MaxUploads>%d</MaxUploads><IsTruncated>%s</IsTruncated>", max,
+                    ul.truncated ? "true" : "false");
+        vbuf_append(&x, items.data ? items.data : "", items.len);
+        vbuf_puts(&x, "</ListMultipartUploadsResult>\n");
+        http_respond_buf(r, 200, "application/xml", &x);
+        vbuf_free(&x);
+    }
+    vbuf_free(&items);
+    free(ul.last_key);
+    free(ul.last_prefix);
+    return 0;
+}
+
+const http_op oss_op_list_uploads = {"ListMultipartUploads", list_uploads_begin, NULL, NULL, 0};

@@ -1,0 +1,243 @@
+/* object_get.c - GetObject and HeadObject: conditions, ranges, streaming.
+ *
+ * A single-blob object is answered from its file descriptor, so the kernel moves the
+ * bytes (sendfile); a multipart object is streamed across its part blobs by a reader
+ * callback, without ever being copied into one file.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/timefmt.h"
+#include "common/xml.h"
+#include "server/oss/oss.h"
+
+static int etag_matches(const char *cond, const char *etag)
+{
+    /* a list of quoted or bare tags, or "*" */
+    const char *p = cond;
+    size_t el = strlen(etag);
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p == '*')
+            return 1;
+        const char *s = p;
+        while (*p && *p != ',')
+            p++;
+        const char *e = p;
+        while (e > s && e[-1] == ' ')
+            e--;
+        if (e - s >= 2 && *s == '"' && e[-1] == '"')
+            s++, e--;
+        if ((size_t)(e - s) == el && strncasecmp(s, etag, el) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* 0 go on, 304 or 412 when a condition stops the request. */
+static int check_conditions(http_request *r, const vodup_meta_object *o)
+{
+    const char *h;
+    time_t t;
+    if ((h = http_header(r, "If-Match")) && !etag_matches(h, o->etag))
+        return 412;
+    if ((h = http_header(r, "If-Unmodified-Since")) && vodup_time_parse_http(h, &t) == 0 && o->mtime > t)
+        return 412;
+    if ((h = http_header(r, "If-None-Match")) && etag_matches(h, o->etag))
+        return 304;
+    if ((h = http_header(r, "If-Modified-Since")) && vodup_time_parse_http(h, &t) == 0 && o->mtime <= t)
+        return 304;
+    return 0;
+}
+
+/* Streaming across part blobs. */
+typedef struct seg_reader {
+    vodupd *srv;
+    vodup_meta_segment *segs;
+    size_t nsegs;
+    uint64_t start;   /* object offset of response byte 0 */
+    size_t cur;       /* segment of the open fd */
+    uint64_t cur_off; /* object offset where segs[cur] begins */
+    int fd;
+} seg_reader;
+
+static ssize_t seg_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    seg_reader *sr = cls;
+    uint64_t at = sr->start + pos;
+    /* Responses are read forward; rewind only if MHD ever asks for earlier bytes. */
+    if (at < sr->cur_off) {
+        if (sr->fd >= 0)
+            close(sr->fd);
+        sr->fd = -1;
+        sr->cur = 0;
+        sr->cur_off = 0;
+    }
+    while (sr->cur < sr->nsegs && at >= sr->cur_off + sr->segs[sr->cur].size) {
+        sr->cur_off += sr->segs[sr->cur].size;
+        sr->cur++;
+        if (sr->fd >= 0)
+            close(sr->fd);
+        sr->fd = -1;
+    }
+    if (sr->cur >= sr->nsegs)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    vodup_blobstore *bs = sr->srv->blobs;
+    uint64_t in_seg = at - sr->cur_off;
+    uint64_t left = sr->segs[sr->cur].size - in_seg;
+    if (max > left)
+        max = (size_t)left;
+    if (bs->ops->open_fd) {
+        if (sr->fd < 0 && bs->ops->open_fd(bs, sr->segs[sr->cur].blob, &sr->fd) != 0) {
+            sr->fd = -1;
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        ssize_t n = pread(sr->fd, buf, max, (off_t)in_seg);
+        return n > 0 ? n : MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    ssize_t n = bs->ops->read(bs, sr->segs[sr->cur].blob, in_seg, buf, max);
+    return n > 0 ? n : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void seg_free(void *cls)
+{
+    seg_reader *sr = cls;
+    if (sr->fd >= 0)
+        close(sr->fd);
+    free(sr->segs);
+    free(sr);
+}
+
+static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls, (void)pos, (void)buf, (void)max;
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static struct MHD_Response *body_response(http_request *r, vodup_meta_object *o, uint64_t first, uint64_t len)
+{
+    if (strcmp(r->method, "HEAD") == 0 || len == 0)
+        return MHD_create_response_from_callback(len, 4096, no_body, NULL, NULL);
+    vodup_blobstore *bs = r->srv->blobs;
+    if (o->nsegs == 1 && bs->ops->open_fd) {
+        int fd;
+        if (bs->ops->open_fd(bs, o->segs[0].blob, &fd) != 0)
+            return NULL;
+        struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, first);
+        if (!resp)
+            close(fd);
+        return resp;
+    }
+    seg_reader *sr = calloc(1, sizeof *sr);
+    if (!sr)
+        return NULL;
+    sr->srv = r->srv;
+    sr->segs = o->segs; /* taken over */
+    sr->nsegs = o->nsegs;
+    o->segs = NULL;
+    o->nsegs = 0;
+    sr->start = first;
+    sr->fd = -1;
+    struct MHD_Response *resp = MHD_create_response_from_callback(len, 256 * 1024, seg_read, sr, seg_free);
+    if (!resp)
+        seg_free(sr);
+    return resp;
+}
+
+static const char *const OVERRIDES[][2] = {
+    {"response-content-type", "Content-Type"},
+    {"response-content-language", "Content-Language"},
+    {"response-expires", "Expires"},
+    {"response-cache-control", "Cache-Control"},
+    {"response-content-disposition", "Content-Disposition"},
+    {"response-content-encoding", "Content-Encoding"},
+};
+
+static int get_begin(http_request *r)
+{
+    if (oss_check_key(r) != 0)
+        return 0;
+    vodup_meta_bucket b;
+    if (oss_require_bucket(r, &b) != 0)
+        return 0;
+    vodup_meta_bucket_clear(&b);
+    vodup_meta_object o;
+    int rc = vodup_meta_object_get(r->srv->meta, r->bucket, r->key, r->key_len, &o);
+    if (rc == VODUP_META_ENOTFOUND) {
+        vbuf x = VBUF_INIT;
+        vodup_xml_elem(&x, "Key", r->key, r->key_len);
+        oss_error_x(r, OSS_ERR_NoSuchKey, vbuf_cstr(&x), "The specified key does not exist.");
+        vbuf_free(&x);
+        return 0;
+    }
+    if (rc != VODUP_META_OK) {
+        oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
+        return 0;
+    }
+    int cond = check_conditions(r, &o);
+    if (cond == 412) {
+        oss_error(r, OSS_ERR_PreconditionFailed, "At least one of the pre-conditions you specified did not hold.");
+        vodup_meta_object_clear(&o);
+        return 0;
+    }
+    struct MHD_Response *resp;
+    unsigned int status = 200;
+    uint64_t first = 0, last = o.size ? o.size - 1 : 0, len = o.size;
+    if (cond == 304) {
+        status = 304;
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    } else {
+        const char *rb = http_header(r, "x-oss-range-behavior");
+        int standard = rb && strcasecmp(rb, "standard") == 0;
+        int pr = oss_parse_range(http_header(r, "Range"), o.size, standard, &first, &last);
+        if (pr < 0 && standard) {
+            char extra[64];
+            snprintf(extra, sizeof extra, "<ObjectSize>%llu</ObjectSize>", (unsigned long long)o.size);
+            oss_error_x(r, OSS_ERR_InvalidRange, extra, "The requested range cannot be satisfied.");
+            vodup_meta_object_clear(&o);
+            return 0;
+        }
+        if (pr == 1) {
+            status = 206;
+            len = last - first + 1;
+        } else {
+            first = 0;
+            len = o.size;
+        }
+        resp = body_response(r, &o, first, len);
+    }
+    if (!resp) {
+        oss_error(r, OSS_ERR_InternalError, "The object's data could not be opened.");
+        vodup_meta_object_clear(&o);
+        return 0;
+    }
+    oss_add_object_headers(resp, &o);
+    MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+    if (status == 206) {
+        char cr[96];
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)first,
+                 (unsigned long long)last, (unsigned long long)o.size);
+        MHD_add_response_header(resp, "Content-Range", cr);
+    }
+    for (size_t i = 0; i < sizeof OVERRIDES / sizeof OVERRIDES[0]; i++) {
+        const char *v = http_query(r, OVERRIDES[i][0]);
+        if (!v)
+            continue;
+        if (strcmp(OVERRIDES[i][1], "Content-Type") == 0)
+            MHD_del_response_header(resp, "Content-Type",
+                                    o.content_type && *o.content_type ? o.content_type : "application/octet-stream");
+        MHD_add_response_header(resp, OVERRIDES[i][1], v);
+    }
+    r->resp_bytes = len;
+    vodup_meta_object_clear(&o);
+    http_respond(r, status, resp);
+    return 0;
+}
+
+const http_op oss_op_get_object = {"GetObject", get_begin, NULL, NULL, 0};
+const http_op oss_op_head_object = {"HeadObject", get_begin, NULL, NULL, 0};

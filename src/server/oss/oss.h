@@ -1,0 +1,76 @@
+/* oss.h - the OSS dialect of the object store: routing, errors, the operations. */
+#ifndef VODUPD_OSS_H
+#define VODUPD_OSS_H
+
+#include "server/http/request.h"
+
+/* The error vocabulary, with the HTTP statuses the real service uses. */
+typedef enum oss_err {
+    OSS_ERR_AccessDenied,
+    OSS_ERR_BadRequest,
+    OSS_ERR_BucketAlreadyExists,
+    OSS_ERR_BucketNotEmpty,
+    OSS_ERR_EntityTooLarge,
+    OSS_ERR_EntityTooSmall,
+    OSS_ERR_InternalError,
+    OSS_ERR_InvalidAccessKeyId,
+    OSS_ERR_InvalidArgument,
+    OSS_ERR_InvalidBucketName,
+    OSS_ERR_InvalidDigest,
+    OSS_ERR_InvalidObjectName,
+    OSS_ERR_InvalidPart,
+    OSS_ERR_InvalidPartOrder,
+    OSS_ERR_InvalidRange,
+    OSS_ERR_InvalidSecurityToken,
+    OSS_ERR_MalformedXML,
+    OSS_ERR_MethodNotAllowed,
+    OSS_ERR_MissingContentLength,
+    OSS_ERR_NoSuchBucket,
+    OSS_ERR_NoSuchKey,
+    OSS_ERR_NoSuchUpload,
+    OSS_ERR_NotImplemented,
+    OSS_ERR_PreconditionFailed,
+    OSS_ERR_RequestTimeTooSkewed,
+    OSS_ERR_SecurityTokenExpired,
+    OSS_ERR_SignatureDoesNotMatch,
+    OSS_ERR_TooManyBuckets,
+    OSS_ERR_AccessKeyIdAndSecurityTokenNotMatch,
+    OSS_ERR_StorageFull,
+    OSS_ERR__COUNT
+} oss_err;
+
+/* Answers r with the error: XML body (none for HEAD: it goes base64 in x-oss-err),
+ * Code, Message (printf-style), RequestId, HostId. */
+void oss_error(http_request *r, oss_err e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Same, with extra XML elements (already escaped) placed after HostId. */
+void oss_error_x(http_request *r, oss_err e, const char *extra_xml, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Parses addressing, authenticates, picks the operation and runs its begin step. */
+void oss_route(http_request *r);
+
+/* Shared helpers for the handlers (oss_util.c). */
+int oss_check_key(http_request *r);                 /* validates r->key; answers on error */
+int oss_require_bucket(http_request *r, vodup_meta_bucket *b); /* exists and caller owns it */
+void oss_xml_start(vbuf *b, const char *root);      /* <?xml ...?><root> */
+void oss_xml_key(vbuf *b, const char *elem, const char *key, size_t n, int url_encode);
+void oss_xml_u64(vbuf *b, const char *elem, unsigned long long v);
+void oss_add_object_headers(struct MHD_Response *resp, const vodup_meta_object *o);
+int oss_collect_user_meta(http_request *r, char **json);   /* x-oss-meta-* -> JSON; answers on error */
+/* Body collection for XML and ignored bodies, with r->body_limit. */
+int oss_collect_body(http_request *r, const char *p, size_t n);
+/* 1 for encoding-type=url, 0 none; -1 after answering a bad value. */
+int oss_url_encoding(http_request *r);
+/* Parses a Range header value against size: 1 valid (*first..*last inclusive), 0 when h is
+ * NULL, -1 unsatisfiable or malformed. clip lets the end run past the size
+ * (x-oss-range-behavior: standard); otherwise such a range is invalid (OSS then ignores it). */
+int oss_parse_range(const char *h, uint64_t size, int clip, uint64_t *first, uint64_t *last);
+
+/* Operations. */
+extern const http_op oss_op_list_buckets, oss_op_put_bucket, oss_op_delete_bucket,
+    oss_op_get_bucket_info, oss_op_list_objects, oss_op_list_uploads,
+    oss_op_put_object, oss_op_get_object, oss_op_head_object, oss_op_delete_object,
+    oss_op_initiate, oss_op_upload_part, oss_op_complete, oss_op_abort, oss_op_list_parts,
+    oss_op_options;
+
+#endif

@@ -1,0 +1,247 @@
+/* router.c - from a raw request to an OSS operation: addressing, authentication, dispatch.
+ *
+ * Addressing follows ali-oss (reference item 1): a Host that is not vodupd's own names the
+ * bucket in its first label; our own address (or an IP literal) means path style.
+ * Authentication accepts V1 and V4 signatures, in headers or presigned query strings,
+ * and the checks run cheapest first: form, time, key, then the HMAC.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/codec.h"
+#include "common/timefmt.h"
+#include "common/xml.h"
+#include "server/config.h"
+#include "server/oss/oss.h"
+
+/* Sub-resources whose operations vodupd does not offer: answered NotImplemented rather
+ * than silently treated as a plain object or bucket request. */
+static const char *const UNSUPPORTED[] = {
+    "acl", "cors", "logging", "website", "referer", "lifecycle", "delete", "append", "tagging",
+    "symlink", "restore", "versioning", "versions", "versionId", "policy", "encryption",
+    "replication", "inventory", "worm", "requestPayment", "qos", "live", "img", "style",
+    "x-oss-process", "stat", "comp", "vod", "asyncFetch", "transferAcceleration", "metaQuery",
+    NULL,
+};
+
+static const char *unsupported_subresource(const http_request *r)
+{
+    for (int i = 0; UNSUPPORTED[i]; i++)
+        if (http_has_query(r, UNSUPPORTED[i]))
+            return UNSUPPORTED[i];
+    return NULL;
+}
+
+static const http_op *pick(http_request *r)
+{
+    const char *m = r->method;
+    int has_bucket = r->bucket && r->bucket[0];
+    int has_key = r->key_len > 0;
+    const char *sub = unsupported_subresource(r);
+
+    if (strcmp(m, "OPTIONS") == 0)
+        return &oss_op_options;
+    if (sub) {
+        oss_error(r, OSS_ERR_NotImplemented, "The sub-resource '%s' is not supported by vodupd.", sub);
+        return NULL;
+    }
+    if (!has_bucket) {
+        if (strcmp(m, "GET") == 0)
+            return &oss_op_list_buckets;
+        oss_error(r, OSS_ERR_MethodNotAllowed, "The specified method is not allowed against this resource.");
+        return NULL;
+    }
+    if (!has_key) {
+        if (strcmp(m, "GET") == 0) {
+            if (http_has_query(r, "uploads"))
+                return &oss_op_list_uploads;
+            if (http_has_query(r, "bucketInfo") || http_has_query(r, "location"))
+                return &oss_op_get_bucket_info;
+            return &oss_op_list_objects;
+        }
+        if (strcmp(m, "HEAD") == 0)
+            return &oss_op_get_bucket_info;
+        if (strcmp(m, "PUT") == 0)
+            return &oss_op_put_bucket;
+        if (strcmp(m, "DELETE") == 0)
+            return &oss_op_delete_bucket;
+        oss_error(r, OSS_ERR_MethodNotAllowed, "The specified method is not allowed against this resource.");
+        return NULL;
+    }
+    int up = http_has_query(r, "uploadId");
+    if (strcmp(m, "PUT") == 0) {
+        if (http_header(r, "x-oss-copy-source")) {
+            oss_error(r, OSS_ERR_NotImplemented, "CopyObject is not supported by vodupd.");
+            return NULL;
+        }
+        if (up || http_has_query(r, "partNumber"))
+            return &oss_op_upload_part;
+        return &oss_op_put_object;
+    }
+    if (strcmp(m, "POST") == 0) {
+        if (http_has_query(r, "uploads"))
+            return &oss_op_initiate;
+        if (up)
+            return &oss_op_complete;
+        oss_error(r, OSS_ERR_NotImplemented, "This POST operation is not supported by vodupd.");
+        return NULL;
+    }
+    if (strcmp(m, "GET") == 0)
+        return up ? &oss_op_list_parts : &oss_op_get_object;
+    if (strcmp(m, "HEAD") == 0)
+        return &oss_op_head_object;
+    if (strcmp(m, "DELETE") == 0)
+        return up ? &oss_op_abort : &oss_op_delete_object;
+    oss_error(r, OSS_ERR_MethodNotAllowed, "The specified method is not allowed against this resource.");
+    return NULL;
+}
+
+static void signature_mismatch(http_request *r, const vbuf *sts)
+{
+    vbuf x = VBUF_INIT;
+    vodup_xml_elem(&x, "OSSAccessKeyId", r->auth.access_key_id, strlen(r->auth.access_key_id));
+    vbuf_puts(&x, "\n  ");
+    vodup_xml_elem(&x, "SignatureProvided", r->auth.signature, strlen(r->auth.signature));
+    vbuf_puts(&x, "\n  ");
+    vodup_xml_elem(&x, "StringToSign", sts->data ? sts->data : "", sts->len);
+    vbuf_puts(&x, "\n  <StringToSignBytes>");
+    for (size_t i = 0; i < sts->len && i < 4096; i++)
+        vbuf_printf(&x, i ? " %02x" : "%02x", (unsigned char)sts->data[i]);
+    vbuf_puts(&x, "</StringToSignBytes>");
+    oss_error_x(r, OSS_ERR_SignatureDoesNotMatch, vbuf_cstr(&x),
+                "The request signature we calculated does not match the signature you provided. "
+                "Check your key and signing method.");
+    vbuf_free(&x);
+}
+
+static int authenticate(http_request *r)
+{
+    vodup_oss_request q = {
+        .method = r->method, .bucket = r->bucket, .key = r->key, .key_len = r->key_len,
+        .query = r->target.query, .nquery = r->target.nquery,
+        .headers = r->headers, .nheaders = r->nheaders,
+    };
+    int rc = vodup_oss_auth_parse(&r->auth, &q);
+    if (rc == VODUP_OSS_EAUTH_FORMAT) {
+        oss_error(r, OSS_ERR_InvalidArgument, "Authorization header or presigned parameters are malformed.");
+        return -1;
+    }
+    if (rc == VODUP_OSS_EAUTH_DATE) {
+        oss_error(r, OSS_ERR_AccessDenied, "OSS authentication requires a valid Date or x-oss-date.");
+        return -1;
+    }
+    if (rc != VODUP_OSS_SIGN_OK) {
+        oss_error(r, OSS_ERR_InternalError, "Out of memory.");
+        return -1;
+    }
+    if (r->auth.kind == VODUP_OSS_AUTH_NONE) {
+        oss_error(r, OSS_ERR_AccessDenied, "You have no right to access this resource: anonymous access is not allowed.");
+        return -1;
+    }
+
+    time_t now = time(NULL);
+    char server_time[25];
+    vodup_time_iso_ms(server_time, now);
+    if (r->auth.kind == VODUP_OSS_AUTH_V1 || r->auth.kind == VODUP_OSS_AUTH_V4) {
+        double skew = difftime(r->auth.date, now);
+        if (skew > OSS_MAX_TIME_SKEW || skew < -OSS_MAX_TIME_SKEW) {
+            char req_time[25], extra[256];
+            vodup_time_iso_ms(req_time, r->auth.date);
+            snprintf(extra, sizeof extra,
+                     "<RequestTime>%s</RequestTime>\n  <ServerTime>%s</ServerTime>\n  "
+                     "<MaxAllowedSkewMilliseconds>%d</MaxAllowedSkewMilliseconds>",
+                     req_time, server_time, OSS_MAX_TIME_SKEW * 1000);
+            oss_error_x(r, OSS_ERR_RequestTimeTooSkewed, extra,
+                        "The difference between the request time and the current time is too large.");
+            return -1;
+        }
+    } else {
+        if (r->auth.kind == VODUP_OSS_AUTH_V4_QUERY && difftime(r->auth.date, now) > OSS_MAX_TIME_SKEW) {
+            oss_error(r, OSS_ERR_AccessDenied, "Request is not valid yet: x-oss-date is in the future.");
+            return -1;
+        }
+        if (r->auth.kind == VODUP_OSS_AUTH_V4_QUERY && r->auth.expires - r->auth.date > 7 * 24 * 3600) {
+            oss_error(r, OSS_ERR_InvalidArgument, "x-oss-expires must not exceed 604800 seconds.");
+            return -1;
+        }
+        if (r->auth.expires < now) {
+            char exp[25], extra[160];
+            vodup_time_iso_ms(exp, r->auth.expires);
+            snprintf(extra, sizeof extra, "<Expires>%s</Expires>\n  <ServerTime>%s</ServerTime>", exp, server_time);
+            oss_error_x(r, OSS_ERR_AccessDenied, extra, "Request has expired.");
+            return -1;
+        }
+    }
+
+    switch (auth_resolve(r->srv, r->auth.access_key_id, r->auth.security_token, now, &r->cred)) {
+    case AUTH_OK:
+        break;
+    case AUTH_ENOKEY:
+    case AUTH_EINACTIVE: {
+        vbuf x = VBUF_INIT;
+        vodup_xml_elem(&x, "OSSAccessKeyId", r->auth.access_key_id, strlen(r->auth.access_key_id));
+        oss_error_x(r, OSS_ERR_InvalidAccessKeyId, vbuf_cstr(&x),
+                    "The OSS Access Key Id you provided does not exist in our records.");
+        vbuf_free(&x);
+        return -1;
+    }
+    case AUTH_ETOKEN:
+        oss_error(r, OSS_ERR_InvalidSecurityToken, "The security token you provided is invalid.");
+        return -1;
+    case AUTH_ETOKEN_EXPIRED:
+        oss_error(r, OSS_ERR_SecurityTokenExpired, "The security token you provided has expired.");
+        return -1;
+    case AUTH_ETOKEN_MISMATCH:
+        oss_error(r, OSS_ERR_AccessKeyIdAndSecurityTokenNotMatch,
+                  "The access key id and the security token do not belong together.");
+        return -1;
+    default:
+        oss_error(r, OSS_ERR_InternalError, "Credentials could not be checked.");
+        return -1;
+    }
+    /* The cred's key id is what the log prints; clear it until the signature holds. */
+    vbuf sts = VBUF_INIT;
+    int ok = vodup_oss_verify(&q, &r->auth, r->cred.secret, &sts);
+    if (ok != 1) {
+        if (ok < 0)
+            oss_error(r, OSS_ERR_InternalError, "Out of memory.");
+        else
+            signature_mismatch(r, &sts);
+        vbuf_free(&sts);
+        memset(&r->cred, 0, sizeof r->cred);
+        return -1;
+    }
+    vbuf_free(&sts);
+    r->authenticated = 1;
+    return 0;
+}
+
+void oss_route(http_request *r)
+{
+    if (vodup_target_parse(&r->target, r->raw_target, strlen(r->raw_target)) != 0) {
+        oss_error(r, OSS_ERR_InvalidArgument, "The request target is malformed.");
+        return;
+    }
+    const char *host = r->host && *r->host ? r->host : "localhost";
+    int rc = vodup_oss_address(host, r->target.path, r->target.path_len, vodupd_is_own_host, r->srv,
+                               &r->bucket, &r->key, &r->key_len);
+    if (rc != 0) {
+        oss_error(r, rc == -1 ? OSS_ERR_InvalidArgument : OSS_ERR_InternalError,
+                  rc == -1 ? "The Host header is malformed." : "Out of memory.");
+        return;
+    }
+    if (r->target.path_has_nul) {
+        oss_error(r, OSS_ERR_InvalidObjectName, "The object name must not contain NUL bytes.");
+        return;
+    }
+    const http_op *op = pick(r);
+    if (!op)
+        return;
+    r->op = op;
+    if (op != &oss_op_options && authenticate(r) != 0)
+        return;
+    op->begin(r);
+}

@@ -1,0 +1,278 @@
+/* util.c - small pieces the OSS handlers share: name checks, ownership, XML and headers. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/codec.h"
+#include "common/timefmt.h"
+#include "common/xml.h"
+#include "server/config.h"
+#include "server/oss/oss.h"
+
+static int valid_utf8(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t len;
+        unsigned int cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            len = 2, cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3, cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4, cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (i + len > n)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        /* overlong forms, surrogates and values past U+10FFFF are not UTF-8 */
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+int oss_check_key(http_request *r)
+{
+    if (r->key_len == 0 || r->key_len > OSS_MAX_KEY_LEN) {
+        oss_error(r, OSS_ERR_InvalidObjectName, "The object name must be 1 to %d bytes long.", OSS_MAX_KEY_LEN);
+        return -1;
+    }
+    if (r->key[0] == '/' || r->key[0] == '\\') {
+        oss_error(r, OSS_ERR_InvalidObjectName, "The object name must not start with '/' or '\\'.");
+        return -1;
+    }
+    if (!valid_utf8((const unsigned char *)r->key, r->key_len)) {
+        oss_error(r, OSS_ERR_InvalidObjectName, "The object name must be valid UTF-8.");
+        return -1;
+    }
+    return 0;
+}
+
+int oss_require_bucket(http_request *r, vodup_meta_bucket *b)
+{
+    int rc = vodup_meta_bucket_get(r->srv->meta, r->bucket, b);
+    if (rc == VODUP_META_ENOTFOUND) {
+        char extra[128 + 64];
+        vbuf x = VBUF_INIT;
+        vodup_xml_elem(&x, "BucketName", r->bucket, strlen(r->bucket));
+        snprintf(extra, sizeof extra, "%s", vbuf_cstr(&x));
+        vbuf_free(&x);
+        oss_error_x(r, OSS_ERR_NoSuchBucket, extra, "The specified bucket does not exist.");
+        return -1;
+    }
+    if (rc != VODUP_META_OK) {
+        oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
+        return -1;
+    }
+    if (strcmp(b->account_id, r->cred.account_id) != 0) {
+        vodup_meta_bucket_clear(b);
+        oss_error(r, OSS_ERR_AccessDenied, "You have no right to access this bucket.");
+        return -1;
+    }
+    return 0;
+}
+
+void oss_xml_start(vbuf *b, const char *root)
+{
+    vbuf_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<%s>", root);
+}
+
+void oss_xml_key(vbuf *b, const char *elem, const char *key, size_t n, int url_encode)
+{
+    if (!url_encode) {
+        vodup_xml_elem(b, elem, key, n);
+        return;
+    }
+    vbuf enc = VBUF_INIT;
+    vodup_uri_encode(&enc, key, n, 1);
+    vodup_xml_elem(b, elem, vbuf_cstr(&enc), enc.len);
+    vbuf_free(&enc);
+}
+
+void oss_xml_u64(vbuf *b, const char *elem, unsigned long long v)
+{
+    vbuf_printf(b, "<%s>%llu</%s>", elem, v, elem);
+}
+
+void oss_add_object_headers(struct MHD_Response *resp, const vodup_meta_object *o)
+{
+    char buf[96];
+    snprintf(buf, sizeof buf, "\"%s\"", o->etag);
+    MHD_add_response_header(resp, "ETag", buf);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)o->crc64);
+    MHD_add_response_header(resp, "x-oss-hash-crc64ecma", buf);
+    MHD_add_response_header(resp, "x-oss-object-type", o->type);
+    MHD_add_response_header(resp, "x-oss-storage-class", "Standard");
+    char date[30];
+    vodup_time_http(date, o->mtime);
+    MHD_add_response_header(resp, "Last-Modified", date);
+    MHD_add_response_header(resp, "Content-Type",
+                            o->content_type && *o->content_type ? o->content_type : "application/octet-stream");
+    if (o->has_md5) {
+        vbuf b64 = VBUF_INIT;
+        vodup_base64_encode(&b64, o->md5, 16);
+        MHD_add_response_header(resp, "Content-MD5", vbuf_cstr(&b64));
+        vbuf_free(&b64);
+    }
+    if (o->user_meta) {
+        json_t *j = json_loads(o->user_meta, 0, NULL);
+        const char *k;
+        json_t *v;
+        if (j && json_is_object(j)) {
+            json_object_foreach(j, k, v) {
+                if (!json_is_string(v))
+                    continue;
+                vbuf name = VBUF_INIT;
+                vbuf_printf(&name, "x-oss-meta-%s", k);
+                MHD_add_response_header(resp, vbuf_cstr(&name), json_string_value(v));
+                vbuf_free(&name);
+            }
+        }
+        json_decref(j);
+    }
+}
+
+int oss_collect_user_meta(http_request *r, char **out)
+{
+    *out = NULL;
+    json_t *j = NULL;
+    size_t total = 0;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const char *n = r->headers[i].name;
+        if (strncasecmp(n, "x-oss-meta-", 11) != 0)
+            continue;
+        const char *v = r->headers[i].value;
+        total += strlen(n) + strlen(v);
+        if (total > OSS_MAX_USER_META) {
+            json_decref(j);
+            oss_error(r, OSS_ERR_InvalidArgument, "User metadata (x-oss-meta-*) exceeds %d bytes.", OSS_MAX_USER_META);
+            return -1;
+        }
+        if (!j && !(j = json_object()))
+            goto oom;
+        char lower[256];
+        size_t nl = strlen(n + 11);
+        if (nl == 0 || nl >= sizeof lower) {
+            json_decref(j);
+            oss_error(r, OSS_ERR_InvalidArgument, "Invalid user metadata header name.");
+            return -1;
+        }
+        for (size_t k = 0; k <= nl; k++)
+            lower[k] = (char)((n[11 + k] >= 'A' && n[11 + k] <= 'Z') ? n[11 + k] + 32 : n[11 + k]);
+        json_t *s = json_string(v);
+        if (!s) { /* not UTF-8: keep the bytes verbatim is impossible in JSON, refuse */
+            json_decref(j);
+            oss_error(r, OSS_ERR_InvalidArgument, "User metadata values must be UTF-8.");
+            return -1;
+        }
+        json_object_set_new(j, lower, s);
+    }
+    if (j) {
+        *out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(j);
+        if (!*out)
+            goto oom;
+    }
+    return 0;
+oom:
+    json_decref(j);
+    oss_error(r, OSS_ERR_InternalError, "Out of memory.");
+    return -1;
+}
+
+int oss_collect_body(http_request *r, const char *p, size_t n)
+{
+    if (r->body.len + n > r->body_limit) {
+        r->body_too_large = 1;
+        oss_error(r, OSS_ERR_EntityTooLarge, "The request body exceeds %zu bytes.", r->body_limit);
+        return 0;
+    }
+    if (vbuf_append(&r->body, p, n) != 0)
+        oss_error(r, OSS_ERR_InternalError, "Out of memory.");
+    return 0;
+}
+
+int oss_url_encoding(http_request *r)
+{
+    const char *e = http_query(r, "encoding-type");
+    if (!e || !*e)
+        return 0;
+    if (strcmp(e, "url") == 0)
+        return 1;
+    oss_error(r, OSS_ERR_InvalidArgument, "encoding-type must be 'url'.");
+    return -1;
+}
+
+/* Parses a single "bytes=" range against size. 1 valid (*first, *last inclusive),
+ * 0 absent, -1 present but unsatisfiable or malformed. clip: the end may pass the size
+ * (x-oss-range-behavior: standard). */
+int oss_parse_range(const char *h, uint64_t size, int clip, uint64_t *first, uint64_t *last)
+{
+    if (!h)
+        return 0;
+    if (strncmp(h, "bytes=", 6) != 0)
+        return -1;
+    const char *p = h + 6;
+    if (strchr(p, ','))
+        return -1; /* multi-range: not supported, treated as invalid */
+    const char *dash = strchr(p, '-');
+    if (!dash)
+        return -1;
+    char *end;
+    if (dash == p) { /* suffix: last n bytes */
+        if (!dash[1] || dash[1] < '0' || dash[1] > '9')
+            return -1;
+        unsigned long long n = strtoull(dash + 1, &end, 10);
+        if (*end || n == 0 || size == 0)
+            return -1;
+        if (n > size) {
+            if (!clip)
+                return -1;
+            n = size;
+        }
+        *first = size - n;
+        *last = size - 1;
+        return 1;
+    }
+    if (*p < '0' || *p > '9')
+        return -1;
+    unsigned long long a = strtoull(p, &end, 10);
+    if (end != dash)
+        return -1;
+    unsigned long long b;
+    if (!dash[1]) {
+        b = size ? size - 1 : 0;
+    } else {
+        if (dash[1] < '0' || dash[1] > '9')
+            return -1;
+        b = strtoull(dash + 1, &end, 10);
+        if (*end)
+            return -1;
+    }
+    if (a >= size || b < a)
+        return -1;
+    if (b >= size) {
+        if (!clip)
+            return -1;
+        b = size - 1;
+    }
+    *first = a;
+    *last = b;
+    return 1;
+}
+

@@ -1,0 +1,44 @@
+/* server.h - the state of one running vodupd, shared by every request. */
+#ifndef VODUPD_SERVER_H
+#define VODUPD_SERVER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "server/store/blob.h"
+#include "server/store/meta.h"
+#include "server/workq.h"
+
+typedef struct vodupd {
+    char *data_dir;
+    vodup_meta *meta;
+    vodup_blobstore *blobs;
+    workq *wq;                     /* blocking work: flushes, commits */
+    unsigned char master_key[32];  /* seals long-term secrets at rest */
+    char region[64];               /* e.g. "cn-hangzhou" */
+    char *public_url;              /* how clients reach us, e.g. "http://127.0.0.1:9000" */
+    char *own_hosts[8];            /* host names (lower case, no port) that mean "path style" */
+    int n_own_hosts;
+    int max_uploads_per_account;
+
+    /* Garbage collection of unreferenced blobs runs on its own thread, kicked after
+     * operations that free blobs. */
+    pthread_t gc_thread;
+    pthread_mutex_t gc_mu;
+    pthread_cond_t gc_cv;
+    int gc_kicked;
+    int gc_stop;
+    int gc_running;
+} vodupd;
+
+/* Removes every blob on the garbage list now (startup, tests). */
+void vodupd_gc_run(vodupd *s);
+/* Asks the collector thread for a pass soon. */
+void vodupd_gc_kick(vodupd *s);
+int vodupd_gc_start(vodupd *s);
+void vodupd_gc_stop(vodupd *s);
+
+/* 1 when host (lower case, no port) names this server, so requests use path style. */
+int vodupd_is_own_host(const char *host, void *srv);
+
+#endif

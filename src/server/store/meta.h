@@ -1,0 +1,188 @@
+/* meta.h - the metadata store: accounts, access keys, buckets, objects, multipart uploads.
+ *
+ * Handlers see only these calls, each one transaction. meta_sqlite.c implements them on
+ * SQLite (WAL, synchronous=FULL, a small connection pool so threads read in parallel);
+ * PostgreSQL can implement the same set later. Strings returned inside structs are owned
+ * by the struct and released with the matching _clear/_free function.
+ *
+ * Blob ids that an operation stops referencing (an overwritten object, a deleted one, an
+ * aborted upload, parts left out of a Complete) are put on a durable garbage list in the
+ * same transaction; vodup_meta_gc_take hands them out for removal, so a crash between the
+ * commit and the unlink never leaks or loses a file.
+ */
+#ifndef VODUP_STORE_META_H
+#define VODUP_STORE_META_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+typedef struct vodup_meta vodup_meta;
+
+enum {
+    VODUP_META_OK = 0,
+    VODUP_META_ENOTFOUND = -1,
+    VODUP_META_EEXISTS = -2,
+    VODUP_META_ENOTEMPTY = -3,       /* bucket still has objects or uploads */
+    VODUP_META_EINVALIDPART = -4,    /* Complete: a part is missing or its ETag differs */
+    VODUP_META_EPARTORDER = -5,      /* Complete: part numbers not strictly ascending */
+    VODUP_META_ETOOSMALL = -6,       /* Complete: a part other than the last is too small */
+    VODUP_META_EIO = -7,             /* database error (logged) */
+    VODUP_META_ENOMEM = -8,
+    VODUP_META_ELIMIT = -9           /* a quota was reached */
+};
+
+/* Conventions of every implementation: a create whose parent row is missing (key or
+ * bucket of an unknown account, object or upload in an unknown bucket) returns ENOTFOUND;
+ * list callbacks run after the store has let go of its connection, so a callback may call
+ * back into the store. */
+
+/* Opens (creating and migrating) <data_dir>/vodup.db. pool: connections kept (>= 1). */
+int vodup_meta_open(vodup_meta **out, const char *data_dir, int pool);
+void vodup_meta_close(vodup_meta *m);
+
+/* --- accounts and keys ------------------------------------------------------ */
+int vodup_meta_account_create(vodup_meta *m, const char *account_id, const char *name, time_t now);
+/* secret_sealed: opaque bytes (sealed by the caller). */
+int vodup_meta_key_create(vodup_meta *m, const char *key_id, const char *account_id,
+                          const char *principal, const void *secret_sealed, size_t sealed_len,
+                          time_t now);
+typedef struct vodup_meta_key {
+    char *key_id;
+    char *account_id;
+    char *principal;        /* "root" or a user name */
+    unsigned char *sealed;
+    size_t sealed_len;
+    int active;
+} vodup_meta_key;
+int vodup_meta_key_get(vodup_meta *m, const char *key_id, vodup_meta_key *out);
+void vodup_meta_key_clear(vodup_meta_key *k);
+/* Small key/value settings (server-wide), e.g. the root account id. */
+int vodup_meta_setting_get(vodup_meta *m, const char *name, char **value);
+int vodup_meta_setting_set(vodup_meta *m, const char *name, const char *value);
+
+/* --- buckets ---------------------------------------------------------------- */
+typedef struct vodup_meta_bucket {
+    char *name;
+    char *account_id;
+    time_t created;
+} vodup_meta_bucket;
+int vodup_meta_bucket_create(vodup_meta *m, const char *name, const char *account_id, time_t now);
+int vodup_meta_bucket_get(vodup_meta *m, const char *name, vodup_meta_bucket *out);
+/* ENOTEMPTY when it has objects or multipart uploads. */
+int vodup_meta_bucket_delete(vodup_meta *m, const char *name);
+/* Calls cb for each bucket of the account in name order; cb returning non-zero stops. */
+int vodup_meta_bucket_list(vodup_meta *m, const char *account_id,
+                           int (*cb)(const vodup_meta_bucket *b, void *u), void *u);
+void vodup_meta_bucket_clear(vodup_meta_bucket *b);
+
+/* --- objects ---------------------------------------------------------------- */
+typedef struct vodup_meta_segment {
+    char blob[33];
+    uint64_t size;
+} vodup_meta_segment;
+
+typedef struct vodup_meta_object {
+    char *bucket;
+    char *key;              /* any bytes but NUL */
+    size_t key_len;
+    uint64_t size;
+    char etag[64];          /* without quotes: "HEX" or "HEX-N" */
+    uint64_t crc64;
+    unsigned char md5[16];  /* valid when has_md5 (Normal objects) */
+    int has_md5;
+    char *content_type;
+    char *user_meta;        /* JSON object text of x-oss-meta-* (names lower-case, without the prefix), or NULL */
+    char type[16];          /* "Normal" or "Multipart" */
+    time_t mtime;
+    vodup_meta_segment *segs;   /* in order; only filled by _object_get */
+    size_t nsegs;
+} vodup_meta_object;
+
+/* Creates or replaces bucket/key (o->bucket, o->key) with segs. The old object's blobs
+ * go on the garbage list. */
+int vodup_meta_object_put(vodup_meta *m, const vodup_meta_object *o);
+int vodup_meta_object_get(vodup_meta *m, const char *bucket, const char *key, size_t key_len,
+                          vodup_meta_object *out);
+/* ENOTFOUND when absent (callers answer 204 anyway, as OSS does). */
+int vodup_meta_object_delete(vodup_meta *m, const char *bucket, const char *key, size_t key_len);
+/* Objects of bucket whose key starts with prefix and sorts strictly after `after` (byte
+ * order), in key order, at most limit; segs are not filled. cb returning non-zero stops.
+ * Listing with a delimiter is built on top by the caller (it re-seeks past a common
+ * prefix with a new `after`). */
+int vodup_meta_object_list(vodup_meta *m, const char *bucket,
+                           const char *prefix, size_t prefix_len,
+                           const char *after, size_t after_len, size_t limit,
+                           int (*cb)(const vodup_meta_object *o, void *u), void *u);
+void vodup_meta_object_clear(vodup_meta_object *o);
+
+/* --- multipart uploads -------------------------------------------------------- */
+typedef struct vodup_meta_upload {
+    char upload_id[33];
+    char *bucket;
+    char *key;
+    size_t key_len;
+    time_t initiated;
+    char *content_type;
+    char *user_meta;
+} vodup_meta_upload;
+
+typedef struct vodup_meta_part {
+    int number;
+    char blob[33];
+    uint64_t size;
+    char etag[33];          /* upper-case MD5 hex, no quotes */
+    uint64_t crc64;
+    time_t mtime;
+} vodup_meta_part;
+
+/* ELIMIT when the account already has max_open uploads open (0 = no limit). */
+int vodup_meta_upload_create(vodup_meta *m, const vodup_meta_upload *u, const char *account_id,
+                             int max_open);
+int vodup_meta_upload_get(vodup_meta *m, const char *upload_id, vodup_meta_upload *out);
+/* Records a part (replacing an earlier part with that number: its blob goes on the
+ * garbage list). ENOTFOUND when the upload no longer exists (then the caller removes
+ * the new blob itself). */
+int vodup_meta_part_put(vodup_meta *m, const char *upload_id, const vodup_meta_part *p);
+/* Parts with number > marker, ascending, at most limit. ENOTFOUND when the upload does
+ * not exist. */
+int vodup_meta_part_list(vodup_meta *m, const char *upload_id, int marker, size_t limit,
+                         int (*cb)(const vodup_meta_part *p, void *u), void *u);
+/* Aborts: removes the upload and its parts (blobs to garbage). ENOTFOUND if absent. */
+int vodup_meta_upload_abort(vodup_meta *m, const char *upload_id);
+/* Uploads of bucket with key starting with prefix, ordered by (key, upload_id), strictly
+ * after (key_marker, upload_id_marker) — an empty upload_id_marker means "after every
+ * upload of key_marker"; at most limit. */
+int vodup_meta_upload_list(vodup_meta *m, const char *bucket, const char *prefix, size_t prefix_len,
+                           const char *key_marker, size_t key_marker_len,
+                           const char *upload_id_marker, size_t limit,
+                           int (*cb)(const vodup_meta_upload *u, void *user), void *user);
+void vodup_meta_upload_clear(vodup_meta_upload *u);
+
+typedef struct vodup_meta_complete_part {
+    int number;
+    char etag[33];          /* upper-case hex, quotes stripped by the caller */
+} vodup_meta_complete_part;
+
+/* Completes an upload in one transaction: checks that numbers ascend strictly (EPARTORDER,
+ * *bad_index set), that each part exists with that ETag, case-insensitively (EINVALIDPART,
+ * *bad_index), that every part but the last has at least min_part_size bytes (ETOOSMALL,
+ * *bad_index); then creates the object from those parts' blobs in order (type Multipart,
+ * size summed, crc64 combined, etag "MD5(concatenated part ETag hex)-N" upper-case),
+ * replacing any object at that key, moves the unlisted parts' blobs to garbage, and
+ * removes the upload. out (may be NULL) receives the new object. ENOTFOUND when the
+ * upload does not exist. */
+int vodup_meta_upload_complete(vodup_meta *m, const char *upload_id,
+                               const vodup_meta_complete_part *parts, size_t nparts,
+                               uint64_t min_part_size, time_t now,
+                               vodup_meta_object *out, size_t *bad_index);
+
+/* --- blob bookkeeping ----------------------------------------------------------- */
+/* Up to max blob ids from the garbage list (each 33 bytes incl. NUL, in ids[]); returns
+ * the count. After removing the files, vodup_meta_gc_done forgets them. */
+int vodup_meta_gc_take(vodup_meta *m, char (*ids)[33], int max);
+int vodup_meta_gc_done(vodup_meta *m, char (*ids)[33], int n);
+/* 1 when some object segment or part references blob, 0 when none, <0 on error. */
+int vodup_meta_blob_is_live(vodup_meta *m, const char *blob);
+
+#endif

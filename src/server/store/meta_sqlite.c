@@ -1,0 +1,1664 @@
+/* meta_sqlite.c - the metadata store on SQLite.
+ *
+ * One database file, <data_dir>/vodup.db, in WAL mode with synchronous=FULL: readers never
+ * block the writer nor each other, and a committed transaction survives a power loss.
+ * A fixed pool of connections (a mutex and a condition variable hand them out) lets many
+ * threads read at once; writes start with BEGIN IMMEDIATE so that they take the write
+ * lock up front and wait in the busy handler instead of failing half way with
+ * SQLITE_BUSY on the upgrade from a read lock.
+ *
+ * Every public call is exactly one transaction. Blob ids that stop being referenced go to
+ * blob_gc in that same transaction (see meta.h). Object and upload keys are BLOBs, which
+ * SQLite orders with memcmp then length: the byte order OSS listing wants.
+ *
+ * List calls collect their rows, end the transaction and give the connection back before
+ * running the callbacks, so a callback may do slow I/O or call back into this store
+ * without holding a read snapshot or starving the pool.
+ *
+ * Errors from SQLite are logged with its message only; bound values (secrets, keys) are
+ * never printed.
+ */
+#include "server/store/meta.h"
+
+#include "common/codec.h"
+#include "common/crc.h"
+#include "common/digest.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SCHEMA_VERSION 1
+
+/* ---- cached statements ---------------------------------------------------------- */
+
+enum {
+    S_BEGIN_READ,
+    S_BEGIN_WRITE,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_ACCOUNT_INSERT,
+    S_KEY_INSERT,
+    S_KEY_GET,
+    S_SETTING_GET,
+    S_SETTING_SET,
+    S_BUCKET_INSERT,
+    S_BUCKET_GET,
+    S_BUCKET_HAS_OBJECTS,
+    S_BUCKET_HAS_UPLOADS,
+    S_BUCKET_DELETE,
+    S_BUCKET_LIST,
+    S_OBJECT_FIND,
+    S_OBJECT_GET,
+    S_OBJECT_INSERT,
+    S_OBJECT_DELETE,
+    S_SEGS_TO_GC,
+    S_SEGS_DELETE,
+    S_SEGS_GET,
+    S_SEG_INSERT,
+    S_GC_FORGET,
+    S_GC_ADD,
+    S_GC_TAKE,
+    S_UPLOAD_COUNT,
+    S_UPLOAD_INSERT,
+    S_UPLOAD_GET,
+    S_UPLOAD_DELETE,
+    S_PART_GET,
+    S_PART_UPSERT,
+    S_PART_LIST,
+    S_PARTS_TO_GC,
+    S_PARTS_UNUSED_TO_GC,
+    S_PARTS_DELETE,
+    S_BLOB_LIVE,
+    S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+    [S_BEGIN_READ] = "BEGIN",
+    [S_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_ACCOUNT_INSERT] = "INSERT INTO accounts(id, name, created) VALUES(?1, ?2, ?3)",
+    [S_KEY_INSERT] = "INSERT INTO access_keys(id, account_id, principal, secret_sealed, active, created)"
+                     " VALUES(?1, ?2, ?3, ?4, 1, ?5)",
+    [S_KEY_GET] = "SELECT account_id, principal, secret_sealed, active FROM access_keys WHERE id = ?1",
+    [S_SETTING_GET] = "SELECT value FROM settings WHERE name = ?1",
+    [S_SETTING_SET] = "INSERT INTO settings(name, value) VALUES(?1, ?2)"
+                      " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+    [S_BUCKET_INSERT] = "INSERT INTO buckets(name, account_id, created) VALUES(?1, ?2, ?3)",
+    [S_BUCKET_GET] = "SELECT account_id, created FROM buckets WHERE name = ?1",
+    [S_BUCKET_HAS_OBJECTS] = "SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1",
+    [S_BUCKET_HAS_UPLOADS] = "SELECT 1 FROM uploads WHERE bucket = ?1 LIMIT 1",
+    [S_BUCKET_DELETE] = "DELETE FROM buckets WHERE name = ?1",
+    [S_BUCKET_LIST] = "SELECT name, account_id, created FROM buckets WHERE account_id = ?1 ORDER BY name",
+    [S_OBJECT_FIND] = "SELECT id FROM objects WHERE bucket = ?1 AND key = ?2",
+    [S_OBJECT_GET] = "SELECT id, key, size, etag, crc64, md5, content_type, user_meta, type, mtime"
+                     " FROM objects WHERE bucket = ?1 AND key = ?2",
+    [S_OBJECT_INSERT] = "INSERT INTO objects(bucket, key, size, etag, crc64, md5, content_type,"
+                        " user_meta, type, mtime) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [S_OBJECT_DELETE] = "DELETE FROM objects WHERE id = ?1",
+    [S_SEGS_TO_GC] = "INSERT OR IGNORE INTO blob_gc(blob) SELECT blob FROM segments WHERE object_id = ?1",
+    [S_SEGS_DELETE] = "DELETE FROM segments WHERE object_id = ?1",
+    [S_SEGS_GET] = "SELECT blob, size FROM segments WHERE object_id = ?1 ORDER BY seq",
+    [S_SEG_INSERT] = "INSERT INTO segments(object_id, seq, blob, size) VALUES(?1, ?2, ?3, ?4)",
+    [S_GC_FORGET] = "DELETE FROM blob_gc WHERE blob = ?1",
+    [S_GC_ADD] = "INSERT OR IGNORE INTO blob_gc(blob) VALUES(?1)",
+    [S_GC_TAKE] = "SELECT blob FROM blob_gc LIMIT ?1",
+    [S_UPLOAD_COUNT] = "SELECT count(*) FROM uploads u JOIN buckets b ON b.name = u.bucket"
+                       " WHERE b.account_id = ?1",
+    [S_UPLOAD_INSERT] = "INSERT INTO uploads(id, bucket, key, initiated, content_type, user_meta)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_UPLOAD_GET] = "SELECT bucket, key, initiated, content_type, user_meta FROM uploads WHERE id = ?1",
+    [S_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
+    [S_PART_GET] = "SELECT blob, size, etag, crc64, mtime FROM parts WHERE upload_id = ?1 AND number = ?2",
+    [S_PART_UPSERT] = "INSERT INTO parts(upload_id, number, blob, size, etag, crc64, mtime)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(upload_id, number) DO UPDATE SET"
+                      " blob = excluded.blob, size = excluded.size, etag = excluded.etag,"
+                      " crc64 = excluded.crc64, mtime = excluded.mtime",
+    [S_PART_LIST] = "SELECT number, blob, size, etag, crc64, mtime FROM parts"
+                    " WHERE upload_id = ?1 AND number > ?2 ORDER BY number LIMIT ?3",
+    [S_PARTS_TO_GC] = "INSERT OR IGNORE INTO blob_gc(blob) SELECT blob FROM parts WHERE upload_id = ?1",
+    [S_PARTS_UNUSED_TO_GC] = "INSERT OR IGNORE INTO blob_gc(blob) SELECT blob FROM parts"
+                             " WHERE upload_id = ?1 AND blob NOT IN"
+                             " (SELECT blob FROM segments WHERE object_id = ?2)",
+    [S_PARTS_DELETE] = "DELETE FROM parts WHERE upload_id = ?1",
+    [S_BLOB_LIVE] = "SELECT EXISTS(SELECT 1 FROM segments WHERE blob = ?1)"
+                    " OR EXISTS(SELECT 1 FROM parts WHERE blob = ?1)",
+};
+
+/* ---- schema ------------------------------------------------------------------------ */
+
+/* Migration n takes the schema from version n-1 to n. Append, never edit. */
+static const char *const migrations[] = {
+    NULL,
+    /* 1 */
+    "CREATE TABLE IF NOT EXISTS settings("
+    "  name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS accounts("
+    "  id TEXT PRIMARY KEY, name TEXT NOT NULL, created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS access_keys("
+    "  id TEXT PRIMARY KEY,"
+    "  account_id TEXT NOT NULL REFERENCES accounts(id),"
+    "  principal TEXT NOT NULL, secret_sealed BLOB NOT NULL,"
+    "  active INTEGER NOT NULL DEFAULT 1, created INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS access_keys_account ON access_keys(account_id);"
+    "CREATE TABLE IF NOT EXISTS buckets("
+    "  name TEXT PRIMARY KEY,"
+    "  account_id TEXT NOT NULL REFERENCES accounts(id),"
+    "  created INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS buckets_account ON buckets(account_id, name);"
+    "CREATE TABLE IF NOT EXISTS objects("
+    "  id INTEGER PRIMARY KEY,"
+    "  bucket TEXT NOT NULL REFERENCES buckets(name),"
+    "  key BLOB NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,"
+    "  crc64 INTEGER NOT NULL, md5 BLOB, content_type TEXT, user_meta TEXT,"
+    "  type TEXT NOT NULL, mtime INTEGER NOT NULL,"
+    "  UNIQUE(bucket, key));"
+    "CREATE TABLE IF NOT EXISTS segments("
+    "  object_id INTEGER NOT NULL REFERENCES objects(id),"
+    "  seq INTEGER NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,"
+    "  PRIMARY KEY(object_id, seq)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS segments_blob ON segments(blob);"
+    "CREATE TABLE IF NOT EXISTS uploads("
+    "  id TEXT PRIMARY KEY,"
+    "  bucket TEXT NOT NULL REFERENCES buckets(name),"
+    "  key BLOB NOT NULL, initiated INTEGER NOT NULL,"
+    "  content_type TEXT, user_meta TEXT);"
+    "CREATE INDEX IF NOT EXISTS uploads_bucket_key ON uploads(bucket, key, id);"
+    "CREATE TABLE IF NOT EXISTS parts("
+    "  upload_id TEXT NOT NULL REFERENCES uploads(id),"
+    "  number INTEGER NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,"
+    "  etag TEXT NOT NULL, crc64 INTEGER NOT NULL, mtime INTEGER NOT NULL,"
+    "  PRIMARY KEY(upload_id, number)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS parts_blob ON parts(blob);"
+    "CREATE TABLE IF NOT EXISTS blob_gc(blob TEXT PRIMARY KEY) WITHOUT ROWID;",
+};
+#define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]) - 1)
+
+/* ---- connections and the pool ------------------------------------------------------- */
+
+typedef struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[S_COUNT];
+} conn;
+
+struct vodup_meta {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int n;
+    conn *conns;
+    conn **idle;        /* stack of free connections */
+    int nidle;
+};
+
+static conn *acquire(vodup_meta *m)
+{
+    pthread_mutex_lock(&m->mu);
+    while (m->nidle == 0)
+        pthread_cond_wait(&m->cv, &m->mu);
+    conn *c = m->idle[--m->nidle];
+    pthread_mutex_unlock(&m->mu);
+    return c;
+}
+
+static void release(vodup_meta *m, conn *c)
+{
+    /* Drop bindings so no statement keeps a pointer into the caller's memory. */
+    for (int i = 0; i < S_COUNT; i++) {
+        if (c->st[i]) {
+            sqlite3_reset(c->st[i]);
+            sqlite3_clear_bindings(c->st[i]);
+        }
+    }
+    pthread_mutex_lock(&m->mu);
+    m->idle[m->nidle++] = c;
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void log_db(sqlite3 *db, const char *what, int rc)
+{
+    fprintf(stderr, "vodup meta: %s: %s (%d)\n", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
+            rc);
+}
+
+/* Maps a failed step to the interface's codes. Constraint violations are the caller's
+ * doing (duplicate name, missing parent row), everything else is logged. */
+static int db_fail(conn *c, const char *what, int rc)
+{
+    switch (rc) {
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+    case SQLITE_CONSTRAINT_UNIQUE:
+        return VODUP_META_EEXISTS;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        return VODUP_META_ENOTFOUND;
+    case SQLITE_NOMEM:
+        return VODUP_META_ENOMEM;
+    default:
+        log_db(c->db, what, rc);
+        return VODUP_META_EIO;
+    }
+}
+
+/* The statement `id`, reset and unbound, prepared on first use on this connection.
+ * NULL only when preparing fails (logged). */
+static sqlite3_stmt *st(conn *c, int id)
+{
+    sqlite3_stmt *s = c->st[id];
+    if (!s) {
+        int rc = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+        if (rc != SQLITE_OK) {
+            log_db(c->db, "prepare", rc);
+            return NULL;
+        }
+        c->st[id] = s;
+    } else {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
+    return s;
+}
+
+/* sqlite3_bind_blob binds NULL for a NULL pointer; an empty key must stay an empty BLOB. */
+static int bind_bytes(sqlite3_stmt *s, int i, const void *p, size_t n)
+{
+    static const char empty = 0;
+    if (n > INT_MAX)
+        return SQLITE_TOOBIG;
+    return sqlite3_bind_blob(s, i, n ? p : &empty, (int)n, SQLITE_STATIC);
+}
+
+static int bind_text(sqlite3_stmt *s, int i, const char *t)
+{
+    if (!t)
+        return sqlite3_bind_null(s, i);
+    return sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+}
+
+static int bind_i64(sqlite3_stmt *s, int i, int64_t v)
+{
+    return sqlite3_bind_int64(s, i, (sqlite3_int64)v);
+}
+
+/* Runs a statement that returns no rows (or whose rows are ignored). */
+static int exec_done(conn *c, sqlite3_stmt *s, const char *what)
+{
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        ;
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? VODUP_META_OK : db_fail(c, what, rc);
+}
+
+static int exec_id(conn *c, int id, const char *what)
+{
+    sqlite3_stmt *s = st(c, id);
+    return s ? exec_done(c, s, what) : VODUP_META_EIO;
+}
+
+static int tx_begin(conn *c, int write)
+{
+    return exec_id(c, write ? S_BEGIN_WRITE : S_BEGIN_READ, "begin");
+}
+
+/* Commits when rc is OK, rolls back otherwise; returns the final code. */
+static int tx_end(conn *c, int rc)
+{
+    if (rc == VODUP_META_OK) {
+        rc = exec_id(c, S_COMMIT, "commit");
+        if (rc == VODUP_META_OK)
+            return rc;
+    }
+    if (!sqlite3_get_autocommit(c->db))
+        exec_id(c, S_ROLLBACK, "rollback");
+    return rc;
+}
+
+static char *dup_text(sqlite3_stmt *s, int col, int *oom)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    if (!t) {
+        if (sqlite3_errcode(sqlite3_db_handle(s)) == SQLITE_NOMEM)
+            *oom = 1;
+        return NULL;
+    }
+    size_t n = (size_t)sqlite3_column_bytes(s, col);
+    char *r = malloc(n + 1);
+    if (!r) {
+        *oom = 1;
+        return NULL;
+    }
+    memcpy(r, t, n);
+    r[n] = '\0';
+    return r;
+}
+
+/* A NUL-terminated copy of a BLOB column (keys are returned as C strings too). */
+static char *dup_blob(sqlite3_stmt *s, int col, size_t *len, int *oom)
+{
+    const void *p = sqlite3_column_blob(s, col);
+    size_t n = (size_t)sqlite3_column_bytes(s, col);
+    char *r = malloc(n + 1);
+    if (!r) {
+        *oom = 1;
+        return NULL;
+    }
+    if (n)
+        memcpy(r, p, n);
+    r[n] = '\0';
+    if (len)
+        *len = n;
+    return r;
+}
+
+static void copy_text(char *dst, size_t cap, sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    size_t n = t ? (size_t)sqlite3_column_bytes(s, col) : 0;
+    if (n >= cap)
+        n = cap - 1;
+    if (n)
+        memcpy(dst, t, n);
+    dst[n] = '\0';
+}
+
+static int pragma(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "vodup meta: %s: %s\n", sql, err ? err : sqlite3_errstr(rc));
+        sqlite3_free(err);
+        return -1;
+    }
+    return 0;
+}
+
+static int conn_open(conn *c, const char *path)
+{
+    memset(c, 0, sizeof *c);
+    /* NOMUTEX: the pool guarantees a connection is used by one thread at a time. */
+    int rc = sqlite3_open_v2(path, &c->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        log_db(c->db, path, rc);
+        sqlite3_close(c->db);
+        c->db = NULL;
+        return -1;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, 10000);
+    if (pragma(c->db, "PRAGMA journal_mode=WAL") || pragma(c->db, "PRAGMA synchronous=FULL") ||
+        pragma(c->db, "PRAGMA foreign_keys=ON"))
+        return -1;
+    return 0;
+}
+
+static void conn_close(conn *c)
+{
+    if (!c->db)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    sqlite3_close(c->db);
+    c->db = NULL;
+}
+
+static int migrate(conn *c)
+{
+    if (pragma(c->db, "BEGIN IMMEDIATE"))
+        return -1;
+    int version = -1;
+    if (pragma(c->db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)"))
+        goto fail;
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(c->db, "SELECT max(version) FROM schema_version", -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        log_db(c->db, "schema version", rc);
+        goto fail;
+    }
+    if (sqlite3_step(s) == SQLITE_ROW)
+        version = sqlite3_column_type(s, 0) == SQLITE_NULL ? 0 : sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (version < 0)
+        goto fail;
+    if (version > NMIGRATIONS) {
+        fprintf(stderr, "vodup meta: database schema version %d is newer than this vodupd (%d)\n",
+                version, NMIGRATIONS);
+        goto fail;
+    }
+    for (int v = version + 1; v <= NMIGRATIONS; v++) {
+        if (pragma(c->db, migrations[v]))
+            goto fail;
+    }
+    if (version < NMIGRATIONS) {
+        if (pragma(c->db, "DELETE FROM schema_version"))
+            goto fail;
+        char sql[80];
+        snprintf(sql, sizeof sql, "INSERT INTO schema_version(version) VALUES(%d)", NMIGRATIONS);
+        if (pragma(c->db, sql))
+            goto fail;
+    }
+    return pragma(c->db, "COMMIT");
+fail:
+    pragma(c->db, "ROLLBACK");
+    return -1;
+}
+
+int vodup_meta_open(vodup_meta **out, const char *data_dir, int pool)
+{
+    _Static_assert(SCHEMA_VERSION == (int)(sizeof migrations / sizeof migrations[0]) - 1,
+                   "SCHEMA_VERSION must match the migrations");
+    *out = NULL;
+    if (pool < 1)
+        pool = 1;
+    size_t plen = strlen(data_dir) + sizeof "/vodup.db";
+    char *path = malloc(plen);
+    vodup_meta *m = calloc(1, sizeof *m);
+    if (!path || !m) {
+        free(path);
+        free(m);
+        return VODUP_META_ENOMEM;
+    }
+    snprintf(path, plen, "%s/vodup.db", data_dir);
+    m->conns = calloc((size_t)pool, sizeof *m->conns);
+    m->idle = calloc((size_t)pool, sizeof *m->idle);
+    if (!m->conns || !m->idle) {
+        free(m->conns);
+        free(m->idle);
+        free(m);
+        free(path);
+        return VODUP_META_ENOMEM;
+    }
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->cv, NULL);
+    int ok = 1;
+    for (int i = 0; i < pool && ok; i++) {
+        if (conn_open(&m->conns[i], path) != 0) {
+            conn_close(&m->conns[i]);
+            ok = 0;
+            break;
+        }
+        m->n++;
+        if (i == 0 && migrate(&m->conns[0]) != 0)
+            ok = 0;
+    }
+    free(path);
+    if (!ok) {
+        vodup_meta_close(m);
+        return VODUP_META_EIO;
+    }
+    for (int i = 0; i < m->n; i++)
+        m->idle[m->nidle++] = &m->conns[i];
+    *out = m;
+    return VODUP_META_OK;
+}
+
+void vodup_meta_close(vodup_meta *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->n; i++)
+        conn_close(&m->conns[i]);
+    pthread_cond_destroy(&m->cv);
+    pthread_mutex_destroy(&m->mu);
+    free(m->conns);
+    free(m->idle);
+    free(m);
+}
+
+/* ---- accounts, keys, settings -------------------------------------------------------- */
+
+/* For one-statement writes: binds done by the caller, runs in its own transaction. */
+static int single_write(vodup_meta *m, conn *c, sqlite3_stmt *s, const char *what)
+{
+    int rc = s ? tx_begin(c, 1) : VODUP_META_EIO;
+    if (rc == VODUP_META_OK)
+        rc = tx_end(c, exec_done(c, s, what));
+    release(m, c);
+    return rc;
+}
+
+int vodup_meta_account_create(vodup_meta *m, const char *account_id, const char *name, time_t now)
+{
+    conn *c = acquire(m);
+    sqlite3_stmt *s = st(c, S_ACCOUNT_INSERT);
+    if (s) {
+        bind_text(s, 1, account_id);
+        bind_text(s, 2, name ? name : "");
+        bind_i64(s, 3, now);
+    }
+    return single_write(m, c, s, "account create");
+}
+
+int vodup_meta_key_create(vodup_meta *m, const char *key_id, const char *account_id,
+                          const char *principal, const void *secret_sealed, size_t sealed_len,
+                          time_t now)
+{
+    conn *c = acquire(m);
+    sqlite3_stmt *s = st(c, S_KEY_INSERT);
+    if (s) {
+        bind_text(s, 1, key_id);
+        bind_text(s, 2, account_id);
+        bind_text(s, 3, principal);
+        bind_bytes(s, 4, secret_sealed, sealed_len);
+        bind_i64(s, 5, now);
+    }
+    return single_write(m, c, s, "key create");
+}
+
+int vodup_meta_key_get(vodup_meta *m, const char *key_id, vodup_meta_key *out)
+{
+    memset(out, 0, sizeof *out);
+    conn *c = acquire(m);
+    sqlite3_stmt *s = st(c, S_KEY_GET);
+    int rc = VODUP_META_EIO, oom = 0;
+    if (s) {
+        bind_text(s, 1, key_id);
+        int r = sqlite3_step(s);
+        if (r == SQLITE_ROW) {
+            out->key_id = strdup(key_id);
+            out->account_id = dup_text(s, 0, &oom);
+            out->principal = dup_text(s, 1, &oom);
+            out->sealed = (unsigned char *)dup_blob(s, 2, &out->sealed_len, &oom);
+            out->active = sqlite3_column_int(s, 3);
+            if (!out->key_id || !out->account_id || !out->principal)
+                oom = 1;
+            rc = oom ? VODUP_META_ENOMEM : VODUP_META_OK;
+        } else if (r == SQLITE_DONE)
+            rc = VODUP_META_ENOTFOUND;
+        else
+            rc = db_fail(c, "key get", r);
+        sqlite3_reset(s);
+    }
+    release(m, c);
+    if (rc != VODUP_META_OK)
+        vodup_meta_key_clear(out);
+    return rc;
+}
+
+void vodup_meta_key_clear(vodup_meta_key *k)
+{
+    if (!k)
+        return;
+    free(k->key_id);
+    free(k->account_id);
+    free(k->principal);
+    if (k->sealed) {
+        /* Sealed, but still nothing to leave lying around in freed memory. */
+        volatile unsigned char *p = k->sealed;
+        for (size_t i = 0; i < k->sealed_len; i++)
+            p[i] = 0;
+    }
+    free(k->sealed);
+    memset(k, 0, sizeof *k);
+}
+
+int vodup_meta_setting_get(vodup_meta *m, const char *name, char **value)
+{
+    *value = NULL;
+    conn *c = acquire(m);
+    sqlite3_stmt *s = st(c, S_SETTING_GET);
+    int rc = VODUP_META_EIO, oom = 0;
+    if (s) {
+        bind_text(s, 1, name);
+        int r = sqlite3_step(s);
+        if (r == SQLITE_ROW) {
+            *value = dup_text(s, 0, &oom);
+            rc = *value ? VODUP_META_OK : VODUP_META_ENOMEM;
+        } else if (r == SQLITE_DONE)
+            rc = VODUP_META_ENOTFOUND;
+        else
+            rc = db_fail(c, "setting get", r);
+        sqlite3_reset(s);
+    }
+    release(m, c);
+    return rc;
+}
+
+int vodup_meta_setting_set(vodup_meta *m, const char *name, const char *value)
+{
+    conn *c = acquire(m);
+    sqlite3_stmt *s = st(c, S_SETTING_SET);
+    if (s) {
+        bind_text(s, 1, name);
+        bind_text(s, 2, value ? value : "");
+    }
+    return single_write(m, c, s, "setting set");
+}
+
+/* ---- buckets ---------------------------------------------------------------------------- */
+
+int vodup_meta_bucket_create(vodup_meta *m, const char *name, const char *account_id, time_t now)
+{
+    conn *c = acquire(m);
+    sqlite3_stmt *s = st(c, S_BUCKET_INSERT);
+    if (s) {
+        bind_text(s, 1, name);
+        bind_text(s, 2, account_id);
+        bind_i64(s, 3, now);
+    }
+    return single_write(m, c, s, "bucket create");
+}
+
+int vodup_meta_bucket_get(vodup_meta *m, const char *name, vodup_meta_bucket *out)
+{
+    memset(out, 0, sizeof *out);
+    conn *c = acquire(m);
+    sqlite3_stmt *s = st(c, S_BUCKET_GET);
+    int rc = VODUP_META_EIO, oom = 0;
+    if (s) {
+        bind_text(s, 1, name);
+        int r = sqlite3_step(s);
+        if (r == SQLITE_ROW) {
+            out->name = strdup(name);
+            out->account_id = dup_text(s, 0, &oom);
+            out->created = (time_t)sqlite3_column_int64(s, 1);
+            rc = (!out->name || !out->account_id) ? VODUP_META_ENOMEM : VODUP_META_OK;
+        } else if (r == SQLITE_DONE)
+            rc = VODUP_META_ENOTFOUND;
+        else
+            rc = db_fail(c, "bucket get", r);
+        sqlite3_reset(s);
+    }
+    release(m, c);
+    if (rc != VODUP_META_OK)
+        vodup_meta_bucket_clear(out);
+    return rc;
+}
+
+/* 1 when the statement yields a row, 0 when not, <0 on error. */
+static int exists(conn *c, int id, const char *arg, const char *what)
+{
+    sqlite3_stmt *s = st(c, id);
+    if (!s)
+        return VODUP_META_EIO;
+    bind_text(s, 1, arg);
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (r == SQLITE_ROW)
+        return 1;
+    if (r == SQLITE_DONE)
+        return 0;
+    return db_fail(c, what, r);
+}
+
+int vodup_meta_bucket_delete(vodup_meta *m, const char *name)
+{
+    conn *c = acquire(m);
+    int rc = tx_begin(c, 1);
+    if (rc == VODUP_META_OK) {
+        int e = exists(c, S_BUCKET_HAS_OBJECTS, name, "bucket delete");
+        if (e == 0)
+            e = exists(c, S_BUCKET_HAS_UPLOADS, name, "bucket delete");
+        if (e < 0)
+            rc = e;
+        else if (e > 0)
+            rc = VODUP_META_ENOTEMPTY;
+        else {
+            sqlite3_stmt *s = st(c, S_BUCKET_DELETE);
+            if (!s)
+                rc = VODUP_META_EIO;
+            else {
+                bind_text(s, 1, name);
+                rc = exec_done(c, s, "bucket delete");
+                if (rc == VODUP_META_OK && sqlite3_changes(c->db) == 0)
+                    rc = VODUP_META_ENOTFOUND;
+            }
+        }
+        rc = tx_end(c, rc);
+    }
+    release(m, c);
+    return rc;
+}
+
+int vodup_meta_bucket_list(vodup_meta *m, const char *account_id,
+                           int (*cb)(const vodup_meta_bucket *b, void *u), void *u)
+{
+    vodup_meta_bucket *v = NULL;
+    size_t n = 0, cap = 0;
+    int oom = 0;
+    conn *c = acquire(m);
+    sqlite3_stmt *s = st(c, S_BUCKET_LIST);
+    int rc = VODUP_META_EIO;
+    if (s) {
+        bind_text(s, 1, account_id);
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 16;
+                vodup_meta_bucket *nv = realloc(v, nc * sizeof *nv);
+                if (!nv) {
+                    oom = 1;
+                    break;
+                }
+                v = nv;
+                cap = nc;
+            }
+            vodup_meta_bucket *b = &v[n++];
+            memset(b, 0, sizeof *b);
+            b->name = dup_text(s, 0, &oom);
+            b->account_id = dup_text(s, 1, &oom);
+            b->created = (time_t)sqlite3_column_int64(s, 2);
+            if (oom)
+                break;
+        }
+        if (oom)
+            rc = VODUP_META_ENOMEM;
+        else if (r == SQLITE_DONE)
+            rc = VODUP_META_OK;
+        else
+            rc = db_fail(c, "bucket list", r);
+        sqlite3_reset(s);
+    }
+    release(m, c);
+    int stop = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == VODUP_META_OK && !stop)
+            stop = cb(&v[i], u);
+        vodup_meta_bucket_clear(&v[i]);
+    }
+    free(v);
+    return rc;
+}
+
+void vodup_meta_bucket_clear(vodup_meta_bucket *b)
+{
+    if (!b)
+        return;
+    free(b->name);
+    free(b->account_id);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---- objects ---------------------------------------------------------------------------- */
+
+/* Sets *id to the rowid of bucket/key, or 0 when absent. */
+static int object_find(conn *c, const char *bucket, const char *key, size_t key_len, int64_t *id)
+{
+    *id = 0;
+    sqlite3_stmt *s = st(c, S_OBJECT_FIND);
+    if (!s)
+        return VODUP_META_EIO;
+    bind_text(s, 1, bucket);
+    bind_bytes(s, 2, key, key_len);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW)
+        *id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (r == SQLITE_ROW || r == SQLITE_DONE)
+        return VODUP_META_OK;
+    return db_fail(c, "object find", r);
+}
+
+static int run_with_id(conn *c, int stmt, int64_t id, const char *what)
+{
+    sqlite3_stmt *s = st(c, stmt);
+    if (!s)
+        return VODUP_META_EIO;
+    bind_i64(s, 1, id);
+    return exec_done(c, s, what);
+}
+
+/* Removes object `id` and moves its blobs to the garbage list. */
+static int object_drop(conn *c, int64_t id)
+{
+    int rc = run_with_id(c, S_SEGS_TO_GC, id, "object gc");
+    if (rc == VODUP_META_OK)
+        rc = run_with_id(c, S_SEGS_DELETE, id, "segments delete");
+    if (rc == VODUP_META_OK)
+        rc = run_with_id(c, S_OBJECT_DELETE, id, "object delete");
+    return rc;
+}
+
+/* A blob referenced again must not be collected (defensive: ids are never reused). */
+static int gc_forget(conn *c, const char *blob)
+{
+    sqlite3_stmt *s = st(c, S_GC_FORGET);
+    if (!s)
+        return VODUP_META_EIO;
+    bind_text(s, 1, blob);
+    return exec_done(c, s, "gc forget");
+}
+
+/* Inserts o (replacing whatever is at its key) with segments taken from segs, or, when
+ * segs is NULL, from blobs[]/sizes[]. Sets *new_id. Inside a write transaction. */
+static int object_store(conn *c, const vodup_meta_object *o, const char *const *blobs,
+                        const uint64_t *sizes, size_t nsegs, int64_t *new_id)
+{
+    int64_t old;
+    int rc = object_find(c, o->bucket, o->key, o->key_len, &old);
+    if (rc == VODUP_META_OK && old)
+        rc = object_drop(c, old);
+    if (rc != VODUP_META_OK)
+        return rc;
+    sqlite3_stmt *s = st(c, S_OBJECT_INSERT);
+    if (!s)
+        return VODUP_META_EIO;
+    bind_text(s, 1, o->bucket);
+    bind_bytes(s, 2, o->key, o->key_len);
+    bind_i64(s, 3, (int64_t)o->size);
+    bind_text(s, 4, o->etag);
+    bind_i64(s, 5, (int64_t)o->crc64);
+    if (o->has_md5)
+        bind_bytes(s, 6, o->md5, sizeof o->md5);
+    bind_text(s, 7, o->content_type);
+    bind_text(s, 8, o->user_meta);
+    bind_text(s, 9, o->type[0] ? o->type : "Normal");
+    bind_i64(s, 10, o->mtime);
+    rc = exec_done(c, s, "object insert");
+    if (rc != VODUP_META_OK)
+        return rc;
+    *new_id = sqlite3_last_insert_rowid(c->db);
+    for (size_t i = 0; i < nsegs && rc == VODUP_META_OK; i++) {
+        const char *blob = blobs ? blobs[i] : o->segs[i].blob;
+        uint64_t size = sizes ? sizes[i] : o->segs[i].size;
+        s = st(c, S_SEG_INSERT);
+        if (!s)
+            return VODUP_META_EIO;
+        bind_i64(s, 1, *new_id);
+        bind_i64(s, 2, (int64_t)i);
+        bind_text(s, 3, blob);
+        bind_i64(s, 4, (int64_t)size);
+        rc = exec_done(c, s, "segment insert");
+        if (rc == VODUP_META_OK)
+            rc = gc_forget(c, blob);
+    }
+    return rc;
+}
+
+int vodup_meta_object_put(vodup_meta *m, const vodup_meta_object *o)
+{
+    conn *c = acquire(m);
+    int rc = tx_begin(c, 1);
+    if (rc == VODUP_META_OK) {
+        int64_t id;
+        rc = tx_end(c, object_store(c, o, NULL, NULL, o->nsegs, &id));
+    }
+    release(m, c);
+    return rc;
+}
+
+/* Fills o from a row of (id, key, size, etag, crc64, md5, content_type, user_meta, type,
+ * mtime); o->bucket from `bucket`. Returns the object's rowid via *id. */
+static int object_from_row(sqlite3_stmt *s, const char *bucket, vodup_meta_object *o, int64_t *id)
+{
+    int oom = 0;
+    memset(o, 0, sizeof *o);
+    if (id)
+        *id = sqlite3_column_int64(s, 0);
+    o->bucket = strdup(bucket);
+    if (!o->bucket)
+        oom = 1;
+    o->key = dup_blob(s, 1, &o->key_len, &oom);
+    o->size = (uint64_t)sqlite3_column_int64(s, 2);
+    copy_text(o->etag, sizeof o->etag, s, 3);
+    o->crc64 = (uint64_t)sqlite3_column_int64(s, 4);
+    if (sqlite3_column_type(s, 5) == SQLITE_BLOB && sqlite3_column_bytes(s, 5) == 16) {
+        memcpy(o->md5, sqlite3_column_blob(s, 5), 16);
+        o->has_md5 = 1;
+    }
+    if (sqlite3_column_type(s, 6) != SQLITE_NULL)
+        o->content_type = dup_text(s, 6, &oom);
+    if (sqlite3_column_type(s, 7) != SQLITE_NULL)
+        o->user_meta = dup_text(s, 7, &oom);
+    copy_text(o->type, sizeof o->type, s, 8);
+    o->mtime = (time_t)sqlite3_column_int64(s, 9);
+    return oom ? VODUP_META_ENOMEM : VODUP_META_OK;
+}
+
+int vodup_meta_object_get(vodup_meta *m, const char *bucket, const char *key, size_t key_len,
+                          vodup_meta_object *out)
+{
+    memset(out, 0, sizeof *out);
+    conn *c = acquire(m);
+    /* A read transaction so the row and its segments come from one snapshot. */
+    int rc = tx_begin(c, 0);
+    if (rc == VODUP_META_OK) {
+        sqlite3_stmt *s = st(c, S_OBJECT_GET);
+        int64_t id = 0;
+        if (!s)
+            rc = VODUP_META_EIO;
+        else {
+            bind_text(s, 1, bucket);
+            bind_bytes(s, 2, key, key_len);
+            int r = sqlite3_step(s);
+            if (r == SQLITE_ROW)
+                rc = object_from_row(s, bucket, out, &id);
+            else if (r == SQLITE_DONE)
+                rc = VODUP_META_ENOTFOUND;
+            else
+                rc = db_fail(c, "object get", r);
+            sqlite3_reset(s);
+        }
+        if (rc == VODUP_META_OK) {
+            s = st(c, S_SEGS_GET);
+            if (!s)
+                rc = VODUP_META_EIO;
+            else {
+                bind_i64(s, 1, id);
+                size_t cap = 0;
+                int r;
+                while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+                    if (out->nsegs == cap) {
+                        size_t nc = cap ? cap * 2 : 4;
+                        vodup_meta_segment *nv = realloc(out->segs, nc * sizeof *nv);
+                        if (!nv) {
+                            rc = VODUP_META_ENOMEM;
+                            break;
+                        }
+                        out->segs = nv;
+                        cap = nc;
+                    }
+                    vodup_meta_segment *g = &out->segs[out->nsegs++];
+                    copy_text(g->blob, sizeof g->blob, s, 0);
+                    g->size = (uint64_t)sqlite3_column_int64(s, 1);
+                }
+                if (rc == VODUP_META_OK && r != SQLITE_DONE)
+                    rc = db_fail(c, "segments get", r);
+                sqlite3_reset(s);
+            }
+        }
+        rc = tx_end(c, rc);
+    }
+    release(m, c);
+    if (rc != VODUP_META_OK)
+        vodup_meta_object_clear(out);
+    return rc;
+}
+
+int vodup_meta_object_delete(vodup_meta *m, const char *bucket, const char *key, size_t key_len)
+{
+    conn *c = acquire(m);
+    int rc = tx_begin(c, 1);
+    if (rc == VODUP_META_OK) {
+        int64_t id;
+        rc = object_find(c, bucket, key, key_len, &id);
+        if (rc == VODUP_META_OK)
+            rc = id ? object_drop(c, id) : VODUP_META_ENOTFOUND;
+        rc = tx_end(c, rc);
+    }
+    release(m, c);
+    return rc;
+}
+
+void vodup_meta_object_clear(vodup_meta_object *o)
+{
+    if (!o)
+        return;
+    free(o->bucket);
+    free(o->key);
+    free(o->content_type);
+    free(o->user_meta);
+    free(o->segs);
+    memset(o, 0, sizeof *o);
+}
+
+/* memcmp order, a proper prefix first: SQLite's BLOB order. */
+static int bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    int r = n ? memcmp(a, b, n) : 0;
+    if (r)
+        return r;
+    return an < bn ? -1 : an > bn;
+}
+
+/* The smallest byte string greater than every string starting with p: p without its
+ * trailing 0xFF bytes, last byte incremented. Returns its length, 0 when there is none
+ * (p empty or all 0xFF: no upper bound). out has room for n bytes. */
+static size_t prefix_successor(unsigned char *out, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    while (n > 0 && b[n - 1] == 0xFF)
+        n--;
+    if (n == 0)
+        return 0;
+    memcpy(out, b, n);
+    out[n - 1]++;
+    return n;
+}
+
+/* Range over keys of one bucket shared by the two listings: the tighter of the prefix
+ * and the marker becomes the single lower bound so that SQLite seeks straight to it in
+ * the (bucket, key) index instead of scanning from the prefix. */
+typedef struct key_range {
+    const void *lo;
+    size_t lo_len;
+    int lo_strict;      /* key > lo rather than key >= lo */
+    int marker_is_lo;   /* lo is the marker (uploads then compare (key, id)) */
+    unsigned char *hi;  /* exclusive, NULL for none */
+    size_t hi_len;
+} key_range;
+
+static int key_range_init(key_range *r, const char *prefix, size_t prefix_len, const char *after,
+                          size_t after_len)
+{
+    memset(r, 0, sizeof *r);
+    if (!prefix)
+        prefix_len = 0;
+    if (!after)
+        after_len = 0;
+    if (prefix_len) {
+        r->hi = malloc(prefix_len);
+        if (!r->hi)
+            return VODUP_META_ENOMEM;
+        r->hi_len = prefix_successor(r->hi, prefix, prefix_len);
+        if (!r->hi_len) {
+            free(r->hi);
+            r->hi = NULL;
+        }
+    }
+    if (after_len && bytes_cmp(after, after_len, prefix, prefix_len) >= 0) {
+        r->lo = after;
+        r->lo_len = after_len;
+        r->lo_strict = 1;
+        r->marker_is_lo = 1;
+    } else {
+        r->lo = prefix;
+        r->lo_len = prefix_len;
+    }
+    return VODUP_META_OK;
+}
+
+static int64_t clamp_limit(size_t limit)
+{
+    return limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
+}
+
+int vodup_meta_object_list(vodup_meta *m, const char *bucket,
+                           const char *prefix, size_t prefix_len,
+                           const char *after, size_t after_len, size_t limit,
+                           int (*cb)(const vodup_meta_object *o, void *u), void *u)
+{
+    key_range kr;
+    int rc = key_range_init(&kr, prefix, prefix_len, after, after_len);
+    if (rc != VODUP_META_OK)
+        return rc;
+    char sql[320];
+    snprintf(sql, sizeof sql,
+             "SELECT id, key, size, etag, crc64, md5, content_type, user_meta, type, mtime"
+             " FROM objects WHERE bucket = ?1 AND key %s ?2%s ORDER BY key LIMIT ?4",
+             kr.lo_strict ? ">" : ">=", kr.hi ? " AND key < ?3" : "");
+
+    vodup_meta_object *v = NULL;
+    size_t n = 0, cap = 0;
+    conn *c = acquire(m);
+    sqlite3_stmt *s = NULL;
+    int r = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL);
+    if (r != SQLITE_OK)
+        rc = db_fail(c, "object list", r);
+    else {
+        bind_text(s, 1, bucket);
+        bind_bytes(s, 2, kr.lo, kr.lo_len);
+        if (kr.hi)
+            bind_bytes(s, 3, kr.hi, kr.hi_len);
+        bind_i64(s, 4, clamp_limit(limit));
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 16;
+                vodup_meta_object *nv = realloc(v, nc * sizeof *nv);
+                if (!nv) {
+                    rc = VODUP_META_ENOMEM;
+                    break;
+                }
+                v = nv;
+                cap = nc;
+            }
+            rc = object_from_row(s, bucket, &v[n++], NULL);
+            if (rc != VODUP_META_OK)
+                break;
+        }
+        if (rc == VODUP_META_OK && r != SQLITE_DONE)
+            rc = db_fail(c, "object list", r);
+        sqlite3_finalize(s);
+    }
+    release(m, c);
+    free(kr.hi);
+    int stop = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == VODUP_META_OK && !stop)
+            stop = cb(&v[i], u);
+        vodup_meta_object_clear(&v[i]);
+    }
+    free(v);
+    return rc;
+}
+
+/* ---- multipart uploads ----------------------------------------------------------------- */
+
+int vodup_meta_upload_create(vodup_meta *m, const vodup_meta_upload *up, const char *account_id,
+                             int max_open)
+{
+    conn *c = acquire(m);
+    int rc = tx_begin(c, 1);
+    if (rc == VODUP_META_OK) {
+        if (max_open > 0) {
+            sqlite3_stmt *s = st(c, S_UPLOAD_COUNT);
+            if (!s)
+                rc = VODUP_META_EIO;
+            else {
+                bind_text(s, 1, account_id);
+                int r = sqlite3_step(s);
+                if (r == SQLITE_ROW) {
+                    if (sqlite3_column_int64(s, 0) >= max_open)
+                        rc = VODUP_META_ELIMIT;
+                } else
+                    rc = db_fail(c, "upload count", r);
+                sqlite3_reset(s);
+            }
+        }
+        if (rc == VODUP_META_OK) {
+            sqlite3_stmt *s = st(c, S_UPLOAD_INSERT);
+            if (!s)
+                rc = VODUP_META_EIO;
+            else {
+                bind_text(s, 1, up->upload_id);
+                bind_text(s, 2, up->bucket);
+                bind_bytes(s, 3, up->key, up->key_len);
+                bind_i64(s, 4, up->initiated);
+                bind_text(s, 5, up->content_type);
+                bind_text(s, 6, up->user_meta);
+                rc = exec_done(c, s, "upload create");
+            }
+        }
+        rc = tx_end(c, rc);
+    }
+    release(m, c);
+    return rc;
+}
+
+/* Reads upload `id` into out (zeroed first). ENOTFOUND when absent. */
+static int upload_read(conn *c, const char *id, vodup_meta_upload *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s = st(c, S_UPLOAD_GET);
+    if (!s)
+        return VODUP_META_EIO;
+    bind_text(s, 1, id);
+    int r = sqlite3_step(s), rc, oom = 0;
+    if (r == SQLITE_ROW) {
+        snprintf(out->upload_id, sizeof out->upload_id, "%s", id);
+        out->bucket = dup_text(s, 0, &oom);
+        out->key = dup_blob(s, 1, &out->key_len, &oom);
+        out->initiated = (time_t)sqlite3_column_int64(s, 2);
+        if (sqlite3_column_type(s, 3) != SQLITE_NULL)
+            out->content_type = dup_text(s, 3, &oom);
+        if (sqlite3_column_type(s, 4) != SQLITE_NULL)
+            out->user_meta = dup_text(s, 4, &oom);
+        rc = (oom || !out->bucket) ? VODUP_META_ENOMEM : VODUP_META_OK;
+    } else if (r == SQLITE_DONE)
+        rc = VODUP_META_ENOTFOUND;
+    else
+        rc = db_fail(c, "upload get", r);
+    sqlite3_reset(s);
+    if (rc != VODUP_META_OK)
+        vodup_meta_upload_clear(out);
+    return rc;
+}
+
+int vodup_meta_upload_get(vodup_meta *m, const char *upload_id, vodup_meta_upload *out)
+{
+    conn *c = acquire(m);
+    int rc = upload_read(c, upload_id, out);
+    release(m, c);
+    return rc;
+}
+
+void vodup_meta_upload_clear(vodup_meta_upload *up)
+{
+    if (!up)
+        return;
+    free(up->bucket);
+    free(up->key);
+    free(up->content_type);
+    free(up->user_meta);
+    memset(up, 0, sizeof *up);
+}
+
+static int upload_exists(conn *c, const char *upload_id)
+{
+    vodup_meta_upload tmp;
+    int rc = upload_read(c, upload_id, &tmp);
+    vodup_meta_upload_clear(&tmp);
+    return rc;
+}
+
+/* Reads part (upload_id, number); ENOTFOUND when absent. */
+static int part_read(conn *c, const char *upload_id, int number, vodup_meta_part *p)
+{
+    memset(p, 0, sizeof *p);
+    sqlite3_stmt *s = st(c, S_PART_GET);
+    if (!s)
+        return VODUP_META_EIO;
+    bind_text(s, 1, upload_id);
+    bind_i64(s, 2, number);
+    int r = sqlite3_step(s), rc;
+    if (r == SQLITE_ROW) {
+        p->number = number;
+        copy_text(p->blob, sizeof p->blob, s, 0);
+        p->size = (uint64_t)sqlite3_column_int64(s, 1);
+        copy_text(p->etag, sizeof p->etag, s, 2);
+        p->crc64 = (uint64_t)sqlite3_column_int64(s, 3);
+        p->mtime = (time_t)sqlite3_column_int64(s, 4);
+        rc = VODUP_META_OK;
+    } else if (r == SQLITE_DONE)
+        rc = VODUP_META_ENOTFOUND;
+    else
+        rc = db_fail(c, "part get", r);
+    sqlite3_reset(s);
+    return rc;
+}
+
+static int gc_add(conn *c, const char *blob)
+{
+    sqlite3_stmt *s = st(c, S_GC_ADD);
+    if (!s)
+        return VODUP_META_EIO;
+    bind_text(s, 1, blob);
+    return exec_done(c, s, "gc add");
+}
+
+int vodup_meta_part_put(vodup_meta *m, const char *upload_id, const vodup_meta_part *p)
+{
+    conn *c = acquire(m);
+    int rc = tx_begin(c, 1);
+    if (rc == VODUP_META_OK) {
+        rc = upload_exists(c, upload_id);
+        vodup_meta_part old;
+        if (rc == VODUP_META_OK) {
+            int r = part_read(c, upload_id, p->number, &old);
+            if (r == VODUP_META_OK && strcmp(old.blob, p->blob) != 0)
+                rc = gc_add(c, old.blob);
+            else if (r != VODUP_META_OK && r != VODUP_META_ENOTFOUND)
+                rc = r;
+        }
+        if (rc == VODUP_META_OK) {
+            sqlite3_stmt *s = st(c, S_PART_UPSERT);
+            if (!s)
+                rc = VODUP_META_EIO;
+            else {
+                bind_text(s, 1, upload_id);
+                bind_i64(s, 2, p->number);
+                bind_text(s, 3, p->blob);
+                bind_i64(s, 4, (int64_t)p->size);
+                bind_text(s, 5, p->etag);
+                bind_i64(s, 6, (int64_t)p->crc64);
+                bind_i64(s, 7, p->mtime);
+                rc = exec_done(c, s, "part put");
+            }
+        }
+        if (rc == VODUP_META_OK)
+            rc = gc_forget(c, p->blob);
+        rc = tx_end(c, rc);
+    }
+    release(m, c);
+    return rc;
+}
+
+int vodup_meta_part_list(vodup_meta *m, const char *upload_id, int marker, size_t limit,
+                         int (*cb)(const vodup_meta_part *p, void *u), void *u)
+{
+    vodup_meta_part *v = NULL;
+    size_t n = 0, cap = 0;
+    conn *c = acquire(m);
+    int rc = tx_begin(c, 0);
+    if (rc == VODUP_META_OK) {
+        rc = upload_exists(c, upload_id);
+        sqlite3_stmt *s = rc == VODUP_META_OK ? st(c, S_PART_LIST) : NULL;
+        if (rc == VODUP_META_OK && !s)
+            rc = VODUP_META_EIO;
+        if (s) {
+            bind_text(s, 1, upload_id);
+            bind_i64(s, 2, marker);
+            bind_i64(s, 3, clamp_limit(limit));
+            int r;
+            while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+                if (n == cap) {
+                    size_t nc = cap ? cap * 2 : 16;
+                    vodup_meta_part *nv = realloc(v, nc * sizeof *nv);
+                    if (!nv) {
+                        rc = VODUP_META_ENOMEM;
+                        break;
+                    }
+                    v = nv;
+                    cap = nc;
+                }
+                vodup_meta_part *p = &v[n++];
+                p->number = sqlite3_column_int(s, 0);
+                copy_text(p->blob, sizeof p->blob, s, 1);
+                p->size = (uint64_t)sqlite3_column_int64(s, 2);
+                copy_text(p->etag, sizeof p->etag, s, 3);
+                p->crc64 = (uint64_t)sqlite3_column_int64(s, 4);
+                p->mtime = (time_t)sqlite3_column_int64(s, 5);
+            }
+            if (rc == VODUP_META_OK && r != SQLITE_DONE)
+                rc = db_fail(c, "part list", r);
+            sqlite3_reset(s);
+        }
+        rc = tx_end(c, rc);
+    }
+    release(m, c);
+    for (size_t i = 0; rc == VODUP_META_OK && i < n; i++) {
+        if (cb(&v[i], u))
+            break;
+    }
+    free(v);
+    return rc;
+}
+
+/* Drops the upload's parts (blobs to garbage) and the upload itself. */
+static int upload_drop(conn *c, const char *upload_id)
+{
+    int rc = VODUP_META_OK;
+    static const int steps[] = { S_PARTS_TO_GC, S_PARTS_DELETE, S_UPLOAD_DELETE };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0] && rc == VODUP_META_OK; i++) {
+        sqlite3_stmt *s = st(c, steps[i]);
+        if (!s)
+            return VODUP_META_EIO;
+        bind_text(s, 1, upload_id);
+        rc = exec_done(c, s, "upload drop");
+    }
+    return rc;
+}
+
+int vodup_meta_upload_abort(vodup_meta *m, const char *upload_id)
+{
+    conn *c = acquire(m);
+    int rc = tx_begin(c, 1);
+    if (rc == VODUP_META_OK) {
+        rc = upload_exists(c, upload_id);
+        if (rc == VODUP_META_OK)
+            rc = upload_drop(c, upload_id);
+        rc = tx_end(c, rc);
+    }
+    release(m, c);
+    return rc;
+}
+
+int vodup_meta_upload_list(vodup_meta *m, const char *bucket, const char *prefix, size_t prefix_len,
+                           const char *key_marker, size_t key_marker_len,
+                           const char *upload_id_marker, size_t limit,
+                           int (*cb)(const vodup_meta_upload *u, void *user), void *user)
+{
+    key_range kr;
+    int rc = key_range_init(&kr, prefix, prefix_len, key_marker, key_marker_len);
+    if (rc != VODUP_META_OK)
+        return rc;
+    int by_id = kr.marker_is_lo && upload_id_marker && *upload_id_marker;
+    const char *lower = by_id ? "(key, id) > (?2, ?5)" : kr.lo_strict ? "key > ?2" : "key >= ?2";
+    char sql[320];
+    snprintf(sql, sizeof sql,
+             "SELECT id, key, initiated, content_type, user_meta FROM uploads"
+             " WHERE bucket = ?1 AND %s%s ORDER BY key, id LIMIT ?4",
+             lower, kr.hi ? " AND key < ?3" : "");
+
+    vodup_meta_upload *v = NULL;
+    size_t n = 0, cap = 0;
+    conn *c = acquire(m);
+    sqlite3_stmt *s = NULL;
+    int r = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL);
+    if (r != SQLITE_OK)
+        rc = db_fail(c, "upload list", r);
+    else {
+        bind_text(s, 1, bucket);
+        bind_bytes(s, 2, kr.lo, kr.lo_len);
+        if (kr.hi)
+            bind_bytes(s, 3, kr.hi, kr.hi_len);
+        bind_i64(s, 4, clamp_limit(limit));
+        if (by_id)
+            bind_text(s, 5, upload_id_marker);
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 16;
+                vodup_meta_upload *nv = realloc(v, nc * sizeof *nv);
+                if (!nv) {
+                    rc = VODUP_META_ENOMEM;
+                    break;
+                }
+                v = nv;
+                cap = nc;
+            }
+            vodup_meta_upload *x = &v[n++];
+            int oom = 0;
+            memset(x, 0, sizeof *x);
+            copy_text(x->upload_id, sizeof x->upload_id, s, 0);
+            x->bucket = strdup(bucket);
+            x->key = dup_blob(s, 1, &x->key_len, &oom);
+            x->initiated = (time_t)sqlite3_column_int64(s, 2);
+            if (sqlite3_column_type(s, 3) != SQLITE_NULL)
+                x->content_type = dup_text(s, 3, &oom);
+            if (sqlite3_column_type(s, 4) != SQLITE_NULL)
+                x->user_meta = dup_text(s, 4, &oom);
+            if (oom || !x->bucket) {
+                rc = VODUP_META_ENOMEM;
+                break;
+            }
+        }
+        if (rc == VODUP_META_OK && r != SQLITE_DONE)
+            rc = db_fail(c, "upload list", r);
+        sqlite3_finalize(s);
+    }
+    release(m, c);
+    free(kr.hi);
+    int stop = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == VODUP_META_OK && !stop)
+            stop = cb(&v[i], user);
+        vodup_meta_upload_clear(&v[i]);
+    }
+    free(v);
+    return rc;
+}
+
+/* Checks the requested list against the stored parts; fills got[] on success. */
+static int complete_check(conn *c, const char *upload_id, const vodup_meta_complete_part *parts,
+                          size_t nparts, uint64_t min_part_size, vodup_meta_part *got,
+                          size_t *bad_index)
+{
+    if (nparts == 0) {
+        *bad_index = 0;
+        return VODUP_META_EINVALIDPART;
+    }
+    for (size_t i = 1; i < nparts; i++) {
+        if (parts[i].number <= parts[i - 1].number) {
+            *bad_index = i;
+            return VODUP_META_EPARTORDER;
+        }
+    }
+    for (size_t i = 0; i < nparts; i++) {
+        int rc = part_read(c, upload_id, parts[i].number, &got[i]);
+        int terminated = strnlen(parts[i].etag, sizeof parts[i].etag) < sizeof parts[i].etag;
+        if (rc == VODUP_META_ENOTFOUND ||
+            (rc == VODUP_META_OK && (!terminated || strcasecmp(parts[i].etag, got[i].etag)))) {
+            *bad_index = i;
+            return VODUP_META_EINVALIDPART;
+        }
+        if (rc != VODUP_META_OK)
+            return rc;
+    }
+    for (size_t i = 0; i + 1 < nparts; i++) {
+        if (got[i].size < min_part_size) {
+            *bad_index = i;
+            return VODUP_META_ETOOSMALL;
+        }
+    }
+    return VODUP_META_OK;
+}
+
+/* "HEX-N": MD5 over the parts' upper-case hex ETags, concatenated. */
+static int multipart_etag(char out[64], const vodup_meta_part *got, size_t n)
+{
+    vodup_md5_ctx *md = vodup_md5_new();
+    if (!md)
+        return VODUP_META_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        char up[33];
+        size_t len = strnlen(got[i].etag, 32);
+        for (size_t j = 0; j < len; j++) {
+            char ch = got[i].etag[j];
+            up[j] = (ch >= 'a' && ch <= 'z') ? (char)(ch - 'a' + 'A') : ch;
+        }
+        vodup_md5_update(md, up, len);
+    }
+    unsigned char d[16];
+    char hex[33];
+    vodup_md5_final(md, d);
+    vodup_md5_free(md);
+    vodup_hex_upper(hex, d, sizeof d);
+    snprintf(out, 64, "%s-%zu", hex, n);
+    return VODUP_META_OK;
+}
+
+int vodup_meta_upload_complete(vodup_meta *m, const char *upload_id,
+                               const vodup_meta_complete_part *parts, size_t nparts,
+                               uint64_t min_part_size, time_t now,
+                               vodup_meta_object *out, size_t *bad_index)
+{
+    size_t bad_dummy;
+    if (!bad_index)
+        bad_index = &bad_dummy;
+    if (out)
+        memset(out, 0, sizeof *out);
+    vodup_meta_part *got = calloc(nparts ? nparts : 1, sizeof *got);
+    const char **blobs = calloc(nparts ? nparts : 1, sizeof *blobs);
+    uint64_t *sizes = calloc(nparts ? nparts : 1, sizeof *sizes);
+    if (!got || !blobs || !sizes) {
+        free(got);
+        free(blobs);
+        free(sizes);
+        return VODUP_META_ENOMEM;
+    }
+    vodup_meta_upload up;
+    memset(&up, 0, sizeof up);
+    vodup_meta_object o;
+    memset(&o, 0, sizeof o);
+
+    conn *c = acquire(m);
+    int rc = tx_begin(c, 1);
+    if (rc == VODUP_META_OK) {
+        rc = upload_read(c, upload_id, &up);
+        if (rc == VODUP_META_OK)
+            rc = complete_check(c, upload_id, parts, nparts, min_part_size, got, bad_index);
+        if (rc == VODUP_META_OK)
+            rc = multipart_etag(o.etag, got, nparts);
+        if (rc == VODUP_META_OK) {
+            o.bucket = up.bucket;
+            o.key = up.key;
+            o.key_len = up.key_len;
+            o.content_type = up.content_type;
+            o.user_meta = up.user_meta;
+            snprintf(o.type, sizeof o.type, "Multipart");
+            o.mtime = now;
+            o.crc64 = got[0].crc64;
+            for (size_t i = 0; i < nparts; i++) {
+                if (i)
+                    o.crc64 = vodup_crc64_combine(o.crc64, got[i].crc64, got[i].size);
+                o.size += got[i].size;
+                blobs[i] = got[i].blob;
+                sizes[i] = got[i].size;
+            }
+            int64_t id;
+            rc = object_store(c, &o, blobs, sizes, nparts, &id);
+            if (rc == VODUP_META_OK) {
+                sqlite3_stmt *s = st(c, S_PARTS_UNUSED_TO_GC);
+                if (!s)
+                    rc = VODUP_META_EIO;
+                else {
+                    bind_text(s, 1, upload_id);
+                    bind_i64(s, 2, id);
+                    rc = exec_done(c, s, "complete gc");
+                }
+            }
+            if (rc == VODUP_META_OK) {
+                /* The listed blobs now belong to the object; only the rest go to gc. */
+                static const int steps[] = { S_PARTS_DELETE, S_UPLOAD_DELETE };
+                for (size_t i = 0; i < 2 && rc == VODUP_META_OK; i++) {
+                    sqlite3_stmt *s = st(c, steps[i]);
+                    if (!s)
+                        rc = VODUP_META_EIO;
+                    else {
+                        bind_text(s, 1, upload_id);
+                        rc = exec_done(c, s, "complete drop");
+                    }
+                }
+            }
+        }
+        rc = tx_end(c, rc);
+    }
+    release(m, c);
+
+    if (rc == VODUP_META_OK && out) {
+        /* Hand the upload's strings over to the result instead of copying them. */
+        *out = o;
+        up.bucket = up.key = up.content_type = up.user_meta = NULL;
+    }
+    vodup_meta_upload_clear(&up);
+    free(got);
+    free(blobs);
+    free(sizes);
+    return rc;
+}
+
+/* ---- blob bookkeeping ------------------------------------------------------------------ */
+
+int vodup_meta_gc_take(vodup_meta *m, char (*ids)[33], int max)
+{
+    if (max <= 0)
+        return 0;
+    conn *c = acquire(m);
+    sqlite3_stmt *s = st(c, S_GC_TAKE);
+    int n = 0, rc = VODUP_META_EIO;
+    if (s) {
+        bind_i64(s, 1, max);
+        int r = SQLITE_DONE;
+        while (n < max && (r = sqlite3_step(s)) == SQLITE_ROW)
+            copy_text(ids[n++], 33, s, 0);
+        rc = (n == max || r == SQLITE_DONE) ? VODUP_META_OK : db_fail(c, "gc take", r);
+        sqlite3_reset(s);
+    }
+    release(m, c);
+    return rc == VODUP_META_OK ? n : rc;
+}
+
+int vodup_meta_gc_done(vodup_meta *m, char (*ids)[33], int n)
+{
+    if (n <= 0)
+        return VODUP_META_OK;
+    conn *c = acquire(m);
+    int rc = tx_begin(c, 1);
+    if (rc == VODUP_META_OK) {
+        for (int i = 0; i < n && rc == VODUP_META_OK; i++) {
+            char id[33];
+            snprintf(id, sizeof id, "%.32s", ids[i]);
+            rc = gc_forget(c, id);
+        }
+        rc = tx_end(c, rc);
+    }
+    release(m, c);
+    return rc;
+}
+
+int vodup_meta_blob_is_live(vodup_meta *m, const char *blob)
+{
+    conn *c = acquire(m);
+    sqlite3_stmt *s = st(c, S_BLOB_LIVE);
+    int rc = VODUP_META_EIO;
+    if (s) {
+        bind_text(s, 1, blob);
+        int r = sqlite3_step(s);
+        if (r == SQLITE_ROW)
+            rc = sqlite3_column_int(s, 0) ? 1 : 0;
+        else
+            rc = db_fail(c, "blob is live", r);
+        sqlite3_reset(s);
+    }
+    release(m, c);
+    return rc;
+}
