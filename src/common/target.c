@@ -61,7 +61,9 @@ static int add_param(vodup_target *t, size_t *cap, const char *seg, size_t n, in
     int rc = decode_dup(seg, nlen, plus_is_space, &p->name, &name_len, &nul);
     if (rc < 0)
         return rc;
-    if (name_len == 0 || nul) {
+    /* A NUL in a name, raw or %00, would make it read as another (shorter) name to every
+     * C-string user: a body "Signature\0x=1" must not look like "Signature". */
+    if (name_len == 0 || nul || memchr(p->name, '\0', name_len)) {
         free(p->name);
         return -1;
     }

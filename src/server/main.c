@@ -10,8 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
+#include "server/admin.h"
 #include "server/auth/auth.h"
+#include "server/auth/token.h"
 #include "server/config.h"
+#include "server/events/events.h"
 #include "server/http/request.h"
 #include "server/server.h"
 
@@ -23,6 +28,10 @@ static const char USAGE[] =
     "commands:\n"
     "  init    create a data directory and its root account; prints the root AccessKey once\n"
     "  serve   run the service\n"
+    "  user    create, list, delete RAM users (and their AccessKeys)\n"
+    "  role    create, list, delete RAM roles (for STS AssumeRole)\n"
+    "  keys    rotate the server key that seals temporary credentials\n"
+    "  events  list upload events not yet delivered\n"
     "  help    show this text, or `vodupd help <command>`\n"
     "\n"
     "`vodupd <command> --help` describes each command's options.\n";
@@ -46,6 +55,9 @@ static const char USAGE_SERVE[] =
     "  --threads N        HTTP event-loop threads (default 4)\n"
     "  --workers N        threads for flushes and commits (default 8)\n"
     "  --max-uploads N    open multipart uploads per account (default 10000)\n"
+    "  --upload-auth-ttl S  lifetime of UploadAuth credentials in seconds (default 3000)\n"
+    "  --event-max-attempts N  give up on an event callback after N failed tries\n"
+    "                     (default 0: keep trying, with backoff up to 10 minutes)\n"
     "\n"
     "Logs one line per request to stderr (never a secret). SIGTERM or SIGINT stops it\n"
     "gracefully: no new connections, requests in flight finish, then it exits 0.\n";
@@ -185,7 +197,7 @@ static void add_own_host(vodupd *s, const char *h, size_t n)
 static int cmd_serve(int argc, char **argv)
 {
     const char *data_dir = "./vodup-data", *listen = "127.0.0.1:9000", *public_url = NULL, *region = "cn-hangzhou";
-    int threads = 4, workers = 8, max_uploads = VODUPD_DEFAULT_MAX_UPLOADS;
+    int threads = 4, workers = 8, max_uploads = VODUPD_DEFAULT_MAX_UPLOADS, auth_ttl = 3000, max_attempts = 0;
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
                                          {"listen", required_argument, NULL, 'l'},
                                          {"public-url", required_argument, NULL, 'u'},
@@ -193,10 +205,12 @@ static int cmd_serve(int argc, char **argv)
                                          {"threads", required_argument, NULL, 't'},
                                          {"workers", required_argument, NULL, 'w'},
                                          {"max-uploads", required_argument, NULL, 'm'},
+                                         {"upload-auth-ttl", required_argument, NULL, 'a'},
+                                         {"event-max-attempts", required_argument, NULL, 'e'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "d:l:u:r:t:w:m:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:l:u:r:t:w:m:a:e:h", opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
         case 'd': data_dir = optarg; break;
@@ -206,6 +220,8 @@ static int cmd_serve(int argc, char **argv)
         case 't': threads = (int)strtol(optarg, &end, 10); break;
         case 'w': workers = (int)strtol(optarg, &end, 10); break;
         case 'm': max_uploads = (int)strtol(optarg, &end, 10); break;
+        case 'a': auth_ttl = (int)strtol(optarg, &end, 10); break;
+        case 'e': max_attempts = (int)strtol(optarg, &end, 10); break;
         case 'h': fputs(USAGE_SERVE, stdout); return 0;
         default: fputs(USAGE_SERVE, stderr); return 2;
         }
@@ -214,8 +230,10 @@ static int cmd_serve(int argc, char **argv)
             return 2;
         }
     }
-    if (threads < 1 || threads > 256 || workers < 1 || workers > 256 || max_uploads < 0 || strlen(region) > 60) {
-        fprintf(stderr, "vodupd serve: --threads and --workers must be 1..256, --max-uploads >= 0\n");
+    if (threads < 1 || threads > 256 || workers < 1 || workers > 256 || max_uploads < 0 || strlen(region) > 60 ||
+        auth_ttl < 60 || auth_ttl > 43200 || max_attempts < 0) {
+        fprintf(stderr, "vodupd serve: --threads and --workers must be 1..256, --max-uploads >= 0, "
+                        "--upload-auth-ttl 60..43200, --event-max-attempts >= 0\n");
         return 2;
     }
     char host[256];
@@ -237,6 +255,8 @@ static int cmd_serve(int argc, char **argv)
     memset(&s, 0, sizeof s);
     s.data_dir = (char *)data_dir;
     s.max_uploads_per_account = max_uploads;
+    s.upload_auth_ttl = auth_ttl;
+    s.event_max_attempts = max_attempts;
     snprintf(s.region, sizeof s.region, "%s", region);
     if (auth_master_key_load(data_dir, s.master_key) != 0) {
         fprintf(stderr, "vodupd serve: %s is not a vodupd data directory (run `vodupd init --data-dir %s`)\n",
@@ -260,6 +280,11 @@ static int cmd_serve(int argc, char **argv)
     if (removed > 0)
         fprintf(stderr, "vodupd: recovery removed %ld unreferenced blob(s)\n", removed);
 
+    s.token_keys = token_keys_load(data_dir);
+    if (!s.token_keys) {
+        fprintf(stderr, "vodupd serve: cannot load or create the token keys in %s/keys: %s\n", data_dir, strerror(errno));
+        return 1;
+    }
     s.wq = workq_new(workers);
     if (!s.wq || vodupd_gc_start(&s) != 0) {
         fprintf(stderr, "vodupd serve: cannot start threads\n");
@@ -284,6 +309,12 @@ static int cmd_serve(int argc, char **argv)
         snprintf(url, sizeof url, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, bound);
     }
     s.public_url = url;
+    s.events = events_start(&s);
+    if (!s.events) {
+        fprintf(stderr, "vodupd serve: cannot start the event sender\n");
+        http_stop(d);
+        return 1;
+    }
     fprintf(stderr, "vodupd %s: listening on http://%s%s%s:%d (data dir %s, public url %s)\n", VODUPD_VERSION,
             strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", bound, data_dir, url);
 
@@ -302,10 +333,12 @@ static int cmd_serve(int argc, char **argv)
     }
     workq_free(s.wq);
     http_stop(d);
+    events_stop(s.events);
     vodupd_gc_stop(&s);
     vodupd_gc_run(&s);
     s.blobs->ops->close(s.blobs);
     vodup_meta_close(s.meta);
+    token_keys_free(s.token_keys);
     for (int i = 0; i < s.n_own_hosts; i++)
         free(s.own_hosts[i]);
     memset(s.master_key, 0, sizeof s.master_key);
@@ -337,8 +370,20 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "init") == 0)
         return cmd_init(argc - 1, argv + 1);
-    if (strcmp(argv[1], "serve") == 0)
-        return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(argv[1], "serve") == 0) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        int rc = cmd_serve(argc - 1, argv + 1);
+        curl_global_cleanup();
+        return rc;
+    }
+    if (strcmp(argv[1], "user") == 0)
+        return admin_user(argc - 1, argv + 1);
+    if (strcmp(argv[1], "role") == 0)
+        return admin_role(argc - 1, argv + 1);
+    if (strcmp(argv[1], "keys") == 0)
+        return admin_keys(argc - 1, argv + 1);
+    if (strcmp(argv[1], "events") == 0)
+        return admin_events(argc - 1, argv + 1);
     fprintf(stderr, "vodupd: unknown command '%s'\n\n%s", argv[1], USAGE);
     return 2;
 }

@@ -20,6 +20,10 @@ typedef struct vodupd {
     char *own_hosts[8];            /* host names (lower case, no port) that mean "path style" */
     int n_own_hosts;
     int max_uploads_per_account;
+    int event_max_attempts;        /* 0: retry until delivered */
+    int upload_auth_ttl;           /* seconds UploadAuth credentials live (3000) */
+    struct events *events;         /* the callback sender (events/events.h) */
+    struct token_keys *token_keys; /* seals temporary credentials (auth/token.h) */
 
     /* Garbage collection of unreferenced blobs runs on its own thread, kicked after
      * operations that free blobs. */

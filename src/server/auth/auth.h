@@ -9,6 +9,7 @@
 #ifndef VODUPD_AUTH_H
 #define VODUPD_AUTH_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -21,7 +22,29 @@ typedef struct vodup_cred {
     char principal[129];    /* "root", a user name, or a role session */
     int temporary;
     time_t expires;         /* temporary keys only */
+
+    /* What the credential may do. A root key may do anything in its account
+     * (policy_sets NULL, no scope). A RAM user carries its attached policies as one set;
+     * an assumed role carries the role's set and the session policy's, all of which must
+     * allow. Upload credentials from CreateUploadVideo & co. carry a scope instead: one
+     * object and the operations that write it. */
+    json_t *policy_sets;    /* array of policy sets, owned; NULL when unrestricted */
+    int has_scope;
+    char scope_bucket[64];
+    char *scope_key;        /* owned */
+    size_t scope_key_len;
+    json_t *scope_ops;      /* array of operation names, owned */
 } vodup_cred;
+
+/* Releases what a resolved credential owns and wipes its secret. */
+void auth_cred_clear(vodup_cred *c);
+
+/* 1 when c may perform action ("vod:CreateUploadVideo", "oss:PutObject", "sts:AssumeRole")
+ * on resource ("acs:..."), 0 when not. Scoped credentials answer 0 here: their checks are
+ * auth_scope_allows. */
+int auth_authorize(const vodup_cred *c, const char *action, const char *resource);
+/* For scoped credentials: 1 when operation op on bucket/key is inside the scope. */
+int auth_scope_allows(const vodup_cred *c, const char *op, const char *bucket, const char *key, size_t key_len);
 
 enum {
     AUTH_OK = 0,
@@ -30,7 +53,8 @@ enum {
     AUTH_ETOKEN = -3,           /* security token malformed or forged */
     AUTH_ETOKEN_EXPIRED = -4,
     AUTH_ETOKEN_MISMATCH = -5,  /* token present for a long-term key, or absent for a temporary one */
-    AUTH_EIO = -6
+    AUTH_EIO = -6,
+    AUTH_ENOTOKEN = -7          /* a temporary key came without its SecurityToken */
 };
 
 /* Data-directory key material. */

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "common/digest.h"
+#include "server/auth/token.h"
+#include "server/store/meta_vod.h"
 
 #define SEAL_NONCE 12
 #define SEAL_TAG 16
@@ -150,13 +152,85 @@ int auth_key_create(vodupd *s, const char *account_id, const char *principal,
     return r == VODUP_META_OK ? 0 : -1;
 }
 
-/* Temporary credentials: their token format and verification come with the STS/VOD
- * work. Keeping the branch here means the OSS front already routes them correctly. */
+/* Temporary credentials carry everything in their token (auth/token.h): no lookup. */
 static int resolve_temporary(vodupd *s, const char *key_id, const char *token, time_t now,
                              vodup_cred *out)
 {
-    (void)s, (void)key_id, (void)token, (void)now, (void)out;
-    return AUTH_ENOKEY;
+    if (!token || !*token)
+        return AUTH_ENOTOKEN;
+    if (!s->token_keys)
+        return AUTH_ENOKEY;
+    token_claims c;
+    char secret[TOKEN_SECRET_LEN + 1];
+    switch (token_open(s->token_keys, key_id, token, now, &c, secret)) {
+    case TOKEN_OK:
+        break;
+    case TOKEN_EEXPIRED:
+        return AUTH_ETOKEN_EXPIRED;
+    case TOKEN_EMISMATCH:
+        return AUTH_ETOKEN_MISMATCH;
+    default:
+        return AUTH_ETOKEN;
+    }
+    int rc = AUTH_OK;
+    snprintf(out->key_id, sizeof out->key_id, "%s", key_id);
+    memcpy(out->secret, secret, sizeof secret);
+    OPENSSL_cleanse(secret, sizeof secret);
+    snprintf(out->account_id, sizeof out->account_id, "%s", c.account_id);
+    snprintf(out->principal, sizeof out->principal, "%s", c.principal);
+    out->temporary = 1;
+    out->expires = (time_t)c.expires;
+    json_t *scope = json_object_get(c.json, "scope");
+    json_t *pol = json_object_get(c.json, "pol");
+    if (json_is_object(scope)) {
+        const char *b = json_string_value(json_object_get(scope, "bucket"));
+        json_t *k = json_object_get(scope, "key");
+        json_t *ops = json_object_get(scope, "ops");
+        if (!b || strlen(b) >= sizeof out->scope_bucket || !json_is_string(k) || !json_is_array(ops)) {
+            rc = AUTH_ETOKEN;
+        } else {
+            out->has_scope = 1;
+            snprintf(out->scope_bucket, sizeof out->scope_bucket, "%s", b);
+            out->scope_key_len = json_string_length(k);
+            out->scope_key = malloc(out->scope_key_len + 1);
+            if (out->scope_key)
+                memcpy(out->scope_key, json_string_value(k), out->scope_key_len + 1);
+            else
+                rc = AUTH_EIO;
+            out->scope_ops = json_incref(ops);
+        }
+    } else if (json_is_array(pol)) {
+        out->policy_sets = json_incref(pol);
+    } else {
+        rc = AUTH_ETOKEN; /* a temporary key always carries a limit */
+    }
+    token_claims_clear(&c);
+    if (rc != AUTH_OK)
+        auth_cred_clear(out);
+    return rc;
+}
+
+/* A RAM user's attached policies become the credential's one policy set. */
+static int load_user_policies(vodupd *s, vodup_cred *out)
+{
+    vodup_meta_principal p;
+    int r = vodup_meta_principal_get(s->meta, "user", out->account_id, out->principal, &p);
+    if (r == VODUP_META_ENOTFOUND)
+        return AUTH_ENOKEY; /* the user is gone: its keys are too */
+    if (r != VODUP_META_OK)
+        return AUTH_EIO;
+    json_t *set = json_loads(p.policies ? p.policies : "[]", 0, NULL);
+    vodup_meta_principal_clear(&p);
+    if (!json_is_array(set)) {
+        json_decref(set);
+        return AUTH_EIO;
+    }
+    out->policy_sets = json_array();
+    if (!out->policy_sets || json_array_append_new(out->policy_sets, set) != 0) {
+        json_decref(set);
+        return AUTH_EIO;
+    }
+    return AUTH_OK;
 }
 
 int auth_resolve(vodupd *s, const char *key_id, const char *token, time_t now, vodup_cred *out)
@@ -188,11 +262,15 @@ int auth_resolve(vodupd *s, const char *key_id, const char *token, time_t now, v
         memcpy(out->secret, secret, slen + 1);
         snprintf(out->account_id, sizeof out->account_id, "%s", k.account_id);
         snprintf(out->principal, sizeof out->principal, "%s", k.principal ? k.principal : "root");
+        if (strcmp(out->principal, "root") != 0)
+            rc = load_user_policies(s, out);
     }
     if (secret) {
         OPENSSL_cleanse(secret, slen);
         free(secret);
     }
     vodup_meta_key_clear(&k);
+    if (rc != AUTH_OK)
+        auth_cred_clear(out);
     return rc;
 }

@@ -1,6 +1,10 @@
 /* front.c - the HTTP front: libmicrohttpd set-up, the request lifecycle, the log line.
  *
- * The daemon runs an epoll event loop on a small pool of threads. Each request goes
+ * The daemon runs a poll(2) event loop on a small pool of threads. (Not epoll: with
+ * libmicrohttpd 0.9.75's edge-triggered epoll mode, a client's close that arrives
+ * together with the last bytes of a body is never noticed, so a truncated upload kept
+ * its connection and temporary file until the idle timeout; tests/integration
+ * errors.test.mjs "interrupted uploads" catches it.) Each request goes
  * through: raw target captured (uri_log) -> headers in, routed and authenticated
  * (first access call) -> body chunks to the handler -> at the end, the handler's finish
  * step, which for writing operations runs on the worker pool while the connection is
@@ -234,6 +238,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 
 /* The log names the request without its secrets: signature and token parameters
  * are cut from the target, and bytes that are not printable are escaped. */
+static const char *const SECRET_PARAMS[] = {"Signature", "x-oss-signature", "X-Amz-Signature", "security-token",
+                                            "x-oss-security-token", "SecurityToken", "X-Amz-Security-Token", NULL};
+
 static void log_target(vbuf *out, const char *t)
 {
     const char *q = strchr(t, '?');
@@ -259,8 +266,8 @@ static void log_target(vbuf *out, const char *t)
             vbuf_putc(out, '&');
         first = 0;
         int secret = 0;
-        for (size_t i = 0; i + 5 <= nlen; i++)
-            if (strncasecmp(p + i, "signa", 5) == 0 || strncasecmp(p + i, "token", 5) == 0)
+        for (int i = 0; SECRET_PARAMS[i]; i++)
+            if (strlen(SECRET_PARAMS[i]) == nlen && strncasecmp(p, SECRET_PARAMS[i], nlen) == 0)
                 secret = 1;
         for (size_t i = 0; i < (secret ? nlen : n) && i < 256; i++) {
             unsigned char ch = (unsigned char)p[i];
@@ -293,7 +300,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     vbuf line = VBUF_INIT;
     vbuf_printf(&line, "%s %s %s \"", when, r->peer[0] ? r->peer : "-", r->method ? r->method : "-");
     log_target(&line, r->raw_target ? r->raw_target : "");
-    vbuf_printf(&line, "\" %u %s in=%llu ms=%.1f id=%s", r->status, r->op ? r->op->name : "-",
+    vbuf_printf(&line, "\" %u %s in=%llu ms=%.1f id=%s", r->status,
+                r->op_name ? r->op_name : r->op ? r->op->name : "-",
                 (unsigned long long)r->bytes_in, ms, r->request_id);
     if (r->cred.key_id[0])
         vbuf_printf(&line, " ak=%s", r->cred.key_id);
@@ -311,7 +319,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
         MHD_destroy_response(r->resp);
     vodup_target_free(&r->target);
     vbuf_free(&r->body);
-    OPENSSL_cleanse(&r->cred, sizeof r->cred);
+    auth_cred_clear(&r->cred);
     free(r->headers);
     free(r->bucket);
     free(r->key);
@@ -324,8 +332,8 @@ struct MHD_Daemon *http_start(vodupd *s, const char *host, int port, int threads
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     socklen_t sl;
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                         MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    unsigned int flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                         MHD_USE_ERROR_LOG;
     struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {

@@ -55,6 +55,7 @@ struct http_request {
     int authenticated;
 
     const http_op *op;
+    const char *op_name;   /* finer name for the log (the RPC Action), borrowed */
     int began;
     int body_done;
     int suspended;

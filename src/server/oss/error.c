@@ -48,6 +48,9 @@ static const struct {
 };
 
 static void oss_verror(http_request *r, oss_err e, const char *extra, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static void oss_verror(http_request *r, oss_err e, const char *extra, const char *fmt, va_list ap)
 {
     if (r->resp)
         return;

@@ -16,6 +16,8 @@
 #include "common/xml.h"
 #include "server/config.h"
 #include "server/oss/oss.h"
+#include "server/rpc/rpc.h"
+#include "server/store/meta_vod.h"
 
 /* Sub-resources whose operations vodupd does not offer: answered NotImplemented rather
  * than silently treated as a plain object or bucket request. */
@@ -117,6 +119,79 @@ static void signature_mismatch(http_request *r, const vbuf *sts)
     vbuf_free(&x);
 }
 
+/* Browsers cannot set Host, so a browser given an IP endpoint reaches our own address
+ * with a bucket-less path ("/sv/x/y.mp4"), which path style would misread as bucket
+ * "sv". Credentials scoped to one object say which bucket is meant: when the whole path
+ * is exactly the scoped key, take the bucket from the scope (reference item 1). */
+static void rescope_browser_request(http_request *r)
+{
+    const vodup_cred *c = &r->cred;
+    if (!c->has_scope || strcmp(r->bucket, c->scope_bucket) == 0)
+        return;
+    if (r->target.path_len != c->scope_key_len + 1 || memcmp(r->target.path + 1, c->scope_key, c->scope_key_len) != 0)
+        return;
+    char *b = strdup(c->scope_bucket);
+    char *k = malloc(c->scope_key_len + 1);
+    if (!b || !k) {
+        free(b);
+        free(k);
+        return;
+    }
+    memcpy(k, c->scope_key, c->scope_key_len + 1);
+    free(r->bucket);
+    free(r->key);
+    r->bucket = b;
+    r->key = k;
+    r->key_len = c->scope_key_len;
+}
+
+/* What the authenticated caller may do with this operation. Root keys own their
+ * account's buckets (checked by the handlers); RAM users and roles need a policy that
+ * allows "oss:<Operation>" on "acs:oss:*:<account>:<bucket>[/<key>]"; upload
+ * credentials may run only the writing operations on their one object, and only while
+ * the media they were issued for still exists. */
+static int authorize(http_request *r)
+{
+    vodup_cred *c = &r->cred;
+    if (c->has_scope) {
+        if (!auth_scope_allows(c, r->op->name, r->bucket, r->key, r->key_len)) {
+            oss_error(r, OSS_ERR_AccessDenied,
+                      "These temporary credentials may only upload the object they were issued for.");
+            return -1;
+        }
+        vodup_meta_media md;
+        int rc = vodup_meta_media_find_object(r->srv->meta, r->bucket, r->key, r->key_len, &md);
+        if (rc == VODUP_META_OK)
+            vodup_meta_media_clear(&md);
+        if (rc == VODUP_META_ENOTFOUND) {
+            oss_error(r, OSS_ERR_AccessDenied, "The upload was revoked: its media has been deleted.");
+            return -1;
+        }
+        if (rc != VODUP_META_OK) {
+            oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
+            return -1;
+        }
+        return 0;
+    }
+    if (!c->policy_sets && !c->temporary)
+        return 0;
+    vbuf res = VBUF_INIT, act = VBUF_INIT;
+    vbuf_printf(&act, "oss:%s", r->op->name);
+    vbuf_printf(&res, "acs:oss:*:%s:%s", c->account_id, r->bucket && *r->bucket ? r->bucket : "*");
+    if (r->key_len) {
+        vbuf_putc(&res, '/');
+        vbuf_append(&res, r->key, r->key_len);
+    }
+    int ok = !res.oom && !act.oom && auth_authorize(c, vbuf_cstr(&act), vbuf_cstr(&res));
+    vbuf_free(&res);
+    vbuf_free(&act);
+    if (!ok) {
+        oss_error(r, OSS_ERR_AccessDenied, "You are not authorized to do this action by your policies.");
+        return -1;
+    }
+    return 0;
+}
+
 static int authenticate(http_request *r)
 {
     vodup_oss_request q = {
@@ -198,11 +273,19 @@ static int authenticate(http_request *r)
         oss_error(r, OSS_ERR_AccessKeyIdAndSecurityTokenNotMatch,
                   "The access key id and the security token do not belong together.");
         return -1;
+    case AUTH_ENOTOKEN:
+        oss_error(r, OSS_ERR_InvalidAccessKeyId, "A temporary AccessKeyId needs its security token.");
+        return -1;
     default:
         oss_error(r, OSS_ERR_InternalError, "Credentials could not be checked.");
         return -1;
     }
-    /* The cred's key id is what the log prints; clear it until the signature holds. */
+    if (r->cred.temporary && r->auth.date && r->cred.expires < r->auth.date) {
+        auth_cred_clear(&r->cred);
+        oss_error(r, OSS_ERR_SecurityTokenExpired, "The security token you provided has expired.");
+        return -1;
+    }
+    rescope_browser_request(r);
     vbuf sts = VBUF_INIT;
     int ok = vodup_oss_verify(&q, &r->auth, r->cred.secret, &sts);
     if (ok != 1) {
@@ -211,7 +294,7 @@ static int authenticate(http_request *r)
         else
             signature_mismatch(r, &sts);
         vbuf_free(&sts);
-        memset(&r->cred, 0, sizeof r->cred);
+        auth_cred_clear(&r->cred);
         return -1;
     }
     vbuf_free(&sts);
@@ -223,6 +306,11 @@ void oss_route(http_request *r)
 {
     if (vodup_target_parse(&r->target, r->raw_target, strlen(r->raw_target)) != 0) {
         oss_error(r, OSS_ERR_InvalidArgument, "The request target is malformed.");
+        return;
+    }
+    if (rpc_is_rpc(r)) {
+        r->op = &rpc_op;
+        rpc_op.begin(r);
         return;
     }
     const char *host = r->host && *r->host ? r->host : "localhost";
@@ -241,7 +329,7 @@ void oss_route(http_request *r)
     if (!op)
         return;
     r->op = op;
-    if (op != &oss_op_options && authenticate(r) != 0)
+    if (op != &oss_op_options && (authenticate(r) != 0 || authorize(r) != 0))
         return;
     op->begin(r);
 }

@@ -17,8 +17,14 @@
  *
  * Errors from SQLite are logged with its message only; bound values (secrets, keys) are
  * never printed.
+ *
+ * The VOD tables (meta_vod.h) are implemented in meta_sqlite_vod.c on the same pool,
+ * statement cache and helpers (meta_sqlite_int.h); the schema of both lives here.
+ * object_store calls its completion hook, so that an object written where a media record
+ * points completes that record in the same transaction.
  */
 #include "server/store/meta.h"
+#include "server/store/meta_sqlite_int.h"
 
 #include "common/codec.h"
 #include "common/crc.h"
@@ -33,52 +39,12 @@
 #include <string.h>
 #include <strings.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 /* ---- cached statements ---------------------------------------------------------- */
 
-enum {
-    S_BEGIN_READ,
-    S_BEGIN_WRITE,
-    S_COMMIT,
-    S_ROLLBACK,
-    S_ACCOUNT_INSERT,
-    S_KEY_INSERT,
-    S_KEY_GET,
-    S_SETTING_GET,
-    S_SETTING_SET,
-    S_BUCKET_INSERT,
-    S_BUCKET_GET,
-    S_BUCKET_HAS_OBJECTS,
-    S_BUCKET_HAS_UPLOADS,
-    S_BUCKET_DELETE,
-    S_BUCKET_LIST,
-    S_OBJECT_FIND,
-    S_OBJECT_GET,
-    S_OBJECT_INSERT,
-    S_OBJECT_DELETE,
-    S_SEGS_TO_GC,
-    S_SEGS_DELETE,
-    S_SEGS_GET,
-    S_SEG_INSERT,
-    S_GC_FORGET,
-    S_GC_ADD,
-    S_GC_TAKE,
-    S_UPLOAD_COUNT,
-    S_UPLOAD_INSERT,
-    S_UPLOAD_GET,
-    S_UPLOAD_DELETE,
-    S_PART_GET,
-    S_PART_UPSERT,
-    S_PART_LIST,
-    S_PARTS_TO_GC,
-    S_PARTS_UNUSED_TO_GC,
-    S_PARTS_DELETE,
-    S_BLOB_LIVE,
-    S_COUNT
-};
-
-static const char *const stmt_sql[S_COUNT] = {
+/* The ids (shared with meta_sqlite_vod.c) are in meta_sqlite_int.h. */
+static const char *const stmt_sql[S_CORE_END] = {
     [S_BEGIN_READ] = "BEGIN",
     [S_BEGIN_WRITE] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
@@ -177,15 +143,49 @@ static const char *const migrations[] = {
     "  PRIMARY KEY(upload_id, number)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS parts_blob ON parts(blob);"
     "CREATE TABLE IF NOT EXISTS blob_gc(blob TEXT PRIMARY KEY) WITHOUT ROWID;",
+    /* 2: the VOD side (meta_vod.h). media.object_key is a BLOB like objects.key, because
+     * SQLite never finds a TEXT value equal to a BLOB one and the completion hook joins
+     * on it. media.bucket has no foreign key: a bucket's deletion is decided by its
+     * objects and uploads alone. */
+    "CREATE TABLE IF NOT EXISTS principals("
+    "  kind TEXT NOT NULL CHECK(kind IN ('user', 'role')),"
+    "  account_id TEXT NOT NULL REFERENCES accounts(id),"
+    "  name TEXT NOT NULL, arn TEXT NOT NULL, policies TEXT NOT NULL,"
+    "  max_session INTEGER NOT NULL, created INTEGER NOT NULL,"
+    "  PRIMARY KEY(kind, account_id, name));"
+    "CREATE INDEX IF NOT EXISTS access_keys_principal ON access_keys(account_id, principal);"
+    "CREATE TABLE IF NOT EXISTS nonces("
+    "  key_id TEXT NOT NULL, nonce TEXT NOT NULL, at INTEGER NOT NULL,"
+    "  PRIMARY KEY(key_id, nonce));"
+    "CREATE INDEX IF NOT EXISTS nonces_at ON nonces(at);"
+    "CREATE TABLE IF NOT EXISTS media("
+    "  id TEXT PRIMARY KEY,"
+    "  kind TEXT NOT NULL CHECK(kind IN ('video', 'image', 'attached')),"
+    "  status TEXT NOT NULL,"
+    "  account_id TEXT NOT NULL REFERENCES accounts(id),"
+    "  title TEXT, description TEXT, tags TEXT, cover_url TEXT, user_data TEXT,"
+    "  template_group_id TEXT, app_id TEXT, file_name TEXT, storage_location TEXT,"
+    "  image_type TEXT, business_type TEXT, ext TEXT,"
+    "  cate_id INTEGER NOT NULL DEFAULT -1, file_size INTEGER NOT NULL DEFAULT 0,"
+    "  bucket TEXT, object_key BLOB,"
+    "  size INTEGER NOT NULL DEFAULT 0, crc64 INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL, modified INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS media_object ON media(bucket, object_key);"
+    "CREATE INDEX IF NOT EXISTS media_account ON media(account_id, kind, created);"
+    "CREATE TABLE IF NOT EXISTS callbacks("
+    "  account_id TEXT PRIMARY KEY REFERENCES accounts(id), config TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS events("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  account_id TEXT NOT NULL, media_id TEXT NOT NULL, event_type TEXT NOT NULL,"
+    "  body TEXT, url TEXT, auth_key TEXT,"
+    "  attempts INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
+    "  next_at INTEGER NOT NULL, last_error TEXT);"
+    "CREATE INDEX IF NOT EXISTS events_next ON events(next_at, id);"
+    "CREATE INDEX IF NOT EXISTS events_media ON events(media_id);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]) - 1)
 
 /* ---- connections and the pool ------------------------------------------------------- */
-
-typedef struct conn {
-    sqlite3 *db;
-    sqlite3_stmt *st[S_COUNT];
-} conn;
 
 struct vodup_meta {
     pthread_mutex_t mu;
@@ -196,7 +196,7 @@ struct vodup_meta {
     int nidle;
 };
 
-static conn *acquire(vodup_meta *m)
+conn *meta__acquire(vodup_meta *m)
 {
     pthread_mutex_lock(&m->mu);
     while (m->nidle == 0)
@@ -206,7 +206,7 @@ static conn *acquire(vodup_meta *m)
     return c;
 }
 
-static void release(vodup_meta *m, conn *c)
+void meta__release(vodup_meta *m, conn *c)
 {
     /* Drop bindings so no statement keeps a pointer into the caller's memory. */
     for (int i = 0; i < S_COUNT; i++) {
@@ -229,7 +229,7 @@ static void log_db(sqlite3 *db, const char *what, int rc)
 
 /* Maps a failed step to the interface's codes. Constraint violations are the caller's
  * doing (duplicate name, missing parent row), everything else is logged. */
-static int db_fail(conn *c, const char *what, int rc)
+int meta__db_fail(conn *c, const char *what, int rc)
 {
     switch (rc) {
     case SQLITE_CONSTRAINT_PRIMARYKEY:
@@ -247,11 +247,16 @@ static int db_fail(conn *c, const char *what, int rc)
 
 /* The statement `id`, reset and unbound, prepared on first use on this connection.
  * NULL only when preparing fails (logged). */
-static sqlite3_stmt *st(conn *c, int id)
+sqlite3_stmt *meta__st(conn *c, int id)
 {
     sqlite3_stmt *s = c->st[id];
     if (!s) {
-        int rc = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+        const char *sql = id < S_CORE_END ? stmt_sql[id] : meta__vod_sql[id - S_CORE_END];
+        if (!sql) {
+            fprintf(stderr, "vodup meta: statement %d has no SQL\n", id);
+            return NULL;
+        }
+        int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
         if (rc != SQLITE_OK) {
             log_db(c->db, "prepare", rc);
             return NULL;
@@ -264,50 +269,29 @@ static sqlite3_stmt *st(conn *c, int id)
     return s;
 }
 
-/* sqlite3_bind_blob binds NULL for a NULL pointer; an empty key must stay an empty BLOB. */
-static int bind_bytes(sqlite3_stmt *s, int i, const void *p, size_t n)
-{
-    static const char empty = 0;
-    if (n > INT_MAX)
-        return SQLITE_TOOBIG;
-    return sqlite3_bind_blob(s, i, n ? p : &empty, (int)n, SQLITE_STATIC);
-}
-
-static int bind_text(sqlite3_stmt *s, int i, const char *t)
-{
-    if (!t)
-        return sqlite3_bind_null(s, i);
-    return sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
-}
-
-static int bind_i64(sqlite3_stmt *s, int i, int64_t v)
-{
-    return sqlite3_bind_int64(s, i, (sqlite3_int64)v);
-}
-
 /* Runs a statement that returns no rows (or whose rows are ignored). */
-static int exec_done(conn *c, sqlite3_stmt *s, const char *what)
+int meta__exec_done(conn *c, sqlite3_stmt *s, const char *what)
 {
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         ;
     sqlite3_reset(s);
-    return rc == SQLITE_DONE ? VODUP_META_OK : db_fail(c, what, rc);
+    return rc == SQLITE_DONE ? VODUP_META_OK : meta__db_fail(c, what, rc);
 }
 
 static int exec_id(conn *c, int id, const char *what)
 {
-    sqlite3_stmt *s = st(c, id);
-    return s ? exec_done(c, s, what) : VODUP_META_EIO;
+    sqlite3_stmt *s = meta__st(c, id);
+    return s ? meta__exec_done(c, s, what) : VODUP_META_EIO;
 }
 
-static int tx_begin(conn *c, int write)
+int meta__tx_begin(conn *c, int write)
 {
     return exec_id(c, write ? S_BEGIN_WRITE : S_BEGIN_READ, "begin");
 }
 
 /* Commits when rc is OK, rolls back otherwise; returns the final code. */
-static int tx_end(conn *c, int rc)
+int meta__tx_end(conn *c, int rc)
 {
     if (rc == VODUP_META_OK) {
         rc = exec_id(c, S_COMMIT, "commit");
@@ -317,54 +301,6 @@ static int tx_end(conn *c, int rc)
     if (!sqlite3_get_autocommit(c->db))
         exec_id(c, S_ROLLBACK, "rollback");
     return rc;
-}
-
-static char *dup_text(sqlite3_stmt *s, int col, int *oom)
-{
-    const unsigned char *t = sqlite3_column_text(s, col);
-    if (!t) {
-        if (sqlite3_errcode(sqlite3_db_handle(s)) == SQLITE_NOMEM)
-            *oom = 1;
-        return NULL;
-    }
-    size_t n = (size_t)sqlite3_column_bytes(s, col);
-    char *r = malloc(n + 1);
-    if (!r) {
-        *oom = 1;
-        return NULL;
-    }
-    memcpy(r, t, n);
-    r[n] = '\0';
-    return r;
-}
-
-/* A NUL-terminated copy of a BLOB column (keys are returned as C strings too). */
-static char *dup_blob(sqlite3_stmt *s, int col, size_t *len, int *oom)
-{
-    const void *p = sqlite3_column_blob(s, col);
-    size_t n = (size_t)sqlite3_column_bytes(s, col);
-    char *r = malloc(n + 1);
-    if (!r) {
-        *oom = 1;
-        return NULL;
-    }
-    if (n)
-        memcpy(r, p, n);
-    r[n] = '\0';
-    if (len)
-        *len = n;
-    return r;
-}
-
-static void copy_text(char *dst, size_t cap, sqlite3_stmt *s, int col)
-{
-    const unsigned char *t = sqlite3_column_text(s, col);
-    size_t n = t ? (size_t)sqlite3_column_bytes(s, col) : 0;
-    if (n >= cap)
-        n = cap - 1;
-    if (n)
-        memcpy(dst, t, n);
-    dst[n] = '\0';
 }
 
 static int pragma(sqlite3 *db, const char *sql)
@@ -516,33 +452,33 @@ void vodup_meta_close(vodup_meta *m)
 /* ---- accounts, keys, settings -------------------------------------------------------- */
 
 /* For one-statement writes: binds done by the caller, runs in its own transaction. */
-static int single_write(vodup_meta *m, conn *c, sqlite3_stmt *s, const char *what)
+int meta__single_write(vodup_meta *m, conn *c, sqlite3_stmt *s, const char *what)
 {
-    int rc = s ? tx_begin(c, 1) : VODUP_META_EIO;
+    int rc = s ? meta__tx_begin(c, 1) : VODUP_META_EIO;
     if (rc == VODUP_META_OK)
-        rc = tx_end(c, exec_done(c, s, what));
-    release(m, c);
+        rc = meta__tx_end(c, meta__exec_done(c, s, what));
+    meta__release(m, c);
     return rc;
 }
 
 int vodup_meta_account_create(vodup_meta *m, const char *account_id, const char *name, time_t now)
 {
-    conn *c = acquire(m);
-    sqlite3_stmt *s = st(c, S_ACCOUNT_INSERT);
+    conn *c = meta__acquire(m);
+    sqlite3_stmt *s = meta__st(c, S_ACCOUNT_INSERT);
     if (s) {
         bind_text(s, 1, account_id);
         bind_text(s, 2, name ? name : "");
         bind_i64(s, 3, now);
     }
-    return single_write(m, c, s, "account create");
+    return meta__single_write(m, c, s, "account create");
 }
 
 int vodup_meta_key_create(vodup_meta *m, const char *key_id, const char *account_id,
                           const char *principal, const void *secret_sealed, size_t sealed_len,
                           time_t now)
 {
-    conn *c = acquire(m);
-    sqlite3_stmt *s = st(c, S_KEY_INSERT);
+    conn *c = meta__acquire(m);
+    sqlite3_stmt *s = meta__st(c, S_KEY_INSERT);
     if (s) {
         bind_text(s, 1, key_id);
         bind_text(s, 2, account_id);
@@ -550,14 +486,14 @@ int vodup_meta_key_create(vodup_meta *m, const char *key_id, const char *account
         bind_bytes(s, 4, secret_sealed, sealed_len);
         bind_i64(s, 5, now);
     }
-    return single_write(m, c, s, "key create");
+    return meta__single_write(m, c, s, "key create");
 }
 
 int vodup_meta_key_get(vodup_meta *m, const char *key_id, vodup_meta_key *out)
 {
     memset(out, 0, sizeof *out);
-    conn *c = acquire(m);
-    sqlite3_stmt *s = st(c, S_KEY_GET);
+    conn *c = meta__acquire(m);
+    sqlite3_stmt *s = meta__st(c, S_KEY_GET);
     int rc = VODUP_META_EIO, oom = 0;
     if (s) {
         bind_text(s, 1, key_id);
@@ -574,10 +510,10 @@ int vodup_meta_key_get(vodup_meta *m, const char *key_id, vodup_meta_key *out)
         } else if (r == SQLITE_DONE)
             rc = VODUP_META_ENOTFOUND;
         else
-            rc = db_fail(c, "key get", r);
+            rc = meta__db_fail(c, "key get", r);
         sqlite3_reset(s);
     }
-    release(m, c);
+    meta__release(m, c);
     if (rc != VODUP_META_OK)
         vodup_meta_key_clear(out);
     return rc;
@@ -603,8 +539,8 @@ void vodup_meta_key_clear(vodup_meta_key *k)
 int vodup_meta_setting_get(vodup_meta *m, const char *name, char **value)
 {
     *value = NULL;
-    conn *c = acquire(m);
-    sqlite3_stmt *s = st(c, S_SETTING_GET);
+    conn *c = meta__acquire(m);
+    sqlite3_stmt *s = meta__st(c, S_SETTING_GET);
     int rc = VODUP_META_EIO, oom = 0;
     if (s) {
         bind_text(s, 1, name);
@@ -615,43 +551,43 @@ int vodup_meta_setting_get(vodup_meta *m, const char *name, char **value)
         } else if (r == SQLITE_DONE)
             rc = VODUP_META_ENOTFOUND;
         else
-            rc = db_fail(c, "setting get", r);
+            rc = meta__db_fail(c, "setting get", r);
         sqlite3_reset(s);
     }
-    release(m, c);
+    meta__release(m, c);
     return rc;
 }
 
 int vodup_meta_setting_set(vodup_meta *m, const char *name, const char *value)
 {
-    conn *c = acquire(m);
-    sqlite3_stmt *s = st(c, S_SETTING_SET);
+    conn *c = meta__acquire(m);
+    sqlite3_stmt *s = meta__st(c, S_SETTING_SET);
     if (s) {
         bind_text(s, 1, name);
         bind_text(s, 2, value ? value : "");
     }
-    return single_write(m, c, s, "setting set");
+    return meta__single_write(m, c, s, "setting set");
 }
 
 /* ---- buckets ---------------------------------------------------------------------------- */
 
 int vodup_meta_bucket_create(vodup_meta *m, const char *name, const char *account_id, time_t now)
 {
-    conn *c = acquire(m);
-    sqlite3_stmt *s = st(c, S_BUCKET_INSERT);
+    conn *c = meta__acquire(m);
+    sqlite3_stmt *s = meta__st(c, S_BUCKET_INSERT);
     if (s) {
         bind_text(s, 1, name);
         bind_text(s, 2, account_id);
         bind_i64(s, 3, now);
     }
-    return single_write(m, c, s, "bucket create");
+    return meta__single_write(m, c, s, "bucket create");
 }
 
 int vodup_meta_bucket_get(vodup_meta *m, const char *name, vodup_meta_bucket *out)
 {
     memset(out, 0, sizeof *out);
-    conn *c = acquire(m);
-    sqlite3_stmt *s = st(c, S_BUCKET_GET);
+    conn *c = meta__acquire(m);
+    sqlite3_stmt *s = meta__st(c, S_BUCKET_GET);
     int rc = VODUP_META_EIO, oom = 0;
     if (s) {
         bind_text(s, 1, name);
@@ -664,10 +600,10 @@ int vodup_meta_bucket_get(vodup_meta *m, const char *name, vodup_meta_bucket *ou
         } else if (r == SQLITE_DONE)
             rc = VODUP_META_ENOTFOUND;
         else
-            rc = db_fail(c, "bucket get", r);
+            rc = meta__db_fail(c, "bucket get", r);
         sqlite3_reset(s);
     }
-    release(m, c);
+    meta__release(m, c);
     if (rc != VODUP_META_OK)
         vodup_meta_bucket_clear(out);
     return rc;
@@ -676,7 +612,7 @@ int vodup_meta_bucket_get(vodup_meta *m, const char *name, vodup_meta_bucket *ou
 /* 1 when the statement yields a row, 0 when not, <0 on error. */
 static int exists(conn *c, int id, const char *arg, const char *what)
 {
-    sqlite3_stmt *s = st(c, id);
+    sqlite3_stmt *s = meta__st(c, id);
     if (!s)
         return VODUP_META_EIO;
     bind_text(s, 1, arg);
@@ -686,13 +622,13 @@ static int exists(conn *c, int id, const char *arg, const char *what)
         return 1;
     if (r == SQLITE_DONE)
         return 0;
-    return db_fail(c, what, r);
+    return meta__db_fail(c, what, r);
 }
 
 int vodup_meta_bucket_delete(vodup_meta *m, const char *name)
 {
-    conn *c = acquire(m);
-    int rc = tx_begin(c, 1);
+    conn *c = meta__acquire(m);
+    int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
         int e = exists(c, S_BUCKET_HAS_OBJECTS, name, "bucket delete");
         if (e == 0)
@@ -702,19 +638,19 @@ int vodup_meta_bucket_delete(vodup_meta *m, const char *name)
         else if (e > 0)
             rc = VODUP_META_ENOTEMPTY;
         else {
-            sqlite3_stmt *s = st(c, S_BUCKET_DELETE);
+            sqlite3_stmt *s = meta__st(c, S_BUCKET_DELETE);
             if (!s)
                 rc = VODUP_META_EIO;
             else {
                 bind_text(s, 1, name);
-                rc = exec_done(c, s, "bucket delete");
+                rc = meta__exec_done(c, s, "bucket delete");
                 if (rc == VODUP_META_OK && sqlite3_changes(c->db) == 0)
                     rc = VODUP_META_ENOTFOUND;
             }
         }
-        rc = tx_end(c, rc);
+        rc = meta__tx_end(c, rc);
     }
-    release(m, c);
+    meta__release(m, c);
     return rc;
 }
 
@@ -724,8 +660,8 @@ int vodup_meta_bucket_list(vodup_meta *m, const char *account_id,
     vodup_meta_bucket *v = NULL;
     size_t n = 0, cap = 0;
     int oom = 0;
-    conn *c = acquire(m);
-    sqlite3_stmt *s = st(c, S_BUCKET_LIST);
+    conn *c = meta__acquire(m);
+    sqlite3_stmt *s = meta__st(c, S_BUCKET_LIST);
     int rc = VODUP_META_EIO;
     if (s) {
         bind_text(s, 1, account_id);
@@ -754,10 +690,10 @@ int vodup_meta_bucket_list(vodup_meta *m, const char *account_id,
         else if (r == SQLITE_DONE)
             rc = VODUP_META_OK;
         else
-            rc = db_fail(c, "bucket list", r);
+            rc = meta__db_fail(c, "bucket list", r);
         sqlite3_reset(s);
     }
-    release(m, c);
+    meta__release(m, c);
     int stop = 0;
     for (size_t i = 0; i < n; i++) {
         if (rc == VODUP_META_OK && !stop)
@@ -780,10 +716,10 @@ void vodup_meta_bucket_clear(vodup_meta_bucket *b)
 /* ---- objects ---------------------------------------------------------------------------- */
 
 /* Sets *id to the rowid of bucket/key, or 0 when absent. */
-static int object_find(conn *c, const char *bucket, const char *key, size_t key_len, int64_t *id)
+int meta__object_find(conn *c, const char *bucket, const char *key, size_t key_len, int64_t *id)
 {
     *id = 0;
-    sqlite3_stmt *s = st(c, S_OBJECT_FIND);
+    sqlite3_stmt *s = meta__st(c, S_OBJECT_FIND);
     if (!s)
         return VODUP_META_EIO;
     bind_text(s, 1, bucket);
@@ -794,20 +730,20 @@ static int object_find(conn *c, const char *bucket, const char *key, size_t key_
     sqlite3_reset(s);
     if (r == SQLITE_ROW || r == SQLITE_DONE)
         return VODUP_META_OK;
-    return db_fail(c, "object find", r);
+    return meta__db_fail(c, "object find", r);
 }
 
 static int run_with_id(conn *c, int stmt, int64_t id, const char *what)
 {
-    sqlite3_stmt *s = st(c, stmt);
+    sqlite3_stmt *s = meta__st(c, stmt);
     if (!s)
         return VODUP_META_EIO;
     bind_i64(s, 1, id);
-    return exec_done(c, s, what);
+    return meta__exec_done(c, s, what);
 }
 
 /* Removes object `id` and moves its blobs to the garbage list. */
-static int object_drop(conn *c, int64_t id)
+int meta__object_drop(conn *c, int64_t id)
 {
     int rc = run_with_id(c, S_SEGS_TO_GC, id, "object gc");
     if (rc == VODUP_META_OK)
@@ -820,11 +756,11 @@ static int object_drop(conn *c, int64_t id)
 /* A blob referenced again must not be collected (defensive: ids are never reused). */
 static int gc_forget(conn *c, const char *blob)
 {
-    sqlite3_stmt *s = st(c, S_GC_FORGET);
+    sqlite3_stmt *s = meta__st(c, S_GC_FORGET);
     if (!s)
         return VODUP_META_EIO;
     bind_text(s, 1, blob);
-    return exec_done(c, s, "gc forget");
+    return meta__exec_done(c, s, "gc forget");
 }
 
 /* Inserts o (replacing whatever is at its key) with segments taken from segs, or, when
@@ -833,12 +769,12 @@ static int object_store(conn *c, const vodup_meta_object *o, const char *const *
                         const uint64_t *sizes, size_t nsegs, int64_t *new_id)
 {
     int64_t old;
-    int rc = object_find(c, o->bucket, o->key, o->key_len, &old);
+    int rc = meta__object_find(c, o->bucket, o->key, o->key_len, &old);
     if (rc == VODUP_META_OK && old)
-        rc = object_drop(c, old);
+        rc = meta__object_drop(c, old);
     if (rc != VODUP_META_OK)
         return rc;
-    sqlite3_stmt *s = st(c, S_OBJECT_INSERT);
+    sqlite3_stmt *s = meta__st(c, S_OBJECT_INSERT);
     if (!s)
         return VODUP_META_EIO;
     bind_text(s, 1, o->bucket);
@@ -852,36 +788,43 @@ static int object_store(conn *c, const vodup_meta_object *o, const char *const *
     bind_text(s, 8, o->user_meta);
     bind_text(s, 9, o->type[0] ? o->type : "Normal");
     bind_i64(s, 10, o->mtime);
-    rc = exec_done(c, s, "object insert");
+    rc = meta__exec_done(c, s, "object insert");
     if (rc != VODUP_META_OK)
         return rc;
     *new_id = sqlite3_last_insert_rowid(c->db);
     for (size_t i = 0; i < nsegs && rc == VODUP_META_OK; i++) {
         const char *blob = blobs ? blobs[i] : o->segs[i].blob;
         uint64_t size = sizes ? sizes[i] : o->segs[i].size;
-        s = st(c, S_SEG_INSERT);
+        s = meta__st(c, S_SEG_INSERT);
         if (!s)
             return VODUP_META_EIO;
         bind_i64(s, 1, *new_id);
         bind_i64(s, 2, (int64_t)i);
         bind_text(s, 3, blob);
         bind_i64(s, 4, (int64_t)size);
-        rc = exec_done(c, s, "segment insert");
+        rc = meta__exec_done(c, s, "segment insert");
         if (rc == VODUP_META_OK)
             rc = gc_forget(c, blob);
     }
+    /* Both writers of objects (PutObject and CompleteMultipartUpload) come through here,
+     * so this is where a media record learns that its object is complete: in the same
+     * transaction, so the object and the queued event commit or vanish together. The
+     * object's mtime is the "now" of the write. */
+    if (rc == VODUP_META_OK)
+        rc = meta__media_object_written(c, o->bucket, o->key, o->key_len, o->size, o->crc64,
+                                        o->mtime);
     return rc;
 }
 
 int vodup_meta_object_put(vodup_meta *m, const vodup_meta_object *o)
 {
-    conn *c = acquire(m);
-    int rc = tx_begin(c, 1);
+    conn *c = meta__acquire(m);
+    int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
         int64_t id;
-        rc = tx_end(c, object_store(c, o, NULL, NULL, o->nsegs, &id));
+        rc = meta__tx_end(c, object_store(c, o, NULL, NULL, o->nsegs, &id));
     }
-    release(m, c);
+    meta__release(m, c);
     return rc;
 }
 
@@ -917,11 +860,11 @@ int vodup_meta_object_get(vodup_meta *m, const char *bucket, const char *key, si
                           vodup_meta_object *out)
 {
     memset(out, 0, sizeof *out);
-    conn *c = acquire(m);
+    conn *c = meta__acquire(m);
     /* A read transaction so the row and its segments come from one snapshot. */
-    int rc = tx_begin(c, 0);
+    int rc = meta__tx_begin(c, 0);
     if (rc == VODUP_META_OK) {
-        sqlite3_stmt *s = st(c, S_OBJECT_GET);
+        sqlite3_stmt *s = meta__st(c, S_OBJECT_GET);
         int64_t id = 0;
         if (!s)
             rc = VODUP_META_EIO;
@@ -934,11 +877,11 @@ int vodup_meta_object_get(vodup_meta *m, const char *bucket, const char *key, si
             else if (r == SQLITE_DONE)
                 rc = VODUP_META_ENOTFOUND;
             else
-                rc = db_fail(c, "object get", r);
+                rc = meta__db_fail(c, "object get", r);
             sqlite3_reset(s);
         }
         if (rc == VODUP_META_OK) {
-            s = st(c, S_SEGS_GET);
+            s = meta__st(c, S_SEGS_GET);
             if (!s)
                 rc = VODUP_META_EIO;
             else {
@@ -961,13 +904,13 @@ int vodup_meta_object_get(vodup_meta *m, const char *bucket, const char *key, si
                     g->size = (uint64_t)sqlite3_column_int64(s, 1);
                 }
                 if (rc == VODUP_META_OK && r != SQLITE_DONE)
-                    rc = db_fail(c, "segments get", r);
+                    rc = meta__db_fail(c, "segments get", r);
                 sqlite3_reset(s);
             }
         }
-        rc = tx_end(c, rc);
+        rc = meta__tx_end(c, rc);
     }
-    release(m, c);
+    meta__release(m, c);
     if (rc != VODUP_META_OK)
         vodup_meta_object_clear(out);
     return rc;
@@ -975,16 +918,16 @@ int vodup_meta_object_get(vodup_meta *m, const char *bucket, const char *key, si
 
 int vodup_meta_object_delete(vodup_meta *m, const char *bucket, const char *key, size_t key_len)
 {
-    conn *c = acquire(m);
-    int rc = tx_begin(c, 1);
+    conn *c = meta__acquire(m);
+    int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
         int64_t id;
-        rc = object_find(c, bucket, key, key_len, &id);
+        rc = meta__object_find(c, bucket, key, key_len, &id);
         if (rc == VODUP_META_OK)
-            rc = id ? object_drop(c, id) : VODUP_META_ENOTFOUND;
-        rc = tx_end(c, rc);
+            rc = id ? meta__object_drop(c, id) : VODUP_META_ENOTFOUND;
+        rc = meta__tx_end(c, rc);
     }
-    release(m, c);
+    meta__release(m, c);
     return rc;
 }
 
@@ -1067,11 +1010,6 @@ static int key_range_init(key_range *r, const char *prefix, size_t prefix_len, c
     return VODUP_META_OK;
 }
 
-static int64_t clamp_limit(size_t limit)
-{
-    return limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
-}
-
 int vodup_meta_object_list(vodup_meta *m, const char *bucket,
                            const char *prefix, size_t prefix_len,
                            const char *after, size_t after_len, size_t limit,
@@ -1089,11 +1027,11 @@ int vodup_meta_object_list(vodup_meta *m, const char *bucket,
 
     vodup_meta_object *v = NULL;
     size_t n = 0, cap = 0;
-    conn *c = acquire(m);
+    conn *c = meta__acquire(m);
     sqlite3_stmt *s = NULL;
     int r = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL);
     if (r != SQLITE_OK)
-        rc = db_fail(c, "object list", r);
+        rc = meta__db_fail(c, "object list", r);
     else {
         bind_text(s, 1, bucket);
         bind_bytes(s, 2, kr.lo, kr.lo_len);
@@ -1116,10 +1054,10 @@ int vodup_meta_object_list(vodup_meta *m, const char *bucket,
                 break;
         }
         if (rc == VODUP_META_OK && r != SQLITE_DONE)
-            rc = db_fail(c, "object list", r);
+            rc = meta__db_fail(c, "object list", r);
         sqlite3_finalize(s);
     }
-    release(m, c);
+    meta__release(m, c);
     free(kr.hi);
     int stop = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1136,11 +1074,11 @@ int vodup_meta_object_list(vodup_meta *m, const char *bucket,
 int vodup_meta_upload_create(vodup_meta *m, const vodup_meta_upload *up, const char *account_id,
                              int max_open)
 {
-    conn *c = acquire(m);
-    int rc = tx_begin(c, 1);
+    conn *c = meta__acquire(m);
+    int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
         if (max_open > 0) {
-            sqlite3_stmt *s = st(c, S_UPLOAD_COUNT);
+            sqlite3_stmt *s = meta__st(c, S_UPLOAD_COUNT);
             if (!s)
                 rc = VODUP_META_EIO;
             else {
@@ -1150,12 +1088,12 @@ int vodup_meta_upload_create(vodup_meta *m, const vodup_meta_upload *up, const c
                     if (sqlite3_column_int64(s, 0) >= max_open)
                         rc = VODUP_META_ELIMIT;
                 } else
-                    rc = db_fail(c, "upload count", r);
+                    rc = meta__db_fail(c, "upload count", r);
                 sqlite3_reset(s);
             }
         }
         if (rc == VODUP_META_OK) {
-            sqlite3_stmt *s = st(c, S_UPLOAD_INSERT);
+            sqlite3_stmt *s = meta__st(c, S_UPLOAD_INSERT);
             if (!s)
                 rc = VODUP_META_EIO;
             else {
@@ -1165,12 +1103,12 @@ int vodup_meta_upload_create(vodup_meta *m, const vodup_meta_upload *up, const c
                 bind_i64(s, 4, up->initiated);
                 bind_text(s, 5, up->content_type);
                 bind_text(s, 6, up->user_meta);
-                rc = exec_done(c, s, "upload create");
+                rc = meta__exec_done(c, s, "upload create");
             }
         }
-        rc = tx_end(c, rc);
+        rc = meta__tx_end(c, rc);
     }
-    release(m, c);
+    meta__release(m, c);
     return rc;
 }
 
@@ -1178,7 +1116,7 @@ int vodup_meta_upload_create(vodup_meta *m, const vodup_meta_upload *up, const c
 static int upload_read(conn *c, const char *id, vodup_meta_upload *out)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *s = st(c, S_UPLOAD_GET);
+    sqlite3_stmt *s = meta__st(c, S_UPLOAD_GET);
     if (!s)
         return VODUP_META_EIO;
     bind_text(s, 1, id);
@@ -1196,7 +1134,7 @@ static int upload_read(conn *c, const char *id, vodup_meta_upload *out)
     } else if (r == SQLITE_DONE)
         rc = VODUP_META_ENOTFOUND;
     else
-        rc = db_fail(c, "upload get", r);
+        rc = meta__db_fail(c, "upload get", r);
     sqlite3_reset(s);
     if (rc != VODUP_META_OK)
         vodup_meta_upload_clear(out);
@@ -1205,9 +1143,9 @@ static int upload_read(conn *c, const char *id, vodup_meta_upload *out)
 
 int vodup_meta_upload_get(vodup_meta *m, const char *upload_id, vodup_meta_upload *out)
 {
-    conn *c = acquire(m);
+    conn *c = meta__acquire(m);
     int rc = upload_read(c, upload_id, out);
-    release(m, c);
+    meta__release(m, c);
     return rc;
 }
 
@@ -1234,7 +1172,7 @@ static int upload_exists(conn *c, const char *upload_id)
 static int part_read(conn *c, const char *upload_id, int number, vodup_meta_part *p)
 {
     memset(p, 0, sizeof *p);
-    sqlite3_stmt *s = st(c, S_PART_GET);
+    sqlite3_stmt *s = meta__st(c, S_PART_GET);
     if (!s)
         return VODUP_META_EIO;
     bind_text(s, 1, upload_id);
@@ -1251,24 +1189,24 @@ static int part_read(conn *c, const char *upload_id, int number, vodup_meta_part
     } else if (r == SQLITE_DONE)
         rc = VODUP_META_ENOTFOUND;
     else
-        rc = db_fail(c, "part get", r);
+        rc = meta__db_fail(c, "part get", r);
     sqlite3_reset(s);
     return rc;
 }
 
 static int gc_add(conn *c, const char *blob)
 {
-    sqlite3_stmt *s = st(c, S_GC_ADD);
+    sqlite3_stmt *s = meta__st(c, S_GC_ADD);
     if (!s)
         return VODUP_META_EIO;
     bind_text(s, 1, blob);
-    return exec_done(c, s, "gc add");
+    return meta__exec_done(c, s, "gc add");
 }
 
 int vodup_meta_part_put(vodup_meta *m, const char *upload_id, const vodup_meta_part *p)
 {
-    conn *c = acquire(m);
-    int rc = tx_begin(c, 1);
+    conn *c = meta__acquire(m);
+    int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
         rc = upload_exists(c, upload_id);
         vodup_meta_part old;
@@ -1280,7 +1218,7 @@ int vodup_meta_part_put(vodup_meta *m, const char *upload_id, const vodup_meta_p
                 rc = r;
         }
         if (rc == VODUP_META_OK) {
-            sqlite3_stmt *s = st(c, S_PART_UPSERT);
+            sqlite3_stmt *s = meta__st(c, S_PART_UPSERT);
             if (!s)
                 rc = VODUP_META_EIO;
             else {
@@ -1291,14 +1229,14 @@ int vodup_meta_part_put(vodup_meta *m, const char *upload_id, const vodup_meta_p
                 bind_text(s, 5, p->etag);
                 bind_i64(s, 6, (int64_t)p->crc64);
                 bind_i64(s, 7, p->mtime);
-                rc = exec_done(c, s, "part put");
+                rc = meta__exec_done(c, s, "part put");
             }
         }
         if (rc == VODUP_META_OK)
             rc = gc_forget(c, p->blob);
-        rc = tx_end(c, rc);
+        rc = meta__tx_end(c, rc);
     }
-    release(m, c);
+    meta__release(m, c);
     return rc;
 }
 
@@ -1307,11 +1245,11 @@ int vodup_meta_part_list(vodup_meta *m, const char *upload_id, int marker, size_
 {
     vodup_meta_part *v = NULL;
     size_t n = 0, cap = 0;
-    conn *c = acquire(m);
-    int rc = tx_begin(c, 0);
+    conn *c = meta__acquire(m);
+    int rc = meta__tx_begin(c, 0);
     if (rc == VODUP_META_OK) {
         rc = upload_exists(c, upload_id);
-        sqlite3_stmt *s = rc == VODUP_META_OK ? st(c, S_PART_LIST) : NULL;
+        sqlite3_stmt *s = rc == VODUP_META_OK ? meta__st(c, S_PART_LIST) : NULL;
         if (rc == VODUP_META_OK && !s)
             rc = VODUP_META_EIO;
         if (s) {
@@ -1339,12 +1277,12 @@ int vodup_meta_part_list(vodup_meta *m, const char *upload_id, int marker, size_
                 p->mtime = (time_t)sqlite3_column_int64(s, 5);
             }
             if (rc == VODUP_META_OK && r != SQLITE_DONE)
-                rc = db_fail(c, "part list", r);
+                rc = meta__db_fail(c, "part list", r);
             sqlite3_reset(s);
         }
-        rc = tx_end(c, rc);
+        rc = meta__tx_end(c, rc);
     }
-    release(m, c);
+    meta__release(m, c);
     for (size_t i = 0; rc == VODUP_META_OK && i < n; i++) {
         if (cb(&v[i], u))
             break;
@@ -1354,31 +1292,31 @@ int vodup_meta_part_list(vodup_meta *m, const char *upload_id, int marker, size_
 }
 
 /* Drops the upload's parts (blobs to garbage) and the upload itself. */
-static int upload_drop(conn *c, const char *upload_id)
+int meta__upload_drop(conn *c, const char *upload_id)
 {
     int rc = VODUP_META_OK;
     static const int steps[] = { S_PARTS_TO_GC, S_PARTS_DELETE, S_UPLOAD_DELETE };
     for (size_t i = 0; i < sizeof steps / sizeof steps[0] && rc == VODUP_META_OK; i++) {
-        sqlite3_stmt *s = st(c, steps[i]);
+        sqlite3_stmt *s = meta__st(c, steps[i]);
         if (!s)
             return VODUP_META_EIO;
         bind_text(s, 1, upload_id);
-        rc = exec_done(c, s, "upload drop");
+        rc = meta__exec_done(c, s, "upload drop");
     }
     return rc;
 }
 
 int vodup_meta_upload_abort(vodup_meta *m, const char *upload_id)
 {
-    conn *c = acquire(m);
-    int rc = tx_begin(c, 1);
+    conn *c = meta__acquire(m);
+    int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
         rc = upload_exists(c, upload_id);
         if (rc == VODUP_META_OK)
-            rc = upload_drop(c, upload_id);
-        rc = tx_end(c, rc);
+            rc = meta__upload_drop(c, upload_id);
+        rc = meta__tx_end(c, rc);
     }
-    release(m, c);
+    meta__release(m, c);
     return rc;
 }
 
@@ -1401,11 +1339,11 @@ int vodup_meta_upload_list(vodup_meta *m, const char *bucket, const char *prefix
 
     vodup_meta_upload *v = NULL;
     size_t n = 0, cap = 0;
-    conn *c = acquire(m);
+    conn *c = meta__acquire(m);
     sqlite3_stmt *s = NULL;
     int r = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL);
     if (r != SQLITE_OK)
-        rc = db_fail(c, "upload list", r);
+        rc = meta__db_fail(c, "upload list", r);
     else {
         bind_text(s, 1, bucket);
         bind_bytes(s, 2, kr.lo, kr.lo_len);
@@ -1442,10 +1380,10 @@ int vodup_meta_upload_list(vodup_meta *m, const char *bucket, const char *prefix
             }
         }
         if (rc == VODUP_META_OK && r != SQLITE_DONE)
-            rc = db_fail(c, "upload list", r);
+            rc = meta__db_fail(c, "upload list", r);
         sqlite3_finalize(s);
     }
-    release(m, c);
+    meta__release(m, c);
     free(kr.hi);
     int stop = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1540,8 +1478,8 @@ int vodup_meta_upload_complete(vodup_meta *m, const char *upload_id,
     vodup_meta_object o;
     memset(&o, 0, sizeof o);
 
-    conn *c = acquire(m);
-    int rc = tx_begin(c, 1);
+    conn *c = meta__acquire(m);
+    int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
         rc = upload_read(c, upload_id, &up);
         if (rc == VODUP_META_OK)
@@ -1567,32 +1505,32 @@ int vodup_meta_upload_complete(vodup_meta *m, const char *upload_id,
             int64_t id;
             rc = object_store(c, &o, blobs, sizes, nparts, &id);
             if (rc == VODUP_META_OK) {
-                sqlite3_stmt *s = st(c, S_PARTS_UNUSED_TO_GC);
+                sqlite3_stmt *s = meta__st(c, S_PARTS_UNUSED_TO_GC);
                 if (!s)
                     rc = VODUP_META_EIO;
                 else {
                     bind_text(s, 1, upload_id);
                     bind_i64(s, 2, id);
-                    rc = exec_done(c, s, "complete gc");
+                    rc = meta__exec_done(c, s, "complete gc");
                 }
             }
             if (rc == VODUP_META_OK) {
                 /* The listed blobs now belong to the object; only the rest go to gc. */
                 static const int steps[] = { S_PARTS_DELETE, S_UPLOAD_DELETE };
                 for (size_t i = 0; i < 2 && rc == VODUP_META_OK; i++) {
-                    sqlite3_stmt *s = st(c, steps[i]);
+                    sqlite3_stmt *s = meta__st(c, steps[i]);
                     if (!s)
                         rc = VODUP_META_EIO;
                     else {
                         bind_text(s, 1, upload_id);
-                        rc = exec_done(c, s, "complete drop");
+                        rc = meta__exec_done(c, s, "complete drop");
                     }
                 }
             }
         }
-        rc = tx_end(c, rc);
+        rc = meta__tx_end(c, rc);
     }
-    release(m, c);
+    meta__release(m, c);
 
     if (rc == VODUP_META_OK && out) {
         /* Hand the upload's strings over to the result instead of copying them. */
@@ -1612,18 +1550,18 @@ int vodup_meta_gc_take(vodup_meta *m, char (*ids)[33], int max)
 {
     if (max <= 0)
         return 0;
-    conn *c = acquire(m);
-    sqlite3_stmt *s = st(c, S_GC_TAKE);
+    conn *c = meta__acquire(m);
+    sqlite3_stmt *s = meta__st(c, S_GC_TAKE);
     int n = 0, rc = VODUP_META_EIO;
     if (s) {
         bind_i64(s, 1, max);
         int r = SQLITE_DONE;
         while (n < max && (r = sqlite3_step(s)) == SQLITE_ROW)
             copy_text(ids[n++], 33, s, 0);
-        rc = (n == max || r == SQLITE_DONE) ? VODUP_META_OK : db_fail(c, "gc take", r);
+        rc = (n == max || r == SQLITE_DONE) ? VODUP_META_OK : meta__db_fail(c, "gc take", r);
         sqlite3_reset(s);
     }
-    release(m, c);
+    meta__release(m, c);
     return rc == VODUP_META_OK ? n : rc;
 }
 
@@ -1631,24 +1569,24 @@ int vodup_meta_gc_done(vodup_meta *m, char (*ids)[33], int n)
 {
     if (n <= 0)
         return VODUP_META_OK;
-    conn *c = acquire(m);
-    int rc = tx_begin(c, 1);
+    conn *c = meta__acquire(m);
+    int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
         for (int i = 0; i < n && rc == VODUP_META_OK; i++) {
             char id[33];
             snprintf(id, sizeof id, "%.32s", ids[i]);
             rc = gc_forget(c, id);
         }
-        rc = tx_end(c, rc);
+        rc = meta__tx_end(c, rc);
     }
-    release(m, c);
+    meta__release(m, c);
     return rc;
 }
 
 int vodup_meta_blob_is_live(vodup_meta *m, const char *blob)
 {
-    conn *c = acquire(m);
-    sqlite3_stmt *s = st(c, S_BLOB_LIVE);
+    conn *c = meta__acquire(m);
+    sqlite3_stmt *s = meta__st(c, S_BLOB_LIVE);
     int rc = VODUP_META_EIO;
     if (s) {
         bind_text(s, 1, blob);
@@ -1656,9 +1594,9 @@ int vodup_meta_blob_is_live(vodup_meta *m, const char *blob)
         if (r == SQLITE_ROW)
             rc = sqlite3_column_int(s, 0) ? 1 : 0;
         else
-            rc = db_fail(c, "blob is live", r);
+            rc = meta__db_fail(c, "blob is live", r);
         sqlite3_reset(s);
     }
-    release(m, c);
+    meta__release(m, c);
     return rc;
 }

@@ -1,0 +1,342 @@
+/* rpc.c - see rpc.h: parsing, authentication and answers of RPC-style requests. */
+#include "server/rpc/rpc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/digest.h"
+#include "common/pop_sign.h"
+#include "common/timefmt.h"
+#include "common/xml.h"
+#include "server/config.h"
+#include "server/oss/oss.h"
+#include "server/oss/upload.h"
+#include "server/store/meta_vod.h"
+
+#define RPC_MAX_BODY (64 * 1024)
+#define RPC_MAX_PARAMS 200
+#define RPC_NONCE_TTL (2 * OSS_MAX_TIME_SKEW) /* a nonce must outlive the whole timestamp window */
+
+int rpc_is_rpc(http_request *r)
+{
+    if (r->target.path_len != 1 || r->target.path[0] != '/')
+        return 0;
+    if (http_has_query(r, "Action"))
+        return 1;
+    const char *ct = http_header(r, "Content-Type");
+    return strcmp(r->method, "POST") == 0 && ct &&
+           strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+}
+
+const char *rpc_param(const rpc_call *c, const char *name)
+{
+    for (size_t i = 0; i < c->nparams; i++)
+        if (strcmp(c->params[i].name, name) == 0)
+            return c->params[i].value;
+    return NULL;
+}
+
+/* ---- answers ------------------------------------------------------------------------ */
+
+static void json_to_xml(vbuf *x, const char *name, const json_t *v)
+{
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item) json_to_xml(x, name, item);
+        return;
+    }
+    vbuf_printf(x, "<%s>", name);
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *child;
+        json_object_foreach((json_t *)v, k, child) json_to_xml(x, k, child);
+    } else if (json_is_string(v)) {
+        vodup_xml_escape(x, json_string_value(v), json_string_length(v));
+    } else if (json_is_integer(v)) {
+        vbuf_printf(x, "%lld", (long long)json_integer_value(v));
+    } else if (json_is_real(v)) {
+        vbuf_printf(x, "%g", json_real_value(v));
+    } else if (json_is_boolean(v)) {
+        vbuf_puts(x, json_is_true(v) ? "true" : "false");
+    }
+    vbuf_printf(x, "</%s>", name);
+}
+
+static void send_json(rpc_call *c, unsigned int status, json_t *body, const char *root)
+{
+    vbuf out = VBUF_INIT;
+    const char *ctype;
+    if (c->xml) {
+        vbuf_puts(&out, "<?xml version='1.0' encoding='UTF-8'?>");
+        json_to_xml(&out, root, body);
+        ctype = "text/xml;charset=utf-8";
+    } else {
+        char *s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (s)
+            vbuf_puts(&out, s);
+        free(s);
+        ctype = "application/json;charset=utf-8";
+    }
+    json_decref(body);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(out.len, out.data ? out.data : (void *)"",
+                                                                out.data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        vbuf_free(&out);
+        return;
+    }
+    out.data = NULL;
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    MHD_add_response_header(resp, "x-acs-request-id", c->request_id);
+    c->r->resp_bytes = out.len;
+    http_respond(c->r, status, resp);
+}
+
+int rpc_error(rpc_call *c, unsigned int status, const char *code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *host = c->r->host ? c->r->host : "";
+    json_t *body = json_pack("{s:s,s:s,s:s,s:s}", "RequestId", c->request_id, "HostId", host, "Code", code,
+                             "Message", msg);
+    c->r->err_code = code;
+    if (body)
+        send_json(c, status, body, "Error");
+    return -1;
+}
+
+int rpc_missing(rpc_call *c, const char *param)
+{
+    return rpc_error(c, 400, "MissingParameter",
+                     "The input parameter \"%s\" that is mandatory for processing this request is not supplied.", param);
+}
+
+int rpc_invalid(rpc_call *c, const char *param)
+{
+    return rpc_error(c, 400, "InvalidParameter", "The specified parameter \"%s\" is not valid.", param);
+}
+
+int rpc_reply(rpc_call *c, json_t *body)
+{
+    if (!body)
+        return rpc_error(c, 500, "InternalError", "The request processing has failed due to some unknown error.");
+    json_t *out = json_object();
+    json_object_set_new(out, "RequestId", json_string(c->request_id));
+    json_object_update(out, body);
+    json_decref(body);
+    char root[128];
+    snprintf(root, sizeof root, "%sResponse", c->action);
+    send_json(c, 200, out, root);
+    return 0;
+}
+
+int rpc_authorize(rpc_call *c, const char *action, const char *resource)
+{
+    if (auth_authorize(&c->r->cred, action, resource))
+        return 0;
+    return rpc_error(c, 403, "Forbidden.RAM",
+                     "User not authorized to operate on the specified resource, or this API doesn't support RAM.");
+}
+
+/* ---- authentication --------------------------------------------------------------- */
+
+static int check_common(rpc_call *c)
+{
+    static const char *const required[] = {"Action", "Version", "AccessKeyId", "Signature", "SignatureMethod",
+                                           "SignatureVersion", "SignatureNonce", "Timestamp", NULL};
+    const char *dup;
+    if (vodup_pop_duplicate(c->params, c->nparams, &dup) == 1)
+        return rpc_error(c, 400, "InvalidParameter", "The parameter \"%s\" appears more than once.", dup);
+    for (int i = 0; required[i]; i++)
+        if (!rpc_param(c, required[i]) || !*rpc_param(c, required[i]))
+            return rpc_missing(c, required[i]);
+    if (strcmp(rpc_param(c, "SignatureMethod"), "HMAC-SHA1") != 0)
+        return rpc_error(c, 400, "InvalidSignatureMethod", "Specified signature method is not supported.");
+    if (strcmp(rpc_param(c, "SignatureVersion"), "1.0") != 0)
+        return rpc_error(c, 400, "InvalidSignatureVersion", "Specified signature version is not supported.");
+    const char *f = rpc_param(c, "Format");
+    if (f && strcasecmp(f, "XML") == 0)
+        c->xml = 1;
+    else if (f && strcasecmp(f, "JSON") != 0)
+        return rpc_invalid(c, "Format");
+    if (strlen(rpc_param(c, "SignatureNonce")) > 128)
+        return rpc_invalid(c, "SignatureNonce");
+    return 0;
+}
+
+static int authenticate(rpc_call *c)
+{
+    http_request *r = c->r;
+    time_t ts;
+    if (vodup_time_parse_iso(rpc_param(c, "Timestamp"), &ts) != 0)
+        return rpc_error(c, 400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.");
+    double skew = difftime(ts, c->now);
+    if (skew > OSS_MAX_TIME_SKEW || skew < -OSS_MAX_TIME_SKEW)
+        return rpc_error(c, 400, "InvalidTimeStamp.Expired",
+                         "Specified time stamp or date value is expired (it must be within 15 minutes of the server's time).");
+    const char *ak = rpc_param(c, "AccessKeyId");
+    const char *token = rpc_param(c, "SecurityToken");
+    if (strlen(ak) >= sizeof r->cred.key_id)
+        return rpc_error(c, 404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.");
+    switch (auth_resolve(r->srv, ak, token, c->now, &r->cred)) {
+    case AUTH_OK:
+        break;
+    case AUTH_ENOKEY:
+        return rpc_error(c, 404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.");
+    case AUTH_EINACTIVE:
+        return rpc_error(c, 400, "InvalidAccessKeyId.Inactive", "Specified access key is disabled.");
+    case AUTH_ENOTOKEN:
+        return rpc_error(c, 400, "MissingSecurityToken", "SecurityToken is mandatory for this access key.");
+    case AUTH_ETOKEN:
+        return rpc_error(c, 400, "InvalidSecurityToken.Malformed", "Specified SecurityToken is malformed.");
+    case AUTH_ETOKEN_EXPIRED:
+        return rpc_error(c, 403, "InvalidSecurityToken.Expired", "Specified SecurityToken is expired.");
+    case AUTH_ETOKEN_MISMATCH:
+        return rpc_error(c, 400, "InvalidSecurityToken.MismatchWithAccessKey",
+                         "Specified SecurityToken mismatch with the AccessKey.");
+    default:
+        return rpc_error(c, 500, "InternalError", "Credentials could not be checked.");
+    }
+    /* A token must not outlive the request it signs either: its expiry is checked
+     * against the request's own signed time as well as the clock. */
+    if (r->cred.temporary && r->cred.expires < ts) {
+        auth_cred_clear(&r->cred);
+        return rpc_error(c, 403, "InvalidSecurityToken.Expired", "Specified SecurityToken is expired.");
+    }
+    vbuf sts = VBUF_INIT;
+    int ok = vodup_pop_verify(r->method, c->params, c->nparams, r->cred.secret, &sts);
+    if (ok != 1) {
+        rpc_error(c, 400, "SignatureDoesNotMatch",
+                  "Specified signature is not matched with our calculation. server string to sign is:%s",
+                  vbuf_cstr(&sts));
+        vbuf_free(&sts);
+        auth_cred_clear(&r->cred);
+        return -1;
+    }
+    vbuf_free(&sts);
+    int n = vodup_meta_nonce_use(r->srv->meta, ak, rpc_param(c, "SignatureNonce"), c->now, RPC_NONCE_TTL);
+    if (n == VODUP_META_EEXISTS)
+        return rpc_error(c, 400, "SignatureNonceUsed", "Specified signature nonce was used already.");
+    if (n != VODUP_META_OK)
+        return rpc_error(c, 500, "InternalError", "The request processing has failed due to some unknown error.");
+    r->authenticated = 1;
+    return 0;
+}
+
+/* ---- the op ------------------------------------------------------------------------- */
+
+static void call_free(void *p)
+{
+    rpc_call *c = p;
+    if (!c)
+        return;
+    free(c->params);
+    vodup_target_free(&c->form);
+    free(c);
+}
+
+static int rpc_begin(http_request *r)
+{
+    rpc_call *c = calloc(1, sizeof *c);
+    if (!c) {
+        oss_error(r, OSS_ERR_InternalError, "Out of memory.");
+        return 0;
+    }
+    r->op_state = c;
+    r->op_free = call_free;
+    c->r = r;
+    unsigned char id[16];
+    vodup_random(id, sizeof id);
+    snprintf(c->request_id, sizeof c->request_id,
+             "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X", id[0], id[1], id[2], id[3],
+             id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11], id[12], id[13], id[14], id[15]);
+    uint64_t len;
+    if (oss_content_length(r, &len) == 1 && len > RPC_MAX_BODY) {
+        rpc_error(c, 400, "InvalidParameter", "The request body may be at most %d bytes.", RPC_MAX_BODY);
+        return 0;
+    }
+    r->body_limit = RPC_MAX_BODY;
+    return 0;
+}
+
+static int rpc_body(http_request *r, const char *p, size_t n)
+{
+    rpc_call *c = r->op_state;
+    if (r->body.len + n > r->body_limit) {
+        r->body_too_large = 1;
+        rpc_error(c, 400, "InvalidParameter", "The request body may be at most %d bytes.", RPC_MAX_BODY);
+        return 0;
+    }
+    if (vbuf_append(&r->body, p, n) != 0)
+        rpc_error(c, 500, "InternalError", "Out of memory.");
+    return 0;
+}
+
+static const rpc_action *find_action(const rpc_action *table, const char *name)
+{
+    for (const rpc_action *a = table; a->name; a++)
+        if (strcmp(a->name, name) == 0)
+            return a;
+    return NULL;
+}
+
+static void rpc_finish(http_request *r)
+{
+    rpc_call *c = r->op_state;
+    c->now = time(NULL);
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "POST") != 0) {
+        rpc_error(c, 400, "UnsupportedHTTPMethod", "Specified HTTP method is not supported: use GET or POST.");
+        return;
+    }
+    if (r->body.len && vodup_form_parse(&c->form, r->body.data, r->body.len) != 0) {
+        rpc_error(c, 400, "InvalidParameter", "The form body is malformed.");
+        return;
+    }
+    size_t n = r->target.nquery + c->form.nquery;
+    if (n > RPC_MAX_PARAMS) {
+        rpc_error(c, 400, "InvalidParameter", "Too many parameters (at most %d).", RPC_MAX_PARAMS);
+        return;
+    }
+    c->params = calloc(n ? n : 1, sizeof *c->params);
+    if (!c->params) {
+        rpc_error(c, 500, "InternalError", "Out of memory.");
+        return;
+    }
+    for (size_t i = 0; i < r->target.nquery; i++)
+        c->params[c->nparams++] = r->target.query[i];
+    for (size_t i = 0; i < c->form.nquery; i++)
+        c->params[c->nparams++] = c->form.query[i];
+    if (check_common(c) != 0)
+        return;
+    c->action = rpc_param(c, "Action");
+    r->op_name = c->action;
+    c->version = rpc_param(c, "Version");
+    const rpc_action *a;
+    if (strcmp(c->version, "2017-03-21") == 0) {
+        a = find_action(vod_upload_actions, c->action);
+        if (!a)
+            a = find_action(vod_media_actions, c->action);
+    } else if (strcmp(c->version, "2015-04-01") == 0) {
+        a = find_action(sts_actions, c->action);
+    } else {
+        rpc_error(c, 400, "InvalidVersion", "Specified parameter Version is not valid.");
+        return;
+    }
+    if (!a) {
+        rpc_error(c, 404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.");
+        return;
+    }
+    if (authenticate(c) != 0)
+        return;
+    a->run(c);
+    if (!r->resp)
+        rpc_error(c, 500, "InternalError", "The request processing has failed due to some unknown error.");
+}
+
+const http_op rpc_op = {"RPC", rpc_begin, rpc_body, rpc_finish, 1};

@@ -1,0 +1,497 @@
+/* vod_upload.c - the VOD actions that hand out upload addresses and credentials:
+ * CreateUploadVideo, RefreshUploadVideo, CreateUploadImage, CreateUploadAttachedMedia.
+ *
+ * Each creates (or finds) a media record pointing at one object in the account's VOD
+ * storage bucket, and issues temporary credentials scoped to exactly that object and
+ * the operations that write it (auth/token.h). The object's completion flips the
+ * media's status and queues the event, inside the store's own transaction.
+ */
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/codec.h"
+#include "common/digest.h"
+#include "common/timefmt.h"
+#include "server/auth/token.h"
+#include "server/rpc/rpc.h"
+#include "server/rpc/vod.h"
+#include "server/store/meta_vod.h"
+
+static const char *const VIDEO_EXTS[] = {
+    "mp4", "ts", "3gp", "mpg", "mpeg", "mpe", "dat", "vob", "asf", "avi", "wmv", "flv", "f4v", "rm", "rmvb",
+    "mov", "mkv", "m3u8", "dv", "gif", "m2t", "m4v", "mj2", "mjpeg", "mts", "ogg", "qt", "swf", "webm",
+    /* audio */
+    "mp3", "wma", "wav", "aac", "ra", "m4a", "flac", "ape", "ac3", "amr", "caf", "acm", NULL};
+static const char *const IMAGE_EXTS[] = {"png", "jpg", "jpeg", "gif", NULL};
+static const char *const WATERMARK_EXTS[] = {"png", "gif", "apng", "mov", NULL};
+static const char *const SUBTITLE_EXTS[] = {"srt", "ass", "stl", "ttml", "vtt", NULL};
+static const char *const MATERIAL_EXTS[] = {"jpg", "gif", "png", "mp4", "mat", "zip", "apk", NULL};
+
+/* The writing operations an upload credential may run on its object. */
+static const char *const UPLOAD_OPS[] = {"PutObject", "InitiateMultipartUpload", "UploadPart",
+                                         "CompleteMultipartUpload", "AbortMultipartUpload", "ListParts", NULL};
+
+static int in_list(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (strcasecmp(*list, s) == 0)
+            return 1;
+    return 0;
+}
+
+/* Lower-case extension of name (after the last '.'), "" when none. */
+static void file_ext(const char *name, char *out, size_t n)
+{
+    const char *dot = strrchr(name, '.');
+    const char *slash = strrchr(name, '/');
+    const char *bs = strrchr(name, '\\');
+    out[0] = '\0';
+    if (!dot || (slash && slash > dot) || (bs && bs > dot) || !dot[1] || strlen(dot + 1) >= n)
+        return;
+    size_t i = 0;
+    for (const char *p = dot + 1; *p; p++)
+        out[i++] = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+    out[i] = '\0';
+}
+
+/* ---- parameter checks shared by the Create* actions ----------------------------- */
+
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+/* Emoji and other 4-byte UTF-8 (the real service refuses them with IllegalCharacters). */
+static int has_4byte_utf8(const char *s)
+{
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xF8) == 0xF0)
+            return 1;
+    return 0;
+}
+
+int vod_check_text(rpc_call *c, const char *name, size_t max_chars, int required)
+{
+    const char *v = rpc_param(c, name);
+    if (!v || !*v)
+        return required ? rpc_missing(c, name) : 0;
+    if (has_4byte_utf8(v))
+        return rpc_error(c, 400, "IllegalCharacters",
+                         "The specified %s contains illegal emoticon or special characters.", name);
+    if (utf8_chars(v) > max_chars)
+        return rpc_error(c, 400, "LengthExceededMax", "The specified %s length has exceeded %zu.", name, max_chars);
+    return 0;
+}
+
+static int check_tags(rpc_call *c)
+{
+    const char *t = rpc_param(c, "Tags");
+    if (!t || !*t)
+        return 0;
+    int count = 0;
+    const char *p = t;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char tag[512];
+        if (len >= sizeof tag)
+            return rpc_error(c, 400, "LengthExceededMax", "The specified Tags length has exceeded 32.");
+        memcpy(tag, p, len);
+        tag[len] = '\0';
+        if (utf8_chars(tag) > 32)
+            return rpc_error(c, 400, "LengthExceededMax", "The specified Tags length has exceeded 32.");
+        if (++count > 16)
+            return rpc_error(c, 400, "TagsExceededMax", "The specified Tags count has exceeded 16.");
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+static int check_user_data(rpc_call *c)
+{
+    const char *u = rpc_param(c, "UserData");
+    if (!u || !*u)
+        return 0;
+    if (strlen(u) > 4096)
+        return rpc_error(c, 400, "LengthExceededMax", "The specified UserData length has exceeded 4096.");
+    json_t *j = json_loads(u, 0, NULL);
+    int ok = json_is_object(j);
+    json_t *ext = ok ? json_object_get(j, "Extend") : NULL;
+    if (ext) {
+        char *s = json_is_string(ext) ? NULL : json_dumps(ext, JSON_COMPACT);
+        size_t n = s ? strlen(s) : json_string_length(ext);
+        free(s);
+        if (n > 512)
+            ok = 0;
+    }
+    json_decref(j);
+    return ok ? 0 : rpc_invalid(c, "UserData");
+}
+
+static int parse_long(rpc_call *c, const char *name, long long *out, long long dflt)
+{
+    const char *v = rpc_param(c, name);
+    *out = dflt;
+    if (!v || !*v)
+        return 0;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (*end || x < 0 || strlen(v) > 18)
+        return rpc_invalid(c, name);
+    *out = x;
+    return 0;
+}
+
+/* ---- storage and credentials ------------------------------------------------------- */
+
+/* The bucket an upload goes to: StorageLocation ("<bucket>" or "<bucket>.<host>") when
+ * given, which must be a bucket of the account; otherwise the account's default VOD
+ * storage, created on first use as "outin-<32 hex>". */
+int vod_storage(rpc_call *c, char bucket[64])
+{
+    vodupd *s = c->r->srv;
+    const char *acct = c->r->cred.account_id;
+    const char *loc = rpc_param(c, "StorageLocation");
+    if (loc && *loc) {
+        size_t n = strcspn(loc, ".");
+        vodup_meta_bucket b;
+        if (n == 0 || n >= 64)
+            return rpc_error(c, 404, "InvalidStorage.NotFound", "The StorageLocation does not exist.");
+        memcpy(bucket, loc, n);
+        bucket[n] = '\0';
+        int rc = vodup_meta_bucket_get(s->meta, bucket, &b);
+        int mine = rc == VODUP_META_OK && strcmp(b.account_id, acct) == 0;
+        if (rc == VODUP_META_OK)
+            vodup_meta_bucket_clear(&b);
+        if (!mine)
+            return rpc_error(c, 404, "InvalidStorage.NotFound", "The StorageLocation does not exist.");
+        return 0;
+    }
+    char name[96], *v = NULL;
+    snprintf(name, sizeof name, "vod_storage:%s", acct);
+    if (vodup_meta_setting_get(s->meta, name, &v) == VODUP_META_OK && v && strlen(v) < 64) {
+        memcpy(bucket, v, strlen(v) + 1);
+        free(v);
+        return 0;
+    }
+    free(v);
+    unsigned char rnd[16];
+    char hex[33];
+    if (vodup_random(rnd, sizeof rnd) != 0)
+        return rpc_error(c, 500, "InternalError", "No randomness available.");
+    vodup_hex_lower(hex, rnd, sizeof rnd);
+    snprintf(bucket, 64, "outin-%s", hex);
+    if (vodup_meta_bucket_create(s->meta, bucket, acct, c->now) != VODUP_META_OK ||
+        vodup_meta_setting_set(s->meta, name, bucket) != VODUP_META_OK)
+        return rpc_error(c, 500, "InternalError", "Creating the account's VOD storage failed.");
+    return 0;
+}
+
+void vod_storage_location(const vodupd *s, const char *bucket, char *out, size_t n)
+{
+    /* "<bucket>.<our host>", the shape of the real service's "outin-….oss-cn-….aliyuncs.com" */
+    const char *h = s->public_url ? strstr(s->public_url, "://") : NULL;
+    h = h ? h + 3 : "localhost";
+    size_t hl = strcspn(h, ":/");
+    snprintf(out, n, "%s.%.*s", bucket, (int)hl, h);
+}
+
+void vod_file_url(const vodupd *s, const char *bucket, const char *key, vbuf *out)
+{
+    vbuf_printf(out, "%s/%s/", s->public_url ? s->public_url : "", bucket);
+    vodup_uri_encode(out, key, strlen(key), 1);
+}
+
+/* Adds UploadAddress and UploadAuth for md's object to body. */
+static int add_upload_credentials(rpc_call *c, const vodup_meta_media *md, json_t *body)
+{
+    vodupd *s = c->r->srv;
+    long long now = (long long)c->now, exp = now + s->upload_auth_ttl;
+    json_t *ops = json_array();
+    for (int i = 0; UPLOAD_OPS[i]; i++)
+        json_array_append_new(ops, json_string(UPLOAD_OPS[i]));
+    char prn[64];
+    snprintf(prn, sizeof prn, "vod/%s", md->id);
+    json_t *claims = json_pack("{s:s,s:s,s:I,s:I,s:{s:s,s:s,s:o}}", "acct", md->account_id, "prn", prn, "iat", now,
+                               "exp", exp, "scope", "bucket", md->bucket, "key", md->object_key, "ops", ops);
+    char *ak = NULL, *sk = NULL, *token = NULL;
+    int rc = claims ? token_issue(s->token_keys, claims, &ak, &sk, &token) : -1;
+    json_decref(claims);
+    if (rc != 0)
+        return rpc_error(c, 500, "InternalError", "Issuing upload credentials failed.");
+    char expire_utc[21], ttl[24];
+    vodup_time_iso(expire_utc, (time_t)exp);
+    snprintf(ttl, sizeof ttl, "%d", s->upload_auth_ttl);
+    /* Key order as the real service writes them; clients parse them either way. */
+    json_t *auth = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "SecurityToken", token, "AccessKeyId", ak, "ExpireUTCTime",
+                             expire_utc, "AccessKeySecret", sk, "Expiration", ttl, "Region", s->region);
+    json_t *addr = json_pack("{s:s,s:s,s:s}", "Endpoint", s->public_url ? s->public_url : "", "Bucket", md->bucket,
+                             "FileName", md->object_key);
+    OPENSSL_cleanse(sk, strlen(sk));
+    free(ak);
+    free(sk);
+    free(token);
+    char *auth_s = auth ? json_dumps(auth, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *addr_s = addr ? json_dumps(addr, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(auth);
+    json_decref(addr);
+    vbuf a = VBUF_INIT, b = VBUF_INIT;
+    if (auth_s && addr_s) {
+        vodup_base64_encode(&a, addr_s, strlen(addr_s));
+        vodup_base64_encode(&b, auth_s, strlen(auth_s));
+    }
+    if (auth_s) {
+        OPENSSL_cleanse(auth_s, strlen(auth_s));
+        free(auth_s);
+    }
+    free(addr_s);
+    int ok = a.len && b.len && !a.oom && !b.oom;
+    if (ok) {
+        json_object_set_new(body, "UploadAddress", json_string(vbuf_cstr(&a)));
+        json_object_set_new(body, "UploadAuth", json_string(vbuf_cstr(&b)));
+    }
+    vbuf_free(&a);
+    vbuf_free(&b);
+    return ok ? 0 : rpc_error(c, 500, "InternalError", "Issuing upload credentials failed.");
+}
+
+/* Common part of the three Create actions: checks, storage, the record. */
+static int create_media(rpc_call *c, vodup_meta_media *md, const char *kind, const char *ext)
+{
+    if (check_tags(c) != 0 || check_user_data(c) != 0 || vod_check_text(c, "Description", 1024, 0) != 0)
+        return -1;
+    long long cate;
+    if (parse_long(c, "CateId", &cate, -1) != 0)
+        return -1;
+    long long fsize;
+    if (parse_long(c, "FileSize", &fsize, 0) != 0)
+        return -1;
+    const char *cover = rpc_param(c, "CoverURL");
+    if (cover && strlen(cover) > 1024)
+        return rpc_error(c, 400, "LengthExceededMax", "The specified CoverURL length has exceeded 1024.");
+    char bucket[64];
+    if (vod_storage(c, bucket) != 0)
+        return -1;
+    unsigned char rnd[16];
+    if (vodup_random(rnd, sizeof rnd) != 0)
+        return rpc_error(c, 500, "InternalError", "No randomness available.");
+    vodup_hex_lower(md->id, rnd, sizeof rnd);
+    snprintf(md->kind, sizeof md->kind, "%s", kind);
+    snprintf(md->status, sizeof md->status, "Uploading");
+    md->account_id = c->r->cred.account_id;
+    md->title = (char *)rpc_param(c, "Title");
+    md->description = (char *)rpc_param(c, "Description");
+    md->tags = (char *)rpc_param(c, "Tags");
+    md->cover_url = (char *)cover;
+    md->user_data = (char *)rpc_param(c, "UserData");
+    md->template_group_id = (char *)rpc_param(c, "TemplateGroupId");
+    md->app_id = (char *)(rpc_param(c, "AppId") ? rpc_param(c, "AppId") : "app-1000000");
+    md->ext = (char *)ext;
+    md->cate_id = cate;
+    md->file_size = (uint64_t)fsize;
+    md->bucket = strdup(bucket);
+    if (!md->bucket)
+        return rpc_error(c, 500, "InternalError", "Out of memory.");
+    char loc[192];
+    vod_storage_location(c->r->srv, bucket, loc, sizeof loc);
+    md->storage_location = strdup(loc);
+    md->created = md->modified = c->now;
+    return 0;
+}
+
+static int store_and_answer(rpc_call *c, vodup_meta_media *md, json_t *body)
+{
+    if (!md->storage_location || !md->object_key) {
+        json_decref(body);
+        return rpc_error(c, 500, "InternalError", "Out of memory.");
+    }
+    if (vodup_meta_media_create(c->r->srv->meta, md) != VODUP_META_OK) {
+        json_decref(body);
+        return rpc_error(c, 503, "AddVideoFailed", "Adding the media record has failed.");
+    }
+    if (add_upload_credentials(c, md, body) != 0) {
+        json_decref(body);
+        return -1;
+    }
+    return rpc_reply(c, body);
+}
+
+/* Frees only what create_media and the actions allocated (the rest is borrowed). */
+static void media_release(vodup_meta_media *md)
+{
+    free(md->bucket);
+    free(md->object_key);
+    free(md->storage_location);
+}
+
+/* "sv/<8 hex>-<creation ms in hex>/<same>.<ext>", the real service's shape. */
+static char *video_key(const vodup_meta_media *md, time_t now, const char *ext)
+{
+    char part[64];
+    snprintf(part, sizeof part, "%.8s-%llx", md->id, (unsigned long long)now * 1000ULL);
+    vbuf k = VBUF_INIT;
+    vbuf_printf(&k, "sv/%s/%s.%s", part, part, ext);
+    return k.oom ? (vbuf_free(&k), NULL) : vbuf_steal(&k);
+}
+
+static int create_upload_video(rpc_call *c)
+{
+    if (rpc_authorize(c, "vod:CreateUploadVideo", "*") != 0)
+        return -1;
+    if (vod_check_text(c, "Title", 128, 1) != 0)
+        return -1;
+    const char *fname = rpc_param(c, "FileName");
+    if (!fname || !*fname)
+        return rpc_missing(c, "FileName");
+    if (strlen(fname) > 1024)
+        return rpc_error(c, 400, "LengthExceededMax", "The specified FileName length has exceeded 1024.");
+    char ext[16];
+    file_ext(fname, ext, sizeof ext);
+    if (!*ext || !in_list(VIDEO_EXTS, ext))
+        return rpc_error(c, 400, "InvalidFileName.Extension", "The specified FileName's extension is illegal.");
+    vodup_meta_media md;
+    memset(&md, 0, sizeof md);
+    md.file_name = (char *)fname;
+    int rc = create_media(c, &md, "video", ext);
+    if (rc == 0) {
+        md.object_key = video_key(&md, c->now, ext);
+        json_t *body = json_pack("{s:s}", "VideoId", md.id);
+        rc = store_and_answer(c, &md, body);
+    }
+    media_release(&md);
+    return rc;
+}
+
+static int refresh_upload_video(rpc_call *c)
+{
+    if (rpc_authorize(c, "vod:RefreshUploadVideo", "*") != 0)
+        return -1;
+    const char *id = rpc_param(c, "VideoId");
+    if (!id || !*id)
+        return rpc_missing(c, "VideoId");
+    vodup_meta_media md;
+    int rc = vodup_meta_media_get(c->r->srv->meta, c->r->cred.account_id, id, &md);
+    if (rc == VODUP_META_ENOTFOUND || (rc == VODUP_META_OK && strcmp(md.kind, "video") != 0)) {
+        if (rc == VODUP_META_OK)
+            vodup_meta_media_clear(&md);
+        return rpc_error(c, 404, "InvalidVideo.NotFound", "The video does not exist.");
+    }
+    if (rc != VODUP_META_OK)
+        return rpc_error(c, 500, "InternalError", "The metadata store failed.");
+    json_t *body = json_pack("{s:s}", "VideoId", md.id);
+    rc = add_upload_credentials(c, &md, body);
+    vodup_meta_media_clear(&md);
+    if (rc != 0) {
+        json_decref(body);
+        return -1;
+    }
+    return rpc_reply(c, body);
+}
+
+static int create_upload_image(rpc_call *c)
+{
+    if (rpc_authorize(c, "vod:CreateUploadImage", "*") != 0)
+        return -1;
+    const char *type = rpc_param(c, "ImageType");
+    if (!type || !*type)
+        return rpc_missing(c, "ImageType");
+    if (strcmp(type, "default") != 0 && strcmp(type, "cover") != 0)
+        return rpc_invalid(c, "ImageType");
+    const char *ext_in = rpc_param(c, "ImageExt");
+    char ext[16];
+    snprintf(ext, sizeof ext, "%s", ext_in && *ext_in ? ext_in : "png");
+    for (char *p = ext; *p; p++)
+        *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+    if (!in_list(IMAGE_EXTS, ext))
+        return rpc_invalid(c, "ImageExt");
+    if (vod_check_text(c, "Title", 128, 0) != 0)
+        return -1;
+    vodup_meta_media md;
+    memset(&md, 0, sizeof md);
+    md.image_type = (char *)type;
+    md.file_name = (char *)rpc_param(c, "OriginalFileName");
+    int rc = create_media(c, &md, "image", ext);
+    if (rc == 0) {
+        char hex[33];
+        snprintf(hex, sizeof hex, "%s", md.id);
+        for (char *p = hex; *p; p++)
+            *p = (char)((*p >= 'a' && *p <= 'f') ? *p - 32 : *p);
+        vbuf k = VBUF_INIT, url = VBUF_INIT;
+        vbuf_printf(&k, "image/%s/%s.%s", type, hex, ext);
+        md.object_key = k.oom ? NULL : vbuf_steal(&k);
+        vbuf_free(&k);
+        vod_file_url(c->r->srv, md.bucket, md.object_key ? md.object_key : "", &url);
+        json_t *body = json_pack("{s:s,s:s,s:s}", "ImageId", md.id, "ImageURL", vbuf_cstr(&url), "FileURL",
+                                 vbuf_cstr(&url));
+        vbuf_free(&url);
+        rc = store_and_answer(c, &md, body);
+    }
+    media_release(&md);
+    return rc;
+}
+
+static int create_upload_attached_media(rpc_call *c)
+{
+    if (rpc_authorize(c, "vod:CreateUploadAttachedMedia", "*") != 0)
+        return -1;
+    const char *bt = rpc_param(c, "BusinessType");
+    if (!bt || !*bt)
+        return rpc_missing(c, "BusinessType");
+    const char *const *exts = strcmp(bt, "watermark") == 0  ? WATERMARK_EXTS
+                              : strcmp(bt, "subtitle") == 0 ? SUBTITLE_EXTS
+                              : strcmp(bt, "material") == 0 ? MATERIAL_EXTS
+                                                            : NULL;
+    if (!exts)
+        return rpc_invalid(c, "BusinessType");
+    char ext[16];
+    const char *me = rpc_param(c, "MediaExt");
+    const char *fname = rpc_param(c, "FileName");
+    if (me && *me) {
+        snprintf(ext, sizeof ext, "%s", me);
+        for (char *p = ext; *p; p++)
+            *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+    } else if (fname && *fname) {
+        file_ext(fname, ext, sizeof ext);
+    } else {
+        return rpc_missing(c, "MediaExt");
+    }
+    if (!in_list(exts, ext))
+        return rpc_invalid(c, "MediaExt");
+    if (vod_check_text(c, "Title", 128, 0) != 0)
+        return -1;
+    vodup_meta_media md;
+    memset(&md, 0, sizeof md);
+    md.business_type = (char *)bt;
+    md.file_name = (char *)fname;
+    int rc = create_media(c, &md, "attached", ext);
+    if (rc == 0) {
+        vbuf k = VBUF_INIT, url = VBUF_INIT;
+        vbuf_printf(&k, "%s/%s.%s", bt, md.id, ext);
+        md.object_key = k.oom ? NULL : vbuf_steal(&k);
+        vbuf_free(&k);
+        vod_file_url(c->r->srv, md.bucket, md.object_key ? md.object_key : "", &url);
+        json_t *body = json_pack("{s:s,s:s,s:s}", "MediaId", md.id, "MediaURL", vbuf_cstr(&url), "FileURL",
+                                 vbuf_cstr(&url));
+        vbuf_free(&url);
+        rc = store_and_answer(c, &md, body);
+    }
+    media_release(&md);
+    return rc;
+}
+
+const rpc_action vod_upload_actions[] = {
+    {"CreateUploadVideo", create_upload_video},
+    {"RefreshUploadVideo", refresh_upload_video},
+    {"CreateUploadImage", create_upload_image},
+    {"CreateUploadAttachedMedia", create_upload_attached_media},
+    {NULL, NULL},
+};

@@ -1,0 +1,207 @@
+/* meta_sqlite_int.h - what meta_sqlite.c (accounts, buckets, objects, uploads) and
+ * meta_sqlite_vod.c (principals, media, events, nonces) share. Private to those two files.
+ *
+ * Both halves run on the same pooled connections and the same statement cache, because
+ * the object store's transactions have to reach into the media tables (the completion
+ * hook) and media deletion has to reach into the objects: one set of helpers, one cache
+ * indexed by one enum, so neither half duplicates the other's plumbing.
+ */
+#ifndef VODUP_STORE_META_SQLITE_INT_H
+#define VODUP_STORE_META_SQLITE_INT_H
+
+#include "server/store/meta.h"
+
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- cached statements ------------------------------------------------------------- */
+
+/* Statement ids. The SQL of ids below S_CORE_END is in meta_sqlite.c (stmt_sql), the rest
+ * in meta_sqlite_vod.c (meta__vod_sql, indexed by id - S_CORE_END). */
+enum {
+    S_BEGIN_READ,
+    S_BEGIN_WRITE,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_ACCOUNT_INSERT,
+    S_KEY_INSERT,
+    S_KEY_GET,
+    S_SETTING_GET,
+    S_SETTING_SET,
+    S_BUCKET_INSERT,
+    S_BUCKET_GET,
+    S_BUCKET_HAS_OBJECTS,
+    S_BUCKET_HAS_UPLOADS,
+    S_BUCKET_DELETE,
+    S_BUCKET_LIST,
+    S_OBJECT_FIND,
+    S_OBJECT_GET,
+    S_OBJECT_INSERT,
+    S_OBJECT_DELETE,
+    S_SEGS_TO_GC,
+    S_SEGS_DELETE,
+    S_SEGS_GET,
+    S_SEG_INSERT,
+    S_GC_FORGET,
+    S_GC_ADD,
+    S_GC_TAKE,
+    S_UPLOAD_COUNT,
+    S_UPLOAD_INSERT,
+    S_UPLOAD_GET,
+    S_UPLOAD_DELETE,
+    S_PART_GET,
+    S_PART_UPSERT,
+    S_PART_LIST,
+    S_PARTS_TO_GC,
+    S_PARTS_UNUSED_TO_GC,
+    S_PARTS_DELETE,
+    S_BLOB_LIVE,
+    S_CORE_END,
+
+    /* meta_sqlite_vod.c */
+    V_HOOK_EVENTS = S_CORE_END,
+    V_HOOK_MEDIA,
+    V_PRINCIPAL_INSERT,
+    V_PRINCIPAL_GET,
+    V_PRINCIPAL_LIST,
+    V_PRINCIPAL_DELETE,
+    V_USER_KEYS_DELETE,
+    V_KEY_LIST,
+    V_NONCE_USE,
+    V_NONCE_PURGE,
+    V_MEDIA_INSERT,
+    V_MEDIA_GET,
+    V_MEDIA_FIND_OBJECT,
+    V_MEDIA_DELETE,
+    V_MEDIA_SET_STATUS,
+    V_KEY_UPLOADS,
+    V_MEDIA_EVENTS_DELETE,
+    V_CALLBACK_SET,
+    V_CALLBACK_DELETE,
+    V_CALLBACK_GET,
+    V_EVENT_DUE,
+    V_EVENT_LIST,
+    V_EVENT_PREPARE,
+    V_EVENT_DONE,
+    V_EVENT_RETRY,
+    V_EVENT_NEXT,
+    S_COUNT
+};
+
+extern const char *const meta__vod_sql[S_COUNT - S_CORE_END];
+
+/* ---- connections ------------------------------------------------------------------- */
+
+typedef struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[S_COUNT];
+} conn;
+
+/* Takes a connection from the pool (waits for one) / gives it back, unbinding. */
+conn *meta__acquire(vodup_meta *m);
+void meta__release(vodup_meta *m, conn *c);
+/* The cached statement `id`, reset and unbound; NULL when preparing fails (logged). */
+sqlite3_stmt *meta__st(conn *c, int id);
+/* Maps a failed step to VODUP_META_* (constraint kinds to EEXISTS/ENOTFOUND, others logged). */
+int meta__db_fail(conn *c, const char *what, int rc);
+/* Steps s to the end (rows ignored) and resets it. */
+int meta__exec_done(conn *c, sqlite3_stmt *s, const char *what);
+int meta__tx_begin(conn *c, int write);
+/* Commits when rc is OK, rolls back otherwise; returns the final code. */
+int meta__tx_end(conn *c, int rc);
+/* Runs s (bound by the caller) as its own write transaction and releases c. */
+int meta__single_write(vodup_meta *m, conn *c, sqlite3_stmt *s, const char *what);
+
+/* Inside a write transaction: the rowid of bucket/key (0 when absent); dropping an object
+ * (its blobs to blob_gc); dropping an upload with its parts (blobs to blob_gc). */
+int meta__object_find(conn *c, const char *bucket, const char *key, size_t key_len, int64_t *id);
+int meta__object_drop(conn *c, int64_t id);
+int meta__upload_drop(conn *c, const char *upload_id);
+
+/* The completion hook (meta_sqlite_vod.c), run by the object store inside the transaction
+ * that writes bucket/key: completes every media record pointing there and queues its
+ * event. A failure must fail that transaction. */
+int meta__media_object_written(conn *c, const char *bucket, const char *key, size_t key_len,
+                               uint64_t size, uint64_t crc64, time_t now);
+
+/* ---- small bind/column helpers ----------------------------------------------------- */
+
+/* sqlite3_bind_blob binds NULL for a NULL pointer; an empty key must stay an empty BLOB. */
+static inline int bind_bytes(sqlite3_stmt *s, int i, const void *p, size_t n)
+{
+    static const char empty = 0;
+    if (n > INT_MAX)
+        return SQLITE_TOOBIG;
+    return sqlite3_bind_blob(s, i, n ? p : &empty, (int)n, SQLITE_STATIC);
+}
+
+static inline int bind_text(sqlite3_stmt *s, int i, const char *t)
+{
+    if (!t)
+        return sqlite3_bind_null(s, i);
+    return sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+}
+
+static inline int bind_i64(sqlite3_stmt *s, int i, int64_t v)
+{
+    return sqlite3_bind_int64(s, i, (sqlite3_int64)v);
+}
+
+static inline char *dup_text(sqlite3_stmt *s, int col, int *oom)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    if (!t) {
+        if (sqlite3_errcode(sqlite3_db_handle(s)) == SQLITE_NOMEM)
+            *oom = 1;
+        return NULL;
+    }
+    size_t n = (size_t)sqlite3_column_bytes(s, col);
+    char *r = malloc(n + 1);
+    if (!r) {
+        *oom = 1;
+        return NULL;
+    }
+    memcpy(r, t, n);
+    r[n] = '\0';
+    return r;
+}
+
+/* A NUL-terminated copy of a BLOB column (keys are returned as C strings too). */
+static inline char *dup_blob(sqlite3_stmt *s, int col, size_t *len, int *oom)
+{
+    const void *p = sqlite3_column_blob(s, col);
+    size_t n = (size_t)sqlite3_column_bytes(s, col);
+    char *r = malloc(n + 1);
+    if (!r) {
+        *oom = 1;
+        return NULL;
+    }
+    if (n)
+        memcpy(r, p, n);
+    r[n] = '\0';
+    if (len)
+        *len = n;
+    return r;
+}
+
+static inline void copy_text(char *dst, size_t cap, sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    size_t n = t ? (size_t)sqlite3_column_bytes(s, col) : 0;
+    if (n >= cap)
+        n = cap - 1;
+    if (n)
+        memcpy(dst, t, n);
+    dst[n] = '\0';
+}
+
+static inline int64_t clamp_limit(size_t limit)
+{
+    return limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
+}
+
+#endif

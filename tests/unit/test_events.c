@@ -1,0 +1,592 @@
+/* test_events.c - event callbacks: the signature against VOD's documented vector, the
+ * bodies of each event kind byte for byte (VOD's receivers parse them, and the field
+ * spelling differs between kinds), the cases that drop an event, and the sender thread
+ * end to end against a real metadata store and a small HTTP receiver that fails first.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "common/buf.h"
+#include "common/timefmt.h"
+#include "server/events/events.h"
+#include "server/server.h"
+#include "server/store/meta.h"
+#include "server/store/meta_vod.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <dirent.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MEDIA_ID "0123456789abcdef0123456789abcdef"
+#define CFG_ON(url, list) \
+    "{\"CallbackType\":\"HTTP\",\"CallbackURL\":\"" url "\",\"EventTypeList\":\"" list \
+    "\",\"AuthSwitch\":\"on\",\"AuthKey\":\"Key123abc\"}"
+
+/* ---- signature ------------------------------------------------------------------------ */
+
+static void test_signature_doc_vector(void **state)
+{
+    (void)state;
+    char sig[33];
+    events_signature(sig, "https://www.example.com/your/callback", 1519375990, "test123");
+    assert_string_equal(sig, "c72b60894140fa98920f1279219b7ed4");
+    /* Every part counts. */
+    events_signature(sig, "https://www.example.com/your/callback", 1519375991, "test123");
+    assert_string_not_equal(sig, "c72b60894140fa98920f1279219b7ed4");
+}
+
+/* ---- events_build ----------------------------------------------------------------------- */
+
+typedef struct built {
+    int rc;
+    char *body, *url, *key;
+} built;
+
+static void built_free(built *b)
+{
+    free(b->body);
+    free(b->url);
+    free(b->key);
+    memset(b, 0, sizeof *b);
+}
+
+static built build_one(const char *type, const char *kind, const char *user_data, const char *cfg)
+{
+    vodupd s;
+    memset(&s, 0, sizeof s);
+    s.public_url = "http://vod.example:9000/";   /* trailing slash must not double */
+
+    vodup_meta_event e;
+    memset(&e, 0, sizeof e);
+    e.id = 7;
+    e.account_id = "acc1";
+    e.media_id = MEDIA_ID;
+    e.event_type = (char *)type;
+    e.created = 1519375990;
+
+    vodup_meta_media md;
+    memset(&md, 0, sizeof md);
+    snprintf(md.id, sizeof md.id, "%s", MEDIA_ID);
+    snprintf(md.kind, sizeof md.kind, "%s", kind);
+    md.account_id = "acc1";
+    md.user_data = (char *)user_data;
+    md.bucket = "outin-b";
+    md.object_key = "sv/a b+c/\xe4\xb8\xad.mp4";
+    md.size = 1439213;
+    md.cate_id = -1;
+
+    built b;
+    memset(&b, 0, sizeof b);
+    b.key = (char *)"sentinel";   /* must be overwritten even when dropped */
+    b.rc = events_build(&s, &e, &md, cfg, &b.body, &b.url, &b.key);
+    return b;
+}
+
+static void test_build_video(void **state)
+{
+    (void)state;
+    built b = build_one("FileUploadComplete", "video", NULL,
+                        CFG_ON("https://app.example/cb?x=1", "FileUploadComplete,ImageUploadComplete"));
+    assert_int_equal(b.rc, 1);
+    assert_string_equal(b.body,
+                        "{\"EventTime\":\"2018-02-23T08:53:10Z\",\"EventType\":\"FileUploadComplete\","
+                        "\"VideoId\":\"" MEDIA_ID "\",\"Status\":\"success\",\"Size\":1439213,"
+                        "\"FileUrl\":\"http://vod.example:9000/outin-b/sv/a%20b%2Bc/%E4%B8%AD.mp4\"}");
+    assert_string_equal(b.url, "https://app.example/cb?x=1");
+    assert_string_equal(b.key, "Key123abc");
+    built_free(&b);
+}
+
+static void test_build_image(void **state)
+{
+    (void)state;
+    built b = build_one("ImageUploadComplete", "image", NULL, CFG_ON("https://app.example/cb", "ALL"));
+    assert_int_equal(b.rc, 1);
+    assert_string_equal(b.body,
+                        "{\"EventTime\":\"2018-02-23T08:53:10Z\",\"EventType\":\"ImageUploadComplete\","
+                        "\"ImageId\":\"" MEDIA_ID "\",\"Status\":\"success\",\"Size\":1439213,"
+                        "\"FileURL\":\"http://vod.example:9000/outin-b/sv/a%20b%2Bc/%E4%B8%AD.mp4\"}");
+    assert_null(strstr(b.body, "FileUrl"));
+    built_free(&b);
+}
+
+static void test_build_attached(void **state)
+{
+    (void)state;
+    /* Case-insensitive type and blanks in the list are tolerated; AuthSwitch off means
+     * no signature even though a key is stored. */
+    built b = build_one("AttachedMediaUploadComplete", "attached", NULL,
+                        "{\"CallbackType\":\"http\",\"CallbackURL\":\"http://h/cb\","
+                        "\"EventTypeList\":\"FileUploadComplete, AttachedMediaUploadComplete\","
+                        "\"AuthSwitch\":\"off\",\"AuthKey\":\"Key123abc\"}");
+    assert_int_equal(b.rc, 1);
+    assert_string_equal(b.body,
+                        "{\"EventTime\":\"2018-02-23T08:53:10Z\",\"EventType\":\"AttachedMediaUploadComplete\","
+                        "\"AttachedMediaId\":\"" MEDIA_ID "\",\"Status\":\"success\",\"Size\":1439213,"
+                        "\"FileURL\":\"http://vod.example:9000/outin-b/sv/a%20b%2Bc/%E4%B8%AD.mp4\"}");
+    assert_string_equal(b.url, "http://h/cb");
+    assert_null(b.key);
+    built_free(&b);
+}
+
+static void expect_drop(const char *type, const char *user_data, const char *cfg)
+{
+    built b = build_one(type, "video", user_data, cfg);
+    assert_int_equal(b.rc, 0);
+    assert_null(b.body);
+    assert_null(b.url);
+    assert_null(b.key);
+}
+
+static void test_build_dropped(void **state)
+{
+    (void)state;
+    expect_drop("FileUploadComplete", NULL, NULL);                                   /* no config */
+    expect_drop("FileUploadComplete", NULL, CFG_ON("http://h/cb", "ImageUploadComplete"));
+    expect_drop("FileUploadComplete", NULL, CFG_ON("http://h/cb", ""));              /* none */
+    expect_drop("FileUploadComplete", NULL, CFG_ON("http://h/cb", "FileUploadCompleteX"));
+    expect_drop("FileUploadComplete", NULL,
+                "{\"CallbackType\":\"MNS\",\"MnsEndpoint\":\"http://mns\",\"MnsQueueName\":\"q\","
+                "\"EventTypeList\":\"ALL\"}");
+    expect_drop("FileUploadComplete", NULL, CFG_ON("", "ALL"));                      /* no URL */
+    expect_drop("FileUploadComplete", NULL, "not json");
+    expect_drop("SomethingElse", NULL, CFG_ON("http://h/cb", "ALL"));
+    /* An empty override does not count as a URL either. */
+    expect_drop("FileUploadComplete", "{\"MessageCallback\":{\"CallbackURL\":\"\"}}", CFG_ON("", "ALL"));
+}
+
+static void test_build_userdata(void **state)
+{
+    (void)state;
+    /* Override of the URL for this media, and Extend passed on as a JSON string. */
+    built b = build_one("FileUploadComplete", "video",
+                        "{\"MessageCallback\":{\"CallbackURL\":\"https://other.example/hook\"},"
+                        "\"Extend\":{\"test\":\"your extend data\",\"n\":1}}",
+                        CFG_ON("https://app.example/cb", "ALL"));
+    assert_int_equal(b.rc, 1);
+    assert_string_equal(b.url, "https://other.example/hook");
+    assert_string_equal(b.key, "Key123abc");
+    json_error_t err;
+    json_t *j = json_loads(b.body, 0, &err);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "Extend")),
+                        "{\"test\":\"your extend data\",\"n\":1}");
+    assert_string_equal(json_string_value(json_object_get(j, "EventType")), "FileUploadComplete");
+    json_decref(j);
+    built_free(&b);
+
+    /* Extend given as a string stays that string. A broken UserData is ignored. */
+    b = build_one("FileUploadComplete", "video", "{\"Extend\":\"plain\"}", CFG_ON("http://h/cb", "ALL"));
+    assert_int_equal(b.rc, 1);
+    assert_non_null(strstr(b.body, ",\"Extend\":\"plain\"}"));
+    assert_string_equal(b.url, "http://h/cb");
+    built_free(&b);
+    b = build_one("FileUploadComplete", "video", "{broken", CFG_ON("http://h/cb", "ALL"));
+    assert_int_equal(b.rc, 1);
+    assert_null(strstr(b.body, "Extend"));
+    assert_string_equal(b.url, "http://h/cb");
+    built_free(&b);
+}
+
+/* ---- the receiver ------------------------------------------------------------------------ */
+
+#define MAX_REQS 8
+
+typedef struct req {
+    char *body;
+    char *ts, *sig, *ctype;
+    char method[8];
+} req;
+
+typedef struct receiver {
+    struct MHD_Daemon *d;
+    unsigned short port;
+    pthread_mutex_t mu;
+    int fail_first;        /* answer 500 to this many requests, 200 after */
+    int n;
+    req reqs[MAX_REQS];
+} receiver;
+
+static char *dup_hdr(struct MHD_Connection *c, const char *name)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+    return v ? strdup(v) : NULL;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *data_size, void **con_cls)
+{
+    receiver *r = cls;
+    (void)url;
+    (void)version;
+    vbuf *b = *con_cls;
+    if (!b) {
+        b = calloc(1, sizeof *b);
+        if (!b)
+            return MHD_NO;
+        *con_cls = b;
+        return MHD_YES;
+    }
+    if (*data_size) {
+        vbuf_append(b, data, *data_size);
+        *data_size = 0;
+        return MHD_YES;
+    }
+    pthread_mutex_lock(&r->mu);
+    int i = r->n++;
+    if (i < MAX_REQS) {
+        req *q = &r->reqs[i];
+        q->body = strdup(vbuf_cstr(b));
+        q->ts = dup_hdr(c, "X-VOD-TIMESTAMP");
+        q->sig = dup_hdr(c, "X-VOD-SIGNATURE");
+        q->ctype = dup_hdr(c, "Content-Type");
+        snprintf(q->method, sizeof q->method, "%s", method);
+    }
+    unsigned status = i < r->fail_first ? 500 : 200;
+    pthread_mutex_unlock(&r->mu);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(2, (void *)"ok", MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result rc = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+    (void)cls;
+    (void)c;
+    (void)t;
+    vbuf *b = *con_cls;
+    if (b) {
+        vbuf_free(b);
+        free(b);
+        *con_cls = NULL;
+    }
+}
+
+static void receiver_start(receiver *r, int fail_first)
+{
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
+    r->fail_first = fail_first;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = 0;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    r->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, r,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
+    assert_non_null(r->d);
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(r->d, MHD_DAEMON_INFO_BIND_PORT);
+    assert_non_null(di);
+    r->port = di->port;
+    assert_true(r->port != 0);
+}
+
+static int receiver_count(receiver *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int n = r->n;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+/* Waits (at most limit_s seconds) for the receiver to have seen n requests. */
+static int receiver_wait(receiver *r, int n, int limit_s)
+{
+    for (int i = 0; i < limit_s * 20; i++) {
+        if (receiver_count(r) >= n)
+            return 1;
+        usleep(50 * 1000);
+    }
+    return receiver_count(r) >= n;
+}
+
+static void receiver_stop(receiver *r)
+{
+    MHD_stop_daemon(r->d);
+    for (int i = 0; i < MAX_REQS; i++) {
+        free(r->reqs[i].body);
+        free(r->reqs[i].ts);
+        free(r->reqs[i].sig);
+        free(r->reqs[i].ctype);
+    }
+    pthread_mutex_destroy(&r->mu);
+}
+
+/* ---- the store ---------------------------------------------------------------------------- */
+
+typedef struct fx {
+    char *dir;
+    vodup_meta *m;
+    vodupd s;
+    receiver r;
+    char cb_url[128];
+} fx;
+
+static void rm_rf(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                continue;
+            char sub[4096];
+            snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
+            rm_rf(sub);
+        }
+        closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static int count_cb(const vodup_meta_event *e, void *u)
+{
+    (void)e;
+    (*(int *)u)++;
+    return 0;
+}
+
+static int pending(vodup_meta *m)
+{
+    int n = 0;
+    assert_int_equal(vodup_meta_event_list(m, NULL, count_cb, &n), VODUP_META_OK);
+    return n;
+}
+
+/* A store with account acc1, bucket vodb, a video media at vodb/"sv/a b.mp4", a signed
+ * callback to the receiver, and then the object written: that queues the event. */
+static void store_setup(fx *f, int fail_first)
+{
+    memset(f, 0, sizeof *f);
+    const char *base = getenv("VODUP_TEST_TMP");
+    if (!base || !*base)
+        base = "/tmp";
+    mkdir(base, 0700);
+    size_t n = strlen(base) + 32;
+    f->dir = malloc(n);
+    assert_non_null(f->dir);
+    snprintf(f->dir, n, "%s/events-XXXXXX", base);
+    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(vodup_meta_open(&f->m, f->dir, 2), VODUP_META_OK);
+    time_t now = time(NULL);
+    assert_int_equal(vodup_meta_account_create(f->m, "acc1", "first", now), VODUP_META_OK);
+    assert_int_equal(vodup_meta_bucket_create(f->m, "vodb", "acc1", now), VODUP_META_OK);
+
+    vodup_meta_media md;
+    memset(&md, 0, sizeof md);
+    snprintf(md.id, sizeof md.id, "%s", MEDIA_ID);
+    snprintf(md.kind, sizeof md.kind, "video");
+    snprintf(md.status, sizeof md.status, "Uploading");
+    md.account_id = "acc1";
+    md.title = "clip";
+    md.file_name = "a b.mp4";
+    md.ext = "mp4";
+    md.user_data = "{\"Extend\":{\"k\":\"v\"}}";
+    md.cate_id = -1;
+    md.file_size = 5;
+    md.bucket = "vodb";
+    md.object_key = "sv/a b.mp4";
+    md.created = md.modified = now;
+    assert_int_equal(vodup_meta_media_create(f->m, &md), VODUP_META_OK);
+
+    receiver_start(&f->r, fail_first);
+    snprintf(f->cb_url, sizeof f->cb_url, "http://127.0.0.1:%u/hook?from=vod", (unsigned)f->r.port);
+    char cfg[512];
+    snprintf(cfg, sizeof cfg,
+             "{\"CallbackType\":\"HTTP\",\"CallbackURL\":\"%s\",\"EventTypeList\":\"FileUploadComplete\","
+             "\"AuthSwitch\":\"on\",\"AuthKey\":\"Key123abc\"}",
+             f->cb_url);
+    assert_int_equal(vodup_meta_callback_set(f->m, "acc1", cfg), VODUP_META_OK);
+
+    vodup_meta_object o;
+    memset(&o, 0, sizeof o);
+    vodup_meta_segment seg;
+    memset(&seg, 0, sizeof seg);
+    snprintf(seg.blob, sizeof seg.blob, "%s", "00000000000000000000000000000001");
+    seg.size = 5;
+    o.bucket = "vodb";
+    o.key = "sv/a b.mp4";
+    o.key_len = strlen(o.key);
+    o.size = 5;
+    snprintf(o.etag, sizeof o.etag, "0123456789ABCDEF0123456789ABCDEF");
+    o.crc64 = 1;
+    o.content_type = "video/mp4";
+    snprintf(o.type, sizeof o.type, "Normal");
+    o.mtime = now;
+    o.segs = &seg;
+    o.nsegs = 1;
+    assert_int_equal(vodup_meta_object_put(f->m, &o), VODUP_META_OK);
+    assert_int_equal(pending(f->m), 1);
+
+    f->s.meta = f->m;
+    f->s.public_url = "http://127.0.0.1:1";
+    f->s.event_max_attempts = 0;
+}
+
+static void store_teardown(fx *f)
+{
+    receiver_stop(&f->r);
+    vodup_meta_close(f->m);
+    rm_rf(f->dir);
+    free(f->dir);
+}
+
+static void check_signed(const fx *f, const req *q)
+{
+    assert_non_null(q->ts);
+    assert_non_null(q->sig);
+    assert_int_equal(strlen(q->ts), 10);
+    char *end = NULL;
+    long long ts = strtoll(q->ts, &end, 10);
+    assert_true(end && *end == '\0');
+    assert_true(llabs(ts - (long long)time(NULL)) < 60);
+    char want[33];
+    events_signature(want, f->cb_url, ts, "Key123abc");
+    assert_string_equal(q->sig, want);
+}
+
+static void test_sender_retries_until_200(void **state)
+{
+    (void)state;
+    fx f;
+    store_setup(&f, 1);
+    events *ev = events_start(&f.s);
+    assert_non_null(ev);
+    events_kick(ev);
+    int got = receiver_wait(&f.r, 2, 15);
+    events_stop(ev);   /* lets the attempt in flight record its outcome */
+    assert_true(got);
+    assert_int_equal(receiver_count(&f.r), 2);
+
+    const req *a = &f.r.reqs[0], *b = &f.r.reqs[1];
+    assert_string_equal(a->method, "POST");
+    assert_non_null(a->ctype);
+    assert_string_equal(a->ctype, "application/json");
+    /* The retry carries the very bytes of the first try. */
+    assert_non_null(a->body);
+    assert_non_null(b->body);
+    assert_string_equal(a->body, b->body);
+    check_signed(&f, a);
+    check_signed(&f, b);
+
+    json_error_t err;
+    json_t *j = json_loads(a->body, 0, &err);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "EventType")), "FileUploadComplete");
+    assert_string_equal(json_string_value(json_object_get(j, "VideoId")), MEDIA_ID);
+    assert_string_equal(json_string_value(json_object_get(j, "Status")), "success");
+    assert_int_equal(json_integer_value(json_object_get(j, "Size")), 5);
+    assert_string_equal(json_string_value(json_object_get(j, "FileUrl")), "http://127.0.0.1:1/vodb/sv/a%20b.mp4");
+    assert_string_equal(json_string_value(json_object_get(j, "Extend")), "{\"k\":\"v\"}");
+    time_t t;
+    assert_int_equal(vodup_time_parse_iso(json_string_value(json_object_get(j, "EventTime")), &t), 0);
+    assert_true(llabs((long long)(t - time(NULL))) < 60);
+    json_decref(j);
+
+    assert_int_equal(pending(f.m), 0);
+    store_teardown(&f);
+}
+
+static void test_sender_gives_up(void **state)
+{
+    (void)state;
+    fx f;
+    store_setup(&f, 1000);
+    f.s.event_max_attempts = 2;
+    events *ev = events_start(&f.s);
+    assert_non_null(ev);
+    int got = receiver_wait(&f.r, 2, 15);
+    events_stop(ev);
+    assert_true(got);
+    assert_int_equal(pending(f.m), 0);
+    /* Dropped, so nothing more is tried even after a while. */
+    ev = events_start(&f.s);
+    assert_non_null(ev);
+    usleep(1500 * 1000);
+    events_stop(ev);
+    assert_int_equal(receiver_count(&f.r), 2);
+    store_teardown(&f);
+}
+
+static void test_sender_drops_unsubscribed(void **state)
+{
+    (void)state;
+    /* The account switched its events off before the sender got to it: the event is
+     * dropped without a request, and stopping does not wait out the idle period. */
+    fx f;
+    store_setup(&f, 0);
+    char cfg[512];
+    snprintf(cfg, sizeof cfg,
+             "{\"CallbackType\":\"HTTP\",\"CallbackURL\":\"%s\",\"EventTypeList\":\"\","
+             "\"AuthSwitch\":\"off\",\"AuthKey\":\"\"}",
+             f.cb_url);
+    assert_int_equal(vodup_meta_callback_set(f.m, "acc1", cfg), VODUP_META_OK);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    events *ev = events_start(&f.s);
+    assert_non_null(ev);
+    for (int i = 0; i < 100 && pending(f.m) > 0; i++)
+        usleep(50 * 1000);
+    events_kick(ev);
+    events_stop(ev);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(t1.tv_sec - t0.tv_sec < 8);
+    assert_int_equal(pending(f.m), 0);
+    assert_int_equal(receiver_count(&f.r), 0);
+    store_teardown(&f);
+}
+
+static void test_media_delete_withdraws_event(void **state)
+{
+    (void)state;
+    /* Deleting the media takes its pending event along, so nothing is ever sent. */
+    fx f;
+    store_setup(&f, 0);
+    assert_int_equal(vodup_meta_media_delete(f.m, "acc1", MEDIA_ID), VODUP_META_OK);
+    events *ev = events_start(&f.s);
+    assert_non_null(ev);
+    usleep(300 * 1000);
+    events_stop(ev);
+    assert_int_equal(pending(f.m), 0);
+    assert_int_equal(receiver_count(&f.r), 0);
+    store_teardown(&f);
+}
+
+int main(void)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_signature_doc_vector),
+        cmocka_unit_test(test_build_video),
+        cmocka_unit_test(test_build_image),
+        cmocka_unit_test(test_build_attached),
+        cmocka_unit_test(test_build_dropped),
+        cmocka_unit_test(test_build_userdata),
+        cmocka_unit_test(test_sender_retries_until_200),
+        cmocka_unit_test(test_sender_gives_up),
+        cmocka_unit_test(test_sender_drops_unsubscribed),
+        cmocka_unit_test(test_media_delete_withdraws_event),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
