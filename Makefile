@@ -1,12 +1,14 @@
 # The front door: `make` builds, `make check` installs what is missing and runs every
-# test twice (plain, then under ASan + UBSan), `make demo` shows the main job end to end.
+# test twice (plain, then under ASan + UBSan; the threaded client tests also under TSan),
+# `make demo` shows the main job end to end.
 BUILD  ?= build
 ASAN   ?= build-asan
+TSAN   ?= build-tsan
 PREFIX ?= /usr/local
 JOBS   ?= $(shell nproc)
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 
-.PHONY: all build deps check test test-asan demo install bench fuzz clean
+.PHONY: all build deps check test test-asan test-tsan demo install bench fuzz clean
 
 all: build
 
@@ -25,9 +27,16 @@ test-asan:
 	@cmake --build $(ASAN) -j$(JOBS)
 	cd $(ASAN) && ctest $(CTEST_FLAGS)
 
+# The threaded client tests once more under ThreadSanitizer (TSan and ASan cannot share a build).
+test-tsan:
+	@cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=Debug -DVODUP_TSAN=ON >/dev/null
+	@cmake --build $(TSAN) -j$(JOBS) --target vodup_client_tests
+	cd $(TSAN) && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest $(CTEST_FLAGS) -R '^unit\.client'
+
 check:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory test-asan
 
 demo:
@@ -46,4 +55,4 @@ fuzz:
 	@cmake --build build-fuzz -j$(JOBS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN) build-fuzz
+	rm -rf $(BUILD) $(ASAN) $(TSAN) build-fuzz

@@ -12,12 +12,28 @@ foreach(src ${VODUP_UNIT_TESTS})
   if(TARGET vodupd_core)
     target_link_libraries(${name} PRIVATE vodupd_core)
   endif()
+  if(TARGET vodup_static)
+    target_link_libraries(${name} PRIVATE vodup_static)
+  endif()
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   add_test(NAME unit.${mod} COMMAND ${name})
   set_tests_properties(unit.${mod} PROPERTIES
-    ENVIRONMENT "VODUP_VECTORS=${CMAKE_SOURCE_DIR}/tests/vectors;VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp"
+    ENVIRONMENT "VODUP_VECTORS=${CMAKE_SOURCE_DIR}/tests/vectors;VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp;VODUPD=$<TARGET_FILE:vodupd>;VODUP_BUILD_DIR=${CMAKE_BINARY_DIR}"
     TIMEOUT 300)
 endforeach()
+
+# The threaded client tests, alone: `make test-tsan` builds and runs just these under
+# ThreadSanitizer (with the vodupd they talk to).
+add_custom_target(vodup_client_tests)
+foreach(src ${VODUP_UNIT_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  if(name MATCHES "^test_client")
+    add_dependencies(vodup_client_tests ${name})
+  endif()
+endforeach()
+if(TARGET vodupd)
+  add_dependencies(vodup_client_tests vodupd)
+endif()
 
 # End-to-end tests against the real vodupd binary, with the official SDKs as peers
 # (node's built-in test runner). tests/compat/*.test.mjs and tests/integration/*.test.mjs.
@@ -30,7 +46,7 @@ if(NODE AND TARGET vodupd)
       string(REGEX REPLACE "\\.test\\.mjs$" "" name ${fname})
       add_test(NAME ${dir}.${name} COMMAND ${NODE} --test --test-reporter=spec ${src})
       set_tests_properties(${dir}.${name} PROPERTIES
-        ENVIRONMENT "VODUPD=$<TARGET_FILE:vodupd>;VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp;VODUP_SANITIZE=$<BOOL:${VODUP_SANITIZE}>"
+        ENVIRONMENT "VODUPD=$<TARGET_FILE:vodupd>;VODUP_BUILD_DIR=${CMAKE_BINARY_DIR};VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp;VODUP_SANITIZE=$<BOOL:${VODUP_SANITIZE}>"
         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
         TIMEOUT 600)
     endforeach()

@@ -24,6 +24,7 @@
 /* Request-shape guards. */
 #define VODUPD_MAX_XML_BODY      (2 * 1024 * 1024)  /* Complete with 10000 parts is ~1 MiB */
 #define VODUPD_MAX_SMALL_BODY    (64 * 1024)        /* bodies we read and ignore (PutBucket config) */
+#define VODUPD_MAX_DRAIN         (1024 * 1024)      /* a refused body up to this is read before answering */
 #define VODUPD_MAX_HEADERS       200
 #define VODUPD_CONN_MEMORY       (256 * 1024)       /* per-connection buffer: headers + read chunk */
 #define VODUPD_CONN_TIMEOUT      120                /* idle seconds before a connection is dropped */

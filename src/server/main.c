@@ -231,9 +231,9 @@ static int cmd_serve(int argc, char **argv)
         }
     }
     if (threads < 1 || threads > 256 || workers < 1 || workers > 256 || max_uploads < 0 || strlen(region) > 60 ||
-        auth_ttl < 60 || auth_ttl > 43200 || max_attempts < 0) {
+        auth_ttl < 5 || auth_ttl > 43200 || max_attempts < 0) {
         fprintf(stderr, "vodupd serve: --threads and --workers must be 1..256, --max-uploads >= 0, "
-                        "--upload-auth-ttl 60..43200, --event-max-attempts >= 0\n");
+                        "--upload-auth-ttl 5..43200, --event-max-attempts >= 0\n");
         return 2;
     }
     char host[256];
@@ -322,11 +322,11 @@ static int cmd_serve(int argc, char **argv)
     sigwait(&sigs, &sig);
     fprintf(stderr, "vodupd: %s received, finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 
-    /* Stop accepting, let connections in flight finish (bounded), then stop. */
+    /* Stop accepting, let requests in flight finish (bounded), then stop. Idle
+     * keep-alive connections are no reason to wait: they are simply closed. */
     MHD_quiesce_daemon(d);
     for (int i = 0; i < 100; i++) {
-        const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-        if (!di || di->num_connections == 0)
+        if (atomic_load(&s.active_requests) == 0)
             break;
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);

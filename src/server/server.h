@@ -3,6 +3,7 @@
 #define VODUPD_SERVER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "server/store/blob.h"
@@ -20,6 +21,7 @@ typedef struct vodupd {
     char *own_hosts[8];            /* host names (lower case, no port) that mean "path style" */
     int n_own_hosts;
     int max_uploads_per_account;
+    atomic_int active_requests;    /* requests between their first byte and their log line */
     int event_max_attempts;        /* 0: retry until delivered */
     int upload_auth_ttl;           /* seconds UploadAuth credentials live (3000) */
     struct events *events;         /* the callback sender (events/events.h) */

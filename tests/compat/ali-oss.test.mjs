@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  startVodupd, withLogs, makeTmpDir, SLOW, randomBuf, randomHex, randomFile, md5, md5File, etagOf,
-  crc64, crc64File, xmlTags, xmlUnescape, sleep,
+  startVodupd, cleanupTmpDirs, withLogs, makeTmpDir, SLOW, randomBuf, randomHex, randomFile, md5, md5File, etagOf,
+  crc64, crc64File, xmlTags, xmlUnescape, sleep, waitFor, listFilesRecursive,
 } from './lib/vodupd.mjs';
 
 const KiB = 1024;
@@ -25,6 +25,7 @@ before(withLogs(async () => {
 
 after(async () => {
   if (srv) await srv.stop(); // asserts exit status 0 after SIGTERM
+  cleanupTmpDirs();
 });
 
 /** Asserts that promise rejects with an ali-oss error of this status and code. */
@@ -521,3 +522,14 @@ for (const mode of ['V1', 'V4']) {
     }));
   });
 }
+
+it('once every bucket is emptied and deleted, no blob file is left in D/objects', T, withLogs(async () => {
+  const objects = path.join(srv.dataDir, 'objects');
+  assert.ok(fs.statSync(objects).isDirectory(), `${objects} is not a directory`);
+  const left = () => listFilesRecursive(objects);
+  try {
+    await waitFor(() => left().length === 0, { timeout: 15000 * SLOW, what: 'D/objects to be empty' });
+  } catch {
+    assert.fail(`blob files leaked (overwritten objects, replaced or aborted parts?): ${left().length} left, e.g. ${left().slice(0, 3)}`);
+  }
+}));

@@ -6,13 +6,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
+import http from 'node:http';
 import OSS from 'ali-oss';
 import RPCClient from '@alicloud/pop-core';
 import {
   startVodupd, withLogs, makeTmpDir, SLOW, randomBuf, randomFile, md5, md5File, vodupdPath, waitFor, sleep,
+  signedRequest, encodeKey,
 } from './lib/vodupd.mjs';
 import { startReceiver, vodSignature } from './lib/receiver.mjs';
 
@@ -24,6 +23,25 @@ const AUTH_KEY = 'VodupTest2024Key';
 // ---------------------------------------------------------------------------
 // helpers (VOD/STS clients, UploadAuth decoding, the admin CLI)
 
+// Keep-alive connections, one agent per server (endpoint), so that a test can close its
+// clients' idle connections before it stops that server without touching the others'.
+// (vodupd waits ~10 s on SIGTERM for idle keep-alive connections: see the report.)
+const agents = new Map();
+function agentFor(endpoint) {
+  let a = agents.get(endpoint);
+  if (!a) {
+    a = new http.Agent({ keepAlive: true });
+    agents.set(endpoint, a);
+  }
+  return a;
+}
+/** Closes this server's idle client connections, then stops it (SIGTERM, exit status 0). */
+async function stopServer(s) {
+  agents.get(s.endpoint)?.destroy();
+  agents.delete(s.endpoint);
+  await s.stop();
+}
+
 function vodClient(srv, creds = srv.creds, securityToken) {
   return new RPCClient({
     accessKeyId: creds.AccessKeyId,
@@ -31,7 +49,7 @@ function vodClient(srv, creds = srv.creds, securityToken) {
     securityToken,
     endpoint: srv.endpoint,
     apiVersion: '2017-03-21',
-    opts: { timeout: 30000 * SLOW },
+    opts: { timeout: 30000 * SLOW, agent: agentFor(srv.endpoint) },
   });
 }
 
@@ -41,7 +59,7 @@ function stsClient(srv, creds) {
     accessKeySecret: creds.AccessKeySecret,
     endpoint: srv.endpoint,
     apiVersion: '2015-04-01',
-    opts: { timeout: 30000 * SLOW },
+    opts: { timeout: 30000 * SLOW, agent: agentFor(srv.endpoint) },
   });
 }
 
@@ -75,6 +93,7 @@ function uploadClient({ addr, auth }, extra = {}) {
     bucket: addr.Bucket,
     secure: false,
     timeout: 60000 * SLOW,
+    agent: agentFor(addr.Endpoint),
     ...extra,
   });
 }
@@ -89,6 +108,7 @@ function rootOss(srv, bucket) {
     bucket,
     secure: false,
     timeout: 60000 * SLOW,
+    agent: agentFor(srv.endpoint),
   });
 }
 
@@ -152,7 +172,7 @@ before(withLogs(async () => {
 
 after(async () => {
   if (rcv) await rcv.close();
-  if (srv) await srv.stop();
+  if (srv) await stopServer(srv);
 });
 
 // The cases are independent (each filters the receiver by its own media id, (c) and (g) run
@@ -444,7 +464,7 @@ describe('VOD upload flow', { concurrency: true }, () => {
       // Refused once (500), then vodupd stops with the event still in its outbox.
       const [refused] = await rcv2.waitFor(1, EVENT_WAIT, mine);
       assert.equal(refused.status, 500);
-      await s1.stop(); // SIGTERM, exit status 0
+      await stopServer(s1); // SIGTERM, exit status 0
       const triesBefore = rcv2.matching(mine).length;
 
       const pending = cli(s1.dataDir, 'events', 'list');
@@ -477,17 +497,13 @@ describe('VOD upload flow', { concurrency: true }, () => {
       const info = await vodClient(s2).request('GetVideoInfo', { VideoId: cr.VideoId });
       assert.equal(info.Video.Status, 'UploadSucc');
     } finally {
-      if (s2) await s2.stop();
-      else if (s1.running) await s1.stop();
+      if (s2) await stopServer(s2);
+      else if (s1.running) await stopServer(s1);
       await rcv2.close();
     }
   }));
 
-  it('(g) the event is sent as soon as the upload completes, not at the sender\'s next idle re-check', {
-    ...T,
-    todo: 'server bug: completing a media object (PutObject / CompleteMultipartUpload) queues the event but does not ' +
-      'call events_kick(), so the sender sleeps on until EVENTS_IDLE_WAIT (10 s) before the first try',
-  }, async () => {
+  it('(g) the event is sent as soon as the upload completes, not at the sender\'s next idle re-check', T, async () => {
     const rcv3 = await startReceiver();
     const s3 = await startVodupd();
     try {
@@ -499,10 +515,32 @@ describe('VOD upload flow', { concurrency: true }, () => {
       const done = Date.now();
       const [ev] = await rcv3.waitFor(1, EVENT_WAIT, r => r.body?.VideoId === cr.VideoId);
       const latency = ev.time - done;
-      assert.ok(latency < 3000 * SLOW, `the first try came ${latency} ms after the upload completed`);
+      assert.ok(latency < 2000 + 1000 * SLOW, `the first try came ${latency} ms after the upload completed`);
     } finally {
-      await s3.stop();
+      await stopServer(s3);
       await rcv3.close();
+    }
+  });
+
+  // A browser cannot set Host: ali-oss's browser build with an IP endpoint reaches vodupd's own
+  // address with a bucket-less path, signed over /<bucket>/<key>; a credential scoped to one
+  // object names the bucket (reference/README.md item 1). Its own vodupd: the ASan build dies on it.
+  it('(h) a browser-style upload (bucket-less path on vodupd\'s own address) with UploadAuth is accepted', T, async () => {
+    const s4 = await startVodupd();
+    try {
+      const cr = await vodClient(s4).request('CreateUploadVideo', { Title: 'browser', FileName: 'web.webm' }, { method: 'POST' });
+      const { addr, auth } = decodeUpload(cr);
+      const body = randomBuf(5 * KiB);
+      const r = await signedRequest({
+        port: s4.port, method: 'PUT', bucket: addr.Bucket, key: addr.FileName, rawPath: `/${encodeKey(addr.FileName)}`,
+        body, creds: auth, headers: { 'x-oss-security-token': auth.SecurityToken, 'content-type': 'video/webm' },
+      });
+      assert.equal(r.status, 200, r.text);
+      const info = await vodClient(s4).request('GetVideoInfo', { VideoId: cr.VideoId });
+      assert.equal(info.Video.Status, 'UploadSucc');
+      assert.equal(Number(info.Video.Size), body.length);
+    } finally {
+      await s4.kill();
     }
   });
 });

@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import {
-  startVodupd, restart, withLogs, SLOW, randomBuf, randomHex, md5, md5b64, etagOf, crc64,
+  startVodupd, cleanupTmpDirs, restart, withLogs, SLOW, randomBuf, randomHex, md5, md5b64, etagOf, crc64,
   assertOssError, xmlTag, xmlTags, xmlUnescape, openRawSignedRequest, signedRequest, listFilesRecursive,
   waitFor, sleep,
 } from '../compat/lib/vodupd.mjs';
@@ -24,6 +24,7 @@ before(withLogs(async () => {
 
 after(async () => {
   if (srv && srv.running) await srv.stop(); // asserts exit status 0 after SIGTERM
+  cleanupTmpDirs();
 });
 
 const req = opts => signedRequest({ port: srv.port, creds: srv.creds, bucket, ...opts });
@@ -103,9 +104,9 @@ describe('crash during uploads', { timeout: 180000 * SLOW }, () => {
     assert.ok(!/^HTTP\/1\.1 200/.test(got4.toString('latin1')), 'part 4 must not have been acknowledged');
   }));
 
-  it('the in-flight bodies were being staged in D/tmp (so the cleanup check below means something)', () => {
+  it('the in-flight bodies were being staged in D/tmp (so the cleanup check below means something)', withLogs(async () => {
     assert.equal(stagedWhileInFlight, true, 'no new file appeared in D/tmp while part 4 and a PutObject were half sent');
-  });
+  }));
 
   it('restarts on the same data dir: D/tmp is empty, ListParts shows exactly parts 1..3', withLogs(async () => {
     srv = await restart(srv);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  startVodupd, withLogs, SLOW, randomBuf, randomHex, md5, md5b64, etagOf, crc64, v1StringToSign, hmacSha1B64,
+  startVodupd, cleanupTmpDirs, withLogs, SLOW, randomBuf, randomHex, md5, md5b64, etagOf, crc64, v1StringToSign, hmacSha1B64,
   assertOssError, xmlTag, xmlTags, xmlUnescape, presignV1, plainRequest, forgeOneChar, openRawSignedRequest,
   listFilesRecursive, testTmpRoot, waitFor, sleep, errorXml,
 } from '../compat/lib/vodupd.mjs';
@@ -25,6 +25,7 @@ before(withLogs(async () => {
 
 after(async () => {
   if (srv) await srv.stop(); // asserts exit status 0 after SIGTERM
+  cleanupTmpDirs();
 });
 
 // --- helpers ---------------------------------------------------------------
@@ -108,7 +109,7 @@ async function stagedIn(tmp, before) {
 // --- tests -----------------------------------------------------------------
 
 describe('harness', () => {
-  it('the hand-written V1 signer reproduces the signatures of the ali-oss request vectors', () => {
+  it('the hand-written V1 signer reproduces the signatures of the ali-oss request vectors', withLogs(async () => {
     const vecDir = path.resolve('tests/vectors');
     const creds = JSON.parse(fs.readFileSync(path.join(vecDir, 'credentials.json'), 'utf8')).oss;
     const lines = fs.readFileSync(path.join(vecDir, 'oss-v1.requests.jsonl'), 'utf8').split('\n').filter(Boolean);
@@ -125,7 +126,7 @@ describe('harness', () => {
       });
       assert.equal(hmacSha1B64(c.access_key_secret, sts), sig, `${v.method} ${v.target}`);
     }
-  });
+  }));
 });
 
 describe('authentication', () => {

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "server/store/blob.h"
+#include "store_harness.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -22,35 +23,9 @@
 
 static char *make_dir(void)
 {
-    const char *base = getenv("VODUP_TEST_TMP");
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir(base, 0700);
-    size_t n = strlen(base) + 32;
-    char *p = malloc(n);
+    char *p = make_temp_dir("blob");
     assert_non_null(p);
-    snprintf(p, n, "%s/blob-XXXXXX", base);
-    assert_non_null(mkdtemp(p));
     return p;
-}
-
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            char sub[4096];
-            snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
 }
 
 static int count_files(const char *dir)

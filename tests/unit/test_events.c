@@ -14,10 +14,10 @@
 #include "server/server.h"
 #include "server/store/meta.h"
 #include "server/store/meta_vod.h"
+#include "store_harness.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
-#include <dirent.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -338,25 +337,6 @@ typedef struct fx {
     char cb_url[128];
 } fx;
 
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            char sub[4096];
-            snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 static int count_cb(const vodup_meta_event *e, void *u)
 {
     (void)e;
@@ -376,15 +356,8 @@ static int pending(vodup_meta *m)
 static void store_setup(fx *f, int fail_first)
 {
     memset(f, 0, sizeof *f);
-    const char *base = getenv("VODUP_TEST_TMP");
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir(base, 0700);
-    size_t n = strlen(base) + 32;
-    f->dir = malloc(n);
+    f->dir = make_temp_dir("events");
     assert_non_null(f->dir);
-    snprintf(f->dir, n, "%s/events-XXXXXX", base);
-    assert_non_null(mkdtemp(f->dir));
     assert_int_equal(vodup_meta_open(&f->m, f->dir, 2), VODUP_META_OK);
     time_t now = time(NULL);
     assert_int_equal(vodup_meta_account_create(f->m, "acc1", "first", now), VODUP_META_OK);

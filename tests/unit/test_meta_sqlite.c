@@ -13,73 +13,26 @@
 #include "common/crc.h"
 #include "common/digest.h"
 #include "server/store/meta.h"
+#include "store_harness.h"
 
-#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- fixtures ----------------------------------------------------------------------- */
 
-typedef struct fx {
-    char *dir;
-    vodup_meta *m;
-} fx;
-
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            char sub[4096];
-            snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
+typedef store_fx fx;
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    const char *base = getenv("VODUP_TEST_TMP");
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir(base, 0700);
-    size_t n = strlen(base) + 32;
-    f->dir = malloc(n);
-    snprintf(f->dir, n, "%s/meta-XXXXXX", base);
-    if (!mkdtemp(f->dir))
-        return -1;
-    if (vodup_meta_open(&f->m, f->dir, 4) != VODUP_META_OK)
-        return -1;
-    if (vodup_meta_account_create(f->m, "acc1", "first", 1000) != VODUP_META_OK ||
-        vodup_meta_account_create(f->m, "acc2", "second", 1000) != VODUP_META_OK ||
-        vodup_meta_bucket_create(f->m, "b1", "acc1", 1001) != VODUP_META_OK)
-        return -1;
-    *state = f;
-    return 0;
+    return store_fx_setup(state, "meta", 4, "b1");
 }
 
 static int teardown(void **state)
 {
-    fx *f = *state;
-    vodup_meta_close(f->m);
-    rm_rf(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
+    return store_fx_teardown(state);
 }
 
 /* A valid-looking blob id derived from n. */

@@ -111,6 +111,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
         return NULL;
     r->srv = cls;
     r->conn = c;
+    atomic_fetch_add(&r->srv->active_requests, 1);
     r->raw_target = strdup(uri ? uri : "");
     clock_gettime(CLOCK_MONOTONIC, &r->t0);
     unsigned char id[12];
@@ -146,10 +147,19 @@ static void peer_address(http_request *r)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, r->peer, sizeof r->peer);
 }
 
-static int has_body(const http_request *r)
+static int answer_early(const http_request *r)
 {
+    const char *expect = http_header(r, "Expect");
+    if (expect && strcasecmp(expect, "100-continue") == 0)
+        return 1;
+    if (http_header(r, "Transfer-Encoding"))
+        return 1; /* unknown length: not worth reading */
     const char *cl = http_header(r, "Content-Length");
-    return http_header(r, "Transfer-Encoding") || (cl && strcmp(cl, "0") != 0);
+    if (!cl)
+        return 0;
+    char *end;
+    unsigned long long n = strtoull(cl, &end, 10);
+    return *end || n > VODUPD_MAX_DRAIN;
 }
 
 static enum MHD_Result queue(http_request *r)
@@ -196,10 +206,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         else
             oss_route(r);
         /* libmicrohttpd closes the connection when the answer is queued from this first
-         * call. That is right when we refuse a body we do not want to read, and wasteful
-         * otherwise: a body-less request is answered on the next call, keeping the
-         * connection alive for the client's next request. */
-        if (r->resp && has_body(r))
+         * call, without reading the body. That suits a client that waits for it
+         * (Expect: 100-continue) or a body too large to be worth reading; but a client
+         * still sending a small body then gets a reset instead of our answer. So small
+         * refused bodies are read and dropped, and the answer follows them, on a
+         * connection that stays alive. */
+        if (r->resp && answer_early(r))
             return queue(r);
         return MHD_YES;
     }
@@ -313,6 +325,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     fputs(vbuf_cstr(&line), stderr);
     vbuf_free(&line);
 
+    atomic_fetch_sub(&r->srv->active_requests, 1);
     if (r->op_free)
         r->op_free(r->op_state);
     if (r->resp) /* MHD holds its own reference while it still sends */

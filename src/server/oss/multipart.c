@@ -13,6 +13,7 @@
 #include "common/timefmt.h"
 #include "common/xml.h"
 #include "server/config.h"
+#include "server/events/events.h"
 #include "server/oss/oss.h"
 #include "server/oss/upload.h"
 
@@ -352,6 +353,9 @@ static void complete_finish(http_request *r)
         goto out;
     }
     vodupd_gc_kick(r->srv);
+    /* the object may complete a media record: its event is in the outbox now */
+    if (r->srv->events)
+        events_kick(r->srv->events);
     int url = oss_url_encoding(r) > 0;
     vbuf x = VBUF_INIT;
     oss_xml_start(&x, "CompleteMultipartUploadResult");

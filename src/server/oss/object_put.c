@@ -10,6 +10,7 @@
 
 #include "common/codec.h"
 #include "server/config.h"
+#include "server/events/events.h"
 #include "server/oss/oss.h"
 #include "server/oss/upload.h"
 
@@ -85,6 +86,9 @@ static void put_finish(http_request *r)
         return;
     }
     vodupd_gc_kick(r->srv);
+    /* the object may complete a media record: its event is in the outbox now */
+    if (r->srv->events)
+        events_kick(r->srv->events);
     reply_written(r, u);
 }
 

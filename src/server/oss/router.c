@@ -128,6 +128,11 @@ static void rescope_browser_request(http_request *r)
     const vodup_cred *c = &r->cred;
     if (!c->has_scope || strcmp(r->bucket, c->scope_bucket) == 0)
         return;
+    /* Only a path-style request (our own address) can lack its bucket; a virtual-host
+     * request names its bucket in the Host and keeps it, right or wrong. In virtual-host
+     * style the key is the whole path. */
+    if (r->key_len + 1 == r->target.path_len)
+        return;
     if (r->target.path_len != c->scope_key_len + 1 || memcmp(r->target.path + 1, c->scope_key, c->scope_key_len) != 0)
         return;
     char *b = strdup(c->scope_bucket);
@@ -286,6 +291,9 @@ static int authenticate(http_request *r)
         return -1;
     }
     rescope_browser_request(r);
+    q.bucket = r->bucket; /* the request may have been re-addressed just above */
+    q.key = r->key;
+    q.key_len = r->key_len;
     vbuf sts = VBUF_INIT;
     int ok = vodup_oss_verify(&q, &r->auth, r->cred.secret, &sts);
     if (ok != 1) {

@@ -41,6 +41,14 @@
 
 #define SCHEMA_VERSION 2
 
+/* Column lists shared by the statements and the row readers below (object_from_row and
+ * so on index columns by these positions), so each struct has one reader for all the
+ * queries that return it. */
+#define OBJECT_COLS "id, bucket, key, size, etag, crc64, md5, content_type, user_meta, type, mtime"
+#define UPLOAD_COLS "id, bucket, key, initiated, content_type, user_meta"
+#define PART_COLS "number, blob, size, etag, crc64, mtime"
+#define BUCKET_COLS "name, account_id, created"
+
 /* ---- cached statements ---------------------------------------------------------- */
 
 /* The ids (shared with meta_sqlite_vod.c) are in meta_sqlite_int.h. */
@@ -52,19 +60,18 @@ static const char *const stmt_sql[S_CORE_END] = {
     [S_ACCOUNT_INSERT] = "INSERT INTO accounts(id, name, created) VALUES(?1, ?2, ?3)",
     [S_KEY_INSERT] = "INSERT INTO access_keys(id, account_id, principal, secret_sealed, active, created)"
                      " VALUES(?1, ?2, ?3, ?4, 1, ?5)",
-    [S_KEY_GET] = "SELECT account_id, principal, secret_sealed, active FROM access_keys WHERE id = ?1",
+    [S_KEY_GET] = "SELECT id, account_id, principal, secret_sealed, active FROM access_keys WHERE id = ?1",
     [S_SETTING_GET] = "SELECT value FROM settings WHERE name = ?1",
     [S_SETTING_SET] = "INSERT INTO settings(name, value) VALUES(?1, ?2)"
                       " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
     [S_BUCKET_INSERT] = "INSERT INTO buckets(name, account_id, created) VALUES(?1, ?2, ?3)",
-    [S_BUCKET_GET] = "SELECT account_id, created FROM buckets WHERE name = ?1",
+    [S_BUCKET_GET] = "SELECT " BUCKET_COLS " FROM buckets WHERE name = ?1",
     [S_BUCKET_HAS_OBJECTS] = "SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1",
     [S_BUCKET_HAS_UPLOADS] = "SELECT 1 FROM uploads WHERE bucket = ?1 LIMIT 1",
     [S_BUCKET_DELETE] = "DELETE FROM buckets WHERE name = ?1",
-    [S_BUCKET_LIST] = "SELECT name, account_id, created FROM buckets WHERE account_id = ?1 ORDER BY name",
+    [S_BUCKET_LIST] = "SELECT " BUCKET_COLS " FROM buckets WHERE account_id = ?1 ORDER BY name",
     [S_OBJECT_FIND] = "SELECT id FROM objects WHERE bucket = ?1 AND key = ?2",
-    [S_OBJECT_GET] = "SELECT id, key, size, etag, crc64, md5, content_type, user_meta, type, mtime"
-                     " FROM objects WHERE bucket = ?1 AND key = ?2",
+    [S_OBJECT_GET] = "SELECT " OBJECT_COLS " FROM objects WHERE bucket = ?1 AND key = ?2",
     [S_OBJECT_INSERT] = "INSERT INTO objects(bucket, key, size, etag, crc64, md5, content_type,"
                         " user_meta, type, mtime) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [S_OBJECT_DELETE] = "DELETE FROM objects WHERE id = ?1",
@@ -79,15 +86,15 @@ static const char *const stmt_sql[S_CORE_END] = {
                        " WHERE b.account_id = ?1",
     [S_UPLOAD_INSERT] = "INSERT INTO uploads(id, bucket, key, initiated, content_type, user_meta)"
                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-    [S_UPLOAD_GET] = "SELECT bucket, key, initiated, content_type, user_meta FROM uploads WHERE id = ?1",
+    [S_UPLOAD_GET] = "SELECT " UPLOAD_COLS " FROM uploads WHERE id = ?1",
     [S_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
-    [S_PART_GET] = "SELECT blob, size, etag, crc64, mtime FROM parts WHERE upload_id = ?1 AND number = ?2",
+    [S_PART_GET] = "SELECT " PART_COLS " FROM parts WHERE upload_id = ?1 AND number = ?2",
     [S_PART_UPSERT] = "INSERT INTO parts(upload_id, number, blob, size, etag, crc64, mtime)"
                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(upload_id, number) DO UPDATE SET"
                       " blob = excluded.blob, size = excluded.size, etag = excluded.etag,"
                       " crc64 = excluded.crc64, mtime = excluded.mtime",
-    [S_PART_LIST] = "SELECT number, blob, size, etag, crc64, mtime FROM parts"
-                    " WHERE upload_id = ?1 AND number > ?2 ORDER BY number LIMIT ?3",
+    [S_PART_LIST] = "SELECT " PART_COLS " FROM parts WHERE upload_id = ?1 AND number > ?2"
+                    " ORDER BY number LIMIT ?3",
     [S_PARTS_TO_GC] = "INSERT OR IGNORE INTO blob_gc(blob) SELECT blob FROM parts WHERE upload_id = ?1",
     [S_PARTS_UNUSED_TO_GC] = "INSERT OR IGNORE INTO blob_gc(blob) SELECT blob FROM parts"
                              " WHERE upload_id = ?1 AND blob NOT IN"
@@ -303,6 +310,167 @@ int meta__tx_end(conn *c, int rc)
     return rc;
 }
 
+/* ---- statement helpers: one place for each acquire/bind/step/reset sequence ---------- */
+
+int meta__run(conn *c, sqlite3_stmt *s, const char *what, int if_unchanged)
+{
+    if (!s)
+        return VODUP_META_EIO;
+    int rc = meta__exec_done(c, s, what);
+    if (rc == VODUP_META_OK && sqlite3_changes(c->db) == 0)
+        rc = if_unchanged;
+    return rc;
+}
+
+static int single_write(vodup_meta *m, conn *c, sqlite3_stmt *s, const char *what, int if_unchanged)
+{
+    int rc = s ? meta__tx_begin(c, 1) : VODUP_META_EIO;
+    if (rc == VODUP_META_OK)
+        rc = meta__tx_end(c, meta__run(c, s, what, if_unchanged));
+    meta__release(m, c);
+    return rc;
+}
+
+/* For one-statement writes: binds done by the caller, runs in its own transaction. */
+int meta__single_write(vodup_meta *m, conn *c, sqlite3_stmt *s, const char *what)
+{
+    return single_write(m, c, s, what, VODUP_META_OK);
+}
+
+/* The same for writes aimed at one existing row, where no change means no such row. */
+int meta__single_update(vodup_meta *m, conn *c, sqlite3_stmt *s, const char *what)
+{
+    return single_write(m, c, s, what, VODUP_META_ENOTFOUND);
+}
+
+int meta__run_text(conn *c, int id, const char *arg, const char *what)
+{
+    sqlite3_stmt *s = meta__st(c, id);
+    if (s)
+        bind_text(s, 1, arg);
+    return meta__run(c, s, what, VODUP_META_OK);
+}
+
+int meta__run_id(conn *c, int id, int64_t arg, const char *what)
+{
+    sqlite3_stmt *s = meta__st(c, id);
+    if (s)
+        bind_i64(s, 1, arg);
+    return meta__run(c, s, what, VODUP_META_OK);
+}
+
+int meta__prepare_once(conn *c, const char *sql, const char *what, sqlite3_stmt **s)
+{
+    *s = NULL;
+    int r = sqlite3_prepare_v2(c->db, sql, -1, s, NULL);
+    return r == SQLITE_OK ? VODUP_META_OK : meta__db_fail(c, what, r);
+}
+
+int meta__step_one(conn *c, sqlite3_stmt *s, const char *what, meta_fill_fn fill, void *out,
+                   void *arg)
+{
+    if (!s)
+        return VODUP_META_EIO;
+    int r = sqlite3_step(s), rc;
+    if (r == SQLITE_ROW)
+        rc = fill(s, out, arg);
+    else if (r == SQLITE_DONE)
+        rc = VODUP_META_ENOTFOUND;
+    else
+        rc = meta__db_fail(c, what, r);
+    sqlite3_reset(s);
+    return rc;
+}
+
+int meta__row_by_text(conn *c, int id, const char *arg, const char *what, meta_fill_fn fill,
+                      void *out)
+{
+    sqlite3_stmt *s = meta__st(c, id);
+    if (s)
+        bind_text(s, 1, arg);
+    return meta__step_one(c, s, what, fill, out, NULL);
+}
+
+int meta__get_by_text(vodup_meta *m, int id, const char *arg, const char *what, meta_fill_fn fill,
+                      void *out)
+{
+    conn *c = meta__acquire(m);
+    int rc = meta__row_by_text(c, id, arg, what, fill, out);
+    meta__release(m, c);
+    return rc;
+}
+
+int meta__text_from_row(sqlite3_stmt *s, void *row, void *arg)
+{
+    (void)arg;
+    char **text = row;
+    int oom = 0;
+    *text = dup_text(s, 0, &oom);
+    return *text ? VODUP_META_OK : VODUP_META_ENOMEM;
+}
+
+void meta__rows_init(meta_rows *r, size_t elem, void (*clear)(void *row))
+{
+    memset(r, 0, sizeof *r);
+    r->elem = elem;
+    r->clear = clear;
+}
+
+/* Room for one more row; 0 when out of memory (the rows so far stay valid). */
+static int rows_grow(meta_rows *r)
+{
+    if (r->n < r->cap)
+        return 1;
+    size_t nc = r->cap ? r->cap * 2 : 16;
+    void *nv = realloc(r->v, nc * r->elem);
+    if (!nv)
+        return 0;
+    r->v = nv;
+    r->cap = nc;
+    return 1;
+}
+
+static void *rows_at(const meta_rows *r, size_t i)
+{
+    return (char *)r->v + i * r->elem;
+}
+
+int meta__step_rows(conn *c, sqlite3_stmt *s, const char *what, meta_fill_fn fill, void *arg,
+                    meta_rows *r)
+{
+    if (!s)
+        return VODUP_META_EIO;
+    int rc = VODUP_META_OK, st;
+    while ((st = sqlite3_step(s)) == SQLITE_ROW) {
+        if (!rows_grow(r)) {
+            rc = VODUP_META_ENOMEM;
+            break;
+        }
+        /* A row that failed to fill holds nothing, so it is not counted. */
+        rc = fill(s, rows_at(r, r->n), arg);
+        if (rc != VODUP_META_OK)
+            break;
+        r->n++;
+    }
+    if (rc == VODUP_META_OK && st != SQLITE_DONE)
+        rc = meta__db_fail(c, what, st);
+    sqlite3_reset(s);
+    return rc;
+}
+
+void *meta__rows_next(meta_rows *r)
+{
+    return r->next < r->n ? rows_at(r, r->next++) : NULL;
+}
+
+void meta__rows_free(meta_rows *r)
+{
+    for (size_t i = 0; r->clear && i < r->n; i++)
+        r->clear(rows_at(r, i));
+    free(r->v);
+    memset(r, 0, sizeof *r);
+}
+
 static int pragma(sqlite3 *db, const char *sql)
 {
     char *err = NULL;
@@ -451,16 +619,6 @@ void vodup_meta_close(vodup_meta *m)
 
 /* ---- accounts, keys, settings -------------------------------------------------------- */
 
-/* For one-statement writes: binds done by the caller, runs in its own transaction. */
-int meta__single_write(vodup_meta *m, conn *c, sqlite3_stmt *s, const char *what)
-{
-    int rc = s ? meta__tx_begin(c, 1) : VODUP_META_EIO;
-    if (rc == VODUP_META_OK)
-        rc = meta__tx_end(c, meta__exec_done(c, s, what));
-    meta__release(m, c);
-    return rc;
-}
-
 int vodup_meta_account_create(vodup_meta *m, const char *account_id, const char *name, time_t now)
 {
     conn *c = meta__acquire(m);
@@ -489,34 +647,29 @@ int vodup_meta_key_create(vodup_meta *m, const char *key_id, const char *account
     return meta__single_write(m, c, s, "key create");
 }
 
+/* Fills k from (id, account_id, principal, secret_sealed, active). */
+static int key_from_row(sqlite3_stmt *s, void *row, void *arg)
+{
+    (void)arg;
+    vodup_meta_key *k = row;
+    int oom = 0;
+    memset(k, 0, sizeof *k);
+    k->key_id = dup_text(s, 0, &oom);
+    k->account_id = dup_text(s, 1, &oom);
+    k->principal = dup_text(s, 2, &oom);
+    k->sealed = (unsigned char *)dup_blob(s, 3, &k->sealed_len, &oom);
+    k->active = sqlite3_column_int(s, 4);
+    if (oom || !k->key_id || !k->account_id || !k->principal) {
+        vodup_meta_key_clear(k);
+        return VODUP_META_ENOMEM;
+    }
+    return VODUP_META_OK;
+}
+
 int vodup_meta_key_get(vodup_meta *m, const char *key_id, vodup_meta_key *out)
 {
     memset(out, 0, sizeof *out);
-    conn *c = meta__acquire(m);
-    sqlite3_stmt *s = meta__st(c, S_KEY_GET);
-    int rc = VODUP_META_EIO, oom = 0;
-    if (s) {
-        bind_text(s, 1, key_id);
-        int r = sqlite3_step(s);
-        if (r == SQLITE_ROW) {
-            out->key_id = strdup(key_id);
-            out->account_id = dup_text(s, 0, &oom);
-            out->principal = dup_text(s, 1, &oom);
-            out->sealed = (unsigned char *)dup_blob(s, 2, &out->sealed_len, &oom);
-            out->active = sqlite3_column_int(s, 3);
-            if (!out->key_id || !out->account_id || !out->principal)
-                oom = 1;
-            rc = oom ? VODUP_META_ENOMEM : VODUP_META_OK;
-        } else if (r == SQLITE_DONE)
-            rc = VODUP_META_ENOTFOUND;
-        else
-            rc = meta__db_fail(c, "key get", r);
-        sqlite3_reset(s);
-    }
-    meta__release(m, c);
-    if (rc != VODUP_META_OK)
-        vodup_meta_key_clear(out);
-    return rc;
+    return meta__get_by_text(m, S_KEY_GET, key_id, "key get", key_from_row, out);
 }
 
 void vodup_meta_key_clear(vodup_meta_key *k)
@@ -539,23 +692,7 @@ void vodup_meta_key_clear(vodup_meta_key *k)
 int vodup_meta_setting_get(vodup_meta *m, const char *name, char **value)
 {
     *value = NULL;
-    conn *c = meta__acquire(m);
-    sqlite3_stmt *s = meta__st(c, S_SETTING_GET);
-    int rc = VODUP_META_EIO, oom = 0;
-    if (s) {
-        bind_text(s, 1, name);
-        int r = sqlite3_step(s);
-        if (r == SQLITE_ROW) {
-            *value = dup_text(s, 0, &oom);
-            rc = *value ? VODUP_META_OK : VODUP_META_ENOMEM;
-        } else if (r == SQLITE_DONE)
-            rc = VODUP_META_ENOTFOUND;
-        else
-            rc = meta__db_fail(c, "setting get", r);
-        sqlite3_reset(s);
-    }
-    meta__release(m, c);
-    return rc;
+    return meta__get_by_text(m, S_SETTING_GET, name, "setting get", meta__text_from_row, value);
 }
 
 int vodup_meta_setting_set(vodup_meta *m, const char *name, const char *value)
@@ -583,30 +720,34 @@ int vodup_meta_bucket_create(vodup_meta *m, const char *name, const char *accoun
     return meta__single_write(m, c, s, "bucket create");
 }
 
+/* Fills b from a row of BUCKET_COLS. */
+static int bucket_from_row(sqlite3_stmt *s, void *row, void *arg)
+{
+    (void)arg;
+    vodup_meta_bucket *b = row;
+    int oom = 0;
+    memset(b, 0, sizeof *b);
+    b->name = dup_text(s, 0, &oom);
+    b->account_id = dup_text(s, 1, &oom);
+    b->created = (time_t)sqlite3_column_int64(s, 2);
+    if (oom || !b->name || !b->account_id) {
+        vodup_meta_bucket_clear(b);
+        return VODUP_META_ENOMEM;
+    }
+    return VODUP_META_OK;
+}
+
+/* meta_rows' clear takes a void *; vodup_meta_bucket_clear must not be called through
+ * a pointer of another type. */
+static void bucket_clear_row(void *row)
+{
+    vodup_meta_bucket_clear(row);
+}
+
 int vodup_meta_bucket_get(vodup_meta *m, const char *name, vodup_meta_bucket *out)
 {
     memset(out, 0, sizeof *out);
-    conn *c = meta__acquire(m);
-    sqlite3_stmt *s = meta__st(c, S_BUCKET_GET);
-    int rc = VODUP_META_EIO, oom = 0;
-    if (s) {
-        bind_text(s, 1, name);
-        int r = sqlite3_step(s);
-        if (r == SQLITE_ROW) {
-            out->name = strdup(name);
-            out->account_id = dup_text(s, 0, &oom);
-            out->created = (time_t)sqlite3_column_int64(s, 1);
-            rc = (!out->name || !out->account_id) ? VODUP_META_ENOMEM : VODUP_META_OK;
-        } else if (r == SQLITE_DONE)
-            rc = VODUP_META_ENOTFOUND;
-        else
-            rc = meta__db_fail(c, "bucket get", r);
-        sqlite3_reset(s);
-    }
-    meta__release(m, c);
-    if (rc != VODUP_META_OK)
-        vodup_meta_bucket_clear(out);
-    return rc;
+    return meta__get_by_text(m, S_BUCKET_GET, name, "bucket get", bucket_from_row, out);
 }
 
 /* 1 when the statement yields a row, 0 when not, <0 on error. */
@@ -639,14 +780,9 @@ int vodup_meta_bucket_delete(vodup_meta *m, const char *name)
             rc = VODUP_META_ENOTEMPTY;
         else {
             sqlite3_stmt *s = meta__st(c, S_BUCKET_DELETE);
-            if (!s)
-                rc = VODUP_META_EIO;
-            else {
+            if (s)
                 bind_text(s, 1, name);
-                rc = meta__exec_done(c, s, "bucket delete");
-                if (rc == VODUP_META_OK && sqlite3_changes(c->db) == 0)
-                    rc = VODUP_META_ENOTFOUND;
-            }
+            rc = meta__run(c, s, "bucket delete", VODUP_META_ENOTFOUND);
         }
         rc = meta__tx_end(c, rc);
     }
@@ -657,50 +793,18 @@ int vodup_meta_bucket_delete(vodup_meta *m, const char *name)
 int vodup_meta_bucket_list(vodup_meta *m, const char *account_id,
                            int (*cb)(const vodup_meta_bucket *b, void *u), void *u)
 {
-    vodup_meta_bucket *v = NULL;
-    size_t n = 0, cap = 0;
-    int oom = 0;
+    meta_rows rows;
+    meta__rows_init(&rows, sizeof(vodup_meta_bucket), bucket_clear_row);
     conn *c = meta__acquire(m);
     sqlite3_stmt *s = meta__st(c, S_BUCKET_LIST);
-    int rc = VODUP_META_EIO;
-    if (s) {
+    if (s)
         bind_text(s, 1, account_id);
-        int r;
-        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                vodup_meta_bucket *nv = realloc(v, nc * sizeof *nv);
-                if (!nv) {
-                    oom = 1;
-                    break;
-                }
-                v = nv;
-                cap = nc;
-            }
-            vodup_meta_bucket *b = &v[n++];
-            memset(b, 0, sizeof *b);
-            b->name = dup_text(s, 0, &oom);
-            b->account_id = dup_text(s, 1, &oom);
-            b->created = (time_t)sqlite3_column_int64(s, 2);
-            if (oom)
-                break;
-        }
-        if (oom)
-            rc = VODUP_META_ENOMEM;
-        else if (r == SQLITE_DONE)
-            rc = VODUP_META_OK;
-        else
-            rc = meta__db_fail(c, "bucket list", r);
-        sqlite3_reset(s);
-    }
+    int rc = meta__step_rows(c, s, "bucket list", bucket_from_row, NULL, &rows);
     meta__release(m, c);
-    int stop = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (rc == VODUP_META_OK && !stop)
-            stop = cb(&v[i], u);
-        vodup_meta_bucket_clear(&v[i]);
-    }
-    free(v);
+    const vodup_meta_bucket *b;
+    while (rc == VODUP_META_OK && (b = meta__rows_next(&rows)) != NULL && !cb(b, u))
+        ;
+    meta__rows_free(&rows);
     return rc;
 }
 
@@ -733,34 +837,21 @@ int meta__object_find(conn *c, const char *bucket, const char *key, size_t key_l
     return meta__db_fail(c, "object find", r);
 }
 
-static int run_with_id(conn *c, int stmt, int64_t id, const char *what)
-{
-    sqlite3_stmt *s = meta__st(c, stmt);
-    if (!s)
-        return VODUP_META_EIO;
-    bind_i64(s, 1, id);
-    return meta__exec_done(c, s, what);
-}
-
 /* Removes object `id` and moves its blobs to the garbage list. */
 int meta__object_drop(conn *c, int64_t id)
 {
-    int rc = run_with_id(c, S_SEGS_TO_GC, id, "object gc");
+    int rc = meta__run_id(c, S_SEGS_TO_GC, id, "object gc");
     if (rc == VODUP_META_OK)
-        rc = run_with_id(c, S_SEGS_DELETE, id, "segments delete");
+        rc = meta__run_id(c, S_SEGS_DELETE, id, "segments delete");
     if (rc == VODUP_META_OK)
-        rc = run_with_id(c, S_OBJECT_DELETE, id, "object delete");
+        rc = meta__run_id(c, S_OBJECT_DELETE, id, "object delete");
     return rc;
 }
 
 /* A blob referenced again must not be collected (defensive: ids are never reused). */
 static int gc_forget(conn *c, const char *blob)
 {
-    sqlite3_stmt *s = meta__st(c, S_GC_FORGET);
-    if (!s)
-        return VODUP_META_EIO;
-    bind_text(s, 1, blob);
-    return meta__exec_done(c, s, "gc forget");
+    return meta__run_text(c, S_GC_FORGET, blob, "gc forget");
 }
 
 /* Inserts o (replacing whatever is at its key) with segments taken from segs, or, when
@@ -828,32 +919,48 @@ int vodup_meta_object_put(vodup_meta *m, const vodup_meta_object *o)
     return rc;
 }
 
-/* Fills o from a row of (id, key, size, etag, crc64, md5, content_type, user_meta, type,
- * mtime); o->bucket from `bucket`. Returns the object's rowid via *id. */
-static int object_from_row(sqlite3_stmt *s, const char *bucket, vodup_meta_object *o, int64_t *id)
+/* Fills o from a row of OBJECT_COLS (segments not included). When arg is not NULL it is
+ * an int64_t that receives the object's rowid. */
+static int object_from_row(sqlite3_stmt *s, void *row, void *arg)
 {
+    vodup_meta_object *o = row;
     int oom = 0;
     memset(o, 0, sizeof *o);
-    if (id)
-        *id = sqlite3_column_int64(s, 0);
-    o->bucket = strdup(bucket);
-    if (!o->bucket)
-        oom = 1;
-    o->key = dup_blob(s, 1, &o->key_len, &oom);
-    o->size = (uint64_t)sqlite3_column_int64(s, 2);
-    copy_text(o->etag, sizeof o->etag, s, 3);
-    o->crc64 = (uint64_t)sqlite3_column_int64(s, 4);
-    if (sqlite3_column_type(s, 5) == SQLITE_BLOB && sqlite3_column_bytes(s, 5) == 16) {
-        memcpy(o->md5, sqlite3_column_blob(s, 5), 16);
+    if (arg)
+        *(int64_t *)arg = sqlite3_column_int64(s, 0);
+    o->bucket = dup_text(s, 1, &oom);
+    o->key = dup_blob(s, 2, &o->key_len, &oom);
+    o->size = (uint64_t)sqlite3_column_int64(s, 3);
+    copy_text(o->etag, sizeof o->etag, s, 4);
+    o->crc64 = (uint64_t)sqlite3_column_int64(s, 5);
+    if (sqlite3_column_type(s, 6) == SQLITE_BLOB && sqlite3_column_bytes(s, 6) == 16) {
+        memcpy(o->md5, sqlite3_column_blob(s, 6), 16);
         o->has_md5 = 1;
     }
-    if (sqlite3_column_type(s, 6) != SQLITE_NULL)
-        o->content_type = dup_text(s, 6, &oom);
-    if (sqlite3_column_type(s, 7) != SQLITE_NULL)
-        o->user_meta = dup_text(s, 7, &oom);
-    copy_text(o->type, sizeof o->type, s, 8);
-    o->mtime = (time_t)sqlite3_column_int64(s, 9);
-    return oom ? VODUP_META_ENOMEM : VODUP_META_OK;
+    o->content_type = opt_text(s, 7, &oom);
+    o->user_meta = opt_text(s, 8, &oom);
+    copy_text(o->type, sizeof o->type, s, 9);
+    o->mtime = (time_t)sqlite3_column_int64(s, 10);
+    if (oom || !o->bucket) {
+        vodup_meta_object_clear(o);
+        return VODUP_META_ENOMEM;
+    }
+    return VODUP_META_OK;
+}
+
+static void object_clear_row(void *row)
+{
+    vodup_meta_object_clear(row);
+}
+
+/* Fills a segment from (blob, size). */
+static int segment_from_row(sqlite3_stmt *s, void *row, void *arg)
+{
+    (void)arg;
+    vodup_meta_segment *g = row;
+    copy_text(g->blob, sizeof g->blob, s, 0);
+    g->size = (uint64_t)sqlite3_column_int64(s, 1);
+    return VODUP_META_OK;
 }
 
 int vodup_meta_object_get(vodup_meta *m, const char *bucket, const char *key, size_t key_len,
@@ -866,47 +973,21 @@ int vodup_meta_object_get(vodup_meta *m, const char *bucket, const char *key, si
     if (rc == VODUP_META_OK) {
         sqlite3_stmt *s = meta__st(c, S_OBJECT_GET);
         int64_t id = 0;
-        if (!s)
-            rc = VODUP_META_EIO;
-        else {
+        if (s) {
             bind_text(s, 1, bucket);
             bind_bytes(s, 2, key, key_len);
-            int r = sqlite3_step(s);
-            if (r == SQLITE_ROW)
-                rc = object_from_row(s, bucket, out, &id);
-            else if (r == SQLITE_DONE)
-                rc = VODUP_META_ENOTFOUND;
-            else
-                rc = meta__db_fail(c, "object get", r);
-            sqlite3_reset(s);
         }
+        rc = meta__step_one(c, s, "object get", object_from_row, out, &id);
         if (rc == VODUP_META_OK) {
+            /* The segment array is handed over to out, which frees it on failure too. */
+            meta_rows segs;
+            meta__rows_init(&segs, sizeof(vodup_meta_segment), NULL);
             s = meta__st(c, S_SEGS_GET);
-            if (!s)
-                rc = VODUP_META_EIO;
-            else {
+            if (s)
                 bind_i64(s, 1, id);
-                size_t cap = 0;
-                int r;
-                while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-                    if (out->nsegs == cap) {
-                        size_t nc = cap ? cap * 2 : 4;
-                        vodup_meta_segment *nv = realloc(out->segs, nc * sizeof *nv);
-                        if (!nv) {
-                            rc = VODUP_META_ENOMEM;
-                            break;
-                        }
-                        out->segs = nv;
-                        cap = nc;
-                    }
-                    vodup_meta_segment *g = &out->segs[out->nsegs++];
-                    copy_text(g->blob, sizeof g->blob, s, 0);
-                    g->size = (uint64_t)sqlite3_column_int64(s, 1);
-                }
-                if (rc == VODUP_META_OK && r != SQLITE_DONE)
-                    rc = meta__db_fail(c, "segments get", r);
-                sqlite3_reset(s);
-            }
+            rc = meta__step_rows(c, s, "segments get", segment_from_row, NULL, &segs);
+            out->segs = segs.v;
+            out->nsegs = segs.n;
         }
         rc = meta__tx_end(c, rc);
     }
@@ -1010,6 +1091,32 @@ static int key_range_init(key_range *r, const char *prefix, size_t prefix_len, c
     return VODUP_META_OK;
 }
 
+/* Runs a listing of one bucket's key range, built by the caller with the parameters ?1
+ * bucket, ?2 the lower bound, ?3 the upper bound (when kr has one), ?4 the limit and ?5
+ * the upload id marker (when id_marker is not NULL), and collects its rows. Frees kr. */
+static int list_key_range(vodup_meta *m, const char *sql, const char *what, const char *bucket,
+                          key_range *kr, size_t limit, const char *id_marker, meta_fill_fn fill,
+                          meta_rows *rows)
+{
+    conn *c = meta__acquire(m);
+    sqlite3_stmt *s;
+    int rc = meta__prepare_once(c, sql, what, &s);
+    if (rc == VODUP_META_OK) {
+        bind_text(s, 1, bucket);
+        bind_bytes(s, 2, kr->lo, kr->lo_len);
+        if (kr->hi)
+            bind_bytes(s, 3, kr->hi, kr->hi_len);
+        bind_i64(s, 4, clamp_limit(limit));
+        if (id_marker)
+            bind_text(s, 5, id_marker);
+        rc = meta__step_rows(c, s, what, fill, NULL, rows);
+        sqlite3_finalize(s);
+    }
+    meta__release(m, c);
+    free(kr->hi);
+    return rc;
+}
+
 int vodup_meta_object_list(vodup_meta *m, const char *bucket,
                            const char *prefix, size_t prefix_len,
                            const char *after, size_t after_len, size_t limit,
@@ -1021,51 +1128,17 @@ int vodup_meta_object_list(vodup_meta *m, const char *bucket,
         return rc;
     char sql[320];
     snprintf(sql, sizeof sql,
-             "SELECT id, key, size, etag, crc64, md5, content_type, user_meta, type, mtime"
-             " FROM objects WHERE bucket = ?1 AND key %s ?2%s ORDER BY key LIMIT ?4",
+             "SELECT " OBJECT_COLS " FROM objects WHERE bucket = ?1 AND key %s ?2%s"
+             " ORDER BY key LIMIT ?4",
              kr.lo_strict ? ">" : ">=", kr.hi ? " AND key < ?3" : "");
 
-    vodup_meta_object *v = NULL;
-    size_t n = 0, cap = 0;
-    conn *c = meta__acquire(m);
-    sqlite3_stmt *s = NULL;
-    int r = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL);
-    if (r != SQLITE_OK)
-        rc = meta__db_fail(c, "object list", r);
-    else {
-        bind_text(s, 1, bucket);
-        bind_bytes(s, 2, kr.lo, kr.lo_len);
-        if (kr.hi)
-            bind_bytes(s, 3, kr.hi, kr.hi_len);
-        bind_i64(s, 4, clamp_limit(limit));
-        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                vodup_meta_object *nv = realloc(v, nc * sizeof *nv);
-                if (!nv) {
-                    rc = VODUP_META_ENOMEM;
-                    break;
-                }
-                v = nv;
-                cap = nc;
-            }
-            rc = object_from_row(s, bucket, &v[n++], NULL);
-            if (rc != VODUP_META_OK)
-                break;
-        }
-        if (rc == VODUP_META_OK && r != SQLITE_DONE)
-            rc = meta__db_fail(c, "object list", r);
-        sqlite3_finalize(s);
-    }
-    meta__release(m, c);
-    free(kr.hi);
-    int stop = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (rc == VODUP_META_OK && !stop)
-            stop = cb(&v[i], u);
-        vodup_meta_object_clear(&v[i]);
-    }
-    free(v);
+    meta_rows rows;
+    meta__rows_init(&rows, sizeof(vodup_meta_object), object_clear_row);
+    rc = list_key_range(m, sql, "object list", bucket, &kr, limit, NULL, object_from_row, &rows);
+    const vodup_meta_object *o;
+    while (rc == VODUP_META_OK && (o = meta__rows_next(&rows)) != NULL && !cb(o, u))
+        ;
+    meta__rows_free(&rows);
     return rc;
 }
 
@@ -1094,17 +1167,15 @@ int vodup_meta_upload_create(vodup_meta *m, const vodup_meta_upload *up, const c
         }
         if (rc == VODUP_META_OK) {
             sqlite3_stmt *s = meta__st(c, S_UPLOAD_INSERT);
-            if (!s)
-                rc = VODUP_META_EIO;
-            else {
+            if (s) {
                 bind_text(s, 1, up->upload_id);
                 bind_text(s, 2, up->bucket);
                 bind_bytes(s, 3, up->key, up->key_len);
                 bind_i64(s, 4, up->initiated);
                 bind_text(s, 5, up->content_type);
                 bind_text(s, 6, up->user_meta);
-                rc = meta__exec_done(c, s, "upload create");
             }
+            rc = meta__run(c, s, "upload create", VODUP_META_OK);
         }
         rc = meta__tx_end(c, rc);
     }
@@ -1112,33 +1183,36 @@ int vodup_meta_upload_create(vodup_meta *m, const vodup_meta_upload *up, const c
     return rc;
 }
 
+/* Fills up from a row of UPLOAD_COLS. */
+static int upload_from_row(sqlite3_stmt *s, void *row, void *arg)
+{
+    (void)arg;
+    vodup_meta_upload *up = row;
+    int oom = 0;
+    memset(up, 0, sizeof *up);
+    copy_text(up->upload_id, sizeof up->upload_id, s, 0);
+    up->bucket = dup_text(s, 1, &oom);
+    up->key = dup_blob(s, 2, &up->key_len, &oom);
+    up->initiated = (time_t)sqlite3_column_int64(s, 3);
+    up->content_type = opt_text(s, 4, &oom);
+    up->user_meta = opt_text(s, 5, &oom);
+    if (oom || !up->bucket) {
+        vodup_meta_upload_clear(up);
+        return VODUP_META_ENOMEM;
+    }
+    return VODUP_META_OK;
+}
+
+static void upload_clear_row(void *row)
+{
+    vodup_meta_upload_clear(row);
+}
+
 /* Reads upload `id` into out (zeroed first). ENOTFOUND when absent. */
 static int upload_read(conn *c, const char *id, vodup_meta_upload *out)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *s = meta__st(c, S_UPLOAD_GET);
-    if (!s)
-        return VODUP_META_EIO;
-    bind_text(s, 1, id);
-    int r = sqlite3_step(s), rc, oom = 0;
-    if (r == SQLITE_ROW) {
-        snprintf(out->upload_id, sizeof out->upload_id, "%s", id);
-        out->bucket = dup_text(s, 0, &oom);
-        out->key = dup_blob(s, 1, &out->key_len, &oom);
-        out->initiated = (time_t)sqlite3_column_int64(s, 2);
-        if (sqlite3_column_type(s, 3) != SQLITE_NULL)
-            out->content_type = dup_text(s, 3, &oom);
-        if (sqlite3_column_type(s, 4) != SQLITE_NULL)
-            out->user_meta = dup_text(s, 4, &oom);
-        rc = (oom || !out->bucket) ? VODUP_META_ENOMEM : VODUP_META_OK;
-    } else if (r == SQLITE_DONE)
-        rc = VODUP_META_ENOTFOUND;
-    else
-        rc = meta__db_fail(c, "upload get", r);
-    sqlite3_reset(s);
-    if (rc != VODUP_META_OK)
-        vodup_meta_upload_clear(out);
-    return rc;
+    return meta__row_by_text(c, S_UPLOAD_GET, id, "upload get", upload_from_row, out);
 }
 
 int vodup_meta_upload_get(vodup_meta *m, const char *upload_id, vodup_meta_upload *out)
@@ -1168,39 +1242,36 @@ static int upload_exists(conn *c, const char *upload_id)
     return rc;
 }
 
+/* Fills p from a row of PART_COLS. */
+static int part_from_row(sqlite3_stmt *s, void *row, void *arg)
+{
+    (void)arg;
+    vodup_meta_part *p = row;
+    memset(p, 0, sizeof *p);
+    p->number = sqlite3_column_int(s, 0);
+    copy_text(p->blob, sizeof p->blob, s, 1);
+    p->size = (uint64_t)sqlite3_column_int64(s, 2);
+    copy_text(p->etag, sizeof p->etag, s, 3);
+    p->crc64 = (uint64_t)sqlite3_column_int64(s, 4);
+    p->mtime = (time_t)sqlite3_column_int64(s, 5);
+    return VODUP_META_OK;
+}
+
 /* Reads part (upload_id, number); ENOTFOUND when absent. */
 static int part_read(conn *c, const char *upload_id, int number, vodup_meta_part *p)
 {
     memset(p, 0, sizeof *p);
     sqlite3_stmt *s = meta__st(c, S_PART_GET);
-    if (!s)
-        return VODUP_META_EIO;
-    bind_text(s, 1, upload_id);
-    bind_i64(s, 2, number);
-    int r = sqlite3_step(s), rc;
-    if (r == SQLITE_ROW) {
-        p->number = number;
-        copy_text(p->blob, sizeof p->blob, s, 0);
-        p->size = (uint64_t)sqlite3_column_int64(s, 1);
-        copy_text(p->etag, sizeof p->etag, s, 2);
-        p->crc64 = (uint64_t)sqlite3_column_int64(s, 3);
-        p->mtime = (time_t)sqlite3_column_int64(s, 4);
-        rc = VODUP_META_OK;
-    } else if (r == SQLITE_DONE)
-        rc = VODUP_META_ENOTFOUND;
-    else
-        rc = meta__db_fail(c, "part get", r);
-    sqlite3_reset(s);
-    return rc;
+    if (s) {
+        bind_text(s, 1, upload_id);
+        bind_i64(s, 2, number);
+    }
+    return meta__step_one(c, s, "part get", part_from_row, p, NULL);
 }
 
 static int gc_add(conn *c, const char *blob)
 {
-    sqlite3_stmt *s = meta__st(c, S_GC_ADD);
-    if (!s)
-        return VODUP_META_EIO;
-    bind_text(s, 1, blob);
-    return meta__exec_done(c, s, "gc add");
+    return meta__run_text(c, S_GC_ADD, blob, "gc add");
 }
 
 int vodup_meta_part_put(vodup_meta *m, const char *upload_id, const vodup_meta_part *p)
@@ -1219,9 +1290,7 @@ int vodup_meta_part_put(vodup_meta *m, const char *upload_id, const vodup_meta_p
         }
         if (rc == VODUP_META_OK) {
             sqlite3_stmt *s = meta__st(c, S_PART_UPSERT);
-            if (!s)
-                rc = VODUP_META_EIO;
-            else {
+            if (s) {
                 bind_text(s, 1, upload_id);
                 bind_i64(s, 2, p->number);
                 bind_text(s, 3, p->blob);
@@ -1229,8 +1298,8 @@ int vodup_meta_part_put(vodup_meta *m, const char *upload_id, const vodup_meta_p
                 bind_text(s, 5, p->etag);
                 bind_i64(s, 6, (int64_t)p->crc64);
                 bind_i64(s, 7, p->mtime);
-                rc = meta__exec_done(c, s, "part put");
             }
+            rc = meta__run(c, s, "part put", VODUP_META_OK);
         }
         if (rc == VODUP_META_OK)
             rc = gc_forget(c, p->blob);
@@ -1243,51 +1312,28 @@ int vodup_meta_part_put(vodup_meta *m, const char *upload_id, const vodup_meta_p
 int vodup_meta_part_list(vodup_meta *m, const char *upload_id, int marker, size_t limit,
                          int (*cb)(const vodup_meta_part *p, void *u), void *u)
 {
-    vodup_meta_part *v = NULL;
-    size_t n = 0, cap = 0;
+    meta_rows rows;
+    meta__rows_init(&rows, sizeof(vodup_meta_part), NULL);
     conn *c = meta__acquire(m);
     int rc = meta__tx_begin(c, 0);
     if (rc == VODUP_META_OK) {
         rc = upload_exists(c, upload_id);
-        sqlite3_stmt *s = rc == VODUP_META_OK ? meta__st(c, S_PART_LIST) : NULL;
-        if (rc == VODUP_META_OK && !s)
-            rc = VODUP_META_EIO;
-        if (s) {
-            bind_text(s, 1, upload_id);
-            bind_i64(s, 2, marker);
-            bind_i64(s, 3, clamp_limit(limit));
-            int r;
-            while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-                if (n == cap) {
-                    size_t nc = cap ? cap * 2 : 16;
-                    vodup_meta_part *nv = realloc(v, nc * sizeof *nv);
-                    if (!nv) {
-                        rc = VODUP_META_ENOMEM;
-                        break;
-                    }
-                    v = nv;
-                    cap = nc;
-                }
-                vodup_meta_part *p = &v[n++];
-                p->number = sqlite3_column_int(s, 0);
-                copy_text(p->blob, sizeof p->blob, s, 1);
-                p->size = (uint64_t)sqlite3_column_int64(s, 2);
-                copy_text(p->etag, sizeof p->etag, s, 3);
-                p->crc64 = (uint64_t)sqlite3_column_int64(s, 4);
-                p->mtime = (time_t)sqlite3_column_int64(s, 5);
+        if (rc == VODUP_META_OK) {
+            sqlite3_stmt *s = meta__st(c, S_PART_LIST);
+            if (s) {
+                bind_text(s, 1, upload_id);
+                bind_i64(s, 2, marker);
+                bind_i64(s, 3, clamp_limit(limit));
             }
-            if (rc == VODUP_META_OK && r != SQLITE_DONE)
-                rc = meta__db_fail(c, "part list", r);
-            sqlite3_reset(s);
+            rc = meta__step_rows(c, s, "part list", part_from_row, NULL, &rows);
         }
         rc = meta__tx_end(c, rc);
     }
     meta__release(m, c);
-    for (size_t i = 0; rc == VODUP_META_OK && i < n; i++) {
-        if (cb(&v[i], u))
-            break;
-    }
-    free(v);
+    const vodup_meta_part *p;
+    while (rc == VODUP_META_OK && (p = meta__rows_next(&rows)) != NULL && !cb(p, u))
+        ;
+    meta__rows_free(&rows);
     return rc;
 }
 
@@ -1296,13 +1342,8 @@ int meta__upload_drop(conn *c, const char *upload_id)
 {
     int rc = VODUP_META_OK;
     static const int steps[] = { S_PARTS_TO_GC, S_PARTS_DELETE, S_UPLOAD_DELETE };
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0] && rc == VODUP_META_OK; i++) {
-        sqlite3_stmt *s = meta__st(c, steps[i]);
-        if (!s)
-            return VODUP_META_EIO;
-        bind_text(s, 1, upload_id);
-        rc = meta__exec_done(c, s, "upload drop");
-    }
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0] && rc == VODUP_META_OK; i++)
+        rc = meta__run_text(c, steps[i], upload_id, "upload drop");
     return rc;
 }
 
@@ -1333,65 +1374,18 @@ int vodup_meta_upload_list(vodup_meta *m, const char *bucket, const char *prefix
     const char *lower = by_id ? "(key, id) > (?2, ?5)" : kr.lo_strict ? "key > ?2" : "key >= ?2";
     char sql[320];
     snprintf(sql, sizeof sql,
-             "SELECT id, key, initiated, content_type, user_meta FROM uploads"
-             " WHERE bucket = ?1 AND %s%s ORDER BY key, id LIMIT ?4",
+             "SELECT " UPLOAD_COLS " FROM uploads WHERE bucket = ?1 AND %s%s"
+             " ORDER BY key, id LIMIT ?4",
              lower, kr.hi ? " AND key < ?3" : "");
 
-    vodup_meta_upload *v = NULL;
-    size_t n = 0, cap = 0;
-    conn *c = meta__acquire(m);
-    sqlite3_stmt *s = NULL;
-    int r = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL);
-    if (r != SQLITE_OK)
-        rc = meta__db_fail(c, "upload list", r);
-    else {
-        bind_text(s, 1, bucket);
-        bind_bytes(s, 2, kr.lo, kr.lo_len);
-        if (kr.hi)
-            bind_bytes(s, 3, kr.hi, kr.hi_len);
-        bind_i64(s, 4, clamp_limit(limit));
-        if (by_id)
-            bind_text(s, 5, upload_id_marker);
-        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                vodup_meta_upload *nv = realloc(v, nc * sizeof *nv);
-                if (!nv) {
-                    rc = VODUP_META_ENOMEM;
-                    break;
-                }
-                v = nv;
-                cap = nc;
-            }
-            vodup_meta_upload *x = &v[n++];
-            int oom = 0;
-            memset(x, 0, sizeof *x);
-            copy_text(x->upload_id, sizeof x->upload_id, s, 0);
-            x->bucket = strdup(bucket);
-            x->key = dup_blob(s, 1, &x->key_len, &oom);
-            x->initiated = (time_t)sqlite3_column_int64(s, 2);
-            if (sqlite3_column_type(s, 3) != SQLITE_NULL)
-                x->content_type = dup_text(s, 3, &oom);
-            if (sqlite3_column_type(s, 4) != SQLITE_NULL)
-                x->user_meta = dup_text(s, 4, &oom);
-            if (oom || !x->bucket) {
-                rc = VODUP_META_ENOMEM;
-                break;
-            }
-        }
-        if (rc == VODUP_META_OK && r != SQLITE_DONE)
-            rc = meta__db_fail(c, "upload list", r);
-        sqlite3_finalize(s);
-    }
-    meta__release(m, c);
-    free(kr.hi);
-    int stop = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (rc == VODUP_META_OK && !stop)
-            stop = cb(&v[i], user);
-        vodup_meta_upload_clear(&v[i]);
-    }
-    free(v);
+    meta_rows rows;
+    meta__rows_init(&rows, sizeof(vodup_meta_upload), upload_clear_row);
+    rc = list_key_range(m, sql, "upload list", bucket, &kr, limit, by_id ? upload_id_marker : NULL,
+                        upload_from_row, &rows);
+    const vodup_meta_upload *up;
+    while (rc == VODUP_META_OK && (up = meta__rows_next(&rows)) != NULL && !cb(up, user))
+        ;
+    meta__rows_free(&rows);
     return rc;
 }
 
@@ -1506,27 +1500,17 @@ int vodup_meta_upload_complete(vodup_meta *m, const char *upload_id,
             rc = object_store(c, &o, blobs, sizes, nparts, &id);
             if (rc == VODUP_META_OK) {
                 sqlite3_stmt *s = meta__st(c, S_PARTS_UNUSED_TO_GC);
-                if (!s)
-                    rc = VODUP_META_EIO;
-                else {
+                if (s) {
                     bind_text(s, 1, upload_id);
                     bind_i64(s, 2, id);
-                    rc = meta__exec_done(c, s, "complete gc");
                 }
+                rc = meta__run(c, s, "complete gc", VODUP_META_OK);
             }
-            if (rc == VODUP_META_OK) {
-                /* The listed blobs now belong to the object; only the rest go to gc. */
-                static const int steps[] = { S_PARTS_DELETE, S_UPLOAD_DELETE };
-                for (size_t i = 0; i < 2 && rc == VODUP_META_OK; i++) {
-                    sqlite3_stmt *s = meta__st(c, steps[i]);
-                    if (!s)
-                        rc = VODUP_META_EIO;
-                    else {
-                        bind_text(s, 1, upload_id);
-                        rc = meta__exec_done(c, s, "complete drop");
-                    }
-                }
-            }
+            /* The listed blobs now belong to the object; only the rest went to gc. */
+            if (rc == VODUP_META_OK)
+                rc = meta__run_text(c, S_PARTS_DELETE, upload_id, "complete drop");
+            if (rc == VODUP_META_OK)
+                rc = meta__run_text(c, S_UPLOAD_DELETE, upload_id, "complete drop");
         }
         rc = meta__tx_end(c, rc);
     }

@@ -113,8 +113,59 @@ int meta__exec_done(conn *c, sqlite3_stmt *s, const char *what);
 int meta__tx_begin(conn *c, int write);
 /* Commits when rc is OK, rolls back otherwise; returns the final code. */
 int meta__tx_end(conn *c, int rc);
-/* Runs s (bound by the caller) as its own write transaction and releases c. */
+/* Runs s (bound by the caller) inside the caller's transaction like meta__exec_done,
+ * except that a NULL s (meta__st failed) is EIO and a run that changed no row answers
+ * if_unchanged instead of OK (ENOTFOUND for "no such row", say). */
+int meta__run(conn *c, sqlite3_stmt *s, const char *what, int if_unchanged);
+/* Runs s (bound by the caller) as its own write transaction and releases c. A NULL s
+ * (meta__st failed) is EIO. _update also answers ENOTFOUND when s changed no row. */
 int meta__single_write(vodup_meta *m, conn *c, sqlite3_stmt *s, const char *what);
+int meta__single_update(vodup_meta *m, conn *c, sqlite3_stmt *s, const char *what);
+/* Inside a transaction: runs cached statement `id` with ?1 bound to arg. */
+int meta__run_text(conn *c, int id, const char *arg, const char *what);
+int meta__run_id(conn *c, int id, int64_t arg, const char *what);
+/* Prepares a one-off statement (SQL built per call) into *s; the caller finalizes it. */
+int meta__prepare_once(conn *c, const char *sql, const char *what, sqlite3_stmt **s);
+
+/* ---- reading rows ------------------------------------------------------------------ */
+
+/* Fills the struct at `row` from the current row of s; arg is whatever the query's caller
+ * passed along (NULL for most). It zeroes the struct first and, on failure, leaves
+ * nothing in it to free, so that callers only ever clear rows that were filled. Returns
+ * VODUP_META_OK or VODUP_META_ENOMEM. */
+typedef int (*meta_fill_fn)(sqlite3_stmt *s, void *row, void *arg);
+
+/* Steps s once: a row goes through fill into out, no row is ENOTFOUND, a failed step is
+ * mapped by meta__db_fail. Resets s. A NULL s (meta__st failed) is EIO. */
+int meta__step_one(conn *c, sqlite3_stmt *s, const char *what, meta_fill_fn fill, void *out,
+                   void *arg);
+
+/* Reads the one row of cached statement `id` whose ?1 is arg (meta__step_one): on the
+ * caller's connection, or (get) on one of its own without an explicit transaction. */
+int meta__row_by_text(conn *c, int id, const char *arg, const char *what, meta_fill_fn fill,
+                      void *out);
+int meta__get_by_text(vodup_meta *m, int id, const char *arg, const char *what, meta_fill_fn fill,
+                      void *out);
+/* A fill for one TEXT column: row is a char *, set to a copy of column 0. */
+int meta__text_from_row(sqlite3_stmt *s, void *row, void *arg);
+
+/* Rows collected from a query, to be handed to the caller's callback only after the
+ * connection is back in the pool (see meta_sqlite.c's header comment). */
+typedef struct meta_rows {
+    void *v;                    /* n elements of elem bytes each */
+    size_t n, cap, elem;
+    size_t next;                /* meta__rows_next's position */
+    void (*clear)(void *row);   /* frees one element's contents; NULL when it owns none */
+} meta_rows;
+
+void meta__rows_init(meta_rows *r, size_t elem, void (*clear)(void *row));
+/* Steps s to the end, appending each row through fill. Resets s. NULL s is EIO. */
+int meta__step_rows(conn *c, sqlite3_stmt *s, const char *what, meta_fill_fn fill, void *arg,
+                    meta_rows *r);
+/* The next collected row, NULL after the last. */
+void *meta__rows_next(meta_rows *r);
+/* Clears every row and frees the array. */
+void meta__rows_free(meta_rows *r);
 
 /* Inside a write transaction: the rowid of bucket/key (0 when absent); dropping an object
  * (its blobs to blob_gc); dropping an upload with its parts (blobs to blob_gc). */
@@ -186,6 +237,13 @@ static inline char *dup_blob(sqlite3_stmt *s, int col, size_t *len, int *oom)
     if (len)
         *len = n;
     return r;
+}
+
+/* A copy of a nullable TEXT column: NULL stays NULL (dup_text alone cannot tell a NULL
+ * from a failed conversion). */
+static inline char *opt_text(sqlite3_stmt *s, int col, int *oom)
+{
+    return sqlite3_column_type(s, col) == SQLITE_NULL ? NULL : dup_text(s, col, oom);
 }
 
 static inline void copy_text(char *dst, size_t cap, sqlite3_stmt *s, int col)

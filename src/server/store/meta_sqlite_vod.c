@@ -88,45 +88,6 @@ const char *const meta__vod_sql[S_COUNT - S_CORE_END] = {
 };
 #undef V
 
-/* ---- shared plumbing ---------------------------------------------------------------- */
-
-/* v with room for one more element of size elem (capacity *cap, n used): v itself, or
- * its reallocation, or NULL when out of memory (v is then still valid). Returned rather
- * than stored through a pointer-to-void-pointer, which would write a pointer through the
- * wrong type. */
-static void *grow(void *v, size_t *cap, size_t n, size_t elem)
-{
-    if (n < *cap)
-        return v;
-    size_t nc = *cap ? *cap * 2 : 16;
-    void *nv = realloc(v, nc * elem);
-    if (nv)
-        *cap = nc;
-    return nv;
-}
-
-/* A copy of a nullable TEXT column: NULL stays NULL (dup_text alone cannot tell a NULL
- * from a failed conversion). */
-static char *opt_text(sqlite3_stmt *s, int col, int *oom)
-{
-    return sqlite3_column_type(s, col) == SQLITE_NULL ? NULL : dup_text(s, col, oom);
-}
-
-/* Runs a prepared single-row-or-none write (bound by the caller) in its own transaction;
- * ENOTFOUND when it changed no row. Releases c. */
-static int write_one(vodup_meta *m, conn *c, sqlite3_stmt *s, const char *what)
-{
-    int rc = s ? meta__tx_begin(c, 1) : VODUP_META_EIO;
-    if (rc == VODUP_META_OK) {
-        rc = meta__exec_done(c, s, what);
-        if (rc == VODUP_META_OK && sqlite3_changes(c->db) == 0)
-            rc = VODUP_META_ENOTFOUND;
-        rc = meta__tx_end(c, rc);
-    }
-    meta__release(m, c);
-    return rc;
-}
-
 /* ---- the completion hook ------------------------------------------------------------ */
 
 int meta__media_object_written(conn *c, const char *bucket, const char *key, size_t key_len,
@@ -183,8 +144,10 @@ int vodup_meta_principal_create(vodup_meta *m, const char *kind, const vodup_met
 }
 
 /* Fills p from (account_id, name, arn, policies, max_session, created). */
-static int principal_from_row(sqlite3_stmt *s, vodup_meta_principal *p)
+static int principal_from_row(sqlite3_stmt *s, void *row, void *arg)
 {
+    (void)arg;
+    vodup_meta_principal *p = row;
     int oom = 0;
     memset(p, 0, sizeof *p);
     p->account_id = dup_text(s, 0, &oom);
@@ -200,26 +163,23 @@ static int principal_from_row(sqlite3_stmt *s, vodup_meta_principal *p)
     return VODUP_META_OK;
 }
 
+static void principal_clear_row(void *row)
+{
+    vodup_meta_principal_clear(row);
+}
+
 int vodup_meta_principal_get(vodup_meta *m, const char *kind, const char *account_id, const char *name,
                              vodup_meta_principal *out)
 {
     memset(out, 0, sizeof *out);
     conn *c = meta__acquire(m);
     sqlite3_stmt *s = meta__st(c, V_PRINCIPAL_GET);
-    int rc = VODUP_META_EIO;
     if (s) {
         bind_text(s, 1, kind);
         bind_text(s, 2, account_id);
         bind_text(s, 3, name);
-        int r = sqlite3_step(s);
-        if (r == SQLITE_ROW)
-            rc = principal_from_row(s, out);
-        else if (r == SQLITE_DONE)
-            rc = VODUP_META_ENOTFOUND;
-        else
-            rc = meta__db_fail(c, "principal get", r);
-        sqlite3_reset(s);
     }
+    int rc = meta__step_one(c, s, "principal get", principal_from_row, out, NULL);
     meta__release(m, c);
     return rc;
 }
@@ -227,40 +187,20 @@ int vodup_meta_principal_get(vodup_meta *m, const char *kind, const char *accoun
 int vodup_meta_principal_list(vodup_meta *m, const char *kind, const char *account_id,
                               int (*cb)(const vodup_meta_principal *p, void *u), void *u)
 {
-    vodup_meta_principal *v = NULL;
-    size_t n = 0, cap = 0;
+    meta_rows rows;
+    meta__rows_init(&rows, sizeof(vodup_meta_principal), principal_clear_row);
     conn *c = meta__acquire(m);
     sqlite3_stmt *s = meta__st(c, V_PRINCIPAL_LIST);
-    int rc = VODUP_META_EIO;
     if (s) {
-        rc = VODUP_META_OK;
         bind_text(s, 1, kind);
         bind_text(s, 2, account_id);
-        int r;
-        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-            void *nv = grow(v, &cap, n, sizeof *v);
-            if (!nv) {
-                rc = VODUP_META_ENOMEM;
-                break;
-            }
-            v = nv;
-            rc = principal_from_row(s, &v[n]);
-            if (rc != VODUP_META_OK)
-                break;
-            n++;
-        }
-        if (rc == VODUP_META_OK && r != SQLITE_DONE)
-            rc = meta__db_fail(c, "principal list", r);
-        sqlite3_reset(s);
     }
+    int rc = meta__step_rows(c, s, "principal list", principal_from_row, NULL, &rows);
     meta__release(m, c);
-    int stop = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (rc == VODUP_META_OK && !stop)
-            stop = cb(&v[i], u);
-        vodup_meta_principal_clear(&v[i]);
-    }
-    free(v);
+    const vodup_meta_principal *p;
+    while (rc == VODUP_META_OK && (p = meta__rows_next(&rows)) != NULL && !cb(p, u))
+        ;
+    meta__rows_free(&rows);
     return rc;
 }
 
@@ -270,28 +210,22 @@ int vodup_meta_principal_delete(vodup_meta *m, const char *kind, const char *acc
     int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
         sqlite3_stmt *s = meta__st(c, V_PRINCIPAL_DELETE);
-        if (!s)
-            rc = VODUP_META_EIO;
-        else {
+        if (s) {
             bind_text(s, 1, kind);
             bind_text(s, 2, account_id);
             bind_text(s, 3, name);
-            rc = meta__exec_done(c, s, "principal delete");
-            if (rc == VODUP_META_OK && sqlite3_changes(c->db) == 0)
-                rc = VODUP_META_ENOTFOUND;
         }
+        rc = meta__run(c, s, "principal delete", VODUP_META_ENOTFOUND);
         /* A user's keys would otherwise outlive it and keep signing requests. Only after
          * the user row was found, so that deleting an absent user (or "root", which is
          * never a user row) cannot take the account's own keys with it. */
         if (rc == VODUP_META_OK && strcmp(kind, "user") == 0) {
             s = meta__st(c, V_USER_KEYS_DELETE);
-            if (!s)
-                rc = VODUP_META_EIO;
-            else {
+            if (s) {
                 bind_text(s, 1, account_id);
                 bind_text(s, 2, name);
-                rc = meta__exec_done(c, s, "user keys delete");
             }
+            rc = meta__run(c, s, "user keys delete", VODUP_META_OK);
         }
         rc = meta__tx_end(c, rc);
     }
@@ -316,48 +250,41 @@ typedef struct key_row {
     time_t created;
 } key_row;
 
+/* Fills k from (id, active, created). */
+static int key_from_row(sqlite3_stmt *s, void *row, void *arg)
+{
+    (void)arg;
+    key_row *k = row;
+    int oom = 0;
+    k->key_id = dup_text(s, 0, &oom);
+    k->active = sqlite3_column_int(s, 1);
+    k->created = (time_t)sqlite3_column_int64(s, 2);
+    return k->key_id ? VODUP_META_OK : VODUP_META_ENOMEM;
+}
+
+static void key_clear_row(void *row)
+{
+    free(((key_row *)row)->key_id);
+}
+
 int vodup_meta_key_list(vodup_meta *m, const char *account_id, const char *principal,
                         int (*cb)(const char *key_id, int active, time_t created, void *u), void *u)
 {
-    key_row *v = NULL;
-    size_t n = 0, cap = 0;
+    meta_rows rows;
+    meta__rows_init(&rows, sizeof(key_row), key_clear_row);
     conn *c = meta__acquire(m);
     sqlite3_stmt *s = meta__st(c, V_KEY_LIST);
-    int rc = VODUP_META_EIO;
     if (s) {
-        rc = VODUP_META_OK;
         bind_text(s, 1, account_id);
         bind_text(s, 2, principal);
-        int r;
-        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-            void *nv = grow(v, &cap, n, sizeof *v);
-            if (!nv) {
-                rc = VODUP_META_ENOMEM;
-                break;
-            }
-            v = nv;
-            int oom = 0;
-            v[n].key_id = dup_text(s, 0, &oom);
-            v[n].active = sqlite3_column_int(s, 1);
-            v[n].created = (time_t)sqlite3_column_int64(s, 2);
-            if (!v[n].key_id) {
-                rc = VODUP_META_ENOMEM;
-                break;
-            }
-            n++;
-        }
-        if (rc == VODUP_META_OK && r != SQLITE_DONE)
-            rc = meta__db_fail(c, "key list", r);
-        sqlite3_reset(s);
     }
+    int rc = meta__step_rows(c, s, "key list", key_from_row, NULL, &rows);
     meta__release(m, c);
-    int stop = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (rc == VODUP_META_OK && !stop)
-            stop = cb(v[i].key_id, v[i].active, v[i].created, u);
-        free(v[i].key_id);
-    }
-    free(v);
+    const key_row *k;
+    while (rc == VODUP_META_OK && (k = meta__rows_next(&rows)) != NULL &&
+           !cb(k->key_id, k->active, k->created, u))
+        ;
+    meta__rows_free(&rows);
     return rc;
 }
 
@@ -372,28 +299,23 @@ int vodup_meta_nonce_use(vodup_meta *m, const char *key_id, const char *nonce, t
     int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
         sqlite3_stmt *s = meta__st(c, V_NONCE_USE);
-        if (!s)
-            rc = VODUP_META_EIO;
-        else {
+        if (s) {
             bind_text(s, 1, key_id);
             bind_text(s, 2, nonce);
             bind_i64(s, 3, now);
             bind_i64(s, 4, cutoff);
-            rc = meta__exec_done(c, s, "nonce use");
-            /* No row inserted or taken over: the nonce is still within its ttl. */
-            if (rc == VODUP_META_OK && sqlite3_changes(c->db) == 0)
-                rc = VODUP_META_EEXISTS;
         }
+        /* No row inserted or taken over: the nonce is still within its ttl. */
+        rc = meta__run(c, s, "nonce use", VODUP_META_EEXISTS);
         /* Purged in the same transaction, bounded, so the ledger stays about ttl long
          * without a separate sweeper. Done for replays too: they also arrive over time. */
         if (rc == VODUP_META_OK || rc == VODUP_META_EEXISTS) {
             s = meta__st(c, V_NONCE_PURGE);
-            int prc = VODUP_META_EIO;
             if (s) {
                 bind_i64(s, 1, cutoff);
                 bind_i64(s, 2, NONCE_PURGE_BATCH);
-                prc = meta__exec_done(c, s, "nonce purge");
             }
+            int prc = meta__run(c, s, "nonce purge", VODUP_META_OK);
             if (prc != VODUP_META_OK)
                 rc = prc;
         }
@@ -446,8 +368,10 @@ int vodup_meta_media_create(vodup_meta *m, const vodup_meta_media *md)
 }
 
 /* Fills md from a row of MEDIA_COLS. */
-static int media_from_row(sqlite3_stmt *s, vodup_meta_media *md)
+static int media_from_row(sqlite3_stmt *s, void *row, void *arg)
 {
+    (void)arg;
+    vodup_meta_media *md = row;
     int oom = 0;
     memset(md, 0, sizeof *md);
     copy_text(md->id, sizeof md->id, s, 0);
@@ -482,30 +406,21 @@ static int media_from_row(sqlite3_stmt *s, vodup_meta_media *md)
     return VODUP_META_OK;
 }
 
-/* Steps s once: the row into out, or ENOTFOUND. Resets s. */
-static int media_read(conn *c, sqlite3_stmt *s, vodup_meta_media *out, const char *what)
+static void media_clear_row(void *row)
 {
-    int r = sqlite3_step(s), rc;
-    if (r == SQLITE_ROW)
-        rc = media_from_row(s, out);
-    else if (r == SQLITE_DONE)
-        rc = VODUP_META_ENOTFOUND;
-    else
-        rc = meta__db_fail(c, what, r);
-    sqlite3_reset(s);
-    return rc;
+    vodup_meta_media_clear(row);
 }
 
 /* Reads media `id` of account_id inside the caller's transaction. */
 static int media_get_on(conn *c, const char *account_id, const char *id, vodup_meta_media *out)
 {
     sqlite3_stmt *s = meta__st(c, V_MEDIA_GET);
-    if (!s)
-        return VODUP_META_EIO;
-    bind_text(s, 1, id);
-    /* NULL never equals anything in SQL: no account, no record. */
-    bind_text(s, 2, account_id);
-    return media_read(c, s, out, "media get");
+    if (s) {
+        bind_text(s, 1, id);
+        /* NULL never equals anything in SQL: no account, no record. */
+        bind_text(s, 2, account_id);
+    }
+    return meta__step_one(c, s, "media get", media_from_row, out, NULL);
 }
 
 int vodup_meta_media_get(vodup_meta *m, const char *account_id, const char *id, vodup_meta_media *out)
@@ -523,12 +438,11 @@ int vodup_meta_media_find_object(vodup_meta *m, const char *bucket, const char *
     memset(out, 0, sizeof *out);
     conn *c = meta__acquire(m);
     sqlite3_stmt *s = meta__st(c, V_MEDIA_FIND_OBJECT);
-    int rc = VODUP_META_EIO;
     if (s) {
         bind_text(s, 1, bucket);
         bind_bytes(s, 2, key, key_len);
-        rc = media_read(c, s, out, "media find object");
     }
+    int rc = meta__step_one(c, s, "media find object", media_from_row, out, NULL);
     meta__release(m, c);
     return rc;
 }
@@ -614,50 +528,31 @@ int vodup_meta_media_list(vodup_meta *m, const char *account_id, const vodup_met
     char count_sql[500];
     snprintf(count_sql, sizeof count_sql, "SELECT count(*) FROM media WHERE %s", where);
 
-    vodup_meta_media *v = NULL;
-    size_t n = 0, cap = 0;
+    meta_rows rows;
+    meta__rows_init(&rows, sizeof(vodup_meta_media), media_clear_row);
     conn *c = meta__acquire(m);
     /* One read transaction: the page and the total come from the same snapshot. */
     rc = meta__tx_begin(c, 0);
     if (rc == VODUP_META_OK) {
         sqlite3_stmt *s = NULL;
-        int r = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL);
-        if (r != SQLITE_OK)
-            rc = meta__db_fail(c, "media list", r);
-        else {
+        rc = meta__prepare_once(c, sql, "media list", &s);
+        if (rc == VODUP_META_OK) {
             bind_filter(s, account_id, f, statuses);
             bind_i64(s, 8, clamp_limit(f->limit));
             bind_i64(s, 9, clamp_limit(f->offset));
-            while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-                void *nv = grow(v, &cap, n, sizeof *v);
-                if (!nv) {
-                    rc = VODUP_META_ENOMEM;
-                    break;
-                }
-                v = nv;
-                rc = media_from_row(s, &v[n]);
-                if (rc != VODUP_META_OK)
-                    break;
-                n++;
-            }
-            if (rc == VODUP_META_OK && r != SQLITE_DONE)
-                rc = meta__db_fail(c, "media list", r);
+            rc = meta__step_rows(c, s, "media list", media_from_row, NULL, &rows);
             sqlite3_finalize(s);
         }
+        if (rc == VODUP_META_OK && total)
+            rc = meta__prepare_once(c, count_sql, "media count", &s);
         if (rc == VODUP_META_OK && total) {
-            s = NULL;
-            r = sqlite3_prepare_v2(c->db, count_sql, -1, &s, NULL);
-            if (r != SQLITE_OK)
+            bind_filter(s, account_id, f, statuses);
+            int r = sqlite3_step(s);
+            if (r == SQLITE_ROW)
+                *total = (size_t)sqlite3_column_int64(s, 0);
+            else
                 rc = meta__db_fail(c, "media count", r);
-            else {
-                bind_filter(s, account_id, f, statuses);
-                r = sqlite3_step(s);
-                if (r == SQLITE_ROW)
-                    *total = (size_t)sqlite3_column_int64(s, 0);
-                else
-                    rc = meta__db_fail(c, "media count", r);
-                sqlite3_finalize(s);
-            }
+            sqlite3_finalize(s);
         }
         rc = meta__tx_end(c, rc);
     }
@@ -665,53 +560,38 @@ int vodup_meta_media_list(vodup_meta *m, const char *account_id, const vodup_met
     free(statuses);
     if (rc != VODUP_META_OK && total)
         *total = 0;
-    int stop = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (rc == VODUP_META_OK && !stop)
-            stop = cb(&v[i], u);
-        vodup_meta_media_clear(&v[i]);
-    }
-    free(v);
+    const vodup_meta_media *md;
+    while (rc == VODUP_META_OK && (md = meta__rows_next(&rows)) != NULL && !cb(md, u))
+        ;
+    meta__rows_free(&rows);
     return rc;
 }
 
 /* Drops every multipart upload open on bucket/key (parts' blobs to blob_gc). The ids are
  * collected first so that no SELECT is being stepped while its table changes. */
-static int drop_key_uploads(conn *c, const char *bucket, const char *key, size_t key_len)
+/* Fills an upload id (a char[33]) from column 0. */
+static int upload_id_from_row(sqlite3_stmt *s, void *row, void *arg)
 {
-    char (*ids)[33] = NULL;
-    size_t n = 0, cap = 0;
-    sqlite3_stmt *s = meta__st(c, V_KEY_UPLOADS);
-    if (!s)
-        return VODUP_META_EIO;
-    bind_text(s, 1, bucket);
-    bind_bytes(s, 2, key, key_len);
-    int rc = VODUP_META_OK, r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        void *nv = grow(ids, &cap, n, sizeof *ids);
-        if (!nv) {
-            rc = VODUP_META_ENOMEM;
-            break;
-        }
-        ids = nv;
-        copy_text(ids[n++], sizeof *ids, s, 0);
-    }
-    if (rc == VODUP_META_OK && r != SQLITE_DONE)
-        rc = meta__db_fail(c, "media uploads", r);
-    sqlite3_reset(s);
-    for (size_t i = 0; i < n && rc == VODUP_META_OK; i++)
-        rc = meta__upload_drop(c, ids[i]);
-    free(ids);
-    return rc;
+    (void)arg;
+    copy_text(row, 33, s, 0);
+    return VODUP_META_OK;
 }
 
-static int run_with_text(conn *c, int id, const char *arg, const char *what)
+static int drop_key_uploads(conn *c, const char *bucket, const char *key, size_t key_len)
 {
-    sqlite3_stmt *s = meta__st(c, id);
-    if (!s)
-        return VODUP_META_EIO;
-    bind_text(s, 1, arg);
-    return meta__exec_done(c, s, what);
+    meta_rows ids;
+    meta__rows_init(&ids, 33, NULL);
+    sqlite3_stmt *s = meta__st(c, V_KEY_UPLOADS);
+    if (s) {
+        bind_text(s, 1, bucket);
+        bind_bytes(s, 2, key, key_len);
+    }
+    int rc = meta__step_rows(c, s, "media uploads", upload_id_from_row, NULL, &ids);
+    const char *id;
+    while (rc == VODUP_META_OK && (id = meta__rows_next(&ids)) != NULL)
+        rc = meta__upload_drop(c, id);
+    meta__rows_free(&ids);
+    return rc;
 }
 
 int vodup_meta_media_delete(vodup_meta *m, const char *account_id, const char *id)
@@ -723,7 +603,7 @@ int vodup_meta_media_delete(vodup_meta *m, const char *account_id, const char *i
     if (rc == VODUP_META_OK) {
         rc = media_get_on(c, account_id, id, &md);
         if (rc == VODUP_META_OK)
-            rc = run_with_text(c, V_MEDIA_DELETE, id, "media delete");
+            rc = meta__run_text(c, V_MEDIA_DELETE, id, "media delete");
         if (rc == VODUP_META_OK && md.bucket && md.object_key) {
             size_t klen = strlen(md.object_key);
             int64_t oid;
@@ -735,7 +615,7 @@ int vodup_meta_media_delete(vodup_meta *m, const char *account_id, const char *i
         }
         /* Nobody is to be told about media that no longer exists. */
         if (rc == VODUP_META_OK)
-            rc = run_with_text(c, V_MEDIA_EVENTS_DELETE, id, "media events delete");
+            rc = meta__run_text(c, V_MEDIA_EVENTS_DELETE, id, "media events delete");
         rc = meta__tx_end(c, rc);
     }
     meta__release(m, c);
@@ -752,7 +632,7 @@ int vodup_meta_media_set_status(vodup_meta *m, const char *id, const char *statu
         bind_text(s, 2, status);
         bind_i64(s, 3, now);
     }
-    return write_one(m, c, s, "media set status");
+    return meta__single_update(m, c, s, "media set status");
 }
 
 void vodup_meta_media_clear(vodup_meta_media *md)
@@ -795,30 +675,17 @@ int vodup_meta_callback_set(vodup_meta *m, const char *account_id, const char *c
 int vodup_meta_callback_get(vodup_meta *m, const char *account_id, char **config_json)
 {
     *config_json = NULL;
-    conn *c = meta__acquire(m);
-    sqlite3_stmt *s = meta__st(c, V_CALLBACK_GET);
-    int rc = VODUP_META_EIO, oom = 0;
-    if (s) {
-        bind_text(s, 1, account_id);
-        int r = sqlite3_step(s);
-        if (r == SQLITE_ROW) {
-            *config_json = dup_text(s, 0, &oom);
-            rc = *config_json ? VODUP_META_OK : VODUP_META_ENOMEM;
-        } else if (r == SQLITE_DONE)
-            rc = VODUP_META_ENOTFOUND;
-        else
-            rc = meta__db_fail(c, "callback get", r);
-        sqlite3_reset(s);
-    }
-    meta__release(m, c);
-    return rc;
+    return meta__get_by_text(m, V_CALLBACK_GET, account_id, "callback get", meta__text_from_row,
+                             config_json);
 }
 
 /* ---- events ------------------------------------------------------------------------------ */
 
 /* Fills e from a row of EVENT_COLS. */
-static int event_from_row(sqlite3_stmt *s, vodup_meta_event *e)
+static int event_from_row(sqlite3_stmt *s, void *row, void *arg)
 {
+    (void)arg;
+    vodup_meta_event *e = row;
     int oom = 0;
     memset(e, 0, sizeof *e);
     e->id = sqlite3_column_int64(s, 0);
@@ -839,44 +706,28 @@ static int event_from_row(sqlite3_stmt *s, vodup_meta_event *e)
     return VODUP_META_OK;
 }
 
+static void event_clear_row(void *row)
+{
+    vodup_meta_event_clear(row);
+}
+
 /* Collects the rows of statement `id` (bound by bind_fn) and calls cb on them after the
  * connection is released; shared by event_due and event_list. */
 static int event_rows(vodup_meta *m, int id, const char *what, void (*bind_fn)(sqlite3_stmt *s, const void *a),
                       const void *arg, int (*cb)(const vodup_meta_event *e, void *u), void *u)
 {
-    vodup_meta_event *v = NULL;
-    size_t n = 0, cap = 0;
+    meta_rows rows;
+    meta__rows_init(&rows, sizeof(vodup_meta_event), event_clear_row);
     conn *c = meta__acquire(m);
     sqlite3_stmt *s = meta__st(c, id);
-    int rc = VODUP_META_EIO;
-    if (s) {
-        rc = VODUP_META_OK;
+    if (s)
         bind_fn(s, arg);
-        int r;
-        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-            void *nv = grow(v, &cap, n, sizeof *v);
-            if (!nv) {
-                rc = VODUP_META_ENOMEM;
-                break;
-            }
-            v = nv;
-            rc = event_from_row(s, &v[n]);
-            if (rc != VODUP_META_OK)
-                break;
-            n++;
-        }
-        if (rc == VODUP_META_OK && r != SQLITE_DONE)
-            rc = meta__db_fail(c, what, r);
-        sqlite3_reset(s);
-    }
+    int rc = meta__step_rows(c, s, what, event_from_row, NULL, &rows);
     meta__release(m, c);
-    int stop = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (rc == VODUP_META_OK && !stop)
-            stop = cb(&v[i], u);
-        vodup_meta_event_clear(&v[i]);
-    }
-    free(v);
+    const vodup_meta_event *e;
+    while (rc == VODUP_META_OK && (e = meta__rows_next(&rows)) != NULL && !cb(e, u))
+        ;
+    meta__rows_free(&rows);
     return rc;
 }
 
@@ -920,7 +771,7 @@ int vodup_meta_event_prepare(vodup_meta *m, long long id, const char *body, cons
         bind_text(s, 3, url);
         bind_text(s, 4, auth_key);
     }
-    return write_one(m, c, s, "event prepare");
+    return meta__single_update(m, c, s, "event prepare");
 }
 
 int vodup_meta_event_done(vodup_meta *m, long long id)
@@ -929,7 +780,7 @@ int vodup_meta_event_done(vodup_meta *m, long long id)
     sqlite3_stmt *s = meta__st(c, V_EVENT_DONE);
     if (s)
         bind_i64(s, 1, id);
-    return write_one(m, c, s, "event done");
+    return meta__single_update(m, c, s, "event done");
 }
 
 int vodup_meta_event_retry(vodup_meta *m, long long id, time_t next_at, const char *error)
@@ -941,7 +792,7 @@ int vodup_meta_event_retry(vodup_meta *m, long long id, time_t next_at, const ch
         bind_i64(s, 2, next_at);
         bind_text(s, 3, error);
     }
-    return write_one(m, c, s, "event retry");
+    return meta__single_update(m, c, s, "event retry");
 }
 
 int vodup_meta_event_next(vodup_meta *m, time_t *next_at)

@@ -38,9 +38,24 @@ export function testTmpRoot() {
   return root;
 }
 
+const createdDirs = [];
+let sawFailure = false;
+
 /** A fresh, empty directory under VODUP_TEST_TMP. */
 export function makeTmpDir(prefix = 't-') {
-  return fs.mkdtempSync(path.join(testTmpRoot(), prefix));
+  const d = fs.mkdtempSync(path.join(testTmpRoot(), prefix));
+  createdDirs.push(d);
+  return d;
+}
+
+/**
+ * Removes the directories made by makeTmpDir (data dirs, logs, scratch files) unless a test
+ * wrapped in withLogs failed: then they stay, for a post-mortem. Call it last in after().
+ */
+export function cleanupTmpDirs() {
+  if (sawFailure || process.env.VODUP_KEEP_TMP) return false;
+  for (const d of createdDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  return true;
 }
 
 export const sleep = ms => new Promise(r => setTimeout(r, ms));
@@ -145,10 +160,13 @@ export async function startVodupd({ dataDir, creds, readyTimeout = 20000 * SLOW,
         return exitInfo.code;
       }
       child.kill('SIGTERM');
+      const t0 = Date.now();
       let timer;
       const timedOut = new Promise(resolve => { timer = setTimeout(() => resolve('timeout'), timeout); });
       const r = await Promise.race([exited, timedOut]);
       clearTimeout(timer);
+      const took = Date.now() - t0;
+      if (took > 3000 * SLOW) process.stderr.write(`note: vodupd #${id} took ${took} ms to exit after SIGTERM\n`);
       if (r === 'timeout') {
         child.kill('SIGKILL');
         await exited;
@@ -229,6 +247,7 @@ export function withLogs(fn) {
     try {
       return await fn(t);
     } catch (err) {
+      sawFailure = true;
       const all = new Set([...liveServers, ...marks.keys()]);
       for (const s of all) {
         const from = marks.get(s) ?? 0;
