@@ -76,3 +76,8 @@ foreach(src ${VODUP_FUZZERS})
     endif()
   endif()
 endforeach()
+
+# The public header compiles alone under -std=c11 -pedantic -Werror (no extensions leak).
+add_test(NAME header.pedantic
+         COMMAND ${CMAKE_C_COMPILER} -std=c11 -pedantic -Wall -Wextra -Werror -fsyntax-only
+                 -I${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/tests/header/pedantic.c)

@@ -127,7 +127,7 @@ typedef struct vodup_file_info {
     const char *object_key;
     uint64_t size;                  /* bytes of the file */
     uint64_t bytes_done;            /* bytes the server has acknowledged */
-    uint64_t bytes_sent_this_run;   /* bytes sent since this process added the file */
+    uint64_t bytes_sent_this_run;   /* bytes of requests this process sent and the server acknowledged */
     int last_error;                 /* vodup_error of the last failure, 0 if none */
 } vodup_file_info;
 
@@ -142,10 +142,13 @@ typedef struct vodup_listener {
     unsigned int version;
     /* A file starts. In upload-auth mode (vodup_client_use_upload_auth) the application
      * gets an upload address and credentials for it from its server and calls
-     * vodup_client_set_upload_auth, here or later; the file waits until then. */
+     * vodup_client_set_upload_auth, here or later; the file waits until then. When a
+     * resume record already names the file's media (f->media_id set), the application's
+     * server should call RefreshUploadVideo for it rather than create a new video. */
     void (*on_upload_started)(vodup_client *c, const vodup_file_info *f, void *user);
-    /* Bytes acknowledged by the server so far; throttled (progress_interval_ms) and
-     * never equal to the total before on_upload_succeed. */
+    /* Bytes acknowledged by the server so far; throttled (progress_interval_ms), only
+     * while the item is UPLOADING, and never equal to the total: on_upload_succeed is the
+     * 100%. */
     void (*on_upload_progress)(vodup_client *c, const vodup_file_info *f, uint64_t done, uint64_t total,
                                void *user);
     void (*on_upload_succeed)(vodup_client *c, const vodup_file_info *f, void *user);
@@ -155,8 +158,8 @@ typedef struct vodup_listener {
      * vodup_client_resume_with_auth (upload-auth mode) or vodup_client_resume_with_sts
      * (STS mode). The file keeps its stored parts meanwhile. */
     void (*on_upload_token_expired)(vodup_client *c, const vodup_file_info *f, void *user);
-    /* A request failed and will be retried (code and message say why) / the retries
-     * succeeded and the upload goes on. */
+    /* A request failed and will be retried (code and message say why): once per retried
+     * failure. / The next request succeeded after such failures, and the upload goes on. */
     void (*on_upload_retry)(vodup_client *c, const vodup_file_info *f, int code, const char *message, void *user);
     void (*on_upload_retry_resume)(vodup_client *c, const vodup_file_info *f, void *user);
     /* Every file of the list has ended (success, failure or canceled). */
@@ -194,7 +197,7 @@ typedef struct vodup_options {
  * VODUP_ENOMEM, VODUP_EIO (record_dir cannot be created). Starts the worker thread. */
 VODUP_EXTERN int vodup_client_new(vodup_client **out, const vodup_options *opts, const vodup_listener *listener);
 /* Stops every transfer (records are kept, so a later client resumes), joins the worker
- * thread and frees the client. NULL is fine. Not from a callback. */
+ * thread and frees the client. NULL is fine. Called from a callback it does nothing. */
 VODUP_EXTERN void vodup_client_free(vodup_client *c);
 /* The message of the last error returned to this thread by a call on c ("" if none).
  * Borrowed: valid until this thread's next call on c. */
@@ -204,10 +207,12 @@ VODUP_EXTERN const char *vodup_client_last_error(vodup_client *c);
 
 /* Upload-auth mode: the application's server calls CreateUploadVideo and hands the
  * client UploadAddress and UploadAuth (base64 JSON, as VOD returns them) per file, from
- * on_upload_started, through vodup_client_set_upload_auth. */
+ * on_upload_started, through vodup_client_set_upload_auth. The use_* calls choose the
+ * mode once, before the first start: afterwards they answer VODUP_ESTATE. */
 VODUP_EXTERN int vodup_client_use_upload_auth(vodup_client *c);
 /* Sets the address and credentials of item id (base64 strings as the VOD API returns
- * them; media_id is the VideoId/ImageId). VODUP_EINVAL when they do not decode. */
+ * them; media_id is the VideoId/ImageId). VODUP_ENOENT for an unknown id, VODUP_EINVAL
+ * when they do not decode, VODUP_ESTATE outside upload-auth mode (resume_with_auth too). */
 VODUP_EXTERN int vodup_client_set_upload_auth(vodup_client *c, int id, const char *upload_address,
                                               const char *upload_auth, const char *media_id);
 /* After on_upload_token_expired in upload-auth mode: new UploadAuth (e.g. from
@@ -265,7 +270,9 @@ VODUP_EXTERN int vodup_client_clear_files(vodup_client *c);
 
 /* ---- control of the whole list ---------------------------------------------------------- */
 
-/* Starts uploading the INIT items (files_at_once at a time). */
+/* Starts uploading the INIT items (files_at_once at a time). Once every item has ended
+ * the list is idle: a file added later waits for the next start (resume_file, though,
+ * restarts the list by itself). */
 VODUP_EXTERN int vodup_client_start(vodup_client *c);
 /* Stops all transfers; UPLOADING items go back to INIT (records kept). start again resumes. */
 VODUP_EXTERN int vodup_client_stop(vodup_client *c);

@@ -293,8 +293,8 @@ static int cmd_serve(int argc, char **argv)
     add_own_host(&s, host, strlen(host));
     add_own_host(&s, "localhost", 9);
     int bound = 0;
-    struct MHD_Daemon *d = http_start(&s, host, port, threads, &bound);
-    if (!d) {
+    int lfd = http_bind(host, port, &bound);
+    if (lfd < 0) {
         fprintf(stderr, "vodupd serve: cannot listen on %s: %s\n", listen, strerror(errno));
         return 1;
     }
@@ -309,10 +309,18 @@ static int cmd_serve(int argc, char **argv)
         snprintf(url, sizeof url, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, bound);
     }
     s.public_url = url;
+    /* Everything request threads read is settled before the first request arrives. */
     s.events = events_start(&s);
     if (!s.events) {
         fprintf(stderr, "vodupd serve: cannot start the event sender\n");
-        http_stop(d);
+        close(lfd);
+        return 1;
+    }
+    struct MHD_Daemon *d = http_start(&s, lfd, threads);
+    if (!d) {
+        fprintf(stderr, "vodupd serve: cannot start the HTTP front on %s\n", listen);
+        events_stop(s.events);
+        close(lfd);
         return 1;
     }
     fprintf(stderr, "vodupd %s: listening on http://%s%s%s:%d (data dir %s, public url %s)\n", VODUPD_VERSION,
@@ -324,7 +332,9 @@ static int cmd_serve(int argc, char **argv)
 
     /* Stop accepting, let requests in flight finish (bounded), then stop. Idle
      * keep-alive connections are no reason to wait: they are simply closed. */
-    MHD_quiesce_daemon(d);
+    MHD_socket quiet = MHD_quiesce_daemon(d); /* ours to close from now on */
+    if (quiet != MHD_INVALID_SOCKET)
+        close(quiet);
     for (int i = 0; i < 100; i++) {
         if (atomic_load(&s.active_requests) == 0)
             break;

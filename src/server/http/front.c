@@ -14,6 +14,9 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -340,13 +343,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     free(r);
 }
 
-struct MHD_Daemon *http_start(vodupd *s, const char *host, int port, int threads, int *bound_port)
+int http_bind(const char *host, int port, int *bound_port)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     socklen_t sl;
-    unsigned int flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                         MHD_USE_ERROR_LOG;
     struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
@@ -357,15 +358,40 @@ struct MHD_Daemon *http_start(vodupd *s, const char *host, int port, int threads
         sin6->sin6_family = AF_INET6;
         sin6->sin6_port = htons((uint16_t)port);
         sl = sizeof *sin6;
-        flags |= MHD_USE_IPv6;
     } else {
         fprintf(stderr, "vodupd: --listen wants an IP address, not '%s'\n", host);
-        return NULL;
+        return -1;
     }
-    (void)sl;
-    struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_access, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 512) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    struct sockaddr_storage got;
+    socklen_t gl = sizeof got;
+    if (getsockname(fd, (struct sockaddr *)&got, &gl) != 0) {
+        close(fd);
+        return -1;
+    }
+    *bound_port = got.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&got)->sin6_port)
+                                            : ntohs(((struct sockaddr_in *)&got)->sin_port);
+    return fd;
+}
+
+struct MHD_Daemon *http_start(vodupd *s, int listen_fd, int threads)
+{
+    unsigned int flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    return MHD_start_daemon(
+        flags, 0, NULL, NULL, on_access, s,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
@@ -373,13 +399,7 @@ struct MHD_Daemon *http_start(vodupd *s, const char *host, int port, int threads
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)VODUPD_CONN_TIMEOUT,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)VODUPD_MAX_CONNECTIONS,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)VODUPD_MAX_PER_IP,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
         MHD_OPTION_END);
-    if (!d)
-        return NULL;
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    *bound_port = di ? di->port : port;
-    return d;
 }
 
 void http_stop(struct MHD_Daemon *d)

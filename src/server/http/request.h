@@ -91,9 +91,12 @@ void http_respond(http_request *r, unsigned int status, struct MHD_Response *res
 void http_respond_buf(http_request *r, unsigned int status, const char *content_type, vbuf *body);
 void http_respond_empty(http_request *r, unsigned int status);
 
-/* Start the HTTP front on host:port (port 0 picks one). Returns the daemon or NULL;
- * *bound_port gets the port. */
-struct MHD_Daemon *http_start(vodupd *s, const char *host, int port, int threads, int *bound_port);
+/* Binds and listens on host:port (port 0 picks one): the socket, with *bound_port set,
+ * or -1 (errno). Done before the daemon starts, so that everything derived from the
+ * port (the public URL) is settled before any request thread reads it. */
+int http_bind(const char *host, int port, int *bound_port);
+/* Starts the HTTP front on a listening socket (taken over). NULL on failure. */
+struct MHD_Daemon *http_start(vodupd *s, int listen_fd, int threads);
 void http_stop(struct MHD_Daemon *d);
 
 #endif

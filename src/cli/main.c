@@ -1,0 +1,93 @@
+/* main.c - the vodup command line: dispatches to the commands.
+ *
+ *   vodup [connection options] COMMAND [ARGS...]
+ *
+ * Connection options may come before or after the command name. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+cli_flags cli_global_flags;
+
+static const char USAGE[] =
+    "usage: vodup [options] <command> [args...]\n"
+    "\n"
+    "Command-line client of a VOD upload service (vodupd, or anything speaking ApsaraVideo VOD).\n"
+    "\n"
+    "commands:\n"
+    "  upload FILE...               upload videos (resumable, with progress)\n"
+    "  image upload FILE...         upload images\n"
+    "  video info ID                show a video's media info\n"
+    "  video list                   list videos\n"
+    "  video delete ID...           delete videos\n"
+    "  sts assume-role --role-arn ARN   get temporary credentials (STS AssumeRole)\n"
+    "\n"
+    "  --version                    print the version\n"
+    "  --help                       this text; `vodup COMMAND --help` describes each command\n"
+    "\n";
+
+static const char USAGE_IMAGE[] =
+    "usage: vodup image upload FILE... [options]\n"
+    "\n"
+    "Uploads images (CreateUploadImage); same options as `vodup upload` (see vodup upload --help).\n";
+
+static int print_usage(int ok)
+{
+    FILE *out = ok ? stdout : stderr;
+    fputs(USAGE, out);
+    fputs(CLI_COMMON_HELP, out);
+    fputs("\nexit status: 0 success, 1 an operation failed, 2 usage or configuration error,\n"
+          "130 interrupted (uploads paused; run the same command again to resume).\n",
+          out);
+    return ok ? EXIT_OK : EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {CLI_COMMON_OPTIONS, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
+    int c;
+    opterr = 0;
+    /* "+": stop at the command name; its own options are parsed by the command. */
+    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+        if (cli_flags_take(&cli_global_flags, c, optarg))
+            continue;
+        if (c == 'h')
+            return print_usage(1);
+        if (c == 'V') {
+            printf("vodup %s (libvodup %s)\n", VODUP_VERSION_STRING, VODUP_VERSION_STRING);
+            return EXIT_OK;
+        }
+        fprintf(stderr, "vodup: unknown or incomplete option '%s'\n\n", argv[optind - 1]);
+        return print_usage(0);
+    }
+    if (optind >= argc) {
+        fputs("vodup: no command given\n\n", stderr);
+        return print_usage(0);
+    }
+    const char *cmd = argv[optind];
+    /* Each command sees argv starting at its own name, with getopt reset. */
+    int sub_argc = argc - optind;
+    char **sub_argv = argv + optind;
+    optind = 0;
+    opterr = 1;
+    if (strcmp(cmd, "upload") == 0)
+        return cmd_upload(sub_argc, sub_argv, VODUP_MEDIA_VIDEO);
+    if (strcmp(cmd, "image") == 0) {
+        if (sub_argc < 2 || strcmp(sub_argv[1], "--help") == 0 || strcmp(sub_argv[1], "-h") == 0)
+            return cli_usage(USAGE_IMAGE, sub_argc >= 2);
+        if (strcmp(sub_argv[1], "upload") != 0) {
+            fprintf(stderr, "vodup image: unknown subcommand '%s'\n", sub_argv[1]);
+            return cli_usage(USAGE_IMAGE, 0);
+        }
+        return cmd_upload(sub_argc - 1, sub_argv + 1, VODUP_MEDIA_IMAGE);
+    }
+    if (strcmp(cmd, "video") == 0)
+        return cmd_video(sub_argc, sub_argv);
+    if (strcmp(cmd, "sts") == 0)
+        return cmd_sts(sub_argc, sub_argv);
+    if (strcmp(cmd, "help") == 0)
+        return print_usage(1);
+    fprintf(stderr, "vodup: unknown command '%s'\n\n", cmd);
+    return print_usage(0);
+}

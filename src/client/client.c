@@ -1,0 +1,725 @@
+/* client.c - the public client API: handle, upload list, control, authorization modes.
+ *
+ * Every function here runs on the caller's thread: it checks arguments, changes [mu]
+ * fields and wakes the worker (engine.c), which does the actual work. Nothing here
+ * blocks on the network, so the API is safe to call from callbacks and UI threads. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client/internal.h"
+#include "common/digest.h"
+
+#define FAIL(c, code, ...) vcl_error_set((c), (c)->serial, (code), __VA_ARGS__)
+
+static void lk(vodup_client *c) { pthread_mutex_lock(&c->mu); }
+static void ulk(vodup_client *c) { pthread_mutex_unlock(&c->mu); }
+static void wake(vodup_client *c) { curl_multi_wakeup(c->multi); }
+
+static int dup_opt(char **dst, const char *s)
+{
+    *dst = NULL;
+    if (!s)
+        return 0;
+    *dst = strdup(s);
+    return *dst ? 0 : -1;
+}
+
+/* mkdir -p, 0700: resume records name the user's files. */
+static int make_dirs(const char *dir)
+{
+    char *p = strdup(dir);
+    if (!p)
+        return VODUP_ENOMEM;
+    int rc = 0;
+    for (char *s = p + 1; rc == 0; s++) {
+        if (*s == '/' || *s == '\0') {
+            char saved = *s;
+            *s = '\0';
+            if (mkdir(p, 0700) < 0 && errno != EEXIST)
+                rc = VODUP_EIO;
+            *s = saved;
+            if (saved == '\0')
+                break;
+        }
+    }
+    free(p);
+    if (rc == 0) {
+        struct stat st;
+        if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) < 0)
+            rc = VODUP_EIO;
+    }
+    return rc;
+}
+
+static void client_destroy(vodup_client *c)
+{
+    for (size_t i = 0; i < c->nitems; i++)
+        vcl_item_free(c->items[i]);
+    free(c->items);
+    free(c->events);
+    if (c->multi)
+        curl_multi_cleanup(c->multi);
+    free(c->record_dir);
+    free(c->region);
+    free(c->user_agent);
+    free(c->vod_endpoint);
+    vcl_creds_free(&c->sts);
+    pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->rec_mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
+
+int vodup_client_new(vodup_client **out, const vodup_options *opts, const vodup_listener *listener)
+{
+    if (!out)
+        return VODUP_EINVAL;
+    *out = NULL;
+    vodup_options o = VODUP_OPTIONS_INIT;
+    if (opts) {
+        if (opts->version < 1)
+            return VODUP_EINVAL;
+        /* Only the fields of the version we know; a newer caller's extra fields are
+         * beyond this struct and ignored. */
+        o = *opts;
+        o.version = VODUP_OPTIONS_VERSION;
+    }
+    if (o.parallel < 1 || o.parallel > 32 || o.files_at_once < 1 || o.files_at_once > 64 || o.max_retries < 0 ||
+        o.progress_interval_ms < 0 || o.refresh_before_s < 0 ||
+        (o.part_size && (o.part_size < 100 * 1024 || o.part_size > 5ull * 1024 * 1024 * 1024)))
+        return VODUP_EINVAL;
+    if (o.connect_timeout_ms <= 0)
+        o.connect_timeout_ms = 10000;
+    if (o.low_speed_time_s <= 0)
+        o.low_speed_time_s = 30;
+    if (vodup_global_init() < 0)
+        return VODUP_ENOMEM;
+
+    vodup_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return VODUP_ENOMEM;
+    c->serial = vcl_new_serial();
+    c->o = o;
+    if (dup_opt(&c->record_dir, o.record_dir) || dup_opt(&c->region, o.region ? o.region : "cn-hangzhou") ||
+        dup_opt(&c->user_agent, o.user_agent)) {
+        free(c->record_dir);
+        free(c->region);
+        free(c->user_agent);
+        free(c);
+        return VODUP_ENOMEM;
+    }
+    c->o.record_dir = c->record_dir;
+    c->o.region = c->region;
+    c->o.user_agent = c->user_agent;
+    if (listener) {
+        if (listener->version < 1) {
+            free(c->record_dir);
+            free(c->region);
+            free(c->user_agent);
+            free(c);
+            return VODUP_EINVAL;
+        }
+        c->l = *listener;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->rec_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    c->next_id = 1;
+    c->net = VODUP_NETWORK_WIFI;
+    c->rng = vcl_new_serial();
+
+    int rc = 0;
+    if (c->record_dir && (rc = make_dirs(c->record_dir)) != 0) {
+        client_destroy(c);
+        return rc;
+    }
+    c->multi = curl_multi_init();
+    if (!c->multi) {
+        client_destroy(c);
+        return VODUP_ENOMEM;
+    }
+    /* Keep enough idle connections for every part slot, so parts reuse them. */
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)(o.parallel * o.files_at_once + 4));
+    if (pthread_create(&c->thread, NULL, vcl_worker_main, c) != 0) {
+        client_destroy(c);
+        return VODUP_ENOMEM;
+    }
+    *out = c;
+    return 0;
+}
+
+void vodup_client_free(vodup_client *c)
+{
+    if (!c)
+        return;
+    /* From a callback this would join the calling thread itself: refuse (documented). */
+    if (pthread_equal(pthread_self(), c->thread))
+        return;
+    lk(c);
+    c->quit = 1;
+    ulk(c);
+    wake(c);
+    pthread_join(c->thread, NULL);
+    client_destroy(c);
+}
+
+const char *vodup_client_last_error(vodup_client *c)
+{
+    return c ? vcl_error_get(c, c->serial) : "";
+}
+
+/* ---- authorization modes --------------------------------------------------------------- */
+
+/* The mode is picked before start: files under way depend on it. */
+static int mode_fixed(vodup_client *c)
+{
+    lk(c);
+    int fixed = c->ever_started;
+    ulk(c);
+    return fixed ? FAIL(c, VODUP_ESTATE, "the authorization mode is picked before start") : 0;
+}
+
+int vodup_client_use_upload_auth(vodup_client *c)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    if (mode_fixed(c))
+        return VODUP_ESTATE;
+    lk(c);
+    c->mode = VCL_MODE_UPLOAD_AUTH;
+    ulk(c);
+    wake(c);
+    return 0;
+}
+
+static int set_sts(vodup_client *c, const char *ep, const char *ak, const char *sk, const char *tok)
+{
+    vcl_creds k;
+    memset(&k, 0, sizeof k);
+    char *e = NULL;
+    if (dup_opt(&k.ak, ak) || dup_opt(&k.sk, sk) || dup_opt(&k.token, tok && *tok ? tok : NULL) ||
+        (ep && dup_opt(&e, ep))) {
+        vcl_creds_free(&k);
+        free(e);
+        return FAIL(c, VODUP_ENOMEM, "out of memory");
+    }
+    if (e) {
+        size_t n = strlen(e);
+        while (n && e[n - 1] == '/')
+            e[--n] = '\0';
+    }
+    lk(c);
+    vcl_creds_free(&c->sts);
+    c->sts = k;
+    if (e) {
+        free(c->vod_endpoint);
+        c->vod_endpoint = e;
+    }
+    c->mode = VCL_MODE_STS;
+    c->sts_gen++;
+    ulk(c);
+    wake(c);
+    return 0;
+}
+
+int vodup_client_use_sts(vodup_client *c, const char *vod_endpoint, const char *access_key_id,
+                         const char *access_key_secret, const char *security_token)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    if (!vod_endpoint || !strstr(vod_endpoint, "://") || !access_key_id || !*access_key_id || !access_key_secret ||
+        !*access_key_secret)
+        return FAIL(c, VODUP_EINVAL, "vod_endpoint (with its scheme), access_key_id and access_key_secret are required");
+    if (mode_fixed(c))
+        return VODUP_ESTATE;
+    return set_sts(c, vod_endpoint, access_key_id, access_key_secret, security_token);
+}
+
+int vodup_client_resume_with_sts(vodup_client *c, const char *access_key_id, const char *access_key_secret,
+                                 const char *security_token)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    if (!access_key_id || !*access_key_id || !access_key_secret || !*access_key_secret)
+        return FAIL(c, VODUP_EINVAL, "access_key_id and access_key_secret are required");
+    lk(c);
+    int mode = c->mode;
+    ulk(c);
+    if (mode != VCL_MODE_STS)
+        return FAIL(c, VODUP_ESTATE, "not in STS mode (vodup_client_use_sts)");
+    return set_sts(c, NULL, access_key_id, access_key_secret, security_token);
+}
+
+int vodup_client_use_auth_provider(vodup_client *c, vodup_auth_provider_cb *provider, void *user)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    if (!provider)
+        return FAIL(c, VODUP_EINVAL, "provider is required");
+    if (mode_fixed(c))
+        return VODUP_ESTATE;
+    lk(c);
+    c->mode = VCL_MODE_PROVIDER;
+    c->provider = provider;
+    c->provider_user = user;
+    ulk(c);
+    wake(c);
+    return 0;
+}
+
+/* The visible (not deleted) item of id [mu held]. */
+static vcl_item *find_locked(vodup_client *c, int id)
+{
+    for (size_t i = 0; i < c->nitems; i++)
+        if (c->items[i]->id == id && !c->items[i]->deleted)
+            return c->items[i];
+    return NULL;
+}
+
+/* Checks that id names an item that may take upload credentials (upload-auth mode, not
+ * yet succeeded), before the credentials are even decoded, so errors say what is wrong
+ * with the call rather than with the blobs. */
+static int auth_target_ok(vodup_client *c, int id)
+{
+    lk(c);
+    int mode = c->mode;
+    vcl_item *it = find_locked(c, id);
+    int st = it ? (int)it->status : -1;
+    ulk(c);
+    if (mode != VCL_MODE_UPLOAD_AUTH)
+        return FAIL(c, VODUP_ESTATE, "not in upload-auth mode (vodup_client_use_upload_auth)");
+    if (!it)
+        return FAIL(c, VODUP_ENOENT, "no item %d", id);
+    if (st == VODUP_STATUS_SUCCESS)
+        return FAIL(c, VODUP_ESTATE, "item %d already succeeded", id);
+    return 0;
+}
+
+int vodup_client_set_upload_auth(vodup_client *c, int id, const char *upload_address, const char *upload_auth,
+                                 const char *media_id)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    int rc = auth_target_ok(c, id);
+    if (rc)
+        return rc;
+    char msg[256] = "";
+    vcl_addr a;
+    vcl_creds k;
+    rc = vcl_decode_upload_address(upload_address, &a, msg, sizeof msg);
+    if (rc)
+        return FAIL(c, rc, "UploadAddress: %s", msg);
+    rc = vcl_decode_upload_auth(upload_auth, &k, msg, sizeof msg);
+    if (rc) {
+        vcl_addr_free(&a);
+        return FAIL(c, rc, "UploadAuth: %s", msg);
+    }
+    char *m = NULL;
+    if (media_id && *media_id && !(m = strdup(media_id))) {
+        vcl_addr_free(&a);
+        vcl_creds_free(&k);
+        return FAIL(c, VODUP_ENOMEM, "out of memory");
+    }
+    lk(c);
+    vcl_item *it = find_locked(c, id);
+    if (!it || it->status == VODUP_STATUS_SUCCESS) {
+        ulk(c);
+        vcl_addr_free(&a);
+        vcl_creds_free(&k);
+        free(m);
+        return it ? FAIL(c, VODUP_ESTATE, "item %d already succeeded", id) : FAIL(c, VODUP_ENOENT, "no item %d", id);
+    }
+    vcl_addr_free(&it->pend_addr);
+    vcl_creds_free(&it->pend_creds);
+    free(it->pend_media);
+    it->pend_addr = a;
+    it->pend_creds = k;
+    it->pend_media = m;
+    it->pend_full = 1;
+    ulk(c);
+    wake(c);
+    return 0;
+}
+
+int vodup_client_resume_with_auth(vodup_client *c, int id, const char *upload_auth)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    int rc = auth_target_ok(c, id);
+    if (rc)
+        return rc;
+    char msg[256] = "";
+    vcl_creds k;
+    rc = vcl_decode_upload_auth(upload_auth, &k, msg, sizeof msg);
+    if (rc)
+        return FAIL(c, rc, "UploadAuth: %s", msg);
+    lk(c);
+    vcl_item *it = find_locked(c, id);
+    if (!it || it->status == VODUP_STATUS_SUCCESS) {
+        ulk(c);
+        vcl_creds_free(&k);
+        return it ? FAIL(c, VODUP_ESTATE, "item %d already succeeded", id) : FAIL(c, VODUP_ENOENT, "no item %d", id);
+    }
+    vcl_creds_free(&it->pend_auth_creds);
+    it->pend_auth_creds = k;
+    it->pend_auth = 1;
+    ulk(c);
+    wake(c);
+    return 0;
+}
+
+/* ---- the list --------------------------------------------------------------------------- */
+
+int vodup_client_add_file(vodup_client *c, int *id, const char *path, vodup_media_type type,
+                          const vodup_vod_info *info)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    if (id)
+        *id = 0;
+    if (!id || !path || !*path || (type != VODUP_MEDIA_VIDEO && type != VODUP_MEDIA_IMAGE) ||
+        (info && info->version < 1))
+        return FAIL(c, VODUP_EINVAL, "id, path and a valid type are required");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return FAIL(c, errno == ENOMEM ? VODUP_ENOMEM : VODUP_ENOENT, "%s: %s", path, strerror(errno));
+    struct stat st;
+    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    close(fd);
+    if (!ok)
+        return FAIL(c, VODUP_ENOENT, "%s: not a regular file", path);
+    if ((uint64_t)st.st_size > 10000ull * 5 * 1024 * 1024 * 1024)
+        return FAIL(c, VODUP_EINVAL, "%s: larger than 10000 parts of 5 GiB", path);
+
+    vcl_item *it = calloc(1, sizeof *it);
+    if (!it)
+        return FAIL(c, VODUP_ENOMEM, "out of memory");
+    it->e.fd = -1;
+    it->type = type;
+    it->cate_id = -1;
+    it->size = (uint64_t)st.st_size;
+    it->status = VODUP_STATUS_INIT;
+    int bad = dup_opt(&it->path, path);
+    it->abspath = realpath(path, NULL);
+    bad |= !it->abspath;
+    if (info) {
+        bad |= dup_opt(&it->title, info->title) | dup_opt(&it->description, info->description) |
+               dup_opt(&it->tags, info->tags) | dup_opt(&it->cover_url, info->cover_url) |
+               dup_opt(&it->user_data, info->user_data) | dup_opt(&it->template_group_id, info->template_group_id) |
+               dup_opt(&it->storage_location, info->storage_location) | dup_opt(&it->image_type, info->image_type);
+        it->cate_id = info->cate_id;
+    }
+    if (!bad && c->record_dir) {
+        it->record_file = vcl_record_file(c->record_dir, it->abspath);
+        bad |= !it->record_file;
+    }
+    if (bad) {
+        vcl_item_free(it);
+        return FAIL(c, VODUP_ENOMEM, "out of memory");
+    }
+    lk(c);
+    if (c->nitems == c->cap) {
+        size_t n = c->cap ? c->cap * 2 : 8;
+        vcl_item **ni = realloc(c->items, n * sizeof *ni);
+        if (!ni) {
+            ulk(c);
+            vcl_item_free(it);
+            return FAIL(c, VODUP_ENOMEM, "out of memory");
+        }
+        c->items = ni;
+        c->cap = n;
+    }
+    it->id = c->next_id++;
+    c->items[c->nitems++] = it;
+    c->list_gen++;
+    c->list_done = 0;
+    *id = it->id;
+    ulk(c);
+    wake(c);
+    return 0;
+}
+
+int vodup_client_delete_file(vodup_client *c, int id)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    lk(c);
+    vcl_item *it = find_locked(c, id);
+    if (!it) {
+        ulk(c);
+        return FAIL(c, VODUP_ENOENT, "no item %d", id);
+    }
+    it->deleted = 1;
+    char *rec = it->record_file ? strdup(it->record_file) : NULL;
+    int oom = it->record_file && !rec;
+    pthread_cond_broadcast(&c->cv);
+    ulk(c);
+    /* The record goes now, not when the worker gets to it, so the caller can rely on
+     * it being gone; rec_mu keeps a concurrent record write from bringing it back. */
+    if (rec) {
+        pthread_mutex_lock(&c->rec_mu);
+        vcl_record_remove(rec);
+        pthread_mutex_unlock(&c->rec_mu);
+        free(rec);
+    }
+    (void)oom;   /* the worker removes it too */
+    wake(c);
+    return 0;
+}
+
+int vodup_client_cancel_file(vodup_client *c, int id)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    lk(c);
+    vcl_item *it = find_locked(c, id);
+    int rc = 0;
+    if (!it)
+        rc = FAIL(c, VODUP_ENOENT, "no item %d", id);
+    else if (it->status == VODUP_STATUS_SUCCESS)
+        rc = FAIL(c, VODUP_ESTATE, "item %d already succeeded", id);
+    else {
+        it->status = VODUP_STATUS_CANCELED;
+        it->last_error = VODUP_ECANCELED;
+    }
+    ulk(c);
+    wake(c);
+    return rc;
+}
+
+int vodup_client_resume_file(vodup_client *c, int id)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    lk(c);
+    vcl_item *it = find_locked(c, id);
+    int rc = 0;
+    if (!it)
+        rc = FAIL(c, VODUP_ENOENT, "no item %d", id);
+    else if (it->status != VODUP_STATUS_CANCELED && it->status != VODUP_STATUS_FAIL)
+        rc = FAIL(c, VODUP_ESTATE, "item %d is %s, not CANCELED or FAIL", id, vodup_status_name(it->status));
+    else {
+        it->status = VODUP_STATUS_INIT;
+        it->last_error = 0;
+        c->list_gen++;
+        c->list_done = 0;
+        /* Back in the queue means uploading again if the list ever ran (it may have
+         * finished meanwhile, which leaves it idle). */
+        c->started = c->ever_started;
+    }
+    ulk(c);
+    wake(c);
+    return rc;
+}
+
+int vodup_client_get_file(vodup_client *c, int id, vodup_file_info **out)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    if (!out)
+        return FAIL(c, VODUP_EINVAL, "out is required");
+    *out = NULL;
+    lk(c);
+    vcl_item *it = find_locked(c, id);
+    vodup_file_info *f = it ? vcl_snapshot_locked(it) : NULL;
+    ulk(c);
+    if (!it)
+        return FAIL(c, VODUP_ENOENT, "no item %d", id);
+    if (!f)
+        return FAIL(c, VODUP_ENOMEM, "out of memory");
+    *out = f;
+    return 0;
+}
+
+void vodup_file_info_free(vodup_file_info *f)
+{
+    free(f);
+}
+
+int vodup_client_list_files(vodup_client *c, void (*cb)(const vodup_file_info *f, void *user), void *user)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    if (!cb)
+        return FAIL(c, VODUP_EINVAL, "cb is required");
+    /* Snapshots first, callbacks after: cb may call into the client. */
+    lk(c);
+    size_t n = 0;
+    vodup_file_info **v = c->nitems ? calloc(c->nitems, sizeof *v) : NULL;
+    int oom = c->nitems && !v;
+    for (size_t i = 0; i < c->nitems && !oom; i++) {
+        if (c->items[i]->deleted)
+            continue;
+        if (!(v[n] = vcl_snapshot_locked(c->items[i])))
+            oom = 1;
+        else
+            n++;
+    }
+    ulk(c);
+    if (!oom)
+        for (size_t i = 0; i < n; i++)
+            cb(v[i], user);
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+    return oom ? FAIL(c, VODUP_ENOMEM, "out of memory") : 0;
+}
+
+int vodup_client_clear_files(vodup_client *c)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    lk(c);
+    size_t n = 0;
+    int *ids = c->nitems ? calloc(c->nitems, sizeof *ids) : NULL;
+    if (c->nitems && !ids) {
+        ulk(c);
+        return FAIL(c, VODUP_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < c->nitems; i++)
+        if (!c->items[i]->deleted)
+            ids[n++] = c->items[i]->id;
+    ulk(c);
+    for (size_t i = 0; i < n; i++)
+        vodup_client_delete_file(c, ids[i]);
+    free(ids);
+    return 0;
+}
+
+/* ---- control ------------------------------------------------------------------------------ */
+
+/* Statuses follow the effective pause at once [mu held]: UPLOADING items become
+ * PAUSING (the worker drops their requests, then marks them PAUSED), and back. */
+static void apply_pause_locked(vodup_client *c)
+{
+    int paused = vcl_paused_locked(c);
+    for (size_t i = 0; i < c->nitems; i++) {
+        vcl_item *it = c->items[i];
+        if (paused && it->status == VODUP_STATUS_UPLOADING)
+            it->status = VODUP_STATUS_PAUSING;
+        else if (!paused && (it->status == VODUP_STATUS_PAUSING || it->status == VODUP_STATUS_PAUSED))
+            it->status = VODUP_STATUS_UPLOADING;
+    }
+}
+
+int vodup_client_start(vodup_client *c)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    lk(c);
+    c->started = 1;
+    c->ever_started = 1;
+    c->user_paused = 0;
+    apply_pause_locked(c);
+    ulk(c);
+    wake(c);
+    return 0;
+}
+
+int vodup_client_stop(vodup_client *c)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    lk(c);
+    c->started = 0;
+    c->user_paused = 0;
+    for (size_t i = 0; i < c->nitems; i++) {
+        vcl_item *it = c->items[i];
+        if (it->status == VODUP_STATUS_UPLOADING || it->status == VODUP_STATUS_PAUSING ||
+            it->status == VODUP_STATUS_PAUSED)
+            it->status = VODUP_STATUS_INIT;
+    }
+    c->list_gen++;
+    ulk(c);
+    wake(c);
+    return 0;
+}
+
+int vodup_client_pause(vodup_client *c)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    lk(c);
+    c->user_paused = 1;
+    apply_pause_locked(c);
+    ulk(c);
+    wake(c);
+    return 0;
+}
+
+int vodup_client_resume(vodup_client *c)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    lk(c);
+    c->user_paused = 0;
+    apply_pause_locked(c);
+    ulk(c);
+    wake(c);
+    return 0;
+}
+
+int vodup_client_set_network(vodup_client *c, vodup_network n)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    if (n != VODUP_NETWORK_WIFI && n != VODUP_NETWORK_CELLULAR && n != VODUP_NETWORK_NONE)
+        return FAIL(c, VODUP_EINVAL, "unknown network %d", (int)n);
+    lk(c);
+    c->net = n;
+    apply_pause_locked(c);
+    ulk(c);
+    wake(c);
+    return 0;
+}
+
+int vodup_client_wait(vodup_client *c, long timeout_ms)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    if (pthread_equal(pthread_self(), c->thread))
+        return FAIL(c, VODUP_ESTATE, "vodup_client_wait cannot be called from a callback");
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    if (timeout_ms >= 0) {
+        dl.tv_sec += timeout_ms / 1000;
+        dl.tv_nsec += (timeout_ms % 1000) * 1000000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+    }
+    int rc = 0;
+    lk(c);
+    for (;;) {
+        size_t live = 0;
+        for (size_t i = 0; i < c->nitems; i++)
+            live += !c->items[i]->deleted;
+        /* Done when the worker has delivered on_list_completed for the current list, so
+         * that a caller returning from wait sees every callback already made. */
+        if (live == 0 || c->list_done)
+            break;
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&c->cv, &c->mu);
+        } else if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT) {
+            live = 0;
+            for (size_t i = 0; i < c->nitems; i++)
+                live += !c->items[i]->deleted;
+            if (!(live == 0 || c->list_done))
+                rc = VODUP_ESTATE;
+            break;
+        }
+    }
+    ulk(c);
+    return rc ? FAIL(c, rc, "timed out waiting for the list to complete") : 0;
+}

@@ -1,0 +1,305 @@
+/* internal.h - libvodup's private structures, shared by the files of src/client.
+ *
+ * Ownership rule that keeps the client free of data races (see docs/internals/libvodup.md):
+ * - fields marked [mu] are read and written only with vodup_client.mu held, by any thread;
+ * - fields marked [worker] (the whole vcl_engine, the transfers) belong to the worker
+ *   thread alone: API calls never touch them, they ask through [mu] fields and wake it;
+ * - fields marked [const] are set before the item or client is published and never change.
+ */
+#ifndef VODUP_CLIENT_INTERNAL_H
+#define VODUP_CLIENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+#include <curl/curl.h>
+
+#include "common/buf.h"
+#include "vodup/vodup.h"
+
+/* Internal names all start with vcl_: the static library is linked next to vodupd's
+ * objects in the tests, so nothing here may collide with the server's names. */
+
+/* ---- error.c ------------------------------------------------------------------------ */
+
+/* Remembers msg as the last error of key (a client or an api handle) for this thread,
+ * and returns code, so that failures read `return vcl_fail(c, c->serial, code, "...")`. */
+int vcl_error_set(const void *key, uint64_t serial, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+const char *vcl_error_get(const void *key, uint64_t serial);
+uint64_t vcl_new_serial(void);
+
+/* ---- time --------------------------------------------------------------------------- */
+
+int64_t vcl_now_ms(void);        /* monotonic */
+
+/* ---- auth.c: UploadAddress / UploadAuth -------------------------------------------- */
+
+typedef struct vcl_addr {
+    char *endpoint;     /* with scheme, no trailing '/' */
+    char *bucket;
+    char *key;
+} vcl_addr;
+
+typedef struct vcl_creds {
+    char *ak, *sk, *token;  /* token NULL for long-term keys */
+    char *region;           /* may be NULL */
+    time_t expire;          /* wall clock; 0 when unknown */
+    time_t received;        /* when we got them (to bound proactive refresh) */
+} vcl_creds;
+
+void vcl_addr_free(vcl_addr *a);
+void vcl_creds_free(vcl_creds *c);
+int vcl_addr_copy(vcl_addr *dst, const vcl_addr *src);
+int vcl_creds_copy(vcl_creds *dst, const vcl_creds *src);
+/* Decoders of the base64 JSON blobs: 0, VODUP_EINVAL (msg says why) or VODUP_ENOMEM. */
+int vcl_decode_upload_address(const char *b64, vcl_addr *out, char *msg, size_t msglen);
+int vcl_decode_upload_auth(const char *b64, vcl_creds *out, char *msg, size_t msglen);
+
+/* ---- api.c: the RPC client ------------------------------------------------------------ */
+
+typedef struct vcl_rpc {
+    const char *endpoint, *ak, *sk, *token;
+    const char *user_agent;
+    long connect_timeout_ms;
+    long timeout_ms;            /* whole request; 0: none */
+} vcl_rpc;
+
+/* One signed POST. 0 on HTTP 2xx with *json (caller frees) set; otherwise a vodup_error
+ * with msg filled (and *json the error body when there was one). *code_out (may be NULL)
+ * receives a malloc'd copy of the API error Code, or NULL. http_status may be NULL. */
+int vcl_rpc_call(const vcl_rpc *r, const char *version, const char *action, const char *const *params,
+                 char **json, char **code_out, long *http_status, char *msg, size_t msglen);
+
+/* ---- record.c: resume records ----------------------------------------------------------- */
+
+typedef struct vcl_rec_part {
+    int n;
+    char *etag;
+    uint64_t size;
+    uint64_t crc64;
+} vcl_rec_part;
+
+typedef struct vcl_record {
+    char *path;
+    uint64_t size;
+    int64_t mtime_ns;
+    char sample[65];
+    int type;
+    char *media_id;
+    char *endpoint, *bucket, *key;
+    char *upload_id;
+    uint64_t part_size;
+    vcl_rec_part *parts;
+    size_t nparts;
+} vcl_record;
+
+void vcl_record_free(vcl_record *r);
+/* The record file of abspath under dir (malloc'd), or NULL on oom. */
+char *vcl_record_file(const char *dir, const char *abspath);
+/* 0 loaded, VODUP_ENOENT none (or unreadable / not ours: treated as none), VODUP_ENOMEM. */
+int vcl_record_load(const char *file, vcl_record *out);
+/* Atomic replace. 0 or VODUP_EIO / VODUP_ENOMEM. */
+int vcl_record_save(const char *file, const vcl_record *r);
+int vcl_record_remove(const char *file);
+/* The content sample: hex SHA-256 of size(8 bytes big-endian) || first 64 KiB ||
+ * middle 64 KiB || last 64 KiB. 0 or VODUP_EIO. */
+int vcl_file_sample(int fd, uint64_t size, char out[65]);
+
+/* ---- the client ------------------------------------------------------------------------- */
+
+enum vcl_mode { VCL_MODE_NONE = 0, VCL_MODE_UPLOAD_AUTH, VCL_MODE_STS, VCL_MODE_PROVIDER };
+
+enum vcl_phase {
+    PH_IDLE = 0,    /* not active */
+    PH_IDENTIFY,    /* stat, sample, record */
+    PH_AUTH,        /* get address and credentials (API call, provider, or the app) */
+    PH_RUN,         /* requests */
+    PH_REFRESH,     /* credentials must be renewed before more requests go */
+    PH_WAIT_APP     /* waiting for the application (set_upload_auth / resume_with_*) */
+};
+
+enum vcl_part_state { VCL_PART_TODO = 0, VCL_PART_INFLIGHT, VCL_PART_DONE };
+
+typedef struct vcl_part {
+    uint64_t off, len;
+    int state;
+    char *etag;
+    uint64_t crc;           /* ours, once done */
+    int attempts;
+    int64_t not_before;     /* monotonic ms */
+} vcl_part;
+
+struct vcl_xfer;
+
+/* What the worker knows of an item's upload [worker]. */
+typedef struct vcl_engine {
+    int active;             /* holds one of the files_at_once slots */
+    int phase;
+    int fd;
+    uint64_t size;
+    int64_t mtime_ns;
+    char sample[65];
+    int known;              /* identity, address and parts below describe the file */
+
+    char *media_id;
+    vcl_addr addr;          /* endpoint NULL until known */
+    vcl_creds creds;        /* ak NULL until known */
+    int creds_gen;          /* bumped when creds change */
+    int expiry_notified;    /* on_upload_token_expired sent for creds_gen */
+
+    int multipart;
+    char *upload_id;
+    uint64_t part_size;
+    vcl_part *parts;
+    size_t nparts;
+    int need_list;          /* parts came from a record: check them with ListParts */
+    int complete_ready;     /* every part acknowledged */
+    int complete_maybe;     /* a Complete went out without a clear answer */
+
+    int op_attempts;        /* the item-level request (init/list/complete/put) or auth call */
+    int64_t op_not_before;
+    struct vcl_xfer *op;    /* that request in flight */
+    int inflight;           /* part requests in flight */
+
+    int failing;            /* on_upload_retry sent, waiting for a success */
+    int wait_kind;          /* PH_WAIT_APP: 1 address+auth, 2 new auth, 3 new STS */
+    int sts_gen_seen;
+    uint64_t acked;         /* bytes acknowledged */
+    uint64_t sent_run;      /* bytes acknowledged in requests of this process */
+    uint64_t reported;      /* last progress value sent */
+    int64_t reported_at;
+    int saved_dirty;        /* record needs a write */
+} vcl_engine;
+
+typedef struct vcl_item {
+    /* [const] */
+    int id;
+    char *path, *abspath;
+    char *record_file;      /* NULL without record_dir */
+    vodup_media_type type;
+    char *title, *description, *tags, *cover_url, *user_data, *template_group_id, *storage_location,
+        *image_type;
+    long long cate_id;
+
+    /* [mu] */
+    vodup_status status;
+    int deleted;
+    char *media_id, *endpoint, *bucket, *object_key;
+    uint64_t size, bytes_done, bytes_sent;
+    int last_error;
+    int pend_full;          /* set_upload_auth given, not yet taken by the worker */
+    vcl_addr pend_addr;
+    vcl_creds pend_creds;
+    char *pend_media;
+    int pend_auth;          /* resume_with_auth given */
+    vcl_creds pend_auth_creds;
+
+    vcl_engine e;           /* [worker] */
+} vcl_item;
+
+typedef struct vcl_event vcl_event;
+
+struct vodup_client {
+    /* [const] */
+    uint64_t serial;
+    vodup_options o;        /* strings below owned */
+    char *record_dir, *region, *user_agent;
+    vodup_listener l;
+    pthread_t thread;
+    CURLM *multi;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;          /* wait(): list_done changes */
+    pthread_mutex_t rec_mu;     /* orders record writes against delete_file's unlink */
+
+    /* [mu] */
+    int quit;
+    int mode;
+    char *vod_endpoint;
+    vcl_creds sts;
+    int sts_gen;
+    vodup_auth_provider_cb *provider;
+    void *provider_user;
+    vcl_item **items;
+    size_t nitems, cap;
+    int next_id;
+    int started;
+    int ever_started;           /* start was called once: the auth mode is fixed */
+    int user_paused;
+    vodup_network net;
+    int list_gen;               /* bumped by any API change that un-ends the list */
+    int list_done;              /* on_list_completed was delivered for list_gen */
+
+    /* [worker] */
+    struct vcl_xfer *xfers;     /* every easy handle in the multi */
+    int body_xfers;             /* transfers sending a body (for limit_rate) */
+    int rate_split;             /* body_xfers when speeds were last set */
+    uint64_t rng;
+    vcl_event *events;
+    size_t nevents, capevents;
+};
+
+/* engine.c */
+void *vcl_worker_main(void *arg);
+/* The effective pause: user pause or network policy [mu]. */
+int vcl_paused_locked(const vodup_client *c);
+/* Snapshot of an item into a caller-owned vodup_file_info (strings malloc'd along). */
+vodup_file_info *vcl_snapshot_locked(const vcl_item *it);
+void vcl_item_free(vcl_item *it);
+
+/* ---- oss_request.c -------------------------------------------------------------------- */
+
+enum vcl_xfer_kind { X_PUT = 1, X_INIT, X_PART, X_LIST, X_COMPLETE, X_ABORT };
+
+typedef struct vcl_xfer {
+    struct vcl_xfer *next;
+    vodup_client *c;
+    vcl_item *it;           /* NULL when detached (an abort after delete) */
+    int kind;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    char errbuf[CURL_ERROR_SIZE];
+    /* body from the file */
+    int fd;
+    uint64_t off, len, pos;
+    uint64_t crc;
+    int read_error;         /* 1 I/O error, 2 short read (file changed) */
+    size_t part;            /* index in e.parts */
+    /* body from memory */
+    vbuf out;
+    size_t out_pos;
+    /* answer */
+    vbuf resp;
+    char etag[130];
+    int has_crc;
+    uint64_t resp_crc;
+    long status;
+    int list_marker;        /* ListParts paging */
+    int creds_gen;          /* the credentials it was signed with (vcl_engine.creds_gen) */
+    /* stall detection (engine.c on_xferinfo) */
+    uint64_t low_limit;     /* bytes per second below which a window counts as stalled */
+    int64_t mark_ms;
+    uint64_t mark_bytes;
+    int stalled;
+} vcl_xfer;
+
+/* Builds, signs and configures x->easy for an OSS request on address a with creds k.
+ * query: NULL-terminated name, value pairs (value NULL: a bare sub-resource such as
+ * "uploads"). 0, VODUP_ENOMEM or VODUP_EINVAL. */
+int vcl_oss_prepare(vcl_xfer *x, const vodup_client *c, const char *method, const vcl_addr *a,
+                    const vcl_creds *k, const char *const *query, const char *content_type);
+void vcl_xfer_free(vcl_xfer *x);
+/* The OSS error of an answer body: Code and Message into the buffers ("" if none). */
+void vcl_oss_error(const vbuf *body, char *code, size_t codelen, char *message, size_t msglen);
+/* InitiateMultipartUploadResult's UploadId (malloc'd) or NULL. */
+char *vcl_oss_upload_id(const vbuf *body);
+/* ListPartsResult: calls cb per part; sets *next_marker (0 when not truncated).
+ * 0, -1 malformed, VODUP_ENOMEM. */
+int vcl_oss_list_parts(const vbuf *body, int (*cb)(void *u, int n, const char *etag, uint64_t size, int has_crc,
+                                                   uint64_t crc),
+                       void *u, int *next_marker);
+/* 1 when the endpoint is real OSS (virtual-host style), 0 for path style. */
+int vcl_oss_virtual_host(const char *endpoint);
+
+#endif

@@ -1,0 +1,233 @@
+/* test_client_resume.c - resume across processes. A child process (this executable
+ * started again with --upload-child, so it holds no thread of the parent: fork-safe
+ * and TSan-friendly; its client is the only one in it) uploads a large file with a
+ * record_dir, parallel P and a rate limit, and is killed with SIGKILL halfway (the
+ * server log tells how far it got). A new client in the parent with the same
+ * record_dir finishes the upload: what it sends beyond the parts the server did not
+ * have yet (UploadPart in= in the server log, and bytes_sent_this_run) is at most
+ * (P + 1) x part_size, no new media or multipart upload is created, and the object
+ * has the source's MD5. A source file changed between the runs restarts cleanly and
+ * uploads the new bytes. */
+#include "client_harness.h"
+
+static th_server g_srv;
+
+#define P 4
+#define PART (1 * MiB)
+#define RATE (4 * MiB)
+#define BIG_SIZE (32 * MiB)
+#define CHG_SIZE (12 * MiB)
+
+static int setup(void **state)
+{
+    (void)state;
+    assert_int_equal(vodup_global_init(), VODUP_OK);
+    th_server_init(&g_srv, "client-resume");
+    th_server_start(&g_srv, NULL, NULL);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    th_server_stop(&g_srv);
+    th_server_free(&g_srv);
+    vodup_global_cleanup();
+    return 0;
+}
+
+static vodup_options resume_options(const char *record_dir, uint64_t rate)
+{
+    vodup_options o = VODUP_OPTIONS_INIT;
+    o.record_dir = record_dir;
+    o.parallel = P;
+    o.part_size = PART;
+    o.limit_rate = rate;
+    return o;
+}
+
+/* The child: this executable started again with --upload-child (a fresh process, so
+ * no thread of the parent is duplicated: fine under TSan too); no cmocka, exit codes
+ * only. The root key comes through the environment. */
+static int child_upload(const char *record_dir, const char *path, const char *endpoint)
+{
+    const char *ak = getenv("VODUP_CHILD_AK"), *sk = getenv("VODUP_CHILD_SK");
+    if (!ak || !sk)
+        return 1;
+    vodup_options o = resume_options(record_dir, RATE);
+    vodup_client *c = NULL;
+    if (vodup_client_new(&c, &o, NULL) != VODUP_OK)
+        _exit(2);
+    if (vodup_client_use_sts(c, endpoint, ak, sk, NULL) != VODUP_OK)
+        _exit(3);
+    int id;
+    if (vodup_client_add_file(c, &id, path, VODUP_MEDIA_VIDEO, NULL) != VODUP_OK)
+        _exit(4);
+    if (vodup_client_start(c) != VODUP_OK)
+        _exit(5);
+    int rc = vodup_client_wait(c, 120000);
+    _exit(rc == VODUP_OK ? 0 : 6);
+}
+
+/* Forks the child, waits until the server stored min_parts of its parts, kills it.
+ * Returns the log mark after everything the child caused has been logged. */
+static size_t run_and_kill(const char *record_dir, const char *path, int min_parts, int max_parts,
+                           unsigned long long *stored_bytes)
+{
+    size_t mark = th_log_mark(&g_srv);
+    setenv("VODUP_CHILD_AK", g_srv.ak, 1);
+    setenv("VODUP_CHILD_SK", g_srv.sk, 1);
+    char self[] = "/proc/self/exe", flag[] = "--upload-child";
+    char *argv[] = {self, flag, (char *)record_dir, (char *)path, g_srv.client_endpoint, NULL};
+    pid_t pid = 0;
+    assert_int_equal(posix_spawn(&pid, self, NULL, NULL, argv, environ), 0);
+    int ok = 0;
+    TH_WAIT(ok, th_log_sum_op(&g_srv, mark, "UploadPart").ok_count >= min_parts, 60000);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(ok);
+    if (!WIFSIGNALED(st))
+        fail_msg("the child was not killed halfway: it exited with %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    assert_int_equal(WTERMSIG(st), SIGKILL);
+    size_t m2 = th_log_settle(&g_srv, 500, 10000);
+    th_log_sum first = th_log_sum_op(&g_srv, mark, "UploadPart");
+    int stored = first.ok_count;
+    *stored_bytes = first.ok_in;
+    assert_true(stored >= min_parts);
+    assert_true(stored <= max_parts);
+    return m2;
+}
+
+static int dir_has_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void test_resume_after_kill(void **state)
+{
+    (void)state;
+    char record_dir[1100], path[1100], md5[33];
+    snprintf(record_dir, sizeof record_dir, "%s/records-a", g_srv.dir);
+    snprintf(path, sizeof path, "%s/killed.mp4", g_srv.dir);
+    th_make_file(path, BIG_SIZE, 21, md5);
+
+    unsigned long long stored = 0;
+    size_t mark = run_and_kill(record_dir, path, 14, 30, &stored);
+    assert_true(stored >= 14 * PART);
+    assert_true(dir_has_files(record_dir) >= 1); /* the child left a record */
+
+    th_rec rec;
+    th_rec_init(&rec);
+    vodup_api *api = th_api_root(&g_srv);
+    vodup_options o = resume_options(record_dir, 0);
+    vodup_listener l = th_listener(&rec);
+    vodup_client *c = NULL;
+    assert_int_equal(vodup_client_new(&c, &o, &l), VODUP_OK);
+    assert_int_equal(vodup_client_use_sts(c, g_srv.client_endpoint, g_srv.ak, g_srv.sk, NULL), VODUP_OK);
+    int id = -1;
+    assert_int_equal(vodup_client_add_file(c, &id, path, VODUP_MEDIA_VIDEO, NULL), VODUP_OK);
+    assert_int_equal(vodup_client_start(c), VODUP_OK);
+    assert_int_equal(vodup_client_wait(c, 120000), VODUP_OK);
+    assert_int_equal(th_status(c, id), VODUP_STATUS_SUCCESS);
+    th_check_callbacks(&rec, id);
+    th_check_object(&g_srv, &rec, id, md5);
+    th_check_video(api, th_get(&rec, id).media_id, BIG_SIZE);
+
+    /* what the second run sent beyond the parts the server did not have yet (those
+     * whose acknowledgement the killed child may not have recorded) is at most
+     * (P + 1) x part_size */
+    unsigned long long missing = BIG_SIZE - stored;
+    unsigned long long bound = missing + (P + 1) * PART;
+    th_log_sum s = th_log_sum_op(&g_srv, mark, "UploadPart");
+    if (s.in > bound)
+        fail_msg("the second run sent %llu part bytes (%d requests); %llu were missing; bound %llu", s.in,
+                 s.count, missing, bound);
+    assert_true(s.in >= missing);
+    uint64_t sent = 0;
+    th_file_counts(c, id, NULL, &sent);
+    if (sent > bound)
+        fail_msg("bytes_sent_this_run %llu > bound %llu", (unsigned long long)sent, bound);
+    /* the same media and multipart upload went on: nothing new created */
+    assert_int_equal(th_log_sum_op(&g_srv, mark, "CreateUploadVideo").count, 0);
+    assert_int_equal(th_log_sum_op(&g_srv, mark, "InitiateMultipartUpload").count, 0);
+    assert_int_equal(th_log_sum_op(&g_srv, mark, "PutObject").count, 0);
+    vodup_client_free(c);
+    vodup_api_free(api);
+    th_rec_destroy(&rec);
+}
+
+static void test_changed_source_restarts(void **state)
+{
+    (void)state;
+    char record_dir[1100], path[1100], md5_old[33], md5_new[33];
+    snprintf(record_dir, sizeof record_dir, "%s/records-b", g_srv.dir);
+    snprintf(path, sizeof path, "%s/changed.mp4", g_srv.dir);
+    th_make_file(path, CHG_SIZE, 31, md5_old);
+
+    unsigned long long stored = 0;
+    size_t mark = run_and_kill(record_dir, path, 4, 11, &stored);
+    assert_true(stored >= 4 * PART);
+    assert_true(dir_has_files(record_dir) >= 1);
+    /* same name, same size, other bytes */
+    th_make_file(path, CHG_SIZE, 32, md5_new);
+    assert_string_not_equal(md5_old, md5_new);
+
+    th_rec rec;
+    th_rec_init(&rec);
+    vodup_api *api = th_api_root(&g_srv);
+    vodup_options o = resume_options(record_dir, 0);
+    vodup_listener l = th_listener(&rec);
+    vodup_client *c = NULL;
+    assert_int_equal(vodup_client_new(&c, &o, &l), VODUP_OK);
+    assert_int_equal(vodup_client_use_sts(c, g_srv.client_endpoint, g_srv.ak, g_srv.sk, NULL), VODUP_OK);
+    int id = -1;
+    assert_int_equal(vodup_client_add_file(c, &id, path, VODUP_MEDIA_VIDEO, NULL), VODUP_OK);
+    assert_int_equal(vodup_client_start(c), VODUP_OK);
+    assert_int_equal(vodup_client_wait(c, 120000), VODUP_OK);
+    assert_int_equal(th_status(c, id), VODUP_STATUS_SUCCESS);
+    th_check_callbacks(&rec, id); /* no failure on the way: a clean restart */
+    th_check_object(&g_srv, &rec, id, md5_new);
+    th_check_video(api, th_get(&rec, id).media_id, CHG_SIZE);
+    /* every byte of the new content went up in this run */
+    th_log_sum s = th_log_sum_op(&g_srv, mark, "UploadPart");
+    th_log_sum s2 = th_log_sum_op(&g_srv, mark, "PutObject");
+    assert_true(s.in + s2.in >= CHG_SIZE);
+    vodup_client_free(c);
+    vodup_api_free(api);
+    th_rec_destroy(&rec);
+}
+
+/* A record_dir that cannot be created: VODUP_EIO. */
+static void test_bad_record_dir(void **state)
+{
+    (void)state;
+    char file[1100], sub[1200];
+    snprintf(file, sizeof file, "%s/plain-file", g_srv.dir);
+    th_make_file(file, 10, 1, NULL);
+    snprintf(sub, sizeof sub, "%s/below", file);
+    vodup_options o = resume_options(sub, 0);
+    vodup_client *c = NULL;
+    assert_int_equal(vodup_client_new(&c, &o, NULL), VODUP_EIO);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 5 && strcmp(argv[1], "--upload-child") == 0)
+        return child_upload(argv[2], argv[3], argv[4]);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resume_after_kill),
+        cmocka_unit_test(test_changed_source_restarts),
+        cmocka_unit_test(test_bad_record_dir),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
