@@ -300,24 +300,33 @@ int admin_role(int argc, char **argv)
     return principal_cmd(argc, argv, "role", USAGE_ROLE);
 }
 
-int admin_keys(int argc, char **argv)
+/* The commands with one verb and only --data-dir: checks the verb, parses the options
+ * and opens the data directory. 0 with *a open, or the exit status to return (> 0, or
+ * -1 for a successful --help). */
+static int open_single_verb(int argc, char **argv, const char *verb, const char *usage, admin *a)
 {
-    if (argc < 2 || strcmp(argv[1], "rotate") != 0) {
+    if (argc < 2 || strcmp(argv[1], verb) != 0) {
         int help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
-        fputs(USAGE_KEYS, help ? stdout : stderr);
-        return help ? 0 : 2;
+        fputs(usage, help ? stdout : stderr);
+        return help ? -1 : 2;
     }
     args o;
     memset(&o, 0, sizeof o);
-    int pr = parse_args(argc - 1, argv + 1, &o, USAGE_KEYS, 0);
+    int pr = parse_args(argc - 1, argv + 1, &o, usage, 0);
     json_decref(o.policies);
     if (pr != 0)
-        return pr > 0 ? 0 : 2;
+        return pr > 0 ? -1 : 2;
+    return admin_open(a, o.data_dir) != 0 ? 1 : 0;
+}
+
+int admin_keys(int argc, char **argv)
+{
     admin a;
-    if (admin_open(&a, o.data_dir) != 0)
-        return 1;
-    token_keys *k = token_keys_load(o.data_dir);
-    int id = k ? token_keys_rotate(k, o.data_dir) : -1;
+    int rc = open_single_verb(argc, argv, "rotate", USAGE_KEYS, &a);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    token_keys *k = token_keys_load(a.s.data_dir);
+    int id = k ? token_keys_rotate(k, a.s.data_dir) : -1;
     token_keys_free(k);
     admin_close(&a);
     if (id < 0) {
@@ -343,22 +352,12 @@ static int event_cb(const vodup_meta_event *e, void *u)
 
 int admin_events(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "list") != 0) {
-        int help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
-        fputs(USAGE_EVENTS, help ? stdout : stderr);
-        return help ? 0 : 2;
-    }
-    args o;
-    memset(&o, 0, sizeof o);
-    int pr = parse_args(argc - 1, argv + 1, &o, USAGE_EVENTS, 0);
-    json_decref(o.policies);
-    if (pr != 0)
-        return pr > 0 ? 0 : 2;
     admin a;
-    if (admin_open(&a, o.data_dir) != 0)
-        return 1;
+    int rc = open_single_verb(argc, argv, "list", USAGE_EVENTS, &a);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
     json_t *out = json_array();
-    int rc = vodup_meta_event_list(a.s.meta, NULL, event_cb, out) == VODUP_META_OK ? 0 : 1;
+    rc = vodup_meta_event_list(a.s.meta, NULL, event_cb, out) == VODUP_META_OK ? 0 : 1;
     print_json(out);
     admin_close(&a);
     return rc;

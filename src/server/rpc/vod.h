@@ -3,6 +3,7 @@
 #define VODUPD_RPC_VOD_H
 
 #include "server/rpc/rpc.h"
+#include "server/store/meta_vod.h"
 
 /* Checks an optional (or required) text parameter: no 4-byte UTF-8, at most max_chars
  * characters. 0, or -1 after answering. */
@@ -11,6 +12,10 @@ int vod_check_text(rpc_call *c, const char *name, size_t max_chars, int required
 int vod_storage(rpc_call *c, char bucket[64]);
 /* "<bucket>.<public host>", the StorageLocation clients see. */
 void vod_storage_location(const vodupd *s, const char *bucket, char *out, size_t n);
+/* Loads the media named by parameter param (required) of the caller's account, which must
+ * be of kind ("video" or "image"). 0 with *md filled (clear it), or -1 after answering
+ * MissingParameter or the kind's not-found error (InvalidVideo.NotFound, NoSuchResource). */
+int vod_get_media(rpc_call *c, const char *param, const char *kind, vodup_meta_media *md);
 /* Public URL of bucket/key (key %-encoded, '/' kept), appended to out. */
 void vod_file_url(const vodupd *s, const char *bucket, const char *key, vbuf *out);
 

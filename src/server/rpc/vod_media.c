@@ -50,19 +50,9 @@ static int get_video_info(rpc_call *c)
 {
     if (rpc_authorize(c, "vod:GetVideoInfo", "*") != 0)
         return -1;
-    const char *id = rpc_param(c, "VideoId");
-    if (!id || !*id)
-        return rpc_missing(c, "VideoId");
     vodup_meta_media md;
-    int rc = vodup_meta_media_get(c->r->srv->meta, c->r->cred.account_id, id, &md);
-    if (rc == VODUP_META_OK && strcmp(md.kind, "video") != 0) {
-        vodup_meta_media_clear(&md);
-        rc = VODUP_META_ENOTFOUND;
-    }
-    if (rc == VODUP_META_ENOTFOUND)
-        return rpc_error(c, 404, "InvalidVideo.NotFound", "The video does not exist.");
-    if (rc != VODUP_META_OK)
-        return rpc_error(c, 500, "InternalError", "The metadata store failed.");
+    if (vod_get_media(c, "VideoId", "video", &md) != 0)
+        return -1;
     json_t *body = json_object();
     json_object_set_new(body, "Video", video_json(c->r->srv, &md));
     vodup_meta_media_clear(&md);
@@ -73,19 +63,9 @@ static int get_image_info(rpc_call *c)
 {
     if (rpc_authorize(c, "vod:GetImageInfo", "*") != 0)
         return -1;
-    const char *id = rpc_param(c, "ImageId");
-    if (!id || !*id)
-        return rpc_missing(c, "ImageId");
     vodup_meta_media md;
-    int rc = vodup_meta_media_get(c->r->srv->meta, c->r->cred.account_id, id, &md);
-    if (rc == VODUP_META_OK && strcmp(md.kind, "image") != 0) {
-        vodup_meta_media_clear(&md);
-        rc = VODUP_META_ENOTFOUND;
-    }
-    if (rc == VODUP_META_ENOTFOUND)
-        return rpc_error(c, 404, "NoSuchResource", "The specified resource does not exist.");
-    if (rc != VODUP_META_OK)
-        return rpc_error(c, 500, "InternalError", "The metadata store failed.");
+    if (vod_get_media(c, "ImageId", "image", &md) != 0)
+        return -1;
     char created[21];
     vodup_time_iso(created, md.created);
     vbuf url = VBUF_INIT;

@@ -371,22 +371,33 @@ static int create_upload_video(rpc_call *c)
     return rc;
 }
 
+int vod_get_media(rpc_call *c, const char *param, const char *kind, vodup_meta_media *md)
+{
+    const char *id = rpc_param(c, param);
+    if (!id || !*id)
+        return rpc_missing(c, param);
+    int rc = vodup_meta_media_get(c->r->srv->meta, c->r->cred.account_id, id, md);
+    if (rc == VODUP_META_OK && strcmp(md->kind, kind) != 0) {
+        vodup_meta_media_clear(md);
+        rc = VODUP_META_ENOTFOUND;
+    }
+    if (rc == VODUP_META_ENOTFOUND)
+        return strcmp(kind, "video") == 0
+                   ? rpc_error(c, 404, "InvalidVideo.NotFound", "The video does not exist.")
+                   : rpc_error(c, 404, "NoSuchResource", "The specified resource does not exist.");
+    if (rc != VODUP_META_OK)
+        return rpc_error(c, 500, "InternalError", "The metadata store failed.");
+    return 0;
+}
+
 static int refresh_upload_video(rpc_call *c)
 {
     if (rpc_authorize(c, "vod:RefreshUploadVideo", "*") != 0)
         return -1;
-    const char *id = rpc_param(c, "VideoId");
-    if (!id || !*id)
-        return rpc_missing(c, "VideoId");
     vodup_meta_media md;
-    int rc = vodup_meta_media_get(c->r->srv->meta, c->r->cred.account_id, id, &md);
-    if (rc == VODUP_META_ENOTFOUND || (rc == VODUP_META_OK && strcmp(md.kind, "video") != 0)) {
-        if (rc == VODUP_META_OK)
-            vodup_meta_media_clear(&md);
-        return rpc_error(c, 404, "InvalidVideo.NotFound", "The video does not exist.");
-    }
-    if (rc != VODUP_META_OK)
-        return rpc_error(c, 500, "InternalError", "The metadata store failed.");
+    if (vod_get_media(c, "VideoId", "video", &md) != 0)
+        return -1;
+    int rc;
     json_t *body = json_pack("{s:s}", "VideoId", md.id);
     rc = add_upload_credentials(c, &md, body);
     vodup_meta_media_clear(&md);
