@@ -8,8 +8,9 @@ import path from 'node:path';
 import {
   startVodupd, cleanupTmpDirs, withLogs, SLOW, randomBuf, randomHex, md5, md5b64, etagOf, crc64, v1StringToSign, hmacSha1B64,
   assertOssError, xmlTag, xmlTags, xmlUnescape, presignV1, plainRequest, forgeOneChar, openRawSignedRequest,
-  listFilesRecursive, testTmpRoot, waitFor, sleep, errorXml,
+  listFilesRecursive, testTmpRoot, waitFor, sleep, errorXml, buildSignedRequest,
 } from '../compat/lib/vodupd.mjs';
+import net from 'node:net';
 
 const KiB = 1024;
 const T = { timeout: 60000 * SLOW };
@@ -462,6 +463,57 @@ describe('keys are names, never paths', () => {
       const base = path.basename(f);
       assert.ok(!base.includes('escape') && base !== 'b' && !base.includes(tok), `${f} in the data dir is named after a key`);
     }
+  }));
+});
+
+describe('Expect: 100-continue', () => {
+  // Sends the head of a PUT with Expect: 100-continue, and the body only after "100
+  // Continue": returns the status lines seen, in order.
+  async function expectPut({ key, body, forge }) {
+    const r = buildSignedRequest({
+      port: srv.port, creds: srv.creds, method: 'PUT', bucket, key, body, forge, headers: { expect: '100-continue' },
+    });
+    const lines = [`${r.method} ${r.path} HTTP/1.1`, `host: 127.0.0.1:${srv.port}`];
+    for (const [k, v] of Object.entries(r.headers)) lines.push(`${k}: ${v}`);
+    const sock = net.connect({ host: '127.0.0.1', port: srv.port });
+    sock.write(lines.join('\r\n') + '\r\n\r\n');
+    const statuses = [];
+    let buf = '';
+    let sentBody = false;
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no final answer; saw ${JSON.stringify(statuses)}`)), 10000 * SLOW);
+      sock.on('data', d => {
+        buf += d.toString('latin1');
+        // one response head at a time: status line, headers, blank line
+        for (let m; (m = /^HTTP\/1\.1 (\d{3})[^\r]*\r\n(?:[^\r]+\r\n)*\r\n/.exec(buf));) {
+          statuses.push(Number(m[1]));
+          buf = buf.slice(m[0].length);
+          if (m[1] === '100') {
+            sentBody = true;
+            sock.write(body);
+          } else {
+            clearTimeout(timer);
+            resolve();
+            return;
+          }
+        }
+      });
+      sock.on('error', reject);
+    });
+    sock.destroy();
+    return { statuses, sentBody };
+  }
+
+  it('a refused request is answered before the client sends its body; an accepted one gets 100 Continue first', T, withLogs(async () => {
+    const key = `expect/${randomHex(4)}.bin`;
+    const bad = await expectPut({ key, body: randomBuf(4000), forge: forgeOneChar });
+    assert.deepEqual(bad.statuses, [403], 'a forged request must get its 403 without a 100 Continue');
+    assert.equal(bad.sentBody, false);
+    await assertAbsent(key, 'refused Expect PUT');
+    const body = randomBuf(4000);
+    const good = await expectPut({ key, body });
+    assert.deepEqual(good.statuses, [100, 200]);
+    assert.ok((await getBytes(key)).equals(body), 'the body sent after 100 Continue was stored');
   }));
 });
 
