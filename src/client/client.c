@@ -21,6 +21,15 @@ static void lk(vodup_client *c) { pthread_mutex_lock(&c->mu); }
 static void ulk(vodup_client *c) { pthread_mutex_unlock(&c->mu); }
 static void wake(vodup_client *c) { curl_multi_wakeup(c->multi); }
 
+/* The tail of every setter: the change is made [mu held], so release the lock and let
+ * the worker see it. Returns 0 so that callers can end with `return unlock_wake(c)`. */
+static int unlock_wake(vodup_client *c)
+{
+    ulk(c);
+    wake(c);
+    return 0;
+}
+
 static int dup_opt(char **dst, const char *s)
 {
     *dst = NULL;
@@ -28,6 +37,16 @@ static int dup_opt(char **dst, const char *s)
         return 0;
     *dst = strdup(s);
     return *dst ? 0 : -1;
+}
+
+/* Undoes the option copies of vodup_client_new while nothing else is set up yet
+ * (client_destroy would also tear down the mutexes, which are not initialised). */
+static void free_early(vodup_client *c)
+{
+    free(c->record_dir);
+    free(c->region);
+    free(c->user_agent);
+    free(c);
 }
 
 /* mkdir -p, 0700: resume records name the user's files. */
@@ -108,10 +127,7 @@ int vodup_client_new(vodup_client **out, const vodup_options *opts, const vodup_
     c->o = o;
     if (dup_opt(&c->record_dir, o.record_dir) || dup_opt(&c->region, o.region ? o.region : "cn-hangzhou") ||
         dup_opt(&c->user_agent, o.user_agent)) {
-        free(c->record_dir);
-        free(c->region);
-        free(c->user_agent);
-        free(c);
+        free_early(c);
         return VODUP_ENOMEM;
     }
     c->o.record_dir = c->record_dir;
@@ -119,10 +135,7 @@ int vodup_client_new(vodup_client **out, const vodup_options *opts, const vodup_
     c->o.user_agent = c->user_agent;
     if (listener) {
         if (listener->version < 1) {
-            free(c->record_dir);
-            free(c->region);
-            free(c->user_agent);
-            free(c);
+            free_early(c);
             return VODUP_EINVAL;
         }
         c->l = *listener;
@@ -197,9 +210,7 @@ int vodup_client_use_upload_auth(vodup_client *c)
         return VODUP_ESTATE;
     lk(c);
     c->mode = VCL_MODE_UPLOAD_AUTH;
-    ulk(c);
-    wake(c);
-    return 0;
+    return unlock_wake(c);
 }
 
 static int set_sts(vodup_client *c, const char *ep, const char *ak, const char *sk, const char *tok)
@@ -227,9 +238,7 @@ static int set_sts(vodup_client *c, const char *ep, const char *ak, const char *
     }
     c->mode = VCL_MODE_STS;
     c->sts_gen++;
-    ulk(c);
-    wake(c);
-    return 0;
+    return unlock_wake(c);
 }
 
 int vodup_client_use_sts(vodup_client *c, const char *vod_endpoint, const char *access_key_id,
@@ -272,9 +281,7 @@ int vodup_client_use_auth_provider(vodup_client *c, vodup_auth_provider_cb *prov
     c->mode = VCL_MODE_PROVIDER;
     c->provider = provider;
     c->provider_user = user;
-    ulk(c);
-    wake(c);
-    return 0;
+    return unlock_wake(c);
 }
 
 /* The visible (not deleted) item of id [mu held]. */
@@ -286,23 +293,28 @@ static vcl_item *find_locked(vodup_client *c, int id)
     return NULL;
 }
 
+/* Why item id (it, as found under mu) cannot take new credentials or be canceled: it
+ * is gone, or it already succeeded. Sets the error and returns its code; 0 if it can. */
+static int check_unfinished(vodup_client *c, const vcl_item *it, int id)
+{
+    if (!it)
+        return FAIL(c, VODUP_ENOENT, "no item %d", id);
+    if (it->status == VODUP_STATUS_SUCCESS)
+        return FAIL(c, VODUP_ESTATE, "item %d already succeeded", id);
+    return 0;
+}
+
 /* Checks that id names an item that may take upload credentials (upload-auth mode, not
  * yet succeeded), before the credentials are even decoded, so errors say what is wrong
  * with the call rather than with the blobs. */
 static int auth_target_ok(vodup_client *c, int id)
 {
     lk(c);
-    int mode = c->mode;
-    vcl_item *it = find_locked(c, id);
-    int st = it ? (int)it->status : -1;
+    int rc = c->mode != VCL_MODE_UPLOAD_AUTH
+                 ? FAIL(c, VODUP_ESTATE, "not in upload-auth mode (vodup_client_use_upload_auth)")
+                 : check_unfinished(c, find_locked(c, id), id);
     ulk(c);
-    if (mode != VCL_MODE_UPLOAD_AUTH)
-        return FAIL(c, VODUP_ESTATE, "not in upload-auth mode (vodup_client_use_upload_auth)");
-    if (!it)
-        return FAIL(c, VODUP_ENOENT, "no item %d", id);
-    if (st == VODUP_STATUS_SUCCESS)
-        return FAIL(c, VODUP_ESTATE, "item %d already succeeded", id);
-    return 0;
+    return rc;
 }
 
 int vodup_client_set_upload_auth(vodup_client *c, int id, const char *upload_address, const char *upload_auth,
@@ -330,14 +342,15 @@ int vodup_client_set_upload_auth(vodup_client *c, int id, const char *upload_add
         vcl_creds_free(&k);
         return FAIL(c, VODUP_ENOMEM, "out of memory");
     }
+    /* Checked again: the item may have been deleted or finished meanwhile. */
     lk(c);
     vcl_item *it = find_locked(c, id);
-    if (!it || it->status == VODUP_STATUS_SUCCESS) {
+    if ((rc = check_unfinished(c, it, id)) != 0) {
         ulk(c);
         vcl_addr_free(&a);
         vcl_creds_free(&k);
         free(m);
-        return it ? FAIL(c, VODUP_ESTATE, "item %d already succeeded", id) : FAIL(c, VODUP_ENOENT, "no item %d", id);
+        return rc;
     }
     vcl_addr_free(&it->pend_addr);
     vcl_creds_free(&it->pend_creds);
@@ -346,9 +359,7 @@ int vodup_client_set_upload_auth(vodup_client *c, int id, const char *upload_add
     it->pend_creds = k;
     it->pend_media = m;
     it->pend_full = 1;
-    ulk(c);
-    wake(c);
-    return 0;
+    return unlock_wake(c);
 }
 
 int vodup_client_resume_with_auth(vodup_client *c, int id, const char *upload_auth)
@@ -363,19 +374,18 @@ int vodup_client_resume_with_auth(vodup_client *c, int id, const char *upload_au
     rc = vcl_decode_upload_auth(upload_auth, &k, msg, sizeof msg);
     if (rc)
         return FAIL(c, rc, "UploadAuth: %s", msg);
+    /* Checked again: the item may have been deleted or finished meanwhile. */
     lk(c);
     vcl_item *it = find_locked(c, id);
-    if (!it || it->status == VODUP_STATUS_SUCCESS) {
+    if ((rc = check_unfinished(c, it, id)) != 0) {
         ulk(c);
         vcl_creds_free(&k);
-        return it ? FAIL(c, VODUP_ESTATE, "item %d already succeeded", id) : FAIL(c, VODUP_ENOENT, "no item %d", id);
+        return rc;
     }
     vcl_creds_free(&it->pend_auth_creds);
     it->pend_auth_creds = k;
     it->pend_auth = 1;
-    ulk(c);
-    wake(c);
-    return 0;
+    return unlock_wake(c);
 }
 
 /* ---- the list --------------------------------------------------------------------------- */
@@ -444,9 +454,7 @@ int vodup_client_add_file(vodup_client *c, int *id, const char *path, vodup_medi
     c->list_gen++;
     c->list_done = 0;
     *id = it->id;
-    ulk(c);
-    wake(c);
-    return 0;
+    return unlock_wake(c);
 }
 
 int vodup_client_delete_file(vodup_client *c, int id)
@@ -483,12 +491,8 @@ int vodup_client_cancel_file(vodup_client *c, int id)
         return VODUP_EINVAL;
     lk(c);
     vcl_item *it = find_locked(c, id);
-    int rc = 0;
-    if (!it)
-        rc = FAIL(c, VODUP_ENOENT, "no item %d", id);
-    else if (it->status == VODUP_STATUS_SUCCESS)
-        rc = FAIL(c, VODUP_ESTATE, "item %d already succeeded", id);
-    else {
+    int rc = check_unfinished(c, it, id);
+    if (rc == 0) {
         it->status = VODUP_STATUS_CANCELED;
         it->last_error = VODUP_ECANCELED;
     }
@@ -612,18 +616,25 @@ static void apply_pause_locked(vodup_client *c)
     }
 }
 
-int vodup_client_start(vodup_client *c)
+/* start, pause and resume: set the user's pause (start also marks the list running, in
+ * the same critical section) and let the statuses follow at once. */
+static int set_user_paused(vodup_client *c, int paused, int start)
 {
     if (!c)
         return VODUP_EINVAL;
     lk(c);
-    c->started = 1;
-    c->ever_started = 1;
-    c->user_paused = 0;
+    if (start) {
+        c->started = 1;
+        c->ever_started = 1;
+    }
+    c->user_paused = paused;
     apply_pause_locked(c);
-    ulk(c);
-    wake(c);
-    return 0;
+    return unlock_wake(c);
+}
+
+int vodup_client_start(vodup_client *c)
+{
+    return set_user_paused(c, 0, 1);
 }
 
 int vodup_client_stop(vodup_client *c)
@@ -640,33 +651,17 @@ int vodup_client_stop(vodup_client *c)
             it->status = VODUP_STATUS_INIT;
     }
     c->list_gen++;
-    ulk(c);
-    wake(c);
-    return 0;
+    return unlock_wake(c);
 }
 
 int vodup_client_pause(vodup_client *c)
 {
-    if (!c)
-        return VODUP_EINVAL;
-    lk(c);
-    c->user_paused = 1;
-    apply_pause_locked(c);
-    ulk(c);
-    wake(c);
-    return 0;
+    return set_user_paused(c, 1, 0);
 }
 
 int vodup_client_resume(vodup_client *c)
 {
-    if (!c)
-        return VODUP_EINVAL;
-    lk(c);
-    c->user_paused = 0;
-    apply_pause_locked(c);
-    ulk(c);
-    wake(c);
-    return 0;
+    return set_user_paused(c, 0, 0);
 }
 
 int vodup_client_set_network(vodup_client *c, vodup_network n)
@@ -678,9 +673,18 @@ int vodup_client_set_network(vodup_client *c, vodup_network n)
     lk(c);
     c->net = n;
     apply_pause_locked(c);
-    ulk(c);
-    wake(c);
-    return 0;
+    return unlock_wake(c);
+}
+
+/* Done when the worker has delivered on_list_completed for the current list (or nothing
+ * is left in it), so that a caller returning from wait sees every callback already
+ * made [mu held]. */
+static int list_settled_locked(const vodup_client *c)
+{
+    size_t live = 0;
+    for (size_t i = 0; i < c->nitems; i++)
+        live += !c->items[i]->deleted;
+    return live == 0 || c->list_done;
 }
 
 int vodup_client_wait(vodup_client *c, long timeout_ms)
@@ -702,20 +706,13 @@ int vodup_client_wait(vodup_client *c, long timeout_ms)
     int rc = 0;
     lk(c);
     for (;;) {
-        size_t live = 0;
-        for (size_t i = 0; i < c->nitems; i++)
-            live += !c->items[i]->deleted;
-        /* Done when the worker has delivered on_list_completed for the current list, so
-         * that a caller returning from wait sees every callback already made. */
-        if (live == 0 || c->list_done)
+        if (list_settled_locked(c))
             break;
         if (timeout_ms < 0) {
             pthread_cond_wait(&c->cv, &c->mu);
         } else if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT) {
-            live = 0;
-            for (size_t i = 0; i < c->nitems; i++)
-                live += !c->items[i]->deleted;
-            if (!(live == 0 || c->list_done))
+            /* It may have settled just as the time ran out. */
+            if (!list_settled_locked(c))
                 rc = VODUP_ESTATE;
             break;
         }

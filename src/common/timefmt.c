@@ -133,20 +133,25 @@ static int days_in_month(int y, int m)
     return m == 2 && is_leap(y) ? 29 : dm[m - 1];
 }
 
-/* Range-checks the fields (month 1-12) and converts. Leap seconds (60) are refused:
- * no client sends them and timegm would move them to the next minute. */
-static int make_time(int y, int mo, int d, int h, int mi, int sec, time_t *t)
+/* The fields as read off the wire, month 1-12. */
+struct fields {
+    int y, mo, d, h, mi, sec;
+};
+
+/* Range-checks the fields and converts. Leap seconds (60) are refused: no client sends
+ * them and timegm would move them to the next minute. */
+static int make_time(const struct fields *f, time_t *t)
 {
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
-        mi > 59 || sec > 59)
+    if (f->y < 1970 || f->mo < 1 || f->mo > 12 || f->d < 1 || f->d > days_in_month(f->y, f->mo) ||
+        f->h > 23 || f->mi > 59 || f->sec > 59)
         return -1;
     struct tm tm = {0};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
+    tm.tm_year = f->y - 1900;
+    tm.tm_mon = f->mo - 1;
+    tm.tm_mday = f->d;
+    tm.tm_hour = f->h;
+    tm.tm_min = f->mi;
+    tm.tm_sec = f->sec;
     time_t r = timegm(&tm);
     if (r == (time_t)-1)
         return -1;
@@ -164,31 +169,43 @@ static int lookup(const char **s, const char *const *names, int count)
     return -1;
 }
 
+/* Reads width digits into *v, then the literal sep; -1 if either is not there. */
+static int field(const char **s, int width, int *v, const char *sep)
+{
+    *v = digits(s, width);
+    return *v < 0 ? -1 : lit(s, sep);
+}
+
+/* Reads HH<ts>MM<ts>SS, the clock half of every format. */
+static int get_clock(const char **s, const char *ts, struct fields *f)
+{
+    if (field(s, 2, &f->h, ts) < 0 || field(s, 2, &f->mi, ts) < 0)
+        return -1;
+    return field(s, 2, &f->sec, "");
+}
+
+/* Reads YYYY<ds>MM<ds>DDTHH<ts>MM<ts>SS, the mirror of put_datetime. */
+static int get_datetime(const char **s, const char *ds, const char *ts, struct fields *f)
+{
+    if (field(s, 4, &f->y, ds) < 0 || field(s, 2, &f->mo, ds) < 0 || field(s, 2, &f->d, "T") < 0)
+        return -1;
+    return get_clock(s, ts, f);
+}
+
 int vodup_time_parse_http(const char *s, time_t *t)
 {
+    struct fields f;
     int wd = lookup(&s, day_names, 7);
-    if (wd < 0 || lit(&s, ", ") < 0)
-        return -1;
-    int d = digits(&s, 2);
-    if (d < 0 || lit(&s, " ") < 0)
+    if (wd < 0 || lit(&s, ", ") < 0 || field(&s, 2, &f.d, " ") < 0)
         return -1;
     int mo = lookup(&s, month_names, 12);
-    if (mo < 0 || lit(&s, " ") < 0)
+    if (mo < 0 || lit(&s, " ") < 0 || field(&s, 4, &f.y, " ") < 0)
         return -1;
-    int y = digits(&s, 4);
-    if (y < 0 || lit(&s, " ") < 0)
-        return -1;
-    int h = digits(&s, 2);
-    if (h < 0 || lit(&s, ":") < 0)
-        return -1;
-    int mi = digits(&s, 2);
-    if (mi < 0 || lit(&s, ":") < 0)
-        return -1;
-    int sec = digits(&s, 2);
-    if (sec < 0 || lit(&s, " GMT") < 0 || *s)
+    f.mo = mo + 1;
+    if (get_clock(&s, ":", &f) < 0 || lit(&s, " GMT") < 0 || *s)
         return -1;
     time_t r;
-    if (make_time(y, mo + 1, d, h, mi, sec, &r) < 0)
+    if (make_time(&f, &r) < 0)
         return -1;
     /* A wrong weekday means the client built the string wrong; refuse it rather than
      * guess which field is right. */
@@ -202,23 +219,8 @@ int vodup_time_parse_http(const char *s, time_t *t)
 
 int vodup_time_parse_iso(const char *s, time_t *t)
 {
-    int y = digits(&s, 4);
-    if (y < 0 || lit(&s, "-") < 0)
-        return -1;
-    int mo = digits(&s, 2);
-    if (mo < 0 || lit(&s, "-") < 0)
-        return -1;
-    int d = digits(&s, 2);
-    if (d < 0 || lit(&s, "T") < 0)
-        return -1;
-    int h = digits(&s, 2);
-    if (h < 0 || lit(&s, ":") < 0)
-        return -1;
-    int mi = digits(&s, 2);
-    if (mi < 0 || lit(&s, ":") < 0)
-        return -1;
-    int sec = digits(&s, 2);
-    if (sec < 0)
+    struct fields f;
+    if (get_datetime(&s, "-", ":", &f) < 0)
         return -1;
     if (*s == '.') {
         s++;
@@ -227,20 +229,13 @@ int vodup_time_parse_iso(const char *s, time_t *t)
     }
     if (lit(&s, "Z") < 0 || *s)
         return -1;
-    return make_time(y, mo, d, h, mi, sec, t);
+    return make_time(&f, t);
 }
 
 int vodup_time_parse_compact(const char *s, time_t *t)
 {
-    int y = digits(&s, 4);
-    int mo = y < 0 ? -1 : digits(&s, 2);
-    int d = mo < 0 ? -1 : digits(&s, 2);
-    if (d < 0 || lit(&s, "T") < 0)
+    struct fields f;
+    if (get_datetime(&s, "", "", &f) < 0 || lit(&s, "Z") < 0 || *s)
         return -1;
-    int h = digits(&s, 2);
-    int mi = h < 0 ? -1 : digits(&s, 2);
-    int sec = mi < 0 ? -1 : digits(&s, 2);
-    if (sec < 0 || lit(&s, "Z") < 0 || *s)
-        return -1;
-    return make_time(y, mo, d, h, mi, sec, t);
+    return make_time(&f, t);
 }

@@ -7,37 +7,115 @@
 #include "server/server.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define GC_BATCH 256
+#define GC_RETRY_MS 500     /* how soon to look again while an old reader holds blobs back */
 
-void vodupd_gc_run(vodupd *s)
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+vodupd_reader *vodupd_reader_begin(vodupd *s)
+{
+    vodupd_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    pthread_mutex_lock(&s->readers_mu);
+    r->started = now_ns();
+    r->prev = s->readers_tail;
+    if (s->readers_tail)
+        s->readers_tail->next = r;
+    else
+        s->readers_head = r;
+    s->readers_tail = r;
+    pthread_mutex_unlock(&s->readers_mu);
+    return r;
+}
+
+void vodupd_reader_end(vodupd *s, vodupd_reader *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&s->readers_mu);
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        s->readers_head = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    else
+        s->readers_tail = r->prev;
+    pthread_mutex_unlock(&s->readers_mu);
+    free(r);
+}
+
+/* 1 when a reader that started before t is still running. */
+static int older_reader(vodupd *s, uint64_t t)
+{
+    pthread_mutex_lock(&s->readers_mu);
+    int old = s->readers_head && s->readers_head->started <= t;
+    pthread_mutex_unlock(&s->readers_mu);
+    return old;
+}
+
+/* Returns 1 when blobs were held back for an old reader (try again soon). */
+static int gc_pass(vodupd *s)
 {
     char ids[GC_BATCH][33];
     for (;;) {
+        /* Every blob taken below was unreferenced before this instant, so only readers
+         * that started earlier can hold it. */
+        uint64_t t = now_ns();
         int n = vodup_meta_gc_take(s->meta, ids, GC_BATCH);
         if (n <= 0)
-            return;
+            return 0;
+        if (older_reader(s, t))
+            return 1;
         for (int i = 0; i < n; i++)
             s->blobs->ops->remove(s->blobs, ids[i]);
         if (vodup_meta_gc_done(s->meta, ids, n) != VODUP_META_OK)
-            return;
+            return 0;
         if (n < GC_BATCH)
-            return;
+            return 0;
     }
+}
+
+void vodupd_gc_run(vodupd *s)
+{
+    gc_pass(s);
 }
 
 static void *gc_main(void *p)
 {
     vodupd *s = p;
+    int held = 0;
     pthread_mutex_lock(&s->gc_mu);
     while (!s->gc_stop) {
-        while (!s->gc_kicked && !s->gc_stop)
-            pthread_cond_wait(&s->gc_cv, &s->gc_mu);
+        while (!s->gc_kicked && !s->gc_stop) {
+            if (!held) {
+                pthread_cond_wait(&s->gc_cv, &s->gc_mu);
+                continue;
+            }
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += GC_RETRY_MS * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            if (pthread_cond_timedwait(&s->gc_cv, &s->gc_mu, &until) != 0)
+                break; /* time to look again */
+        }
         s->gc_kicked = 0;
         pthread_mutex_unlock(&s->gc_mu);
-        vodupd_gc_run(s);
+        held = gc_pass(s);
         pthread_mutex_lock(&s->gc_mu);
     }
     pthread_mutex_unlock(&s->gc_mu);

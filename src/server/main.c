@@ -1,5 +1,7 @@
 /* main.c - the vodupd command line: init, serve, help. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
@@ -253,6 +255,7 @@ static int cmd_serve(int argc, char **argv)
 
     vodupd s;
     memset(&s, 0, sizeof s);
+    pthread_mutex_init(&s.readers_mu, NULL);
     s.data_dir = (char *)data_dir;
     s.max_uploads_per_account = max_uploads;
     s.upload_auth_ttl = auth_ttl;
@@ -261,6 +264,18 @@ static int cmd_serve(int argc, char **argv)
     if (auth_master_key_load(data_dir, s.master_key) != 0) {
         fprintf(stderr, "vodupd serve: %s is not a vodupd data directory (run `vodupd init --data-dir %s`)\n",
                 data_dir, data_dir);
+        return 1;
+    }
+    /* One server per data directory: startup recovery removes what it does not know
+     * about, which would be another live server's writes in progress. */
+    char lock_path[4096];
+    snprintf(lock_path, sizeof lock_path, "%s/vodupd.lock", data_dir);
+    int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "vodupd serve: %s is in use by another vodupd (%s)\n", data_dir,
+                lock_fd < 0 ? strerror(errno) : "lock held");
+        if (lock_fd >= 0)
+            close(lock_fd);
         return 1;
     }
     if (vodup_meta_open(&s.meta, data_dir, threads + workers + 2) != VODUP_META_OK) {

@@ -35,7 +35,23 @@ typedef struct vodupd {
     int gc_kicked;
     int gc_stop;
     int gc_running;
+
+    /* Readers in flight (GetObject streams), oldest first: a blob freed after a reader
+     * started may still be in that reader's segment list, so the collector leaves it
+     * until every reader older than its removal pass has finished. */
+    pthread_mutex_t readers_mu;
+    struct vodupd_reader *readers_head, *readers_tail;
 } vodupd;
+
+typedef struct vodupd_reader {
+    uint64_t started;       /* CLOCK_MONOTONIC ns */
+    struct vodupd_reader *prev, *next;
+} vodupd_reader;
+
+/* Registers a reader before it reads an object's metadata; NULL on oom (the caller then
+ * answers an error). End it once its blobs are open or no longer needed. */
+vodupd_reader *vodupd_reader_begin(vodupd *s);
+void vodupd_reader_end(vodupd *s, vodupd_reader *r);
 
 /* Removes every blob on the garbage list now (startup, tests). */
 void vodupd_gc_run(vodupd *s);

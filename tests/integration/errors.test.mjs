@@ -8,8 +8,10 @@ import path from 'node:path';
 import {
   startVodupd, cleanupTmpDirs, withLogs, SLOW, randomBuf, randomHex, md5, md5b64, etagOf, crc64, v1StringToSign, hmacSha1B64,
   assertOssError, xmlTag, xmlTags, xmlUnescape, presignV1, plainRequest, forgeOneChar, openRawSignedRequest,
-  listFilesRecursive, testTmpRoot, waitFor, sleep, errorXml, buildSignedRequest,
+  listFilesRecursive, testTmpRoot, waitFor, sleep, errorXml, buildSignedRequest, vodupdPath, makeTmpDir,
 } from '../compat/lib/vodupd.mjs';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import net from 'node:net';
 
 const KiB = 1024;
@@ -514,6 +516,45 @@ describe('Expect: 100-continue', () => {
     const good = await expectPut({ key, body });
     assert.deepEqual(good.statuses, [100, 200]);
     assert.ok((await getBytes(key)).equals(body), 'the body sent after 100 Continue was stored');
+  }));
+});
+
+describe('readers and writers', () => {
+  it('a GET streaming a multipart object gets all its bytes although the object is deleted meanwhile', T, withLogs(async () => {
+    const key = `stream/${randomHex(4)}.bin`;
+    const data = randomBuf(24 * 1024 * KiB);
+    const file = path.join(makeTmpDir('stream-'), 'src.bin');
+    fs.writeFileSync(file, data);
+    const c = srv.client({ bucket });
+    await c.multipartUpload(key, file, { partSize: 512 * KiB, parallel: 4 });
+    const { stream } = await c.getStream(key);
+    const chunks = [];
+    let got = 0;
+    await new Promise(resolve => stream.once('data', d => { chunks.push(d); got += d.length; stream.pause(); resolve(); }));
+    // The reader holds its first bytes; the object goes away (and the collector runs).
+    assert.equal((await req({ method: 'DELETE', key })).status, 204);
+    await head(key).then(h => assert.equal(h.status, 404));
+    await sleep(1500);
+    const all = await new Promise((resolve, reject) => {
+      stream.on('data', d => { chunks.push(d); got += d.length; });
+      stream.on('end', () => resolve(Buffer.concat(chunks)));
+      stream.on('error', reject);
+      stream.resume();
+    });
+    assert.equal(all.length, data.length, `the stream ended after ${got} of ${data.length} bytes`);
+    assert.equal(crypto.createHash('md5').update(all).digest('hex'), md5(data));
+    // and once the reader is done, the deleted object's files go
+    await waitFor(() => listFilesRecursive(path.join(srv.dataDir, 'objects')).length < 48,
+      { timeout: 10000 * SLOW, what: 'the deleted parts to be removed' });
+  }));
+
+  it('a second vodupd on the same data dir refuses to start (and removes nothing)', T, withLogs(async () => {
+    const before = listFilesRecursive(path.join(srv.dataDir, 'objects')).length;
+    const r = spawnSync(vodupdPath(), ['serve', '--data-dir', srv.dataDir, '--listen', '127.0.0.1:0'],
+      { encoding: 'utf8', timeout: 20000 * SLOW });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /in use by another vodupd/);
+    assert.equal(listFilesRecursive(path.join(srv.dataDir, 'objects')).length, before);
   }));
 });
 

@@ -337,14 +337,63 @@ describe('VOD errors', { concurrency: true }, () => {
     assert.equal(lp.res.status, 200);
   }));
 
+  // ---- completion closes the upload --------------------------------------------------
+
+  it('after UploadSucc the UploadAuth writes nothing more; RefreshUploadVideo re-opens the upload', T, withLogs(async () => {
+    const vod = vodClient(srv);
+    const v = await createVideo(srv, 'done once', 'once.mp4');
+    const cl = uploadClient(v);
+    const first = randomBuf(2 * KiB);
+    assert.equal((await cl.put(v.addr.FileName, first)).res.status, 200);
+    let info = await vod.request('GetVideoInfo', { VideoId: v.id }, { method: 'POST' });
+    assert.equal(info.Video.Status, 'UploadSucc');
+    // a client that lost the answer may send the very same bytes again: same answer, no change
+    const retry = await cl.put(v.addr.FileName, first);
+    assert.equal(retry.res.status, 200);
+    assert.equal(retry.res.headers.etag, `"${crypto.createHash('md5').update(first).digest('hex').toUpperCase()}"`);
+    // the same credentials cannot replace the content, nor start a multipart upload
+    await ossRejects(cl.put(v.addr.FileName, randomBuf(3 * KiB)), 403, 'AccessDenied');
+    await ossRejects(cl.initMultipartUpload(v.addr.FileName), 403, 'AccessDenied');
+    // a retried Complete of an upload that no longer exists still learns NoSuchUpload
+    await ossRejects(cl.completeMultipartUpload(v.addr.FileName, 'F'.repeat(32), [{ number: 1, etag: '"00"' }]),
+      404, 'NoSuchUpload');
+    const got = await rootOss(srv, v.addr.Bucket).get(v.addr.FileName);
+    assert.ok(got.content.equals(first), 'the first upload\'s bytes are still there');
+    info = await vod.request('GetVideoInfo', { VideoId: v.id }, { method: 'POST' });
+    assert.equal(info.Video.Size, first.length);
+    // the application decides to re-upload: new credentials work, the status is Uploading again
+    const again = decodeUpload(await vod.request('RefreshUploadVideo', { VideoId: v.id }, { method: 'POST' }));
+    info = await vod.request('GetVideoInfo', { VideoId: v.id }, { method: 'POST' });
+    assert.equal(info.Video.Status, 'Uploading');
+    const second = randomBuf(3 * KiB);
+    assert.equal((await uploadClient(again).put(v.addr.FileName, second)).res.status, 200);
+    info = await vod.request('GetVideoInfo', { VideoId: v.id }, { method: 'POST' });
+    assert.equal(info.Video.Status, 'UploadSucc');
+    assert.equal(info.Video.Size, second.length);
+  }));
+
+  it('a per-media callback URL in UserData gets the same checks as SetMessageCallback (InvalidParameter)', T, withLogs(async () => {
+    const vod = vodClient(srv);
+    for (const url of ['ftp://example.com/x', 'http://a b', `http://x/${'a'.repeat(300)}`]) {
+      await rpcRejects(vod.request('CreateUploadVideo', {
+        Title: 't', FileName: 'a.mp4', UserData: JSON.stringify({ MessageCallback: { CallbackURL: url } }),
+      }, { method: 'POST' }), 400, 'InvalidParameter');
+    }
+    const ok = await vod.request('CreateUploadVideo', {
+      Title: 't', FileName: 'a.mp4', UserData: JSON.stringify({ MessageCallback: { CallbackURL: 'http://127.0.0.1:9/cb' } }),
+    }, { method: 'POST' });
+    assert.match(ok.VideoId, /^[0-9a-f]{32}$/);
+  }));
+
   // ---- DeleteVideo revokes ---------------------------------------------------------
 
   it('DeleteVideo: the object is gone and the old UploadAuth cannot upload any more (AccessDenied)', T, withLogs(async () => {
     const vod = vodClient(srv);
     const v = await createVideo(srv, 'to delete', 'del.mp4');
-    const cl = uploadClient(v);
-    await cl.put(v.addr.FileName, randomBuf(8 * KiB));
-    // A multipart upload in flight on the same object.
+    const first = uploadClient(v);
+    await first.put(v.addr.FileName, randomBuf(8 * KiB));
+    // The application re-opens the upload; a multipart upload is in flight on the same object.
+    const cl = uploadClient({ addr: v.addr, auth: decodeUpload(await vod.request('RefreshUploadVideo', { VideoId: v.id }, { method: 'POST' })).auth });
     const init = await cl.initMultipartUpload(v.addr.FileName);
     const p1 = await cl._uploadPart(v.addr.FileName, init.uploadId, 1, partData(randomBuf(120 * KiB)));
     assert.ok(p1.etag);
@@ -361,6 +410,7 @@ describe('VOD errors', { concurrency: true }, () => {
     await rpcRejects(vod.request('RefreshUploadVideo', { VideoId: v.id }, { method: 'POST' }), 404, 'InvalidVideo.NotFound');
     await ossRejects(root.head(v.addr.FileName), 404, 'NoSuchKey');
     await ossRejects(cl.put(v.addr.FileName, randomBuf(KiB)), 403, 'AccessDenied');
+    await ossRejects(first.put(v.addr.FileName, randomBuf(KiB)), 403, 'AccessDenied');
     await ossRejects(cl._uploadPart(v.addr.FileName, init.uploadId, 2, partData(randomBuf(KiB))), 403, 'AccessDenied');
     await ossRejects(cl.completeMultipartUpload(v.addr.FileName, init.uploadId, [{ number: 1, etag: p1.etag }]), 403, 'AccessDenied');
     await ossRejects(root.head(v.addr.FileName), 404, 'NoSuchKey');

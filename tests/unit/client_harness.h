@@ -50,6 +50,7 @@
 #include "common/codec.h"
 #include "common/digest.h"
 #include "vodup/vodup.h"
+#include "store_harness.h" /* make_temp_dir, rm_rf */
 
 extern char **environ;
 
@@ -92,42 +93,27 @@ TH void th_sleep_ms(long ms)
 
 /* ---- files ---------------------------------------------------------------------- */
 
+/* A new "<$VODUP_TEST_TMP>/<name>-XXXXXX" directory (store_harness.h), or the test fails. */
 TH char *th_scratch(const char *name)
 {
-    const char *base = getenv("VODUP_TEST_TMP");
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir(base, 0700);
-    size_t n = strlen(base) + strlen(name) + 16;
-    char *d = malloc(n);
+    char *d = make_temp_dir(name);
     assert_non_null(d);
-    snprintf(d, n, "%s/%s-XXXXXX", base, name);
-    assert_non_null(mkdtemp(d));
     return d;
-}
-
-TH void th_rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char sub[4096];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            th_rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
 }
 
 TH void th_md5_hex(char out[33], const unsigned char md[16])
 {
     vodup_hex_lower(out, md, 16);
+}
+
+/* Ends an MD5 computation: frees m, writes the digest in hex (md5 may be NULL). */
+TH void th_md5_finish(vodup_md5_ctx *m, char md5[33])
+{
+    unsigned char md[16];
+    vodup_md5_final(m, md);
+    vodup_md5_free(m);
+    if (md5)
+        th_md5_hex(md5, md);
 }
 
 /* Writes size pseudo-random bytes (xorshift64*, seeded) to path; md5 (may be NULL)
@@ -160,12 +146,8 @@ TH void th_make_file(const char *path, uint64_t size, uint64_t seed, char md5[33
         left -= n;
     }
     assert_int_equal(fclose(f), 0);
-    unsigned char md[16];
-    vodup_md5_final(m, md);
-    vodup_md5_free(m);
     free(buf);
-    if (md5)
-        th_md5_hex(md5, md);
+    th_md5_finish(m, md5);
 }
 
 TH void th_md5_file(const char *path, char md5[33])
@@ -179,10 +161,7 @@ TH void th_md5_file(const char *path, char md5[33])
     while ((n = fread(buf, 1, sizeof buf, f)) > 0)
         vodup_md5_update(m, buf, n);
     fclose(f);
-    unsigned char md[16];
-    vodup_md5_final(m, md);
-    vodup_md5_free(m);
-    th_md5_hex(md5, md);
+    th_md5_finish(m, md5);
 }
 
 /* ---- child processes -------------------------------------------------------------- */
@@ -218,6 +197,16 @@ TH char *th_run_capture(char *const argv[])
     assert_int_equal(WEXITSTATUS(st), 0);
     vbuf_putc(&out, '\0');
     return vbuf_steal(&out);
+}
+
+/* Runs argv (th_run_capture) and returns its stdout parsed as JSON. */
+TH json_t *th_run_json(char *const argv[])
+{
+    char *out = th_run_capture(argv);
+    json_t *j = json_loads(out, 0, NULL);
+    free(out);
+    assert_non_null(j);
+    return j;
 }
 
 TH void th_json_str(char *dst, size_t cap, json_t *o, const char *name)
@@ -473,6 +462,16 @@ TH unsigned long long th_proxy_settle(th_proxy *px, long quiet_ms, long wait_ms)
     return last;
 }
 
+/* Upstream bytes must not grow for ms once what was in flight drained; what says when. */
+TH void th_assert_no_traffic(th_proxy *px, long ms, const char *what)
+{
+    unsigned long long base = th_proxy_settle(px, 300, 4000);
+    th_sleep_ms(ms); /* the measurement window itself */
+    unsigned long long now = atomic_load(&px->up_bytes);
+    if (now != base)
+        fail_msg("%s: %llu bytes went to the server in %ld ms", what, now - base, ms);
+}
+
 /* ---- vodupd ------------------------------------------------------------------------ */
 
 typedef struct th_server {
@@ -529,29 +528,20 @@ TH void th_server_init(th_server *s, const char *name)
     char init[] = "init", dd[] = "--data-dir", user[] = "user", role[] = "role", create[] = "create",
          pol[] = "--policy", u[] = "u", r[] = "r", p1[] = "AliyunSTSAssumeRoleAccess", p2[] = "AliyunVODFullAccess";
     char *a1[] = {vd, init, dd, s->data, NULL};
-    char *out = th_run_capture(a1);
-    json_t *j = json_loads(out, 0, NULL);
-    assert_non_null(j);
+    json_t *j = th_run_json(a1);
     th_json_str(s->ak, sizeof s->ak, j, "AccessKeyId");
     th_json_str(s->sk, sizeof s->sk, j, "AccessKeySecret");
     th_json_str(s->account, sizeof s->account, j, "AccountId");
     json_decref(j);
-    free(out);
     char *a2[] = {vd, user, create, u, pol, p1, dd, s->data, NULL};
-    out = th_run_capture(a2);
-    j = json_loads(out, 0, NULL);
-    assert_non_null(j);
+    j = th_run_json(a2);
     th_json_str(s->user_ak, sizeof s->user_ak, j, "AccessKeyId");
     th_json_str(s->user_sk, sizeof s->user_sk, j, "AccessKeySecret");
     json_decref(j);
-    free(out);
     char *a3[] = {vd, role, create, r, pol, p2, dd, s->data, NULL};
-    out = th_run_capture(a3);
-    j = json_loads(out, 0, NULL);
-    assert_non_null(j);
+    j = th_run_json(a3);
     th_json_str(s->role_arn, sizeof s->role_arn, j, "Arn");
     json_decref(j);
-    free(out);
     free(vd);
     pthread_mutex_init(&s->mu, NULL);
     vbuf_init(&s->log);
@@ -643,8 +633,39 @@ TH void th_server_free(th_server *s)
     vbuf_free(&s->log);
     pthread_mutex_destroy(&s->mu);
     if (!getenv("VODUP_TEST_KEEP"))
-        th_rm_rf(s->dir);
+        rm_rf(s->dir);
     free(s->dir);
+}
+
+/* The group setup of every client test: libvodup initialised and a vodupd of its own
+ * (name: its scratch directory) serving, behind px when that is non-NULL (px is
+ * started here too). extra as for th_server_start. */
+TH void th_group_start(th_server *s, th_proxy *px, const char *name, const char *const *extra)
+{
+    assert_int_equal(vodup_global_init(), VODUP_OK);
+    if (px)
+        th_proxy_start(px);
+    th_server_init(s, name);
+    th_server_start(s, px, extra);
+}
+
+/* The group teardown matching th_group_start. */
+TH void th_group_stop(th_server *s, th_proxy *px)
+{
+    th_server_stop(s);
+    if (px)
+        th_proxy_stop(px);
+    th_server_free(s);
+    vodup_global_cleanup();
+}
+
+/* Writes a source file <s->dir>/<name> of size bytes (th_make_file: seed, md5) and puts
+ * its path in path (cap bytes). */
+TH void th_make_source(th_server *s, char *path, size_t cap, const char *name, uint64_t size, uint64_t seed,
+                       char md5[33])
+{
+    snprintf(path, cap, "%s/%s", s->dir, name);
+    th_make_file(path, size, seed, md5);
 }
 
 /* Current length of the log (a mark for the th_log_* functions). */
@@ -821,37 +842,35 @@ typedef struct th_upload_grant {
     char auth[4096];
 } th_upload_grant;
 
+/* Takes the grant out of a CreateUpload* / RefreshUpload* answer (id_key names the
+ * media id) and frees the answer. */
+TH void th_grant_take(json_t *j, const char *id_key, th_upload_grant *g)
+{
+    th_json_str(g->media_id, sizeof g->media_id, j, id_key);
+    th_json_str(g->address, sizeof g->address, j, "UploadAddress");
+    th_json_str(g->auth, sizeof g->auth, j, "UploadAuth");
+    json_decref(j);
+}
+
 TH void th_create_upload_video(vodup_api *a, const char *title, const char *file_name, uint64_t size,
                                th_upload_grant *g)
 {
     char sz[32];
     snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
     const char *p[] = {"Title", title, "FileName", file_name, "FileSize", sz, NULL};
-    json_t *j = th_call(a, "2017-03-21", "CreateUploadVideo", p);
-    th_json_str(g->media_id, sizeof g->media_id, j, "VideoId");
-    th_json_str(g->address, sizeof g->address, j, "UploadAddress");
-    th_json_str(g->auth, sizeof g->auth, j, "UploadAuth");
-    json_decref(j);
+    th_grant_take(th_call(a, "2017-03-21", "CreateUploadVideo", p), "VideoId", g);
 }
 
 TH void th_create_upload_image(vodup_api *a, const char *title, const char *ext, th_upload_grant *g)
 {
     const char *p[] = {"Title", title, "ImageType", "default", "ImageExt", ext, NULL};
-    json_t *j = th_call(a, "2017-03-21", "CreateUploadImage", p);
-    th_json_str(g->media_id, sizeof g->media_id, j, "ImageId");
-    th_json_str(g->address, sizeof g->address, j, "UploadAddress");
-    th_json_str(g->auth, sizeof g->auth, j, "UploadAuth");
-    json_decref(j);
+    th_grant_take(th_call(a, "2017-03-21", "CreateUploadImage", p), "ImageId", g);
 }
 
 TH void th_refresh_upload_video(vodup_api *a, const char *vid, th_upload_grant *g)
 {
     const char *p[] = {"VideoId", vid, NULL};
-    json_t *j = th_call(a, "2017-03-21", "RefreshUploadVideo", p);
-    th_json_str(g->media_id, sizeof g->media_id, j, "VideoId");
-    th_json_str(g->address, sizeof g->address, j, "UploadAddress");
-    th_json_str(g->auth, sizeof g->auth, j, "UploadAuth");
-    json_decref(j);
+    th_grant_take(th_call(a, "2017-03-21", "RefreshUploadVideo", p), "VideoId", g);
 }
 
 /* GetVideoInfo: Status into status, Size into *size. */
@@ -943,10 +962,7 @@ TH long th_get_object_md5(th_server *s, const char *bucket, const char *key, cha
     curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &dl);
     if (len)
         *len = (uint64_t)dl;
-    unsigned char md[16];
-    vodup_md5_final(m, md);
-    vodup_md5_free(m);
-    th_md5_hex(md5, md);
+    th_md5_finish(m, md5);
     curl_easy_cleanup(c);
     curl_slist_free_all(hl);
     vbuf_free(&sts);
@@ -1258,6 +1274,43 @@ TH th_list_acc th_list(vodup_client *c)
     return a;
 }
 
+/* An STS-mode client (root key of s, through s's client endpoint) recording into rec. */
+TH vodup_client *th_sts_client(th_server *s, const vodup_options *o, th_rec *rec)
+{
+    vodup_listener l = th_listener(rec);
+    vodup_client *c = NULL;
+    assert_int_equal(vodup_client_new(&c, o, &l), VODUP_OK);
+    assert_int_equal(vodup_client_use_sts(c, s->client_endpoint, s->ak, s->sk, NULL), VODUP_OK);
+    return c;
+}
+
+/* bytes_done of item id. */
+TH uint64_t th_done_of(vodup_client *c, int id)
+{
+    uint64_t d = 0;
+    th_file_counts(c, id, &d, NULL);
+    return d;
+}
+
+/* Waits up to ms for item id to have at least bytes acknowledged. */
+TH void th_wait_done(vodup_client *c, int id, uint64_t bytes, long ms)
+{
+    int ok = 0;
+    TH_WAIT(ok, th_done_of(c, id) >= bytes, ms);
+    assert_true(ok);
+}
+
+/* Waits up to ms for item id to be in status want; otherwise fails with "<when> the item
+ * is <status>, not <want>". */
+TH void th_wait_status(vodup_client *c, int id, vodup_status want, long ms, const char *when)
+{
+    int ok = 0;
+    vodup_status st = VODUP_STATUS_UPLOADING;
+    TH_WAIT(ok, (st = th_status(c, id)) == want, ms);
+    if (!ok)
+        fail_msg("%s the item is %s, not %s", when, vodup_status_name(st), vodup_status_name(want));
+}
+
 /* The object of a succeeded item has the bytes of the source (MD5). */
 TH void th_check_object(th_server *s, th_rec *r, int id, const char *md5)
 {
@@ -1314,6 +1367,17 @@ TH void th_check_callbacks(th_rec *r, int id)
         fail_msg("item %d: on_upload_succeed saw status %s", id, vodup_status_name(it.succeed_status));
     if (it.progress)
         assert_true(it.last_done < it.total);
+}
+
+/* A video upload that ended well, every way it shows: SUCCESS, sane callbacks, the
+ * stored bytes (md5) and the VOD record (size). */
+TH void th_check_upload(th_server *s, vodup_api *api, th_rec *r, vodup_client *c, int id, const char *md5,
+                        uint64_t size)
+{
+    assert_int_equal(th_status(c, id), VODUP_STATUS_SUCCESS);
+    th_check_callbacks(r, id);
+    th_check_object(s, r, id, md5);
+    th_check_video(api, th_get(r, id).media_id, size);
 }
 
 #endif

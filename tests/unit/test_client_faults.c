@@ -18,24 +18,16 @@ static char g_one[1024], g_one_md5[33];
 static int setup(void **state)
 {
     (void)state;
-    assert_int_equal(vodup_global_init(), VODUP_OK);
-    th_proxy_start(&g_px);
-    th_server_init(&g_srv, "client-faults");
-    th_server_start(&g_srv, &g_px, NULL);
-    snprintf(g_big, sizeof g_big, "%s/big.mp4", g_srv.dir);
-    snprintf(g_one, sizeof g_one, "%s/one.mp4", g_srv.dir);
-    th_make_file(g_big, BIG_SIZE, 61, g_big_md5);
-    th_make_file(g_one, ONE_SIZE, 62, g_one_md5);
+    th_group_start(&g_srv, &g_px, "client-faults", NULL);
+    th_make_source(&g_srv, g_big, sizeof g_big, "big.mp4", BIG_SIZE, 61, g_big_md5);
+    th_make_source(&g_srv, g_one, sizeof g_one, "one.mp4", ONE_SIZE, 62, g_one_md5);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    th_server_stop(&g_srv);
-    th_proxy_stop(&g_px);
-    th_server_free(&g_srv);
-    vodup_global_cleanup();
+    th_group_stop(&g_srv, &g_px);
     return 0;
 }
 
@@ -48,11 +40,7 @@ static vodup_client *new_client(th_rec *rec)
     o.max_retries = 5;
     o.connect_timeout_ms = 3000;
     o.limit_rate = 8 * MiB; /* spreads the upload over the schedule */
-    vodup_listener l = th_listener(rec);
-    vodup_client *c = NULL;
-    assert_int_equal(vodup_client_new(&c, &o, &l), VODUP_OK);
-    assert_int_equal(vodup_client_use_sts(c, g_srv.client_endpoint, g_srv.ak, g_srv.sk, NULL), VODUP_OK);
-    return c;
+    return th_sts_client(&g_srv, &o, rec);
 }
 
 static void test_multipart_through_faults(void **state)
@@ -144,10 +132,7 @@ static void test_retries_exhausted_then_resume(void **state)
     vodup_options o = VODUP_OPTIONS_INIT;
     o.max_retries = 1;
     o.low_speed_time_s = 2;
-    vodup_listener l = th_listener(&rec);
-    vodup_client *c = NULL;
-    assert_int_equal(vodup_client_new(&c, &o, &l), VODUP_OK);
-    assert_int_equal(vodup_client_use_sts(c, g_srv.client_endpoint, g_srv.ak, g_srv.sk, NULL), VODUP_OK);
+    vodup_client *c = th_sts_client(&g_srv, &o, &rec);
     int id = -1;
     assert_int_equal(vodup_client_add_file(c, &id, g_one, VODUP_MEDIA_VIDEO, NULL), VODUP_OK);
     /* re-arm the reset each time it fires, until the file failed */

@@ -33,22 +33,17 @@ static src_file g_files[] = {
 static int setup(void **state)
 {
     (void)state;
-    assert_int_equal(vodup_global_init(), VODUP_OK);
-    th_server_init(&g_srv, "client-list");
-    th_server_start(&g_srv, NULL, NULL);
-    for (size_t i = 0; i < NFILES; i++) {
-        snprintf(g_files[i].path, sizeof g_files[i].path, "%s/%s", g_srv.dir, g_files[i].name);
-        th_make_file(g_files[i].path, g_files[i].size, 1000 + i, g_files[i].md5);
-    }
+    th_group_start(&g_srv, NULL, "client-list", NULL);
+    for (size_t i = 0; i < NFILES; i++)
+        th_make_source(&g_srv, g_files[i].path, sizeof g_files[i].path, g_files[i].name, g_files[i].size, 1000 + i,
+                       g_files[i].md5);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    th_server_stop(&g_srv);
-    th_server_free(&g_srv);
-    vodup_global_cleanup();
+    th_group_stop(&g_srv, NULL);
     return 0;
 }
 

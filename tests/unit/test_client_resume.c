@@ -21,18 +21,14 @@ static th_server g_srv;
 static int setup(void **state)
 {
     (void)state;
-    assert_int_equal(vodup_global_init(), VODUP_OK);
-    th_server_init(&g_srv, "client-resume");
-    th_server_start(&g_srv, NULL, NULL);
+    th_group_start(&g_srv, NULL, "client-resume", NULL);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    th_server_stop(&g_srv);
-    th_server_free(&g_srv);
-    vodup_global_cleanup();
+    th_group_stop(&g_srv, NULL);
     return 0;
 }
 
@@ -113,6 +109,21 @@ static int dir_has_files(const char *dir)
     return n;
 }
 
+/* The parent's run: a new client on record_dir (no rate limit) uploads path to the end,
+ * checked with th_check_upload. The caller goes on with the client and *id. */
+static vodup_client *finish_upload(th_rec *rec, vodup_api *api, const char *record_dir, const char *path,
+                                   const char *md5, uint64_t size, int *id)
+{
+    vodup_options o = resume_options(record_dir, 0);
+    vodup_client *c = th_sts_client(&g_srv, &o, rec);
+    *id = -1;
+    assert_int_equal(vodup_client_add_file(c, id, path, VODUP_MEDIA_VIDEO, NULL), VODUP_OK);
+    assert_int_equal(vodup_client_start(c), VODUP_OK);
+    assert_int_equal(vodup_client_wait(c, 120000), VODUP_OK);
+    th_check_upload(&g_srv, api, rec, c, *id, md5, size);
+    return c;
+}
+
 static void test_resume_after_kill(void **state)
 {
     (void)state;
@@ -129,19 +140,8 @@ static void test_resume_after_kill(void **state)
     th_rec rec;
     th_rec_init(&rec);
     vodup_api *api = th_api_root(&g_srv);
-    vodup_options o = resume_options(record_dir, 0);
-    vodup_listener l = th_listener(&rec);
-    vodup_client *c = NULL;
-    assert_int_equal(vodup_client_new(&c, &o, &l), VODUP_OK);
-    assert_int_equal(vodup_client_use_sts(c, g_srv.client_endpoint, g_srv.ak, g_srv.sk, NULL), VODUP_OK);
-    int id = -1;
-    assert_int_equal(vodup_client_add_file(c, &id, path, VODUP_MEDIA_VIDEO, NULL), VODUP_OK);
-    assert_int_equal(vodup_client_start(c), VODUP_OK);
-    assert_int_equal(vodup_client_wait(c, 120000), VODUP_OK);
-    assert_int_equal(th_status(c, id), VODUP_STATUS_SUCCESS);
-    th_check_callbacks(&rec, id);
-    th_check_object(&g_srv, &rec, id, md5);
-    th_check_video(api, th_get(&rec, id).media_id, BIG_SIZE);
+    int id;
+    vodup_client *c = finish_upload(&rec, api, record_dir, path, md5, BIG_SIZE, &id);
 
     /* what the second run sent beyond the parts the server did not have yet (those
      * whose acknowledgement the killed child may not have recorded) is at most
@@ -185,19 +185,9 @@ static void test_changed_source_restarts(void **state)
     th_rec rec;
     th_rec_init(&rec);
     vodup_api *api = th_api_root(&g_srv);
-    vodup_options o = resume_options(record_dir, 0);
-    vodup_listener l = th_listener(&rec);
-    vodup_client *c = NULL;
-    assert_int_equal(vodup_client_new(&c, &o, &l), VODUP_OK);
-    assert_int_equal(vodup_client_use_sts(c, g_srv.client_endpoint, g_srv.ak, g_srv.sk, NULL), VODUP_OK);
-    int id = -1;
-    assert_int_equal(vodup_client_add_file(c, &id, path, VODUP_MEDIA_VIDEO, NULL), VODUP_OK);
-    assert_int_equal(vodup_client_start(c), VODUP_OK);
-    assert_int_equal(vodup_client_wait(c, 120000), VODUP_OK);
-    assert_int_equal(th_status(c, id), VODUP_STATUS_SUCCESS);
-    th_check_callbacks(&rec, id); /* no failure on the way: a clean restart */
-    th_check_object(&g_srv, &rec, id, md5_new);
-    th_check_video(api, th_get(&rec, id).media_id, CHG_SIZE);
+    int id;
+    /* its callbacks checked: no failure on the way, a clean restart */
+    vodup_client *c = finish_upload(&rec, api, record_dir, path, md5_new, CHG_SIZE, &id);
     /* every byte of the new content went up in this run */
     th_log_sum s = th_log_sum_op(&g_srv, mark, "UploadPart");
     th_log_sum s2 = th_log_sum_op(&g_srv, mark, "PutObject");

@@ -38,9 +38,7 @@ typedef struct shared {
 static int setup(void **state)
 {
     (void)state;
-    assert_int_equal(vodup_global_init(), VODUP_OK);
-    th_server_init(&g_srv, "client-threads");
-    th_server_start(&g_srv, NULL, NULL);
+    th_group_start(&g_srv, NULL, "client-threads", NULL);
     for (int i = 0; i < NSRC; i++) {
         snprintf(g_src[i], sizeof g_src[i], "%s/src%d.mp4", g_srv.dir, i);
         th_make_file(g_src[i], g_sizes[i], 70 + (uint64_t)i, g_md5[i]);
@@ -51,9 +49,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    th_server_stop(&g_srv);
-    th_server_free(&g_srv);
-    vodup_global_cleanup();
+    th_group_stop(&g_srv, NULL);
     return 0;
 }
 

@@ -18,21 +18,16 @@ static char g_file[1024], g_md5[33];
 static int setup(void **state)
 {
     (void)state;
-    assert_int_equal(vodup_global_init(), VODUP_OK);
-    th_server_init(&g_srv, "client-token");
     const char *extra[] = {"--upload-auth-ttl", "5", NULL};
-    th_server_start(&g_srv, NULL, extra);
-    snprintf(g_file, sizeof g_file, "%s/slow.mp4", g_srv.dir);
-    th_make_file(g_file, SIZE, 41, g_md5);
+    th_group_start(&g_srv, NULL, "client-token", extra);
+    th_make_source(&g_srv, g_file, sizeof g_file, "slow.mp4", SIZE, 41, g_md5);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    th_server_stop(&g_srv);
-    th_server_free(&g_srv);
-    vodup_global_cleanup();
+    th_group_stop(&g_srv, NULL);
     return 0;
 }
 

@@ -19,38 +19,41 @@
 #include "common/codec.h"
 #include "common/digest.h"
 #include "server/auth/token.h"
+#include "store_harness.h" /* make_temp_dir, rm_rf */
 
 static char *scratch_dir(void)
 {
-    const char *base = getenv("VODUP_TEST_TMP");
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir(base, 0700);
-    size_t n = strlen(base) + 32;
-    char *d = malloc(n);
+    char *d = make_temp_dir("token");
     assert_non_null(d);
-    snprintf(d, n, "%s/token-XXXXXX", base);
-    assert_non_null(mkdtemp(d));
     return d;
 }
 
-static void rm_rf(const char *path)
+/* What most tests start from: a key store loaded from a data directory of its own. */
+typedef struct keys_fx {
+    char *dir;
+    token_keys *k;
+} keys_fx;
+
+static int keys_fx_setup(void **state)
 {
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char sub[4096];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
+    keys_fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->dir = scratch_dir();
+    f->k = token_keys_load(f->dir);
+    assert_non_null(f->k);
+    *state = f;
+    return 0;
+}
+
+/* Frees the store (a test may have done so and left NULL) and removes the directory. */
+static int keys_fx_teardown(void **state)
+{
+    keys_fx *f = *state;
+    token_keys_free(f->k);
+    rm_rf(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
 }
 
 static json_t *claims(long long iat, long long exp)
@@ -80,13 +83,10 @@ static void issued_free(issued *i)
 
 static void test_round_trip(void **state)
 {
-    (void)state;
-    char *dir = scratch_dir();
-    token_keys *k = token_keys_load(dir);
-    assert_non_null(k);
+    keys_fx *fx = *state;
     json_t *c = claims(1700000000, 1700003600);
     issued t;
-    issue(k, c, &t);
+    issue(fx->k, c, &t);
 
     assert_int_equal(strlen(t.key_id), TOKEN_KEY_ID_LEN);
     assert_memory_equal(t.key_id, "STS.", 4);
@@ -104,7 +104,7 @@ static void test_round_trip(void **state)
 
     token_claims oc;
     char secret[TOKEN_SECRET_LEN + 1];
-    assert_int_equal(token_open(k, t.key_id, t.token, 1700000100, &oc, secret), TOKEN_OK);
+    assert_int_equal(token_open(fx->k, t.key_id, t.token, 1700000100, &oc, secret), TOKEN_OK);
     assert_string_equal(secret, t.secret);
     assert_true(json_equal(oc.json, c)); /* claims come back exactly, nothing added */
     assert_string_equal(oc.account_id, "1234567890");
@@ -115,21 +115,21 @@ static void test_round_trip(void **state)
     assert_null(oc.json);
 
     /* exp is inclusive: valid at exp, expired one second later */
-    assert_int_equal(token_open(k, t.key_id, t.token, 1700003600, &oc, secret), TOKEN_OK);
+    assert_int_equal(token_open(fx->k, t.key_id, t.token, 1700003600, &oc, secret), TOKEN_OK);
     token_claims_clear(&oc);
-    assert_int_equal(token_open(k, t.key_id, t.token, 1700003601, &oc, secret), TOKEN_EEXPIRED);
+    assert_int_equal(token_open(fx->k, t.key_id, t.token, 1700003601, &oc, secret), TOKEN_EEXPIRED);
     assert_null(oc.json);
     token_claims_clear(&oc);
 
     /* two issues of the same claims: different ids, secrets and tokens */
     issued t2;
-    issue(k, c, &t2);
+    issue(fx->k, c, &t2);
     assert_string_not_equal(t.key_id, t2.key_id);
     assert_string_not_equal(t.secret, t2.secret);
     assert_string_not_equal(t.token, t2.token);
 
     /* the same store reloaded derives the same secret (nodes agree) */
-    token_keys *k2 = token_keys_load(dir);
+    token_keys *k2 = token_keys_load(fx->dir);
     assert_non_null(k2);
     assert_int_equal(token_open(k2, t2.key_id, t2.token, 1700000100, &oc, secret), TOKEN_OK);
     assert_string_equal(secret, t2.secret);
@@ -139,17 +139,11 @@ static void test_round_trip(void **state)
     issued_free(&t2);
     issued_free(&t);
     json_decref(c);
-    token_keys_free(k);
-    rm_rf(dir);
-    free(dir);
 }
 
 static void test_issue_rejects_incomplete_claims(void **state)
 {
-    (void)state;
-    char *dir = scratch_dir();
-    token_keys *k = token_keys_load(dir);
-    assert_non_null(k);
+    keys_fx *fx = *state;
     const char *bad[] = {
         "{\"prn\":\"p\",\"iat\":1,\"exp\":2}",
         "{\"acct\":\"a\",\"iat\":1,\"exp\":2}",
@@ -160,26 +154,20 @@ static void test_issue_rejects_incomplete_claims(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         json_t *c = json_loads(bad[i], 0, NULL);
         char *a = (char *)1, *b = (char *)1, *t = (char *)1;
-        assert_int_equal(token_issue(k, c, &a, &b, &t), -1);
+        assert_int_equal(token_issue(fx->k, c, &a, &b, &t), -1);
         assert_null(a);
         assert_null(b);
         assert_null(t);
         json_decref(c);
     }
-    token_keys_free(k);
-    rm_rf(dir);
-    free(dir);
 }
 
 static void test_tamper(void **state)
 {
-    (void)state;
-    char *dir = scratch_dir();
-    token_keys *k = token_keys_load(dir);
-    assert_non_null(k);
+    keys_fx *fx = *state;
     json_t *c = claims(100, 10000);
     issued t;
-    issue(k, c, &t);
+    issue(fx->k, c, &t);
     size_t n = strlen(t.token);
     char *copy = malloc(n + 1);
     token_claims oc;
@@ -189,7 +177,7 @@ static void test_tamper(void **state)
             continue;
         memcpy(copy, t.token, n + 1);
         copy[i] = copy[i] == 'A' ? 'B' : 'A';
-        int r = token_open(k, t.key_id, copy, 200, &oc, secret);
+        int r = token_open(fx->k, t.key_id, copy, 200, &oc, secret);
         /* Characters 1-2 carry the key-id byte: changing it names a key this node does
          * not have. Anywhere else the seal (or the strict decoder) refuses. */
         if (i == 1 || i == 2)
@@ -202,15 +190,15 @@ static void test_tamper(void **state)
     /* truncation, extension, junk */
     memcpy(copy, t.token, n + 1);
     copy[n - 4] = '\0';
-    assert_int_equal(token_open(k, t.key_id, copy, 200, &oc, secret), TOKEN_EMALFORMED);
-    assert_int_equal(token_open(k, t.key_id, "", 200, &oc, secret), TOKEN_EMALFORMED);
-    assert_int_equal(token_open(k, t.key_id, "AQE=", 200, &oc, secret), TOKEN_EMALFORMED);
-    assert_int_equal(token_open(k, t.key_id, "not base64!", 200, &oc, secret), TOKEN_EMALFORMED);
-    assert_int_equal(token_open(k, t.key_id, NULL, 200, &oc, secret), TOKEN_EMALFORMED);
+    assert_int_equal(token_open(fx->k, t.key_id, copy, 200, &oc, secret), TOKEN_EMALFORMED);
+    assert_int_equal(token_open(fx->k, t.key_id, "", 200, &oc, secret), TOKEN_EMALFORMED);
+    assert_int_equal(token_open(fx->k, t.key_id, "AQE=", 200, &oc, secret), TOKEN_EMALFORMED);
+    assert_int_equal(token_open(fx->k, t.key_id, "not base64!", 200, &oc, secret), TOKEN_EMALFORMED);
+    assert_int_equal(token_open(fx->k, t.key_id, NULL, 200, &oc, secret), TOKEN_EMALFORMED);
     size_t m = strlen(t.token) + 4;
     char *longer = malloc(m + 1);
     snprintf(longer, m + 1, "%sAAAA", t.token);
-    assert_int_equal(token_open(k, t.key_id, longer, 200, &oc, secret), TOKEN_EMALFORMED);
+    assert_int_equal(token_open(fx->k, t.key_id, longer, 200, &oc, secret), TOKEN_EMALFORMED);
     free(longer);
 
     /* a wrong version byte */
@@ -220,80 +208,68 @@ static void test_tamper(void **state)
     raw[0] = 2;
     vbuf b = VBUF_INIT;
     vodup_base64_encode(&b, raw, (size_t)rl);
-    assert_int_equal(token_open(k, t.key_id, b.data, 200, &oc, secret), TOKEN_EMALFORMED);
+    assert_int_equal(token_open(fx->k, t.key_id, b.data, 200, &oc, secret), TOKEN_EMALFORMED);
     vbuf_free(&b);
 
     free(copy);
     issued_free(&t);
     json_decref(c);
-    token_keys_free(k);
-    rm_rf(dir);
-    free(dir);
 }
 
 static void test_mismatch(void **state)
 {
-    (void)state;
-    char *dir = scratch_dir();
-    token_keys *k = token_keys_load(dir);
-    assert_non_null(k);
+    keys_fx *fx = *state;
     json_t *c = claims(100, 10000);
     issued a, b;
-    issue(k, c, &a);
-    issue(k, c, &b);
+    issue(fx->k, c, &a);
+    issue(fx->k, c, &b);
     token_claims oc;
     char secret[TOKEN_SECRET_LEN + 1];
     /* a valid token presented with another (valid) key id */
-    assert_int_equal(token_open(k, b.key_id, a.token, 200, &oc, secret), TOKEN_EMISMATCH);
+    assert_int_equal(token_open(fx->k, b.key_id, a.token, 200, &oc, secret), TOKEN_EMISMATCH);
     assert_null(oc.json);
     assert_string_equal(secret, "");
-    assert_int_equal(token_open(k, "STS.AAAAAAAAAAAAAAAAAAAAAAAA", a.token, 200, &oc, secret), TOKEN_EMISMATCH);
-    assert_int_equal(token_open(k, "", a.token, 200, &oc, secret), TOKEN_EMISMATCH);
-    assert_int_equal(token_open(k, NULL, a.token, 200, &oc, secret), TOKEN_EMISMATCH);
+    assert_int_equal(token_open(fx->k, "STS.AAAAAAAAAAAAAAAAAAAAAAAA", a.token, 200, &oc, secret), TOKEN_EMISMATCH);
+    assert_int_equal(token_open(fx->k, "", a.token, 200, &oc, secret), TOKEN_EMISMATCH);
+    assert_int_equal(token_open(fx->k, NULL, a.token, 200, &oc, secret), TOKEN_EMISMATCH);
     /* a prefix of the right id is still another id */
     char prefix[TOKEN_KEY_ID_LEN];
     memcpy(prefix, a.key_id, TOKEN_KEY_ID_LEN - 1);
     prefix[TOKEN_KEY_ID_LEN - 1] = '\0';
-    assert_int_equal(token_open(k, prefix, a.token, 200, &oc, secret), TOKEN_EMISMATCH);
+    assert_int_equal(token_open(fx->k, prefix, a.token, 200, &oc, secret), TOKEN_EMISMATCH);
     /* mismatch is reported before expiry */
-    assert_int_equal(token_open(k, b.key_id, a.token, 20000, &oc, secret), TOKEN_EMISMATCH);
-    assert_int_equal(token_open(k, a.key_id, a.token, 200, &oc, secret), TOKEN_OK);
+    assert_int_equal(token_open(fx->k, b.key_id, a.token, 20000, &oc, secret), TOKEN_EMISMATCH);
+    assert_int_equal(token_open(fx->k, a.key_id, a.token, 200, &oc, secret), TOKEN_OK);
     token_claims_clear(&oc);
     issued_free(&a);
     issued_free(&b);
     json_decref(c);
-    token_keys_free(k);
-    rm_rf(dir);
-    free(dir);
 }
 
 static void test_rotation_and_revocation(void **state)
 {
-    (void)state;
-    char *dir = scratch_dir();
-    token_keys *k = token_keys_load(dir);
-    assert_non_null(k);
+    keys_fx *fx = *state;
     json_t *c = claims(100, 10000);
     issued old, neu;
-    issue(k, c, &old);
+    issue(fx->k, c, &old);
 
-    assert_int_equal(token_keys_rotate(k, dir), 2);
-    issue(k, c, &neu);
+    assert_int_equal(token_keys_rotate(fx->k, fx->dir), 2);
+    issue(fx->k, c, &neu);
     unsigned char raw[4096];
     assert_true(vodup_base64_decode(raw, neu.token, strlen(neu.token)) > 2);
     assert_int_equal(raw[1], 2);
 
     token_claims oc;
     char secret[TOKEN_SECRET_LEN + 1];
-    assert_int_equal(token_open(k, old.key_id, old.token, 200, &oc, secret), TOKEN_OK);
+    assert_int_equal(token_open(fx->k, old.key_id, old.token, 200, &oc, secret), TOKEN_OK);
     assert_string_equal(secret, old.secret);
     token_claims_clear(&oc);
-    assert_int_equal(token_open(k, neu.key_id, neu.token, 200, &oc, secret), TOKEN_OK);
+    assert_int_equal(token_open(fx->k, neu.key_id, neu.token, 200, &oc, secret), TOKEN_OK);
     assert_string_equal(secret, neu.secret);
     token_claims_clear(&oc);
 
     /* a fresh load sees both keys and signs with the newest */
-    token_keys *k2 = token_keys_load(dir);
+    token_keys *k2 = token_keys_load(fx->dir);
     assert_non_null(k2);
     assert_int_equal(token_open(k2, old.key_id, old.token, 200, &oc, secret), TOKEN_OK);
     token_claims_clear(&oc);
@@ -302,15 +278,15 @@ static void test_rotation_and_revocation(void **state)
     assert_true(vodup_base64_decode(raw, t3.token, strlen(t3.token)) > 2);
     assert_int_equal(raw[1], 2);
     /* a rotation seen by another loaded instance: it rescans and goes one higher */
-    assert_int_equal(token_keys_rotate(k, dir), 3);
-    assert_int_equal(token_keys_rotate(k2, dir), 4);
+    assert_int_equal(token_keys_rotate(fx->k, fx->dir), 3);
+    assert_int_equal(token_keys_rotate(k2, fx->dir), 4);
     token_keys_free(k2);
 
     /* deleting key 1 revokes what it sealed, after a reload */
     char path[4096];
-    snprintf(path, sizeof path, "%s/keys/token-1.key", dir);
+    snprintf(path, sizeof path, "%s/keys/token-1.key", fx->dir);
     assert_int_equal(unlink(path), 0);
-    k2 = token_keys_load(dir);
+    k2 = token_keys_load(fx->dir);
     assert_non_null(k2);
     assert_int_equal(token_open(k2, old.key_id, old.token, 200, &oc, secret), TOKEN_ENOKEY);
     assert_null(oc.json);
@@ -322,31 +298,25 @@ static void test_rotation_and_revocation(void **state)
     issued_free(&old);
     issued_free(&neu);
     json_decref(c);
-    token_keys_free(k);
-    rm_rf(dir);
-    free(dir);
 }
 
 static void test_key_files(void **state)
 {
-    (void)state;
-    char *dir = scratch_dir();
-    token_keys *k = token_keys_load(dir);
-    assert_non_null(k);
-    assert_int_equal(token_keys_rotate(k, dir), 2);
+    keys_fx *fx = *state;
+    assert_int_equal(token_keys_rotate(fx->k, fx->dir), 2);
     char path[4096];
     struct stat st;
-    snprintf(path, sizeof path, "%s/keys", dir);
+    snprintf(path, sizeof path, "%s/keys", fx->dir);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0700);
     for (int id = 1; id <= 2; id++) {
-        snprintf(path, sizeof path, "%s/keys/token-%d.key", dir, id);
+        snprintf(path, sizeof path, "%s/keys/token-%d.key", fx->dir, id);
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0600);
         assert_int_equal(st.st_size, 32);
     }
     /* no temporary files left behind */
-    snprintf(path, sizeof path, "%s/keys", dir);
+    snprintf(path, sizeof path, "%s/keys", fx->dir);
     DIR *d = opendir(path);
     assert_non_null(d);
     int files = 0;
@@ -358,28 +328,26 @@ static void test_key_files(void **state)
             assert_true(strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0);
     closedir(d);
     assert_int_equal(files, 2);
-    token_keys_free(k);
+    token_keys_free(fx->k);
+    fx->k = NULL; /* the reloads below stand alone; teardown skips a NULL store */
 
     /* names that are not canonical key files are ignored; a damaged key file is an error */
-    snprintf(path, sizeof path, "%s/keys/token-01.key", dir);
+    snprintf(path, sizeof path, "%s/keys/token-01.key", fx->dir);
     FILE *f = fopen(path, "w");
     fputs("short", f);
     fclose(f);
-    k = token_keys_load(dir);
+    token_keys *k = token_keys_load(fx->dir);
     assert_non_null(k);
     token_keys_free(k);
-    snprintf(path, sizeof path, "%s/keys/token-7.key", dir);
+    snprintf(path, sizeof path, "%s/keys/token-7.key", fx->dir);
     f = fopen(path, "w");
     fputs("short", f);
     fclose(f);
-    assert_null(token_keys_load(dir));
+    assert_null(token_keys_load(fx->dir));
 
     /* a missing data dir is an error, not a crash */
-    snprintf(path, sizeof path, "%s/nonexistent/deeper", dir);
+    snprintf(path, sizeof path, "%s/nonexistent/deeper", fx->dir);
     assert_null(token_keys_load(path));
-
-    rm_rf(dir);
-    free(dir);
 }
 
 static void test_other_data_dir(void **state)
@@ -447,40 +415,34 @@ static void *reader(void *arg)
 
 static void test_concurrent(void **state)
 {
-    (void)state;
-    char *dir = scratch_dir();
-    token_keys *k = token_keys_load(dir);
-    assert_non_null(k);
+    keys_fx *fx = *state;
     json_t *c = claims(100, 10000);
     issued t;
-    issue(k, c, &t);
-    race r = {k, t.key_id, t.token, t.secret, 0};
+    issue(fx->k, c, &t);
+    race r = {fx->k, t.key_id, t.token, t.secret, 0};
     pthread_t th[4];
     for (int i = 0; i < 4; i++)
         assert_int_equal(pthread_create(&th[i], NULL, reader, &r), 0);
     for (int i = 0; i < 5; i++)
-        assert_true(token_keys_rotate(k, dir) > 1);
+        assert_true(token_keys_rotate(fx->k, fx->dir) > 1);
     for (int i = 0; i < 4; i++)
         pthread_join(th[i], NULL);
     assert_int_equal(r.failures, 0);
     issued_free(&t);
     json_decref(c);
-    token_keys_free(k);
-    rm_rf(dir);
-    free(dir);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_issue_rejects_incomplete_claims),
-        cmocka_unit_test(test_tamper),
-        cmocka_unit_test(test_mismatch),
-        cmocka_unit_test(test_rotation_and_revocation),
-        cmocka_unit_test(test_key_files),
+        cmocka_unit_test_setup_teardown(test_round_trip, keys_fx_setup, keys_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_issue_rejects_incomplete_claims, keys_fx_setup, keys_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_tamper, keys_fx_setup, keys_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_mismatch, keys_fx_setup, keys_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_and_revocation, keys_fx_setup, keys_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_key_files, keys_fx_setup, keys_fx_teardown),
         cmocka_unit_test(test_other_data_dir),
-        cmocka_unit_test(test_concurrent),
+        cmocka_unit_test_setup_teardown(test_concurrent, keys_fx_setup, keys_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

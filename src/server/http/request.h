@@ -53,6 +53,7 @@ struct http_request {
     vodup_oss_auth auth;
     vodup_cred cred;
     int authenticated;
+    int replay_only;       /* may only repeat what is already stored (see oss/router.c) */
 
     const http_op *op;
     const char *op_name;   /* finer name for the log (the RPC Action), borrowed */

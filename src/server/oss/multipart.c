@@ -564,7 +564,16 @@ static int list_upload_cb(const vodup_meta_upload *u, void *user)
             oss_xml_key(ul->x, "Prefix", u->key, plen, ul->url);
             vbuf_puts(ul->x, "</CommonPrefixes>");
             ul->count++;
-            goto remember;
+            /* the next page starts after the whole prefix, not after this one upload */
+            free(ul->last_key);
+            ul->last_key = malloc(plen + 1);
+            if (ul->last_key) {
+                memcpy(ul->last_key, u->key, plen);
+                ul->last_key[plen] = '\0';
+            }
+            ul->last_key_len = plen;
+            ul->last_id[0] = '\0';
+            return 0;
         }
     }
     if (ul->count >= ul->max) {
@@ -578,7 +587,6 @@ static int list_upload_cb(const vodup_meta_upload *u, void *user)
     vbuf_printf(ul->x, "<UploadId>%s</UploadId><StorageClass>Standard</StorageClass><Initiated>%s</Initiated></Upload>",
                 u->upload_id, when);
     ul->count++;
-remember:
     free(ul->last_key);
     ul->last_key = malloc(u->key_len + 1);
     if (ul->last_key) {
@@ -611,10 +619,20 @@ static int list_uploads_begin(http_request *r)
     key_marker = key_marker ? key_marker : "";
     id_marker = id_marker && *key_marker ? id_marker : "";
 
+    /* Resuming after a common prefix: skip every upload below it (keys are UTF-8, which
+     * never contains 0xFF, so "prefix + 0xFF" sorts after all of them). */
+    vbuf after = VBUF_INIT;
+    vbuf_puts(&after, key_marker);
+    size_t dl = strlen(delim);
+    if (dl && after.len >= dl && memcmp(after.data + after.len - dl, delim, dl) == 0) {
+        vbuf_putc(&after, (char)0xFF);
+        id_marker = "";
+    }
     vbuf items = VBUF_INIT;
-    upload_list ul = {&items, url, 0, max, 0, delim, strlen(delim), strlen(prefix), NULL, 0, "", NULL, 0};
-    int rc = vodup_meta_upload_list(r->srv->meta, r->bucket, prefix, strlen(prefix), key_marker, strlen(key_marker),
-                                    id_marker, (size_t)1 << 30, list_upload_cb, &ul);
+    upload_list ul = {&items, url, 0, max, 0, delim, dl, strlen(prefix), NULL, 0, "", NULL, 0};
+    int rc = vodup_meta_upload_list(r->srv->meta, r->bucket, prefix, strlen(prefix), after.data ? after.data : "",
+                                    after.len, id_marker, (size_t)max + 1 + 10000, list_upload_cb, &ul);
+    vbuf_free(&after);
     if (rc != VODUP_META_OK) {
         oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
     } else {

@@ -58,6 +58,7 @@ static int check_conditions(http_request *r, const vodup_meta_object *o)
 /* Streaming across part blobs. */
 typedef struct seg_reader {
     vodupd *srv;
+    vodupd_reader *reader;  /* holds the blobs back from the collector until done */
     vodup_meta_segment *segs;
     size_t nsegs;
     uint64_t start;   /* object offset of response byte 0 */
@@ -107,6 +108,7 @@ static ssize_t seg_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void seg_free(void *cls)
 {
     seg_reader *sr = cls;
+    vodupd_reader_end(sr->srv, sr->reader);
     if (sr->fd >= 0)
         close(sr->fd);
     free(sr->segs);
@@ -119,7 +121,10 @@ static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
     return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
-static struct MHD_Response *body_response(http_request *r, vodup_meta_object *o, uint64_t first, uint64_t len)
+/* The response body. *reader is taken over when the body streams across part blobs
+ * (released when the response is), and left to the caller otherwise. */
+static struct MHD_Response *body_response(http_request *r, vodup_meta_object *o, uint64_t first, uint64_t len,
+                                          vodupd_reader **reader)
 {
     if (strcmp(r->method, "HEAD") == 0 || len == 0)
         return MHD_create_response_from_callback(len, 4096, no_body, NULL, NULL);
@@ -137,6 +142,8 @@ static struct MHD_Response *body_response(http_request *r, vodup_meta_object *o,
     if (!sr)
         return NULL;
     sr->srv = r->srv;
+    sr->reader = *reader;
+    *reader = NULL;
     sr->segs = o->segs; /* taken over */
     sr->nsegs = o->nsegs;
     o->segs = NULL;
@@ -144,8 +151,11 @@ static struct MHD_Response *body_response(http_request *r, vodup_meta_object *o,
     sr->start = first;
     sr->fd = -1;
     struct MHD_Response *resp = MHD_create_response_from_callback(len, 256 * 1024, seg_read, sr, seg_free);
-    if (!resp)
+    if (!resp) {
+        *reader = sr->reader; /* back to the caller, which ends it */
+        sr->reader = NULL;
         seg_free(sr);
+    }
     return resp;
 }
 
@@ -166,6 +176,13 @@ static int get_begin(http_request *r)
     if (oss_require_bucket(r, &b) != 0)
         return 0;
     vodup_meta_bucket_clear(&b);
+    /* Registered before the metadata is read: the blobs it names must outlive an
+     * overwrite or delete that happens while they are streamed. */
+    vodupd_reader *reader = vodupd_reader_begin(r->srv);
+    if (!reader) {
+        oss_error(r, OSS_ERR_InternalError, "Out of memory.");
+        return 0;
+    }
     vodup_meta_object o;
     int rc = vodup_meta_object_get(r->srv->meta, r->bucket, r->key, r->key_len, &o);
     if (rc == VODUP_META_ENOTFOUND) {
@@ -173,16 +190,19 @@ static int get_begin(http_request *r)
         vodup_xml_elem(&x, "Key", r->key, r->key_len);
         oss_error_x(r, OSS_ERR_NoSuchKey, vbuf_cstr(&x), "The specified key does not exist.");
         vbuf_free(&x);
+        vodupd_reader_end(r->srv, reader);
         return 0;
     }
     if (rc != VODUP_META_OK) {
         oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
+        vodupd_reader_end(r->srv, reader);
         return 0;
     }
     int cond = check_conditions(r, &o);
     if (cond == 412) {
         oss_error(r, OSS_ERR_PreconditionFailed, "At least one of the pre-conditions you specified did not hold.");
         vodup_meta_object_clear(&o);
+        vodupd_reader_end(r->srv, reader);
         return 0;
     }
     struct MHD_Response *resp;
@@ -200,7 +220,8 @@ static int get_begin(http_request *r)
             snprintf(extra, sizeof extra, "<ObjectSize>%llu</ObjectSize>", (unsigned long long)o.size);
             oss_error_x(r, OSS_ERR_InvalidRange, extra, "The requested range cannot be satisfied.");
             vodup_meta_object_clear(&o);
-            return 0;
+            vodupd_reader_end(r->srv, reader);
+        return 0;
         }
         if (pr == 1) {
             status = 206;
@@ -209,11 +230,12 @@ static int get_begin(http_request *r)
             first = 0;
             len = o.size;
         }
-        resp = body_response(r, &o, first, len);
+        resp = body_response(r, &o, first, len, &reader);
     }
     if (!resp) {
         oss_error(r, OSS_ERR_InternalError, "The object's data could not be opened.");
         vodup_meta_object_clear(&o);
+        vodupd_reader_end(r->srv, reader);
         return 0;
     }
     oss_add_object_headers(resp, &o);
@@ -235,6 +257,7 @@ static int get_begin(http_request *r)
     }
     r->resp_bytes = len;
     vodup_meta_object_clear(&o);
+    vodupd_reader_end(r->srv, reader); /* NULL when the streaming body took it over */
     http_respond(r, status, resp);
     return 0;
 }

@@ -55,9 +55,37 @@ static void reply_written(http_request *r, const oss_upload *u)
     http_respond(r, 200, resp);
 }
 
+/* A PutObject allowed only as a retry of what is stored: the same bytes get the same
+ * answer and change nothing; other bytes are refused. Nothing is written either way. */
+static void put_replay(http_request *r, oss_upload *u)
+{
+    if (oss_upload_digest(r, u) != 0)
+        return;
+    if (u->has_want_md5 && memcmp(u->md5sum, u->want_md5, 16) != 0) {
+        oss_error(r, OSS_ERR_InvalidDigest, "The Content-MD5 you specified did not match what was received.");
+        return;
+    }
+    vodup_meta_object o;
+    int same = 0;
+    if (vodup_meta_object_get(r->srv->meta, r->bucket, r->key, r->key_len, &o) == VODUP_META_OK) {
+        same = o.has_md5 && o.size == u->size && memcmp(o.md5, u->md5sum, 16) == 0;
+        vodup_meta_object_clear(&o);
+    }
+    if (!same) {
+        oss_error(r, OSS_ERR_AccessDenied,
+                  "This media's upload is complete; get new credentials (RefreshUploadVideo) to upload it again.");
+        return;
+    }
+    reply_written(r, u);
+}
+
 static void put_finish(http_request *r)
 {
     oss_upload *u = r->op_state;
+    if (u && r->replay_only) {
+        put_replay(r, u);
+        return;
+    }
     if (!u || oss_upload_commit(r, u) != 0)
         return;
     vodup_meta_segment seg;

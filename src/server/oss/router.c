@@ -150,6 +150,16 @@ static void rescope_browser_request(http_request *r)
     r->key_len = c->scope_key_len;
 }
 
+static int upload_exists(http_request *r)
+{
+    const char *id = http_query(r, "uploadId");
+    vodup_meta_upload u;
+    if (!id || vodup_meta_upload_get(r->srv->meta, id, &u) != VODUP_META_OK)
+        return 0;
+    vodup_meta_upload_clear(&u);
+    return 1;
+}
+
 /* What the authenticated caller may do with this operation. Root keys own their
  * account's buckets (checked by the handlers); RAM users and roles need a policy that
  * allows "oss:<Operation>" on "acs:oss:*:<account>:<bucket>[/<key>]"; upload
@@ -166,6 +176,7 @@ static int authorize(http_request *r)
         }
         vodup_meta_media md;
         int rc = vodup_meta_media_find_object(r->srv->meta, r->bucket, r->key, r->key_len, &md);
+        int uploading = rc == VODUP_META_OK && strcmp(md.status, "Uploading") == 0;
         if (rc == VODUP_META_OK)
             vodup_meta_media_clear(&md);
         if (rc == VODUP_META_ENOTFOUND) {
@@ -174,6 +185,21 @@ static int authorize(http_request *r)
         }
         if (rc != VODUP_META_OK) {
             oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
+            return -1;
+        }
+        /* Once the media is complete, its upload credentials change nothing more: the
+         * application may already have been told and have looked at the content.
+         * (RefreshUploadVideo re-opens it when the application wants a new upload.)
+         * A client retrying a request whose answer it lost must still succeed, though:
+         * a PutObject may repeat exactly the stored bytes (checked once the body is in),
+         * and a retried Complete learns NoSuchUpload. */
+        if (!uploading && r->op == &oss_op_put_object) {
+            r->replay_only = 1;
+            return 0;
+        }
+        if (!uploading && !(r->op == &oss_op_complete && !upload_exists(r))) {
+            oss_error(r, OSS_ERR_AccessDenied,
+                      "This media's upload is complete; get new credentials (RefreshUploadVideo) to upload it again.");
             return -1;
         }
         return 0;

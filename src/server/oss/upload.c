@@ -116,11 +116,22 @@ int oss_upload_body(http_request *r, const char *p, size_t n)
     return 0;
 }
 
-int oss_upload_commit(http_request *r, oss_upload *u)
+int oss_upload_digest(http_request *r, oss_upload *u)
 {
+    (void)r;
     if (u->failed || !u->w)
         return -1;
-    vodup_md5_final(u->md5, u->md5sum);
+    if (!u->digested) {
+        vodup_md5_final(u->md5, u->md5sum);
+        u->digested = 1;
+    }
+    return 0;
+}
+
+int oss_upload_commit(http_request *r, oss_upload *u)
+{
+    if (oss_upload_digest(r, u) != 0)
+        return -1;
     if (u->has_want_md5 && memcmp(u->md5sum, u->want_md5, 16) != 0) {
         oss_error(r, OSS_ERR_InvalidDigest, "The Content-MD5 you specified did not match what was received.");
         return -1;

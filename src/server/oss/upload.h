@@ -23,6 +23,7 @@ typedef struct oss_upload {
     unsigned char want_md5[16];
     int has_want_md5;
     unsigned char md5sum[16];
+    int digested;               /* md5sum is final */
     char blob[33];              /* set by commit */
     int committed;
 
@@ -40,6 +41,9 @@ int oss_content_length(http_request *r, uint64_t *len);
  * Returns the state, or NULL after answering. */
 oss_upload *oss_upload_begin(http_request *r, uint64_t max_size, const char *what);
 int oss_upload_body(http_request *r, const char *p, size_t n);
+/* Finishes the body's MD5 (into u->md5sum) without storing anything; idempotent.
+ * 0, or -1 after answering (the body was cut short or could not be written). */
+int oss_upload_digest(http_request *r, oss_upload *u);
 /* Verifies the digest and makes the blob durable. 0, or -1 after answering. */
 int oss_upload_commit(http_request *r, oss_upload *u);
 /* Removes a committed blob whose metadata could not be recorded. */

@@ -16,6 +16,9 @@ void vod_storage_location(const vodupd *s, const char *bucket, char *out, size_t
  * be of kind ("video" or "image"). 0 with *md filled (clear it), or -1 after answering
  * MissingParameter or the kind's not-found error (InvalidVideo.NotFound, NoSuchResource). */
 int vod_get_media(rpc_call *c, const char *param, const char *kind, vodup_meta_media *md);
+/* 1 when url is acceptable as an event callback URL: http(s), at most 256 bytes, no
+ * spaces, commas or line breaks. */
+int vod_valid_callback_url(const char *url);
 /* Public URL of bucket/key (key %-encoded, '/' kept), appended to out. */
 void vod_file_url(const vodupd *s, const char *bucket, const char *key, vbuf *out);
 

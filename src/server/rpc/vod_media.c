@@ -246,11 +246,8 @@ static int set_message_callback(rpc_call *c)
     if (strcasecmp(type, "HTTP") != 0)
         return rpc_error(c, 400, "InvalidParameter",
                          "The specified parameter \"CallbackType\" is not valid: vodupd delivers HTTP callbacks only.");
-    if (url && *url) {
-        if (strlen(url) > 256 || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
-            strpbrk(url, " ,\r\n"))
-            return rpc_invalid(c, "CallbackURL");
-    }
+    if (url && *url && !vod_valid_callback_url(url))
+        return rpc_invalid(c, "CallbackURL");
     if (sw && *sw && strcmp(sw, "on") != 0 && strcmp(sw, "off") != 0)
         return rpc_invalid(c, "AuthSwitch");
     if (key && *key && !valid_auth_key(key))

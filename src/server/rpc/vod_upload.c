@@ -125,6 +125,11 @@ static int check_user_data(rpc_call *c)
         return rpc_error(c, 400, "LengthExceededMax", "The specified UserData length has exceeded 4096.");
     json_t *j = json_loads(u, 0, NULL);
     int ok = json_is_object(j);
+    /* A per-media callback URL gets the same checks as SetMessageCallback's. */
+    json_t *mc = ok ? json_object_get(j, "MessageCallback") : NULL;
+    json_t *cb = json_is_object(mc) ? json_object_get(mc, "CallbackURL") : NULL;
+    if (mc && (!json_is_object(mc) || (cb && !vod_valid_callback_url(json_string_value(cb)))))
+        ok = 0;
     json_t *ext = ok ? json_object_get(j, "Extend") : NULL;
     if (ext) {
         char *s = json_is_string(ext) ? NULL : json_dumps(ext, JSON_COMPACT);
@@ -149,6 +154,15 @@ static int parse_long(rpc_call *c, const char *name, long long *out, long long d
         return rpc_invalid(c, name);
     *out = x;
     return 0;
+}
+
+int vod_valid_callback_url(const char *url)
+{
+    if (!url)
+        return 0;
+    size_t n = strlen(url);
+    return n > 0 && n <= 256 && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&
+           !strpbrk(url, " ,\r\n\t");
 }
 
 /* ---- storage and credentials ------------------------------------------------------- */
@@ -397,6 +411,13 @@ static int refresh_upload_video(rpc_call *c)
     vodup_meta_media md;
     if (vod_get_media(c, "VideoId", "video", &md) != 0)
         return -1;
+    /* Refreshing a complete video re-opens it for a new upload of its source, as VOD
+     * does; its credentials write nothing while it is not Uploading. */
+    if (strcmp(md.status, "Uploading") != 0 &&
+        vodup_meta_media_set_status(c->r->srv->meta, md.id, "Uploading", c->now) != VODUP_META_OK) {
+        vodup_meta_media_clear(&md);
+        return rpc_error(c, 500, "InternalError", "The metadata store failed.");
+    }
     int rc;
     json_t *body = json_pack("{s:s}", "VideoId", md.id);
     rc = add_upload_credentials(c, &md, body);
