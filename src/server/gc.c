@@ -1,5 +1,7 @@
 /* gc.c - removal of blobs nothing references any more.
  *
+ * It also aborts multipart uploads abandoned for longer than --upload-expiry-days.
+ *
  * The metadata store moves freed blob ids onto a durable list in the same transaction
  * that stops referencing them; this thread unlinks the files afterwards and forgets the
  * ids. A crash between the two steps only delays the removal to the next start.
@@ -14,6 +16,8 @@
 
 #define GC_BATCH 256
 #define GC_RETRY_MS 500     /* how soon to look again while an old reader holds blobs back */
+#define GC_IDLE_MS 60000    /* a pass now and then even without kicks (expired uploads) */
+#define UPLOAD_SWEEP_S 3600 /* how often abandoned multipart uploads are looked for */
 
 static uint64_t now_ns(void)
 {
@@ -92,20 +96,39 @@ void vodupd_gc_run(vodupd *s)
     gc_pass(s);
 }
 
+/* Aborts multipart uploads left unfinished longer than the operator allows (their parts
+ * would otherwise hold disk forever); at most once an hour. */
+static void expire_uploads(vodupd *s, time_t *last)
+{
+    time_t now = time(NULL);
+    if (s->upload_expiry <= 0 || (*last && now - *last < UPLOAD_SWEEP_S))
+        return;
+    *last = now;
+    int n;
+    while ((n = vodup_meta_upload_expire(s->meta, now - (time_t)s->upload_expiry, 1000)) > 0) {
+        fprintf(stderr, "vodupd: aborted %d multipart upload(s) unfinished for more than %ld s\n", n,
+                s->upload_expiry);
+        if (n < 1000)
+            break;
+    }
+}
+
 static void *gc_main(void *p)
 {
     vodupd *s = p;
     int held = 0;
+    time_t last_sweep = 0;
     pthread_mutex_lock(&s->gc_mu);
     while (!s->gc_stop) {
+        pthread_mutex_unlock(&s->gc_mu);
+        expire_uploads(s, &last_sweep);
+        pthread_mutex_lock(&s->gc_mu);
         while (!s->gc_kicked && !s->gc_stop) {
-            if (!held) {
-                pthread_cond_wait(&s->gc_cv, &s->gc_mu);
-                continue;
-            }
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += GC_RETRY_MS * 1000000L;
+            long ms = held ? GC_RETRY_MS : GC_IDLE_MS;
+            until.tv_sec += ms / 1000;
+            until.tv_nsec += (ms % 1000) * 1000000L;
             if (until.tv_nsec >= 1000000000L) {
                 until.tv_sec++;
                 until.tv_nsec -= 1000000000L;

@@ -58,6 +58,7 @@ static const char USAGE_SERVE[] =
     "  --workers N        threads for flushes and commits (default 8)\n"
     "  --max-uploads N    open multipart uploads per account (default 10000)\n"
     "  --upload-auth-ttl S  lifetime of UploadAuth credentials in seconds (default 3000)\n"
+    "  --upload-expiry-days N  abort multipart uploads unfinished after N days (default 7; 0 never)\n"
     "  --event-max-attempts N  give up on an event callback after N failed tries\n"
     "                     (default 0: keep trying, with backoff up to 10 minutes)\n"
     "\n"
@@ -200,6 +201,7 @@ static int cmd_serve(int argc, char **argv)
 {
     const char *data_dir = "./vodup-data", *listen = "127.0.0.1:9000", *public_url = NULL, *region = "cn-hangzhou";
     int threads = 4, workers = 8, max_uploads = VODUPD_DEFAULT_MAX_UPLOADS, auth_ttl = 3000, max_attempts = 0;
+    int expiry_days = 7;
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
                                          {"listen", required_argument, NULL, 'l'},
                                          {"public-url", required_argument, NULL, 'u'},
@@ -209,10 +211,11 @@ static int cmd_serve(int argc, char **argv)
                                          {"max-uploads", required_argument, NULL, 'm'},
                                          {"upload-auth-ttl", required_argument, NULL, 'a'},
                                          {"event-max-attempts", required_argument, NULL, 'e'},
+                                         {"upload-expiry-days", required_argument, NULL, 'x'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "d:l:u:r:t:w:m:a:e:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:l:u:r:t:w:m:a:e:x:h", opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
         case 'd': data_dir = optarg; break;
@@ -224,6 +227,7 @@ static int cmd_serve(int argc, char **argv)
         case 'm': max_uploads = (int)strtol(optarg, &end, 10); break;
         case 'a': auth_ttl = (int)strtol(optarg, &end, 10); break;
         case 'e': max_attempts = (int)strtol(optarg, &end, 10); break;
+        case 'x': expiry_days = (int)strtol(optarg, &end, 10); break;
         case 'h': fputs(USAGE_SERVE, stdout); return 0;
         default: fputs(USAGE_SERVE, stderr); return 2;
         }
@@ -233,9 +237,9 @@ static int cmd_serve(int argc, char **argv)
         }
     }
     if (threads < 1 || threads > 256 || workers < 1 || workers > 256 || max_uploads < 0 || strlen(region) > 60 ||
-        auth_ttl < 5 || auth_ttl > 43200 || max_attempts < 0) {
+        auth_ttl < 5 || auth_ttl > 43200 || max_attempts < 0 || expiry_days < 0 || expiry_days > 3650) {
         fprintf(stderr, "vodupd serve: --threads and --workers must be 1..256, --max-uploads >= 0, "
-                        "--upload-auth-ttl 5..43200, --event-max-attempts >= 0\n");
+                        "--upload-auth-ttl 5..43200, --event-max-attempts >= 0, --upload-expiry-days 0..3650\n");
         return 2;
     }
     char host[256];
@@ -260,6 +264,7 @@ static int cmd_serve(int argc, char **argv)
     s.max_uploads_per_account = max_uploads;
     s.upload_auth_ttl = auth_ttl;
     s.event_max_attempts = max_attempts;
+    s.upload_expiry = (long)expiry_days * 86400L;
     snprintf(s.region, sizeof s.region, "%s", region);
     if (auth_master_key_load(data_dir, s.master_key) != 0) {
         fprintf(stderr, "vodupd serve: %s is not a vodupd data directory (run `vodupd init --data-dir %s`)\n",

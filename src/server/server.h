@@ -24,6 +24,7 @@ typedef struct vodupd {
     atomic_int active_requests;    /* requests between their first byte and their log line */
     int event_max_attempts;        /* 0: retry until delivered */
     int upload_auth_ttl;           /* seconds UploadAuth credentials live (3000) */
+    long upload_expiry;            /* seconds after which an unfinished multipart upload is aborted; 0 never */
     struct events *events;         /* the callback sender (events/events.h) */
     struct token_keys *token_keys; /* seals temporary credentials (auth/token.h) */
 

@@ -482,6 +482,38 @@ static int collect_upload(const vodup_meta_upload *up, void *u)
     return 0;
 }
 
+/* Abandoned uploads are aborted by age; newer ones and their parts stay. */
+static void test_upload_expire(void **state)
+{
+    fx *f = *state;
+    vodup_meta *m = f->m;
+    new_upload(m, "OLD", "b1", "old.mp4", 7); /* initiated 4242 */
+    put_part(m, "OLD", 1, 701, 10, "AA", 1);
+    vodup_meta_upload up;
+    memset(&up, 0, sizeof up);
+    snprintf(up.upload_id, sizeof up.upload_id, "NEW");
+    up.bucket = "b1";
+    up.key = "new.mp4";
+    up.key_len = 7;
+    up.initiated = 9999;
+    assert_int_equal(vodup_meta_upload_create(m, &up, "acc1", 0), VODUP_META_OK);
+    put_part(m, "NEW", 1, 702, 10, "BB", 2);
+
+    assert_int_equal(vodup_meta_upload_expire(m, 4242, 10), 0); /* strictly before */
+    assert_int_equal(vodup_meta_upload_expire(m, 5000, 10), 1);
+    assert_int_equal(vodup_meta_upload_get(m, "OLD", &up), VODUP_META_ENOTFOUND);
+    assert_int_equal(vodup_meta_upload_get(m, "NEW", &up), VODUP_META_OK);
+    vodup_meta_upload_clear(&up);
+    char ids[16][33], gone[33], kept[33];
+    blob_id(gone, 701);
+    blob_id(kept, 702);
+    int n = gc_all(m, ids, 16);
+    assert_int_equal(n, 1);
+    assert_string_equal(ids[0], gone);
+    assert_int_equal(vodup_meta_blob_is_live(m, kept), 1);
+    assert_int_equal(vodup_meta_upload_expire(m, 5000, 10), 0);
+}
+
 static void test_upload_lifecycle(void **state)
 {
     fx *f = *state;
@@ -1021,6 +1053,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_object_put_get_replace_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_object_list_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upload_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upload_expire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_complete_success, setup, teardown),
         cmocka_unit_test_setup_teardown(test_complete_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_take_done, setup, teardown),

@@ -150,6 +150,9 @@ int vodup_meta_part_list(vodup_meta *m, const char *upload_id, int marker, size_
                          int (*cb)(const vodup_meta_part *p, void *u), void *u);
 /* Aborts: removes the upload and its parts (blobs to garbage). ENOTFOUND if absent. */
 int vodup_meta_upload_abort(vodup_meta *m, const char *upload_id);
+/* Aborts up to max uploads initiated before `before` (abandoned ones), as
+ * vodup_meta_upload_abort does each; returns how many, or a negative error. */
+int vodup_meta_upload_expire(vodup_meta *m, time_t before, int max);
 /* Uploads of bucket with key starting with prefix, ordered by (key, upload_id), strictly
  * after (key_marker, upload_id_marker) — an empty upload_id_marker means "after every
  * upload of key_marker"; at most limit. */

@@ -1347,6 +1347,40 @@ int meta__upload_drop(conn *c, const char *upload_id)
     return rc;
 }
 
+int vodup_meta_upload_expire(vodup_meta *m, time_t before, int max)
+{
+    /* The ids first, then one transaction each: a long sweep never holds the write
+     * lock for long. */
+    conn *c = meta__acquire(m);
+    sqlite3_stmt *s;
+    char (*ids)[33] = calloc((size_t)(max > 0 ? max : 1), sizeof *ids);
+    int n = 0;
+    int rc = ids ? meta__prepare_once(c, "SELECT id FROM uploads WHERE initiated < ?1 ORDER BY initiated LIMIT ?2",
+                                      "upload expire", &s)
+                 : VODUP_META_ENOMEM;
+    if (rc == VODUP_META_OK) {
+        bind_i64(s, 1, (long long)before);
+        bind_i64(s, 2, max);
+        while (n < max && sqlite3_step(s) == SQLITE_ROW) {
+            const unsigned char *t = sqlite3_column_text(s, 0);
+            if (t && strlen((const char *)t) < sizeof ids[0])
+                snprintf(ids[n++], sizeof ids[0], "%s", (const char *)t);
+        }
+        sqlite3_finalize(s);
+    }
+    meta__release(m, c);
+    if (rc != VODUP_META_OK) {
+        free(ids);
+        return rc;
+    }
+    int done = 0;
+    for (int i = 0; i < n; i++)
+        if (vodup_meta_upload_abort(m, ids[i]) == VODUP_META_OK)
+            done++;
+    free(ids);
+    return done;
+}
+
 int vodup_meta_upload_abort(vodup_meta *m, const char *upload_id)
 {
     conn *c = meta__acquire(m);
