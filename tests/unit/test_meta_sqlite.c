@@ -133,6 +133,12 @@ static void test_accounts_keys_settings(void **state)
     assert_int_equal(vodup_meta_setting_get(m, "root_account", &v), VODUP_META_OK);
     assert_string_equal(v, "acc2");
     free(v);
+    /* add: the first writer wins, later ones learn EEXISTS and change nothing */
+    assert_int_equal(vodup_meta_setting_add(m, "storage", "first"), VODUP_META_OK);
+    assert_int_equal(vodup_meta_setting_add(m, "storage", "second"), VODUP_META_EEXISTS);
+    assert_int_equal(vodup_meta_setting_get(m, "storage", &v), VODUP_META_OK);
+    assert_string_equal(v, "first");
+    free(v);
 }
 
 /* ---- buckets -------------------------------------------------------------------------- */

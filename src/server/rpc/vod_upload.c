@@ -198,15 +198,30 @@ int vod_storage(rpc_call *c, char bucket[64])
         return 0;
     }
     free(v);
+    v = NULL;
     unsigned char rnd[16];
     char hex[33];
     if (vodup_random(rnd, sizeof rnd) != 0)
         return rpc_error(c, 500, "InternalError", "No randomness available.");
     vodup_hex_lower(hex, rnd, sizeof rnd);
     snprintf(bucket, 64, "outin-%s", hex);
-    if (vodup_meta_bucket_create(s->meta, bucket, acct, c->now) != VODUP_META_OK ||
-        vodup_meta_setting_set(s->meta, name, bucket) != VODUP_META_OK)
+    if (vodup_meta_bucket_create(s->meta, bucket, acct, c->now) != VODUP_META_OK)
         return rpc_error(c, 500, "InternalError", "Creating the account's VOD storage failed.");
+    /* Concurrent first uploads each made a bucket: the first to record its own wins,
+     * the others drop theirs (still empty) and use the winner's. */
+    int rc = vodup_meta_setting_add(s->meta, name, bucket);
+    if (rc == VODUP_META_EEXISTS) {
+        vodup_meta_bucket_delete(s->meta, bucket);
+        if (vodup_meta_setting_get(s->meta, name, &v) == VODUP_META_OK && v && strlen(v) < 64) {
+            memcpy(bucket, v, strlen(v) + 1);
+            free(v);
+            return 0;
+        }
+        free(v);
+        rc = VODUP_META_EIO;
+    }
+    if (rc != VODUP_META_OK)
+        return rpc_error(c, 500, "InternalError", "Recording the account's VOD storage failed.");
     return 0;
 }
 

@@ -60,6 +60,9 @@ void vodup_meta_key_clear(vodup_meta_key *k);
 /* Small key/value settings (server-wide), e.g. the root account id. */
 int vodup_meta_setting_get(vodup_meta *m, const char *name, char **value);
 int vodup_meta_setting_set(vodup_meta *m, const char *name, const char *value);
+/* Sets name only when it has no value yet: EEXISTS otherwise (first writer wins, across
+ * every connection and node). */
+int vodup_meta_setting_add(vodup_meta *m, const char *name, const char *value);
 
 /* --- buckets ---------------------------------------------------------------- */
 typedef struct vodup_meta_bucket {

@@ -64,6 +64,7 @@ static const char *const stmt_sql[S_CORE_END] = {
     [S_SETTING_GET] = "SELECT value FROM settings WHERE name = ?1",
     [S_SETTING_SET] = "INSERT INTO settings(name, value) VALUES(?1, ?2)"
                       " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+    [S_SETTING_ADD] = "INSERT INTO settings(name, value) VALUES(?1, ?2)",
     [S_BUCKET_INSERT] = "INSERT INTO buckets(name, account_id, created) VALUES(?1, ?2, ?3)",
     [S_BUCKET_GET] = "SELECT " BUCKET_COLS " FROM buckets WHERE name = ?1",
     [S_BUCKET_HAS_OBJECTS] = "SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1",
@@ -693,6 +694,17 @@ int vodup_meta_setting_get(vodup_meta *m, const char *name, char **value)
 {
     *value = NULL;
     return meta__get_by_text(m, S_SETTING_GET, name, "setting get", meta__text_from_row, value);
+}
+
+int vodup_meta_setting_add(vodup_meta *m, const char *name, const char *value)
+{
+    conn *c = meta__acquire(m);
+    sqlite3_stmt *s = meta__st(c, S_SETTING_ADD);
+    if (s) {
+        bind_text(s, 1, name);
+        bind_text(s, 2, value ? value : "");
+    }
+    return meta__single_write(m, c, s, "setting add");
 }
 
 int vodup_meta_setting_set(vodup_meta *m, const char *name, const char *value)
