@@ -548,13 +548,23 @@ describe('readers and writers', () => {
       { timeout: 10000 * SLOW, what: 'the deleted parts to be removed' });
   }));
 
-  it('a second vodupd on the same data dir refuses to start (and removes nothing)', T, withLogs(async () => {
-    const before = listFilesRecursive(path.join(srv.dataDir, 'objects')).length;
+  it('a second vodupd on the same data dir refuses to start, leaving the first one\'s writes alone', T, withLogs(async () => {
+    // An upload in flight on the first server: its body is being staged in D/tmp.
+    const tmp = path.join(srv.dataDir, 'tmp');
+    const before = new Set(listFilesRecursive(tmp));
+    const key = `locked/${randomHex(4)}.bin`;
+    const { socket, connected } = openRawSignedRequest({
+      port: srv.port, creds: srv.creds, method: 'PUT', bucket, key, contentLength: 200 * KiB, bodyPrefix: randomBuf(1000),
+    });
+    await connected;
+    await waitFor(() => listFilesRecursive(tmp).some(f => !before.has(f)), { what: 'the upload to be staged' });
+    const staged = listFilesRecursive(tmp).filter(f => !before.has(f));
     const r = spawnSync(vodupdPath(), ['serve', '--data-dir', srv.dataDir, '--listen', '127.0.0.1:0'],
       { encoding: 'utf8', timeout: 20000 * SLOW });
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /in use by another vodupd/);
-    assert.equal(listFilesRecursive(path.join(srv.dataDir, 'objects')).length, before);
+    for (const f of staged) assert.ok(fs.existsSync(f), `${f} was removed by the second server`);
+    socket.destroy();
   }));
 });
 
