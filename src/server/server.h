@@ -23,6 +23,7 @@ typedef struct vodupd {
     int max_uploads_per_account;
     atomic_int active_requests;    /* requests between their first byte and their log line */
     int event_max_attempts;        /* 0: retry until delivered */
+    int callback_deny_private;     /* callbacks may not reach loopback/private/link-local addresses */
     int upload_auth_ttl;           /* seconds UploadAuth credentials live (3000) */
     long upload_expiry;            /* seconds after which an unfinished multipart upload is aborted; 0 never */
     struct events *events;         /* the callback sender (events/events.h) */

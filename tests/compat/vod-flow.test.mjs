@@ -503,6 +503,28 @@ describe('VOD upload flow', { concurrency: true }, () => {
     }
   }));
 
+  it('(i) with --callback-deny-private, callbacks to loopback are refused, not sent', T, async () => {
+    const rcv5 = await startReceiver();
+    const s5 = await startVodupd({ extraArgs: ['--callback-deny-private'] });
+    try {
+      await setCallback(s5, rcv5.url);
+      const cr = await vodClient(s5).request('CreateUploadVideo', { Title: 'flow (i)', FileName: 'i.mp4' }, { method: 'POST' });
+      const up = decodeUpload(cr);
+      await uploadClient(up).put(up.addr.FileName, randomBuf(110 * KiB));
+      let e;
+      for (let i = 0; i < 40 && !(e && e.Attempts >= 1); i++) {
+        await sleep(250);
+        e = cli(s5.dataDir, 'events', 'list').find(x => x.MediaId === cr.VideoId);
+      }
+      assert.ok(e && e.Attempts >= 1, `the event was not tried: ${JSON.stringify(e)}`);
+      assert.ok(e.LastError, 'a refused callback records why');
+      assert.equal(rcv5.requests.length, 0, 'nothing may reach the loopback receiver');
+    } finally {
+      await stopServer(s5);
+      await rcv5.close();
+    }
+  });
+
   it('(g) the event is sent as soon as the upload completes, not at the sender\'s next idle re-check', T, async () => {
     const rcv3 = await startReceiver();
     const s3 = await startVodupd();

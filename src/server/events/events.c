@@ -15,6 +15,8 @@
 #include "server/store/meta_vod.h"
 
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -27,6 +29,8 @@
 #define EVENTS_IDLE_WAIT 10          /* seconds: re-check the outbox at least this often */
 #define EVENTS_BACKOFF_CAP 600       /* seconds: 10 min, the longest pause between tries */
 #define EVENTS_HTTP_TIMEOUT 5L       /* seconds: VOD's own receiver timeout */
+
+static curl_socket_t open_public_only(void *u, curlsocktype purpose, struct curl_sockaddr *addr);
 
 struct events {
     vodupd *s;
@@ -358,6 +362,10 @@ static int post(events *ev, const vodup_meta_event *e, char *err, size_t errlen)
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ev->errbuf);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "vodupd-events/1");
+    if (ev->s->callback_deny_private) {
+        curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_public_only);
+        curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, NULL);
+    }
 
     CURLcode cc = curl_easy_perform(c);
     if (cc != CURLE_OK) {
@@ -374,6 +382,39 @@ static int post(events *ev, const vodup_meta_event *e, char *err, size_t errlen)
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(h);
     return rc;
+}
+
+/* With --callback-deny-private, callbacks may only reach public addresses: the check is
+ * on the address curl actually connects to (after DNS), so a name that resolves to
+ * loopback, a private network or link-local (cloud metadata) is refused too. */
+static int private_address(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const unsigned char *a = (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+        return a[0] == 127 || a[0] == 10 || a[0] == 0 || (a[0] == 172 && (a[1] & 0xF0) == 16) ||
+               (a[0] == 192 && a[1] == 168) || (a[0] == 169 && a[1] == 254) || (a[0] == 100 && (a[1] & 0xC0) == 64);
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a)) {
+            struct sockaddr_in v4;
+            memset(&v4, 0, sizeof v4);
+            v4.sin_family = AF_INET;
+            memcpy(&v4.sin_addr, &a->s6_addr[12], 4);
+            return private_address((const struct sockaddr *)&v4);
+        }
+        return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LINKLOCAL(a) ||
+               (a->s6_addr[0] & 0xFE) == 0xFC;
+    }
+    return 1;
+}
+
+static curl_socket_t open_public_only(void *u, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    (void)u;
+    if (purpose != CURLSOCKTYPE_IPCXN || private_address(&addr->addr))
+        return CURL_SOCKET_BAD;
+    return socket(addr->family, addr->socktype, addr->protocol);
 }
 
 /* Seconds before try number attempts+2: 1, 2, 4 ... capped, plus up to a quarter more
