@@ -119,6 +119,10 @@ static void test_upload_auth_expiry(void **state)
             assert_true(it.media_id[0] != '\0');
             th_refresh_upload_video(api, it.media_id, &g);
             int rc = vodup_client_resume_with_auth(c, id, g.auth);
+            /* the expiry may be announced ahead of time while the last parts still go
+             * through: then the file can succeed before the new credentials arrive */
+            if (rc == VODUP_ESTATE && th_status(c, id) == VODUP_STATUS_SUCCESS)
+                break;
             if (rc != VODUP_OK)
                 fail_msg("resume_with_auth: %d %s", rc, vodup_client_last_error(c));
             handled = it.expired;

@@ -22,6 +22,7 @@ typedef struct vodup_cred {
     char principal[129];    /* "root", a user name, or a role session */
     int temporary;
     time_t expires;         /* temporary keys only */
+    long long issued_ms;    /* temporary keys only: when they were issued (Unix ms) */
 
     /* What the credential may do. A root key may do anything in its account
      * (policy_sets NULL, no scope). A RAM user carries its attached policies as one set;

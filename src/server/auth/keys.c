@@ -180,6 +180,8 @@ static int resolve_temporary(vodupd *s, const char *key_id, const char *token, t
     snprintf(out->principal, sizeof out->principal, "%s", c.principal);
     out->temporary = 1;
     out->expires = (time_t)c.expires;
+    json_t *ms = json_object_get(c.json, "iatms");
+    out->issued_ms = json_is_integer(ms) ? (long long)json_integer_value(ms) : c.issued * 1000LL;
     json_t *scope = json_object_get(c.json, "scope");
     json_t *pol = json_object_get(c.json, "pol");
     if (json_is_object(scope)) {

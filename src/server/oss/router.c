@@ -176,7 +176,10 @@ static int authorize(http_request *r)
         }
         vodup_meta_media md;
         int rc = vodup_meta_media_find_object(r->srv->meta, r->bucket, r->key, r->key_len, &md);
-        int uploading = rc == VODUP_META_OK && strcmp(md.status, "Uploading") == 0;
+        /* Writable while the media is being uploaded, or by credentials issued after the
+         * second in which it last completed (RefreshUploadVideo for a new upload). */
+        int uploading = rc == VODUP_META_OK &&
+                        (strcmp(md.status, "Uploading") == 0 || c->issued_ms > (long long)md.modified * 1000LL + 999);
         if (rc == VODUP_META_OK)
             vodup_meta_media_clear(&md);
         if (rc == VODUP_META_ENOTFOUND) {
@@ -189,7 +192,7 @@ static int authorize(http_request *r)
         }
         /* Once the media is complete, its upload credentials change nothing more: the
          * application may already have been told and have looked at the content.
-         * (RefreshUploadVideo re-opens it when the application wants a new upload.)
+         * (Credentials from a later RefreshUploadVideo may upload it again.)
          * A client retrying a request whose answer it lost must still succeed, though:
          * a PutObject may repeat exactly the stored bytes (checked once the body is in),
          * and a retried Complete learns NoSuchUpload. */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "common/codec.h"
 #include "common/digest.h"
@@ -250,8 +251,14 @@ static int add_upload_credentials(rpc_call *c, const vodup_meta_media *md, json_
         json_array_append_new(ops, json_string(UPLOAD_OPS[i]));
     char prn[64];
     snprintf(prn, sizeof prn, "vod/%s", md->id);
-    json_t *claims = json_pack("{s:s,s:s,s:I,s:I,s:{s:s,s:s,s:o}}", "acct", md->account_id, "prn", prn, "iat", now,
-                               "exp", exp, "scope", "bucket", md->bucket, "key", md->object_key, "ops", ops);
+    /* Milliseconds too: the object store compares them with the media's completion to
+     * tell credentials issued before it (spent) from a refresh after it (valid). */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long now_ms = (long long)ts.tv_sec * 1000LL + ts.tv_nsec / 1000000L;
+    json_t *claims = json_pack("{s:s,s:s,s:I,s:I,s:I,s:{s:s,s:s,s:o}}", "acct", md->account_id, "prn", prn, "iat", now,
+                               "iatms", now_ms, "exp", exp, "scope", "bucket", md->bucket, "key", md->object_key,
+                               "ops", ops);
     char *ak = NULL, *sk = NULL, *token = NULL;
     int rc = claims ? token_issue(s->token_keys, claims, &ak, &sk, &token) : -1;
     json_decref(claims);
@@ -426,13 +433,9 @@ static int refresh_upload_video(rpc_call *c)
     vodup_meta_media md;
     if (vod_get_media(c, "VideoId", "video", &md) != 0)
         return -1;
-    /* Refreshing a complete video re-opens it for a new upload of its source, as VOD
-     * does; its credentials write nothing while it is not Uploading. */
-    if (strcmp(md.status, "Uploading") != 0 &&
-        vodup_meta_media_set_status(c->r->srv->meta, md.id, "Uploading", c->now) != VODUP_META_OK) {
-        vodup_meta_media_clear(&md);
-        return rpc_error(c, 500, "InternalError", "The metadata store failed.");
-    }
+    /* Refreshing a complete video gives credentials for a new upload of its source, as
+     * VOD does: issued after the completion, they may write (oss/router.c); the status
+     * stays until that upload completes. */
     int rc;
     json_t *body = json_pack("{s:s}", "VideoId", md.id);
     rc = add_upload_credentials(c, &md, body);
