@@ -43,6 +43,14 @@ static int in_list(const char *const *list, const char *s)
     return 0;
 }
 
+/* Lower-case copy of an extension parameter into out (n bytes). */
+static void lower_ext(char *out, size_t n, const char *in)
+{
+    snprintf(out, n, "%s", in);
+    for (char *p = out; *p; p++)
+        *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+}
+
 /* Lower-case extension of name (after the last '.'), "" when none. */
 static void file_ext(const char *name, char *out, size_t n)
 {
@@ -447,6 +455,20 @@ static int refresh_upload_video(rpc_call *c)
     return rpc_reply(c, body);
 }
 
+/* Images and attached media answer their id, their URL under two names (the CDN-or-OSS
+ * one and the plain OSS one: the same here) and the upload address and credentials. */
+static int store_with_url(rpc_call *c, vodup_meta_media *md, vbuf *key, const char *id_field,
+                          const char *url_field)
+{
+    md->object_key = key->oom ? NULL : vbuf_steal(key);
+    vbuf url = VBUF_INIT;
+    vod_file_url(c->r->srv, md->bucket, md->object_key ? md->object_key : "", &url);
+    json_t *body = json_pack("{s:s,s:s,s:s}", id_field, md->id, url_field, vbuf_cstr(&url), "FileURL",
+                             vbuf_cstr(&url));
+    vbuf_free(&url);
+    return store_and_answer(c, md, body);
+}
+
 static int create_upload_image(rpc_call *c)
 {
     if (rpc_authorize(c, "vod:CreateUploadImage", "*") != 0)
@@ -458,9 +480,7 @@ static int create_upload_image(rpc_call *c)
         return rpc_invalid(c, "ImageType");
     const char *ext_in = rpc_param(c, "ImageExt");
     char ext[16];
-    snprintf(ext, sizeof ext, "%s", ext_in && *ext_in ? ext_in : "png");
-    for (char *p = ext; *p; p++)
-        *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+    lower_ext(ext, sizeof ext, ext_in && *ext_in ? ext_in : "png");
     if (!in_list(IMAGE_EXTS, ext))
         return rpc_invalid(c, "ImageExt");
     if (vod_check_text(c, "Title", 128, 0) != 0)
@@ -475,15 +495,10 @@ static int create_upload_image(rpc_call *c)
         snprintf(hex, sizeof hex, "%s", md.id);
         for (char *p = hex; *p; p++)
             *p = (char)((*p >= 'a' && *p <= 'f') ? *p - 32 : *p);
-        vbuf k = VBUF_INIT, url = VBUF_INIT;
+        vbuf k = VBUF_INIT;
         vbuf_printf(&k, "image/%s/%s.%s", type, hex, ext);
-        md.object_key = k.oom ? NULL : vbuf_steal(&k);
+        rc = store_with_url(c, &md, &k, "ImageId", "ImageURL");
         vbuf_free(&k);
-        vod_file_url(c->r->srv, md.bucket, md.object_key ? md.object_key : "", &url);
-        json_t *body = json_pack("{s:s,s:s,s:s}", "ImageId", md.id, "ImageURL", vbuf_cstr(&url), "FileURL",
-                                 vbuf_cstr(&url));
-        vbuf_free(&url);
-        rc = store_and_answer(c, &md, body);
     }
     media_release(&md);
     return rc;
@@ -506,9 +521,7 @@ static int create_upload_attached_media(rpc_call *c)
     const char *me = rpc_param(c, "MediaExt");
     const char *fname = rpc_param(c, "FileName");
     if (me && *me) {
-        snprintf(ext, sizeof ext, "%s", me);
-        for (char *p = ext; *p; p++)
-            *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+        lower_ext(ext, sizeof ext, me);
     } else if (fname && *fname) {
         file_ext(fname, ext, sizeof ext);
     } else {
@@ -524,15 +537,10 @@ static int create_upload_attached_media(rpc_call *c)
     md.file_name = (char *)fname;
     int rc = create_media(c, &md, "attached", ext);
     if (rc == 0) {
-        vbuf k = VBUF_INIT, url = VBUF_INIT;
+        vbuf k = VBUF_INIT;
         vbuf_printf(&k, "%s/%s.%s", bt, md.id, ext);
-        md.object_key = k.oom ? NULL : vbuf_steal(&k);
+        rc = store_with_url(c, &md, &k, "MediaId", "MediaURL");
         vbuf_free(&k);
-        vod_file_url(c->r->srv, md.bucket, md.object_key ? md.object_key : "", &url);
-        json_t *body = json_pack("{s:s,s:s,s:s}", "MediaId", md.id, "MediaURL", vbuf_cstr(&url), "FileURL",
-                                 vbuf_cstr(&url));
-        vbuf_free(&url);
-        rc = store_and_answer(c, &md, body);
     }
     media_release(&md);
     return rc;
