@@ -5,14 +5,11 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import http from 'node:http';
-import OSS from 'ali-oss';
-import RPCClient from '@alicloud/pop-core';
 import {
   startVodupd, withLogs, makeTmpDir, SLOW, randomBuf, randomFile, md5, md5File, vodupdPath, waitFor, sleep,
   signedRequest, encodeKey,
 } from './lib/vodupd.mjs';
+import { stopServer, vodClient, stsClient, uploadClient, rootOss, cli } from './lib/vod.mjs';
 import { startReceiver, vodSignature } from './lib/receiver.mjs';
 
 const KiB = 1024;
@@ -21,47 +18,7 @@ const EVENT_WAIT = 20000 * SLOW; // first try + a 1 s and a 2 s backoff, with ro
 const AUTH_KEY = 'VodupTest2024Key';
 
 // ---------------------------------------------------------------------------
-// helpers (VOD/STS clients, UploadAuth decoding, the admin CLI)
-
-// Keep-alive connections, one agent per server (endpoint), so that a test can close its
-// clients' idle connections before it stops that server without touching the others'.
-// (vodupd waits ~10 s on SIGTERM for idle keep-alive connections: see the report.)
-const agents = new Map();
-function agentFor(endpoint) {
-  let a = agents.get(endpoint);
-  if (!a) {
-    a = new http.Agent({ keepAlive: true });
-    agents.set(endpoint, a);
-  }
-  return a;
-}
-/** Closes this server's idle client connections, then stops it (SIGTERM, exit status 0). */
-async function stopServer(s) {
-  agents.get(s.endpoint)?.destroy();
-  agents.delete(s.endpoint);
-  await s.stop();
-}
-
-function vodClient(srv, creds = srv.creds, securityToken) {
-  return new RPCClient({
-    accessKeyId: creds.AccessKeyId,
-    accessKeySecret: creds.AccessKeySecret,
-    securityToken,
-    endpoint: srv.endpoint,
-    apiVersion: '2017-03-21',
-    opts: { timeout: 30000 * SLOW, agent: agentFor(srv.endpoint) },
-  });
-}
-
-function stsClient(srv, creds) {
-  return new RPCClient({
-    accessKeyId: creds.AccessKeyId,
-    accessKeySecret: creds.AccessKeySecret,
-    endpoint: srv.endpoint,
-    apiVersion: '2015-04-01',
-    opts: { timeout: 30000 * SLOW, agent: agentFor(srv.endpoint) },
-  });
-}
+// helpers (UploadAuth decoding, callbacks; the clients and the admin CLI are in lib/vod.mjs)
 
 /** Strict standard base64 of compact JSON (no line breaks, padded): decodes and re-encodes. */
 function decodeB64Json(s, what) {
@@ -82,47 +39,7 @@ function decodeUpload(resp) {
   };
 }
 
-/** ali-oss client that uploads with the UploadAuth credentials, as a client SDK would. */
-function uploadClient({ addr, auth }, extra = {}) {
-  return new OSS({
-    endpoint: addr.Endpoint,
-    region: 'oss-cn-hangzhou',
-    accessKeyId: auth.AccessKeyId,
-    accessKeySecret: auth.AccessKeySecret,
-    stsToken: auth.SecurityToken,
-    bucket: addr.Bucket,
-    secure: false,
-    timeout: 60000 * SLOW,
-    agent: agentFor(addr.Endpoint),
-    ...extra,
-  });
-}
 
-/** ali-oss client with the account's root key on a bucket. */
-function rootOss(srv, bucket) {
-  return new OSS({
-    endpoint: srv.endpoint,
-    region: 'oss-cn-hangzhou',
-    accessKeyId: srv.creds.AccessKeyId,
-    accessKeySecret: srv.creds.AccessKeySecret,
-    bucket,
-    secure: false,
-    timeout: 60000 * SLOW,
-    agent: agentFor(srv.endpoint),
-  });
-}
-
-/** `vodupd <args> --data-dir <dir>`; returns the parsed JSON it prints. */
-function cli(dataDir, ...args) {
-  const r = spawnSync(vodupdPath(), [...args, '--data-dir', dataDir], { encoding: 'utf8', timeout: 60000 * SLOW });
-  if (r.error) throw r.error;
-  assert.equal(r.status, 0, `vodupd ${args.join(' ')} exited ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  try {
-    return JSON.parse(r.stdout);
-  } catch {
-    assert.fail(`vodupd ${args.join(' ')} printed non-JSON: ${r.stdout}`);
-  }
-}
 
 const ISO_S = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 const UUID_UP = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/;

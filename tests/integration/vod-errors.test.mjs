@@ -7,15 +7,13 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { Readable } from 'node:stream';
-import OSS from 'ali-oss';
-import RPCClient from '@alicloud/pop-core';
 import {
   startVodupd, withLogs, SLOW, randomBuf, randomHex, vodupdPath, sleep, signedRequest, assertOssError, forgeOneChar,
 } from '../compat/lib/vodupd.mjs';
+import { stopServer, vodClient, stsClient, uploadClient, rootOss, cli } from '../compat/lib/vod.mjs';
 
 const KiB = 1024;
 const T = { timeout: 60000 * SLOW };
@@ -24,46 +22,6 @@ const UUID_UP = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/
 // ---------------------------------------------------------------------------
 // RPC helpers
 
-// Keep-alive connections, one agent per server (endpoint), so that a test can close its
-// clients' idle connections before it stops that server without touching the others'.
-// (vodupd waits ~10 s on SIGTERM for idle keep-alive connections: see the report.)
-const agents = new Map();
-function agentFor(endpoint) {
-  let a = agents.get(endpoint);
-  if (!a) {
-    a = new http.Agent({ keepAlive: true });
-    agents.set(endpoint, a);
-  }
-  return a;
-}
-/** Closes this server's idle client connections, then stops it (SIGTERM, exit status 0). */
-async function stopServer(s) {
-  agents.get(s.endpoint)?.destroy();
-  agents.delete(s.endpoint);
-  await s.stop();
-}
-
-function vodClient(srv, creds = srv.creds, securityToken) {
-  return new RPCClient({
-    accessKeyId: creds.AccessKeyId,
-    accessKeySecret: creds.AccessKeySecret,
-    securityToken,
-    endpoint: srv.endpoint,
-    apiVersion: '2017-03-21',
-    opts: { timeout: 30000 * SLOW, agent: agentFor(srv.endpoint) },
-  });
-}
-
-function stsClient(srv, creds, securityToken) {
-  return new RPCClient({
-    accessKeyId: creds.AccessKeyId,
-    accessKeySecret: creds.AccessKeySecret,
-    securityToken,
-    endpoint: srv.endpoint,
-    apiVersion: '2015-04-01',
-    opts: { timeout: 30000 * SLOW, agent: agentFor(srv.endpoint) },
-  });
-}
 
 /** Asserts the error JSON shape {RequestId, HostId, Code, Message}. */
 function assertRpcErrorBody(body, code, ctx) {
@@ -135,34 +93,6 @@ function decodeUpload(resp) {
   return { addr: j(resp.UploadAddress), auth: j(resp.UploadAuth) };
 }
 
-function uploadClient({ addr, auth }, extra = {}) {
-  return new OSS({
-    endpoint: addr.Endpoint,
-    region: 'oss-cn-hangzhou',
-    accessKeyId: auth.AccessKeyId,
-    accessKeySecret: auth.AccessKeySecret,
-    stsToken: auth.SecurityToken,
-    bucket: addr.Bucket,
-    secure: false,
-    timeout: 60000 * SLOW,
-    agent: agentFor(addr.Endpoint),
-    ...extra,
-  });
-}
-
-function rootOss(srv, bucket) {
-  return new OSS({
-    endpoint: srv.endpoint,
-    region: 'oss-cn-hangzhou',
-    accessKeyId: srv.creds.AccessKeyId,
-    accessKeySecret: srv.creds.AccessKeySecret,
-    bucket,
-    secure: false,
-    timeout: 60000 * SLOW,
-    agent: agentFor(srv.endpoint),
-  });
-}
-
 /** Asserts that an ali-oss call rejects with this status and OSS error code. */
 async function ossRejects(promise, status, code) {
   let caught;
@@ -172,12 +102,6 @@ async function ossRejects(promise, status, code) {
   return caught;
 }
 
-function cli(dataDir, ...args) {
-  const r = spawnSync(vodupdPath(), [...args, '--data-dir', dataDir], { encoding: 'utf8', timeout: 60000 * SLOW });
-  if (r.error) throw r.error;
-  assert.equal(r.status, 0, `vodupd ${args.join(' ')} exited ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return JSON.parse(r.stdout);
-}
 
 /** A part body for ali-oss's _uploadPart in node (a stream with its size). */
 const partData = buf => ({ stream: Readable.from([buf]), size: buf.length });
