@@ -8,7 +8,7 @@ PREFIX ?= /usr/local
 JOBS   ?= $(shell nproc)
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 
-.PHONY: all build deps check test test-asan test-tsan demo install bench fuzz clean
+.PHONY: all build deps check test test-asan test-tsan demo install bench fuzz fuzz-build clean
 
 all: build
 
@@ -50,9 +50,22 @@ install: build
 bench: build
 	bench/put-large $(BUILD)
 
-fuzz:
+# `make fuzz` builds the libFuzzer targets and runs each for FUZZ_SECONDS over a scratch copy
+# of its committed corpus (new inputs stay in build-fuzz/corpus; add the useful ones by hand).
+# `make check` replays the committed corpora through every target (ctest -R fuzz-replay).
+FUZZ_SECONDS ?= 60
+fuzz-build:
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DVODUP_FUZZ=ON -DVODUP_SANITIZE=ON >/dev/null
 	@cmake --build build-fuzz -j$(JOBS)
+
+fuzz: fuzz-build
+	@set -e; for f in build-fuzz/fuzz_*; do \
+	    name=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus/$$name; \
+	    cp -n tests/fuzz/corpus/$$name/* build-fuzz/corpus/$$name/ 2>/dev/null || true; \
+	    echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build-fuzz/ \
+	        build-fuzz/corpus/$$name 2>&1 | tail -n 3; \
+	done
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(TSAN) build-fuzz
