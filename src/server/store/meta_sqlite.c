@@ -39,7 +39,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 /* Column lists shared by the statements and the row readers below (object_from_row and
  * so on index columns by these positions), so each struct has one reader for all the
@@ -85,8 +85,8 @@ static const char *const stmt_sql[S_CORE_END] = {
     [S_GC_TAKE] = "SELECT blob FROM blob_gc LIMIT ?1",
     [S_UPLOAD_COUNT] = "SELECT count(*) FROM uploads u JOIN buckets b ON b.name = u.bucket"
                        " WHERE b.account_id = ?1",
-    [S_UPLOAD_INSERT] = "INSERT INTO uploads(id, bucket, key, initiated, content_type, user_meta)"
-                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_UPLOAD_INSERT] = "INSERT INTO uploads(id, bucket, key, initiated, content_type, user_meta,"
+                        " cred_expires) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [S_UPLOAD_GET] = "SELECT " UPLOAD_COLS " FROM uploads WHERE id = ?1",
     [S_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
     [S_PART_GET] = "SELECT " PART_COLS " FROM parts WHERE upload_id = ?1 AND number = ?2",
@@ -103,6 +103,13 @@ static const char *const stmt_sql[S_CORE_END] = {
     [S_PARTS_DELETE] = "DELETE FROM parts WHERE upload_id = ?1",
     [S_BLOB_LIVE] = "SELECT EXISTS(SELECT 1 FROM segments WHERE blob = ?1)"
                     " OR EXISTS(SELECT 1 FROM parts WHERE blob = ?1)",
+    /* The media record the router's header-time check looks at (V_MEDIA_FIND_OBJECT). */
+    [S_GUARD_MEDIA] = "SELECT status, modified FROM media WHERE bucket = ?1 AND object_key = ?2"
+                      " ORDER BY created DESC, id DESC LIMIT 1",
+    [S_UPLOAD_KEY_COUNT] = "SELECT count(*) FROM uploads WHERE bucket = ?1 AND key = ?2"
+                           " AND cred_expires IS NOT NULL",
+    [S_UPLOAD_EXTEND] = "UPDATE uploads SET cred_expires = max(cred_expires, ?2)"
+                        " WHERE id = ?1 AND cred_expires IS NOT NULL",
 };
 
 /* ---- schema ------------------------------------------------------------------------ */
@@ -190,6 +197,12 @@ static const char *const migrations[] = {
     "  next_at INTEGER NOT NULL, last_error TEXT);"
     "CREATE INDEX IF NOT EXISTS events_next ON events(next_at, id);"
     "CREATE INDEX IF NOT EXISTS events_media ON events(media_id);",
+    /* 3: uploads opened by upload credentials (UploadAuth) remember when the newest
+     * credential that wrote to them expires, so abandoned ones can be aborted then. NULL
+     * for uploads of long-term keys and STS credentials. */
+    "ALTER TABLE uploads ADD COLUMN cred_expires INTEGER;"
+    "CREATE INDEX IF NOT EXISTS uploads_cred_expires ON uploads(cred_expires)"
+    " WHERE cred_expires IS NOT NULL;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]) - 1)
 
@@ -202,7 +215,33 @@ struct vodup_meta {
     conn *conns;
     conn **idle;        /* stack of free connections */
     int nidle;
+
+    /* The writer turn: a ticket queue, so this process's write transactions run one at
+     * a time in arrival order. Without it, each would wait for SQLite's write lock in
+     * the busy handler, which polls, favours no one, and gives up after its timeout:
+     * under load some writes failed with "database is locked" after 10 s. */
+    pthread_mutex_t wmu;
+    pthread_cond_t wcv;
+    unsigned long w_next;       /* ticket of the next writer to arrive */
+    unsigned long w_serving;    /* ticket now allowed to write */
 };
+
+static void writer_enter(vodup_meta *m)
+{
+    pthread_mutex_lock(&m->wmu);
+    unsigned long t = m->w_next++;
+    while (m->w_serving != t)
+        pthread_cond_wait(&m->wcv, &m->wmu);
+    pthread_mutex_unlock(&m->wmu);
+}
+
+static void writer_leave(vodup_meta *m)
+{
+    pthread_mutex_lock(&m->wmu);
+    m->w_serving++;
+    pthread_cond_broadcast(&m->wcv);
+    pthread_mutex_unlock(&m->wmu);
+}
 
 conn *meta__acquire(vodup_meta *m)
 {
@@ -216,6 +255,11 @@ conn *meta__acquire(vodup_meta *m)
 
 void meta__release(vodup_meta *m, conn *c)
 {
+    if (c->writing) {
+        /* A write transaction left open by a caller: never let it keep the turn. */
+        fprintf(stderr, "vodup meta: write transaction left open; rolled back\n");
+        meta__tx_end(c, VODUP_META_EIO);
+    }
     /* Drop bindings so no statement keeps a pointer into the caller's memory. */
     for (int i = 0; i < S_COUNT; i++) {
         if (c->st[i]) {
@@ -295,19 +339,28 @@ static int exec_id(conn *c, int id, const char *what)
 
 int meta__tx_begin(conn *c, int write)
 {
-    return exec_id(c, write ? S_BEGIN_WRITE : S_BEGIN_READ, "begin");
+    if (!write)
+        return exec_id(c, S_BEGIN_READ, "begin");
+    writer_enter(c->owner);
+    int rc = exec_id(c, S_BEGIN_WRITE, "begin");
+    if (rc == VODUP_META_OK)
+        c->writing = 1;
+    else
+        writer_leave(c->owner);
+    return rc;
 }
 
 /* Commits when rc is OK, rolls back otherwise; returns the final code. */
 int meta__tx_end(conn *c, int rc)
 {
-    if (rc == VODUP_META_OK) {
+    if (rc == VODUP_META_OK)
         rc = exec_id(c, S_COMMIT, "commit");
-        if (rc == VODUP_META_OK)
-            return rc;
-    }
-    if (!sqlite3_get_autocommit(c->db))
+    if (rc != VODUP_META_OK && !sqlite3_get_autocommit(c->db))
         exec_id(c, S_ROLLBACK, "rollback");
+    if (c->writing) {
+        c->writing = 0;
+        writer_leave(c->owner);
+    }
     return rc;
 }
 
@@ -583,6 +636,8 @@ int vodup_meta_open(vodup_meta **out, const char *data_dir, int pool)
     }
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv, NULL);
+    pthread_mutex_init(&m->wmu, NULL);
+    pthread_cond_init(&m->wcv, NULL);
     int ok = 1;
     for (int i = 0; i < pool && ok; i++) {
         if (conn_open(&m->conns[i], path) != 0) {
@@ -590,6 +645,7 @@ int vodup_meta_open(vodup_meta **out, const char *data_dir, int pool)
             ok = 0;
             break;
         }
+        m->conns[i].owner = m;
         m->n++;
         if (i == 0 && migrate(&m->conns[0]) != 0)
             ok = 0;
@@ -613,6 +669,8 @@ void vodup_meta_close(vodup_meta *m)
         conn_close(&m->conns[i]);
     pthread_cond_destroy(&m->cv);
     pthread_mutex_destroy(&m->mu);
+    pthread_cond_destroy(&m->wcv);
+    pthread_mutex_destroy(&m->wmu);
     free(m->conns);
     free(m->idle);
     free(m);
@@ -866,6 +924,37 @@ static int gc_forget(conn *c, const char *blob)
     return meta__run_text(c, S_GC_FORGET, blob, "gc forget");
 }
 
+/* The scope of upload credentials, checked inside the write transaction (meta.h): OK,
+ * EDENIED when the media at bucket/key is complete and g was issued before that, EREVOKED
+ * when no media points there any more. NULL g: no check. */
+static int guard_check(conn *c, const vodup_meta_guard *g, const char *bucket, const char *key,
+                       size_t key_len)
+{
+    if (!g)
+        return VODUP_META_OK;
+    sqlite3_stmt *s = meta__st(c, S_GUARD_MEDIA);
+    if (!s)
+        return VODUP_META_EIO;
+    bind_text(s, 1, bucket);
+    bind_bytes(s, 2, key, key_len);
+    int r = sqlite3_step(s), rc;
+    if (r == SQLITE_ROW) {
+        const unsigned char *status = sqlite3_column_text(s, 0);
+        long long modified = sqlite3_column_int64(s, 1);
+        /* The same rule as the router's: uploading, or issued after the second in which
+         * the media last completed. */
+        int uploading = (status && strcmp((const char *)status, "Uploading") == 0) ||
+                        g->issued_ms > modified * 1000LL + 999;
+        rc = uploading ? VODUP_META_OK : VODUP_META_EDENIED;
+    } else if (r == SQLITE_DONE) {
+        rc = VODUP_META_EREVOKED;
+    } else {
+        rc = meta__db_fail(c, "guard", r);
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
 /* Inserts o (replacing whatever is at its key) with segments taken from segs, or, when
  * segs is NULL, from blobs[]/sizes[]. Sets *new_id. Inside a write transaction. */
 static int object_store(conn *c, const vodup_meta_object *o, const char *const *blobs,
@@ -919,16 +1008,24 @@ static int object_store(conn *c, const vodup_meta_object *o, const char *const *
     return rc;
 }
 
-int vodup_meta_object_put(vodup_meta *m, const vodup_meta_object *o)
+int vodup_meta_object_put_guarded(vodup_meta *m, const vodup_meta_object *o, const vodup_meta_guard *g)
 {
     conn *c = meta__acquire(m);
     int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
         int64_t id;
-        rc = meta__tx_end(c, object_store(c, o, NULL, NULL, o->nsegs, &id));
+        rc = guard_check(c, g, o->bucket, o->key, o->key_len);
+        if (rc == VODUP_META_OK)
+            rc = object_store(c, o, NULL, NULL, o->nsegs, &id);
+        rc = meta__tx_end(c, rc);
     }
     meta__release(m, c);
     return rc;
+}
+
+int vodup_meta_object_put(vodup_meta *m, const vodup_meta_object *o)
+{
+    return vodup_meta_object_put_guarded(m, o, NULL);
 }
 
 /* Fills o from a row of OBJECT_COLS (segments not included). When arg is not NULL it is
@@ -1156,13 +1253,38 @@ int vodup_meta_object_list(vodup_meta *m, const char *bucket,
 
 /* ---- multipart uploads ----------------------------------------------------------------- */
 
-int vodup_meta_upload_create(vodup_meta *m, const vodup_meta_upload *up, const char *account_id,
-                             int max_open)
+/* count(*) of cached statement id with ?1 bucket and ?2 key, or ?1 text when key is NULL. */
+static int count_rows(conn *c, int id, const char *a, const char *key, size_t key_len, int64_t *n)
+{
+    sqlite3_stmt *s = meta__st(c, id);
+    if (!s)
+        return VODUP_META_EIO;
+    bind_text(s, 1, a);
+    if (key)
+        bind_bytes(s, 2, key, key_len);
+    int r = sqlite3_step(s), rc = VODUP_META_OK;
+    if (r == SQLITE_ROW)
+        *n = sqlite3_column_int64(s, 0);
+    else
+        rc = meta__db_fail(c, "count", r);
+    sqlite3_reset(s);
+    return rc;
+}
+
+int vodup_meta_upload_create_guarded(vodup_meta *m, const vodup_meta_upload *up, const char *account_id,
+                                     int max_open, const vodup_meta_guard *g, int max_per_key)
 {
     conn *c = meta__acquire(m);
     int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
-        if (max_open > 0) {
+        rc = guard_check(c, g, up->bucket, up->key, up->key_len);
+        if (rc == VODUP_META_OK && g && max_per_key > 0) {
+            int64_t n = 0;
+            rc = count_rows(c, S_UPLOAD_KEY_COUNT, up->bucket, up->key, up->key_len, &n);
+            if (rc == VODUP_META_OK && n >= max_per_key)
+                rc = VODUP_META_EKEYLIMIT;
+        }
+        if (rc == VODUP_META_OK && max_open > 0) {
             sqlite3_stmt *s = meta__st(c, S_UPLOAD_COUNT);
             if (!s)
                 rc = VODUP_META_EIO;
@@ -1186,6 +1308,8 @@ int vodup_meta_upload_create(vodup_meta *m, const vodup_meta_upload *up, const c
                 bind_i64(s, 4, up->initiated);
                 bind_text(s, 5, up->content_type);
                 bind_text(s, 6, up->user_meta);
+                if (g)
+                    bind_i64(s, 7, (int64_t)g->expires);
             }
             rc = meta__run(c, s, "upload create", VODUP_META_OK);
         }
@@ -1193,6 +1317,12 @@ int vodup_meta_upload_create(vodup_meta *m, const vodup_meta_upload *up, const c
     }
     meta__release(m, c);
     return rc;
+}
+
+int vodup_meta_upload_create(vodup_meta *m, const vodup_meta_upload *up, const char *account_id,
+                             int max_open)
+{
+    return vodup_meta_upload_create_guarded(m, up, account_id, max_open, NULL, 0);
 }
 
 /* Fills up from a row of UPLOAD_COLS. */
@@ -1286,12 +1416,26 @@ static int gc_add(conn *c, const char *blob)
     return meta__run_text(c, S_GC_ADD, blob, "gc add");
 }
 
-int vodup_meta_part_put(vodup_meta *m, const char *upload_id, const vodup_meta_part *p)
+int vodup_meta_part_put_guarded(vodup_meta *m, const char *upload_id, const vodup_meta_part *p,
+                                const vodup_meta_guard *g)
 {
     conn *c = meta__acquire(m);
     int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
-        rc = upload_exists(c, upload_id);
+        vodup_meta_upload up;
+        rc = upload_read(c, upload_id, &up);
+        if (rc == VODUP_META_OK)
+            rc = guard_check(c, g, up.bucket, up.key, up.key_len);
+        vodup_meta_upload_clear(&up);
+        /* A client that resumes with refreshed credentials keeps its upload alive. */
+        if (rc == VODUP_META_OK && g) {
+            sqlite3_stmt *s = meta__st(c, S_UPLOAD_EXTEND);
+            if (s) {
+                bind_text(s, 1, upload_id);
+                bind_i64(s, 2, (int64_t)g->expires);
+            }
+            rc = meta__run(c, s, "upload extend", VODUP_META_OK);
+        }
         vodup_meta_part old;
         if (rc == VODUP_META_OK) {
             int r = part_read(c, upload_id, p->number, &old);
@@ -1319,6 +1463,11 @@ int vodup_meta_part_put(vodup_meta *m, const char *upload_id, const vodup_meta_p
     }
     meta__release(m, c);
     return rc;
+}
+
+int vodup_meta_part_put(vodup_meta *m, const char *upload_id, const vodup_meta_part *p)
+{
+    return vodup_meta_part_put_guarded(m, upload_id, p, NULL);
 }
 
 int vodup_meta_part_list(vodup_meta *m, const char *upload_id, int marker, size_t limit,
@@ -1359,7 +1508,22 @@ int meta__upload_drop(conn *c, const char *upload_id)
     return rc;
 }
 
+static int expire_where(vodup_meta *m, const char *sql, time_t before, int max);
+
 int vodup_meta_upload_expire(vodup_meta *m, time_t before, int max)
+{
+    return expire_where(m, "SELECT id FROM uploads WHERE initiated < ?1 ORDER BY initiated LIMIT ?2", before,
+                        max);
+}
+
+int vodup_meta_upload_expire_creds(vodup_meta *m, time_t before, int max)
+{
+    return expire_where(m, "SELECT id FROM uploads WHERE cred_expires < ?1 ORDER BY cred_expires LIMIT ?2",
+                        before, max);
+}
+
+/* Aborts the uploads sql (?1 before, ?2 max) selects. */
+static int expire_where(vodup_meta *m, const char *sql, time_t before, int max)
 {
     /* The ids first, then one transaction each: a long sweep never holds the write
      * lock for long. */
@@ -1367,9 +1531,7 @@ int vodup_meta_upload_expire(vodup_meta *m, time_t before, int max)
     sqlite3_stmt *s;
     char (*ids)[33] = calloc((size_t)(max > 0 ? max : 1), sizeof *ids);
     int n = 0;
-    int rc = ids ? meta__prepare_once(c, "SELECT id FROM uploads WHERE initiated < ?1 ORDER BY initiated LIMIT ?2",
-                                      "upload expire", &s)
-                 : VODUP_META_ENOMEM;
+    int rc = ids ? meta__prepare_once(c, sql, "upload expire", &s) : VODUP_META_ENOMEM;
     if (rc == VODUP_META_OK) {
         bind_i64(s, 1, (long long)before);
         bind_i64(s, 2, max);
@@ -1499,6 +1661,15 @@ int vodup_meta_upload_complete(vodup_meta *m, const char *upload_id,
                                uint64_t min_part_size, time_t now,
                                vodup_meta_object *out, size_t *bad_index)
 {
+    return vodup_meta_upload_complete_guarded(m, upload_id, parts, nparts, min_part_size, now, out,
+                                              bad_index, NULL);
+}
+
+int vodup_meta_upload_complete_guarded(vodup_meta *m, const char *upload_id,
+                                       const vodup_meta_complete_part *parts, size_t nparts,
+                                       uint64_t min_part_size, time_t now, vodup_meta_object *out,
+                                       size_t *bad_index, const vodup_meta_guard *g)
+{
     size_t bad_dummy;
     if (!bad_index)
         bad_index = &bad_dummy;
@@ -1522,6 +1693,8 @@ int vodup_meta_upload_complete(vodup_meta *m, const char *upload_id,
     int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
         rc = upload_read(c, upload_id, &up);
+        if (rc == VODUP_META_OK)
+            rc = guard_check(c, g, up.bucket, up.key, up.key_len);
         if (rc == VODUP_META_OK)
             rc = complete_check(c, upload_id, parts, nparts, min_part_size, got, bad_index);
         if (rc == VODUP_META_OK)
