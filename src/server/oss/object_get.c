@@ -58,13 +58,13 @@ static int check_conditions(http_request *r, const vodup_meta_object *o)
 /* Streaming across part blobs. */
 typedef struct seg_reader {
     vodupd *srv;
-    vodupd_reader *reader;  /* holds the blobs back from the collector until done */
-    vodup_meta_segment *segs;
+    vodup_meta_segment *segs;   /* pinned (vodupd_blobs_pin) until the response is freed */
     size_t nsegs;
     uint64_t start;   /* object offset of response byte 0 */
     size_t cur;       /* segment of the open fd */
     uint64_t cur_off; /* object offset where segs[cur] begins */
     int fd;
+    int pinned;
 } seg_reader;
 
 static ssize_t seg_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -108,7 +108,8 @@ static ssize_t seg_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void seg_free(void *cls)
 {
     seg_reader *sr = cls;
-    vodupd_reader_end(sr->srv, sr->reader);
+    if (sr->pinned)
+        vodupd_blobs_unpin(sr->srv, sr->segs, sr->nsegs);
     if (sr->fd >= 0)
         close(sr->fd);
     free(sr->segs);
@@ -121,10 +122,10 @@ static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
     return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
-/* The response body. *reader is taken over when the body streams across part blobs
- * (released when the response is), and left to the caller otherwise. */
-static struct MHD_Response *body_response(http_request *r, vodup_meta_object *o, uint64_t first, uint64_t len,
-                                          vodupd_reader **reader)
+/* The response body. A single-blob body holds its open fd (the bytes stay readable if
+ * the object is overwritten or deleted meanwhile); a body streamed across part blobs pins
+ * them until the response is freed. Either way the caller's reader may end on return. */
+static struct MHD_Response *body_response(http_request *r, vodup_meta_object *o, uint64_t first, uint64_t len)
 {
     if (strcmp(r->method, "HEAD") == 0 || len == 0)
         return MHD_create_response_from_callback(len, 4096, no_body, NULL, NULL);
@@ -142,20 +143,20 @@ static struct MHD_Response *body_response(http_request *r, vodup_meta_object *o,
     if (!sr)
         return NULL;
     sr->srv = r->srv;
-    sr->reader = *reader;
-    *reader = NULL;
     sr->segs = o->segs; /* taken over */
     sr->nsegs = o->nsegs;
     o->segs = NULL;
     o->nsegs = 0;
     sr->start = first;
     sr->fd = -1;
-    struct MHD_Response *resp = MHD_create_response_from_callback(len, 256 * 1024, seg_read, sr, seg_free);
-    if (!resp) {
-        *reader = sr->reader; /* back to the caller, which ends it */
-        sr->reader = NULL;
+    if (vodupd_blobs_pin(r->srv, sr->segs, sr->nsegs) != 0) {
         seg_free(sr);
+        return NULL;
     }
+    sr->pinned = 1;
+    struct MHD_Response *resp = MHD_create_response_from_callback(len, 256 * 1024, seg_read, sr, seg_free);
+    if (!resp)
+        seg_free(sr);
     return resp;
 }
 
@@ -230,7 +231,7 @@ static int get_begin(http_request *r)
             first = 0;
             len = o.size;
         }
-        resp = body_response(r, &o, first, len, &reader);
+        resp = body_response(r, &o, first, len);
     }
     if (!resp) {
         oss_error(r, OSS_ERR_InternalError, "The object's data could not be opened.");
@@ -257,7 +258,7 @@ static int get_begin(http_request *r)
     }
     r->resp_bytes = len;
     vodup_meta_object_clear(&o);
-    vodupd_reader_end(r->srv, reader); /* NULL when the streaming body took it over */
+    vodupd_reader_end(r->srv, reader); /* the body holds its fd or pins its blobs now */
     http_respond(r, status, resp);
     return 0;
 }

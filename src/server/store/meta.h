@@ -230,4 +230,9 @@ int vodup_meta_upload_create_guarded(vodup_meta *m, const vodup_meta_upload *u, 
  * before `before`; returns how many, or a negative error. */
 int vodup_meta_upload_expire_creds(vodup_meta *m, time_t before, int max);
 
+/* As vodup_meta_gc_take, in id order after `after` ("" from the start), so that a
+ * collector that leaves some ids on the list (blobs a reader still holds) reaches the
+ * rest. */
+int vodup_meta_gc_take_after(vodup_meta *m, const char *after, char (*ids)[33], int max);
+
 #endif

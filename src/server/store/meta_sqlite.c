@@ -108,6 +108,7 @@ static const char *const stmt_sql[S_CORE_END] = {
                       " ORDER BY created DESC, id DESC LIMIT 1",
     [S_UPLOAD_KEY_COUNT] = "SELECT count(*) FROM uploads WHERE bucket = ?1 AND key = ?2"
                            " AND cred_expires IS NOT NULL",
+    [S_GC_TAKE_AFTER] = "SELECT blob FROM blob_gc WHERE blob > ?2 ORDER BY blob LIMIT ?1",
     [S_UPLOAD_EXTEND] = "UPDATE uploads SET cred_expires = max(cred_expires, ?2)"
                         " WHERE id = ?1 AND cred_expires IS NOT NULL",
 };
@@ -1751,13 +1752,20 @@ int vodup_meta_upload_complete_guarded(vodup_meta *m, const char *upload_id,
 
 int vodup_meta_gc_take(vodup_meta *m, char (*ids)[33], int max)
 {
+    return vodup_meta_gc_take_after(m, NULL, ids, max);
+}
+
+int vodup_meta_gc_take_after(vodup_meta *m, const char *after, char (*ids)[33], int max)
+{
     if (max <= 0)
         return 0;
     conn *c = meta__acquire(m);
-    sqlite3_stmt *s = meta__st(c, S_GC_TAKE);
+    sqlite3_stmt *s = meta__st(c, after ? S_GC_TAKE_AFTER : S_GC_TAKE);
     int n = 0, rc = VODUP_META_EIO;
     if (s) {
         bind_i64(s, 1, max);
+        if (after)
+            bind_text(s, 2, after);
         int r = SQLITE_DONE;
         while (n < max && (r = sqlite3_step(s)) == SQLITE_ROW)
             copy_text(ids[n++], 33, s, 0);

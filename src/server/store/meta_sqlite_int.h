@@ -64,6 +64,7 @@ enum {
     S_GUARD_MEDIA,
     S_UPLOAD_KEY_COUNT,
     S_UPLOAD_EXTEND,
+    S_GC_TAKE_AFTER,
     S_CORE_END,
 
     /* meta_sqlite_vod.c */
