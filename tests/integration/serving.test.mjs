@@ -95,3 +95,68 @@ describe('a stalled download and the collector', () => {
       { what: 'the deleted multipart object\'s part blobs to be removed once its reader finished' });
   }));
 });
+
+describe('user content is never run as a page of the service', () => {
+  const put = (key, type) => srv.request({
+    method: 'PUT', bucket: BUCKET, key, body: Buffer.from('<script>alert(1)</script>'), headers: { 'content-type': type },
+  });
+  const get = (key, query, s = srv) => s.request({ method: 'GET', bucket: BUCKET, key, query });
+
+  it('active types (HTML, SVG, XML, JavaScript) are answered as attachments, with nosniff', T, withLogs(async () => {
+    for (const [key, type] of [['a.html', 'text/html; charset=utf-8'], ['a.svg', 'image/svg+xml'], ['a.xhtml', 'application/xhtml+xml'],
+      ['a.xml', 'text/xml'], ['a.js', 'application/javascript'], ['a.rss', 'application/rss+xml'], ['b.html', ' TEXT/HTML ']]) {
+      assert.equal((await put(key, type)).status, 200);
+      for (const method of ['GET', 'HEAD']) {
+        const r = await srv.request({ method, bucket: BUCKET, key });
+        assert.equal(r.status, 200);
+        assert.equal(r.headers['x-content-type-options'], 'nosniff', `${method} ${key}`);
+        assert.equal(r.headers['content-disposition'], 'attachment', `${method} ${key} (${type})`);
+      }
+    }
+  }));
+
+  it('passive types are served inline, with nosniff', T, withLogs(async () => {
+    for (const [key, type] of [['v.mp4', 'video/mp4'], ['p.png', 'image/png'], ['t.txt', 'text/plain'], ['o.bin', undefined]]) {
+      assert.equal((await srv.request({ method: 'PUT', bucket: BUCKET, key, body: randomBuf(10),
+        headers: type ? { 'content-type': type } : {} })).status, 200);
+      const r = await get(key);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['x-content-type-options'], 'nosniff', key);
+      assert.equal(r.headers['content-disposition'], undefined, key);
+    }
+  }));
+
+  it('a signed response-content-disposition is honoured; a response-content-type override is judged too', T, withLogs(async () => {
+    assert.equal((await put('c.html', 'text/html')).status, 200);
+    const inline = await get('c.html', { 'response-content-disposition': 'inline' });
+    assert.equal(inline.headers['content-disposition'], 'inline');
+    assert.equal((await put('c.mp4', 'video/mp4')).status, 200);
+    const asHtml = await get('c.mp4', { 'response-content-type': 'text/html' });
+    assert.equal(asHtml.headers['content-type'], 'text/html');
+    assert.equal(asHtml.headers['content-disposition'], 'attachment');
+  }));
+
+  it('response-* values with CR, LF or other control characters are refused with 400 InvalidArgument', T, withLogs(async () => {
+    assert.equal((await put('d.txt', 'text/plain')).status, 200);
+    for (const [name, value] of [['response-content-type', 'text/plain\r\nX-Evil: 1'], ['response-content-disposition', 'inline\n'],
+      ['response-cache-control', 'no-cache\u0000'], ['response-expires', 'x\u007f']]) {
+      const r = await get('d.txt', { [name]: value });
+      assertOssError(r, 400, 'InvalidArgument', `${name}=${JSON.stringify(value)}`);
+      assert.equal(r.headers['x-evil'], undefined);
+    }
+  }));
+
+  it('--serve-active-content serves active types inline', T, withLogs(async () => {
+    const s2 = await startVodupd({ extraArgs: ['--serve-active-content'] });
+    try {
+      assert.equal((await s2.request({ method: 'PUT', bucket: BUCKET })).status, 200);
+      assert.equal((await s2.request({ method: 'PUT', bucket: BUCKET, key: 'e.html', body: Buffer.from('<p>'),
+        headers: { 'content-type': 'text/html' } })).status, 200);
+      const r = await get('e.html', undefined, s2);
+      assert.equal(r.headers['content-disposition'], undefined);
+      assert.equal(r.headers['x-content-type-options'], 'nosniff');
+    } finally {
+      await s2.stop();
+    }
+  }));
+});
