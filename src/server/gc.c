@@ -1,6 +1,7 @@
 /* gc.c - removal of blobs nothing references any more.
  *
- * It also aborts multipart uploads abandoned for longer than --upload-expiry-days.
+ * It also aborts multipart uploads abandoned for longer than --upload-expiry-days, and
+ * those of upload credentials that expired.
  *
  * The metadata store moves freed blob ids onto a durable list in the same transaction
  * that stops referencing them; this thread unlinks the files afterwards and forgets the
@@ -167,7 +168,8 @@ static int gc_pass(vodupd *s)
                 held = 1; /* stays on the list for a later pass */
                 continue;
             }
-            s->blobs->ops->remove(s->blobs, ids[i]);
+            if (ids[i][0]) /* "" is an empty body, which has no file (oss/upload.h) */
+                s->blobs->ops->remove(s->blobs, ids[i]);
             memcpy(gone[ngone++], ids[i], sizeof gone[0]);
         }
         if (ngone && vodup_meta_gc_done(s->meta, gone, ngone) != VODUP_META_OK)
@@ -199,6 +201,25 @@ static void expire_uploads(vodupd *s, time_t *last)
     }
 }
 
+/* Aborts multipart uploads opened by upload credentials (UploadAuth) once the newest
+ * credential that wrote to them has expired, plus one more credential lifetime (the
+ * grace a client has to fetch fresh credentials and resume): nobody can finish them any
+ * more, and each would hold parts and a place in the account's --max-uploads for days.
+ * The query reads an index of such uploads only, so it runs on every pass. */
+static void expire_credential_uploads(vodupd *s)
+{
+    time_t before = time(NULL) - (time_t)s->upload_auth_ttl;
+    int n, any = 0;
+    while ((n = vodup_meta_upload_expire_creds(s->meta, before, 1000)) > 0) {
+        fprintf(stderr, "vodupd: aborted %d multipart upload(s) whose upload credentials expired\n", n);
+        any = 1;
+        if (n < 1000)
+            break;
+    }
+    if (any)
+        vodupd_gc_kick(s); /* their parts' blobs are on the garbage list now */
+}
+
 static void *gc_main(void *p)
 {
     vodupd *s = p;
@@ -208,6 +229,7 @@ static void *gc_main(void *p)
     while (!s->gc_stop) {
         pthread_mutex_unlock(&s->gc_mu);
         expire_uploads(s, &last_sweep);
+        expire_credential_uploads(s);
         pthread_mutex_lock(&s->gc_mu);
         while (!s->gc_kicked && !s->gc_stop) {
             struct timespec until;
