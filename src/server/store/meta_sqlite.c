@@ -39,7 +39,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 2
 
 /* Column lists shared by the statements and the row readers below (object_from_row and
  * so on index columns by these positions), so each struct has one reader for all the
@@ -85,8 +85,8 @@ static const char *const stmt_sql[S_CORE_END] = {
     [S_GC_TAKE] = "SELECT blob FROM blob_gc LIMIT ?1",
     [S_UPLOAD_COUNT] = "SELECT count(*) FROM uploads u JOIN buckets b ON b.name = u.bucket"
                        " WHERE b.account_id = ?1",
-    [S_UPLOAD_INSERT] = "INSERT INTO uploads(id, bucket, key, initiated, content_type, user_meta,"
-                        " cred_expires) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_UPLOAD_INSERT] = "INSERT INTO uploads(id, bucket, key, initiated, content_type, user_meta)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [S_UPLOAD_GET] = "SELECT " UPLOAD_COLS " FROM uploads WHERE id = ?1",
     [S_UPLOAD_DELETE] = "DELETE FROM uploads WHERE id = ?1",
     [S_PART_GET] = "SELECT " PART_COLS " FROM parts WHERE upload_id = ?1 AND number = ?2",
@@ -106,11 +106,11 @@ static const char *const stmt_sql[S_CORE_END] = {
     /* The media record the router's header-time check looks at (V_MEDIA_FIND_OBJECT). */
     [S_GUARD_MEDIA] = "SELECT status, modified FROM media WHERE bucket = ?1 AND object_key = ?2"
                       " ORDER BY created DESC, id DESC LIMIT 1",
-    [S_UPLOAD_KEY_COUNT] = "SELECT count(*) FROM uploads WHERE bucket = ?1 AND key = ?2"
-                           " AND cred_expires IS NOT NULL",
+    [S_UPLOAD_KEY_COUNT] = "SELECT count(*) FROM uploads u JOIN upload_creds c ON c.upload_id = u.id"
+                           " WHERE u.bucket = ?1 AND u.key = ?2",
     [S_GC_TAKE_AFTER] = "SELECT blob FROM blob_gc WHERE blob > ?2 ORDER BY blob LIMIT ?1",
-    [S_UPLOAD_EXTEND] = "UPDATE uploads SET cred_expires = max(cred_expires, ?2)"
-                        " WHERE id = ?1 AND cred_expires IS NOT NULL",
+    [S_UPLOAD_EXTEND] = "UPDATE upload_creds SET expires = max(expires, ?2) WHERE upload_id = ?1",
+    [S_UPLOAD_CRED_INSERT] = "INSERT INTO upload_creds(upload_id, expires) VALUES(?1, ?2)",
 };
 
 /* ---- schema ------------------------------------------------------------------------ */
@@ -198,14 +198,20 @@ static const char *const migrations[] = {
     "  next_at INTEGER NOT NULL, last_error TEXT);"
     "CREATE INDEX IF NOT EXISTS events_next ON events(next_at, id);"
     "CREATE INDEX IF NOT EXISTS events_media ON events(media_id);",
-    /* 3: uploads opened by upload credentials (UploadAuth) remember when the newest
-     * credential that wrote to them expires, so abandoned ones can be aborted then. NULL
-     * for uploads of long-term keys and STS credentials. */
-    "ALTER TABLE uploads ADD COLUMN cred_expires INTEGER;"
-    "CREATE INDEX IF NOT EXISTS uploads_cred_expires ON uploads(cred_expires)"
-    " WHERE cred_expires IS NOT NULL;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]) - 1)
+
+/* Additions that an older vodupd can ignore, created at every open rather than by a
+ * numbered migration, so that a data directory stays usable by the version before (and
+ * the numbering stays with changes older versions must refuse). upload_creds: the
+ * multipart uploads opened by upload credentials (UploadAuth), with the expiry of the
+ * newest credential that wrote to them, so abandoned ones can be aborted then; a row
+ * goes with its upload (ON DELETE CASCADE). */
+static const char ensure_sql[] =
+    "CREATE TABLE IF NOT EXISTS upload_creds("
+    "  upload_id TEXT PRIMARY KEY REFERENCES uploads(id) ON DELETE CASCADE,"
+    "  expires INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS upload_creds_expires ON upload_creds(expires);";
 
 /* ---- connections and the pool ------------------------------------------------------- */
 
@@ -596,6 +602,8 @@ static int migrate(conn *c)
         if (pragma(c->db, migrations[v]))
             goto fail;
     }
+    if (pragma(c->db, ensure_sql))
+        goto fail;
     if (version < NMIGRATIONS) {
         if (pragma(c->db, "DELETE FROM schema_version"))
             goto fail;
@@ -1309,10 +1317,16 @@ int vodup_meta_upload_create_guarded(vodup_meta *m, const vodup_meta_upload *up,
                 bind_i64(s, 4, up->initiated);
                 bind_text(s, 5, up->content_type);
                 bind_text(s, 6, up->user_meta);
-                if (g)
-                    bind_i64(s, 7, (int64_t)g->expires);
             }
             rc = meta__run(c, s, "upload create", VODUP_META_OK);
+        }
+        if (rc == VODUP_META_OK && g) {
+            sqlite3_stmt *s = meta__st(c, S_UPLOAD_CRED_INSERT);
+            if (s) {
+                bind_text(s, 1, up->upload_id);
+                bind_i64(s, 2, (int64_t)g->expires);
+            }
+            rc = meta__run(c, s, "upload credential", VODUP_META_OK);
         }
         rc = meta__tx_end(c, rc);
     }
@@ -1519,7 +1533,7 @@ int vodup_meta_upload_expire(vodup_meta *m, time_t before, int max)
 
 int vodup_meta_upload_expire_creds(vodup_meta *m, time_t before, int max)
 {
-    return expire_where(m, "SELECT id FROM uploads WHERE cred_expires < ?1 ORDER BY cred_expires LIMIT ?2",
+    return expire_where(m, "SELECT upload_id FROM upload_creds WHERE expires < ?1 ORDER BY expires LIMIT ?2",
                         before, max);
 }
 

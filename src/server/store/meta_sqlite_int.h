@@ -65,6 +65,7 @@ enum {
     S_UPLOAD_KEY_COUNT,
     S_UPLOAD_EXTEND,
     S_GC_TAKE_AFTER,
+    S_UPLOAD_CRED_INSERT,
     S_CORE_END,
 
     /* meta_sqlite_vod.c */
