@@ -1,6 +1,7 @@
 /* gc.c - removal of blobs nothing references any more.
  *
- * It also aborts multipart uploads abandoned for longer than --upload-expiry-days.
+ * It also aborts multipart uploads abandoned for longer than --upload-expiry-days, and
+ * those of upload credentials that expired.
  *
  * The metadata store moves freed blob ids onto a durable list in the same transaction
  * that stops referencing them; this thread unlinks the files afterwards and forgets the
@@ -15,7 +16,7 @@
 #include <time.h>
 
 #define GC_BATCH 256
-#define GC_RETRY_MS 500     /* how soon to look again while an old reader holds blobs back */
+#define GC_RETRY_MS 500     /* how soon to look again while a reader holds blobs back */
 #define GC_IDLE_MS 60000    /* a pass now and then even without kicks (expired uploads) */
 #define UPLOAD_SWEEP_S 3600 /* how often abandoned multipart uploads are looked for */
 
@@ -69,25 +70,112 @@ static int older_reader(vodupd *s, uint64_t t)
     return old;
 }
 
-/* Returns 1 when blobs were held back for an old reader (try again soon). */
+/* ---- pinned blobs ---------------------------------------------------------------- */
+
+struct vodupd_pin {
+    struct vodupd_pin *next;
+    int refs;
+    char id[33];
+};
+
+static unsigned pin_hash(const char *id)
+{
+    unsigned h = 2166136261u; /* FNV-1a */
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 16777619u;
+    return h % VODUPD_PIN_BUCKETS;
+}
+
+/* The link that points at id's entry, or at the NULL ending its chain. Under readers_mu. */
+static struct vodupd_pin **pin_slot(vodupd *s, const char *id)
+{
+    struct vodupd_pin **pp = &s->pins[pin_hash(id)];
+    while (*pp && strcmp((*pp)->id, id) != 0)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static void unpin_locked(vodupd *s, const vodup_meta_segment *segs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct vodupd_pin **pp = pin_slot(s, segs[i].blob);
+        struct vodupd_pin *p = *pp;
+        if (p && --p->refs == 0) {
+            *pp = p->next;
+            free(p);
+        }
+    }
+}
+
+int vodupd_blobs_pin(vodupd *s, const vodup_meta_segment *segs, size_t n)
+{
+    pthread_mutex_lock(&s->readers_mu);
+    for (size_t i = 0; i < n; i++) {
+        struct vodupd_pin **pp = pin_slot(s, segs[i].blob);
+        if (*pp) {
+            (*pp)->refs++;
+            continue;
+        }
+        struct vodupd_pin *p = calloc(1, sizeof *p);
+        if (!p) {
+            unpin_locked(s, segs, i);
+            pthread_mutex_unlock(&s->readers_mu);
+            return -1;
+        }
+        snprintf(p->id, sizeof p->id, "%s", segs[i].blob);
+        p->refs = 1;
+        *pp = p;
+    }
+    pthread_mutex_unlock(&s->readers_mu);
+    return 0;
+}
+
+void vodupd_blobs_unpin(vodupd *s, const vodup_meta_segment *segs, size_t n)
+{
+    pthread_mutex_lock(&s->readers_mu);
+    unpin_locked(s, segs, n);
+    pthread_mutex_unlock(&s->readers_mu);
+}
+
+static int pinned(vodupd *s, const char *id)
+{
+    pthread_mutex_lock(&s->readers_mu);
+    int p = *pin_slot(s, id) != NULL;
+    pthread_mutex_unlock(&s->readers_mu);
+    return p;
+}
+
+/* Returns 1 when blobs were held back for a reader (try again soon). */
 static int gc_pass(vodupd *s)
 {
-    char ids[GC_BATCH][33];
+    char ids[GC_BATCH][33], gone[GC_BATCH][33];
+    char after[33] = "";
+    int held = 0;
     for (;;) {
         /* Every blob taken below was unreferenced before this instant, so only readers
-         * that started earlier can hold it. */
+         * that started earlier can hold it, and once those have pinned what they stream
+         * no later reader can pin it. */
         uint64_t t = now_ns();
-        int n = vodup_meta_gc_take(s->meta, ids, GC_BATCH);
+        int n = vodup_meta_gc_take_after(s->meta, after, ids, GC_BATCH);
         if (n <= 0)
-            return 0;
+            return held;
         if (older_reader(s, t))
             return 1;
-        for (int i = 0; i < n; i++)
-            s->blobs->ops->remove(s->blobs, ids[i]);
-        if (vodup_meta_gc_done(s->meta, ids, n) != VODUP_META_OK)
-            return 0;
+        memcpy(after, ids[n - 1], sizeof after);
+        int ngone = 0;
+        for (int i = 0; i < n; i++) {
+            if (pinned(s, ids[i])) {
+                held = 1; /* stays on the list for a later pass */
+                continue;
+            }
+            if (ids[i][0]) /* "" is an empty body, which has no file (oss/upload.h) */
+                s->blobs->ops->remove(s->blobs, ids[i]);
+            memcpy(gone[ngone++], ids[i], sizeof gone[0]);
+        }
+        if (ngone && vodup_meta_gc_done(s->meta, gone, ngone) != VODUP_META_OK)
+            return held;
         if (n < GC_BATCH)
-            return 0;
+            return held;
     }
 }
 
@@ -113,6 +201,25 @@ static void expire_uploads(vodupd *s, time_t *last)
     }
 }
 
+/* Aborts multipart uploads opened by upload credentials (UploadAuth) once the newest
+ * credential that wrote to them has expired, plus one more credential lifetime (the
+ * grace a client has to fetch fresh credentials and resume): nobody can finish them any
+ * more, and each would hold parts and a place in the account's --max-uploads for days.
+ * The query reads an index of such uploads only, so it runs on every pass. */
+static void expire_credential_uploads(vodupd *s)
+{
+    time_t before = time(NULL) - (time_t)s->upload_auth_ttl;
+    int n, any = 0;
+    while ((n = vodup_meta_upload_expire_creds(s->meta, before, 1000)) > 0) {
+        fprintf(stderr, "vodupd: aborted %d multipart upload(s) whose upload credentials expired\n", n);
+        any = 1;
+        if (n < 1000)
+            break;
+    }
+    if (any)
+        vodupd_gc_kick(s); /* their parts' blobs are on the garbage list now */
+}
+
 static void *gc_main(void *p)
 {
     vodupd *s = p;
@@ -122,6 +229,7 @@ static void *gc_main(void *p)
     while (!s->gc_stop) {
         pthread_mutex_unlock(&s->gc_mu);
         expire_uploads(s, &last_sweep);
+        expire_credential_uploads(s);
         pthread_mutex_lock(&s->gc_mu);
         while (!s->gc_kicked && !s->gc_stop) {
             struct timespec until;

@@ -63,6 +63,8 @@ static const char USAGE_SERVE[] =
     "                     addresses (recommended when uploading clients choose callback URLs)\n"
     "  --event-max-attempts N  give up on an event callback after N failed tries\n"
     "                     (default 0: keep trying, with backoff up to 10 minutes)\n"
+    "  --serve-active-content  serve objects of active types (HTML, SVG, XML, JavaScript, ...)\n"
+    "                     inline; by default GetObject answers them as attachments\n"
     "\n"
     "Logs one line per request to stderr (never a secret). SIGTERM or SIGINT stops it\n"
     "gracefully: no new connections, requests in flight finish, then it exits 0.\n";
@@ -203,7 +205,7 @@ static int cmd_serve(int argc, char **argv)
 {
     const char *data_dir = "./vodup-data", *listen = "127.0.0.1:9000", *public_url = NULL, *region = "cn-hangzhou";
     int threads = 4, workers = 8, max_uploads = VODUPD_DEFAULT_MAX_UPLOADS, auth_ttl = 3000, max_attempts = 0;
-    int expiry_days = 7, deny_private = 0;
+    int expiry_days = 7, deny_private = 0, serve_active = 0;
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
                                          {"listen", required_argument, NULL, 'l'},
                                          {"public-url", required_argument, NULL, 'u'},
@@ -215,10 +217,11 @@ static int cmd_serve(int argc, char **argv)
                                          {"event-max-attempts", required_argument, NULL, 'e'},
                                          {"upload-expiry-days", required_argument, NULL, 'x'},
                                          {"callback-deny-private", no_argument, NULL, 'P'},
+                                         {"serve-active-content", no_argument, NULL, 'A'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "d:l:u:r:t:w:m:a:e:x:Ph", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:l:u:r:t:w:m:a:e:x:PAh", opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
         case 'd': data_dir = optarg; break;
@@ -232,6 +235,7 @@ static int cmd_serve(int argc, char **argv)
         case 'e': max_attempts = (int)strtol(optarg, &end, 10); break;
         case 'x': expiry_days = (int)strtol(optarg, &end, 10); break;
         case 'P': deny_private = 1; break;
+        case 'A': serve_active = 1; break;
         case 'h': fputs(USAGE_SERVE, stdout); return 0;
         default: fputs(USAGE_SERVE, stderr); return 2;
         }
@@ -270,6 +274,7 @@ static int cmd_serve(int argc, char **argv)
     s.event_max_attempts = max_attempts;
     s.upload_expiry = (long)expiry_days * 86400L;
     s.callback_deny_private = deny_private;
+    s.serve_active_content = serve_active;
     snprintf(s.region, sizeof s.region, "%s", region);
     if (auth_master_key_load(data_dir, s.master_key) != 0) {
         fprintf(stderr, "vodupd serve: %s is not a vodupd data directory (run `vodupd init --data-dir %s`)\n",

@@ -10,6 +10,8 @@
 #include "server/store/meta.h"
 #include "server/workq.h"
 
+#define VODUPD_PIN_BUCKETS 256
+
 typedef struct vodupd {
     char *data_dir;
     vodup_meta *meta;
@@ -28,6 +30,7 @@ typedef struct vodupd {
     long upload_expiry;            /* seconds after which an unfinished multipart upload is aborted; 0 never */
     struct events *events;         /* the callback sender (events/events.h) */
     struct token_keys *token_keys; /* seals temporary credentials (auth/token.h) */
+    int serve_active_content;      /* GetObject serves HTML/SVG/... inline (see object_get.c) */
 
     /* Garbage collection of unreferenced blobs runs on its own thread, kicked after
      * operations that free blobs. */
@@ -38,11 +41,19 @@ typedef struct vodupd {
     int gc_stop;
     int gc_running;
 
-    /* Readers in flight (GetObject streams), oldest first: a blob freed after a reader
-     * started may still be in that reader's segment list, so the collector leaves it
-     * until every reader older than its removal pass has finished. */
+    /* Readers in flight (GetObject between its metadata read and opening or pinning
+     * its blobs), oldest first: a blob freed after a reader started may be in that
+     * reader's segment list, so the collector leaves the blobs it took until every
+     * reader older than its pass has opened or pinned what it needs (a short wait: no
+     * network I/O happens in between). */
     pthread_mutex_t readers_mu;
     struct vodupd_reader *readers_head, *readers_tail;
+    /* Blobs that streaming responses still have to open (multipart objects open their
+     * part blobs one after the other), refcounted, under readers_mu. The collector
+     * leaves these on the garbage list and removes every other one: one slow download
+     * holds back only the blobs it reads. (An open fd needs no pin: an unlinked file
+     * stays readable through it.) */
+    struct vodupd_pin *pins[VODUPD_PIN_BUCKETS];
 } vodupd;
 
 typedef struct vodupd_reader {
@@ -54,6 +65,11 @@ typedef struct vodupd_reader {
  * answers an error). End it once its blobs are open or no longer needed. */
 vodupd_reader *vodupd_reader_begin(vodupd *s);
 void vodupd_reader_end(vodupd *s, vodupd_reader *r);
+
+/* Pins / unpins the blobs of segs (see vodupd.pins). Pin returns 0, or -1 on oom with
+ * nothing pinned. */
+int vodupd_blobs_pin(vodupd *s, const vodup_meta_segment *segs, size_t n);
+void vodupd_blobs_unpin(vodupd *s, const vodup_meta_segment *segs, size_t n);
 
 /* Removes every blob on the garbage list now (startup, tests). */
 void vodupd_gc_run(vodupd *s);

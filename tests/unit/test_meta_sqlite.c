@@ -13,6 +13,7 @@
 #include "common/crc.h"
 #include "common/digest.h"
 #include "server/store/meta.h"
+#include "server/store/meta_vod.h"
 #include "store_harness.h"
 
 #include <pthread.h>
@@ -913,6 +914,173 @@ static void test_gc_take_done(void **state)
     assert_int_equal(vodup_meta_blob_is_live(m, "ffffffffffffffffffffffffffffffff"), 0);
 }
 
+
+/* ---- writes by upload credentials ------------------------------------------------------ */
+
+static void new_media(vodup_meta *m, const char *id, const char *key)
+{
+    vodup_meta_media md;
+    memset(&md, 0, sizeof md);
+    snprintf(md.id, sizeof md.id, "%s", id);
+    snprintf(md.kind, sizeof md.kind, "video");
+    snprintf(md.status, sizeof md.status, "Uploading");
+    md.account_id = "acc1";
+    md.title = "t";
+    md.cate_id = -1;
+    md.bucket = "b1";
+    md.object_key = (char *)key;
+    md.created = md.modified = 100;
+    assert_int_equal(vodup_meta_media_create(m, &md), VODUP_META_OK);
+}
+
+static vodup_meta_object simple_object(const char *key, vodup_meta_segment *seg, unsigned blob, time_t mtime)
+{
+    vodup_meta_object o;
+    memset(&o, 0, sizeof o);
+    blob_id(seg->blob, blob);
+    seg->size = 10;
+    o.bucket = "b1";
+    o.key = (char *)key;
+    o.key_len = strlen(key);
+    o.size = 10;
+    snprintf(o.etag, sizeof o.etag, "E%u", blob);
+    snprintf(o.type, sizeof o.type, "Normal");
+    o.mtime = mtime;
+    o.segs = seg;
+    o.nsegs = 1;
+    return o;
+}
+
+/* The scope re-check inside the committing transaction: once a write completed the
+ * media, an older credential's write is refused and changes nothing; a credential issued
+ * after the completion may write; a deleted media revokes every credential. */
+static void test_guarded_writes(void **state)
+{
+    fx *f = *state;
+    vodup_meta *m = f->m;
+    new_media(m, "0123456789abcdef0123456789abcdef", "v.mp4");
+    vodup_meta_guard g = { .issued_ms = 100500, .expires = 5000 };
+    vodup_meta_segment s1, s2, s3;
+    vodup_meta_object o1 = simple_object("v.mp4", &s1, 1, 200);
+    assert_int_equal(vodup_meta_object_put_guarded(m, &o1, &g), VODUP_META_OK);
+    vodup_meta_object o2 = simple_object("v.mp4", &s2, 2, 201);
+    assert_int_equal(vodup_meta_object_put_guarded(m, &o2, &g), VODUP_META_EDENIED);
+    vodup_meta_object got;
+    assert_int_equal(vodup_meta_object_get(m, "b1", "v.mp4", 5, &got), VODUP_META_OK);
+    assert_string_equal(got.segs[0].blob, s1.blob);
+    vodup_meta_object_clear(&got);
+    char ids[4][33];
+    assert_int_equal(vodup_meta_gc_take(m, ids, 4), 0); /* the refused write freed nothing */
+
+    /* an upload the old credential opened cannot take parts nor complete now */
+    vodup_meta_upload up;
+    memset(&up, 0, sizeof up);
+    snprintf(up.upload_id, sizeof up.upload_id, "U1");
+    up.bucket = "b1";
+    up.key = "v.mp4";
+    up.key_len = 5;
+    up.initiated = 150;
+    assert_int_equal(vodup_meta_upload_create_guarded(m, &up, "acc1", 0, &g, 4), VODUP_META_EDENIED);
+    assert_int_equal(vodup_meta_upload_create(m, &up, "acc1", 0), VODUP_META_OK);
+    vodup_meta_part p;
+    memset(&p, 0, sizeof p);
+    p.number = 1;
+    blob_id(p.blob, 9);
+    p.size = 10;
+    snprintf(p.etag, sizeof p.etag, "AA");
+    assert_int_equal(vodup_meta_part_put_guarded(m, "U1", &p, &g), VODUP_META_EDENIED);
+    assert_int_equal(vodup_meta_part_put(m, "U1", &p), VODUP_META_OK);
+    vodup_meta_complete_part cp = { .number = 1, .etag = "AA" };
+    size_t bad;
+    assert_int_equal(vodup_meta_upload_complete_guarded(m, "U1", &cp, 1, 0, 300, NULL, &bad, &g), VODUP_META_EDENIED);
+    assert_int_equal(vodup_meta_upload_get(m, "U1", &up), VODUP_META_OK);
+    vodup_meta_upload_clear(&up);
+
+    /* credentials issued after the second of the completion (201 -> 201999 ms) may */
+    vodup_meta_guard fresh = { .issued_ms = 201000, .expires = 6000 };
+    assert_int_equal(vodup_meta_object_put_guarded(m, &o2, &fresh), VODUP_META_OK);
+    fresh.issued_ms = 200999;
+    vodup_meta_object o3 = simple_object("v.mp4", &s3, 3, 202);
+    assert_int_equal(vodup_meta_object_put_guarded(m, &o3, &fresh), VODUP_META_EDENIED);
+
+    /* no media at the key: revoked */
+    vodup_meta_object o4 = simple_object("other.mp4", &s3, 3, 202);
+    assert_int_equal(vodup_meta_object_put_guarded(m, &o4, &g), VODUP_META_EREVOKED);
+    assert_int_equal(vodup_meta_object_put_guarded(m, &o4, NULL), VODUP_META_OK);
+}
+
+/* Uploads of upload credentials: at most max_per_key on the key (others not counted),
+ * aborted once their newest credential expired; a part from a later credential extends. */
+static void test_credential_uploads(void **state)
+{
+    fx *f = *state;
+    vodup_meta *m = f->m;
+    new_media(m, "fedcba9876543210fedcba9876543210", "c.mp4");
+    vodup_meta_guard g = { .issued_ms = 100500, .expires = 1000 };
+    vodup_meta_upload up;
+    memset(&up, 0, sizeof up);
+    up.bucket = "b1";
+    up.key = "c.mp4";
+    up.key_len = 5;
+    up.initiated = 150;
+    for (int i = 0; i < 2; i++) {
+        snprintf(up.upload_id, sizeof up.upload_id, "C%d", i);
+        assert_int_equal(vodup_meta_upload_create_guarded(m, &up, "acc1", 0, &g, 2), VODUP_META_OK);
+    }
+    snprintf(up.upload_id, sizeof up.upload_id, "C2");
+    assert_int_equal(vodup_meta_upload_create_guarded(m, &up, "acc1", 0, &g, 2), VODUP_META_EKEYLIMIT);
+    snprintf(up.upload_id, sizeof up.upload_id, "ROOT");
+    assert_int_equal(vodup_meta_upload_create(m, &up, "acc1", 0), VODUP_META_OK); /* not counted, never expires */
+
+    vodup_meta_guard later = { .issued_ms = 100600, .expires = 3000 };
+    vodup_meta_part p;
+    memset(&p, 0, sizeof p);
+    p.number = 1;
+    blob_id(p.blob, 77);
+    p.size = 10;
+    snprintf(p.etag, sizeof p.etag, "AA");
+    assert_int_equal(vodup_meta_part_put_guarded(m, "C1", &p, &later), VODUP_META_OK);
+
+    assert_int_equal(vodup_meta_upload_expire_creds(m, 1000, 10), 0); /* strictly before */
+    assert_int_equal(vodup_meta_upload_expire_creds(m, 2000, 10), 1); /* C0 only: C1 was extended */
+    assert_int_equal(vodup_meta_upload_get(m, "C0", &up), VODUP_META_ENOTFOUND);
+    assert_int_equal(vodup_meta_upload_get(m, "C1", &up), VODUP_META_OK);
+    vodup_meta_upload_clear(&up);
+    /* room again for one */
+    memset(&up, 0, sizeof up);
+    up.bucket = "b1";
+    up.key = "c.mp4";
+    up.key_len = 5;
+    snprintf(up.upload_id, sizeof up.upload_id, "C3");
+    assert_int_equal(vodup_meta_upload_create_guarded(m, &up, "acc1", 0, &later, 2), VODUP_META_OK);
+    assert_int_equal(vodup_meta_upload_expire_creds(m, 4000, 10), 2);
+    assert_int_equal(vodup_meta_upload_get(m, "ROOT", &up), VODUP_META_OK);
+    vodup_meta_upload_clear(&up);
+    char ids[4][33], want[33];
+    blob_id(want, 77);
+    assert_int_equal(vodup_meta_gc_take(m, ids, 4), 1);
+    assert_string_equal(ids[0], want);
+}
+
+/* take_after walks the garbage list in id order past ids a collector leaves there. */
+static void test_gc_take_after(void **state)
+{
+    fx *f = *state;
+    vodup_meta *m = f->m;
+    for (unsigned i = 0; i < 10; i++)
+        put_object(m, "b1", "k", 1, 2000 + i, 1);
+    char a[16][33], b[16][33];
+    assert_int_equal(vodup_meta_gc_take_after(m, "", a, 4), 4);
+    for (int i = 1; i < 4; i++)
+        assert_true(strcmp(a[i - 1], a[i]) < 0);
+    assert_int_equal(vodup_meta_gc_take_after(m, a[3], b, 16), 5);
+    for (int i = 0; i < 5; i++) {
+        assert_true(strcmp(b[i], a[3]) > 0);
+        assert_false(gc_has(a, 4, b[i]));
+    }
+    assert_int_equal(vodup_meta_gc_take_after(m, b[4], b, 16), 0);
+}
+
 /* ---- concurrency and persistence ---------------------------------------------------------- */
 
 #define NTHREADS 8
@@ -1063,6 +1231,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_complete_success, setup, teardown),
         cmocka_unit_test_setup_teardown(test_complete_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_take_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_guarded_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credential_uploads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gc_take_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nested_callbacks, setup, teardown),

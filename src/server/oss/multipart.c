@@ -136,7 +136,17 @@ static void initiate_finish(http_request *r)
     u.initiated = time(NULL);
     u.content_type = s->content_type;
     u.user_meta = s->user_meta;
-    int rc = vodup_meta_upload_create(r->srv->meta, &u, r->cred.account_id, r->srv->max_uploads_per_account);
+    vodup_meta_guard g;
+    int rc = vodup_meta_upload_create_guarded(r->srv->meta, &u, r->cred.account_id, r->srv->max_uploads_per_account,
+                                              oss_write_guard(r, &g), VODUPD_MAX_UPLOADS_PER_CREDENTIAL_KEY);
+    if (oss_guard_refused(r, rc))
+        return;
+    if (rc == VODUP_META_EKEYLIMIT) {
+        oss_error(r, OSS_ERR_InvalidArgument,
+                  "Too many open multipart uploads on this object for upload credentials (at most %d); complete or "
+                  "abort one first.", VODUPD_MAX_UPLOADS_PER_CREDENTIAL_KEY);
+        return;
+    }
     if (rc == VODUP_META_ELIMIT) {
         oss_error(r, OSS_ERR_InvalidArgument, "Too many open multipart uploads (at most %d per account); complete or abort some.",
                   r->srv->max_uploads_per_account);
@@ -216,10 +226,13 @@ static void part_finish(http_request *r)
     vodup_hex_upper(p.etag, u->md5sum, 16);
     p.crc64 = u->crc;
     p.mtime = time(NULL);
-    int rc = vodup_meta_part_put(r->srv->meta, u->upload_id, &p);
+    vodup_meta_guard g;
+    int rc = vodup_meta_part_put_guarded(r->srv->meta, u->upload_id, &p, oss_write_guard(r, &g));
     if (rc != VODUP_META_OK) {
         oss_upload_discard(r, u);
-        if (rc == VODUP_META_ENOTFOUND)
+        if (oss_guard_refused(r, rc))
+            ;
+        else if (rc == VODUP_META_ENOTFOUND)
             no_such_upload(r, u->upload_id);
         else
             oss_error(r, OSS_ERR_InternalError, "Recording the part failed; nothing was stored.");
@@ -326,7 +339,11 @@ static void complete_finish(http_request *r)
     vodup_meta_object o;
     memset(&o, 0, sizeof o);
     size_t bad = 0;
-    int rc = vodup_meta_upload_complete(r->srv->meta, id, parts, n, OSS_MIN_PART_SIZE, time(NULL), &o, &bad);
+    vodup_meta_guard g;
+    int rc = vodup_meta_upload_complete_guarded(r->srv->meta, id, parts, n, OSS_MIN_PART_SIZE, time(NULL), &o,
+                                                &bad, oss_write_guard(r, &g));
+    if (oss_guard_refused(r, rc))
+        goto out;
     switch (rc) {
     case VODUP_META_OK:
         break;

@@ -58,13 +58,13 @@ static int check_conditions(http_request *r, const vodup_meta_object *o)
 /* Streaming across part blobs. */
 typedef struct seg_reader {
     vodupd *srv;
-    vodupd_reader *reader;  /* holds the blobs back from the collector until done */
-    vodup_meta_segment *segs;
+    vodup_meta_segment *segs;   /* pinned (vodupd_blobs_pin) until the response is freed */
     size_t nsegs;
     uint64_t start;   /* object offset of response byte 0 */
     size_t cur;       /* segment of the open fd */
     uint64_t cur_off; /* object offset where segs[cur] begins */
     int fd;
+    int pinned;
 } seg_reader;
 
 static ssize_t seg_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -108,7 +108,8 @@ static ssize_t seg_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void seg_free(void *cls)
 {
     seg_reader *sr = cls;
-    vodupd_reader_end(sr->srv, sr->reader);
+    if (sr->pinned)
+        vodupd_blobs_unpin(sr->srv, sr->segs, sr->nsegs);
     if (sr->fd >= 0)
         close(sr->fd);
     free(sr->segs);
@@ -121,10 +122,10 @@ static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
     return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
-/* The response body. *reader is taken over when the body streams across part blobs
- * (released when the response is), and left to the caller otherwise. */
-static struct MHD_Response *body_response(http_request *r, vodup_meta_object *o, uint64_t first, uint64_t len,
-                                          vodupd_reader **reader)
+/* The response body. A single-blob body holds its open fd (the bytes stay readable if
+ * the object is overwritten or deleted meanwhile); a body streamed across part blobs pins
+ * them until the response is freed. Either way the caller's reader may end on return. */
+static struct MHD_Response *body_response(http_request *r, vodup_meta_object *o, uint64_t first, uint64_t len)
 {
     if (strcmp(r->method, "HEAD") == 0 || len == 0)
         return MHD_create_response_from_callback(len, 4096, no_body, NULL, NULL);
@@ -142,22 +143,23 @@ static struct MHD_Response *body_response(http_request *r, vodup_meta_object *o,
     if (!sr)
         return NULL;
     sr->srv = r->srv;
-    sr->reader = *reader;
-    *reader = NULL;
     sr->segs = o->segs; /* taken over */
     sr->nsegs = o->nsegs;
     o->segs = NULL;
     o->nsegs = 0;
     sr->start = first;
     sr->fd = -1;
-    struct MHD_Response *resp = MHD_create_response_from_callback(len, 256 * 1024, seg_read, sr, seg_free);
-    if (!resp) {
-        *reader = sr->reader; /* back to the caller, which ends it */
-        sr->reader = NULL;
+    if (vodupd_blobs_pin(r->srv, sr->segs, sr->nsegs) != 0) {
         seg_free(sr);
+        return NULL;
     }
+    sr->pinned = 1;
+    struct MHD_Response *resp = MHD_create_response_from_callback(len, 256 * 1024, seg_read, sr, seg_free);
+    if (!resp)
+        seg_free(sr);
     return resp;
 }
+
 
 static const char *const OVERRIDES[][2] = {
     {"response-content-type", "Content-Type"},
@@ -168,9 +170,60 @@ static const char *const OVERRIDES[][2] = {
     {"response-content-encoding", "Content-Encoding"},
 };
 
+/* Media types a browser runs or renders as a page (script, markup, plug-ins) when
+ * they arrive inline from our origin: served as attachments (see get_begin). */
+static const char *const ACTIVE_TYPES[] = {
+    "text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
+    "text/xsl", "application/xslt+xml", "application/javascript", "text/javascript",
+    "application/x-javascript", "application/ecmascript", "text/ecmascript", "application/pdf",
+    "application/x-shockwave-flash", "multipart/x-mixed-replace", "text/vnd.wap.wml", NULL,
+};
+
+/* 1 when the Content-Type value ct (parameters allowed) names an active type; any
+ * "+xml" type counts, since browsers render XML documents with their scripts. */
+static int active_type(const char *ct)
+{
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    size_t n = strcspn(ct, ";");
+    while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    for (int i = 0; ACTIVE_TYPES[i]; i++)
+        if (strlen(ACTIVE_TYPES[i]) == n && strncasecmp(ct, ACTIVE_TYPES[i], n) == 0)
+            return 1;
+    return n >= 4 && strncasecmp(ct + n - 4, "+xml", 4) == 0;
+}
+
+/* The response-* overrides become header values: a control character (CR, LF, ...)
+ * could split the header or be dropped with it, so such a value is refused. 0, or -1
+ * after answering. */
+static int check_overrides(http_request *r)
+{
+    for (size_t q = 0; q < r->target.nquery; q++) {
+        const vodup_param *pm = &r->target.query[q];
+        if (strncmp(pm->name, "response-", 9) != 0)
+            continue;
+        /* every occurrence, with its whole decoded length: a %00 would cut the value */
+        for (size_t i = 0; i < pm->value_len; i++) {
+            unsigned char ch = (unsigned char)pm->value[i];
+            if (ch < 0x20 || ch == 0x7f) {
+                vbuf x = VBUF_INIT;
+                vodup_xml_elem(&x, "ArgumentName", pm->name, strlen(pm->name));
+                oss_error_x(r, OSS_ERR_InvalidArgument, vbuf_cstr(&x),
+                            "The value of %s must not contain control characters.", pm->name);
+                vbuf_free(&x);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 static int get_begin(http_request *r)
 {
     if (oss_check_key(r) != 0)
+        return 0;
+    if (check_overrides(r) != 0)
         return 0;
     vodup_meta_bucket b;
     if (oss_require_bucket(r, &b) != 0)
@@ -230,7 +283,7 @@ static int get_begin(http_request *r)
             first = 0;
             len = o.size;
         }
-        resp = body_response(r, &o, first, len, &reader);
+        resp = body_response(r, &o, first, len);
     }
     if (!resp) {
         oss_error(r, OSS_ERR_InternalError, "The object's data could not be opened.");
@@ -246,18 +299,27 @@ static int get_begin(http_request *r)
                  (unsigned long long)last, (unsigned long long)o.size);
         MHD_add_response_header(resp, "Content-Range", cr);
     }
+    const char *type = o.content_type && *o.content_type ? o.content_type : "application/octet-stream";
     for (size_t i = 0; i < sizeof OVERRIDES / sizeof OVERRIDES[0]; i++) {
         const char *v = http_query(r, OVERRIDES[i][0]);
         if (!v)
             continue;
-        if (strcmp(OVERRIDES[i][1], "Content-Type") == 0)
-            MHD_del_response_header(resp, "Content-Type",
-                                    o.content_type && *o.content_type ? o.content_type : "application/octet-stream");
+        if (strcmp(OVERRIDES[i][1], "Content-Type") == 0) {
+            MHD_del_response_header(resp, "Content-Type", type);
+            type = v;
+        }
         MHD_add_response_header(resp, OVERRIDES[i][1], v);
     }
+    /* User content comes from our origin: a browser must neither guess a type for it nor
+     * run it as a page of this service (stored XSS against everyone using it). Active
+     * types download as attachments, unless the signed request asked for its own
+     * Content-Disposition or the operator serves such content on purpose. */
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (!r->srv->serve_active_content && !http_query(r, "response-content-disposition") && active_type(type))
+        MHD_add_response_header(resp, "Content-Disposition", "attachment");
     r->resp_bytes = len;
     vodup_meta_object_clear(&o);
-    vodupd_reader_end(r->srv, reader); /* NULL when the streaming body took it over */
+    vodupd_reader_end(r->srv, reader); /* the body holds its fd or pins its blobs now */
     http_respond(r, status, resp);
     return 0;
 }

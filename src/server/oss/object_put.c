@@ -107,10 +107,12 @@ static void put_finish(http_request *r)
     o.mtime = time(NULL);
     o.segs = &seg;
     o.nsegs = 1;
-    int rc = vodup_meta_object_put(r->srv->meta, &o);
+    vodup_meta_guard g;
+    int rc = vodup_meta_object_put_guarded(r->srv->meta, &o, oss_write_guard(r, &g));
     if (rc != VODUP_META_OK) {
         oss_upload_discard(r, u);
-        oss_error(r, OSS_ERR_InternalError, "Recording the object failed; nothing was stored.");
+        if (!oss_guard_refused(r, rc))
+            oss_error(r, OSS_ERR_InternalError, "Recording the object failed; nothing was stored.");
         return;
     }
     vodupd_gc_kick(r->srv);

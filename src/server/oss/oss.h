@@ -66,6 +66,13 @@ int oss_url_encoding(http_request *r);
  * (x-oss-range-behavior: standard); otherwise such a range is invalid (OSS then ignores it). */
 int oss_parse_range(const char *h, uint64_t size, int clip, uint64_t *first, uint64_t *last);
 
+/* Writes by upload credentials re-check their scope when they commit (meta.h): the guard
+ * for r's credential, or NULL when it is not scoped. */
+const vodup_meta_guard *oss_write_guard(http_request *r, vodup_meta_guard *g);
+/* When rc is a refusal of the guard (EDENIED, EREVOKED), answers r with the error the
+ * router gives the same case at header time and returns 1; 0 otherwise. */
+int oss_guard_refused(http_request *r, int rc);
+
 /* Operations. */
 extern const http_op oss_op_list_buckets, oss_op_put_bucket, oss_op_delete_bucket,
     oss_op_get_bucket_info, oss_op_list_objects, oss_op_list_uploads,

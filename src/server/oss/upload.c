@@ -138,6 +138,13 @@ int oss_upload_commit(http_request *r, oss_upload *u)
     }
     vodup_blob_writer *w = u->w;
     u->w = NULL;
+    if (u->size == 0) {
+        /* Nothing to keep: an empty body costs no file (else 10000 empty parts per
+         * upload would each hold an inode). Readers never open a zero-size segment. */
+        u->bs->ops->writer_abort(w);
+        memcpy(u->blob, OSS_BLOB_EMPTY, sizeof OSS_BLOB_EMPTY);
+        return 0;
+    }
     int rc = u->bs->ops->writer_commit(w, u->blob);
     if (rc != VODUP_BLOB_OK) {
         oss_error(r, rc == VODUP_BLOB_ENOSPC ? OSS_ERR_StorageFull : OSS_ERR_InternalError,

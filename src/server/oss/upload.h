@@ -12,6 +12,10 @@
 #include "common/digest.h"
 #include "server/http/request.h"
 
+/* The blob id recorded for an empty body: no file is written for it, the store's blob
+ * ids are never empty, and the collector skips it. */
+#define OSS_BLOB_EMPTY ""
+
 typedef struct oss_upload {
     vodup_blobstore *bs;
     vodup_blob_writer *w;

@@ -276,3 +276,26 @@ int oss_parse_range(const char *h, uint64_t size, int clip, uint64_t *first, uin
     return 1;
 }
 
+
+const vodup_meta_guard *oss_write_guard(http_request *r, vodup_meta_guard *g)
+{
+    if (!r->cred.has_scope)
+        return NULL;
+    g->issued_ms = r->cred.issued_ms;
+    g->expires = r->cred.expires;
+    return g;
+}
+
+int oss_guard_refused(http_request *r, int rc)
+{
+    if (rc == VODUP_META_EDENIED) {
+        oss_error(r, OSS_ERR_AccessDenied,
+                  "This media's upload is complete; get new credentials (RefreshUploadVideo) to upload it again.");
+        return 1;
+    }
+    if (rc == VODUP_META_EREVOKED) {
+        oss_error(r, OSS_ERR_AccessDenied, "The upload was revoked: its media has been deleted.");
+        return 1;
+    }
+    return 0;
+}

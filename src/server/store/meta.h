@@ -191,4 +191,48 @@ int vodup_meta_gc_done(vodup_meta *m, char (*ids)[33], int n);
 /* 1 when some object segment or part references blob, 0 when none, <0 on error. */
 int vodup_meta_blob_is_live(vodup_meta *m, const char *blob);
 
+/* --- writes by upload credentials ------------------------------------------------ */
+/* Upload credentials (UploadAuth) may write their one object only while the media record
+ * at it is being uploaded, or when they were issued after its last completion. The router
+ * checks that when the request's headers arrive; the body may take minutes, in which
+ * another write may complete the media, so the _guarded writes check again inside the
+ * transaction that commits, and refuse with EDENIED (media complete) or EREVOKED (media
+ * deleted) instead of replacing the content and queueing a second completion event. */
+enum {
+    VODUP_META_EDENIED = -10,
+    VODUP_META_EREVOKED = -11,
+    VODUP_META_EKEYLIMIT = -12       /* upload credentials: too many open uploads on the key */
+};
+
+typedef struct vodup_meta_guard {
+    long long issued_ms;    /* when the credential was issued (Unix ms) */
+    time_t expires;         /* when it expires */
+} vodup_meta_guard;
+
+/* As vodup_meta_object_put, with g checked against bucket/key first (g NULL: no check). */
+int vodup_meta_object_put_guarded(vodup_meta *m, const vodup_meta_object *o, const vodup_meta_guard *g);
+/* As vodup_meta_part_put, with g checked against the upload's key; an upload opened by
+ * upload credentials then lives until g->expires at least (see _upload_create_guarded). */
+int vodup_meta_part_put_guarded(vodup_meta *m, const char *upload_id, const vodup_meta_part *p,
+                                const vodup_meta_guard *g);
+/* As vodup_meta_upload_complete, with g checked against the upload's key. */
+int vodup_meta_upload_complete_guarded(vodup_meta *m, const char *upload_id,
+                                       const vodup_meta_complete_part *parts, size_t nparts,
+                                       uint64_t min_part_size, time_t now, vodup_meta_object *out,
+                                       size_t *bad_index, const vodup_meta_guard *g);
+/* As vodup_meta_upload_create, for upload credentials: g is checked, EKEYLIMIT when
+ * max_per_key uploads opened by upload credentials are already open on the key, and the
+ * upload records g->expires so that vodup_meta_upload_expire_creds aborts it once no
+ * credential that wrote to it is valid any more. */
+int vodup_meta_upload_create_guarded(vodup_meta *m, const vodup_meta_upload *u, const char *account_id,
+                                     int max_open, const vodup_meta_guard *g, int max_per_key);
+/* Aborts up to max uploads opened by upload credentials whose newest credential expired
+ * before `before`; returns how many, or a negative error. */
+int vodup_meta_upload_expire_creds(vodup_meta *m, time_t before, int max);
+
+/* As vodup_meta_gc_take, in id order after `after` ("" from the start), so that a
+ * collector that leaves some ids on the list (blobs a reader still holds) reaches the
+ * rest. */
+int vodup_meta_gc_take_after(vodup_meta *m, const char *after, char (*ids)[33], int max);
+
 #endif

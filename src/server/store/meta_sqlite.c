@@ -103,6 +103,14 @@ static const char *const stmt_sql[S_CORE_END] = {
     [S_PARTS_DELETE] = "DELETE FROM parts WHERE upload_id = ?1",
     [S_BLOB_LIVE] = "SELECT EXISTS(SELECT 1 FROM segments WHERE blob = ?1)"
                     " OR EXISTS(SELECT 1 FROM parts WHERE blob = ?1)",
+    /* The media record the router's header-time check looks at (V_MEDIA_FIND_OBJECT). */
+    [S_GUARD_MEDIA] = "SELECT status, modified FROM media WHERE bucket = ?1 AND object_key = ?2"
+                      " ORDER BY created DESC, id DESC LIMIT 1",
+    [S_UPLOAD_KEY_COUNT] = "SELECT count(*) FROM uploads u JOIN upload_creds c ON c.upload_id = u.id"
+                           " WHERE u.bucket = ?1 AND u.key = ?2",
+    [S_GC_TAKE_AFTER] = "SELECT blob FROM blob_gc WHERE blob > ?2 ORDER BY blob LIMIT ?1",
+    [S_UPLOAD_EXTEND] = "UPDATE upload_creds SET expires = max(expires, ?2) WHERE upload_id = ?1",
+    [S_UPLOAD_CRED_INSERT] = "INSERT INTO upload_creds(upload_id, expires) VALUES(?1, ?2)",
 };
 
 /* ---- schema ------------------------------------------------------------------------ */
@@ -193,6 +201,18 @@ static const char *const migrations[] = {
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]) - 1)
 
+/* Additions that an older vodupd can ignore, created at every open rather than by a
+ * numbered migration, so that a data directory stays usable by the version before (and
+ * the numbering stays with changes older versions must refuse). upload_creds: the
+ * multipart uploads opened by upload credentials (UploadAuth), with the expiry of the
+ * newest credential that wrote to them, so abandoned ones can be aborted then; a row
+ * goes with its upload (ON DELETE CASCADE). */
+static const char ensure_sql[] =
+    "CREATE TABLE IF NOT EXISTS upload_creds("
+    "  upload_id TEXT PRIMARY KEY REFERENCES uploads(id) ON DELETE CASCADE,"
+    "  expires INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS upload_creds_expires ON upload_creds(expires);";
+
 /* ---- connections and the pool ------------------------------------------------------- */
 
 struct vodup_meta {
@@ -202,7 +222,33 @@ struct vodup_meta {
     conn *conns;
     conn **idle;        /* stack of free connections */
     int nidle;
+
+    /* The writer turn: a ticket queue, so this process's write transactions run one at
+     * a time in arrival order. Without it, each would wait for SQLite's write lock in
+     * the busy handler, which polls, favours no one, and gives up after its timeout:
+     * under load some writes failed with "database is locked" after 10 s. */
+    pthread_mutex_t wmu;
+    pthread_cond_t wcv;
+    unsigned long w_next;       /* ticket of the next writer to arrive */
+    unsigned long w_serving;    /* ticket now allowed to write */
 };
+
+static void writer_enter(vodup_meta *m)
+{
+    pthread_mutex_lock(&m->wmu);
+    unsigned long t = m->w_next++;
+    while (m->w_serving != t)
+        pthread_cond_wait(&m->wcv, &m->wmu);
+    pthread_mutex_unlock(&m->wmu);
+}
+
+static void writer_leave(vodup_meta *m)
+{
+    pthread_mutex_lock(&m->wmu);
+    m->w_serving++;
+    pthread_cond_broadcast(&m->wcv);
+    pthread_mutex_unlock(&m->wmu);
+}
 
 conn *meta__acquire(vodup_meta *m)
 {
@@ -216,6 +262,11 @@ conn *meta__acquire(vodup_meta *m)
 
 void meta__release(vodup_meta *m, conn *c)
 {
+    if (c->writing) {
+        /* A write transaction left open by a caller: never let it keep the turn. */
+        fprintf(stderr, "vodup meta: write transaction left open; rolled back\n");
+        meta__tx_end(c, VODUP_META_EIO);
+    }
     /* Drop bindings so no statement keeps a pointer into the caller's memory. */
     for (int i = 0; i < S_COUNT; i++) {
         if (c->st[i]) {
@@ -295,19 +346,28 @@ static int exec_id(conn *c, int id, const char *what)
 
 int meta__tx_begin(conn *c, int write)
 {
-    return exec_id(c, write ? S_BEGIN_WRITE : S_BEGIN_READ, "begin");
+    if (!write)
+        return exec_id(c, S_BEGIN_READ, "begin");
+    writer_enter(c->owner);
+    int rc = exec_id(c, S_BEGIN_WRITE, "begin");
+    if (rc == VODUP_META_OK)
+        c->writing = 1;
+    else
+        writer_leave(c->owner);
+    return rc;
 }
 
 /* Commits when rc is OK, rolls back otherwise; returns the final code. */
 int meta__tx_end(conn *c, int rc)
 {
-    if (rc == VODUP_META_OK) {
+    if (rc == VODUP_META_OK)
         rc = exec_id(c, S_COMMIT, "commit");
-        if (rc == VODUP_META_OK)
-            return rc;
-    }
-    if (!sqlite3_get_autocommit(c->db))
+    if (rc != VODUP_META_OK && !sqlite3_get_autocommit(c->db))
         exec_id(c, S_ROLLBACK, "rollback");
+    if (c->writing) {
+        c->writing = 0;
+        writer_leave(c->owner);
+    }
     return rc;
 }
 
@@ -542,6 +602,8 @@ static int migrate(conn *c)
         if (pragma(c->db, migrations[v]))
             goto fail;
     }
+    if (pragma(c->db, ensure_sql))
+        goto fail;
     if (version < NMIGRATIONS) {
         if (pragma(c->db, "DELETE FROM schema_version"))
             goto fail;
@@ -583,6 +645,8 @@ int vodup_meta_open(vodup_meta **out, const char *data_dir, int pool)
     }
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv, NULL);
+    pthread_mutex_init(&m->wmu, NULL);
+    pthread_cond_init(&m->wcv, NULL);
     int ok = 1;
     for (int i = 0; i < pool && ok; i++) {
         if (conn_open(&m->conns[i], path) != 0) {
@@ -590,6 +654,7 @@ int vodup_meta_open(vodup_meta **out, const char *data_dir, int pool)
             ok = 0;
             break;
         }
+        m->conns[i].owner = m;
         m->n++;
         if (i == 0 && migrate(&m->conns[0]) != 0)
             ok = 0;
@@ -613,6 +678,8 @@ void vodup_meta_close(vodup_meta *m)
         conn_close(&m->conns[i]);
     pthread_cond_destroy(&m->cv);
     pthread_mutex_destroy(&m->mu);
+    pthread_cond_destroy(&m->wcv);
+    pthread_mutex_destroy(&m->wmu);
     free(m->conns);
     free(m->idle);
     free(m);
@@ -866,6 +933,37 @@ static int gc_forget(conn *c, const char *blob)
     return meta__run_text(c, S_GC_FORGET, blob, "gc forget");
 }
 
+/* The scope of upload credentials, checked inside the write transaction (meta.h): OK,
+ * EDENIED when the media at bucket/key is complete and g was issued before that, EREVOKED
+ * when no media points there any more. NULL g: no check. */
+static int guard_check(conn *c, const vodup_meta_guard *g, const char *bucket, const char *key,
+                       size_t key_len)
+{
+    if (!g)
+        return VODUP_META_OK;
+    sqlite3_stmt *s = meta__st(c, S_GUARD_MEDIA);
+    if (!s)
+        return VODUP_META_EIO;
+    bind_text(s, 1, bucket);
+    bind_bytes(s, 2, key, key_len);
+    int r = sqlite3_step(s), rc;
+    if (r == SQLITE_ROW) {
+        const unsigned char *status = sqlite3_column_text(s, 0);
+        long long modified = sqlite3_column_int64(s, 1);
+        /* The same rule as the router's: uploading, or issued after the second in which
+         * the media last completed. */
+        int uploading = (status && strcmp((const char *)status, "Uploading") == 0) ||
+                        g->issued_ms > modified * 1000LL + 999;
+        rc = uploading ? VODUP_META_OK : VODUP_META_EDENIED;
+    } else if (r == SQLITE_DONE) {
+        rc = VODUP_META_EREVOKED;
+    } else {
+        rc = meta__db_fail(c, "guard", r);
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
 /* Inserts o (replacing whatever is at its key) with segments taken from segs, or, when
  * segs is NULL, from blobs[]/sizes[]. Sets *new_id. Inside a write transaction. */
 static int object_store(conn *c, const vodup_meta_object *o, const char *const *blobs,
@@ -919,16 +1017,24 @@ static int object_store(conn *c, const vodup_meta_object *o, const char *const *
     return rc;
 }
 
-int vodup_meta_object_put(vodup_meta *m, const vodup_meta_object *o)
+int vodup_meta_object_put_guarded(vodup_meta *m, const vodup_meta_object *o, const vodup_meta_guard *g)
 {
     conn *c = meta__acquire(m);
     int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
         int64_t id;
-        rc = meta__tx_end(c, object_store(c, o, NULL, NULL, o->nsegs, &id));
+        rc = guard_check(c, g, o->bucket, o->key, o->key_len);
+        if (rc == VODUP_META_OK)
+            rc = object_store(c, o, NULL, NULL, o->nsegs, &id);
+        rc = meta__tx_end(c, rc);
     }
     meta__release(m, c);
     return rc;
+}
+
+int vodup_meta_object_put(vodup_meta *m, const vodup_meta_object *o)
+{
+    return vodup_meta_object_put_guarded(m, o, NULL);
 }
 
 /* Fills o from a row of OBJECT_COLS (segments not included). When arg is not NULL it is
@@ -1156,13 +1262,38 @@ int vodup_meta_object_list(vodup_meta *m, const char *bucket,
 
 /* ---- multipart uploads ----------------------------------------------------------------- */
 
-int vodup_meta_upload_create(vodup_meta *m, const vodup_meta_upload *up, const char *account_id,
-                             int max_open)
+/* count(*) of cached statement id with ?1 bucket and ?2 key, or ?1 text when key is NULL. */
+static int count_rows(conn *c, int id, const char *a, const char *key, size_t key_len, int64_t *n)
+{
+    sqlite3_stmt *s = meta__st(c, id);
+    if (!s)
+        return VODUP_META_EIO;
+    bind_text(s, 1, a);
+    if (key)
+        bind_bytes(s, 2, key, key_len);
+    int r = sqlite3_step(s), rc = VODUP_META_OK;
+    if (r == SQLITE_ROW)
+        *n = sqlite3_column_int64(s, 0);
+    else
+        rc = meta__db_fail(c, "count", r);
+    sqlite3_reset(s);
+    return rc;
+}
+
+int vodup_meta_upload_create_guarded(vodup_meta *m, const vodup_meta_upload *up, const char *account_id,
+                                     int max_open, const vodup_meta_guard *g, int max_per_key)
 {
     conn *c = meta__acquire(m);
     int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
-        if (max_open > 0) {
+        rc = guard_check(c, g, up->bucket, up->key, up->key_len);
+        if (rc == VODUP_META_OK && g && max_per_key > 0) {
+            int64_t n = 0;
+            rc = count_rows(c, S_UPLOAD_KEY_COUNT, up->bucket, up->key, up->key_len, &n);
+            if (rc == VODUP_META_OK && n >= max_per_key)
+                rc = VODUP_META_EKEYLIMIT;
+        }
+        if (rc == VODUP_META_OK && max_open > 0) {
             sqlite3_stmt *s = meta__st(c, S_UPLOAD_COUNT);
             if (!s)
                 rc = VODUP_META_EIO;
@@ -1189,10 +1320,24 @@ int vodup_meta_upload_create(vodup_meta *m, const vodup_meta_upload *up, const c
             }
             rc = meta__run(c, s, "upload create", VODUP_META_OK);
         }
+        if (rc == VODUP_META_OK && g) {
+            sqlite3_stmt *s = meta__st(c, S_UPLOAD_CRED_INSERT);
+            if (s) {
+                bind_text(s, 1, up->upload_id);
+                bind_i64(s, 2, (int64_t)g->expires);
+            }
+            rc = meta__run(c, s, "upload credential", VODUP_META_OK);
+        }
         rc = meta__tx_end(c, rc);
     }
     meta__release(m, c);
     return rc;
+}
+
+int vodup_meta_upload_create(vodup_meta *m, const vodup_meta_upload *up, const char *account_id,
+                             int max_open)
+{
+    return vodup_meta_upload_create_guarded(m, up, account_id, max_open, NULL, 0);
 }
 
 /* Fills up from a row of UPLOAD_COLS. */
@@ -1286,12 +1431,26 @@ static int gc_add(conn *c, const char *blob)
     return meta__run_text(c, S_GC_ADD, blob, "gc add");
 }
 
-int vodup_meta_part_put(vodup_meta *m, const char *upload_id, const vodup_meta_part *p)
+int vodup_meta_part_put_guarded(vodup_meta *m, const char *upload_id, const vodup_meta_part *p,
+                                const vodup_meta_guard *g)
 {
     conn *c = meta__acquire(m);
     int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
-        rc = upload_exists(c, upload_id);
+        vodup_meta_upload up;
+        rc = upload_read(c, upload_id, &up);
+        if (rc == VODUP_META_OK)
+            rc = guard_check(c, g, up.bucket, up.key, up.key_len);
+        vodup_meta_upload_clear(&up);
+        /* A client that resumes with refreshed credentials keeps its upload alive. */
+        if (rc == VODUP_META_OK && g) {
+            sqlite3_stmt *s = meta__st(c, S_UPLOAD_EXTEND);
+            if (s) {
+                bind_text(s, 1, upload_id);
+                bind_i64(s, 2, (int64_t)g->expires);
+            }
+            rc = meta__run(c, s, "upload extend", VODUP_META_OK);
+        }
         vodup_meta_part old;
         if (rc == VODUP_META_OK) {
             int r = part_read(c, upload_id, p->number, &old);
@@ -1319,6 +1478,11 @@ int vodup_meta_part_put(vodup_meta *m, const char *upload_id, const vodup_meta_p
     }
     meta__release(m, c);
     return rc;
+}
+
+int vodup_meta_part_put(vodup_meta *m, const char *upload_id, const vodup_meta_part *p)
+{
+    return vodup_meta_part_put_guarded(m, upload_id, p, NULL);
 }
 
 int vodup_meta_part_list(vodup_meta *m, const char *upload_id, int marker, size_t limit,
@@ -1359,7 +1523,22 @@ int meta__upload_drop(conn *c, const char *upload_id)
     return rc;
 }
 
+static int expire_where(vodup_meta *m, const char *sql, time_t before, int max);
+
 int vodup_meta_upload_expire(vodup_meta *m, time_t before, int max)
+{
+    return expire_where(m, "SELECT id FROM uploads WHERE initiated < ?1 ORDER BY initiated LIMIT ?2", before,
+                        max);
+}
+
+int vodup_meta_upload_expire_creds(vodup_meta *m, time_t before, int max)
+{
+    return expire_where(m, "SELECT upload_id FROM upload_creds WHERE expires < ?1 ORDER BY expires LIMIT ?2",
+                        before, max);
+}
+
+/* Aborts the uploads sql (?1 before, ?2 max) selects. */
+static int expire_where(vodup_meta *m, const char *sql, time_t before, int max)
 {
     /* The ids first, then one transaction each: a long sweep never holds the write
      * lock for long. */
@@ -1367,9 +1546,7 @@ int vodup_meta_upload_expire(vodup_meta *m, time_t before, int max)
     sqlite3_stmt *s;
     char (*ids)[33] = calloc((size_t)(max > 0 ? max : 1), sizeof *ids);
     int n = 0;
-    int rc = ids ? meta__prepare_once(c, "SELECT id FROM uploads WHERE initiated < ?1 ORDER BY initiated LIMIT ?2",
-                                      "upload expire", &s)
-                 : VODUP_META_ENOMEM;
+    int rc = ids ? meta__prepare_once(c, sql, "upload expire", &s) : VODUP_META_ENOMEM;
     if (rc == VODUP_META_OK) {
         bind_i64(s, 1, (long long)before);
         bind_i64(s, 2, max);
@@ -1499,6 +1676,15 @@ int vodup_meta_upload_complete(vodup_meta *m, const char *upload_id,
                                uint64_t min_part_size, time_t now,
                                vodup_meta_object *out, size_t *bad_index)
 {
+    return vodup_meta_upload_complete_guarded(m, upload_id, parts, nparts, min_part_size, now, out,
+                                              bad_index, NULL);
+}
+
+int vodup_meta_upload_complete_guarded(vodup_meta *m, const char *upload_id,
+                                       const vodup_meta_complete_part *parts, size_t nparts,
+                                       uint64_t min_part_size, time_t now, vodup_meta_object *out,
+                                       size_t *bad_index, const vodup_meta_guard *g)
+{
     size_t bad_dummy;
     if (!bad_index)
         bad_index = &bad_dummy;
@@ -1522,6 +1708,8 @@ int vodup_meta_upload_complete(vodup_meta *m, const char *upload_id,
     int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
         rc = upload_read(c, upload_id, &up);
+        if (rc == VODUP_META_OK)
+            rc = guard_check(c, g, up.bucket, up.key, up.key_len);
         if (rc == VODUP_META_OK)
             rc = complete_check(c, upload_id, parts, nparts, min_part_size, got, bad_index);
         if (rc == VODUP_META_OK)
@@ -1578,13 +1766,20 @@ int vodup_meta_upload_complete(vodup_meta *m, const char *upload_id,
 
 int vodup_meta_gc_take(vodup_meta *m, char (*ids)[33], int max)
 {
+    return vodup_meta_gc_take_after(m, NULL, ids, max);
+}
+
+int vodup_meta_gc_take_after(vodup_meta *m, const char *after, char (*ids)[33], int max)
+{
     if (max <= 0)
         return 0;
     conn *c = meta__acquire(m);
-    sqlite3_stmt *s = meta__st(c, S_GC_TAKE);
+    sqlite3_stmt *s = meta__st(c, after ? S_GC_TAKE_AFTER : S_GC_TAKE);
     int n = 0, rc = VODUP_META_EIO;
     if (s) {
         bind_i64(s, 1, max);
+        if (after)
+            bind_text(s, 2, after);
         int r = SQLITE_DONE;
         while (n < max && (r = sqlite3_step(s)) == SQLITE_ROW)
             copy_text(ids[n++], 33, s, 0);

@@ -61,6 +61,11 @@ enum {
     S_PARTS_UNUSED_TO_GC,
     S_PARTS_DELETE,
     S_BLOB_LIVE,
+    S_GUARD_MEDIA,
+    S_UPLOAD_KEY_COUNT,
+    S_UPLOAD_EXTEND,
+    S_GC_TAKE_AFTER,
+    S_UPLOAD_CRED_INSERT,
     S_CORE_END,
 
     /* meta_sqlite_vod.c */
@@ -100,6 +105,8 @@ extern const char *const meta__vod_sql[S_COUNT - S_CORE_END];
 typedef struct conn {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
+    struct vodup_meta *owner;
+    int writing;            /* holds the store's writer turn (meta__tx_begin(c, 1)) */
 } conn;
 
 /* Takes a connection from the pool (waits for one) / gives it back, unbinding. */
@@ -111,6 +118,10 @@ sqlite3_stmt *meta__st(conn *c, int id);
 int meta__db_fail(conn *c, const char *what, int rc);
 /* Steps s to the end (rows ignored) and resets it. */
 int meta__exec_done(conn *c, sqlite3_stmt *s, const char *what);
+/* A write transaction first waits for the store's writer turn (FIFO, inside this process)
+ * and keeps it until meta__tx_end, so this process's writers queue here instead of
+ * contending for SQLite's lock in its busy handler; only another process's writer (an
+ * admin command) is waited for there. */
 int meta__tx_begin(conn *c, int write);
 /* Commits when rc is OK, rolls back otherwise; returns the final code. */
 int meta__tx_end(conn *c, int rc);
