@@ -28,6 +28,7 @@ typedef struct vodupd {
     long upload_expiry;            /* seconds after which an unfinished multipart upload is aborted; 0 never */
     struct events *events;         /* the callback sender (events/events.h) */
     struct token_keys *token_keys; /* seals temporary credentials (auth/token.h) */
+    struct vodup_meta_revocations *revocations; /* revoked principals, cached (store/meta.h); NULL: read uncached */
 
     /* Garbage collection of unreferenced blobs runs on its own thread, kicked after
      * operations that free blobs. */
