@@ -189,6 +189,23 @@ static void image_upload_auth(app *a, const char *user, json_t *body, app_reply 
     json_decref(r);
 }
 
+/* The session policy of /api/sts credentials. The role may allow much more (the README's
+ * example attaches AliyunVODFullAccess); AssumeRole's Policy parameter intersects, so the
+ * credentials a browser or phone holds can only start uploads into the account's VOD
+ * storage. Everything that acts on existing media (RefreshUploadVideo, GetVideoInfo,
+ * DeleteVideo, ...) or on the account (GetVideoList, Get/SetMessageCallback) is refused
+ * to them, so one user's credentials cannot refresh (take over), read or delete another
+ * user's media, list the account's media or read or redirect its callbacks. A per-user
+ * scope ("the media this user created") cannot be written as a policy, because a media's
+ * id exists only after its creation. So STS-mode clients upload within the lifetime of
+ * the UploadAuth that CreateUpload* returned them (vodupd --upload-auth-ttl, 3000 s by
+ * default); longer uploads, and resuming one after that, use /api/upload-auth and
+ * /api/refresh-auth, where this server records which user started which upload and
+ * refreshes only for that user. */
+static const char STS_SESSION_POLICY[] =
+    "{\"Version\":\"1\",\"Statement\":[{\"Effect\":\"Allow\","
+    "\"Action\":[\"vod:CreateUploadVideo\",\"vod:CreateUploadImage\"],\"Resource\":\"*\"}]}";
+
 static void sts(app *a, const char *user, json_t *body, app_reply *out)
 {
     if (!a->cfg.role_arn)
@@ -205,6 +222,7 @@ static void sts(app *a, const char *user, json_t *body, app_reply *out)
     params p = {.n = 0};
     add(&p, "RoleArn", a->cfg.role_arn);
     add(&p, "RoleSessionName", session);
+    add(&p, "Policy", STS_SESSION_POLICY);
     if (pass(&p, body, "DurationSeconds") != 0)
         return app_error(out, 400, "InvalidParameter", "DurationSeconds must be a number.");
     json_t *r = call(a, STS_VERSION, "AssumeRole", &p, out);

@@ -22,7 +22,8 @@ static const char USAGE_USER[] =
     "RAM users of the root account. `create` prints {\"UserName\",\"AccessKeyId\",\"AccessKeySecret\"}\n"
     "once. P is a built-in policy (AliyunVODFullAccess, AliyunVODReadOnlyAccess,\n"
     "AliyunSTSAssumeRoleAccess, AliyunOSSFullAccess, AliyunOSSReadOnlyAccess), an inline\n"
-    "JSON document, or a path to one. `delete` also deletes the user's keys.\n";
+    "JSON document, or a path to one. `delete` also deletes the user's keys and revokes the\n"
+    "temporary credentials issued through it (role sessions it assumed, upload credentials).\n";
 
 static const char USAGE_ROLE[] =
     "usage: vodupd role create NAME [--policy P]... [--max-session SECONDS] [--data-dir DIR]\n"
@@ -30,7 +31,8 @@ static const char USAGE_ROLE[] =
     "       vodupd role delete NAME [--data-dir DIR]\n"
     "\n"
     "RAM roles of the root account, for STS AssumeRole. `create` prints {\"RoleName\",\"Arn\"}.\n"
-    "--max-session caps DurationSeconds (900..3600, default 3600).\n";
+    "--max-session caps DurationSeconds (900..3600, default 3600). `delete` revokes the role's\n"
+    "sessions and the upload credentials issued to them, effective at their next request.\n";
 
 static const char USAGE_KEYS[] =
     "usage: vodupd keys rotate [--data-dir DIR]\n"
@@ -247,7 +249,10 @@ static int principal_cmd(int argc, char **argv, const char *kind, const char *us
             rc = 1;
         print_json(l.out);
     } else if (strcmp(verb, "delete") == 0) {
-        int r = vodup_meta_principal_delete(a.s.meta, kind, a.account, o.name);
+        /* Also revokes every temporary credential derived from it (role sessions, and
+         * upload credentials issued to them or to the user), at once, in the serving
+         * vodupd too: it checks the generations at each request. */
+        int r = vodup_meta_principal_delete_revoking(a.s.meta, kind, a.account, o.name);
         if (r == VODUP_META_ENOTFOUND) {
             fprintf(stderr, "vodupd %s delete: no %s named '%s'\n", kind, kind, o.name);
             rc = 1;

@@ -315,6 +315,11 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "vodupd serve: cannot load or create the token keys in %s/keys: %s\n", data_dir, strerror(errno));
         return 1;
     }
+    s.revocations = vodup_meta_revocations_open(data_dir);
+    if (!s.revocations) {
+        fprintf(stderr, "vodupd serve: cannot open the revocation cache in %s\n", data_dir);
+        return 1;
+    }
     s.wq = workq_new(workers);
     if (!s.wq || vodupd_gc_start(&s) != 0) {
         fprintf(stderr, "vodupd serve: cannot start threads\n");
@@ -379,6 +384,7 @@ static int cmd_serve(int argc, char **argv)
     s.blobs->ops->close(s.blobs);
     vodup_meta_close(s.meta);
     token_keys_free(s.token_keys);
+    vodup_meta_revocations_close(s.revocations);
     for (int i = 0; i < s.n_own_hosts; i++)
         free(s.own_hosts[i]);
     memset(s.master_key, 0, sizeof s.master_key);

@@ -31,6 +31,7 @@ typedef struct vodupd {
     struct events *events;         /* the callback sender (events/events.h) */
     struct token_keys *token_keys; /* seals temporary credentials (auth/token.h) */
     int serve_active_content;      /* GetObject serves HTML/SVG/... inline (see object_get.c) */
+    struct vodup_meta_revocations *revocations; /* revoked principals, cached (store/meta.h); NULL: read uncached */
 
     /* Garbage collection of unreferenced blobs runs on its own thread, kicked after
      * operations that free blobs. */

@@ -13,6 +13,7 @@ import path from 'node:path';
 import {
   startVodupd, withLogs, makeTmpDir, SLOW, randomFile, md5File, md5, vodupdPath, sleep,
 } from '../compat/lib/vodupd.mjs';
+import { vodClient, uploadClient } from '../compat/lib/vod.mjs';
 
 const T = { timeout: 120000 * SLOW };
 const ALICE = 'alice-token-0123456789abcdef';
@@ -204,6 +205,40 @@ describe('app server', () => {
     });
     assert.equal(up.status, 0, `${up.stdout}\n${up.stderr}`);
     assert.equal(JSON.parse(up.stdout.trim()).Status, 'UploadSucc');
+  }));
+
+  it('STS credentials carry a session policy: create and upload only, nothing on other media or the account', T, withLogs(async () => {
+    // Bob's video, started through the app server with the account key.
+    const bob = await request(app.port, { method: 'POST', path: '/api/upload-auth', token: BOB, body: { Title: 'bob', FileName: 'bob.mp4' } });
+    assert.equal(bob.status, 200, bob.text);
+    const r = await request(appSts.port, { method: 'POST', path: '/api/sts', token: ALICE, body: {} });
+    assert.equal(r.status, 200, r.text);
+    const vod = vodClient(srv, r.json, r.json.SecurityToken);
+    const refused = async (action, params) => {
+      await assert.rejects(vod.request(action, params, { method: 'POST' }), e => {
+        assert.equal(e.code, 'Forbidden.RAM', `${action}: ${e.code} ${e.message}`);
+        assert.equal(e.entry?.response?.statusCode, 403, action);
+        return true;
+      }, `${action} was allowed with a user's STS credentials`);
+    };
+    await refused('RefreshUploadVideo', { VideoId: bob.json.VideoId });
+    await refused('GetVideoInfo', { VideoId: bob.json.VideoId });
+    await refused('DeleteVideo', { VideoIds: bob.json.VideoId });
+    await refused('GetVideoList', {});
+    await refused('GetMessageCallback', {});
+    await refused('SetMessageCallback', { CallbackURL: 'http://127.0.0.1:9/steal' });
+    // Bob's video is untouched (the account key still sees it).
+    const info = await vodClient(srv).request('GetVideoInfo', { VideoId: bob.json.VideoId }, { method: 'POST' });
+    assert.equal(info.Video.Title, 'bob');
+    // What the credentials are for still works: create, upload.
+    const cr = await vod.request('CreateUploadVideo', { Title: 'alice sts', FileName: 'a.mp4' }, { method: 'POST' });
+    const j = s => JSON.parse(Buffer.from(s, 'base64').toString('utf8'));
+    const up = { addr: j(cr.UploadAddress), auth: j(cr.UploadAuth) };
+    await uploadClient(up).put(up.addr.FileName, Buffer.alloc(4096, 1));
+    const done = await vodClient(srv).request('GetVideoInfo', { VideoId: cr.VideoId }, { method: 'POST' });
+    assert.equal(done.Video.Status, 'UploadSucc');
+    const img = await vod.request('CreateUploadImage', { ImageType: 'default', ImageExt: 'png' }, { method: 'POST' });
+    assert.match(img.ImageId, /^[0-9a-f]{32}$/);
   }));
 
   it('serves the static folder and nothing outside it', T, async () => {

@@ -395,6 +395,40 @@ static void test_resolve(void **state)
     free(dir);
 }
 
+/* The resources the VOD actions evaluate (rpc/vod_upload.c, vod_resource): one media's
+ * "acs:vod:<region>:<account>:<type>/<id>", the account's "acs:vod:<region>:<account>:*".
+ * A policy naming one video grants that video and nothing else: not a longer id with the
+ * same prefix, not another type with the same id, not the account-level actions. */
+static void test_media_resources(void **state)
+{
+    (void)state;
+    json_t *d = j("{\"Version\":\"1\",\"Statement\":[{\"Effect\":\"Allow\","
+                  "\"Action\":[\"vod:GetVideoInfo\",\"vod:DeleteVideo\"],"
+                  "\"Resource\":\"acs:vod:*:*:video/0123456789abcdef0123456789abcdef\"},"
+                  "{\"Effect\":\"Allow\",\"Action\":\"vod:GetImageInfo\",\"Resource\":\"acs:vod:*:1234:image/*\"}]}");
+    const char *mine = "acs:vod:cn-hangzhou:1234:video/0123456789abcdef0123456789abcdef";
+    assert_int_equal(policy_eval_doc(d, "vod:GetVideoInfo", mine), POLICY_ALLOW);
+    assert_int_equal(policy_eval_doc(d, "vod:DeleteVideo", mine), POLICY_ALLOW);
+    assert_int_equal(policy_eval_doc(d, "vod:RefreshUploadVideo", mine), POLICY_DENY);
+    assert_int_equal(policy_eval_doc(d, "vod:GetVideoInfo", "acs:vod:cn-hangzhou:1234:video/0123456789abcdef0123456789abcdef0"),
+                     POLICY_DENY);
+    assert_int_equal(policy_eval_doc(d, "vod:GetVideoInfo", "acs:vod:cn-hangzhou:1234:video/ffff"), POLICY_DENY);
+    assert_int_equal(policy_eval_doc(d, "vod:GetVideoInfo", "acs:vod:cn-hangzhou:1234:image/0123456789abcdef0123456789abcdef"),
+                     POLICY_DENY);
+    assert_int_equal(policy_eval_doc(d, "vod:GetVideoInfo", "acs:vod:cn-hangzhou:1234:*"), POLICY_DENY);
+    /* images of account 1234 only */
+    assert_int_equal(policy_eval_doc(d, "vod:GetImageInfo", "acs:vod:cn-hangzhou:1234:image/abc"), POLICY_ALLOW);
+    assert_int_equal(policy_eval_doc(d, "vod:GetImageInfo", "acs:vod:cn-hangzhou:9999:image/abc"), POLICY_DENY);
+    json_decref(d);
+    /* "*" and the account pattern cover every media and the account resource */
+    json_t *all = j("{\"Version\":\"1\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"vod:*\","
+                    "\"Resource\":\"acs:vod:*:1234:*\"}]}");
+    assert_int_equal(policy_eval_doc(all, "vod:GetVideoList", "acs:vod:cn-hangzhou:1234:*"), POLICY_ALLOW);
+    assert_int_equal(policy_eval_doc(all, "vod:GetVideoInfo", mine), POLICY_ALLOW);
+    assert_int_equal(policy_eval_doc(all, "vod:GetVideoInfo", "acs:vod:cn-hangzhou:9999:video/x"), POLICY_DENY);
+    json_decref(all);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,7 +436,7 @@ int main(void)
         cmocka_unit_test(test_grammar_limits),  cmocka_unit_test(test_builtins),
         cmocka_unit_test(test_match),           cmocka_unit_test(test_pathological),
         cmocka_unit_test(test_deny_first),      cmocka_unit_test(test_sets),
-        cmocka_unit_test(test_resolve),
+        cmocka_unit_test(test_resolve),         cmocka_unit_test(test_media_resources),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,8 +18,14 @@
 
 #include "common/codec.h"
 #include "common/digest.h"
+#include <sys/wait.h>
+#include <time.h>
+
+#include "server/auth/auth.h"
 #include "server/auth/token.h"
-#include "store_harness.h" /* make_temp_dir, rm_rf */
+#include "server/server.h"
+#include "server/store/meta_vod.h"
+#include "store_harness.h" /* make_temp_dir, rm_rf, store_fx */
 
 static char *scratch_dir(void)
 {
@@ -432,6 +438,129 @@ static void test_concurrent(void **state)
     json_decref(c);
 }
 
+/* ---- revocation: deleting the principal a token derives from -------------------- */
+
+/* A role-session token of role/<role> in acc1, sealing generation gen (rev NULL: none). */
+static void issue_session(token_keys *k, const char *role, json_t *rev, issued *out)
+{
+    long long now = (long long)time(NULL);
+    char prn[128];
+    snprintf(prn, sizeof prn, "role/%s/s1", role);
+    json_t *c = json_pack("{s:s,s:s,s:I,s:I,s:[[{s:s,s:{s:s,s:[{s:s,s:s,s:s}]}}]]}", "acct", "acc1", "prn", prn, "iat",
+                          (json_int_t)now, "exp", (json_int_t)(now + 3600), "pol", "PolicyName", "p",
+                          "PolicyDocument", "Version", "1", "Statement", "Effect", "Allow", "Action", "vod:*",
+                          "Resource", "*");
+    assert_non_null(c);
+    if (rev)
+        assert_int_equal(json_object_set_new(c, "rev", rev), 0);
+    issue(k, c, out);
+    json_decref(c);
+}
+
+static int resolve(vodupd *s, const issued *t)
+{
+    vodup_cred cred;
+    int rc = auth_resolve(s, t->key_id, t->token, time(NULL), &cred);
+    if (rc == AUTH_OK)
+        auth_cred_clear(&cred);
+    return rc;
+}
+
+/* What `vodupd role delete` does, in another process with its own connections. */
+static void delete_role_in_child(const char *dir, const char *role)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        vodup_meta *m;
+        int ok = vodup_meta_open(&m, dir, 1) == VODUP_META_OK &&
+                 vodup_meta_principal_delete_revoking(m, "role", "acc1", role) == VODUP_META_OK;
+        if (ok)
+            vodup_meta_close(m);
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void test_revocation_by_delete(void **state)
+{
+    store_fx *f = *state;
+    vodupd s;
+    memset(&s, 0, sizeof s);
+    s.meta = f->m;
+    s.token_keys = token_keys_load(f->dir);
+    assert_non_null(s.token_keys);
+    s.revocations = vodup_meta_revocations_open(f->dir);
+    assert_non_null(s.revocations);
+    vodup_meta_principal role = {"acc1", "uploader", "acs:ram::acc1:role/uploader", "[]", 3600, 1000};
+    assert_int_equal(vodup_meta_principal_create(f->m, "role", &role), VODUP_META_OK);
+
+    long long gen = -1;
+    assert_int_equal(auth_generation(&s, "acc1", "role/uploader", &gen), 0);
+    assert_int_equal(gen, 0);
+    issued t, legacy, other;
+    issue_session(s.token_keys, "uploader", json_pack("{s:I,s:I}", "role/uploader", (json_int_t)0, "user/app",
+                                                      (json_int_t)0), &t);
+    issue_session(s.token_keys, "uploader", NULL, &legacy);
+    issue_session(s.token_keys, "other", json_pack("{s:I}", "role/other", (json_int_t)0), &other);
+    /* valid, repeatedly (the cache is loaded and then answers from memory) */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(resolve(&s, &t), AUTH_OK);
+
+    delete_role_in_child(f->dir, "uploader");
+    /* seen at once by the cache, and by the uncached path */
+    assert_int_equal(resolve(&s, &t), AUTH_ENOKEY);
+    vodup_meta_revocations *saved = s.revocations;
+    s.revocations = NULL;
+    assert_int_equal(resolve(&s, &t), AUTH_ENOKEY);
+    s.revocations = saved;
+    /* other principals' tokens are unaffected; tokens without the claim predate it */
+    assert_int_equal(resolve(&s, &other), AUTH_OK);
+    assert_int_equal(resolve(&s, &legacy), AUTH_OK);
+
+    /* the role again, under the same name: new tokens seal generation 1 and pass; the old
+     * one stays revoked */
+    assert_int_equal(vodup_meta_principal_create(f->m, "role", &role), VODUP_META_OK);
+    assert_int_equal(auth_generation(&s, "acc1", "role/uploader", &gen), 0);
+    assert_int_equal(gen, 1);
+    issued t2;
+    issue_session(s.token_keys, "uploader", json_pack("{s:I}", "role/uploader", (json_int_t)1), &t2);
+    assert_int_equal(resolve(&s, &t2), AUTH_OK);
+    assert_int_equal(resolve(&s, &t), AUTH_ENOKEY);
+    /* deleted again (generation 2): the new session goes too; an absent role is not found */
+    delete_role_in_child(f->dir, "uploader");
+    assert_int_equal(resolve(&s, &t2), AUTH_ENOKEY);
+    assert_int_equal(vodup_meta_principal_delete_revoking(f->m, "role", "acc1", "uploader"), VODUP_META_ENOTFOUND);
+
+    /* a malformed claim is a malformed token, not a pass */
+    issued bad;
+    issue_session(s.token_keys, "other", json_pack("{s:s}", "role/other", "0"), &bad);
+    assert_int_equal(resolve(&s, &bad), AUTH_ETOKEN);
+    issued_free(&bad);
+    issue_session(s.token_keys, "other", json_pack("[i]", 0), &bad);
+    assert_int_equal(resolve(&s, &bad), AUTH_ETOKEN);
+
+    issued_free(&bad);
+    issued_free(&t);
+    issued_free(&t2);
+    issued_free(&legacy);
+    issued_free(&other);
+    vodup_meta_revocations_close(s.revocations);
+    token_keys_free(s.token_keys);
+}
+
+static int store_setup(void **state)
+{
+    return store_fx_setup(state, "token-rev", 2, "media");
+}
+
+static int store_teardown(void **state)
+{
+    return store_fx_teardown(state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -443,6 +572,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_files, keys_fx_setup, keys_fx_teardown),
         cmocka_unit_test(test_other_data_dir),
         cmocka_unit_test_setup_teardown(test_concurrent, keys_fx_setup, keys_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_revocation_by_delete, store_setup, store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

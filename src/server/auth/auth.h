@@ -3,8 +3,9 @@
  * Long-term secrets must be recoverable (HMAC verification needs them), so they are
  * stored sealed with AES-256-GCM under a server key kept in the data directory (0600).
  * Temporary keys ("STS." ids with a SecurityToken) carry their claims inside the token
- * and are resolved here too, without a database lookup; the token format arrives with
- * the VOD/STS issue, and until then such keys are refused as unknown.
+ * and are resolved here too, without a database lookup beyond the (cached) check that the
+ * principals they derive from were not deleted since: a revoked temporary key answers
+ * AUTH_ENOKEY, as the key of a deleted user does.
  */
 #ifndef VODUPD_AUTH_H
 #define VODUPD_AUTH_H
@@ -35,6 +36,14 @@ typedef struct vodup_cred {
     char *scope_key;        /* owned */
     size_t scope_key_len;
     json_t *scope_ops;      /* array of operation names, owned */
+
+    /* The principals this credential derives from, with their generations when it was
+     * issued (store/meta.h, "revocation"): {"user/<name>": g} for a RAM user's key,
+     * {"user/<name>": g, "role/<name>": g} for a role session, whatever the creating
+     * credential carried for upload credentials. Owned; NULL for root keys. Copied into
+     * every temporary credential issued on behalf of this one, so deleting the user or
+     * role refuses all of them. */
+    json_t *rev;
 } vodup_cred;
 
 /* Releases what a resolved credential owns and wipes its secret. */
@@ -49,7 +58,7 @@ int auth_scope_allows(const vodup_cred *c, const char *op, const char *bucket, c
 
 enum {
     AUTH_OK = 0,
-    AUTH_ENOKEY = -1,           /* no such access key */
+    AUTH_ENOKEY = -1,           /* no such access key (or a temporary one revoked) */
     AUTH_EINACTIVE = -2,        /* key disabled */
     AUTH_ETOKEN = -3,           /* security token malformed or forged */
     AUTH_ETOKEN_EXPIRED = -4,
@@ -66,6 +75,11 @@ int auth_master_key_load(const char *data_dir, unsigned char key[32]);
  * key_id gets "LTAI" + 20 characters, secret 30 characters. */
 int auth_key_create(vodupd *s, const char *account_id, const char *principal,
                     char key_id[25], char secret[31]);
+
+/* The current generation of principal ("user/<name>", "role/<name>") of account_id:
+ * from s->revocations when the server has the cache, else read from s->meta. 0 ok,
+ * -1 when it cannot be read (callers then refuse: fail closed). */
+int auth_generation(vodupd *s, const char *account_id, const char *principal, long long *gen);
 
 /* Finds the credential behind key_id (and token, NULL when none) at time now. */
 int auth_resolve(vodupd *s, const char *key_id, const char *token, time_t now, vodup_cred *out);

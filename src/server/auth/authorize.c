@@ -10,6 +10,7 @@ void auth_cred_clear(vodup_cred *c)
 {
     json_decref(c->policy_sets);
     json_decref(c->scope_ops);
+    json_decref(c->rev);
     free(c->scope_key);
     OPENSSL_cleanse(c, sizeof *c);
 }

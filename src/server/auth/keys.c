@@ -152,7 +152,42 @@ int auth_key_create(vodupd *s, const char *account_id, const char *principal,
     return r == VODUP_META_OK ? 0 : -1;
 }
 
-/* Temporary credentials carry everything in their token (auth/token.h): no lookup. */
+int auth_generation(vodupd *s, const char *account_id, const char *principal, long long *gen)
+{
+    int rc = s->revocations ? vodup_meta_revocations_get(s->revocations, account_id, principal, gen)
+             : s->meta      ? vodup_meta_revocation_get(s->meta, account_id, principal, gen)
+                            : VODUP_META_EIO;
+    return rc == VODUP_META_OK ? 0 : -1;
+}
+
+/* At most this many principals in one credential's chain (we issue at most two). */
+#define REV_MAX 8
+
+/* Checks a token's "rev" claim against the current generations. AUTH_OK, AUTH_ENOKEY
+ * when a principal it derives from was revoked after it was issued, AUTH_ETOKEN when the
+ * claim is malformed, AUTH_EIO when the generations cannot be read. */
+static int check_revocation(vodupd *s, const char *account_id, const json_t *rev)
+{
+    if (!rev)
+        return AUTH_OK; /* issued before revocation existed: lives until its expiry */
+    if (!json_is_object(rev) || json_object_size(rev) > REV_MAX)
+        return AUTH_ETOKEN;
+    const char *principal;
+    json_t *g;
+    json_object_foreach((json_t *)rev, principal, g) {
+        if (!json_is_integer(g) || json_integer_value(g) < 0)
+            return AUTH_ETOKEN;
+        long long now_gen;
+        if (auth_generation(s, account_id, principal, &now_gen) != 0)
+            return AUTH_EIO;
+        if (now_gen > (long long)json_integer_value(g))
+            return AUTH_ENOKEY;
+    }
+    return AUTH_OK;
+}
+
+/* Temporary credentials carry everything in their token (auth/token.h): no lookup but
+ * the revocation check. */
 static int resolve_temporary(vodupd *s, const char *key_id, const char *token, time_t now,
                              vodup_cred *out)
 {
@@ -172,7 +207,14 @@ static int resolve_temporary(vodupd *s, const char *key_id, const char *token, t
     default:
         return AUTH_ETOKEN;
     }
-    int rc = AUTH_OK;
+    json_t *rev = json_object_get(c.json, "rev");
+    int rc = check_revocation(s, c.account_id, rev);
+    if (rc != AUTH_OK) {
+        OPENSSL_cleanse(secret, sizeof secret);
+        token_claims_clear(&c);
+        return rc;
+    }
+    out->rev = json_incref(rev);
     snprintf(out->key_id, sizeof out->key_id, "%s", key_id);
     memcpy(out->secret, secret, sizeof secret);
     OPENSSL_cleanse(secret, sizeof secret);
@@ -215,6 +257,17 @@ static int resolve_temporary(vodupd *s, const char *key_id, const char *token, t
 /* A RAM user's attached policies become the credential's one policy set. */
 static int load_user_policies(vodupd *s, vodup_cred *out)
 {
+    /* The user's generation is read before its row: if the user is deleted in between,
+     * either the row is gone (refused here) or the generation read is the old one and
+     * whatever this request issues is revoked by the deletion's new one. */
+    char prn[160];
+    long long gen;
+    snprintf(prn, sizeof prn, "user/%s", out->principal);
+    if (auth_generation(s, out->account_id, prn, &gen) != 0)
+        return AUTH_EIO;
+    out->rev = json_object();
+    if (!out->rev || json_object_set_new(out->rev, prn, json_integer((json_int_t)gen)) != 0)
+        return AUTH_EIO;
     vodup_meta_principal p;
     int r = vodup_meta_principal_get(s->meta, "user", out->account_id, out->principal, &p);
     if (r == VODUP_META_ENOTFOUND)

@@ -1,5 +1,6 @@
 /* rpc.c - see rpc.h: parsing, authentication and answers of RPC-style requests. */
 #include "server/rpc/rpc.h"
+#include "server/rpc/rpc_params.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,7 +18,6 @@
 #include "server/store/meta_vod.h"
 
 #define RPC_MAX_BODY (64 * 1024)
-#define RPC_MAX_PARAMS 200
 #define RPC_NONCE_TTL (2 * OSS_MAX_TIME_SKEW) /* a nonce must outlive the whole timestamp window */
 
 int rpc_is_rpc(http_request *r)
@@ -294,24 +294,19 @@ static void rpc_finish(http_request *r)
         rpc_error(c, 400, "UnsupportedHTTPMethod", "Specified HTTP method is not supported: use GET or POST.");
         return;
     }
-    if (r->body.len && vodup_form_parse(&c->form, r->body.data, r->body.len) != 0) {
+    switch (rpc_params_collect(&r->target, r->body.data, r->body.len, &c->form, &c->params, &c->nparams)) {
+    case RPC_PARAMS_OK:
+        break;
+    case RPC_PARAMS_EFORM:
         rpc_error(c, 400, "InvalidParameter", "The form body is malformed.");
         return;
-    }
-    size_t n = r->target.nquery + c->form.nquery;
-    if (n > RPC_MAX_PARAMS) {
+    case RPC_PARAMS_ETOOMANY:
         rpc_error(c, 400, "InvalidParameter", "Too many parameters (at most %d).", RPC_MAX_PARAMS);
         return;
-    }
-    c->params = calloc(n ? n : 1, sizeof *c->params);
-    if (!c->params) {
+    default:
         rpc_error(c, 500, "InternalError", "Out of memory.");
         return;
     }
-    for (size_t i = 0; i < r->target.nquery; i++)
-        c->params[c->nparams++] = r->target.query[i];
-    for (size_t i = 0; i < c->form.nquery; i++)
-        c->params[c->nparams++] = c->form.query[i];
     if (check_common(c) != 0)
         return;
     c->action = rpc_param(c, "Action");

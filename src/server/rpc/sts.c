@@ -70,6 +70,14 @@ static int assume_role(rpc_call *c)
                          "'.', '@', '-' and '_'.");
     if (!auth_authorize(cred, "sts:AssumeRole", arn))
         return rpc_error(c, 403, "NoPermission", "You are not authorized to do this action. You should be authorized by RAM.");
+    /* The role's generation is read before the role itself (see load_user_policies in
+     * auth/keys.c): a deletion in between either hides the role or outdates what is
+     * sealed here. */
+    char role_prn[160];
+    long long role_gen = 0;
+    snprintf(role_prn, sizeof role_prn, "role/%s", name);
+    if (auth_generation(c->r->srv, acct, role_prn, &role_gen) != 0)
+        return rpc_error(c, 500, "InternalError", "STS Server Internal Error happened.");
     vodup_meta_principal role;
     int rc = strcmp(acct, cred->account_id) != 0
                  ? VODUP_META_ENOTFOUND
@@ -115,7 +123,8 @@ static int assume_role(rpc_call *c)
                              STS_MAX_POLICY);
         }
         char err[256];
-        json_t *doc = json_loads(pol, 0, NULL);
+        /* Duplicate keys refused, as for operators' documents (auth/policy.c). */
+        json_t *doc = json_loads(pol, JSON_REJECT_DUPLICATES, NULL);
         if (!doc || policy_validate(doc, err, sizeof err) != 0) {
             if (!doc)
                 snprintf(err, sizeof err, "not valid JSON");
@@ -130,7 +139,15 @@ static int assume_role(rpc_call *c)
     char prn[256];
     snprintf(prn, sizeof prn, "role/%s/%s", name, session);
     long long now = (long long)c->now, exp = now + duration;
-    json_t *claims = json_pack("{s:s,s:s,s:I,s:I,s:o}", "acct", acct, "prn", prn, "iat", now, "exp", exp, "pol", sets);
+    /* The user's chain (its own generation) plus the role's: deleting either revokes. */
+    json_t *rev = cred->rev ? json_deep_copy(cred->rev) : json_object();
+    if (!rev || json_object_set_new(rev, role_prn, json_integer((json_int_t)role_gen)) != 0) {
+        json_decref(rev);
+        json_decref(sets);
+        return rpc_error(c, 500, "InternalError", "STS Server Internal Error happened.");
+    }
+    json_t *claims = json_pack("{s:s,s:s,s:I,s:I,s:o,s:o}", "acct", acct, "prn", prn, "iat", now, "exp", exp, "pol",
+                               sets, "rev", rev);
     char *ak = NULL, *sk = NULL, *token = NULL;
     rc = claims ? token_issue(c->r->srv->token_keys, claims, &ak, &sk, &token) : -1;
     json_decref(claims);

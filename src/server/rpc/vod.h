@@ -22,4 +22,14 @@ int vod_valid_callback_url(const char *url);
 /* Public URL of bucket/key (key %-encoded, '/' kept), appended to out. */
 void vod_file_url(const vodupd *s, const char *bucket, const char *key, vbuf *out);
 
+/* The RAM resource of one media: "acs:vod:<region>:<account>:<type>/<id>" with type
+ * "video", "image" or "attachedmedia"; with type NULL the account's own resource
+ * "acs:vod:<region>:<account>:*" (actions that create media, list them, or configure the
+ * account). 0, or -1 when it does not fit in n bytes (an id no media can have). */
+int vod_resource(const rpc_call *c, const char *type, const char *id, char *out, size_t n);
+/* rpc_authorize on vod_resource(type, id): 0 when allowed, else -1 after answering
+ * Forbidden.RAM. Called before the media is looked up, so a refused caller learns
+ * nothing about whether it exists. */
+int vod_authorize(rpc_call *c, const char *action, const char *type, const char *id);
+
 #endif

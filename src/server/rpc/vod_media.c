@@ -48,7 +48,10 @@ static json_t *video_json(const vodupd *s, const vodup_meta_media *md)
 
 static int get_video_info(rpc_call *c)
 {
-    if (rpc_authorize(c, "vod:GetVideoInfo", "*") != 0)
+    const char *id = rpc_param(c, "VideoId");
+    if (!id || !*id)
+        return rpc_missing(c, "VideoId");
+    if (vod_authorize(c, "vod:GetVideoInfo", "video", id) != 0)
         return -1;
     vodup_meta_media md;
     if (vod_get_media(c, "VideoId", "video", &md) != 0)
@@ -61,7 +64,10 @@ static int get_video_info(rpc_call *c)
 
 static int get_image_info(rpc_call *c)
 {
-    if (rpc_authorize(c, "vod:GetImageInfo", "*") != 0)
+    const char *id = rpc_param(c, "ImageId");
+    if (!id || !*id)
+        return rpc_missing(c, "ImageId");
+    if (vod_authorize(c, "vod:GetImageInfo", "image", id) != 0)
         return -1;
     vodup_meta_media md;
     if (vod_get_media(c, "ImageId", "image", &md) != 0)
@@ -123,7 +129,7 @@ static int parse_int_param(rpc_call *c, const char *name, long *out, long dflt, 
 
 static int get_video_list(rpc_call *c)
 {
-    if (rpc_authorize(c, "vod:GetVideoList", "*") != 0)
+    if (vod_authorize(c, "vod:GetVideoList", NULL, NULL) != 0)
         return -1;
     long page_no, page_size, cate;
     if (parse_int_param(c, "PageNo", &page_no, 1, 1, 1000000) != 0 ||
@@ -160,47 +166,68 @@ static int get_video_list(rpc_call *c)
     return rpc_reply(c, body);
 }
 
+#define DELETE_MAX_IDS 20
+
 static int delete_video(rpc_call *c)
 {
-    if (rpc_authorize(c, "vod:DeleteVideo", "*") != 0)
-        return -1;
     const char *ids = rpc_param(c, "VideoIds");
     if (!ids || !*ids)
         return rpc_missing(c, "VideoIds");
+    /* Split first, then authorize each id on its own resource (video/<id>) before any is
+     * looked up or deleted: a caller allowed none of them gets Forbidden.RAM and learns
+     * nothing about which exist; one allowed some gets the others in ForbiddenVideoIds. */
+    char id[DELETE_MAX_IDS][64];
+    int allowed[DELETE_MAX_IDS], count = 0, nallowed = 0, given = 0;
     json_t *missing = json_array(), *forbidden = json_array();
-    int count = 0, deleted = 0;
     const char *p = ids;
     while (*p) {
         size_t n = strcspn(p, ",");
-        if (++count > 20) {
+        if (n > 0 && ++given > DELETE_MAX_IDS) {
             json_decref(missing);
             json_decref(forbidden);
             return rpc_error(c, 400, "VideoIdsExceededMax", "The VideoIds exceeded maximum (20).");
         }
-        char id[64];
-        if (n > 0 && n < sizeof id) {
-            memcpy(id, p, n);
-            id[n] = '\0';
-            vodup_meta_media md;
-            int rc = vodup_meta_media_get(c->r->srv->meta, c->r->cred.account_id, id, &md);
-            if (rc == VODUP_META_OK) {
-                int video = strcmp(md.kind, "video") == 0;
-                vodup_meta_media_clear(&md);
-                rc = video ? vodup_meta_media_delete(c->r->srv->meta, c->r->cred.account_id, id)
-                           : VODUP_META_ENOTFOUND;
-            }
-            if (rc == VODUP_META_OK)
-                deleted++;
-            else if (rc == VODUP_META_ENOTFOUND)
-                json_array_append_new(missing, json_string(id));
-            else
-                json_array_append_new(forbidden, json_string(id));
+        if (n > 0 && n < sizeof id[0]) {
+            memcpy(id[count], p, n);
+            id[count][n] = '\0';
+            char res[256];
+            allowed[count] = vod_resource(c, "video", id[count], res, sizeof res) == 0 &&
+                             auth_authorize(&c->r->cred, "vod:DeleteVideo", res);
+            nallowed += allowed[count];
+            count++;
         } else if (n > 0) {
-            json_array_append_new(missing, json_stringn(p, n > 63 ? 63 : n));
+            /* Longer than any id: cannot exist, and names no resource anyone holds. */
+            json_array_append_new(missing, json_stringn(p, 63));
         }
         p += n;
         if (*p == ',')
             p++;
+    }
+    if (nallowed == 0 && count > 0) {
+        json_decref(missing);
+        json_decref(forbidden);
+        return rpc_error(c, 403, "Forbidden.RAM",
+                         "User not authorized to operate on the specified resource, or this API doesn't support RAM.");
+    }
+    int deleted = 0;
+    for (int i = 0; i < count; i++) {
+        if (!allowed[i]) {
+            json_array_append_new(forbidden, json_string(id[i]));
+            continue;
+        }
+        vodup_meta_media md;
+        int rc = vodup_meta_media_get(c->r->srv->meta, c->r->cred.account_id, id[i], &md);
+        if (rc == VODUP_META_OK) {
+            int video = strcmp(md.kind, "video") == 0;
+            vodup_meta_media_clear(&md);
+            rc = video ? vodup_meta_media_delete(c->r->srv->meta, c->r->cred.account_id, id[i]) : VODUP_META_ENOTFOUND;
+        }
+        if (rc == VODUP_META_OK)
+            deleted++;
+        else if (rc == VODUP_META_ENOTFOUND)
+            json_array_append_new(missing, json_string(id[i]));
+        else
+            json_array_append_new(forbidden, json_string(id[i]));
     }
     vodupd_gc_kick(c->r->srv);
     if (deleted == 0 && json_array_size(forbidden) == 0) {
@@ -235,7 +262,7 @@ static int valid_auth_key(const char *k)
 
 static int set_message_callback(rpc_call *c)
 {
-    if (rpc_authorize(c, "vod:SetMessageCallback", "*") != 0)
+    if (vod_authorize(c, "vod:SetMessageCallback", NULL, NULL) != 0)
         return -1;
     const char *type = rpc_param(c, "CallbackType");
     const char *url = rpc_param(c, "CallbackURL");
@@ -289,7 +316,7 @@ static int set_message_callback(rpc_call *c)
 
 static int get_message_callback(rpc_call *c)
 {
-    if (rpc_authorize(c, "vod:GetMessageCallback", "*") != 0)
+    if (vod_authorize(c, "vod:GetMessageCallback", NULL, NULL) != 0)
         return -1;
     char *text = NULL;
     int rc = vodup_meta_callback_get(c->r->srv->meta, c->r->cred.account_id, &text);

@@ -174,11 +174,38 @@ int vod_valid_callback_url(const char *url)
            !strpbrk(url, " ,\r\n\t");
 }
 
+/* ---- authorization ------------------------------------------------------------------- */
+
+int vod_resource(const rpc_call *c, const char *type, const char *id, char *out, size_t n)
+{
+    const vodupd *s = c->r->srv;
+    int r = type ? snprintf(out, n, "acs:vod:%s:%s:%s/%s", s->region, c->r->cred.account_id, type, id ? id : "")
+                 : snprintf(out, n, "acs:vod:%s:%s:*", s->region, c->r->cred.account_id);
+    /* Never evaluate a cut resource: "video/<allowed id><more>" cut after the allowed id
+     * would match a policy naming that id. */
+    return r < 0 || (size_t)r >= n ? -1 : 0;
+}
+
+int vod_authorize(rpc_call *c, const char *action, const char *type, const char *id)
+{
+    char res[256];
+    if (vod_resource(c, type, id, res, sizeof res) != 0)
+        return rpc_error(c, 403, "Forbidden.RAM",
+                         "User not authorized to operate on the specified resource, or this API doesn't support RAM.");
+    return rpc_authorize(c, action, res);
+}
+
 /* ---- storage and credentials ------------------------------------------------------- */
 
 /* The bucket an upload goes to: StorageLocation ("<bucket>" or "<bucket>.<host>") when
- * given, which must be a bucket of the account; otherwise the account's default VOD
- * storage, created on first use as "outin-<32 hex>". */
+ * given, which must be a bucket enabled for VOD in the caller's account; otherwise the
+ * account's default VOD storage, created on first use as "outin-<32 hex>".
+ *
+ * "Enabled for VOD" is the bucket vodupd created as the account's VOD storage (the
+ * setting vod_storage:<account>), not any bucket of the account: an uploader allowed
+ * only vod:CreateUpload* must not be able to write media objects (and have events and
+ * media records made for them) into the application's other buckets, e.g. the one its
+ * web site is served from. */
 int vod_storage(rpc_call *c, char bucket[64])
 {
     vodupd *s = c->r->srv;
@@ -186,17 +213,29 @@ int vod_storage(rpc_call *c, char bucket[64])
     const char *loc = rpc_param(c, "StorageLocation");
     if (loc && *loc) {
         size_t n = strcspn(loc, ".");
-        vodup_meta_bucket b;
         if (n == 0 || n >= 64)
             return rpc_error(c, 404, "InvalidStorage.NotFound", "The StorageLocation does not exist.");
         memcpy(bucket, loc, n);
         bucket[n] = '\0';
-        int rc = vodup_meta_bucket_get(s->meta, bucket, &b);
-        int mine = rc == VODUP_META_OK && strcmp(b.account_id, acct) == 0;
-        if (rc == VODUP_META_OK)
-            vodup_meta_bucket_clear(&b);
-        if (!mine)
-            return rpc_error(c, 404, "InvalidStorage.NotFound", "The StorageLocation does not exist.");
+        char setting[96], *vod = NULL;
+        snprintf(setting, sizeof setting, "vod_storage:%s", acct);
+        int rc = vodup_meta_setting_get(s->meta, setting, &vod);
+        if (rc != VODUP_META_OK && rc != VODUP_META_ENOTFOUND)
+            return rpc_error(c, 500, "InternalError", "The metadata store failed.");
+        int enabled = rc == VODUP_META_OK && vod && strcmp(vod, bucket) == 0;
+        free(vod);
+        /* The setting was written for acct; the bucket must also still exist and be
+         * acct's (checked again rather than trusted). */
+        vodup_meta_bucket b;
+        if (enabled) {
+            rc = vodup_meta_bucket_get(s->meta, bucket, &b);
+            enabled = rc == VODUP_META_OK && strcmp(b.account_id, acct) == 0;
+            if (rc == VODUP_META_OK)
+                vodup_meta_bucket_clear(&b);
+        }
+        if (!enabled)
+            return rpc_error(c, 404, "InvalidStorage.NotFound",
+                             "The StorageLocation does not exist or is not enabled for VOD.");
         return 0;
     }
     char name[96], *v = NULL;
@@ -267,6 +306,12 @@ static int add_upload_credentials(rpc_call *c, const vodup_meta_media *md, json_
     json_t *claims = json_pack("{s:s,s:s,s:I,s:I,s:I,s:{s:s,s:s,s:o}}", "acct", md->account_id, "prn", prn, "iat", now,
                                "iatms", now_ms, "exp", exp, "scope", "bucket", md->bucket, "key", md->object_key,
                                "ops", ops);
+    /* Upload credentials derive from the caller's: deleting the RAM user or role behind
+     * it revokes them too (auth.h, vodup_cred.rev). */
+    if (claims && c->r->cred.rev && json_object_set_new(claims, "rev", json_deep_copy(c->r->cred.rev)) != 0) {
+        json_decref(claims);
+        claims = NULL;
+    }
     char *ak = NULL, *sk = NULL, *token = NULL;
     int rc = claims ? token_issue(s->token_keys, claims, &ak, &sk, &token) : -1;
     json_decref(claims);
@@ -389,7 +434,7 @@ static char *video_key(const vodup_meta_media *md, time_t now, const char *ext)
 
 static int create_upload_video(rpc_call *c)
 {
-    if (rpc_authorize(c, "vod:CreateUploadVideo", "*") != 0)
+    if (vod_authorize(c, "vod:CreateUploadVideo", NULL, NULL) != 0)
         return -1;
     if (vod_check_text(c, "Title", 128, 1) != 0)
         return -1;
@@ -436,7 +481,10 @@ int vod_get_media(rpc_call *c, const char *param, const char *kind, vodup_meta_m
 
 static int refresh_upload_video(rpc_call *c)
 {
-    if (rpc_authorize(c, "vod:RefreshUploadVideo", "*") != 0)
+    const char *id = rpc_param(c, "VideoId");
+    if (!id || !*id)
+        return rpc_missing(c, "VideoId");
+    if (vod_authorize(c, "vod:RefreshUploadVideo", "video", id) != 0)
         return -1;
     vodup_meta_media md;
     if (vod_get_media(c, "VideoId", "video", &md) != 0)
@@ -471,7 +519,7 @@ static int store_with_url(rpc_call *c, vodup_meta_media *md, vbuf *key, const ch
 
 static int create_upload_image(rpc_call *c)
 {
-    if (rpc_authorize(c, "vod:CreateUploadImage", "*") != 0)
+    if (vod_authorize(c, "vod:CreateUploadImage", NULL, NULL) != 0)
         return -1;
     const char *type = rpc_param(c, "ImageType");
     if (!type || !*type)
@@ -506,7 +554,7 @@ static int create_upload_image(rpc_call *c)
 
 static int create_upload_attached_media(rpc_call *c)
 {
-    if (rpc_authorize(c, "vod:CreateUploadAttachedMedia", "*") != 0)
+    if (vod_authorize(c, "vod:CreateUploadAttachedMedia", NULL, NULL) != 0)
         return -1;
     const char *bt = rpc_param(c, "BusinessType");
     if (!bt || !*bt)

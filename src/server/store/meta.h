@@ -234,5 +234,28 @@ int vodup_meta_upload_expire_creds(vodup_meta *m, time_t before, int max);
  * collector that leaves some ids on the list (blobs a reader still holds) reaches the
  * rest. */
 int vodup_meta_gc_take_after(vodup_meta *m, const char *after, char (*ids)[33], int max);
+/* --- revocation of temporary credentials (meta_sqlite_auth.c) ---------------------- */
+/* Each principal of an account ("role/<name>", "user/<name>") has a generation, 0 until it
+ * is first revoked. Temporary credentials seal the generations of the principals they
+ * derive from and are refused once one of those has moved past the sealed value. */
+
+/* Deletes a user or role like vodup_meta_principal_delete (ENOTFOUND when absent) and,
+ * in the same transaction, advances its generation. */
+int vodup_meta_principal_delete_revoking(vodup_meta *m, const char *kind, const char *account_id,
+                                         const char *name);
+/* The current generation of principal ("<kind>/<name>") in account_id (0: never revoked),
+ * read in its own transaction. */
+int vodup_meta_revocation_get(vodup_meta *m, const char *account_id, const char *principal,
+                              long long *gen);
+
+/* The generations cached for request-time checks: one connection of its own, refreshed
+ * whenever PRAGMA data_version says any connection (any process) committed and the
+ * revocation epoch moved, so a revocation by another process is seen by the next call.
+ * Thread-safe (one mutex). NULL with errno on failure. */
+typedef struct vodup_meta_revocations vodup_meta_revocations;
+vodup_meta_revocations *vodup_meta_revocations_open(const char *data_dir);
+int vodup_meta_revocations_get(vodup_meta_revocations *r, const char *account_id, const char *principal,
+                               long long *gen);
+void vodup_meta_revocations_close(vodup_meta_revocations *r);
 
 #endif
