@@ -25,6 +25,7 @@
  */
 #include "server/store/meta.h"
 #include "server/store/meta_sqlite_int.h"
+#include "server/store/meta_vod.h"
 
 #include "common/codec.h"
 #include "common/crc.h"
@@ -202,7 +203,21 @@ struct vodup_meta {
     conn *conns;
     conn **idle;        /* stack of free connections */
     int nidle;
+    vodup_meta_sealer sealer;   /* callback AuthKeys (meta_sqlite_vod.c); seal NULL: none */
 };
+
+void vodup_meta_set_sealer(vodup_meta *m, const vodup_meta_sealer *sealer)
+{
+    if (sealer)
+        m->sealer = *sealer;
+    else
+        memset(&m->sealer, 0, sizeof m->sealer);
+}
+
+const vodup_meta_sealer *meta__sealer(const vodup_meta *m)
+{
+    return m->sealer.seal && m->sealer.open ? &m->sealer : NULL;
+}
 
 conn *meta__acquire(vodup_meta *m)
 {
