@@ -677,6 +677,103 @@ static void test_sender_refuses_loopback_by_default(void **state)
     store_teardown(&f);
 }
 
+/* A second video of acc1 at vodb/<key> whose UserData names callback_url, uploaded: that
+ * queues its event. */
+static void add_video(fx *f, int n, const char *callback_url)
+{
+    time_t now = time(NULL);
+    char id[33], key[64], ud[256];
+    snprintf(id, sizeof id, "%032x", 0x1000 + n);
+    snprintf(key, sizeof key, "sv/extra-%d.mp4", n);
+    snprintf(ud, sizeof ud, "{\"MessageCallback\":{\"CallbackURL\":\"%s\"}}", callback_url);
+    vodup_meta_media md;
+    memset(&md, 0, sizeof md);
+    snprintf(md.id, sizeof md.id, "%s", id);
+    snprintf(md.kind, sizeof md.kind, "video");
+    snprintf(md.status, sizeof md.status, "Uploading");
+    md.account_id = "acc1";
+    md.title = "extra";
+    md.file_name = "x.mp4";
+    md.ext = "mp4";
+    md.user_data = ud;
+    md.cate_id = -1;
+    md.file_size = 5;
+    md.bucket = "vodb";
+    md.object_key = key;
+    md.created = md.modified = now;
+    assert_int_equal(vodup_meta_media_create(f->m, &md), VODUP_META_OK);
+    vodup_meta_object o;
+    memset(&o, 0, sizeof o);
+    vodup_meta_segment seg;
+    memset(&seg, 0, sizeof seg);
+    snprintf(seg.blob, sizeof seg.blob, "%032x", 0x2000 + n);
+    seg.size = 5;
+    o.bucket = "vodb";
+    o.key = key;
+    o.key_len = strlen(key);
+    o.size = 5;
+    snprintf(o.etag, sizeof o.etag, "0123456789ABCDEF0123456789ABCDEF");
+    o.crc64 = 1;
+    o.content_type = "video/mp4";
+    snprintf(o.type, sizeof o.type, "Normal");
+    o.mtime = now;
+    o.segs = &seg;
+    o.nsegs = 1;
+    assert_int_equal(vodup_meta_object_put(f->m, &o), VODUP_META_OK);
+}
+
+#define DEAD_RECEIVERS 100
+
+static void test_dead_receivers_cost_others_nothing(void **state)
+{
+    (void)state;
+    /* A hundred receivers that accept connections and never answer (listening sockets
+     * nobody accepts from: the kernel completes the handshake), each with an event queued
+     * before the healthy receiver's: the healthy one still gets its event at once. */
+    fx f;
+    store_setup(&f, 0);
+    /* The healthy receiver's event must come last in the outbox: take the queued one out
+     * and queue it again after the dead ones. */
+    assert_int_equal(vodup_meta_event_done(f.m, 1), VODUP_META_OK);
+    int socks[DEAD_RECEIVERS];
+    for (int i = 0; i < DEAD_RECEIVERS; i++) {
+        socks[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(socks[i] >= 0);
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(bind(socks[i], (struct sockaddr *)&sa, sizeof sa), 0);
+        assert_int_equal(listen(socks[i], 16), 0);
+        socklen_t len = sizeof sa;
+        assert_int_equal(getsockname(socks[i], (struct sockaddr *)&sa, &len), 0);
+        char url[64];
+        snprintf(url, sizeof url, "http://127.0.0.1:%u/dead", (unsigned)ntohs(sa.sin_port));
+        add_video(&f, i, url);
+    }
+    add_video(&f, DEAD_RECEIVERS, f.cb_url);
+    assert_int_equal(pending(f.m), DEAD_RECEIVERS + 1);
+
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    events *ev = events_start(&f.s);
+    assert_non_null(ev);
+    int got = receiver_wait(&f.r, 1, 10);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    /* The dead ones are still pending (the outbox lists them) while in flight. */
+    int still = pending(f.m);
+    events_stop(ev);
+    assert_true(got);
+    if (took > 1.5)
+        fail_msg("the healthy receiver waited %.2f s behind %d dead ones", took, DEAD_RECEIVERS);
+    assert_true(still >= DEAD_RECEIVERS);
+    assert_int_equal(pending(f.m), DEAD_RECEIVERS);
+    for (int i = 0; i < DEAD_RECEIVERS; i++)
+        close(socks[i]);
+    store_teardown(&f);
+}
+
 /* ---- AuthKeys at rest ------------------------------------------------------------------------ */
 
 /* 1 when needle occurs in any file directly in dir (the database and its WAL). */
@@ -800,6 +897,7 @@ int main(void)
         cmocka_unit_test(test_address_policy_default),
         cmocka_unit_test(test_address_policy_allow),
         cmocka_unit_test(test_sender_refuses_loopback_by_default),
+        cmocka_unit_test(test_dead_receivers_cost_others_nothing),
         cmocka_unit_test(test_authkey_sealed_and_migrated),
         cmocka_unit_test(test_sender_signs_with_sealed_key),
     };

@@ -8,10 +8,13 @@
  *
  * Sending is concurrent (one thread driving a curl multi handle) so that slow or dead
  * receivers cost the others nothing:
- *   - events are queued per destination (scheme://host:port of their URL); each
- *     destination has at most EVENTS_DEST_INFLIGHT deliveries in progress (1 while its
- *     last attempt failed to get any answer), all destinations together EVENTS_MAX_INFLIGHT;
- *     free slots go round-robin over the destinations with work;
+ *   - events are queued per destination (scheme://host:port of their URL); a destination
+ *     that answered its last request (any HTTP status) has up to EVENTS_DEST_INFLIGHT
+ *     deliveries in progress; one that has not answered yet, or whose last attempt got no
+ *     answer (refused, timed out), is on probation: one at a time, and all destinations on
+ *     probation together at most EVENTS_PROBATION_INFLIGHT, so that however many receivers
+ *     are dead, the rest of EVENTS_MAX_INFLIGHT stays free for those that answer; free
+ *     slots go round-robin over the destinations with work;
  *   - the events held in memory (waiting or in flight) are leased in the store (next_at
  *     pushed EVENTS_LEASE ahead) so the due query keeps returning the others; a
  *     destination's queue holds at most EVENTS_DEST_QUEUE, the excess is deferred in the
@@ -56,7 +59,9 @@
 #define EVENTS_BACKOFF_CAP 600       /* seconds: 10 min, the longest pause between tries */
 #define EVENTS_HTTP_TIMEOUT 5L       /* seconds: VOD's own receiver timeout */
 #define EVENTS_MAX_INFLIGHT 256      /* deliveries in progress, all destinations together */
-#define EVENTS_DEST_INFLIGHT 4       /* ... to one destination */
+#define EVENTS_DEST_INFLIGHT 4       /* ... to one destination that answers */
+#define EVENTS_PROBATION_INFLIGHT 192 /* ... to destinations that have not answered (yet), together */
+#define EVENTS_DEST_KEEP 60          /* seconds a destination's standing is remembered when idle */
 #define EVENTS_DEST_QUEUE 64         /* events held for one destination (waiting + in flight) */
 #define EVENTS_MAX_HELD 2048         /* events held in memory in all */
 #define EVENTS_LEASE 120             /* seconds a held event is kept out of the due query */
@@ -502,6 +507,7 @@ typedef struct job {
     struct curl_slist *hdrs;
     char errbuf[CURL_ERROR_SIZE];
     char refused[256];             /* the address check's reason, when it refused one */
+    int probation;                 /* counted in inflight_probation */
 } job;
 
 struct dest {
@@ -509,7 +515,8 @@ struct dest {
     job *head, *tail;              /* waiting, in outbox order */
     int held;                      /* waiting + in flight */
     int inflight;
-    int failing;                   /* last attempt got no answer: one at a time */
+    int answers;                   /* its last request got an HTTP answer: out of probation */
+    time_t last_used;              /* for forgetting idle destinations */
     dest *next;
 };
 
@@ -524,6 +531,7 @@ struct events {
     job *held[EVENTS_MAX_HELD];
     int nheld;
     int inflight;
+    int inflight_probation;        /* of which to destinations on probation */
     int trouble;                   /* the store failed in this round: pause before the next */
     time_t check_at;               /* when to look at the outbox again */
 };
@@ -756,14 +764,14 @@ static dest *dest_get(events *ev, const char *key)
     return d;
 }
 
-/* Forgets destinations with nothing held, so a tenant cycling through URLs does not grow
+/* Forgets destinations idle for a while, so a tenant cycling through URLs does not grow
  * the list for ever. */
-static void dests_prune(events *ev)
+static void dests_prune(events *ev, time_t now)
 {
     dest **pp = &ev->dests;
     while (*pp) {
         dest *d = *pp;
-        if (d->held == 0) {
+        if (d->held == 0 && (now - d->last_used >= EVENTS_DEST_KEEP || now < d->last_used)) {
             *pp = d->next;
             if (ev->rr == d)
                 ev->rr = NULL;
@@ -942,7 +950,11 @@ static int start(events *ev, job *j, const char **err)
         return -1;
     }
     j->d->inflight++;
+    j->d->last_used = time(NULL);
     ev->inflight++;
+    if (!j->d->answers)
+        ev->inflight_probation++;
+    j->probation = !j->d->answers;
     return 0;
 }
 
@@ -957,8 +969,9 @@ static void dispatch(events *ev)
         dest *d = first;
         do {
             dest *after = d->next ? d->next : ev->dests;
-            int cap = d->failing ? 1 : EVENTS_DEST_INFLIGHT;
-            if (d->head && d->inflight < cap && ev->inflight < EVENTS_MAX_INFLIGHT) {
+            int room = d->answers ? d->inflight < EVENTS_DEST_INFLIGHT
+                                  : d->inflight < 1 && ev->inflight_probation < EVENTS_PROBATION_INFLIGHT;
+            if (d->head && room && ev->inflight < EVENTS_MAX_INFLIGHT) {
                 job *j = d->head;
                 d->head = j->next;
                 if (!d->head)
@@ -1000,20 +1013,20 @@ static void reap(events *ev)
         j->hdrs = NULL;
         j->d->inflight--;
         ev->inflight--;
+        if (j->probation)
+            ev->inflight_probation--;
+        /* Any HTTP answer shows the receiver is there; no answer puts it on probation. */
+        j->d->answers = cc == CURLE_OK;
         if (cc == CURLE_OK && status == 200) {
-            j->d->failing = 0;
             if (vodup_meta_event_done(ev->s->meta, j->e.id) != VODUP_META_OK)
                 ev->trouble = 1;
         } else {
             char err[CURL_ERROR_SIZE + 64];
             if (cc != CURLE_OK) {
-                /* No answer at all: the receiver is down or stalled; let one probe at a time. */
-                j->d->failing = 1;
                 snprintf(err, sizeof err, "%s", j->refused[0] && cc == CURLE_COULDNT_CONNECT ? j->refused
                                                  : j->errbuf[0]                             ? j->errbuf
                                                                                              : curl_easy_strerror(cc));
             } else {
-                j->d->failing = 0;
                 snprintf(err, sizeof err, "HTTP %ld", status);
             }
             fail(ev, &j->e, err, 1);
@@ -1058,7 +1071,7 @@ static void *sender_main(void *p)
                 ev_free(&bt.ev[i]);
             }
             recheck_by(ev, next_check(ev, now, r, &bt));
-            dests_prune(ev);
+            dests_prune(ev, now);
         }
         dispatch(ev);
         int running = 0;
@@ -1096,7 +1109,7 @@ static void *sender_main(void *p)
         }
         d->tail = NULL;
     }
-    dests_prune(ev);
+    dests_prune(ev, now + EVENTS_DEST_KEEP);
     return NULL;
 }
 
