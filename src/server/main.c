@@ -59,8 +59,12 @@ static const char USAGE_SERVE[] =
     "  --max-uploads N    open multipart uploads per account (default 10000)\n"
     "  --upload-auth-ttl S  lifetime of UploadAuth credentials in seconds (default 3000)\n"
     "  --upload-expiry-days N  abort multipart uploads unfinished after N days (default 7; 0 never)\n"
-    "  --callback-deny-private  refuse event callbacks to loopback, private and link-local\n"
-    "                     addresses (recommended when uploading clients choose callback URLs)\n"
+    "  --callback-allow CIDR  let event callbacks reach this range too (repeatable), e.g.\n"
+    "                     10.1.2.0/24; by default they reach public unicast addresses only\n"
+    "                     (never loopback, private, link-local, CGNAT, ULA, multicast ...)\n"
+    "  --callback-allow-private  let event callbacks reach any address (development only:\n"
+    "                     callback URLs come from clients)\n"
+    "  --callback-deny-private  the default now; accepted for compatibility\n"
     "  --event-max-attempts N  give up on an event callback after N failed tries\n"
     "                     (default 0: keep trying, with backoff up to 10 minutes)\n"
     "  --serve-active-content  serve objects of active types (HTML, SVG, XML, JavaScript, ...)\n"
@@ -205,7 +209,8 @@ static int cmd_serve(int argc, char **argv)
 {
     const char *data_dir = "./vodup-data", *listen = "127.0.0.1:9000", *public_url = NULL, *region = "cn-hangzhou";
     int threads = 4, workers = 8, max_uploads = VODUPD_DEFAULT_MAX_UPLOADS, auth_ttl = 3000, max_attempts = 0;
-    int expiry_days = 7, deny_private = 0, serve_active = 0;
+    int expiry_days = 7, allow_private = 0, n_allow = 0, serve_active = 0;
+    vodupd_cidr allow[VODUPD_MAX_CALLBACK_ALLOW];
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
                                          {"listen", required_argument, NULL, 'l'},
                                          {"public-url", required_argument, NULL, 'u'},
@@ -217,11 +222,13 @@ static int cmd_serve(int argc, char **argv)
                                          {"event-max-attempts", required_argument, NULL, 'e'},
                                          {"upload-expiry-days", required_argument, NULL, 'x'},
                                          {"callback-deny-private", no_argument, NULL, 'P'},
-                                         {"serve-active-content", no_argument, NULL, 'A'},
+                                         {"callback-allow", required_argument, NULL, 'C'},
+                                         {"callback-allow-private", no_argument, NULL, 'A'},
+                                         {"serve-active-content", no_argument, NULL, 'V'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "d:l:u:r:t:w:m:a:e:x:PAh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:l:u:r:t:w:m:a:e:x:PC:AVh", opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
         case 'd': data_dir = optarg; break;
@@ -234,8 +241,17 @@ static int cmd_serve(int argc, char **argv)
         case 'a': auth_ttl = (int)strtol(optarg, &end, 10); break;
         case 'e': max_attempts = (int)strtol(optarg, &end, 10); break;
         case 'x': expiry_days = (int)strtol(optarg, &end, 10); break;
-        case 'P': deny_private = 1; break;
-        case 'A': serve_active = 1; break;
+        case 'P': break;   /* denying private addresses is the default */
+        case 'A': allow_private = 1; break;
+        case 'V': serve_active = 1; break;
+        case 'C':
+            if (n_allow >= VODUPD_MAX_CALLBACK_ALLOW || events_parse_cidr(optarg, &allow[n_allow]) != 0) {
+                fprintf(stderr, "vodupd serve: --callback-allow wants an address or CIDR range (at most %d), got '%s'\n",
+                        VODUPD_MAX_CALLBACK_ALLOW, optarg);
+                return 2;
+            }
+            n_allow++;
+            break;
         case 'h': fputs(USAGE_SERVE, stdout); return 0;
         default: fputs(USAGE_SERVE, stderr); return 2;
         }
@@ -273,7 +289,9 @@ static int cmd_serve(int argc, char **argv)
     s.upload_auth_ttl = auth_ttl;
     s.event_max_attempts = max_attempts;
     s.upload_expiry = (long)expiry_days * 86400L;
-    s.callback_deny_private = deny_private;
+    s.callback_allow_private = allow_private;
+    s.n_callback_allow = n_allow;
+    memcpy(s.callback_allow, allow, (size_t)n_allow * sizeof allow[0]);
     s.serve_active_content = serve_active;
     snprintf(s.region, sizeof s.region, "%s", region);
     if (auth_master_key_load(data_dir, s.master_key) != 0) {
@@ -310,6 +328,11 @@ static int cmd_serve(int argc, char **argv)
     if (removed > 0)
         fprintf(stderr, "vodupd: recovery removed %ld unreferenced blob(s)\n", removed);
 
+    /* Callback AuthKeys are sealed at rest like AccessKey secrets; older data dirs get theirs sealed now. */
+    if (events_seal_install(&s) != 0) {
+        fprintf(stderr, "vodupd serve: cannot seal the callback AuthKeys in %s\n", data_dir);
+        return 1;
+    }
     s.token_keys = token_keys_load(data_dir);
     if (!s.token_keys) {
         fprintf(stderr, "vodupd serve: cannot load or create the token keys in %s/keys: %s\n", data_dir, strerror(errno));

@@ -12,6 +12,14 @@
 
 #define VODUPD_PIN_BUCKETS 256
 
+/* An address range (--callback-allow): family AF_INET or AF_INET6, the first bits of addr. */
+#define VODUPD_MAX_CALLBACK_ALLOW 32
+typedef struct vodupd_cidr {
+    int family;
+    unsigned char addr[16];
+    int bits;
+} vodupd_cidr;
+
 typedef struct vodupd {
     char *data_dir;
     vodup_meta *meta;
@@ -25,7 +33,9 @@ typedef struct vodupd {
     int max_uploads_per_account;
     atomic_int active_requests;    /* requests between their first byte and their log line */
     int event_max_attempts;        /* 0: retry until delivered */
-    int callback_deny_private;     /* callbacks may not reach loopback/private/link-local addresses */
+    int callback_allow_private;    /* development: callbacks may reach any address (events.c) */
+    int n_callback_allow;          /* ranges callbacks may reach despite the default deny list */
+    vodupd_cidr callback_allow[VODUPD_MAX_CALLBACK_ALLOW];
     int upload_auth_ttl;           /* seconds UploadAuth credentials live (3000) */
     long upload_expiry;            /* seconds after which an unfinished multipart upload is aborted; 0 never */
     struct events *events;         /* the callback sender (events/events.h) */

@@ -412,6 +412,9 @@ static void store_setup(fx *f, int fail_first)
     f->s.meta = f->m;
     f->s.public_url = "http://127.0.0.1:1";
     f->s.event_max_attempts = 0;
+    /* The receiver is on loopback, which callbacks may not reach by default. */
+    assert_int_equal(events_parse_cidr("127.0.0.1/32", &f->s.callback_allow[0]), 0);
+    f->s.n_callback_allow = 1;
 }
 
 static void store_teardown(fx *f)
@@ -543,6 +546,339 @@ static void test_media_delete_withdraws_event(void **state)
     store_teardown(&f);
 }
 
+/* ---- where callbacks may connect ------------------------------------------------------------ */
+
+/* 1 when s refuses text (an IPv4 or IPv6 literal); why gets the reason. */
+static int refused(const vodupd *s, const char *text, char *why, size_t n)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, text, &in->sin_addr) == 1)
+        in->sin_family = AF_INET;
+    else {
+        assert_int_equal(inet_pton(AF_INET6, text, &in6->sin6_addr), 1);
+        in6->sin6_family = AF_INET6;
+    }
+    why[0] = '\0';
+    return events_address_refused(s, (struct sockaddr *)&ss, why, n);
+}
+
+static void test_address_policy_default(void **state)
+{
+    (void)state;
+    vodupd s;
+    memset(&s, 0, sizeof s);
+    char why[256];
+    static const char *const denied[] = {
+        "127.0.0.1", "127.9.9.9", "10.0.0.1", "10.255.255.255", "172.16.0.1", "172.31.255.255", "192.168.1.1",
+        "169.254.169.254", "100.64.0.1", "100.127.255.255", "0.0.0.0", "0.1.2.3", "224.0.0.1", "239.255.255.250",
+        "255.255.255.255", "240.0.0.1", "192.0.0.170", "198.18.0.1", "192.0.2.1",
+        "::", "::1", "::ffff:127.0.0.1", "::ffff:10.1.2.3", "::ffff:169.254.169.254", "::127.0.0.1",
+        "64:ff9b::7f00:1", "64:ff9b::a00:1", "64:ff9b:1::1", "2002:7f00:1::1", "2002:c0a8:101::1", "2002:a9fe:a9fe::",
+        "fe80::1", "febf::1", "fc00::1", "fd12:3456::1", "ff02::1", "fec0::1", "2001:db8::1", "2001:0:4136:e378::1",
+        "100::1", "::ffff:0:7f00:1",
+    };
+    for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
+        if (!refused(&s, denied[i], why, sizeof why))
+            fail_msg("%s was allowed", denied[i]);
+        assert_non_null(strstr(why, "refused"));
+    }
+    assert_true(refused(&s, "127.0.0.1", why, sizeof why));
+    assert_non_null(strstr(why, "127.0.0.1"));
+    assert_non_null(strstr(why, "loopback"));
+    assert_true(refused(&s, "::ffff:10.1.2.3", why, sizeof why));
+    assert_non_null(strstr(why, "IPv4-mapped"));
+    assert_non_null(strstr(why, "private (10.0.0.0/8)"));
+
+    static const char *const allowed[] = {
+        "8.8.8.8", "1.1.1.1", "172.32.0.1", "172.15.255.255", "100.128.0.1", "169.253.1.1", "192.169.0.1",
+        "11.0.0.1", "223.255.255.254", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1",
+        "2606:4700:4700::1111", "2a00:1450:4001::1",
+    };
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        if (refused(&s, allowed[i], why, sizeof why))
+            fail_msg("%s was refused: %s", allowed[i], why);
+}
+
+static void test_address_policy_allow(void **state)
+{
+    (void)state;
+    vodupd s;
+    memset(&s, 0, sizeof s);
+    char why[256];
+    assert_int_equal(events_parse_cidr("10.1.2.0/24", &s.callback_allow[s.n_callback_allow++]), 0);
+    assert_int_equal(events_parse_cidr("127.0.0.1", &s.callback_allow[s.n_callback_allow++]), 0);
+    assert_int_equal(events_parse_cidr("fd00:1::/32", &s.callback_allow[s.n_callback_allow++]), 0);
+    assert_false(refused(&s, "10.1.2.200", why, sizeof why));
+    assert_true(refused(&s, "10.1.3.1", why, sizeof why));
+    assert_false(refused(&s, "127.0.0.1", why, sizeof why));
+    assert_true(refused(&s, "127.0.0.2", why, sizeof why));
+    assert_false(refused(&s, "::ffff:127.0.0.1", why, sizeof why));   /* the same host */
+    assert_false(refused(&s, "fd00:1:ffff::1", why, sizeof why));
+    assert_true(refused(&s, "fd00:2::1", why, sizeof why));
+    assert_true(refused(&s, "169.254.169.254", why, sizeof why));
+    s.callback_allow_private = 1;
+    assert_false(refused(&s, "169.254.169.254", why, sizeof why));
+    assert_false(refused(&s, "::1", why, sizeof why));
+
+    vodupd_cidr c;
+    assert_int_equal(events_parse_cidr("0.0.0.0/0", &c), 0);
+    assert_int_equal(c.bits, 0);
+    assert_int_equal(events_parse_cidr("::/0", &c), 0);
+    assert_int_equal(events_parse_cidr("10.0.0.0/33", &c), -1);
+    assert_int_equal(events_parse_cidr("10.0.0.0/", &c), -1);
+    assert_int_equal(events_parse_cidr("10.0.0.0/8x", &c), -1);
+    assert_int_equal(events_parse_cidr("fe80::/129", &c), -1);
+    assert_int_equal(events_parse_cidr("example.com", &c), -1);
+    assert_int_equal(events_parse_cidr("", &c), -1);
+}
+
+typedef struct first_event {
+    int n;
+    int attempts;
+    char err[512];
+} first_event;
+
+static int first_cb(const vodup_meta_event *e, void *u)
+{
+    first_event *fe = u;
+    if (fe->n++ == 0) {
+        fe->attempts = e->attempts;
+        snprintf(fe->err, sizeof fe->err, "%s", e->last_error ? e->last_error : "");
+    }
+    return 0;
+}
+
+static void test_sender_refuses_loopback_by_default(void **state)
+{
+    (void)state;
+    /* Without an allow list the receiver on 127.0.0.1 is never connected to; the event
+     * stays in the outbox with the reason. */
+    fx f;
+    store_setup(&f, 0);
+    f.s.n_callback_allow = 0;
+    events *ev = events_start(&f.s);
+    assert_non_null(ev);
+    first_event fe = {0};
+    for (int i = 0; i < 100; i++) {
+        memset(&fe, 0, sizeof fe);
+        assert_int_equal(vodup_meta_event_list(f.m, NULL, first_cb, &fe), VODUP_META_OK);
+        if (fe.attempts >= 1)
+            break;
+        usleep(50 * 1000);
+    }
+    events_stop(ev);
+    assert_int_equal(fe.n, 1);
+    assert_true(fe.attempts >= 1);
+    assert_non_null(strstr(fe.err, "callback address 127.0.0.1 refused: loopback"));
+    assert_int_equal(receiver_count(&f.r), 0);
+    store_teardown(&f);
+}
+
+/* A second video of acc1 at vodb/<key> whose UserData names callback_url, uploaded: that
+ * queues its event. */
+static void add_video(fx *f, int n, const char *callback_url)
+{
+    time_t now = time(NULL);
+    char id[33], key[64], ud[256];
+    snprintf(id, sizeof id, "%032x", 0x1000 + n);
+    snprintf(key, sizeof key, "sv/extra-%d.mp4", n);
+    snprintf(ud, sizeof ud, "{\"MessageCallback\":{\"CallbackURL\":\"%s\"}}", callback_url);
+    vodup_meta_media md;
+    memset(&md, 0, sizeof md);
+    snprintf(md.id, sizeof md.id, "%s", id);
+    snprintf(md.kind, sizeof md.kind, "video");
+    snprintf(md.status, sizeof md.status, "Uploading");
+    md.account_id = "acc1";
+    md.title = "extra";
+    md.file_name = "x.mp4";
+    md.ext = "mp4";
+    md.user_data = ud;
+    md.cate_id = -1;
+    md.file_size = 5;
+    md.bucket = "vodb";
+    md.object_key = key;
+    md.created = md.modified = now;
+    assert_int_equal(vodup_meta_media_create(f->m, &md), VODUP_META_OK);
+    vodup_meta_object o;
+    memset(&o, 0, sizeof o);
+    vodup_meta_segment seg;
+    memset(&seg, 0, sizeof seg);
+    snprintf(seg.blob, sizeof seg.blob, "%032x", 0x2000 + n);
+    seg.size = 5;
+    o.bucket = "vodb";
+    o.key = key;
+    o.key_len = strlen(key);
+    o.size = 5;
+    snprintf(o.etag, sizeof o.etag, "0123456789ABCDEF0123456789ABCDEF");
+    o.crc64 = 1;
+    o.content_type = "video/mp4";
+    snprintf(o.type, sizeof o.type, "Normal");
+    o.mtime = now;
+    o.segs = &seg;
+    o.nsegs = 1;
+    assert_int_equal(vodup_meta_object_put(f->m, &o), VODUP_META_OK);
+}
+
+#define DEAD_RECEIVERS 100
+
+static void test_dead_receivers_cost_others_nothing(void **state)
+{
+    (void)state;
+    /* A hundred receivers that accept connections and never answer (listening sockets
+     * nobody accepts from: the kernel completes the handshake), each with an event queued
+     * before the healthy receiver's: the healthy one still gets its event at once. */
+    fx f;
+    store_setup(&f, 0);
+    /* The healthy receiver's event must come last in the outbox: take the queued one out
+     * and queue it again after the dead ones. */
+    assert_int_equal(vodup_meta_event_done(f.m, 1), VODUP_META_OK);
+    int socks[DEAD_RECEIVERS];
+    for (int i = 0; i < DEAD_RECEIVERS; i++) {
+        socks[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(socks[i] >= 0);
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(bind(socks[i], (struct sockaddr *)&sa, sizeof sa), 0);
+        assert_int_equal(listen(socks[i], 16), 0);
+        socklen_t len = sizeof sa;
+        assert_int_equal(getsockname(socks[i], (struct sockaddr *)&sa, &len), 0);
+        char url[64];
+        snprintf(url, sizeof url, "http://127.0.0.1:%u/dead", (unsigned)ntohs(sa.sin_port));
+        add_video(&f, i, url);
+    }
+    add_video(&f, DEAD_RECEIVERS, f.cb_url);
+    assert_int_equal(pending(f.m), DEAD_RECEIVERS + 1);
+
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    events *ev = events_start(&f.s);
+    assert_non_null(ev);
+    int got = receiver_wait(&f.r, 1, 10);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    /* The dead ones are still pending (the outbox lists them) while in flight. */
+    int still = pending(f.m);
+    events_stop(ev);
+    assert_true(got);
+    if (took > 1.5)
+        fail_msg("the healthy receiver waited %.2f s behind %d dead ones", took, DEAD_RECEIVERS);
+    assert_true(still >= DEAD_RECEIVERS);
+    assert_int_equal(pending(f.m), DEAD_RECEIVERS);
+    for (int i = 0; i < DEAD_RECEIVERS; i++)
+        close(socks[i]);
+    store_teardown(&f);
+}
+
+/* ---- AuthKeys at rest ------------------------------------------------------------------------ */
+
+/* 1 when needle occurs in any file directly in dir (the database and its WAL). */
+static int dir_contains(const char *dir, const char *needle)
+{
+    static const char *const names[] = {"vodup.db", "vodup.db-wal", "vodup.db-journal"};
+    size_t nl = strlen(needle);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        FILE *fp = fopen(path, "rb");
+        if (!fp)
+            continue;
+        vbuf b = VBUF_INIT;
+        char chunk[65536];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+            vbuf_append(&b, chunk, n);
+        fclose(fp);
+        int found = 0;
+        for (size_t k = 0; !found && b.len >= nl && k <= b.len - nl; k++)
+            found = memcmp(b.data + k, needle, nl) == 0;
+        vbuf_free(&b);
+        if (found)
+            return 1;
+    }
+    return 0;
+}
+
+static void test_authkey_sealed_and_migrated(void **state)
+{
+    (void)state;
+    /* A data dir of an earlier version: the AuthKey in the configuration and copied into a
+     * pending event, both in plain text. Installing the sealer seals them; the API still
+     * answers the key, and the files no longer hold it. */
+    fx f;
+    store_setup(&f, 0);
+    static const char KEY[] = "Key123abc";
+    assert_int_equal(vodup_meta_event_prepare(f.m, 1, "{}", f.cb_url, KEY), VODUP_META_OK);
+    vodup_meta_close(f.m);
+    assert_true(dir_contains(f.dir, KEY));
+    assert_int_equal(vodup_meta_open(&f.m, f.dir, 2), VODUP_META_OK);
+    f.s.meta = f.m;
+    for (size_t i = 0; i < sizeof f.s.master_key; i++)
+        f.s.master_key[i] = (unsigned char)(i * 7 + 3);
+    assert_int_equal(events_seal_install(&f.s), 0);
+
+    char *cfg = NULL;
+    assert_int_equal(vodup_meta_callback_get(f.m, "acc1", &cfg), VODUP_META_OK);
+    json_t *j = json_loads(cfg, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "AuthKey")), KEY);
+    json_decref(j);
+    free(cfg);
+    /* A new configuration is sealed on the way in too. */
+    assert_int_equal(vodup_meta_callback_set(f.m, "acc1",
+                                             "{\"CallbackType\":\"HTTP\",\"CallbackURL\":\"http://x\",\"AuthSwitch\":"
+                                             "\"on\",\"AuthKey\":\"NewKey789xyz\"}"),
+                     VODUP_META_OK);
+    vodup_meta_close(f.m);
+    assert_false(dir_contains(f.dir, KEY));
+    assert_false(dir_contains(f.dir, "NewKey789xyz"));
+    assert_true(dir_contains(f.dir, "vodup-sealed:1:"));
+
+    /* Reopened without the sealer the row shows only sealed text; with a wrong master key it
+     * does not open (an error, never an empty key). */
+    assert_int_equal(vodup_meta_open(&f.m, f.dir, 2), VODUP_META_OK);
+    f.s.meta = f.m;
+    assert_int_equal(vodup_meta_callback_get(f.m, "acc1", &cfg), VODUP_META_OK);
+    assert_null(strstr(cfg, "NewKey789xyz"));
+    assert_non_null(strstr(cfg, "vodup-sealed:1:"));
+    free(cfg);
+    f.s.master_key[0] ^= 1;
+    assert_int_equal(events_seal_install(&f.s), 0);
+    assert_int_equal(vodup_meta_callback_get(f.m, "acc1", &cfg), VODUP_META_EIO);
+    assert_null(cfg);
+    f.s.master_key[0] ^= 1;
+    assert_int_equal(vodup_meta_callback_get(f.m, "acc1", &cfg), VODUP_META_OK);
+    assert_non_null(strstr(cfg, "\"NewKey789xyz\""));
+    free(cfg);
+    store_teardown(&f);
+}
+
+static void test_sender_signs_with_sealed_key(void **state)
+{
+    (void)state;
+    /* Sealed at rest, the key still signs: the receiver's signature checks out. */
+    fx f;
+    store_setup(&f, 0);
+    for (size_t i = 0; i < sizeof f.s.master_key; i++)
+        f.s.master_key[i] = (unsigned char)(i + 1);
+    assert_int_equal(events_seal_install(&f.s), 0);
+    events *ev = events_start(&f.s);
+    assert_non_null(ev);
+    int got = receiver_wait(&f.r, 1, 15);
+    events_stop(ev);
+    assert_true(got);
+    check_signed(&f, &f.r.reqs[0]);
+    assert_int_equal(pending(f.m), 0);
+    vodup_meta_close(f.m);
+    assert_false(dir_contains(f.dir, "Key123abc"));
+    assert_int_equal(vodup_meta_open(&f.m, f.dir, 2), VODUP_META_OK);
+    store_teardown(&f);
+}
+
 int main(void)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -558,6 +894,12 @@ int main(void)
         cmocka_unit_test(test_sender_gives_up),
         cmocka_unit_test(test_sender_drops_unsubscribed),
         cmocka_unit_test(test_media_delete_withdraws_event),
+        cmocka_unit_test(test_address_policy_default),
+        cmocka_unit_test(test_address_policy_allow),
+        cmocka_unit_test(test_sender_refuses_loopback_by_default),
+        cmocka_unit_test(test_dead_receivers_cost_others_nothing),
+        cmocka_unit_test(test_authkey_sealed_and_migrated),
+        cmocka_unit_test(test_sender_signs_with_sealed_key),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -1,10 +1,36 @@
 /* events.c - the callback sender: takes due events from the outbox, builds each body
- * once, POSTs it to the account's callback URL and forgets it on HTTP 200.
+ * once, POSTs it to its callback URL and forgets it on HTTP 200.
  *
- * The outbox lives in the metadata store (meta_vod.h), so this thread keeps no state of
- * its own that a crash could lose: every decision (delivered, retry at T, dropped) is
- * written back before the next event is looked at. Delivery is at-least-once; a receiver
- * may see an event twice when we crash between its 200 and our bookkeeping.
+ * The outbox lives in the metadata store (meta_vod.h) and stays the source of truth: an
+ * event leaves it only after a 200 (or when dropped), and every other outcome (retry at T,
+ * with the reason) is written back as soon as it is known. Delivery is at-least-once; a
+ * receiver may see an event twice when we crash between its 200 and our bookkeeping.
+ *
+ * Sending is concurrent (one thread driving a curl multi handle) so that slow or dead
+ * receivers cost the others nothing:
+ *   - events are queued per destination (scheme://host:port of their URL); a destination
+ *     that answered its last request (any HTTP status) has up to EVENTS_DEST_INFLIGHT
+ *     deliveries in progress; one that has not answered yet, or whose last attempt got no
+ *     answer (refused, timed out), is on probation: one at a time, and all destinations on
+ *     probation together at most EVENTS_PROBATION_INFLIGHT, so that however many receivers
+ *     are dead, the rest of EVENTS_MAX_INFLIGHT stays free for those that answer; free
+ *     slots go round-robin over the destinations with work;
+ *   - the events held in memory (waiting or in flight) are leased in the store (next_at
+ *     pushed EVENTS_LEASE ahead) so the due query keeps returning the others; a
+ *     destination's queue holds at most EVENTS_DEST_QUEUE, the excess is deferred in the
+ *     store for EVENTS_BUSY_DEFER seconds without counting an attempt;
+ *   - a failed attempt backs off per event: 1 s, 2 s, 4 s ... capped at 10 min, plus
+ *     random jitter of up to a quarter (--event-max-attempts gives up after N).
+ * Order: events to one destination start in outbox order, but nothing more is promised
+ * (as before: a retried event may arrive after later ones, and deliveries to one
+ * destination run in parallel). Receivers order by EventTime.
+ *
+ * Callback URLs are tenant input (SetMessageCallback, and each upload's UserData), so
+ * requests may only connect to public unicast addresses unless the operator allows more
+ * (--callback-allow CIDR, --callback-allow-private): the check is on the address curl is
+ * about to connect to, after DNS, so a name resolving to 127.0.0.1 or a rebinding DNS
+ * server does not get around it. No redirects are followed (a 3xx is a failure, as at
+ * VOD), no proxy is taken from the environment, only http and https.
  */
 #include "server/events/events.h"
 
@@ -12,37 +38,44 @@
 #include "common/codec.h"
 #include "common/digest.h"
 #include "common/timefmt.h"
+#include "server/auth/auth.h"
 #include "server/store/meta_vod.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <errno.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
-#define EVENTS_BATCH 32
+#define EVENTS_BATCH 32              /* due events read from the store per query */
 #define EVENTS_IDLE_WAIT 10          /* seconds: re-check the outbox at least this often */
 #define EVENTS_BACKOFF_CAP 600       /* seconds: 10 min, the longest pause between tries */
 #define EVENTS_HTTP_TIMEOUT 5L       /* seconds: VOD's own receiver timeout */
+#define EVENTS_MAX_INFLIGHT 256      /* deliveries in progress, all destinations together */
+#define EVENTS_DEST_INFLIGHT 4       /* ... to one destination that answers */
+#define EVENTS_PROBATION_INFLIGHT 192 /* ... to destinations that have not answered (yet), together */
+#define EVENTS_DEST_KEEP 60          /* seconds a destination's standing is remembered when idle */
+#define EVENTS_DEST_QUEUE 64         /* events held for one destination (waiting + in flight) */
+#define EVENTS_MAX_HELD 2048         /* events held in memory in all */
+#define EVENTS_LEASE 120             /* seconds a held event is kept out of the due query */
+#define EVENTS_BUSY_DEFER 5          /* seconds: destination queue full, look again then */
 
-static curl_socket_t open_public_only(void *u, curlsocktype purpose, struct curl_sockaddr *addr);
-
-struct events {
-    vodupd *s;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int kicked;
-    int stop;
-    CURL *curl;
-    char errbuf[CURL_ERROR_SIZE];
-    int trouble;        /* the store failed in this round: pause before the next */
-};
+/* A random number of seconds in 0..max, so that events failing (or deferred) together do
+ * not come back together. */
+static time_t jitter(time_t max)
+{
+    uint32_t r = 0;
+    if (max <= 0 || vodup_random(&r, sizeof r) != 0)
+        return 0;
+    return (time_t)(r % (uint32_t)(max + 1));
+}
 
 /* ---- building ------------------------------------------------------------------------ */
 
@@ -236,13 +269,284 @@ void events_signature(char out[33], const char *url, long long timestamp, const 
     vbuf_free(&b);
 }
 
-/* ---- the outbox batch ------------------------------------------------------------------ */
+/* ---- where callbacks may connect ---------------------------------------------------------- */
 
-typedef struct batch {
-    vodup_meta_event ev[EVENTS_BATCH];
-    size_t n;
-    int oom;
-} batch;
+/* Why an IPv4 address is not a public unicast destination, or NULL when it is. */
+static const char *v4_special(const unsigned char a[4])
+{
+    if (a[0] == 0)
+        return "\"this network\" (0.0.0.0/8)";
+    if (a[0] == 10)
+        return "private (10.0.0.0/8)";
+    if (a[0] == 100 && (a[1] & 0xC0) == 64)
+        return "carrier-grade NAT (100.64.0.0/10)";
+    if (a[0] == 127)
+        return "loopback (127.0.0.0/8)";
+    if (a[0] == 169 && a[1] == 254)
+        return "link-local (169.254.0.0/16)";
+    if (a[0] == 172 && (a[1] & 0xF0) == 16)
+        return "private (172.16.0.0/12)";
+    if (a[0] == 192 && a[1] == 0 && a[2] == 0)
+        return "IETF protocol assignments (192.0.0.0/24)";
+    if (a[0] == 192 && a[1] == 0 && a[2] == 2)
+        return "documentation (192.0.2.0/24)";
+    if (a[0] == 192 && a[1] == 88 && a[2] == 99)
+        return "6to4 relay anycast (192.88.99.0/24)";
+    if (a[0] == 192 && a[1] == 168)
+        return "private (192.168.0.0/16)";
+    if (a[0] == 198 && (a[1] & 0xFE) == 18)
+        return "benchmarking (198.18.0.0/15)";
+    if (a[0] == 198 && a[1] == 51 && a[2] == 100)
+        return "documentation (198.51.100.0/24)";
+    if (a[0] == 203 && a[1] == 0 && a[2] == 113)
+        return "documentation (203.0.113.0/24)";
+    if (a[0] >= 224 && a[0] < 240)
+        return "multicast (224.0.0.0/4)";
+    if (a[0] >= 240)
+        return "reserved or broadcast (240.0.0.0/4)";
+    return NULL;
+}
+
+static int prefix_is(const unsigned char *a, const unsigned char *p, int bits)
+{
+    int bytes = bits / 8, rest = bits % 8;
+    if (memcmp(a, p, (size_t)bytes) != 0)
+        return 0;
+    if (rest == 0)
+        return 1;
+    unsigned char mask = (unsigned char)(0xFF << (8 - rest));
+    return (a[bytes] & mask) == (p[bytes] & mask);
+}
+
+/* Why an IPv6 address is not a public unicast destination, or NULL. Forms that carry an
+ * IPv4 address inside (mapped, NAT64, 6to4) are judged by that address: *v4 gets it and
+ * *has_v4 is set, so that the allow list can name the IPv4 range too. */
+static const char *v6_special(const unsigned char a[16], unsigned char v4[4], int *has_v4)
+{
+    static const unsigned char zero[16] = {0};
+    static const unsigned char mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    static const unsigned char nat64[16] = {0, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const unsigned char nat64_local[16] = {0, 0x64, 0xFF, 0x9B, 0, 1};
+    static const unsigned char six2four[16] = {0x20, 0x02};
+    static const unsigned char teredo[16] = {0x20, 0x01, 0, 0};
+    static const unsigned char doc[16] = {0x20, 0x01, 0x0D, 0xB8};
+    static const unsigned char doc2[16] = {0x3F, 0xFF};
+    *has_v4 = 0;
+    if (!memcmp(a, zero, 16))
+        return "unspecified (::)";
+    if (!memcmp(a, zero, 15) && a[15] == 1)
+        return "loopback (::1)";
+    const char *why = NULL;
+    if (!memcmp(a, mapped, 12)) {
+        memcpy(v4, a + 12, 4);
+        why = "IPv4-mapped (::ffff:0:0/96) of a ";
+    } else if (!memcmp(a, nat64, 12)) {
+        memcpy(v4, a + 12, 4);
+        why = "NAT64 (64:ff9b::/96) of a ";
+    } else if (prefix_is(a, six2four, 16)) {
+        memcpy(v4, a + 2, 4);
+        why = "6to4 (2002::/16) of a ";
+    }
+    if (why) {
+        *has_v4 = 1;
+        return v4_special(v4) ? why : NULL;   /* the caller appends the IPv4 reason */
+    }
+    if (!memcmp(a, zero, 12))
+        return "IPv4-compatible (::/96, deprecated)";
+    if (prefix_is(a, nat64_local, 48))
+        return "local-use NAT64 (64:ff9b:1::/48)";
+    if ((a[0] & 0xFE) == 0xFC)
+        return "unique local (fc00::/7)";
+    if (a[0] == 0xFE && (a[1] & 0xC0) == 0x80)
+        return "link-local (fe80::/10)";
+    if (a[0] == 0xFE && (a[1] & 0xC0) == 0xC0)
+        return "site-local (fec0::/10)";
+    if (a[0] == 0xFF)
+        return "multicast (ff00::/8)";
+    if (prefix_is(a, teredo, 32))
+        return "Teredo (2001::/32), whose embedded IPv4 address cannot be checked";
+    if (prefix_is(a, doc, 32) || prefix_is(a, doc2, 20))
+        return "documentation (2001:db8::/32, 3fff::/20)";
+    if ((a[0] & 0xE0) != 0x20)
+        return "not global unicast (outside 2000::/3)";
+    return NULL;
+}
+
+static int in_allow_list(const vodupd *s, int family, const unsigned char *a)
+{
+    for (int i = 0; i < s->n_callback_allow; i++)
+        if (s->callback_allow[i].family == family && prefix_is(a, s->callback_allow[i].addr, s->callback_allow[i].bits))
+            return 1;
+    return 0;
+}
+
+int events_address_refused(const vodupd *s, const struct sockaddr *sa, char *why, size_t n)
+{
+    char text[INET6_ADDRSTRLEN] = "?";
+    const char *reason = NULL, *v4reason = NULL;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        const unsigned char *a = (const unsigned char *)&in->sin_addr;
+        if (s->callback_allow_private || in_allow_list(s, AF_INET, a))
+            return 0;
+        reason = v4_special(a);
+        inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        const unsigned char *a = in6->sin6_addr.s6_addr;
+        unsigned char v4[4];
+        int has_v4;
+        if (s->callback_allow_private || in_allow_list(s, AF_INET6, a))
+            return 0;
+        reason = v6_special(a, v4, &has_v4);
+        if (reason && has_v4) {
+            if (in_allow_list(s, AF_INET, v4))
+                return 0;
+            v4reason = v4_special(v4);
+        }
+        inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    } else {
+        reason = "not an IP address";
+    }
+    if (!reason)
+        return 0;
+    snprintf(why, n, "callback address %s refused: %s%s; vodupd serve --callback-allow CIDR permits it", text,
+             reason, v4reason ? v4reason : "");
+    return 1;
+}
+
+int events_parse_cidr(const char *text, vodupd_cidr *out)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    memset(out, 0, sizeof *out);
+    size_t n = strlen(text);
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    memcpy(buf, text, n + 1);
+    char *slash = strchr(buf, '/');
+    if (slash)
+        *slash = '\0';
+    if (inet_pton(AF_INET, buf, out->addr) == 1) {
+        out->family = AF_INET;
+        out->bits = 32;
+    } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+        out->family = AF_INET6;
+        out->bits = 128;
+    } else
+        return -1;
+    if (slash) {
+        char *end = NULL;
+        errno = 0;
+        long bits = strtol(slash + 1, &end, 10);
+        if (errno || !end || *end || end == slash + 1 || bits < 0 || bits > out->bits)
+            return -1;
+        out->bits = (int)bits;
+    }
+    return 0;
+}
+
+/* ---- AuthKeys at rest ---------------------------------------------------------------------- */
+
+/* The store calls these to seal and open AuthKeys (vodup_meta_sealer): AES-256-GCM under
+ * the data directory's master key, as for AccessKey secrets (auth_seal), in base64. */
+static char *seal_text(void *ctx, const char *aad, const char *secret)
+{
+    const vodupd *s = ctx;
+    unsigned char *sealed = NULL;
+    size_t n = 0;
+    if (auth_seal(s->master_key, aad, secret, strlen(secret), &sealed, &n) != 0)
+        return NULL;
+    vbuf b = VBUF_INIT;
+    int bad = vodup_base64_encode(&b, sealed, n);
+    free(sealed);
+    if (bad || b.oom) {
+        vbuf_free(&b);
+        return NULL;
+    }
+    return vbuf_steal(&b);
+}
+
+static char *open_text(void *ctx, const char *aad, const char *text)
+{
+    const vodupd *s = ctx;
+    size_t n = strlen(text);
+    unsigned char *raw = malloc(n / 4 * 3 + 3);
+    if (!raw)
+        return NULL;
+    long len = vodup_base64_decode(raw, text, n);
+    char *plain = NULL;
+    size_t plen = 0;
+    if (len < 0 || auth_unseal(s->master_key, aad, raw, (size_t)len, &plain, &plen) != 0)
+        plain = NULL;
+    free(raw);
+    return plain;
+}
+
+int events_seal_install(vodupd *s)
+{
+    vodup_meta_sealer sl = {seal_text, open_text, s};
+    vodup_meta_set_sealer(s->meta, &sl);
+    int n = vodup_meta_callback_seal_all(s->meta);
+    if (n < 0)
+        return -1;
+    if (n > 0)
+        fprintf(stderr, "vodupd: sealed the callback AuthKey of %d account(s) stored by an earlier version\n", n);
+    return 0;
+}
+
+/* ---- the sender -------------------------------------------------------------------------- */
+
+typedef struct dest dest;
+
+typedef struct job {
+    vodup_meta_event e;
+    dest *d;
+    struct job *next;              /* in d's waiting queue */
+    struct events *ev;
+    CURL *easy;                    /* while in flight */
+    struct curl_slist *hdrs;
+    char errbuf[CURL_ERROR_SIZE];
+    char refused[256];             /* the address check's reason, when it refused one */
+    int probation;                 /* counted in inflight_probation */
+} job;
+
+struct dest {
+    char *key;                     /* scheme://host:port */
+    job *head, *tail;              /* waiting, in outbox order */
+    int held;                      /* waiting + in flight */
+    int inflight;
+    int answers;                   /* its last request got an HTTP answer: out of probation */
+    time_t last_used;              /* for forgetting idle destinations */
+    dest *next;
+};
+
+struct events {
+    vodupd *s;
+    pthread_t thread;
+    CURLM *multi;
+    atomic_int kicked;
+    atomic_int stop;
+    dest *dests;
+    dest *rr;                      /* where the round-robin over destinations resumes */
+    job *held[EVENTS_MAX_HELD];
+    int nheld;
+    int inflight;
+    int inflight_probation;        /* of which to destinations on probation */
+    int trouble;                   /* the store failed in this round: pause before the next */
+    time_t check_at;               /* when to look at the outbox again */
+};
+
+/* An event becomes due again at t: look at the outbox by then. */
+static void recheck_by(events *ev, time_t t)
+{
+    if (t < ev->check_at)
+        ev->check_at = t;
+}
+
+static void ev_free(vodup_meta_event *e)
+{
+    vodup_meta_event_clear(e);
+}
 
 static char *dup_or_null(const char *p, int *oom)
 {
@@ -254,20 +558,13 @@ static char *dup_or_null(const char *p, int *oom)
     return d;
 }
 
-static void ev_free(vodup_meta_event *e)
-{
-    free(e->account_id);
-    free(e->media_id);
-    free(e->event_type);
-    free(e->body);
-    free(e->url);
-    free(e->auth_key);
-    free(e->last_error);
-    memset(e, 0, sizeof *e);
-}
+typedef struct batch {
+    vodup_meta_event ev[EVENTS_BATCH];
+    size_t n;
+    int oom;
+} batch;
 
-/* Copies, because the store owns the struct only for the duration of the callback and
- * the sends (up to 5 s each) should not hold anything of the store's. */
+/* Copies, because the store owns the struct only for the duration of the callback. */
 static int take_cb(const vodup_meta_event *e, void *u)
 {
     batch *bt = u;
@@ -281,7 +578,7 @@ static int take_cb(const vodup_meta_event *e, void *u)
     c->event_type = dup_or_null(e->event_type, &oom);
     c->body = dup_or_null(e->body, &oom);
     c->url = dup_or_null(e->url, &oom);
-    c->auth_key = dup_or_null(e->auth_key, &oom);
+    c->auth_key = NULL;            /* never used: see current_key */
     c->last_error = dup_or_null(e->last_error, &oom);
     if (oom) {
         ev_free(c);
@@ -290,131 +587,6 @@ static int take_cb(const vodup_meta_event *e, void *u)
     }
     bt->n++;
     return 0;
-}
-
-/* ---- sending ----------------------------------------------------------------------------- */
-
-static size_t discard(char *p, size_t size, size_t n, void *u)
-{
-    (void)p;
-    (void)u;
-    return size * n;   /* the receiver's body means nothing to VOD either */
-}
-
-/* One POST. Returns 0 on HTTP 200; otherwise fills err with a short reason. */
-static int post(events *ev, const vodup_meta_event *e, char *err, size_t errlen)
-{
-    CURL *c = ev->curl;
-    struct curl_slist *h = NULL, *t;
-    char line[128];
-    int rc = -1;
-
-    curl_easy_reset(c);
-    ev->errbuf[0] = '\0';
-    h = curl_slist_append(h, "Content-Type: application/json");
-    /* No "Expect: 100-continue" round trip: receivers are simple web hooks. */
-    if (h && (t = curl_slist_append(h, "Expect:")) != NULL)
-        h = t;
-    else if (h) {
-        curl_slist_free_all(h);
-        h = NULL;
-    }
-    if (h && e->auth_key) {
-        long long now = (long long)time(NULL);
-        char sig[33];
-        events_signature(sig, e->url, now, e->auth_key);
-        snprintf(line, sizeof line, "X-VOD-TIMESTAMP: %lld", now);
-        t = curl_slist_append(h, line);
-        if (t) {
-            h = t;
-            snprintf(line, sizeof line, "X-VOD-SIGNATURE: %s", sig);
-            t = curl_slist_append(h, line);
-        }
-        if (t)
-            h = t;
-        else {
-            curl_slist_free_all(h);
-            h = NULL;
-        }
-    }
-    if (!h) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-
-    curl_easy_setopt(c, CURLOPT_URL, e->url);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, e->body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(e->body));
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, EVENTS_HTTP_TIMEOUT);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, EVENTS_HTTP_TIMEOUT);
-    /* VOD counts a 301/302 as a failure and does not follow it; so do we. */
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    /* The URL is tenant input: never let it reach file://, gopher:// and the like. */
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    /* Signals and threads do not mix; DNS timeouts then rely on the threaded resolver. */
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ev->errbuf);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "vodupd-events/1");
-    if (ev->s->callback_deny_private) {
-        curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_public_only);
-        curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, NULL);
-    }
-
-    CURLcode cc = curl_easy_perform(c);
-    if (cc != CURLE_OK) {
-        snprintf(err, errlen, "%s", ev->errbuf[0] ? ev->errbuf : curl_easy_strerror(cc));
-    } else {
-        long status = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        if (status == 200)
-            rc = 0;
-        else
-            snprintf(err, errlen, "HTTP %ld", status);
-    }
-    /* The handle keeps a pointer to the list until the next reset; drop it now. */
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(h);
-    return rc;
-}
-
-/* With --callback-deny-private, callbacks may only reach public addresses: the check is
- * on the address curl actually connects to (after DNS), so a name that resolves to
- * loopback, a private network or link-local (cloud metadata) is refused too. */
-static int private_address(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET) {
-        const unsigned char *a = (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-        return a[0] == 127 || a[0] == 10 || a[0] == 0 || (a[0] == 172 && (a[1] & 0xF0) == 16) ||
-               (a[0] == 192 && a[1] == 168) || (a[0] == 169 && a[1] == 254) || (a[0] == 100 && (a[1] & 0xC0) == 64);
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(a)) {
-            struct sockaddr_in v4;
-            memset(&v4, 0, sizeof v4);
-            v4.sin_family = AF_INET;
-            memcpy(&v4.sin_addr, &a->s6_addr[12], 4);
-            return private_address((const struct sockaddr *)&v4);
-        }
-        return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LINKLOCAL(a) ||
-               (a->s6_addr[0] & 0xFE) == 0xFC;
-    }
-    return 1;
-}
-
-static curl_socket_t open_public_only(void *u, curlsocktype purpose, struct curl_sockaddr *addr)
-{
-    (void)u;
-    if (purpose != CURLSOCKTYPE_IPCXN || private_address(&addr->addr))
-        return CURL_SOCKET_BAD;
-    return socket(addr->family, addr->socktype, addr->protocol);
 }
 
 /* Seconds before try number attempts+2: 1, 2, 4 ... capped, plus up to a quarter more
@@ -426,10 +598,7 @@ static time_t backoff(int attempts)
         base = (time_t)1 << attempts;
     if (base > EVENTS_BACKOFF_CAP)
         base = EVENTS_BACKOFF_CAP;
-    uint32_t r = 0;
-    if (base >= 4 && vodup_random(&r, sizeof r) == 0)
-        base += (time_t)(r % (uint32_t)(base / 4 + 1));
-    return base;
+    return base + jitter(base / 4);
 }
 
 /* "now" rounded up, so a backoff of 1 s never fires after a few milliseconds just because
@@ -447,14 +616,15 @@ static void fail(events *ev, const vodup_meta_event *e, const char *err, int cou
     if (!counts)
         ev->trouble = 1;
     if (counts && s->event_max_attempts > 0 && e->attempts + 1 >= s->event_max_attempts) {
-        fprintf(stderr, "vodupd: event %lld dropped after %d attempts (last: %s)\n", e->id,
-                e->attempts + 1, err);
+        fprintf(stderr, "vodupd: event %lld dropped after %d attempts (last: %s)\n", e->id, e->attempts + 1, err);
         if (vodup_meta_event_done(s->meta, e->id) != VODUP_META_OK)
             ev->trouble = 1;
         return;
     }
-    if (vodup_meta_event_retry(s->meta, e->id, now_ceil() + backoff(e->attempts), err) != VODUP_META_OK)
+    time_t at = now_ceil() + backoff(e->attempts);
+    if (vodup_meta_event_retry(s->meta, e->id, at, err) != VODUP_META_OK)
         ev->trouble = 1;
+    recheck_by(ev, at);
 }
 
 static void drop(events *ev, const vodup_meta_event *e, const char *reason)
@@ -464,71 +634,421 @@ static void drop(events *ev, const vodup_meta_event *e, const char *reason)
         ev->trouble = 1;
 }
 
-static void handle(events *ev, vodup_meta_event *e)
+/* Builds and fixes the body of an event seen for the first time. 1 ready, 0 handled
+ * (dropped or put back). */
+static int prepare(events *ev, vodup_meta_event *e)
 {
     vodupd *s = ev->s;
-    char err[CURL_ERROR_SIZE + 32];
-
-    if (!e->body) {
-        vodup_meta_media md;
-        memset(&md, 0, sizeof md);
-        int r = vodup_meta_media_get(s->meta, e->account_id, e->media_id, &md);
-        if (r == VODUP_META_ENOTFOUND) {
-            drop(ev, e, "media deleted");
-            return;
-        }
-        if (r != VODUP_META_OK) {
-            /* The store's trouble is not the receiver's: it never makes us drop the event. */
-            fail(ev, e, "metadata store error", 0);
-            return;
-        }
-        char *cfg = NULL;
-        r = vodup_meta_callback_get(s->meta, e->account_id, &cfg);
-        if (r != VODUP_META_OK && r != VODUP_META_ENOTFOUND) {
-            vodup_meta_media_clear(&md);
-            fail(ev, e, "metadata store error", 0);
-            return;
-        }
-        if (r == VODUP_META_ENOTFOUND) {
-            free(cfg);
-            cfg = NULL;
-        }
-        const char *reason = NULL;
-        char *body, *url, *key;
-        r = build(s, e, &md, cfg, &body, &url, &key, &reason);
-        free(cfg);
-        vodup_meta_media_clear(&md);
-        if (r == 0) {
-            drop(ev, e, reason);
-            return;
-        }
-        if (r < 0) {
-            fail(ev, e, "out of memory", 0);
-            return;
-        }
-        /* Fix the body before the first send, so every retry carries the same bytes. */
-        if (vodup_meta_event_prepare(s->meta, e->id, body, url, key) != VODUP_META_OK) {
-            free(body);
-            free(url);
-            free(key);
-            fail(ev, e, "metadata store error", 0);
-            return;
-        }
-        free(e->url);
-        free(e->auth_key);
-        e->body = body;
-        e->url = url;
-        e->auth_key = key;
+    vodup_meta_media md;
+    memset(&md, 0, sizeof md);
+    int r = vodup_meta_media_get(s->meta, e->account_id, e->media_id, &md);
+    if (r == VODUP_META_ENOTFOUND) {
+        drop(ev, e, "media deleted");
+        return 0;
     }
+    if (r != VODUP_META_OK) {
+        /* The store's trouble is not the receiver's: it never makes us drop the event. */
+        fail(ev, e, "metadata store error", 0);
+        return 0;
+    }
+    char *cfg = NULL;
+    r = vodup_meta_callback_get(s->meta, e->account_id, &cfg);
+    if (r != VODUP_META_OK && r != VODUP_META_ENOTFOUND) {
+        vodup_meta_media_clear(&md);
+        fail(ev, e, "metadata store error", 0);
+        return 0;
+    }
+    if (r == VODUP_META_ENOTFOUND) {
+        free(cfg);
+        cfg = NULL;
+    }
+    const char *reason = NULL;
+    char *body, *url, *key;
+    r = build(s, e, &md, cfg, &body, &url, &key, &reason);
+    free(cfg);
+    vodup_meta_media_clear(&md);
+    if (r == 0) {
+        drop(ev, e, reason);
+        return 0;
+    }
+    if (r < 0) {
+        fail(ev, e, "out of memory", 0);
+        return 0;
+    }
+    if (key) {
+        /* The key is looked up at each attempt; it is not copied into the outbox. */
+        memset(key, 0, strlen(key));
+        free(key);
+    }
+    /* Fix the body before the first send, so every retry carries the same bytes. */
+    if (vodup_meta_event_prepare(s->meta, e->id, body, url, NULL) != VODUP_META_OK) {
+        free(body);
+        free(url);
+        fail(ev, e, "metadata store error", 0);
+        return 0;
+    }
+    free(e->url);
+    e->body = body;
+    e->url = url;
+    return 1;
+}
+
+/* The account's AuthKey when its configuration signs callbacks now (*key NULL when not).
+ * Looked up at each attempt so that a new key applies to events still pending: the
+ * receiver checks against the key it has now. -1 on store trouble. */
+static int current_key(events *ev, const char *account_id, char **key)
+{
+    *key = NULL;
+    char *text = NULL;
+    int r = vodup_meta_callback_get(ev->s->meta, account_id, &text);
+    if (r == VODUP_META_ENOTFOUND)
+        return 0;
+    if (r != VODUP_META_OK)
+        return -1;
+    json_t *cfg = json_loads(text, 0, NULL);
+    free(text);
+    const char *sw = obj_str(cfg, "AuthSwitch");
+    const char *k = obj_str(cfg, "AuthKey");
+    int rc = 0;
+    if (sw && !strcasecmp(sw, "on") && k && *k) {
+        *key = strdup(k);
+        rc = *key ? 0 : -1;
+    }
+    json_decref(cfg);
+    return rc;
+}
+
+/* scheme://host:port of url (lower case, default ports filled in), NULL when it is not
+ * an http(s) URL we can send to. */
+static char *dest_key(const char *url)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+        (!strcasecmp(scheme, "http") || !strcasecmp(scheme, "https"))) {
+        vbuf b = VBUF_INIT;
+        vbuf_printf(&b, "%s://%s:%s", scheme, host, port);
+        if (!b.oom) {
+            out = vbuf_steal(&b);
+            for (char *p = out; *p; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                    *p = (char)(*p + 32);
+        }
+        vbuf_free(&b);
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return out;
+}
+
+static dest *dest_get(events *ev, const char *key)
+{
+    for (dest *d = ev->dests; d; d = d->next)
+        if (!strcmp(d->key, key))
+            return d;
+    dest *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->key = strdup(key);
+    if (!d->key) {
+        free(d);
+        return NULL;
+    }
+    d->next = ev->dests;
+    ev->dests = d;
+    return d;
+}
+
+/* Forgets destinations idle for a while, so a tenant cycling through URLs does not grow
+ * the list for ever. */
+static void dests_prune(events *ev, time_t now)
+{
+    dest **pp = &ev->dests;
+    while (*pp) {
+        dest *d = *pp;
+        if (d->held == 0 && (now - d->last_used >= EVENTS_DEST_KEEP || now < d->last_used)) {
+            *pp = d->next;
+            if (ev->rr == d)
+                ev->rr = NULL;
+            free(d->key);
+            free(d);
+        } else
+            pp = &d->next;
+    }
+}
+
+static int held_index(const events *ev, long long id)
+{
+    for (int i = 0; i < ev->nheld; i++)
+        if (ev->held[i]->e.id == id)
+            return i;
+    return -1;
+}
+
+static void job_release(events *ev, job *j)
+{
+    int i = held_index(ev, j->e.id);
+    if (i >= 0)
+        ev->held[i] = ev->held[--ev->nheld];
+    j->d->held--;
+    ev_free(&j->e);
+    free(j);
+}
+
+/* Takes one due event into memory, or leaves it to a later round. */
+static void admit(events *ev, vodup_meta_event *e, time_t now)
+{
+    vodupd *s = ev->s;
+    int i = held_index(ev, e->id);
+    if (i >= 0) {
+        /* Held longer than its lease (a slow queue): renew it so it stays out of the due query. */
+        if (vodup_meta_event_defer(s->meta, e->id, now + EVENTS_LEASE) != VODUP_META_OK)
+            ev->trouble = 1;
+        return;
+    }
+    if (!e->body && !prepare(ev, e))
+        return;
     if (!e->url) {
         drop(ev, e, "no callback URL");
         return;
     }
-    if (post(ev, e, err, sizeof err) == 0) {
-        if (vodup_meta_event_done(s->meta, e->id) != VODUP_META_OK)
+    char *key = dest_key(e->url);
+    if (!key) {
+        drop(ev, e, "the callback URL is not an http or https URL");
+        return;
+    }
+    dest *d = dest_get(ev, key);
+    free(key);
+    if (!d) {
+        fail(ev, e, "out of memory", 0);
+        return;
+    }
+    if (d->held >= EVENTS_DEST_QUEUE || ev->nheld >= EVENTS_MAX_HELD) {
+        /* Busy: not an attempt, just later. */
+        time_t at = now + EVENTS_BUSY_DEFER + jitter(EVENTS_BUSY_DEFER);
+        if (vodup_meta_event_defer(s->meta, e->id, at) != VODUP_META_OK)
             ev->trouble = 1;
-    } else
-        fail(ev, e, err, 1);
+        recheck_by(ev, at);
+        return;
+    }
+    job *j = calloc(1, sizeof *j);
+    if (!j || vodup_meta_event_defer(s->meta, e->id, now + EVENTS_LEASE) != VODUP_META_OK) {
+        free(j);
+        fail(ev, e, j ? "metadata store error" : "out of memory", 0);
+        return;
+    }
+    j->e = *e;
+    memset(e, 0, sizeof *e);     /* the job owns the strings now */
+    j->ev = ev;
+    j->d = d;
+    d->held++;
+    if (d->tail)
+        d->tail->next = j;
+    else
+        d->head = j;
+    d->tail = j;
+    ev->held[ev->nheld++] = j;
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *u)
+{
+    (void)p;
+    (void)u;
+    return size * n;   /* the receiver's body means nothing to VOD either */
+}
+
+/* Every connection curl is about to open passes here, after DNS. */
+static curl_socket_t open_checked(void *u, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    job *j = u;
+    if (purpose != CURLSOCKTYPE_IPCXN) {
+        snprintf(j->refused, sizeof j->refused, "callback connection of an unexpected kind refused");
+        return CURL_SOCKET_BAD;
+    }
+    if (events_address_refused(j->ev->s, &addr->addr, j->refused, sizeof j->refused))
+        return CURL_SOCKET_BAD;
+    return socket(addr->family, addr->socktype, addr->protocol);
+}
+
+/* Sets up j's POST and adds it to the multi handle. -1 with *err when it cannot start. */
+static int start(events *ev, job *j, const char **err)
+{
+    char *key = NULL;
+    if (current_key(ev, j->e.account_id, &key) != 0) {
+        *err = "metadata store error";
+        return -1;
+    }
+    struct curl_slist *h = NULL, *t;
+    const char *lines[4] = {"Content-Type: application/json", "Expect:", NULL, NULL};
+    char ts_line[64], sig_line[64];
+    if (key) {
+        long long now = (long long)time(NULL);
+        char sig[33];
+        events_signature(sig, j->e.url, now, key);
+        memset(key, 0, strlen(key));
+        free(key);
+        snprintf(ts_line, sizeof ts_line, "X-VOD-TIMESTAMP: %lld", now);
+        snprintf(sig_line, sizeof sig_line, "X-VOD-SIGNATURE: %s", sig);
+        lines[2] = ts_line;
+        lines[3] = sig_line;
+    }
+    for (int i = 0; i < 4 && lines[i]; i++) {
+        t = curl_slist_append(h, lines[i]);
+        if (!t) {
+            curl_slist_free_all(h);
+            *err = "out of memory";
+            return -1;
+        }
+        h = t;
+    }
+    CURL *c = curl_easy_init();
+    if (!c) {
+        curl_slist_free_all(h);
+        *err = "out of memory";
+        return -1;
+    }
+    j->hdrs = h;
+    j->easy = c;
+    j->errbuf[0] = j->refused[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_PRIVATE, j);
+    curl_easy_setopt(c, CURLOPT_URL, j->e.url);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, j->e.body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(j->e.body));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, EVENTS_HTTP_TIMEOUT);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, EVENTS_HTTP_TIMEOUT);
+    /* VOD counts a 301/302 as a failure and does not follow it; so do we (a redirect
+     * would also be a way around the address check of the first hop's name). */
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    /* The URL is tenant input: never let it reach file://, gopher:// and the like. */
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    /* No proxy from http_proxy & co.: the address check must see the receiver itself. */
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_checked);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, j);
+    /* Signals and threads do not mix; DNS timeouts then rely on the threaded resolver. */
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, j->errbuf);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "vodupd-events/1");
+    if (curl_multi_add_handle(ev->multi, c) != CURLM_OK) {
+        curl_easy_cleanup(c);
+        curl_slist_free_all(h);
+        j->easy = NULL;
+        j->hdrs = NULL;
+        *err = "out of memory";
+        return -1;
+    }
+    j->d->inflight++;
+    j->d->last_used = time(NULL);
+    ev->inflight++;
+    if (!j->d->answers)
+        ev->inflight_probation++;
+    j->probation = !j->d->answers;
+    return 0;
+}
+
+/* Starts waiting jobs while there is room, one destination at a time round-robin, so
+ * that a destination with a long queue does not take every free slot. */
+static void dispatch(events *ev)
+{
+    int progress = 1;
+    while (progress && ev->inflight < EVENTS_MAX_INFLIGHT && ev->dests) {
+        progress = 0;
+        dest *first = ev->rr ? ev->rr : ev->dests;
+        dest *d = first;
+        do {
+            dest *after = d->next ? d->next : ev->dests;
+            int room = d->answers ? d->inflight < EVENTS_DEST_INFLIGHT
+                                  : d->inflight < 1 && ev->inflight_probation < EVENTS_PROBATION_INFLIGHT;
+            if (d->head && room && ev->inflight < EVENTS_MAX_INFLIGHT) {
+                job *j = d->head;
+                d->head = j->next;
+                if (!d->head)
+                    d->tail = NULL;
+                j->next = NULL;
+                const char *err = NULL;
+                if (start(ev, j, &err) != 0) {
+                    fail(ev, &j->e, err, 0);
+                    job_release(ev, j);
+                }
+                ev->rr = after;   /* the next free slot goes to the next destination */
+                progress = 1;
+            }
+            d = after;
+        } while (d != first);
+    }
+}
+
+/* Records the outcome of finished transfers. */
+static void reap(events *ev)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(ev->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        CURL *c = msg->easy_handle;
+        CURLcode cc = msg->data.result;
+        char *pj = NULL;
+        curl_easy_getinfo(c, CURLINFO_PRIVATE, &pj);
+        job *j = (job *)(void *)pj;
+        long status = 0;
+        if (cc == CURLE_OK)
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_multi_remove_handle(ev->multi, c);
+        curl_easy_cleanup(c);
+        curl_slist_free_all(j->hdrs);
+        j->easy = NULL;
+        j->hdrs = NULL;
+        j->d->inflight--;
+        ev->inflight--;
+        if (j->probation)
+            ev->inflight_probation--;
+        /* Any HTTP answer shows the receiver is there; no answer puts it on probation. */
+        j->d->answers = cc == CURLE_OK;
+        if (cc == CURLE_OK && status == 200) {
+            if (vodup_meta_event_done(ev->s->meta, j->e.id) != VODUP_META_OK)
+                ev->trouble = 1;
+        } else {
+            char err[CURL_ERROR_SIZE + 64];
+            if (cc != CURLE_OK) {
+                snprintf(err, sizeof err, "%s", j->refused[0] && cc == CURLE_COULDNT_CONNECT ? j->refused
+                                                 : j->errbuf[0]                             ? j->errbuf
+                                                                                             : curl_easy_strerror(cc));
+            } else {
+                snprintf(err, sizeof err, "HTTP %ld", status);
+            }
+            fail(ev, &j->e, err, 1);
+        }
+        job_release(ev, j);
+    }
+}
+
+static time_t next_check(events *ev, time_t now, int r, const batch *bt)
+{
+    time_t until = now + EVENTS_IDLE_WAIT;
+    time_t next;
+    if (r != VODUP_META_OK || bt->oom || ev->trouble)
+        return now + 1;     /* store trouble: do not spin (or re-send) on it */
+    if (bt->n == EVENTS_BATCH && ev->nheld < EVENTS_MAX_HELD)
+        return now;         /* more may be due right away */
+    if (vodup_meta_event_next(ev->s->meta, &next) == VODUP_META_OK && next < until)
+        until = next;
+    /* Something due that the batch did not return would otherwise spin this loop. */
+    if (until <= now && bt->n == 0)
+        until = now + 1;
+    return until;
 }
 
 static void *sender_main(void *p)
@@ -537,48 +1057,59 @@ static void *sender_main(void *p)
     vodupd *s = ev->s;
     batch bt;
 
-    pthread_mutex_lock(&ev->mu);
-    while (!ev->stop) {
-        ev->kicked = 0;
-        pthread_mutex_unlock(&ev->mu);
-
-        memset(&bt, 0, sizeof bt);
-        ev->trouble = 0;
-        int r = vodup_meta_event_due(s->meta, time(NULL), EVENTS_BATCH, take_cb, &bt);
-        for (size_t i = 0; i < bt.n; i++) {
-            /* An attempt in progress finishes; the rest wait for the next start. */
-            pthread_mutex_lock(&ev->mu);
-            int stopping = ev->stop;
-            pthread_mutex_unlock(&ev->mu);
-            if (!stopping)
-                handle(ev, &bt.ev[i]);
-            ev_free(&bt.ev[i]);
-        }
-        int full = r == VODUP_META_OK && !bt.oom && bt.n == EVENTS_BATCH;
-
-        /* Sleep until the next event is due, a kick, or the idle re-check. */
+    while (!atomic_load(&ev->stop)) {
         time_t now = time(NULL);
-        time_t until = now + EVENTS_IDLE_WAIT;
-        time_t next;
-        if (r != VODUP_META_OK || bt.oom || ev->trouble)
-            until = now + 1;     /* store trouble: do not spin (or re-send) on it */
-        else if (full)
-            until = now;         /* more may be due right away */
-        else if (vodup_meta_event_next(s->meta, &next) == VODUP_META_OK && next < until)
-            until = next;
-        /* Something due that the batch did not return would otherwise spin this loop. */
-        if (until <= now && bt.n == 0)
-            until = now + 1;
-        pthread_mutex_lock(&ev->mu);
-        if (until > now) {
-            struct timespec ts = {.tv_sec = until, .tv_nsec = 0};
-            while (!ev->stop && !ev->kicked) {
-                if (pthread_cond_timedwait(&ev->cv, &ev->mu, &ts) == ETIMEDOUT)
-                    break;
+        if (atomic_exchange(&ev->kicked, 0) || now >= ev->check_at) {
+            memset(&bt, 0, sizeof bt);
+            ev->trouble = 0;
+            int r = VODUP_META_OK;
+            if (ev->nheld < EVENTS_MAX_HELD)
+                r = vodup_meta_event_due(s->meta, now, EVENTS_BATCH, take_cb, &bt);
+            ev->check_at = now + EVENTS_IDLE_WAIT;   /* admit may bring it forward */
+            for (size_t i = 0; i < bt.n; i++) {
+                admit(ev, &bt.ev[i], now);
+                ev_free(&bt.ev[i]);
             }
+            recheck_by(ev, next_check(ev, now, r, &bt));
+            dests_prune(ev, now);
         }
+        dispatch(ev);
+        int running = 0;
+        curl_multi_perform(ev->multi, &running);
+        reap(ev);
+        dispatch(ev);   /* slots freed by reap */
+
+        /* Wait for socket activity (curl shortens the wait to its own timeouts), a kick,
+         * or the next look at the outbox. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        long long ms = (long long)ev->check_at * 1000 - ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+        if (ms > EVENTS_IDLE_WAIT * 1000L)
+            ms = EVENTS_IDLE_WAIT * 1000L;
+        if (ms > 0)
+            curl_multi_poll(ev->multi, NULL, 0, (int)ms, NULL);
     }
-    pthread_mutex_unlock(&ev->mu);
+
+    /* Stopping: attempts in progress finish (bounded by their timeout) and record their
+     * outcome; events still waiting go back to the outbox, due at once for the next start. */
+    while (ev->inflight > 0) {
+        int running = 0;
+        curl_multi_perform(ev->multi, &running);
+        reap(ev);
+        if (ev->inflight > 0)
+            curl_multi_poll(ev->multi, NULL, 0, 1000, NULL);
+    }
+    time_t now = time(NULL);
+    for (dest *d = ev->dests; d; d = d->next) {
+        while (d->head) {
+            job *j = d->head;
+            d->head = j->next;
+            vodup_meta_event_defer(s->meta, j->e.id, now);
+            job_release(ev, j);
+        }
+        d->tail = NULL;
+    }
+    dests_prune(ev, now + EVENTS_DEST_KEEP);
     return NULL;
 }
 
@@ -588,17 +1119,15 @@ events *events_start(vodupd *s)
     if (!ev)
         return NULL;
     ev->s = s;
-    ev->curl = curl_easy_init();
-    if (!ev->curl) {
+    ev->multi = curl_multi_init();
+    if (!ev->multi) {
         free(ev);
         return NULL;
     }
-    pthread_mutex_init(&ev->mu, NULL);
-    pthread_cond_init(&ev->cv, NULL);
+    atomic_init(&ev->kicked, 1);
+    atomic_init(&ev->stop, 0);
     if (pthread_create(&ev->thread, NULL, sender_main, ev) != 0) {
-        pthread_cond_destroy(&ev->cv);
-        pthread_mutex_destroy(&ev->mu);
-        curl_easy_cleanup(ev->curl);
+        curl_multi_cleanup(ev->multi);
         free(ev);
         return NULL;
     }
@@ -609,23 +1138,17 @@ void events_kick(events *ev)
 {
     if (!ev)
         return;
-    pthread_mutex_lock(&ev->mu);
-    ev->kicked = 1;
-    pthread_cond_signal(&ev->cv);
-    pthread_mutex_unlock(&ev->mu);
+    atomic_store(&ev->kicked, 1);
+    curl_multi_wakeup(ev->multi);
 }
 
 void events_stop(events *ev)
 {
     if (!ev)
         return;
-    pthread_mutex_lock(&ev->mu);
-    ev->stop = 1;
-    pthread_cond_signal(&ev->cv);
-    pthread_mutex_unlock(&ev->mu);
+    atomic_store(&ev->stop, 1);
+    curl_multi_wakeup(ev->multi);
     pthread_join(ev->thread, NULL);
-    pthread_cond_destroy(&ev->cv);
-    pthread_mutex_destroy(&ev->mu);
-    curl_easy_cleanup(ev->curl);
+    curl_multi_cleanup(ev->multi);
     free(ev);
 }

@@ -25,6 +25,7 @@
  */
 #include "server/store/meta.h"
 #include "server/store/meta_sqlite_int.h"
+#include "server/store/meta_vod.h"
 
 #include "common/codec.h"
 #include "common/crc.h"
@@ -231,7 +232,22 @@ struct vodup_meta {
     pthread_cond_t wcv;
     unsigned long w_next;       /* ticket of the next writer to arrive */
     unsigned long w_serving;    /* ticket now allowed to write */
+    vodup_meta_sealer sealer;   /* callback AuthKeys (meta_sqlite_vod.c); seal NULL: none */
 };
+
+void vodup_meta_set_sealer(vodup_meta *m, const vodup_meta_sealer *sealer)
+{
+    if (sealer)
+        m->sealer = *sealer;
+    else
+        memset(&m->sealer, 0, sizeof m->sealer);
+}
+
+const vodup_meta_sealer *meta__sealer(const vodup_meta *m)
+{
+    return m->sealer.seal && m->sealer.open ? &m->sealer : NULL;
+}
+
 
 static void writer_enter(vodup_meta *m)
 {

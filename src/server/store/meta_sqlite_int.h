@@ -95,6 +95,7 @@ enum {
     V_EVENT_DONE,
     V_EVENT_RETRY,
     V_EVENT_NEXT,
+    V_EVENT_DEFER,
     S_COUNT
 };
 
@@ -273,5 +274,9 @@ static inline int64_t clamp_limit(size_t limit)
 {
     return limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
 }
+
+/* The sealer vodup_meta_set_sealer installed, NULL when none (meta_sqlite_vod.c). */
+struct vodup_meta_sealer;
+const struct vodup_meta_sealer *meta__sealer(const vodup_meta *m);
 
 #endif

@@ -13,6 +13,7 @@
 #include "server/store/meta_sqlite_int.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,7 @@ const char *const meta__vod_sql[S_COUNT - S_CORE_END] = {
     V(V_EVENT_RETRY) = "UPDATE events SET attempts = attempts + 1, next_at = ?2, last_error = ?3"
                        " WHERE id = ?1",
     V(V_EVENT_NEXT) = "SELECT min(next_at) FROM events",
+    V(V_EVENT_DEFER) = "UPDATE events SET next_at = ?2 WHERE id = ?1",
 };
 #undef V
 
@@ -659,24 +661,170 @@ void vodup_meta_media_clear(vodup_meta_media *md)
 
 /* ---- callback configuration ------------------------------------------------------------ */
 
+/* A sealed AuthKey is stored as this prefix and the sealer's text. Real AuthKeys are
+ * letters and digits only (SetMessageCallback checks), so the prefix cannot be one. */
+#define SEALED_PREFIX "vodup-sealed:1:"
+#define SEAL_AAD_PREFIX "callback-authkey:"
+
+static int is_sealed(const char *v)
+{
+    return strncmp(v, SEALED_PREFIX, sizeof SEALED_PREFIX - 1) == 0;
+}
+
+/* The sealing is bound to the account, so a sealed key copied to another account's row
+ * does not open there. */
+static int seal_aad(char *aad, size_t n, const char *account_id)
+{
+    int r = snprintf(aad, n, "%s%s", SEAL_AAD_PREFIX, account_id);
+    return r < 0 || (size_t)r >= n ? -1 : 0;
+}
+
+/* Rewrites the AuthKey of config text (seal = 1: plain to sealed; 0: sealed to plain).
+ * *out is the new malloc'd text, or NULL when nothing changes. Text that is not a JSON
+ * object with a string AuthKey is left alone: it holds no key to protect. */
+static int rewrite_auth_key(const vodup_meta_sealer *sl, const char *account_id, const char *config,
+                            int seal, char **out)
+{
+    *out = NULL;
+    json_t *cfg = json_loads(config, 0, NULL);
+    json_t *k = json_is_object(cfg) ? json_object_get(cfg, "AuthKey") : NULL;
+    const char *v = json_is_string(k) ? json_string_value(k) : NULL;
+    if (!v || !*v || (seal ? is_sealed(v) : !is_sealed(v))) {
+        json_decref(cfg);
+        return VODUP_META_OK;
+    }
+    char aad[200];
+    if (seal_aad(aad, sizeof aad, account_id) != 0) {
+        json_decref(cfg);
+        return VODUP_META_EIO;
+    }
+    int rc = VODUP_META_ENOMEM;
+    char *nv = NULL, *tmp = NULL;
+    if (seal) {
+        tmp = sl->seal(sl->ctx, aad, v);
+        size_t n = tmp ? sizeof SEALED_PREFIX + strlen(tmp) : 0;
+        nv = tmp ? malloc(n) : NULL;
+        if (nv)
+            snprintf(nv, n, "%s%s", SEALED_PREFIX, tmp);
+    } else {
+        nv = sl->open(sl->ctx, aad, v + sizeof SEALED_PREFIX - 1);
+        if (!nv) {
+            /* Never the key or the sealed text: only whose it is. */
+            fprintf(stderr, "vodupd: the callback AuthKey of account %s does not open with this data dir's "
+                            "master key\n", account_id);
+            rc = VODUP_META_EIO;
+        }
+    }
+    free(tmp);
+    if (nv && json_object_set_new(cfg, "AuthKey", json_string(nv)) == 0) {
+        *out = json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        rc = *out ? VODUP_META_OK : VODUP_META_ENOMEM;
+    }
+    if (nv) {
+        memset(nv, 0, strlen(nv));
+        free(nv);
+    }
+    json_decref(cfg);   /* jansson keeps a copy of the key it frees without wiping; short-lived */
+    return rc;
+}
+
 int vodup_meta_callback_set(vodup_meta *m, const char *account_id, const char *config_json)
 {
+    char *sealed = NULL;
+    const vodup_meta_sealer *sl = meta__sealer(m);
+    if (config_json && sl) {
+        /* With a sealer the key is never written in plain text: a failure is an error. */
+        int r = rewrite_auth_key(sl, account_id, config_json, 1, &sealed);
+        if (r != VODUP_META_OK)
+            return r;
+    }
     conn *c = meta__acquire(m);
     /* NULL removes the configuration: get answers ENOTFOUND again. */
     sqlite3_stmt *s = meta__st(c, config_json ? V_CALLBACK_SET : V_CALLBACK_DELETE);
     if (s) {
         bind_text(s, 1, account_id);
         if (config_json)
-            bind_text(s, 2, config_json);
+            bind_text(s, 2, sealed ? sealed : config_json);
     }
-    return meta__single_write(m, c, s, "callback set");
+    int rc = meta__single_write(m, c, s, "callback set");
+    free(sealed);
+    return rc;
 }
 
 int vodup_meta_callback_get(vodup_meta *m, const char *account_id, char **config_json)
 {
     *config_json = NULL;
-    return meta__get_by_text(m, V_CALLBACK_GET, account_id, "callback get", meta__text_from_row,
-                             config_json);
+    int rc = meta__get_by_text(m, V_CALLBACK_GET, account_id, "callback get", meta__text_from_row,
+                               config_json);
+    const vodup_meta_sealer *sl = meta__sealer(m);
+    if (rc != VODUP_META_OK || !sl || !*config_json)
+        return rc;
+    char *plain = NULL;
+    rc = rewrite_auth_key(sl, account_id, *config_json, 0, &plain);
+    if (rc != VODUP_META_OK) {
+        free(*config_json);
+        *config_json = NULL;
+        return rc;
+    }
+    if (plain) {
+        free(*config_json);
+        *config_json = plain;
+    }
+    return VODUP_META_OK;
+}
+
+int vodup_meta_callback_seal_all(vodup_meta *m)
+{
+    const vodup_meta_sealer *sl = meta__sealer(m);
+    if (!sl)
+        return VODUP_META_EIO;
+    conn *c = meta__acquire(m);
+    /* Runs once at startup: its own statements rather than cached ones. secure_delete makes
+     * SQLite zero the bytes the old rows leave behind in the file. */
+    sqlite3_exec(c->db, "PRAGMA secure_delete=ON", NULL, NULL, NULL);
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    int sealed = 0;
+    int rc = meta__tx_begin(c, 1);
+    if (rc == VODUP_META_OK &&
+        (sqlite3_prepare_v2(c->db, "SELECT account_id, config FROM callbacks", -1, &sel, NULL) != SQLITE_OK ||
+         sqlite3_prepare_v2(c->db, "UPDATE callbacks SET config = ?2 WHERE account_id = ?1", -1, &upd, NULL) !=
+             SQLITE_OK))
+        rc = meta__db_fail(c, "callback seal", sqlite3_errcode(c->db));
+    int r = SQLITE_DONE;
+    while (rc == VODUP_META_OK && (r = sqlite3_step(sel)) == SQLITE_ROW) {
+        const char *acc = (const char *)sqlite3_column_text(sel, 0);
+        const char *cfg = (const char *)sqlite3_column_text(sel, 1);
+        char *out = NULL;
+        if (!acc || !cfg)
+            continue;
+        rc = rewrite_auth_key(sl, acc, cfg, 1, &out);
+        if (rc == VODUP_META_OK && out) {
+            sqlite3_bind_text(upd, 1, acc, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(upd, 2, out, -1, SQLITE_TRANSIENT);
+            rc = meta__exec_done(c, upd, "callback seal");
+            sqlite3_clear_bindings(upd);
+            sealed++;
+        }
+        free(out);
+    }
+    if (rc == VODUP_META_OK && r != SQLITE_DONE)
+        rc = meta__db_fail(c, "callback seal", r);
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    /* Earlier versions copied the key into each pending event; the sender now signs with
+     * the account's current key, so the copies go. */
+    if (rc == VODUP_META_OK &&
+        sqlite3_exec(c->db, "UPDATE events SET auth_key = NULL WHERE auth_key IS NOT NULL", NULL, NULL, NULL) !=
+            SQLITE_OK)
+        rc = meta__db_fail(c, "callback seal", sqlite3_errcode(c->db));
+    rc = meta__tx_end(c, rc);
+    sqlite3_exec(c->db, "PRAGMA secure_delete=OFF", NULL, NULL, NULL);
+    /* The write-ahead log may still hold pages with the plain keys (the writes that stored
+     * them, and the pages before this update): copy it into the file and empty it. */
+    if (rc == VODUP_META_OK)
+        sqlite3_exec(c->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    meta__release(m, c);
+    return rc == VODUP_META_OK ? sealed : rc;
 }
 
 /* ---- events ------------------------------------------------------------------------------ */
@@ -793,6 +941,17 @@ int vodup_meta_event_retry(vodup_meta *m, long long id, time_t next_at, const ch
         bind_text(s, 3, error);
     }
     return meta__single_update(m, c, s, "event retry");
+}
+
+int vodup_meta_event_defer(vodup_meta *m, long long id, time_t next_at)
+{
+    conn *c = meta__acquire(m);
+    sqlite3_stmt *s = meta__st(c, V_EVENT_DEFER);
+    if (s) {
+        bind_i64(s, 1, id);
+        bind_i64(s, 2, next_at);
+    }
+    return meta__single_update(m, c, s, "event defer");
 }
 
 int vodup_meta_event_next(vodup_meta *m, time_t *next_at)

@@ -109,6 +109,25 @@ void vodup_meta_media_clear(vodup_meta_media *md);
 int vodup_meta_callback_set(vodup_meta *m, const char *account_id, const char *config_json);
 int vodup_meta_callback_get(vodup_meta *m, const char *account_id, char **config_json);
 
+/* The AuthKey inside a callback configuration is a long-term secret: with a sealer
+ * installed, callback_set stores it sealed (bound to the account) and callback_get opens it
+ * again, so callers keep seeing plain JSON. The store holds no key material itself; the
+ * server installs a sealer made from its master key (events_seal_install) before serving.
+ * Without one (tests of the store alone) AuthKeys are stored as given. */
+typedef struct vodup_meta_sealer {
+    /* malloc'd printable text sealing secret under aad; NULL on failure */
+    char *(*seal)(void *ctx, const char *aad, const char *secret);
+    /* malloc'd secret from what seal made; NULL when it does not open */
+    char *(*open)(void *ctx, const char *aad, const char *sealed);
+    void *ctx;
+} vodup_meta_sealer;
+/* Installs (copies) the sealer; call before other threads use the store. NULL removes it. */
+void vodup_meta_set_sealer(vodup_meta *m, const vodup_meta_sealer *sealer);
+/* Migration: seals every AuthKey still stored in plain text (data dirs of earlier versions)
+ * and forgets AuthKeys copied into the outbox; scrubs the freed bytes from the file.
+ * Number of configurations sealed, or a VODUP_META_* error. Needs a sealer. */
+int vodup_meta_callback_seal_all(vodup_meta *m);
+
 typedef struct vodup_meta_event {
     long long id;
     char *account_id;
@@ -116,7 +135,7 @@ typedef struct vodup_meta_event {
     char *event_type;       /* FileUploadComplete | ImageUploadComplete | AttachedMediaUploadComplete */
     char *body;             /* JSON, NULL until the sender first builds it */
     char *url;              /* where it goes, fixed with the body */
-    char *auth_key;         /* NULL when unsigned */
+    char *auth_key;         /* no longer written (NULL): the sender signs with the account's current AuthKey */
     int attempts;
     time_t created;
     time_t next_at;
@@ -129,10 +148,13 @@ int vodup_meta_event_due(vodup_meta *m, time_t now, size_t max,
 /* All pending events of an account (NULL = all accounts), for operators. */
 int vodup_meta_event_list(vodup_meta *m, const char *account_id,
                           int (*cb)(const vodup_meta_event *e, void *u), void *u);
-/* Fixes body and url (and auth_key) the first time an event is sent. */
+/* Fixes body and url the first time an event is sent (auth_key: pass NULL). */
 int vodup_meta_event_prepare(vodup_meta *m, long long id, const char *body, const char *url, const char *auth_key);
 int vodup_meta_event_done(vodup_meta *m, long long id);            /* delivered or dropped */
 int vodup_meta_event_retry(vodup_meta *m, long long id, time_t next_at, const char *error); /* attempts++ */
+/* Moves next_at without counting an attempt: the sender's lease on events it holds in
+ * memory, and its "destination busy, later" (ENOTFOUND when the event is gone). */
+int vodup_meta_event_defer(vodup_meta *m, long long id, time_t next_at);
 /* Earliest next_at of any pending event; ENOTFOUND when none. */
 int vodup_meta_event_next(vodup_meta *m, time_t *next_at);
 void vodup_meta_event_clear(vodup_meta_event *e);

@@ -115,9 +115,15 @@ export function initDataDir(dataDir) {
  * With a dataDir and creds, the directory is reused as is (a restart). With a dataDir and no
  * creds, `init` is run on it.
  */
-export async function startVodupd({ dataDir, creds, readyTimeout = 20000 * SLOW, extraArgs = [], env = {} } = {}) {
+export async function startVodupd({ dataDir, creds, readyTimeout = 20000 * SLOW, extraArgs = [], env = {},
+                                    strictCallbacks = false } = {}) {
   if (!dataDir) dataDir = path.join(makeTmpDir('srv-'), 'data');
   if (!creds) creds = initDataDir(dataDir);
+  // Tests' callback receivers listen on 127.0.0.1, which vodupd refuses by default; let them
+  // through unless the test sets a --callback-* policy itself or wants the default (strictCallbacks).
+  if (!strictCallbacks && !extraArgs.some(a => String(a).startsWith('--callback-'))) {
+    extraArgs = ['--callback-allow', '127.0.0.1/32', ...extraArgs];
+  }
 
   const id = ++serverSeq;
   const logFile = path.join(path.dirname(dataDir), `vodupd-${process.pid}-${id}.stderr.log`);
