@@ -31,5 +31,8 @@
 #define VODUPD_MAX_CONNECTIONS   1024
 #define VODUPD_MAX_PER_IP        256
 #define VODUPD_DEFAULT_MAX_UPLOADS 10000            /* open multipart uploads per account */
+/* Free space that uploads must leave on the data directory's file system (--disk-reserve),
+ * so that deletes, aborts and metadata can always be recorded (see store/blob.h). */
+#define VODUPD_DEFAULT_DISK_RESERVE (64ULL * 1024 * 1024)
 
 #endif
