@@ -35,5 +35,8 @@
  * object: a resumable client needs one, a few leave room for restarts; more would let one
  * credential fill the account's --max-uploads. */
 #define VODUPD_MAX_UPLOADS_PER_CREDENTIAL_KEY 4
+/* Free space that uploads must leave on the data directory's file system (--disk-reserve),
+ * so that deletes, aborts and metadata can always be recorded (see store/blob.h). */
+#define VODUPD_DEFAULT_DISK_RESERVE (64ULL * 1024 * 1024)
 
 #endif

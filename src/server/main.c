@@ -17,6 +17,7 @@
 #include "server/admin.h"
 #include "server/auth/auth.h"
 #include "server/auth/token.h"
+#include "server/check.h"
 #include "server/config.h"
 #include "server/events/events.h"
 #include "server/http/request.h"
@@ -34,6 +35,7 @@ static const char USAGE[] =
     "  role    create, list, delete RAM roles (for STS AssumeRole)\n"
     "  keys    rotate the server key that seals temporary credentials\n"
     "  events  list upload events not yet delivered\n"
+    "  check   verify that the database and the object files agree (also while serving)\n"
     "  help    show this text, or `vodupd help <command>`\n"
     "\n"
     "`vodupd <command> --help` describes each command's options.\n";
@@ -69,6 +71,11 @@ static const char USAGE_SERVE[] =
     "                     (default 0: keep trying, with backoff up to 10 minutes)\n"
     "  --serve-active-content  serve objects of active types (HTML, SVG, XML, JavaScript, ...)\n"
     "                     inline; by default GetObject answers them as attachments\n"
+    "  --disk-reserve SIZE  free space uploads must leave on the data directory's file\n"
+    "                     system, so deletes always work: bytes with an optional K/M/G suffix\n"
+    "                     (powers of 1024) or a percentage of the file system, e.g. 5%%\n"
+    "                     (default 64M; 0 turns the floor off). Below it, uploads get\n"
+    "                     507 InsufficientStorage\n"
     "\n"
     "Logs one line per request to stderr (never a secret). SIGTERM or SIGINT stops it\n"
     "gracefully: no new connections, requests in flight finish, then it exits 0.\n";
@@ -205,12 +212,47 @@ static void add_own_host(vodupd *s, const char *h, size_t n)
     s->own_hosts[s->n_own_hosts++] = c;
 }
 
+/* "64M", "1073741824", "5%": bytes (binary suffixes) or a share of the file system. */
+static int parse_reserve(const char *s, uint64_t *bytes, unsigned *pct)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || errno || *s == '-')
+        return -1;
+    *pct = 0;
+    if (*end == '%' && end[1] == '\0') {
+        if (v < 1 || v > 50)
+            return -1;
+        *pct = (unsigned)v;
+        *bytes = 0;
+        return 0;
+    }
+    unsigned shift = 0;
+    switch (*end) {
+    case '\0': break;
+    case 'K': case 'k': shift = 10; break;
+    case 'M': case 'm': shift = 20; break;
+    case 'G': case 'g': shift = 30; break;
+    case 'T': case 't': shift = 40; break;
+    default: return -1;
+    }
+    if (*end && end[1] != '\0' && !((end[1] == 'i' || end[1] == 'B') && end[2] == '\0'))
+        return -1;
+    if (shift && v > (UINT64_MAX >> shift))
+        return -1;
+    *bytes = (uint64_t)v << shift;
+    return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     const char *data_dir = "./vodup-data", *listen = "127.0.0.1:9000", *public_url = NULL, *region = "cn-hangzhou";
     int threads = 4, workers = 8, max_uploads = VODUPD_DEFAULT_MAX_UPLOADS, auth_ttl = 3000, max_attempts = 0;
     int expiry_days = 7, allow_private = 0, n_allow = 0, serve_active = 0;
     vodupd_cidr allow[VODUPD_MAX_CALLBACK_ALLOW];
+    uint64_t disk_reserve = VODUPD_DEFAULT_DISK_RESERVE;
+    unsigned reserve_pct = 0;
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
                                          {"listen", required_argument, NULL, 'l'},
                                          {"public-url", required_argument, NULL, 'u'},
@@ -225,10 +267,11 @@ static int cmd_serve(int argc, char **argv)
                                          {"callback-allow", required_argument, NULL, 'C'},
                                          {"callback-allow-private", no_argument, NULL, 'A'},
                                          {"serve-active-content", no_argument, NULL, 'V'},
+                                         {"disk-reserve", required_argument, NULL, 'R'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "d:l:u:r:t:w:m:a:e:x:PC:AVh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:l:u:r:t:w:m:a:e:x:PC:AVR:h", opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
         case 'd': data_dir = optarg; break;
@@ -251,6 +294,12 @@ static int cmd_serve(int argc, char **argv)
                 return 2;
             }
             n_allow++;
+            break;
+        case 'R':
+            if (parse_reserve(optarg, &disk_reserve, &reserve_pct) != 0) {
+                fprintf(stderr, "vodupd serve: --disk-reserve wants a size (64M, 1G, 0) or 1%%..50%%, got '%s'\n", optarg);
+                return 2;
+            }
             break;
         case 'h': fputs(USAGE_SERVE, stdout); return 0;
         default: fputs(USAGE_SERVE, stderr); return 2;
@@ -311,14 +360,17 @@ static int cmd_serve(int argc, char **argv)
             close(lock_fd);
         return 1;
     }
-    if (vodup_meta_open(&s.meta, data_dir, threads + workers + 2) != VODUP_META_OK) {
-        fprintf(stderr, "vodupd serve: cannot open the database in %s\n", data_dir);
-        return 1;
-    }
+    /* The byte store first: on a full disk it hands back its headroom, which the
+     * database may need to open (WAL) and to record deletes. */
     s.blobs = vodup_blobstore_file_open(data_dir);
     if (!s.blobs) {
         fprintf(stderr, "vodupd serve: cannot open the object files in %s: %s\n", data_dir, strerror(errno));
-        vodup_meta_close(s.meta);
+        return 1;
+    }
+    vodup_blobstore_file_set_reserve(s.blobs, disk_reserve, reserve_pct);
+    if (vodup_meta_open(&s.meta, data_dir, threads + workers + 2) != VODUP_META_OK) {
+        fprintf(stderr, "vodupd serve: cannot open the database in %s\n", data_dir);
+        s.blobs->ops->close(s.blobs);
         return 1;
     }
     /* What a crash left half done: unfinished writes, blobs written but never recorded,
@@ -453,6 +505,8 @@ int main(int argc, char **argv)
         return admin_keys(argc - 1, argv + 1);
     if (strcmp(argv[1], "events") == 0)
         return admin_events(argc - 1, argv + 1);
+    if (strcmp(argv[1], "check") == 0)
+        return vodupd_check(argc - 1, argv + 1);
     fprintf(stderr, "vodupd: unknown command '%s'\n\n%s", argv[1], USAGE);
     return 2;
 }

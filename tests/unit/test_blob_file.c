@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 static char *make_dir(void)
@@ -393,6 +394,90 @@ static void test_concurrent_writers(void **state)
     free(dir);
 }
 
+/* The free-space floor: a store that must leave more free than the disk has refuses to
+ * start a blob (nothing in tmp/), and a writer stops when the floor rises past it. */
+static void test_reserve_refuses(void **state)
+{
+    (void)state;
+    char *dir = make_dir();
+    vodup_blobstore *bs = vodup_blobstore_file_open(dir);
+    assert_non_null(bs);
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s/tmp", dir);
+
+    /* Writes with a floor of one byte; then the floor becomes more than any disk has:
+     * the writer notices within its check step (at most 8 MiB on a roomy disk). */
+    vodup_blobstore_file_set_reserve(bs, 1, 0);
+    vodup_blob_writer *w = NULL;
+    assert_int_equal(bs->ops->writer_open(bs, &w), VODUP_BLOB_OK);
+    vodup_blobstore_file_set_reserve(bs, UINT64_MAX / 4, 0);
+    static char chunk[64 * 1024];
+    int rc = VODUP_BLOB_OK;
+    size_t written = 0;
+    while (rc == VODUP_BLOB_OK && written < 16u * 1024 * 1024) {
+        rc = bs->ops->writer_write(w, chunk, sizeof chunk);
+        written += sizeof chunk;
+    }
+    assert_int_equal(rc, VODUP_BLOB_ENOSPC);
+    assert_true(written <= 8u * 1024 * 1024 + sizeof chunk);
+    bs->ops->writer_abort(w);
+    assert_int_equal(count_files(tmp), 0);
+
+    /* Refused before anything is created. */
+    w = NULL;
+    assert_int_equal(bs->ops->writer_open(bs, &w), VODUP_BLOB_ENOSPC);
+    assert_null(w);
+    assert_int_equal(count_files(tmp), 0);
+    assert_int_equal(bs->ops->space_check(bs, 0), VODUP_BLOB_ENOSPC);
+
+    /* No floor: everything goes. */
+    vodup_blobstore_file_set_reserve(bs, 0, 0);
+    assert_int_equal(bs->ops->space_check(bs, 1024), VODUP_BLOB_OK);
+    char id[33];
+    put(bs, "x", 1, id);
+    /* A percentage is of the file system's size. */
+    assert_true(vodup_blobstore_file_set_reserve(bs, 0, 50) > 0);
+    assert_int_equal(bs->ops->space_check(bs, UINT64_MAX / 2), VODUP_BLOB_ENOSPC);
+    bs->ops->close(bs);
+    rm_rf(dir);
+    free(dir);
+}
+
+static long long file_size_at(const char *dir, const char *name)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    struct stat st;
+    if (stat(p, &st) != 0)
+        return -1;
+    /* allocated, not sparse: the headroom must be real blocks */
+    assert_true((long long)st.st_blocks * 512 >= (long long)st.st_size);
+    return (long long)st.st_size;
+}
+
+/* The headroom file follows the reserve: min(8 MiB, reserve / 2), gone without a floor. */
+static void test_headroom_file(void **state)
+{
+    (void)state;
+    char *dir = make_dir();
+    vodup_blobstore *bs = vodup_blobstore_file_open(dir);
+    assert_non_null(bs);
+    assert_int_equal(file_size_at(dir, VODUP_BLOB_HEADROOM_NAME), -1);
+    struct statvfs vfs;
+    assert_int_equal(statvfs(dir, &vfs), 0);
+    if ((uint64_t)vfs.f_bavail * vfs.f_frsize >= 64ULL * 1024 * 1024) { /* room for it here */
+        vodup_blobstore_file_set_reserve(bs, 32ULL * 1024 * 1024, 0);
+        assert_int_equal(file_size_at(dir, VODUP_BLOB_HEADROOM_NAME), (long long)VODUP_BLOB_HEADROOM_MAX);
+        vodup_blobstore_file_set_reserve(bs, 4ULL * 1024 * 1024, 0);
+        assert_int_equal(file_size_at(dir, VODUP_BLOB_HEADROOM_NAME), 2LL * 1024 * 1024);
+    }
+    vodup_blobstore_file_set_reserve(bs, 0, 0);
+    assert_int_equal(file_size_at(dir, VODUP_BLOB_HEADROOM_NAME), -1);
+    bs->ops->close(bs);
+    rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +487,8 @@ int main(void)
         cmocka_unit_test(test_invalid_ids),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_concurrent_writers),
+        cmocka_unit_test(test_reserve_refuses),
+        cmocka_unit_test(test_headroom_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include "common/xml.h"
 #include "server/config.h"
 #include "server/oss/oss.h"
+#include "server/oss/upload.h"
 #include "server/rpc/rpc.h"
 #include "server/store/meta_vod.h"
 
@@ -339,6 +340,26 @@ static int authenticate(http_request *r)
     return 0;
 }
 
+/* Below the disk reserve nothing that makes the store grow is started (finding 14), so
+ * that it is refused before a byte is written; deletes and aborts still run, and their
+ * check hands the headroom back to a full file system (store/blob.h). */
+static int refused_for_space(http_request *r)
+{
+    vodup_blobstore *bs = r->srv->blobs;
+    const http_op *op = r->op;
+    if (!op->offload || !bs->ops->space_check)
+        return 0;
+    int grows = op == &oss_op_put_object || op == &oss_op_upload_part || op == &oss_op_initiate ||
+                op == &oss_op_put_bucket;
+    uint64_t need = 0;
+    if (grows && oss_content_length(r, &need) != 1)
+        need = 0;
+    if (bs->ops->space_check(bs, need) == VODUP_BLOB_OK || !grows)
+        return 0;
+    oss_error(r, OSS_ERR_StorageFull, VODUP_STORAGE_FULL_MSG);
+    return 1;
+}
+
 void oss_route(http_request *r)
 {
     if (vodup_target_parse(&r->target, r->raw_target, strlen(r->raw_target)) != 0) {
@@ -366,7 +387,7 @@ void oss_route(http_request *r)
     if (!op)
         return;
     r->op = op;
-    if (op != &oss_op_options && (authenticate(r) != 0 || authorize(r) != 0))
+    if (op != &oss_op_options && (authenticate(r) != 0 || authorize(r) != 0 || refused_for_space(r)))
         return;
     op->begin(r);
 }

@@ -83,7 +83,7 @@ oss_upload *oss_upload_begin(http_request *r, uint64_t max_size, const char *wha
     if (rc != VODUP_BLOB_OK) {
         u->w = NULL;
         oss_error(r, rc == VODUP_BLOB_ENOSPC ? OSS_ERR_StorageFull : OSS_ERR_InternalError,
-                  "The object store cannot accept data now.");
+                  rc == VODUP_BLOB_ENOSPC ? VODUP_STORAGE_FULL_MSG : "The object store cannot accept data now.");
         return NULL;
     }
     return u;
@@ -110,7 +110,7 @@ int oss_upload_body(http_request *r, const char *p, size_t n)
         u->bs->ops->writer_abort(u->w);
         u->w = NULL;
         oss_error(r, rc == VODUP_BLOB_ENOSPC ? OSS_ERR_StorageFull : OSS_ERR_InternalError,
-                  rc == VODUP_BLOB_ENOSPC ? "The server's storage is full; nothing was stored."
+                  rc == VODUP_BLOB_ENOSPC ? VODUP_STORAGE_FULL_MSG
                                           : "Writing the data failed; nothing was stored.");
     }
     return 0;

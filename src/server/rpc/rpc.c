@@ -286,6 +286,27 @@ static const rpc_action *find_action(const rpc_action *table, const char *name)
     return NULL;
 }
 
+/* Below the disk reserve no new upload is handed out (finding 14; the OSS side refuses
+ * the bytes themselves): 507 InsufficientStorage, as for OSS. Other actions still run.
+ * Looked at before authentication, which records the nonce: on a full disk the look
+ * hands the database its headroom back first (store/blob.h). */
+static int storage_full(rpc_call *c)
+{
+    vodup_blobstore *bs = c->r->srv->blobs;
+    return bs->ops->space_check && bs->ops->space_check(bs, 0) != VODUP_BLOB_OK;
+}
+
+static int refused_for_space(rpc_call *c, int full)
+{
+    static const char *const GROWS[] = {"CreateUploadVideo", "CreateUploadImage", "CreateUploadAttachedMedia", NULL};
+    for (int i = 0; full && GROWS[i]; i++)
+        if (strcmp(c->action, GROWS[i]) == 0) {
+            rpc_error(c, 507, "InsufficientStorage", VODUP_STORAGE_FULL_MSG);
+            return 1;
+        }
+    return 0;
+}
+
 static void rpc_finish(http_request *r)
 {
     rpc_call *c = r->op_state;
@@ -327,7 +348,8 @@ static void rpc_finish(http_request *r)
         rpc_error(c, 404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.");
         return;
     }
-    if (authenticate(c) != 0)
+    int full = storage_full(c);
+    if (authenticate(c) != 0 || refused_for_space(c, full))
         return;
     a->run(c);
     if (!r->resp)

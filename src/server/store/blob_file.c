@@ -11,6 +11,17 @@
  * through directory fds opened once (openat & co.), which keeps the paths short and the
  * store independent of the process's working directory. The store holds no mutable shared state: writers own
  * their fd, so concurrent use from many threads needs no lock.
+ *
+ * Free space (finding 14). A full file system must still accept deletes, or it can never
+ * be emptied through the API: SQLite needs room in its WAL to record a delete before the
+ * blob can be unlinked. Two things keep that room:
+ *  - the floor: writers refuse (ENOSPC) to take free space below the reserve, checked
+ *    before the first byte and again while writing, the more often the closer the floor
+ *    is (so that many writers together overshoot it by little);
+ *  - the headroom file: a fully allocated file in the data directory that is unlinked the
+ *    moment the file system is found (nearly) full, e.g. filled by something else or by
+ *    the database itself, and allocated again once free space is back above the floor.
+ * The headroom state is the only mutable shared state; space_mu guards its changes.
  */
 #include "server/store/blob.h"
 
@@ -21,21 +32,40 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+
+/* How often a writer re-reads the free space: after (free - floor) / SPACE_CHECK_DIV bytes,
+ * kept within [SPACE_CHECK_MIN, SPACE_CHECK_MAX]. Near the floor every 64 KiB, so N
+ * concurrent writers overshoot it by about N * 64 KiB at most. */
+#define SPACE_CHECK_DIV 32
+#define SPACE_CHECK_MIN (64ULL * 1024)
+#define SPACE_CHECK_MAX (8ULL * 1024 * 1024)
+#define RESERVE_MAX_PCT 50
 
 typedef struct file_store {
     vodup_blobstore base;
     int objects_fd;     /* <dir>/objects */
     int tmp_fd;         /* <dir>/tmp */
+    int root_fd;        /* <dir>: free space and the headroom file */
+    uint64_t floor;     /* bytes blob writes leave free; 0: no floor */
+    uint64_t headroom;  /* size of the headroom file; 0: none */
+    pthread_mutex_t space_mu;
+    atomic_int headroom_held;   /* the headroom file is allocated */
+    atomic_int full;            /* last check found no room (to log changes only) */
 } file_store;
 
 struct vodup_blob_writer {
     file_store *fs;
     int fd;
+    uint64_t written;
+    uint64_t check_at;  /* re-read the free space before writing past this */
     char id[VODUP_BLOB_ID_LEN + 1];
 };
 
@@ -77,13 +107,119 @@ static int fsync_dir_at(int parent, const char *name)
     return rc;
 }
 
+/* Bytes an unprivileged writer may still use (f_bavail: root's 5% of ext4 are left
+ * alone, which errs on the safe side). -1 when the file system cannot tell. */
+static int avail_bytes(const file_store *fs, uint64_t *avail, uint64_t *total)
+{
+    struct statvfs st;
+    if (fstatvfs(fs->root_fd, &st) != 0)
+        return -1;
+    uint64_t unit = st.f_frsize ? st.f_frsize : st.f_bsize;
+    *avail = (uint64_t)st.f_bavail * unit;
+    if (total)
+        *total = (uint64_t)st.f_blocks * unit;
+    return 0;
+}
+
+static void note_full(file_store *fs, int full, uint64_t avail)
+{
+    if (atomic_exchange(&fs->full, full) == full)
+        return;
+    if (full)
+        fprintf(stderr, "vodup blob: only %llu bytes free, below the reserve of %llu: uploads are refused "
+                        "until space is freed (deletes still work)\n",
+                (unsigned long long)avail, (unsigned long long)fs->floor);
+    else
+        fprintf(stderr, "vodup blob: %llu bytes free again, above the reserve: uploads accepted\n",
+                (unsigned long long)avail);
+}
+
+/* Allocates the headroom file; 0 or -1 (nothing left behind). Caller holds space_mu. */
+static int headroom_take(file_store *fs)
+{
+    int fd = openat(fs->root_fd, VODUP_BLOB_HEADROOM_NAME, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    /* posix_fallocate reserves real blocks (a sparse file would reserve nothing); where
+     * the file system cannot, glibc writes zeros instead. */
+    int rc = posix_fallocate(fd, 0, (off_t)fs->headroom);
+    close(fd);
+    if (rc != 0) {
+        unlinkat(fs->root_fd, VODUP_BLOB_HEADROOM_NAME, 0);
+        return -1;
+    }
+    return 0;
+}
+
+/* Releases the headroom when the file system is nearly full, takes it back when free
+ * space is above floor + headroom (so taking it never brings us below the floor, and
+ * releasing never happens above it: floor >= 2 * headroom). Updates *avail. */
+static void headroom_keep(file_store *fs, uint64_t *avail)
+{
+    if (!fs->headroom)
+        return;
+    int held = atomic_load(&fs->headroom_held);
+    if (held && *avail >= fs->headroom)
+        return;
+    if (!held && *avail < fs->floor + fs->headroom)
+        return;
+    pthread_mutex_lock(&fs->space_mu);
+    held = atomic_load(&fs->headroom_held);
+    if (held && *avail < fs->headroom) {
+        if (unlinkat(fs->root_fd, VODUP_BLOB_HEADROOM_NAME, 0) == 0 || errno == ENOENT) {
+            atomic_store(&fs->headroom_held, 0);
+            fprintf(stderr, "vodup blob: the file system is full (%llu bytes free): released the %llu-byte "
+                            "headroom file so that the database can record deletes\n",
+                    (unsigned long long)*avail, (unsigned long long)fs->headroom);
+        }
+    } else if (!held && *avail >= fs->floor + fs->headroom) {
+        if (headroom_take(fs) == 0)
+            atomic_store(&fs->headroom_held, 1);
+    }
+    pthread_mutex_unlock(&fs->space_mu);
+    uint64_t a;
+    if (avail_bytes(fs, &a, NULL) == 0)
+        *avail = a;
+}
+
+/* Bytes a writer may go on writing before it looks again, given avail. */
+static uint64_t check_step(const file_store *fs, uint64_t avail)
+{
+    uint64_t room = avail > fs->floor ? avail - fs->floor : 0;
+    uint64_t step = room / SPACE_CHECK_DIV;
+    return step < SPACE_CHECK_MIN ? SPACE_CHECK_MIN : step > SPACE_CHECK_MAX ? SPACE_CHECK_MAX : step;
+}
+
+static int fs_space_check(vodup_blobstore *bs, uint64_t need)
+{
+    file_store *fs = (file_store *)bs;
+    uint64_t avail;
+    if (!fs->floor)
+        return VODUP_BLOB_OK;
+    if (avail_bytes(fs, &avail, NULL) != 0)
+        return VODUP_BLOB_OK;  /* cannot tell: the write itself will report ENOSPC */
+    headroom_keep(fs, &avail);
+    int full = avail < fs->floor || avail - fs->floor < need;
+    note_full(fs, avail < fs->floor, avail);
+    return full ? VODUP_BLOB_ENOSPC : VODUP_BLOB_OK;
+}
+
 static int fw_open(vodup_blobstore *bs, vodup_blob_writer **out)
 {
     file_store *fs = (file_store *)bs;
+    uint64_t avail = 0;
+    if (fs->floor && avail_bytes(fs, &avail, NULL) == 0) {
+        if (avail < fs->floor) {
+            note_full(fs, 1, avail);
+            errno = ENOSPC;
+            return VODUP_BLOB_ENOSPC;
+        }
+    }
     vodup_blob_writer *w = calloc(1, sizeof *w);
     if (!w)
         return VODUP_BLOB_ENOMEM;
     w->fs = fs;
+    w->check_at = fs->floor ? check_step(fs, avail) : UINT64_MAX;
     /* A collision of 128 random bits is not expected; the retry only guards against a
      * leftover tmp file of the same name (O_EXCL refuses to reuse it). */
     for (int attempt = 0; attempt < 4; attempt++) {
@@ -111,6 +247,19 @@ static int fw_open(vodup_blobstore *bs, vodup_blob_writer **out)
 static int fw_write(vodup_blob_writer *w, const void *p, size_t n)
 {
     const unsigned char *c = p;
+    file_store *fs = w->fs;
+    if (fs->floor && w->written + n > w->check_at) {
+        uint64_t avail;
+        if (avail_bytes(fs, &avail, NULL) == 0) {
+            if (avail < fs->floor || avail - fs->floor < n) {
+                note_full(fs, 1, avail);
+                errno = ENOSPC;
+                return VODUP_BLOB_ENOSPC;
+            }
+            w->check_at = w->written + n + check_step(fs, avail);
+        }
+    }
+    w->written += n;
     while (n > 0) {
         ssize_t k = write(w->fd, c, n > SSIZE_MAX ? SSIZE_MAX : n);
         if (k < 0) {
@@ -376,6 +525,8 @@ static void fs_close(vodup_blobstore *bs)
         return;
     close(fs->objects_fd);
     close(fs->tmp_fd);
+    close(fs->root_fd);
+    pthread_mutex_destroy(&fs->space_mu);
     free(fs);
 }
 
@@ -390,6 +541,7 @@ static const vodup_blobstore_ops file_ops = {
     .remove = fs_remove,
     .recover = fs_recover,
     .close = fs_close,
+    .space_check = fs_space_check,
 };
 
 static int subdir(int root, const char *name)
@@ -417,6 +569,7 @@ vodup_blobstore *vodup_blobstore_file_open(const char *data_dir)
         return NULL;
     }
     fs->base.ops = &file_ops;
+    pthread_mutex_init(&fs->space_mu, NULL);
     fs->objects_fd = subdir(root, "objects");
     fs->tmp_fd = fs->objects_fd >= 0 ? subdir(root, "tmp") : -1;
     int e = errno;
@@ -426,13 +579,42 @@ vodup_blobstore *vodup_blobstore_file_open(const char *data_dir)
         close(fs->tmp_fd);
         fs->tmp_fd = -1;
     }
-    close(root);
     if (fs->objects_fd < 0 || fs->tmp_fd < 0) {
+        close(root);
         if (fs->objects_fd >= 0)
             close(fs->objects_fd);
+        pthread_mutex_destroy(&fs->space_mu);
         free(fs);
         errno = e;
         return NULL;
     }
+    fs->root_fd = root;
     return &fs->base;
+}
+
+uint64_t vodup_blobstore_file_set_reserve(vodup_blobstore *bs, uint64_t reserve, unsigned pct)
+{
+    file_store *fs = (file_store *)bs;
+    uint64_t avail = 0, total = 0;
+    int known = avail_bytes(fs, &avail, &total) == 0;
+    if (pct > RESERVE_MAX_PCT)
+        pct = RESERVE_MAX_PCT;
+    if (pct)
+        reserve = known ? total / 100 * pct : 0;
+    fs->floor = reserve;
+    fs->headroom = reserve / 2 < VODUP_BLOB_HEADROOM_MAX ? reserve / 2 : VODUP_BLOB_HEADROOM_MAX;
+    /* A headroom file left by an earlier run counts as held when it has the size wanted
+     * now; otherwise (no floor any more, another reserve) it goes. */
+    struct stat st;
+    int exists = fstatat(fs->root_fd, VODUP_BLOB_HEADROOM_NAME, &st, 0) == 0;
+    if (exists && (!fs->headroom || (uint64_t)st.st_size != fs->headroom)) {
+        unlinkat(fs->root_fd, VODUP_BLOB_HEADROOM_NAME, 0);
+        exists = 0;
+        known = avail_bytes(fs, &avail, &total) == 0;
+    }
+    atomic_store(&fs->headroom_held, exists);
+    /* On a full disk this releases the headroom at once, before the database opens. */
+    if (known)
+        headroom_keep(fs, &avail);
+    return fs->floor;
 }
