@@ -232,7 +232,7 @@ describe('message framing', () => {
     it(`${what}: ${status}, the connection closed, nothing smuggled`, withLogs(async () => {
       const srv = servers[0] ?? await start();
       const smuggled = `GET /smuggled-${randomHex(4)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
-      const data = `POST /bucket/key HTTP/1.1\r\nHost: 127.0.0.1\r\n${lines}\r\n\r\nhello${smuggled}`;
+      const data = `PUT /bucket/key HTTP/1.1\r\nHost: 127.0.0.1\r\n${lines}\r\n\r\nhello${smuggled}`;
       const r = await exchange(srv.port, data, { timeout: 5000 * SLOW });
       assert.ok(r.closed, `the server must close the connection:\n${r.text}`);
       const rs = parseResponses(r.text);

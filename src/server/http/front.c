@@ -386,7 +386,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         r->host = http_header(r, "Host");
         http__conn_head_done(r->hc, expects_body(r));
         if (nh > VODUPD_MAX_HEADERS || r->nheaders >= VODUPD_MAX_HEADERS)
-            front_error(r, 431, "InvalidArgument", "InvalidParameter", "Too many request headers (at most %d).",
+            front_error(r, 400, "InvalidArgument", "InvalidParameter", "Too many request headers (at most %d).",
                         VODUPD_MAX_HEADERS);
         else if (check_framing(r) == 0 && check_head(r) == 0 && forwarded_client(r) == 0)
             oss_route(r);
