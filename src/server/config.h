@@ -26,10 +26,22 @@
 #define VODUPD_MAX_SMALL_BODY    (64 * 1024)        /* bodies we read and ignore (PutBucket config) */
 #define VODUPD_MAX_DRAIN         (1024 * 1024)      /* a refused body up to this is read before answering */
 #define VODUPD_MAX_HEADERS       200
-#define VODUPD_CONN_MEMORY       (256 * 1024)       /* per-connection buffer: headers + read chunk */
-#define VODUPD_CONN_TIMEOUT      120                /* idle seconds before a connection is dropped */
-#define VODUPD_MAX_CONNECTIONS   1024
-#define VODUPD_MAX_PER_IP        256
+#define VODUPD_CONN_MEMORY       (256 * 1024)       /* per-connection buffer: request head + read chunk */
+
+/* Connection guards (src/server/http; each one also a `vodupd serve` option). */
+#define VODUPD_CONN_TIMEOUT      120                /* idle seconds (no byte either way) before a close */
+#define VODUPD_HEAD_TIMEOUT      30                 /* seconds from accept (or the previous answer) to the
+                                                       end of the request headers: slowloris */
+#define VODUPD_MIN_BODY_RATE     500                /* bytes/s a body must average over each window ... */
+#define VODUPD_BODY_RATE_WINDOW  30                 /* ... of this many seconds: slow bodies */
+#define VODUPD_MAX_CONNECTIONS   65536              /* default ceiling of connections in all; the default
+                                                       itself follows RLIMIT_NOFILE (raised to its hard limit) */
+#define VODUPD_MIN_CONNECTIONS   64
+#define VODUPD_FD_RESERVE        256                /* descriptors kept for the server's own files */
+#define VODUPD_FDS_PER_CONN      2                  /* a socket, and an upload or download file */
+#define VODUPD_MAX_PER_IP        256                /* connections per client address (IPv6: per /64) */
+#define VODUPD_LISTEN_BACKLOG    4096               /* the kernel caps it at net.core.somaxconn */
+#define VODUPD_MAX_TRUSTED_PROXIES 32               /* --trusted-proxy ranges */
 #define VODUPD_DEFAULT_MAX_UPLOADS 10000            /* open multipart uploads per account */
 /* Open multipart uploads that upload credentials (UploadAuth) may have on their one
  * object: a resumable client needs one, a few leave room for restarts; more would let one

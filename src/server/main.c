@@ -50,7 +50,7 @@ static const char USAGE_INIT[] =
 
 static const char USAGE_SERVE[] =
     "usage: vodupd serve [--data-dir DIR] [--listen HOST:PORT] [--public-url URL] [--region R]\n"
-    "                    [--threads N] [--workers N]\n"
+    "                    [--threads N] [--workers N] [connection guards, below]\n"
     "\n"
     "  --data-dir DIR     data directory made by `vodupd init` (default ./vodup-data)\n"
     "  --listen HOST:PORT address to listen on (default 127.0.0.1:9000; port 0 picks a free one)\n"
@@ -76,6 +76,19 @@ static const char USAGE_SERVE[] =
     "                     (powers of 1024) or a percentage of the file system, e.g. 5%%\n"
     "                     (default 64M; 0 turns the floor off). Below it, uploads get\n"
     "                     507 InsufficientStorage\n"
+    "\n"
+    "connection guards (docs/reliability.md; S may have decimals, 0 turns a guard off):\n"
+    "  --max-connections N   connections in all (default: from the open-file limit, which\n"
+    "                     vodupd raises to its hard limit; at most 65536)\n"
+    "  --max-connections-per-ip N  per client address, IPv6 per /64 (default 256; 0 no limit);\n"
+    "                     when full, the address's newest idle connection makes room\n"
+    "  --header-timeout S    from accept (or the previous answer) to the end of the request\n"
+    "                     headers (default 30)\n"
+    "  --idle-timeout S      no byte either way for S seconds closes a connection (default 120)\n"
+    "  --min-body-rate B     a request body must average B bytes/s ... (default 500)\n"
+    "  --body-rate-window S  ... over each window of S seconds (default 30)\n"
+    "  --trusted-proxy CIDR  a reverse proxy (repeatable): its requests are counted against,\n"
+    "                     and logged with, the client named in X-Forwarded-For\n"
     "\n"
     "Logs one line per request to stderr (never a secret). SIGTERM or SIGINT stops it\n"
     "gracefully: no new connections, requests in flight finish, then it exits 0.\n";
@@ -253,6 +266,14 @@ static int cmd_serve(int argc, char **argv)
     vodupd_cidr allow[VODUPD_MAX_CALLBACK_ALLOW];
     uint64_t disk_reserve = VODUPD_DEFAULT_DISK_RESERVE;
     unsigned reserve_pct = 0;
+    /* Connection guards (http/request.h). The descriptor limit is raised first, since the
+     * default connection ceiling follows it. */
+    http_limits lim;
+    http_limits_default(&lim, http_raise_nofile());
+    const char *trusted[VODUPD_MAX_TRUSTED_PROXIES];
+    size_t ntrusted = 0;
+    enum { OPT_MAX_CONN = 0x100, OPT_MAX_PER_IP, OPT_HEAD_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MIN_BODY_RATE,
+           OPT_BODY_WINDOW, OPT_TRUSTED_PROXY };
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
                                          {"listen", required_argument, NULL, 'l'},
                                          {"public-url", required_argument, NULL, 'u'},
@@ -268,6 +289,13 @@ static int cmd_serve(int argc, char **argv)
                                          {"callback-allow-private", no_argument, NULL, 'A'},
                                          {"serve-active-content", no_argument, NULL, 'V'},
                                          {"disk-reserve", required_argument, NULL, 'R'},
+                                         {"max-connections", required_argument, NULL, OPT_MAX_CONN},
+                                         {"max-connections-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
+                                         {"header-timeout", required_argument, NULL, OPT_HEAD_TIMEOUT},
+                                         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+                                         {"min-body-rate", required_argument, NULL, OPT_MIN_BODY_RATE},
+                                         {"body-rate-window", required_argument, NULL, OPT_BODY_WINDOW},
+                                         {"trusted-proxy", required_argument, NULL, OPT_TRUSTED_PROXY},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -300,6 +328,45 @@ static int cmd_serve(int argc, char **argv)
                 fprintf(stderr, "vodupd serve: --disk-reserve wants a size (64M, 1G, 0) or 1%%..50%%, got '%s'\n", optarg);
                 return 2;
             }
+            break;
+        case OPT_MAX_CONN: case OPT_MAX_PER_IP: case OPT_MIN_BODY_RATE: {
+            long long v = strtoll(optarg, &end, 10);
+            if (v < 0 || v > 100000000 || (c == OPT_MAX_CONN && v < 1)) {
+                fprintf(stderr, "vodupd serve: '%s' is out of range for --%s\n", optarg,
+                        c == OPT_MAX_CONN ? "max-connections" : c == OPT_MAX_PER_IP ? "max-connections-per-ip"
+                                                                                   : "min-body-rate");
+                return 2;
+            }
+            if (c == OPT_MAX_CONN)
+                lim.max_connections = (unsigned)v;
+            else if (c == OPT_MAX_PER_IP)
+                lim.max_per_ip = (unsigned)v;
+            else
+                lim.min_body_rate = (unsigned long)v;
+            break;
+        }
+        case OPT_HEAD_TIMEOUT: case OPT_IDLE_TIMEOUT: case OPT_BODY_WINDOW: {
+            double v = strtod(optarg, &end);
+            if (!(v >= 0 && v <= 86400)) {
+                fprintf(stderr, "vodupd serve: '%s' is not 0..86400 seconds\n", optarg);
+                return 2;
+            }
+            long ms = (long)(v * 1000 + 0.5);
+            if (c == OPT_HEAD_TIMEOUT)
+                lim.head_timeout_ms = ms;
+            else if (c == OPT_IDLE_TIMEOUT)
+                lim.idle_timeout_ms = ms;
+            else
+                lim.body_rate_window_ms = ms;
+            break;
+        }
+        case OPT_TRUSTED_PROXY:
+            if (http_check_cidr(optarg) != 0 || ntrusted >= VODUPD_MAX_TRUSTED_PROXIES) {
+                fprintf(stderr, "vodupd serve: --trusted-proxy wants an address or CIDR range (at most %d), got '%s'\n",
+                        VODUPD_MAX_TRUSTED_PROXIES, optarg);
+                return 2;
+            }
+            trusted[ntrusted++] = optarg;
             break;
         case 'h': fputs(USAGE_SERVE, stdout); return 0;
         default: fputs(USAGE_SERVE, stderr); return 2;
@@ -426,7 +493,11 @@ static int cmd_serve(int argc, char **argv)
         close(lfd);
         return 1;
     }
-    struct MHD_Daemon *d = http_start(&s, lfd, threads);
+    lim.threads = threads;
+    lim.trusted_proxies = trusted;
+    lim.ntrusted = ntrusted;
+    http_front *front = http_start(&s, lfd, &lim);
+    struct MHD_Daemon *d = http_daemon(front);
     if (!d) {
         fprintf(stderr, "vodupd serve: cannot start the HTTP front on %s\n", listen);
         events_stop(s.events);
@@ -452,7 +523,7 @@ static int cmd_serve(int argc, char **argv)
         nanosleep(&ts, NULL);
     }
     workq_free(s.wq);
-    http_stop(d);
+    http_stop(front);
     events_stop(s.events);
     vodupd_gc_stop(&s);
     vodupd_gc_run(&s);

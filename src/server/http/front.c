@@ -13,6 +13,9 @@
 #include "server/http/request.h"
 
 #include <arpa/inet.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <sys/resource.h>
 #include <ctype.h>
 #include <errno.h>
 #include <sys/socket.h>
@@ -28,8 +31,12 @@
 #include "common/codec.h"
 #include "common/digest.h"
 #include "common/timefmt.h"
+#include "common/xml.h"
 #include "server/config.h"
+#include "server/http/conn.h"
+#include "server/http/net.h"
 #include "server/oss/oss.h"
+#include "server/rpc/rpc.h"
 
 const char *http_header(const http_request *r, const char *name)
 {
@@ -105,22 +112,90 @@ void http_respond_empty(http_request *r, unsigned int status)
     http_respond(r, status, NULL);
 }
 
+/* ---- errors answered by the front itself ---------------------------------------- */
+
+/* Before routing, the front refuses what it cannot trust (framing, header syntax) in
+ * the dialect the request speaks: an RPC call gets the gateway's JSON error, anything
+ * else the OSS XML error (for HEAD, base64 in x-oss-err as OSS does). */
+static void front_error(http_request *r, unsigned int status, const char *oss_code, const char *rpc_code,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void front_error(http_request *r, unsigned int status, const char *oss_code, const char *rpc_code,
+                        const char *fmt, ...)
+{
+    if (r->resp)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *host = r->host ? r->host : "";
+    if (!r->target.path && vodup_target_parse(&r->target, r->raw_target, strlen(r->raw_target)) != 0) {
+        vodup_target_free(&r->target);
+        memset(&r->target, 0, sizeof r->target);
+    }
+    if (r->target.path && r->method && rpc_is_rpc(r)) {
+        json_t *j = json_pack("{s:s,s:s,s:s,s:s}", "RequestId", r->request_id, "HostId", host, "Code", rpc_code,
+                              "Message", msg);
+        char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(j);
+        vbuf b = VBUF_INIT;
+        if (s)
+            vbuf_puts(&b, s);
+        free(s);
+        r->err_code = rpc_code;
+        http_respond_buf(r, status, "application/json;charset=utf-8", &b);
+        vbuf_free(&b);
+        return;
+    }
+    vbuf x = VBUF_INIT;
+    vbuf_puts(&x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  ");
+    vodup_xml_elem(&x, "Code", oss_code, strlen(oss_code));
+    vbuf_puts(&x, "\n  ");
+    vodup_xml_elem(&x, "Message", msg, strlen(msg));
+    vbuf_puts(&x, "\n  ");
+    vodup_xml_elem(&x, "RequestId", r->request_id, strlen(r->request_id));
+    vbuf_puts(&x, "\n  ");
+    vodup_xml_elem(&x, "HostId", host, strlen(host));
+    vbuf_puts(&x, "\n</Error>\n");
+    r->err_code = oss_code;
+    if (r->method && strcmp(r->method, "HEAD") == 0) {
+        vbuf b64 = VBUF_INIT;
+        vodup_base64_encode(&b64, x.data, x.len);
+        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (resp) {
+            MHD_add_response_header(resp, "x-oss-err", vbuf_cstr(&b64));
+            http_respond(r, status, resp);
+        }
+        vbuf_free(&b64);
+    } else {
+        http_respond_buf(r, status, "application/xml", &x);
+    }
+    vbuf_free(&x);
+}
+
 /* ---- lifecycle -------------------------------------------------------------- */
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
+    http_front *f = cls;
     http_request *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    r->srv = cls;
+    r->srv = f->srv;
     r->conn = c;
-    atomic_fetch_add(&r->srv->active_requests, 1);
     r->raw_target = strdup(uri ? uri : "");
     clock_gettime(CLOCK_MONOTONIC, &r->t0);
     unsigned char id[12];
     if (vodup_random(id, sizeof id) != 0)
         memset(id, 0, sizeof id);
     vodup_hex_upper(r->request_id, id, sizeof id);
+    atomic_fetch_add(&r->srv->active_requests, 1);
+    /* From here the request belongs to its connection too: if libmicrohttpd drops it
+     * without completing it, the connection's close releases it (conn.c). */
+    r->hc = http__conn_of(c);
+    http__conn_request_begin(r->hc, r);
     return r;
 }
 
@@ -139,19 +214,114 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 
 static void peer_address(http_request *r)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     snprintf(r->peer, sizeof r->peer, "-");
-    if (!ci || !ci->client_addr)
+    if (!r->hc)
         return;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, r->peer, sizeof r->peer);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, r->peer, sizeof r->peer);
+    http_addr_format(&r->hc->addr, r->peer, sizeof r->peer);
+}
+
+/* A trusted proxy's request is accounted to, and logged with, the client it forwards
+ * for. Returns -1 after answering when that client is over its connection limit. */
+static int forwarded_client(http_request *r)
+{
+    http_conn *hc = r->hc;
+    if (!hc || !hc->proxied)
+        return 0;
+    const char *vals[16];
+    size_t n = 0;
+    for (size_t i = 0; i < r->nheaders && n < sizeof vals / sizeof vals[0]; i++)
+        if (strcasecmp(r->headers[i].name, "X-Forwarded-For") == 0)
+            vals[n++] = r->headers[i].value;
+    http_addr client;
+    if (http_xff_client(&client, vals, n, hc->f->trusted, hc->f->ntrusted) != 0)
+        return 0; /* no usable forwarded address: the proxy itself is the client */
+    snprintf(r->via, sizeof r->via, "%s", r->peer);
+    http_addr_format(&client, r->peer, sizeof r->peer);
+    if (http__conn_account_client(hc, &client) != 0) {
+        front_error(r, 503, "ServiceUnavailable", "ServiceUnavailable",
+                    "Too many connections from your address (at most %u).", hc->f->lim.max_per_ip);
+        return -1;
+    }
+    return 0;
+}
+
+/* Header syntax (RFC 9110 5.1, 5.5): a name that is not a token or a value with a
+ * control byte would be cut or dropped somewhere downstream; refuse it here, by name. */
+static int check_head(http_request *r)
+{
+    if (!http_is_token(r->method, strlen(r->method))) {
+        front_error(r, 400, "InvalidArgument", "InvalidParameter", "The request method is not a valid HTTP token.");
+        return -1;
+    }
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const char *name = r->headers[i].name, *value = r->headers[i].value;
+        if (!http_is_token(name, strlen(name))) {
+            vbuf shown = VBUF_INIT;
+            http_log_escape(&shown, name, strlen(name), 64);
+            front_error(r, 400, "InvalidArgument", "InvalidParameter",
+                        "The header name \"%s\" is not valid (only token characters, no spaces).", vbuf_cstr(&shown));
+            vbuf_free(&shown);
+            return -1;
+        }
+        if (!http_value_ok(value, strlen(value))) {
+            front_error(r, 400, "InvalidArgument", "InvalidParameter",
+                        "The value of header \"%s\" contains a control character (CR, LF or another byte below 0x20).",
+                        name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Message framing (RFC 9112 6.3): libmicrohttpd takes the first Content-Length and lets
+ * Transfer-Encoding win over it; a proxy in front may have read it the other way, and
+ * whatever the two disagree about runs as a second request. So any ambiguity is refused
+ * and the connection closed. Returns -1 after answering. */
+static int check_framing(http_request *r)
+{
+    const char *cl = NULL, *te = NULL;
+    int ncl = 0, nte = 0;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const char *name = r->headers[i].name, *value = r->headers[i].value;
+        if (strcasecmp(name, "Content-Length") == 0) {
+            size_t n = strlen(value);
+            if (n == 0 || n > 20 || strspn(value, "0123456789") != n) {
+                r->must_close = 1;
+                front_error(r, 400, "InvalidArgument", "InvalidParameter", "The Content-Length header is not a number.");
+                return -1;
+            }
+            if (cl && strcmp(cl, value) != 0) {
+                r->must_close = 1;
+                front_error(r, 400, "InvalidArgument", "InvalidParameter",
+                            "The request has several different Content-Length headers.");
+                return -1;
+            }
+            cl = value;
+            ncl++;
+        } else if (strcasecmp(name, "Transfer-Encoding") == 0) {
+            te = value;
+            nte++;
+        }
+    }
+    if (te && ncl) {
+        r->must_close = 1;
+        front_error(r, 400, "InvalidArgument", "InvalidParameter",
+                    "The request has both Content-Length and Transfer-Encoding.");
+        return -1;
+    }
+    if (te && (nte > 1 || strcasecmp(te, "chunked") != 0)) {
+        r->must_close = 1;
+        front_error(r, 501, "NotImplemented", "InvalidParameter",
+                    "Transfer-Encoding other than a single \"chunked\" is not supported.");
+        return -1;
+    }
+    return 0;
 }
 
 static int answer_early(const http_request *r)
 {
+    if (r->must_close)
+        return 1;
     const char *expect = http_header(r, "Expect");
     if (expect && strcasecmp(expect, "100-continue") == 0)
         return 1;
@@ -165,6 +335,14 @@ static int answer_early(const http_request *r)
     return *end || n > VODUPD_MAX_DRAIN;
 }
 
+static int expects_body(const http_request *r)
+{
+    if (http_header(r, "Transfer-Encoding"))
+        return 1;
+    const char *cl = http_header(r, "Content-Length");
+    return cl && strspn(cl, "0") != strlen(cl);
+}
+
 static enum MHD_Result queue(http_request *r)
 {
     if (r->queued)
@@ -172,6 +350,8 @@ static enum MHD_Result queue(http_request *r)
     if (!r->resp)
         return MHD_NO;
     r->queued = 1;
+    if (r->must_close)
+        MHD_add_response_header(r->resp, "Connection", "close");
     return MHD_queue_response(r->conn, r->status, r->resp);
 }
 
@@ -204,16 +384,18 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         int nh = MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, r);
         peer_address(r);
         r->host = http_header(r, "Host");
+        http__conn_head_done(r->hc, expects_body(r));
         if (nh > VODUPD_MAX_HEADERS || r->nheaders >= VODUPD_MAX_HEADERS)
-            oss_error(r, OSS_ERR_InvalidArgument, "Too many request headers (at most %d).", VODUPD_MAX_HEADERS);
-        else
+            front_error(r, 400, "InvalidArgument", "InvalidParameter", "Too many request headers (at most %d).",
+                        VODUPD_MAX_HEADERS);
+        else if (check_framing(r) == 0 && check_head(r) == 0 && forwarded_client(r) == 0)
             oss_route(r);
         /* libmicrohttpd closes the connection when the answer is queued from this first
          * call, without reading the body. That suits a client that waits for it
-         * (Expect: 100-continue) or a body too large to be worth reading; but a client
-         * still sending a small body then gets a reset instead of our answer. So small
-         * refused bodies are read and dropped, and the answer follows them, on a
-         * connection that stays alive. */
+         * (Expect: 100-continue), a body too large to be worth reading, or framing we
+         * do not trust; but a client still sending a small body then gets a reset
+         * instead of our answer. So small refused bodies are read and dropped, and the
+         * answer follows them, on a connection that stays alive. */
         if (r->resp && answer_early(r))
             return queue(r);
         return MHD_YES;
@@ -223,6 +405,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         r->bytes_in += n;
+        if (r->hc)
+            atomic_fetch_add(&r->hc->body_bytes, n);
         if (r->resp || !r->op || !r->op->body)
             return MHD_YES; /* answered already: drain what the client still sends */
         if (r->op->body(r, upload_data, n) < 0)
@@ -231,6 +415,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     }
 
     /* End of the request body (or back from the worker pool). */
+    if (!r->body_done) {
+        r->body_done = 1;
+        http__conn_body_done(r->hc);
+    }
     if (!r->resp && r->op && r->op->finish && !r->finished) {
         if (r->op->offload && !r->suspended) {
             r->suspended = 1;
@@ -251,28 +439,34 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     return queue(r);
 }
 
-/* The log names the request without its secrets: signature and token parameters
- * are cut from the target, and bytes that are not printable are escaped. */
+/* ---- the log line ----------------------------------------------------------------
+ * One line per request, every field that a client chose passed through one escaper
+ * (http_log_escape), so no field can hold a line break, a space that shifts the fields
+ * after it, or a quote that ends the target early. Secrets are cut from the target. */
 static const char *const SECRET_PARAMS[] = {"Signature", "x-oss-signature", "X-Amz-Signature", "security-token",
                                             "x-oss-security-token", "SecurityToken", "X-Amz-Security-Token", NULL};
+
+#define LOG_MAX_PATH  512  /* bytes of the path logged */
+#define LOG_MAX_PARAM 256  /* bytes of each query parameter logged */
+#define LOG_MAX_FIELD 128  /* bytes of any other field (method, action, key id, ...) */
+#define LOG_MAX_QUERY 2048 /* bytes of the whole query logged */
 
 static void log_target(vbuf *out, const char *t)
 {
     const char *q = strchr(t, '?');
     size_t plen = q ? (size_t)(q - t) : strlen(t);
-    for (size_t i = 0; i < plen && i < 512; i++) {
-        unsigned char ch = (unsigned char)t[i];
-        if (ch < 0x21 || ch > 0x7e || ch == '"')
-            vbuf_printf(out, "\\x%02x", ch);
-        else
-            vbuf_putc(out, (char)ch);
-    }
+    http_log_escape(out, t, plen, LOG_MAX_PATH);
     if (!q)
         return;
     vbuf_putc(out, '?');
+    size_t start = out->len;
     const char *p = q + 1;
     int first = 1;
     while (*p) {
+        if (out->len - start > LOG_MAX_QUERY) {
+            vbuf_puts(out, "...");
+            return;
+        }
         const char *amp = strchr(p, '&');
         size_t n = amp ? (size_t)(amp - p) : strlen(p);
         const char *eq = memchr(p, '=', n);
@@ -284,13 +478,7 @@ static void log_target(vbuf *out, const char *t)
         for (int i = 0; SECRET_PARAMS[i]; i++)
             if (strlen(SECRET_PARAMS[i]) == nlen && strncasecmp(p, SECRET_PARAMS[i], nlen) == 0)
                 secret = 1;
-        for (size_t i = 0; i < (secret ? nlen : n) && i < 256; i++) {
-            unsigned char ch = (unsigned char)p[i];
-            if (ch < 0x21 || ch > 0x7e || ch == '"')
-                vbuf_printf(out, "\\x%02x", ch);
-            else
-                vbuf_putc(out, (char)ch);
-        }
+        http_log_escape(out, p, secret ? nlen : n, LOG_MAX_PARAM);
         if (secret && eq)
             vbuf_puts(out, "=REDACTED");
         p += n;
@@ -299,35 +487,56 @@ static void log_target(vbuf *out, const char *t)
     }
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
-                         enum MHD_RequestTerminationCode toe)
+static void log_field(vbuf *out, const char *s)
 {
-    (void)cls, (void)c;
-    http_request *r = *req_cls;
-    if (!r)
+    if (!s || !*s) {
+        vbuf_putc(out, '-');
         return;
-    *req_cls = NULL;
+    }
+    http_log_escape(out, s, strlen(s), LOG_MAX_FIELD);
+}
+
+void http__request_end(http_request *r, enum MHD_RequestTerminationCode toe)
+{
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = (double)(t1.tv_sec - r->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e6;
     char when[21];
     vodup_time_iso(when, time(NULL));
+    if (!r->peer[0])
+        peer_address(r);
     vbuf line = VBUF_INIT;
-    vbuf_printf(&line, "%s %s %s \"", when, r->peer[0] ? r->peer : "-", r->method ? r->method : "-");
+    vbuf_printf(&line, "%s ", when);
+    log_field(&line, r->peer);
+    vbuf_putc(&line, ' ');
+    log_field(&line, r->method);
+    vbuf_puts(&line, " \"");
     log_target(&line, r->raw_target ? r->raw_target : "");
-    vbuf_printf(&line, "\" %u %s in=%llu ms=%.1f id=%s", r->status,
-                r->op_name ? r->op_name : r->op ? r->op->name : "-",
-                (unsigned long long)r->bytes_in, ms, r->request_id);
-    if (r->cred.key_id[0])
-        vbuf_printf(&line, " ak=%s", r->cred.key_id);
-    if (r->err_code)
-        vbuf_printf(&line, " err=%s", r->err_code);
+    vbuf_printf(&line, "\" %u ", r->status);
+    log_field(&line, r->op_name ? r->op_name : r->op ? r->op->name : "-");
+    vbuf_printf(&line, " in=%llu ms=%.1f id=%s", (unsigned long long)r->bytes_in, ms, r->request_id);
+    if (r->cred.key_id[0]) {
+        vbuf_puts(&line, " ak=");
+        log_field(&line, r->cred.key_id);
+    }
+    if (r->err_code) {
+        vbuf_puts(&line, " err=");
+        log_field(&line, r->err_code);
+    }
+    if (r->via[0]) {
+        vbuf_puts(&line, " via=");
+        log_field(&line, r->via);
+    }
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         vbuf_printf(&line, " aborted=%d", (int)toe);
+    const char *why = http__conn_close_reason(r->hc);
+    if (why)
+        vbuf_printf(&line, " closed=%s", why);
     vbuf_putc(&line, '\n');
     fputs(vbuf_cstr(&line), stderr);
     vbuf_free(&line);
 
+    http__conn_request_end(r->hc, r);
     atomic_fetch_sub(&r->srv->active_requests, 1);
     if (r->op_free)
         r->op_free(r->op_state);
@@ -341,6 +550,41 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     free(r->key);
     free(r->raw_target);
     free(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)c;
+    http_request *r = *req_cls;
+    if (!r)
+        return;
+    *req_cls = NULL;
+    http__request_end(r, toe);
+}
+
+/* libmicrohttpd's own messages can quote what a client sent: they go through the same
+ * escaper, one line each. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        n--;
+    vbuf line = VBUF_INIT;
+    vbuf_puts(&line, "vodupd: http: ");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)msg[i];
+        if (ch == ' ')
+            vbuf_putc(&line, ' '); /* readable prose; every other byte as the log escapes it */
+        else
+            http_log_escape(&line, msg + i, 1, 1);
+    }
+    vbuf_putc(&line, '\n');
+    fputs(vbuf_cstr(&line), stderr);
+    vbuf_free(&line);
 }
 
 int http_bind(const char *host, int port, int *bound_port)
@@ -369,7 +613,7 @@ int http_bind(const char *host, int port, int *bound_port)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (ss.ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 512) != 0) {
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, VODUPD_LISTEN_BACKLOG) != 0) {
         int e = errno;
         close(fd);
         errno = e;
@@ -386,23 +630,124 @@ int http_bind(const char *host, int port, int *bound_port)
     return fd;
 }
 
-struct MHD_Daemon *http_start(vodupd *s, int listen_fd, int threads)
+long http_raise_nofile(void)
 {
-    unsigned int flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    return MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, s,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)VODUPD_CONN_MEMORY,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)VODUPD_CONN_TIMEOUT,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)VODUPD_MAX_CONNECTIONS,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)VODUPD_MAX_PER_IP,
-        MHD_OPTION_END);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = rl;
+        want.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl = want;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)1 << 30)
+        return 1L << 30;
+    return (long)rl.rlim_cur;
 }
 
-void http_stop(struct MHD_Daemon *d)
+void http_limits_default(http_limits *l, long nofile)
 {
-    MHD_stop_daemon(d);
+    memset(l, 0, sizeof *l);
+    l->threads = 4;
+    /* Each connection may hold a few descriptors besides its socket (an upload's
+     * temporary file, a download's object files); the rest are the server's own. */
+    long n = (nofile - VODUPD_FD_RESERVE) / VODUPD_FDS_PER_CONN;
+    if (n > VODUPD_MAX_CONNECTIONS)
+        n = VODUPD_MAX_CONNECTIONS;
+    if (n < VODUPD_MIN_CONNECTIONS)
+        n = VODUPD_MIN_CONNECTIONS;
+    l->max_connections = (unsigned)n;
+    l->max_per_ip = VODUPD_MAX_PER_IP;
+    l->head_timeout_ms = VODUPD_HEAD_TIMEOUT * 1000L;
+    l->idle_timeout_ms = VODUPD_CONN_TIMEOUT * 1000L;
+    l->min_body_rate = VODUPD_MIN_BODY_RATE;
+    l->body_rate_window_ms = VODUPD_BODY_RATE_WINDOW * 1000L;
+}
+
+int http_check_cidr(const char *s)
+{
+    http_cidr c;
+    return http_cidr_parse(&c, s);
+}
+
+static void front_free(http_front *f)
+{
+    if (!f)
+        return;
+    http__watchdog_stop(f);
+    http__front_free_tables(f);
+    pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->mu);
+    free(f->trusted);
+    free(f);
+}
+
+http_front *http_start(vodupd *s, int listen_fd, const http_limits *lim)
+{
+    http_front *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->srv = s;
+    f->lim = *lim;
+    f->lim.trusted_proxies = NULL;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&f->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (http__front_alloc_tables(f) != 0)
+        goto fail;
+    if (lim->ntrusted) {
+        f->trusted = calloc(lim->ntrusted, sizeof *f->trusted);
+        if (!f->trusted)
+            goto fail;
+        for (size_t i = 0; i < lim->ntrusted; i++)
+            if (http_cidr_parse(&f->trusted[f->ntrusted++], lim->trusted_proxies[i]) != 0)
+                goto fail;
+    }
+    unsigned int threads = lim->threads > 0 ? (unsigned int)lim->threads : 1;
+    unsigned int max_conn = lim->max_connections < threads ? threads : lim->max_connections;
+    /* Idle seconds, rounded up: libmicrohttpd 0.9.75 counts its timeout in seconds. */
+    unsigned int idle = lim->idle_timeout_ms > 0 ? (unsigned int)((lim->idle_timeout_ms + 999) / 1000) : 0;
+    unsigned int flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    f->d = MHD_start_daemon(
+        flags, 0, http__accept_policy, f, on_access, f,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, f, /* first, or earlier options log unescaped */
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
+        MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, f,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, f,
+        MHD_OPTION_NOTIFY_CONNECTION, http__conn_notify, f,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)VODUPD_CONN_MEMORY,
+        MHD_OPTION_CONNECTION_TIMEOUT, idle,
+        MHD_OPTION_CONNECTION_LIMIT, max_conn,
+        /* per address: ours (conn.c), which makes room by closing idle connections */
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0U,
+        MHD_OPTION_END);
+    if (!f->d)
+        goto fail;
+    if (http__watchdog_start(f) != 0) {
+        MHD_stop_daemon(f->d);
+        goto fail;
+    }
+    return f;
+fail:
+    front_free(f);
+    return NULL;
+}
+
+struct MHD_Daemon *http_daemon(http_front *f)
+{
+    return f ? f->d : NULL;
+}
+
+void http_stop(http_front *f)
+{
+    if (!f)
+        return;
+    http__watchdog_stop(f); /* before the daemon: no shutdown() on a descriptor being closed */
+    MHD_stop_daemon(f->d);
+    front_free(f);
 }

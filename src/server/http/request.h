@@ -18,6 +18,8 @@
 #include "server/server.h"
 
 typedef struct http_request http_request;
+typedef struct http_front http_front;
+struct http_conn;
 
 /* A handler's three moments. begin runs once the headers are in and the caller is
  * authenticated; it either answers (http_respond*) or accepts a body. body gets each
@@ -34,6 +36,7 @@ typedef struct http_op {
 struct http_request {
     vodupd *srv;
     struct MHD_Connection *conn;
+    struct http_conn *hc;  /* the connection's record (conn.h) */
     char *raw_target;
     const char *method;
     vodup_target target;
@@ -42,7 +45,8 @@ struct http_request {
     const char *host;
     char request_id[25];
     struct timespec t0;
-    char peer[64];
+    char peer[64];         /* the client: TCP peer, or the one a trusted proxy forwards for */
+    char via[64];          /* the trusted proxy, when there is one */
 
     /* addressing */
     char *bucket;
@@ -78,6 +82,7 @@ struct http_request {
     uint64_t bytes_in;
     uint64_t resp_bytes;
     int queued;
+    int must_close;         /* framing not to be trusted: answer and close the connection */
 };
 
 /* Header lookup, case-insensitive; NULL when absent. */
@@ -96,8 +101,29 @@ void http_respond_empty(http_request *r, unsigned int status);
  * or -1 (errno). Done before the daemon starts, so that everything derived from the
  * port (the public URL) is settled before any request thread reads it. */
 int http_bind(const char *host, int port, int *bound_port);
+/* The connection guards (docs/reliability.md). Times in milliseconds; 0 turns a guard off. */
+typedef struct http_limits {
+    int threads;                 /* event-loop threads */
+    unsigned max_connections;    /* in all (libmicrohttpd refuses beyond) */
+    unsigned max_per_ip;         /* per client address (IPv6: per /64); 0 no limit */
+    long head_timeout_ms;        /* accept (or end of the previous request) to end of headers */
+    long idle_timeout_ms;        /* no byte either way for this long: closed */
+    unsigned long min_body_rate; /* bytes/s a request body must average ... */
+    long body_rate_window_ms;    /* ... over each window of this length */
+    const char *const *trusted_proxies; /* CIDR strings; their X-Forwarded-For is believed */
+    size_t ntrusted;
+} http_limits;
+
+/* Fills l with the defaults of config.h, max_connections from the descriptor limit. */
+void http_limits_default(http_limits *l, long nofile);
+/* Raises the soft RLIMIT_NOFILE to the hard one; returns the soft limit now in force. */
+long http_raise_nofile(void);
+/* Checks one --trusted-proxy value: 0 ok, -1 not an address or CIDR range. */
+int http_check_cidr(const char *s);
+
 /* Starts the HTTP front on a listening socket (taken over). NULL on failure. */
-struct MHD_Daemon *http_start(vodupd *s, int listen_fd, int threads);
-void http_stop(struct MHD_Daemon *d);
+http_front *http_start(vodupd *s, int listen_fd, const http_limits *lim);
+struct MHD_Daemon *http_daemon(http_front *f);
+void http_stop(http_front *f);
 
 #endif
