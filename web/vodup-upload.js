@@ -1310,21 +1310,25 @@ var VodupUpload = (function (global) {
 
   /* getAuth({ kind: 'create-video' | 'refresh-video' | 'create-image', file, meta, videoId })
    * resolves { UploadAuth, UploadAddress, VideoId | ImageId } (base64 strings as the VOD
-   * API returns them, or the decoded objects). It is called again ahead of expiry. */
+   * API returns them, or the decoded objects). It is called again ahead of expiry, so no
+   * request fails for expired credentials.
+   * opts: getAuth, partSize, parallel, retryCount, retryDelay (ms), timeout (ms),
+   *   signatureVersion ('v1' | 'v4'), cname, onProgress({ file, loaded, total }). */
   function createUploader(opts) {
     opts = opts || {};
     if (typeof opts.getAuth !== 'function') throw new TypeError('createUploader needs a getAuth function');
-    var transfers = new Map();
+    var jobs = new Map(); /* file -> { t, reject } */
 
     function upload(file, meta, uopts) {
       meta = meta || {};
       uopts = uopts || {};
-      var image = meta.type ? meta.type === 'image' : isImageName(file.name);
-      var state = { videoId: null, imageId: null, key: null };
-      var t, onProgress = uopts.onProgress || opts.onProgress;
+      var image = meta.type ? meta.type === 'image' : isImageName(file && file.name);
+      var state = { videoId: null, imageId: null };
+      var onProgress = uopts.onProgress || opts.onProgress;
+      if (jobs.has(file)) return Promise.reject(UploadError('FileAlreadyUploading', 'This file is being uploaded already.'));
       return new Promise(function (resolve, reject) {
         if (!file || !file.size) return reject(UploadError('EmptyFile', 'The file is empty (0 bytes).'));
-        var partSize = adjustPartSize(file.size, opts.partSize || MiB);
+        var t, refreshing = false;
 
         function fetchAuth(kind) {
           return Promise.resolve(opts.getAuth({ kind: kind, file: file, meta: meta, videoId: state.videoId })).then(function (r) {
@@ -1336,51 +1340,78 @@ var VodupUpload = (function (global) {
             t.setCreds(credsFromAuth(auth));
           });
         }
-        var refreshing = false;
+        function finish(err, value) {
+          if (jobs.get(file) && jobs.get(file).t === t) jobs.delete(file);
+          if (err) reject(err); else resolve(value);
+        }
         t = new Transfer({
-          file: file, partSize: partSize, parallel: opts.parallel || 5, retryCount: opts.retryCount == null ? 5 : opts.retryCount,
-          retryDelay: opts.retryDelay || 1000, timeout: opts.timeout, signature: opts.signatureVersion === 'v4' ? 'v4' : 'v1',
-          cname: opts.cname, region: opts.region,
-          headers: meta.userData ? { 'x-oss-notification': b64encode(utf8(JSON.stringify({ Vod: meta.userData }))) } : {},
+          file: file, partSize: adjustPartSize(file.size, opts.partSize || MiB), parallel: opts.parallel || 5,
+          retryCount: opts.retryCount == null ? 5 : opts.retryCount, retryDelay: opts.retryDelay || 1000,
+          timeout: opts.timeout, signature: opts.signatureVersion === 'v4' ? 'v4' : 'v1', cname: opts.cname,
+          region: opts.region,
+          headers: meta.userData ? { 'x-oss-notification': b64encode(utf8(JSON.stringify({ Vod: { UserData: meta.userData } }))) } : {},
           videoId: function () { return state.videoId; },
-          onProgress: function (bytes) { if (onProgress) call(onProgress, null, [{ loaded: bytes, total: file.size, file: file }]); },
+          onProgress: function (bytes) { if (onProgress) call(onProgress, null, [{ file: file, loaded: bytes, total: file.size }]); },
           needCreds: function () {
             if (refreshing) return;
             refreshing = true;
+            /* An image cannot be refreshed: a new CreateUploadImage gives a new object. */
             fetchAuth(image ? 'create-image' : 'refresh-video').then(function () { refreshing = false; },
               function (e) { refreshing = false; t.fail(e); });
           },
-          onDone: function () {
-            transfers.delete(file);
-            resolve(image ? { imageId: state.imageId } : { videoId: state.videoId });
-          },
-          onFail: function (e) { transfers.delete(file); reject(e); }
+          onDone: function () { finish(null, image ? { imageId: state.imageId } : { videoId: state.videoId }); },
+          onFail: function (e) { finish(e); }
         });
-        transfers.set(file, t);
+        jobs.set(file, { t: t, finish: finish });
         fingerprint(file).then(function (fp) {
           t.o.recordKey = fp;
           return Records.get(fp);
         }).catch(function () { return null; }).then(function (rec) {
           var kind = image ? 'create-image' : 'create-video';
-          if (rec && rec.uploadId && rec.videoId && !image) {
+          /* A record of an unfinished upload of the same content: go on with it. */
+          if (rec && rec.uploadId && rec.videoId && !image && rec.size === file.size) {
             t.o.record = rec;
             state.videoId = rec.videoId;
             kind = 'refresh-video';
           }
           refreshing = true;
           t.running = true;
-          return fetchAuth(kind).then(function () { refreshing = false; t.start(); });
-        }).catch(function (e) { transfers.delete(file); t.pause(); reject(e); });
+          return fetchAuth(kind).catch(function (e) {
+            if (kind !== 'refresh-video') throw e;
+            /* The recorded video cannot be refreshed (deleted, or not ours): start afresh. */
+            Records.remove(t.o.recordKey);
+            t.o.record = null;
+            state.videoId = null;
+            return fetchAuth('create-video');
+          }).then(function () { refreshing = false; if (t.running) t.start(); });
+        }).catch(function (e) { t.pause(); finish(e); });
       });
     }
 
+    function job(file) { return jobs.get(file); }
+
     return {
       upload: upload,
-      /** Stops this file's traffic at once; resume(file) goes on. */
-      pause: function (file) { var t = transfers.get(file); if (t) t.pause(); return !!t; },
-      resume: function (file) { var t = transfers.get(file); if (t) t.start(); return !!t; },
-      /** Stops and aborts the multipart upload; the upload() promise stays pending. */
-      cancel: function (file) { var t = transfers.get(file); if (t) { transfers.delete(file); t.abort(); } return !!t; }
+      /** Stops this file's traffic at once (requests in flight are aborted); resume(file) goes on. */
+      pause: function (file) { var j = job(file); if (j) j.t.pause(); return !!j; },
+      resume: function (file) { var j = job(file); if (j) j.t.start(); return !!j; },
+      /** Stops the file and rejects its upload() with code 'Canceled'. The multipart upload and
+       * the resume record stay: upload(file) again goes on from where it stopped. */
+      cancel: function (file) {
+        var j = job(file);
+        if (!j) return false;
+        j.t.pause();
+        j.finish(UploadError('Canceled', 'The upload was cancelled.'));
+        return true;
+      },
+      /** Stops the file, aborts its multipart upload, drops its resume record, rejects with 'Aborted'. */
+      abort: function (file) {
+        var j = job(file);
+        if (!j) return false;
+        j.t.abort();
+        j.finish(UploadError('Aborted', 'The upload was aborted.'));
+        return true;
+      }
     };
   }
 
