@@ -81,3 +81,19 @@ endforeach()
 add_test(NAME header.pedantic
          COMMAND ${CMAKE_C_COMPILER} -std=c11 -pedantic -Wall -Wextra -Werror -fsyntax-only
                  -I${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/tests/header/pedantic.c)
+
+# The web upload SDK (web/vodup-upload.js): its signing code in node, and pages driven in
+# headless Chromium (Debian's chromium through npm's playwright-core; a test that finds no
+# /usr/bin/chromium says so and skips). tests/browser/*.test.mjs, `ctest -R browser.`.
+if(NODE AND TARGET vodupd)
+  file(GLOB VODUP_BROWSER_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/browser/*.test.mjs)
+  foreach(src ${VODUP_BROWSER_TESTS})
+    get_filename_component(fname ${src} NAME)
+    string(REGEX REPLACE "\\.test\\.mjs$" "" name ${fname})
+    add_test(NAME browser.${name} COMMAND ${NODE} --test --test-reporter=spec ${src})
+    set_tests_properties(browser.${name} PROPERTIES
+      ENVIRONMENT "VODUPD=$<TARGET_FILE:vodupd>;VODUP_BUILD_DIR=${CMAKE_BINARY_DIR};VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp;VODUP_SANITIZE=$<BOOL:${VODUP_SANITIZE}>"
+      WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
+      TIMEOUT 600)
+  endforeach()
+endif()

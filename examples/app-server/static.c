@@ -44,8 +44,36 @@ static int has_dotdot(const char *url)
     return 0;
 }
 
+/* The web upload SDK comes from the VOD service (vodupd serves the one it was built with):
+ * the browser is sent there, so a page of static_dir can import "/sdk/vodup-upload.mjs". */
+static int redirect_sdk(const app *a, const char *url, app_reply *out)
+{
+    if (strcmp(url, "/sdk/vodup-upload.js") != 0 && strcmp(url, "/sdk/vodup-upload.mjs") != 0)
+        return 0;
+    const char *ep = a->cfg.vod_endpoint;
+    size_t el = strlen(ep);
+    while (el && ep[el - 1] == '/')
+        el--;
+    char *loc = malloc(el + strlen(url) + 1);
+    out->raw = loc ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT) : NULL;
+    if (!out->raw) {
+        free(loc);
+        app_error(out, 500, "InternalError", "Out of memory.");
+        return 1;
+    }
+    memcpy(loc, ep, el);
+    memcpy(loc + el, url, strlen(url) + 1);
+    MHD_add_response_header(out->raw, MHD_HTTP_HEADER_LOCATION, loc);
+    MHD_add_response_header(out->raw, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    free(loc);
+    out->status = 302;
+    return 1;
+}
+
 void app_serve_static(const app *a, const char *method, const char *url, app_reply *out)
 {
+    if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) && redirect_sdk(a, url, out))
+        return;
     if (!a->cfg.static_dir)
         return app_error(out, 404, "NotFound", "Not found.");
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)

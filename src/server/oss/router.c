@@ -15,6 +15,7 @@
 #include "common/timefmt.h"
 #include "common/xml.h"
 #include "server/config.h"
+#include "server/http/sdk.h"
 #include "server/oss/oss.h"
 #include "server/oss/upload.h"
 #include "server/rpc/rpc.h"
@@ -366,6 +367,8 @@ void oss_route(http_request *r)
         oss_error(r, OSS_ERR_InvalidArgument, "The request target is malformed.");
         return;
     }
+    if (http_sdk_route(r)) /* GET /sdk/vodup-upload.js, the web upload SDK */
+        return;
     if (rpc_is_rpc(r)) {
         r->op = &rpc_op;
         rpc_op.begin(r);

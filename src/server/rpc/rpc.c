@@ -18,7 +18,12 @@
 #include "server/store/meta_vod.h"
 
 #define RPC_MAX_BODY (64 * 1024)
-#define RPC_NONCE_TTL (2 * OSS_MAX_TIME_SKEW) /* a nonce must outlive the whole timestamp window */
+/* How long a used SignatureNonce is remembered. It must outlive the whole timestamp
+ * window, and also every temporary credential that may sign a request without a
+ * Timestamp (see authenticate): such a request is bound to no time but its
+ * credential's, so its nonce must stay in the ledger until the credential is dead. */
+#define RPC_UNTIMED_MAX_LIFE 3600 /* seconds a credential signing without Timestamp may still live */
+#define RPC_NONCE_TTL (RPC_UNTIMED_MAX_LIFE + 2 * OSS_MAX_TIME_SKEW)
 
 int rpc_is_rpc(http_request *r)
 {
@@ -149,7 +154,7 @@ int rpc_authorize(rpc_call *c, const char *action, const char *resource)
 static int check_common(rpc_call *c)
 {
     static const char *const required[] = {"Action", "Version", "AccessKeyId", "Signature", "SignatureMethod",
-                                           "SignatureVersion", "SignatureNonce", "Timestamp", NULL};
+                                           "SignatureVersion", "SignatureNonce", NULL};
     const char *dup;
     if (vodup_pop_duplicate(c->params, c->nparams, &dup) == 1)
         return rpc_error(c, 400, "InvalidParameter", "The parameter \"%s\" appears more than once.", dup);
@@ -167,19 +172,29 @@ static int check_common(rpc_call *c)
         return rpc_invalid(c, "Format");
     if (strlen(rpc_param(c, "SignatureNonce")) > 128)
         return rpc_invalid(c, "SignatureNonce");
+    /* Timestamp may be absent (authenticate says when); present, it must be well formed. */
     return 0;
 }
 
 static int authenticate(rpc_call *c)
 {
     http_request *r = c->r;
-    time_t ts;
-    if (vodup_time_parse_iso(rpc_param(c, "Timestamp"), &ts) != 0)
-        return rpc_error(c, 400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.");
-    double skew = difftime(ts, c->now);
-    if (skew > OSS_MAX_TIME_SKEW || skew < -OSS_MAX_TIME_SKEW)
-        return rpc_error(c, 400, "InvalidTimeStamp.Expired",
-                         "Specified time stamp or date value is expired (it must be within 15 minutes of the server's time).");
+    /* The official web SDK (1.5.x, STS mode) and the iOS SDK sign their VOD calls without
+     * a Timestamp. Such a request is accepted when its signature and its nonce are, and
+     * only with temporary credentials that die before the nonce leaves the ledger
+     * (checked below), so it can never be replayed. A Timestamp that is there is checked. */
+    const char *timestamp = rpc_param(c, "Timestamp");
+    time_t ts = c->now;
+    if (timestamp) {
+        if (vodup_time_parse_iso(timestamp, &ts) != 0)
+            return rpc_error(c, 400, "InvalidTimeStamp.Format",
+                             "Specified time stamp or date value is not well formatted.");
+        double skew = difftime(ts, c->now);
+        if (skew > OSS_MAX_TIME_SKEW || skew < -OSS_MAX_TIME_SKEW)
+            return rpc_error(c, 400, "InvalidTimeStamp.Expired",
+                             "Specified time stamp or date value is expired (it must be within 15 minutes of the "
+                             "server's time).");
+    }
     const char *ak = rpc_param(c, "AccessKeyId");
     const char *token = rpc_param(c, "SecurityToken");
     if (strlen(ak) >= sizeof r->cred.key_id)
@@ -208,6 +223,13 @@ static int authenticate(rpc_call *c)
     if (r->cred.temporary && r->cred.expires < ts) {
         auth_cred_clear(&r->cred);
         return rpc_error(c, 403, "InvalidSecurityToken.Expired", "Specified SecurityToken is expired.");
+    }
+    if (!timestamp && (!r->cred.temporary || difftime(r->cred.expires, c->now) > RPC_UNTIMED_MAX_LIFE)) {
+        auth_cred_clear(&r->cred);
+        return rpc_error(c, 400, "MissingParameter",
+                         "The input parameter \"Timestamp\" that is mandatory for processing this request is not "
+                         "supplied (only temporary credentials living at most %d seconds may sign without it).",
+                         RPC_UNTIMED_MAX_LIFE);
     }
     vbuf sts = VBUF_INIT;
     int ok = vodup_pop_verify(r->method, c->params, c->nparams, r->cred.secret, &sts);

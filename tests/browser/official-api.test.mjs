@@ -1,0 +1,116 @@
+// A page written only against the official aliyun-upload-sdk 1.5 API, with its script tag
+// pointed at vodupd's /sdk/vodup-upload.js, uploads in headless Chromium: in upload-address
+// mode (UploadAuth/UploadAddress from the application server), with credentials that expire
+// mid-upload (onUploadTokenExpired -> RefreshUploadVideo -> resumeUploadWithAuth), and in
+// STS mode (setSTSToken: the SDK calls CreateUploadVideo itself, at the `endpoint` option).
+// Every media ends UploadSucc with the file's size and MD5.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { cleanupTmpDirs, makeTmpDir, md5File, randomFile, startVodupd, withLogs, SLOW } from '../compat/lib/vodupd.mjs';
+import { rootOss, vodClient } from '../compat/lib/vod.mjs';
+import { haveChromium, launch, page, startAppServer, throttle } from './lib/browser.mjs';
+import { md5 } from '../compat/lib/vodupd.mjs';
+
+const KiB = 1024, MiB = 1024 * KiB;
+const T = { timeout: 120000 * SLOW };
+const skip = haveChromium() ? false : 'no /usr/bin/chromium (scripts/install-deps installs it)';
+const AUTH_TTL = 5; /* seconds: vodupd's --upload-auth-ttl floor, so credentials expire mid-upload */
+
+describe('official 1.5 API page in Chromium', { skip }, () => {
+  let srv, app, browser, dir;
+  before(async () => {
+    srv = await startVodupd({ extraArgs: ['--upload-auth-ttl', String(AUTH_TTL)] });
+    dir = makeTmpDir('files-');
+    const sdk = `${srv.endpoint}/sdk/vodup-upload.js`;
+    app = await startAppServer(srv, {
+      pages: {
+        '/auth.html': page('official-1.5.html', { SDK_URL: sdk, MODE: 'auth', EXTRA_OPTIONS: '' }),
+        '/sts.html': page('official-1.5.html', { SDK_URL: sdk, MODE: 'sts', EXTRA_OPTIONS: `endpoint: '${srv.endpoint}/',` }),
+      },
+    });
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+    await srv?.stop();
+    cleanupTmpDirs();
+  });
+
+  /** Runs the page on files; returns its event log once onUploadEnd fired. */
+  async function run(pagePath, files, { uploadBytesPerSec } = {}) {
+    const p = await browser.newPage();
+    const errors = [];
+    p.on('pageerror', e => errors.push(String(e)));
+    p.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
+    if (uploadBytesPerSec) await throttle(browser, p, uploadBytesPerSec);
+    await p.goto(`${app.origin}${pagePath}`);
+    await p.setInputFiles('#files', files);
+    await p.waitForFunction(() => window.done === true, null, { timeout: 100000 * SLOW, polling: 100 });
+    const events = await p.evaluate(() => window.events);
+    await p.close();
+    assert.deepEqual(errors, [], 'the page logged errors');
+    return events;
+  }
+
+  /** Each file: onUploadSucceed once, no failure, UploadSucc with its size and MD5. */
+  async function checkUploaded(events, files) {
+    const failed = events.filter(e => e.type === 'onUploadFailed');
+    assert.deepEqual(failed, [], 'no upload failed');
+    const vod = vodClient(srv);
+    for (const f of files) {
+      const name = path.basename(f);
+      const ok = events.filter(e => e.type === 'onUploadSucceed' && e.name === name);
+      assert.equal(ok.length, 1, `${name}: one onUploadSucceed`);
+      const { videoId, bucket, object } = ok[0];
+      assert.match(videoId, /^[0-9a-f]{32}$/);
+      const info = await vod.request('GetVideoInfo', { VideoId: videoId });
+      assert.equal(info.Video.Status, 'UploadSucc', name);
+      const size = (await import('node:fs')).statSync(f).size;
+      assert.equal(Number(info.Video.Size), size, `${name}: size`);
+      const got = await rootOss(srv, bucket).get(object);
+      assert.equal(md5(got.content), await md5File(f), `${name}: MD5`);
+
+      // Progress: fractions that only grow, and 1 (100%) only once Complete answered.
+      const prog = events.filter(e => e.type === 'progress' && e.name === name);
+      assert.ok(prog.length >= 2, `${name}: progress reported`);
+      for (let i = 1; i < prog.length; i++) {
+        assert.ok(prog[i].loaded >= 0 && prog[i].loaded <= 1);
+        assert.equal(prog[i].total, size);
+      }
+      const okAt = events.indexOf(ok[0]);
+      const full = events.findIndex(e => e.type === 'progress' && e.name === name && e.loaded === 1);
+      assert.ok(full >= 0 && full < okAt, `${name}: 100% reported right before success`);
+      assert.equal(prog.filter(e => e.loaded === 1).length, 1, `${name}: 100% exactly once`);
+    }
+    assert.equal(events.at(-1).type, 'onUploadEnd');
+  }
+
+  it('upload-address mode: a multipart file and a small one', T, withLogs(async () => {
+    const files = [await randomFile(dir, 3 * MiB + 12345, 'clip-a.mp4'), await randomFile(dir, 60 * KiB, 'small.mov')];
+    const events = await run('/auth.html', files);
+    await checkUploaded(events, files);
+    assert.equal(events.filter(e => e.type === 'onUploadstarted').length, 2);
+  }));
+
+  it('credentials expire mid-upload: onUploadTokenExpired -> RefreshUploadVideo -> resumeUploadWithAuth', T, withLogs(async () => {
+    const before = app.calls.refresh;
+    // ~9 s at 1 MiB/s against 5 s credentials: at least one renewal, and no part may fail.
+    const files = [await randomFile(dir, 9 * MiB, 'long.mp4')];
+    const events = await run('/auth.html', files, { uploadBytesPerSec: 1 * MiB });
+    await checkUploaded(events, files);
+    const expired = events.filter(e => e.type === 'onUploadTokenExpired');
+    assert.ok(expired.length >= 1, 'credentials were renewed at least once');
+    assert.ok(app.calls.refresh - before >= expired.length, 'each renewal went through RefreshUploadVideo');
+  }));
+
+  it('STS mode: setSTSToken; the SDK calls the VOD API at the endpoint option (no Timestamp needed either way)', T, withLogs(async () => {
+    const before = app.calls.sts;
+    const files = [await randomFile(dir, 2 * MiB + 1, 'sts-clip.mp4'), await randomFile(dir, 30 * KiB, 'sts-small.mp4')];
+    const events = await run('/sts.html', files);
+    await checkUploaded(events, files);
+    assert.ok(app.calls.sts - before >= 2, 'the page handed an STS token per file');
+    assert.equal(app.calls.create, app.calls.create, 'no CreateUploadVideo through the app server');
+  }));
+});
