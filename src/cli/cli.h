@@ -99,8 +99,12 @@ int cmd_sts(int argc, char **argv);
 typedef struct cli_progress cli_progress;
 cli_progress *cli_progress_new(int nfiles, FILE *out, int tty);
 void cli_progress_file(cli_progress *p, int i, const char *name, uint64_t size);
-/* Called from any thread: records bytes acknowledged for file i. */
-void cli_progress_update(cli_progress *p, int i, uint64_t done, uint64_t total);
+/* The --limit-rate in force (0: none): the speed shown never exceeds it. */
+void cli_progress_set_limit(cli_progress *p, uint64_t bytes_per_second);
+/* Called from any thread: file i started (its speed is measured from now). */
+void cli_progress_start(cli_progress *p, int i);
+/* Called from any thread: records bytes acknowledged for file i, of which sent by this run. */
+void cli_progress_update(cli_progress *p, int i, uint64_t done, uint64_t total, uint64_t sent);
 /* Marks file i ended with a short status word ("done", "failed", "paused"). */
 void cli_progress_end(cli_progress *p, int i, const char *word);
 /* Redraws if at least 200 ms passed since the last draw (or force). Main thread only. */
@@ -108,6 +112,11 @@ void cli_progress_draw(cli_progress *p, int force);
 /* Leaves the cursor below the bars so that later output does not overwrite them. */
 void cli_progress_finish(cli_progress *p);
 void cli_progress_free(cli_progress *p);
+/* s as it may be shown on a terminal: control characters and bytes that are not
+ * characters of the locale's encoding escaped (\n, \x1b). Caller frees; NULL on ENOMEM. */
+char *cli_display_text(const char *s);
+/* Columns cli_display_text(s) takes on a terminal. */
+int cli_display_width(const char *s);
 /* "12.3 MiB" into buf. */
 const char *cli_human_bytes(char *buf, size_t n, double bytes);
 

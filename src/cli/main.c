@@ -3,6 +3,7 @@
  *   vodup [connection options] COMMAND [ARGS...]
  *
  * Connection options may come before or after the command name. */
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,6 +48,9 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {CLI_COMMON_OPTIONS, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
     int c;
+    /* Only the character type: names are measured and shown in the user's encoding,
+     * while numbers keep the C locale's format (scripts parse them). */
+    setlocale(LC_CTYPE, "");
     opterr = 0;
     /* "+": stop at the command name; its own options are parsed by the command. */
     while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {

@@ -108,7 +108,9 @@ static void cb_started(vodup_client *c, const vodup_file_info *f, void *user)
         it->started = 1;
         clock_gettime(CLOCK_MONOTONIC, &it->t_start);
     }
+    int idx = it ? (int)(it - st->items) : -1;
     pthread_mutex_unlock(&st->mu);
+    cli_progress_start(st->progress, idx);
     if (st->upload_auth) {
         int rc = vodup_client_set_upload_auth(c, f->id, st->upload_address, st->upload_auth, st->video_id);
         if (rc != VODUP_OK) {
@@ -131,7 +133,7 @@ static void cb_progress(vodup_client *c, const vodup_file_info *f, uint64_t done
     item *it = find(st, f->id);
     int idx = it ? (int)(it - st->items) : -1;
     pthread_mutex_unlock(&st->mu);
-    cli_progress_update(st->progress, idx, done, total);
+    cli_progress_update(st->progress, idx, done, total, f->bytes_sent_this_run);
 }
 
 static void end_item(upload_state *st, const vodup_file_info *f, vodup_status status, int code, const char *message)
@@ -446,6 +448,7 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
     st.tty = isatty(STDERR_FILENO);
     st.endpoint = cfg.endpoint ? cfg.endpoint : "the upload address";
     st.progress = cli_progress_new(st.n, stderr, st.tty);
+    cli_progress_set_limit(st.progress, vo.limit_rate);
     pthread_mutex_init(&st.mu, NULL);
 
     vodup_listener l = VODUP_LISTENER_INIT;
