@@ -35,12 +35,14 @@ enum {
     CLI_OPT_AK_SECRET,
     CLI_OPT_TOKEN,
     CLI_OPT_CONFIG,
+    CLI_OPT_AK_SECRET_FILE,
 };
 #define CLI_COMMON_OPTIONS                                                                                     \
     {"endpoint", required_argument, NULL, CLI_OPT_ENDPOINT},                                                  \
         {"access-key-id", required_argument, NULL, CLI_OPT_AK_ID},                                            \
         {"access-key-secret", required_argument, NULL, CLI_OPT_AK_SECRET},                                    \
         {"security-token", required_argument, NULL, CLI_OPT_TOKEN},                                           \
+        {"access-key-secret-file", required_argument, NULL, CLI_OPT_AK_SECRET_FILE},                          \
         {"config", required_argument, NULL, CLI_OPT_CONFIG}, { "help", no_argument, NULL, 'h' }
 
 extern const char *cli_prog;        /* "vodup" */
@@ -49,6 +51,7 @@ extern const char CLI_COMMON_HELP[]; /* the text describing CLI_COMMON_OPTIONS *
 /* Flags given on the command line, before the environment and the config file. */
 typedef struct cli_flags {
     const char *endpoint, *access_key_id, *access_key_secret, *security_token, *config;
+    const char *access_key_secret_file;
 } cli_flags;
 
 /* Flags given before the command name (`vodup --endpoint U upload ...`); commands
@@ -81,12 +84,28 @@ vodup_api *cli_api_open(const cli_config *cfg, const char *cmd);
  * Code and Message) prefixed by cmd, and returns -1. */
 int cli_api_call(vodup_api *a, const cli_config *cfg, const char *cmd, const char *version, const char *action,
                  const char *const *params, json_t **out);
-/* Explains a libvodup error code for a person, given the endpoint it talked to. */
-const char *cli_error_hint(int code);
+/* Explains a libvodup error code for a person; upload_auth: the credentials came from
+ * --upload-auth (no AccessKey involved). NULL when there is nothing to add. */
+const char *cli_error_hint(int code, int upload_auth);
+/* From a libvodup message "Action: HTTP 404 Code: message": the HTTP status and the
+ * service's Code ("" when it gave none). 0, or -1 when msg holds no HTTP status. */
+int cli_http_error(const char *msg, int *status, char *code, size_t n);
+/* 1 when an error answer (HTTP status, Code or NULL) cannot have come from a VOD service. */
+int cli_not_vod(int status, const char *code);
+/* "WHO: the endpoint E does not look like a VOD service: ..." on stderr. */
+void cli_print_not_vod(const char *who, const char *endpoint, const char *from, int status, const char *action);
+/* Opens (and closes) a TCP connection to the endpoint's host and port, waiting at most a
+ * few seconds: 0 when it connects (or cannot be judged), -1 with a reason in why when
+ * nothing listens there, so that a wrong endpoint is named at once instead of after
+ * the retries meant for a network that fails mid-upload. */
+int cli_probe(const char *endpoint, char *why, size_t n);
 
-/* Prints usage text and returns the status: EXIT_OK for --help (stdout), EXIT_USAGE
- * otherwise (stderr). */
+/* Prints usage text and returns the status: EXIT_OK for --help (stdout, followed by the
+ * connection options every command takes), EXIT_USAGE otherwise (stderr). */
 int cli_usage(const char *text, int ok);
+/* For getopt_long's '?' or ':' (optstring starting with ':'): names the unknown option,
+ * or the option that lacks its value, once (opterr is 0), and returns EXIT_USAGE. */
+int cli_bad_option(const char *cmd, const char *usage, char **argv, int c);
 /* "vodup video info: unexpected argument 'x'" and the usage line, EXIT_USAGE. */
 int cli_bad_usage(const char *cmd, const char *usage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -25,13 +25,15 @@ static const char USAGE[] =
     "  sts assume-role --role-arn ARN   get temporary credentials (STS AssumeRole)\n"
     "\n"
     "  --version                    print the version\n"
-    "  --help                       this text; `vodup COMMAND --help` describes each command\n"
+    "  --help                       this text; `vodup COMMAND --help` (or `vodup help COMMAND`)\n"
+    "                               describes each command\n"
     "\n";
 
 static const char USAGE_IMAGE[] =
     "usage: vodup image upload FILE... [options]\n"
     "\n"
-    "Uploads images (CreateUploadImage); same options as `vodup upload` (see vodup upload --help).\n";
+    "  vodup image upload FILE...   upload PNG, JPEG or GIF images (CreateUploadImage);\n"
+    "                               `vodup image upload --help` lists its options\n";
 
 static int print_usage(int ok)
 {
@@ -69,12 +71,31 @@ int main(int argc, char **argv)
         fputs("vodup: no command given\n\n", stderr);
         return print_usage(0);
     }
+    /* `vodup help CMD [SUB]` is `vodup CMD [SUB] --help`. */
+    char *help_argv[4];
+    if (strcmp(argv[optind], "help") == 0) {
+        int n = argc - optind - 1;
+        if (n == 0)
+            return print_usage(1);
+        if (n > 2) {
+            fputs("vodup help: give a command, e.g. `vodup help upload` or `vodup help video list`\n", stderr);
+            return EXIT_USAGE;
+        }
+        for (int i = 0; i < n; i++)
+            help_argv[i] = argv[optind + 1 + i];
+        help_argv[n] = "--help";
+        help_argv[n + 1] = NULL;
+        argv = help_argv;
+        argc = n + 1;
+        optind = 0;
+    }
     const char *cmd = argv[optind];
     /* Each command sees argv starting at its own name, with getopt reset. */
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
     optind = 0;
-    opterr = 1;
+    /* The commands name a bad option themselves (cli_bad_option), once. */
+    opterr = 0;
     if (strcmp(cmd, "upload") == 0)
         return cmd_upload(sub_argc, sub_argv, VODUP_MEDIA_VIDEO);
     if (strcmp(cmd, "image") == 0) {
@@ -90,8 +111,6 @@ int main(int argc, char **argv)
         return cmd_video(sub_argc, sub_argv);
     if (strcmp(cmd, "sts") == 0)
         return cmd_sts(sub_argc, sub_argv);
-    if (strcmp(cmd, "help") == 0)
-        return print_usage(1);
     fprintf(stderr, "vodup: unknown command '%s'\n\n", cmd);
     return print_usage(0);
 }

@@ -57,7 +57,7 @@ int cmd_sts(int argc, char **argv)
     cli_flags flags = cli_global_flags;
     const char *role = NULL, *session = "vodup-cli", *duration = NULL;
     int json = 0, c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (cli_flags_take(&flags, c, optarg))
             continue;
         long long d;
@@ -72,7 +72,7 @@ int cmd_sts(int argc, char **argv)
                                      optarg);
             duration = optarg;
             break;
-        default: return cli_bad_usage(cmd, USAGE_STS, "unsupported option '%s'", argv[optind - 1]);
+        default: return cli_bad_option(cmd, USAGE_STS, argv, c);
         }
     }
     if (optind != argc)

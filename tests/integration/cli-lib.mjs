@@ -35,6 +35,21 @@ export function runCli(args, env, { timeout = 120000 * SLOW, input } = {}) {
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** As runCli, without blocking the event loop (for tests that serve the CLI themselves). */
+export function runCliAsync(args, env, { timeout = 120000 * SLOW } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cliPath(), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', d => { stdout += d; });
+    child.stderr.on('data', d => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+    child.on('error', reject);
+    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+  });
+}
+
 export function show(r) {
   return `exit ${r.code} signal ${r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
 }
