@@ -112,6 +112,8 @@ int cli_bad_usage(const char *cmd, const char *usage, const char *fmt, ...) __at
 /* Commands. */
 int cmd_upload(int argc, char **argv, vodup_media_type type);
 int cmd_video(int argc, char **argv);
+/* `vodup image upload|url`; usage is the group's help text. */
+int cmd_image(int argc, char **argv, const char *usage);
 int cmd_sts(int argc, char **argv);
 
 /* progress.c - the terminal view of an upload: one bar per file and a total line. */

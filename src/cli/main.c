@@ -19,10 +19,12 @@ static const char USAGE[] =
     "commands:\n"
     "  upload FILE...               upload videos (resumable, with progress)\n"
     "  image upload FILE...         upload images\n"
+    "  image url ID                 a URL that shows an uploaded image (presigned)\n"
     "  video info ID                show a video's media info\n"
     "  video list                   list videos\n"
     "  video delete ID...           delete videos\n"
     "  sts assume-role --role-arn ARN   get temporary credentials (STS AssumeRole)\n"
+    "  help COMMAND                 the help of a command, e.g. `vodup help video list`\n"
     "\n"
     "  --version                    print the version\n"
     "  --help                       this text; `vodup COMMAND --help` (or `vodup help COMMAND`)\n"
@@ -30,10 +32,11 @@ static const char USAGE[] =
     "\n";
 
 static const char USAGE_IMAGE[] =
-    "usage: vodup image upload FILE... [options]\n"
+    "usage: vodup image <upload|url> ...\n"
     "\n"
     "  vodup image upload FILE...   upload PNG, JPEG or GIF images (CreateUploadImage);\n"
-    "                               `vodup image upload --help` lists its options\n";
+    "                               `vodup image upload --help` lists its options\n"
+    "  vodup image url ID           a presigned URL that shows the image\n";
 
 static int print_usage(int ok)
 {
@@ -98,15 +101,8 @@ int main(int argc, char **argv)
     opterr = 0;
     if (strcmp(cmd, "upload") == 0)
         return cmd_upload(sub_argc, sub_argv, VODUP_MEDIA_VIDEO);
-    if (strcmp(cmd, "image") == 0) {
-        if (sub_argc < 2 || strcmp(sub_argv[1], "--help") == 0 || strcmp(sub_argv[1], "-h") == 0)
-            return cli_usage(USAGE_IMAGE, sub_argc >= 2);
-        if (strcmp(sub_argv[1], "upload") != 0) {
-            fprintf(stderr, "vodup image: unknown subcommand '%s'\n", sub_argv[1]);
-            return cli_usage(USAGE_IMAGE, 0);
-        }
-        return cmd_upload(sub_argc - 1, sub_argv + 1, VODUP_MEDIA_IMAGE);
-    }
+    if (strcmp(cmd, "image") == 0)
+        return cmd_image(sub_argc, sub_argv, USAGE_IMAGE);
     if (strcmp(cmd, "video") == 0)
         return cmd_video(sub_argc, sub_argv);
     if (strcmp(cmd, "sts") == 0)

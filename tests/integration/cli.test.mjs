@@ -198,6 +198,14 @@ describe('vodup CLI', () => {
     const human = runCli(['image', 'upload', f], cliEnv(srv, dir));
     assert.equal(human.code, 0, show(human));
     assert.match(human.stdout, /uploaded, ImageId [0-9a-zA-Z]+ /, show(human));
+    // The plain ImageURL is private (403); `vodup image url` presigns it (docs/cli.md).
+    const plain = await fetch(info.ImageInfo.URL);
+    assert.equal(plain.status, 403);
+    const u = runCli(['image', 'url', o.ImageId, '--expires', '600'], cliEnv(srv, dir));
+    assert.equal(u.code, 0, show(u));
+    const signed = await fetch(u.stdout.trim());
+    assert.equal(signed.status, 200, u.stdout);
+    assert.equal(md5(Buffer.from(await signed.arrayBuffer())), await md5File(f));
   }));
 
   it('resumes after SIGKILL: the re-run sends under 80% of the file', T, withLogs(async () => {
