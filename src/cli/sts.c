@@ -20,7 +20,8 @@ static const char USAGE_STS[] =
     "\n"
     "  --role-arn ARN        acs:ram::ACCOUNT:role/NAME (vodupd role create prints it)\n"
     "  --session-name NAME   RoleSessionName, 2-64 of [A-Za-z0-9.@_-] (default vodup-cli)\n"
-    "  --duration SECONDS    lifetime, 900..43200 within the role's maximum (default 3600)\n"
+    "  --duration SECONDS    lifetime, 900..43200 (default 3600), capped by the role's maximum\n"
+    "                        session: on vodupd its --max-session, at most 3600\n"
     "  --json                print JSON\n";
 
 /* Single-quotes s for a POSIX shell: 'it'\''s'. */
