@@ -23,6 +23,9 @@ const char CLI_COMMON_HELP[] =
     "  --endpoint URL             VOD endpoint, e.g. http://127.0.0.1:9000  [VODUP_ENDPOINT]\n"
     "  --access-key-id ID         AccessKey id                  [VODUP_ACCESS_KEY_ID]\n"
     "  --access-key-secret S      AccessKey secret              [VODUP_ACCESS_KEY_SECRET]\n"
+    "                             (other users see flags in `ps`: prefer the variable, the\n"
+    "                             config file, --access-key-secret-file, or `-` to read stdin)\n"
+    "  --access-key-secret-file FILE   read the secret from FILE's first line\n"
     "  --security-token T         STS token, for temporary keys [VODUP_SECURITY_TOKEN]\n"
     "  --config FILE              config file (default ~/.config/vodup/config)\n";
 
@@ -34,6 +37,7 @@ int cli_flags_take(cli_flags *flags, int opt, const char *arg)
     case CLI_OPT_AK_SECRET: flags->access_key_secret = arg; return 1;
     case CLI_OPT_TOKEN: flags->security_token = arg; return 1;
     case CLI_OPT_CONFIG: flags->config = arg; return 1;
+    case CLI_OPT_AK_SECRET_FILE: flags->access_key_secret_file = arg; return 1;
     default: return 0;
     }
 }
@@ -41,7 +45,21 @@ int cli_flags_take(cli_flags *flags, int opt, const char *arg)
 int cli_usage(const char *text, int ok)
 {
     fputs(text, ok ? stdout : stderr);
+    if (ok) {
+        fputs("\n", stdout);
+        fputs(CLI_COMMON_HELP, stdout);
+    }
     return ok ? EXIT_OK : EXIT_USAGE;
+}
+
+int cli_bad_option(const char *cmd, const char *usage, char **argv, int c)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    if (c == ':')
+        return cli_bad_usage(cmd, usage, "option '%s' needs a value", arg);
+    if (optopt && optopt < 128 && !(arg[0] == '-' && arg[1] == '-'))
+        return cli_bad_usage(cmd, usage, "unknown option '-%c'", optopt);
+    return cli_bad_usage(cmd, usage, "unknown option '%s'", arg);
 }
 
 int cli_bad_usage(const char *cmd, const char *usage, const char *fmt, ...)
@@ -241,6 +259,45 @@ static int read_config_file(const char *path, int explicit_path, file_values *v)
     return rc;
 }
 
+/* The first line of f, without its line end; NULL when empty or unreadable. */
+static char *read_secret_line(FILE *f)
+{
+    char buf[1024];
+    if (!fgets(buf, sizeof buf, f))
+        return NULL;
+    size_t n = strcspn(buf, "\r\n");
+    buf[n] = '\0';
+    char *s = n ? strdup(buf) : NULL;
+    memset(buf, 0, sizeof buf);
+    return s;
+}
+
+/* The secret from --access-key-secret-file FILE or --access-key-secret - (stdin), so that
+ * it never needs to be on the command line, where other users see it. -1 on failure
+ * (printed). */
+static int secret_from_file(const cli_flags *flags, char **out)
+{
+    const char *path = flags->access_key_secret_file;
+    int from_stdin = !path && flags->access_key_secret && strcmp(flags->access_key_secret, "-") == 0;
+    *out = NULL;
+    if (!path && !from_stdin)
+        return 0;
+    FILE *f = from_stdin ? stdin : fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "%s: cannot read --access-key-secret-file %s: %s\n", cli_prog, path, strerror(errno));
+        return -1;
+    }
+    *out = read_secret_line(f);
+    if (!from_stdin)
+        fclose(f);
+    if (!*out) {
+        fprintf(stderr, "%s: %s holds no secret (its first line is empty)\n", cli_prog,
+                from_stdin ? "standard input (--access-key-secret -)" : path);
+        return -1;
+    }
+    return 0;
+}
+
 static const char *env(const char *name)
 {
     const char *v = getenv(name);
@@ -269,9 +326,20 @@ int cli_config_load(cli_config *cfg, const cli_flags *flags)
         cfg->endpoint_from = cfg->config_path;
     }
 
-    if (flags->access_key_id || flags->access_key_secret) {
+    char *file_secret = NULL;
+    if (secret_from_file(flags, &file_secret) != 0) {
+        file_values_free(&fv);
+        return EXIT_USAGE;
+    }
+    if (flags->access_key_id || flags->access_key_secret || file_secret) {
         cfg->access_key_id = dup_or_null(flags->access_key_id);
-        cfg->access_key_secret = dup_or_null(flags->access_key_secret);
+        cfg->access_key_secret = file_secret ? file_secret : dup_or_null(flags->access_key_secret);
+        file_secret = NULL;
+        if (flags->access_key_secret && strcmp(flags->access_key_secret, "-") != 0) {
+            /* Blank the secret in argv, so that `ps` stops showing it from now on
+             * (it was visible until here: the help says to prefer the other ways). */
+            memset((char *)flags->access_key_secret, 'x', strlen(flags->access_key_secret));
+        }
         cfg->security_token = dup_or_null(flags->security_token);
         cfg->key_from = "--access-key-id/--access-key-secret";
     } else if (env("VODUP_ACCESS_KEY_ID") || env("VODUP_ACCESS_KEY_SECRET")) {

@@ -3,6 +3,7 @@
  *   vodup [connection options] COMMAND [ARGS...]
  *
  * Connection options may come before or after the command name. */
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,19 +19,24 @@ static const char USAGE[] =
     "commands:\n"
     "  upload FILE...               upload videos (resumable, with progress)\n"
     "  image upload FILE...         upload images\n"
+    "  image url ID                 a URL that shows an uploaded image (presigned)\n"
     "  video info ID                show a video's media info\n"
     "  video list                   list videos\n"
     "  video delete ID...           delete videos\n"
     "  sts assume-role --role-arn ARN   get temporary credentials (STS AssumeRole)\n"
+    "  help COMMAND                 the help of a command, e.g. `vodup help video list`\n"
     "\n"
     "  --version                    print the version\n"
-    "  --help                       this text; `vodup COMMAND --help` describes each command\n"
+    "  --help                       this text; `vodup COMMAND --help` (or `vodup help COMMAND`)\n"
+    "                               describes each command\n"
     "\n";
 
 static const char USAGE_IMAGE[] =
-    "usage: vodup image upload FILE... [options]\n"
+    "usage: vodup image <upload|url> ...\n"
     "\n"
-    "Uploads images (CreateUploadImage); same options as `vodup upload` (see vodup upload --help).\n";
+    "  vodup image upload FILE...   upload PNG, JPEG or GIF images (CreateUploadImage);\n"
+    "                               `vodup image upload --help` lists its options\n"
+    "  vodup image url ID           a presigned URL that shows the image\n";
 
 static int print_usage(int ok)
 {
@@ -47,6 +53,9 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {CLI_COMMON_OPTIONS, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
     int c;
+    /* Only the character type: names are measured and shown in the user's encoding,
+     * while numbers keep the C locale's format (scripts parse them). */
+    setlocale(LC_CTYPE, "");
     opterr = 0;
     /* "+": stop at the command name; its own options are parsed by the command. */
     while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
@@ -65,29 +74,39 @@ int main(int argc, char **argv)
         fputs("vodup: no command given\n\n", stderr);
         return print_usage(0);
     }
+    /* `vodup help CMD [SUB]` is `vodup CMD [SUB] --help`. */
+    char *help_argv[4];
+    if (strcmp(argv[optind], "help") == 0) {
+        int n = argc - optind - 1;
+        if (n == 0)
+            return print_usage(1);
+        if (n > 2) {
+            fputs("vodup help: give a command, e.g. `vodup help upload` or `vodup help video list`\n", stderr);
+            return EXIT_USAGE;
+        }
+        for (int i = 0; i < n; i++)
+            help_argv[i] = argv[optind + 1 + i];
+        help_argv[n] = "--help";
+        help_argv[n + 1] = NULL;
+        argv = help_argv;
+        argc = n + 1;
+        optind = 0;
+    }
     const char *cmd = argv[optind];
     /* Each command sees argv starting at its own name, with getopt reset. */
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
     optind = 0;
-    opterr = 1;
+    /* The commands name a bad option themselves (cli_bad_option), once. */
+    opterr = 0;
     if (strcmp(cmd, "upload") == 0)
         return cmd_upload(sub_argc, sub_argv, VODUP_MEDIA_VIDEO);
-    if (strcmp(cmd, "image") == 0) {
-        if (sub_argc < 2 || strcmp(sub_argv[1], "--help") == 0 || strcmp(sub_argv[1], "-h") == 0)
-            return cli_usage(USAGE_IMAGE, sub_argc >= 2);
-        if (strcmp(sub_argv[1], "upload") != 0) {
-            fprintf(stderr, "vodup image: unknown subcommand '%s'\n", sub_argv[1]);
-            return cli_usage(USAGE_IMAGE, 0);
-        }
-        return cmd_upload(sub_argc - 1, sub_argv + 1, VODUP_MEDIA_IMAGE);
-    }
+    if (strcmp(cmd, "image") == 0)
+        return cmd_image(sub_argc, sub_argv, USAGE_IMAGE);
     if (strcmp(cmd, "video") == 0)
         return cmd_video(sub_argc, sub_argv);
     if (strcmp(cmd, "sts") == 0)
         return cmd_sts(sub_argc, sub_argv);
-    if (strcmp(cmd, "help") == 0)
-        return print_usage(1);
     fprintf(stderr, "vodup: unknown command '%s'\n\n", cmd);
     return print_usage(0);
 }

@@ -1,29 +1,65 @@
-/* progress.c - progress bars on a terminal: one line per file and a total line with
+/* progress.c - progress bars on a terminal: one row per file and a total row with
  * bytes, speed and ETA, redrawn in place at most five times a second.
+ *
+ * Layout: every row is laid out to the terminal's width, read with TIOCGWINSZ at each
+ * redraw (and after SIGWINCH, which also clears what a resized terminal may have
+ * reflowed). A row never reaches the last column, so the terminal never wraps it and
+ * the cursor-up of the next redraw lands where it should. When the width is short the
+ * ETA, then the byte counts, then the speed go, and the bar shrinks, before the name is
+ * cut; the name is measured in display columns (wcwidth under the user's LC_CTYPE) and
+ * cut in the middle, since the end of a name often tells files apart. Bytes of a name
+ * that are control characters or not valid in the locale's encoding are shown escaped
+ * (\n, \x1b), so a file name can never move the cursor or clear the screen.
+ *
+ * Speed: bytes acknowledged over a sliding window of a few seconds, not an average of
+ * instantaneous samples: acknowledgements arrive a whole part at a time, and sampling
+ * them every 200 ms shows bursts several times the real rate. With --limit-rate the
+ * shown speed is also capped at the limit, which the client enforces over time.
  *
  * libvodup reports progress from its worker thread; the main thread draws. A mutex
  * keeps the two apart, and the drawing itself happens outside any callback so that a
  * slow terminal never stalls the uploads. */
+#include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "cli.h"
 
-#define DRAW_INTERVAL 0.2   /* seconds between redraws */
-#define SPEED_SMOOTHING 0.3 /* weight of the newest sample in the moving average */
-#define BAR_WIDTH 24
+#define DRAW_INTERVAL 0.2  /* seconds between redraws */
+#define SPEED_WINDOW 5.0   /* seconds of history the speed is measured over */
+#define SPEED_SAMPLES 32   /* ring of (time, bytes) samples; > SPEED_WINDOW / DRAW_INTERVAL */
+#define BAR_MAX 24         /* bar cells when there is room */
+#define BAR_MIN 8          /* below this the bar goes */
+#define NAME_MAX_COLS 40   /* a name column wider than this only pushes the numbers away */
+#define NAME_WANT_COLS 20  /* the name keeps this much before the numbers give way */
+#define DEFAULT_COLS 80    /* when the terminal does not say */
+#define DEFAULT_ROWS 24
+
+typedef struct sample {
+    double t;
+    uint64_t bytes;
+} sample;
+
+typedef struct speedo {
+    sample s[SPEED_SAMPLES];
+    int n, head; /* count and index of the oldest */
+} speedo;
 
 typedef struct pfile {
-    char *name;
+    char *name; /* escaped for display */
     uint64_t size, done;
-    uint64_t prev_done; /* at the last speed sample */
-    int seen;           /* a progress report arrived (done is meaningful) */
+    uint64_t sent; /* bytes this run sent (acknowledged): what the speed counts */
+    double t_start; /* when the file started, 0 before */
+    int seen;   /* a progress report arrived (done is meaningful) */
     int ended;
     char word[16];
+    speedo sp;
     double speed;
 } pfile;
 
@@ -33,12 +69,20 @@ struct cli_progress {
     int tty;
     int n;
     pfile *f;
-    double last_draw, last_sample;
-    uint64_t total_prev;
-    int total_seen;
-    double total_speed;
+    double last_draw;
+    speedo total_sp;
+    double total_speed, t_first_start;
+    uint64_t limit_rate;
     int lines_drawn;
 };
+
+static volatile sig_atomic_t winch;
+
+static void on_winch(int sig)
+{
+    (void)sig;
+    winch = 1;
+}
 
 static double now_s(void)
 {
@@ -51,7 +95,8 @@ const char *cli_human_bytes(char *buf, size_t n, double bytes)
 {
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     int u = 0;
-    while (bytes >= 1024 && u < 4) {
+    /* Switch units at 1000 so that a number never takes more than 5 characters. */
+    while (bytes >= 1000 && u < 4) {
         bytes /= 1024;
         u++;
     }
@@ -61,6 +106,154 @@ const char *cli_human_bytes(char *buf, size_t n, double bytes)
         snprintf(buf, n, "%.1f %s", bytes, units[u]);
     return buf;
 }
+
+/* ---- display text: escaping and measuring ------------------------------------------ */
+
+/* One glyph of a display string: its bytes and the columns it takes. */
+typedef struct glyph {
+    char b[16];
+    int len, w;
+} glyph;
+
+static void glyph_set(glyph *g, const char *s, int len, int w)
+{
+    if (len > (int)sizeof g->b - 1)
+        len = (int)sizeof g->b - 1;
+    memcpy(g->b, s, (size_t)len);
+    g->b[len] = '\0';
+    g->len = len;
+    g->w = w;
+}
+
+static void glyph_escape(glyph *g, unsigned char c)
+{
+    char e[8];
+    switch (c) {
+    case '\n': snprintf(e, sizeof e, "\\n"); break;
+    case '\r': snprintf(e, sizeof e, "\\r"); break;
+    case '\t': snprintf(e, sizeof e, "\\t"); break;
+    default: snprintf(e, sizeof e, "\\x%02x", c);
+    }
+    glyph_set(g, e, (int)strlen(e), (int)strlen(e));
+}
+
+/* Splits s into glyphs (caller frees *out); returns their count. Control characters and
+ * bytes that are not a character of the locale's encoding become escapes; zero-width
+ * characters join the glyph before them. */
+static int glyphs_of(const char *s, glyph **out)
+{
+    size_t len = strlen(s);
+    glyph *g = calloc(len + 1, sizeof *g);
+    *out = g;
+    if (!g)
+        return 0;
+    int n = 0;
+    mbstate_t st;
+    memset(&st, 0, sizeof st);
+    const char *p = s, *end = s + len;
+    while (p < end) {
+        wchar_t wc;
+        size_t k = mbrtowc(&wc, p, (size_t)(end - p), &st);
+        if (k == (size_t)-1 || k == (size_t)-2 || k == 0) {
+            glyph_escape(&g[n++], (unsigned char)*p);
+            memset(&st, 0, sizeof st);
+            p++;
+            continue;
+        }
+        int w = wcwidth(wc);
+        if (wc < 0x20 || wc == 0x7f || (wc >= 0x80 && wc < 0xa0) || (MB_CUR_MAX == 1 && (unsigned char)*p >= 0x80)) {
+            for (size_t i = 0; i < k; i++)
+                glyph_escape(&g[n++], (unsigned char)p[i]);
+        } else if (w < 0) {
+            glyph_set(&g[n++], "?", 1, 1);
+        } else if (w == 0) {
+            /* A combining mark: with its base, or dropped if it has none or no room. */
+            if (n > 0 && g[n - 1].len + (int)k < (int)sizeof g[n - 1].b) {
+                memcpy(g[n - 1].b + g[n - 1].len, p, k);
+                g[n - 1].len += (int)k;
+                g[n - 1].b[g[n - 1].len] = '\0';
+            }
+        } else {
+            glyph_set(&g[n++], p, (int)k, w);
+        }
+        p += k;
+    }
+    return n;
+}
+
+char *cli_display_text(const char *s)
+{
+    glyph *g;
+    int n = glyphs_of(s ? s : "", &g);
+    if (!g)
+        return NULL;
+    size_t len = 1;
+    for (int i = 0; i < n; i++)
+        len += (size_t)g[i].len;
+    char *r = malloc(len);
+    if (r) {
+        size_t off = 0;
+        for (int i = 0; i < n; i++) {
+            memcpy(r + off, g[i].b, (size_t)g[i].len);
+            off += (size_t)g[i].len;
+        }
+        r[off] = '\0';
+    }
+    free(g);
+    return r;
+}
+
+int cli_display_width(const char *s)
+{
+    glyph *g;
+    int n = glyphs_of(s ? s : "", &g), w = 0;
+    for (int i = 0; i < n; i++)
+        w += g[i].w;
+    free(g);
+    return w;
+}
+
+/* Writes s padded or cut to exactly cols columns; a cut keeps the start and the end
+ * with "..." between. */
+static void put_fit(FILE *out, const char *s, int cols)
+{
+    glyph *g;
+    int n = glyphs_of(s, &g), total = 0;
+    if (!g)
+        return;
+    for (int i = 0; i < n; i++)
+        total += g[i].w;
+    int used = 0;
+    if (total <= cols) {
+        for (int i = 0; i < n; i++)
+            fwrite(g[i].b, 1, (size_t)g[i].len, out);
+        used = total;
+    } else if (cols <= 3) {
+        for (int i = 0; i < n && used + g[i].w <= cols; i++) {
+            fwrite(g[i].b, 1, (size_t)g[i].len, out);
+            used += g[i].w;
+        }
+    } else {
+        int room = cols - 3, head_room = room / 2, tail_room = room - head_room;
+        int head = 0, hw = 0;
+        while (head < n && hw + g[head].w <= head_room)
+            hw += g[head++].w;
+        int tail = n, tw = 0;
+        while (tail > head && tw + g[tail - 1].w <= tail_room + (head_room - hw))
+            tw += g[--tail].w;
+        for (int i = 0; i < head; i++)
+            fwrite(g[i].b, 1, (size_t)g[i].len, out);
+        fputs("...", out);
+        for (int i = tail; i < n; i++)
+            fwrite(g[i].b, 1, (size_t)g[i].len, out);
+        used = hw + 3 + tw;
+    }
+    for (; used < cols; used++)
+        fputc(' ', out);
+    free(g);
+}
+
+/* ---- the model --------------------------------------------------------------------- */
 
 cli_progress *cli_progress_new(int nfiles, FILE *out, int tty)
 {
@@ -76,8 +269,21 @@ cli_progress *cli_progress_new(int nfiles, FILE *out, int tty)
     p->n = nfiles;
     p->out = out;
     p->tty = tty;
-    p->last_sample = now_s();
+    if (tty) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_winch;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGWINCH, &sa, NULL);
+    }
     return p;
+}
+
+void cli_progress_set_limit(cli_progress *p, uint64_t bytes_per_second)
+{
+    if (p)
+        p->limit_rate = bytes_per_second;
 }
 
 void cli_progress_file(cli_progress *p, int i, const char *name, uint64_t size)
@@ -85,25 +291,36 @@ void cli_progress_file(cli_progress *p, int i, const char *name, uint64_t size)
     if (!p || i < 0 || i >= p->n)
         return;
     const char *base = strrchr(name, '/');
+    char *disp = cli_display_text(base && base[1] ? base + 1 : name);
     pthread_mutex_lock(&p->mu);
     free(p->f[i].name);
-    p->f[i].name = strdup(base && base[1] ? base + 1 : name);
+    p->f[i].name = disp;
     p->f[i].size = size;
     pthread_mutex_unlock(&p->mu);
 }
 
-void cli_progress_update(cli_progress *p, int i, uint64_t done, uint64_t total)
+void cli_progress_start(cli_progress *p, int i)
+{
+    if (!p || i < 0 || i >= p->n)
+        return;
+    double t = now_s();
+    pthread_mutex_lock(&p->mu);
+    if (!p->f[i].t_start)
+        p->f[i].t_start = t;
+    if (!p->t_first_start)
+        p->t_first_start = t;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void cli_progress_update(cli_progress *p, int i, uint64_t done, uint64_t total, uint64_t sent)
 {
     if (!p || i < 0 || i >= p->n)
         return;
     pthread_mutex_lock(&p->mu);
     pfile *f = &p->f[i];
-    if (!f->seen) {
-        /* Bytes stored by an earlier run are not this run's speed. */
-        f->prev_done = done;
-        f->seen = 1;
-    }
+    f->seen = 1;
     f->done = done;
+    f->sent = sent;
     if (total)
         f->size = total;
     pthread_mutex_unlock(&p->mu);
@@ -122,61 +339,159 @@ void cli_progress_end(cli_progress *p, int i, const char *word)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* Adds a sample and answers the rate over the window. Bytes are those sent by this run
+ * (a resumed file's stored parts are not speed), and the window starts at 0 bytes when the
+ * file started. */
+static double speedo_add(speedo *s, double t, uint64_t bytes)
+{
+    if (s->n == SPEED_SAMPLES) {
+        s->head = (s->head + 1) % SPEED_SAMPLES;
+        s->n--;
+    }
+    s->s[(s->head + s->n) % SPEED_SAMPLES] = (sample){t, bytes};
+    s->n++;
+    /* Keep one sample at least SPEED_WINDOW old, and none older than that one. */
+    while (s->n > 2 && t - s->s[(s->head + 1) % SPEED_SAMPLES].t >= SPEED_WINDOW) {
+        s->head = (s->head + 1) % SPEED_SAMPLES;
+        s->n--;
+    }
+    const sample *old = &s->s[s->head];
+    double dt = t - old->t;
+    if (s->n < 2 || dt < DRAW_INTERVAL / 2)
+        return 0;
+    return bytes >= old->bytes ? (double)(bytes - old->bytes) / dt : 0;
+}
+
 static void fmt_eta(char *buf, size_t n, double secs)
 {
     if (secs < 0 || secs > 99 * 3600) {
-        snprintf(buf, n, "--:--");
+        snprintf(buf, n, "ETA --:--");
         return;
     }
     long s = (long)(secs + 0.5);
     if (s >= 3600)
-        snprintf(buf, n, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+        snprintf(buf, n, "ETA %ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
     else
-        snprintf(buf, n, "%ld:%02ld", s / 60, s % 60);
+        snprintf(buf, n, "ETA %ld:%02ld", s / 60, s % 60);
 }
 
-static void bar(char *buf, uint64_t done, uint64_t size)
+/* ---- layout ------------------------------------------------------------------------- */
+
+/* Columns after the name, each preceded by one space. A column of width 0 is left out. */
+typedef struct layout {
+    int name, bar, pct, bytes, state, eta;
+} layout;
+
+#define PCT_COLS 4    /* "100%" */
+#define BYTES_COLS 19 /* "999.9 MiB/999.9 MiB" */
+#define STATE_COLS 11 /* "999.9 KiB/s", or the word: "finished", "paused" */
+#define ETA_COLS 12   /* "ETA 99:59:59" */
+
+static int layout_width(const layout *l)
 {
-    int fill = size ? (int)((double)done / (double)size * BAR_WIDTH) : 0;
-    if (fill > BAR_WIDTH)
-        fill = BAR_WIDTH;
-    for (int k = 0; k < BAR_WIDTH; k++)
-        buf[k] = k < fill ? '#' : '.';
-    buf[BAR_WIDTH] = '\0';
+    int w = l->name;
+    if (l->bar)
+        w += 1 + l->bar + 2;
+    if (l->pct)
+        w += 1 + l->pct;
+    if (l->bytes)
+        w += 1 + l->bytes;
+    if (l->state)
+        w += 1 + l->state;
+    if (l->eta)
+        w += 1 + l->eta;
+    return w;
 }
 
-/* One line: NAME [#####.....] 42% 10.0 MiB / 24.0 MiB 3.1 MiB/s ETA 0:04
- * Every column has a fixed width, so the bars of all lines stay aligned as the numbers
- * change; the name gets what is left, up to NAME_MAX_COLS. */
-#define NAME_MAX_COLS 32
-static void line(cli_progress *p, int width, const char *name, uint64_t done, uint64_t size, double speed,
-                 const char *word)
+/* Fits the columns into width (the terminal's columns less one: the last column is
+ * never written, so no terminal wraps). name_cols is the widest name. */
+static layout fit(int width, int name_cols)
 {
-    char b[BAR_WIDTH + 1], d[32], s[32], sp[40], eta[32], tail[256];
-    bar(b, done, size);
-    cli_human_bytes(d, sizeof d, (double)done);
-    cli_human_bytes(s, sizeof s, (double)size);
-    int pct = size ? (int)((double)done * 100.0 / (double)size) : (word && strcmp(word, "done") == 0 ? 100 : 0);
-    if (word) {
-        snprintf(tail, sizeof tail, " [%s] %3d%%  %10s / %-10s  %-24s", b, pct, d, s, word);
-    } else {
-        char rate[32];
-        cli_human_bytes(rate, sizeof rate, speed);
-        snprintf(sp, sizeof sp, "%s/s", rate);
-        fmt_eta(eta, sizeof eta, speed > 1 ? (double)(size - (done < size ? done : size)) / speed : -1);
-        snprintf(tail, sizeof tail, " [%s] %3d%%  %10s / %-10s  %12s  ETA %-7s", b, pct, d, s, sp, eta);
+    layout l = {0, BAR_MAX, PCT_COLS, BYTES_COLS, STATE_COLS, ETA_COLS};
+    int full = name_cols < NAME_MAX_COLS ? name_cols : NAME_MAX_COLS;
+    int want = name_cols < NAME_WANT_COLS ? name_cols : NAME_WANT_COLS;
+    if (want < 1)
+        want = full = 1;
+    /* Give way in this order until the name has what it wants: first the bar shrinks for
+     * the whole name, then columns go for a name of NAME_WANT_COLS. */
+    for (int step = 0;; step++) {
+        int rest = width - layout_width(&l);
+        if (rest >= (step == 0 ? full : want))
+            break;
+        if (step == 0) {
+            int shrink = full - rest;
+            l.bar = l.bar - shrink > BAR_MIN + 4 ? l.bar - shrink : BAR_MIN + 4;
+        } else if (step == 1) {
+            l.eta = 0;
+        } else if (step == 2) {
+            l.bytes = 0;
+        } else if (step == 3) {
+            int shrink = want - rest;
+            l.bar = l.bar - shrink > BAR_MIN ? l.bar - shrink : BAR_MIN;
+        } else if (step == 4) {
+            l.bar = 0;
+        } else if (step == 5) {
+            l.state = 0;
+        } else {
+            break;
+        }
     }
-    int room = width - (int)strlen(tail) - 1;
-    if (room > NAME_MAX_COLS)
-        room = NAME_MAX_COLS;
-    if (room < 8)
-        room = 8;
-    int nlen = (int)strlen(name);
-    fputs("\r\033[K", p->out);
-    if (nlen <= room)
-        fprintf(p->out, "%-*s%s\n", room, name, tail);
-    else /* the start and the end of a long name: the end tells files apart */
-        fprintf(p->out, "%.*s...%s%s\n", room / 2 - 2, name, name + nlen - (room - room / 2 - 1), tail);
+    int rest = width - layout_width(&l);
+    int max = name_cols > NAME_MAX_COLS ? NAME_MAX_COLS : name_cols;
+    l.name = rest < max ? rest : max;
+    if (l.name < 1)
+        l.name = 1;
+    /* A wider terminal lengthens the bar rather than leaving a gap at the right. */
+    if (l.bar && l.bar < BAR_MAX) {
+        int spare = width - layout_width(&l);
+        l.bar += spare > 0 ? (spare < BAR_MAX - l.bar ? spare : BAR_MAX - l.bar) : 0;
+    }
+    return l;
+}
+
+static void row(cli_progress *p, const layout *l, const char *name, uint64_t done, uint64_t size, double speed,
+                const char *word)
+{
+    FILE *o = p->out;
+    fputs("\r", o);
+    put_fit(o, name, l->name);
+    if (l->bar) {
+        int fill = size ? (int)((double)(done < size ? done : size) / (double)size * l->bar) : 0;
+        if (!size && word && strcmp(word, "done") == 0)
+            fill = l->bar;
+        fputs(" [", o);
+        for (int k = 0; k < l->bar; k++)
+            fputc(k < fill ? '#' : '.', o);
+        fputc(']', o);
+    }
+    if (l->pct) {
+        int pct = size ? (int)((double)(done < size ? done : size) * 100.0 / (double)size)
+                       : (word && strcmp(word, "done") == 0 ? 100 : 0);
+        fprintf(o, " %3d%%", pct);
+    }
+    if (l->bytes) {
+        char d[32], s[32], both[80];
+        snprintf(both, sizeof both, "%s/%s", cli_human_bytes(d, sizeof d, (double)done),
+                 cli_human_bytes(s, sizeof s, (double)size));
+        fprintf(o, " %*s", l->bytes, both);
+    }
+    if (l->state) {
+        if (word) {
+            fprintf(o, " %-*.*s", l->state, l->state, word);
+        } else {
+            char rate[32], both[48];
+            snprintf(both, sizeof both, "%s/s", cli_human_bytes(rate, sizeof rate, speed));
+            fprintf(o, " %*.*s", l->state, l->state, both);
+        }
+    }
+    if (l->eta) {
+        char eta[32] = "";
+        if (!word)
+            fmt_eta(eta, sizeof eta, speed > 1 ? (double)(size - (done < size ? done : size)) / speed : -1);
+        fprintf(o, " %-*.*s", l->eta, l->eta, eta);
+    }
+    /* Erase what a longer row left, without writing into the last column. */
+    fputs("\033[K\n", o);
 }
 
 void cli_progress_draw(cli_progress *p, int force)
@@ -188,40 +503,56 @@ void cli_progress_draw(cli_progress *p, int force)
         return;
     p->last_draw = t;
     struct winsize ws;
-    int width = 100, rows = 40;
-    if (ioctl(fileno(p->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20) {
+    int width = DEFAULT_COLS, rows = DEFAULT_ROWS;
+    if (ioctl(fileno(p->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
         width = ws.ws_col;
-        rows = ws.ws_row > 4 ? ws.ws_row : rows;
+        rows = ws.ws_row > 0 ? ws.ws_row : rows;
     }
+    width -= 1;
 
     pthread_mutex_lock(&p->mu);
-    double dt = t - p->last_sample;
-    int sample = dt >= DRAW_INTERVAL;
-    uint64_t tdone = 0, tsize = 0;
-    int ended = 0;
+    uint64_t tdone = 0, tsize = 0, tsent = 0;
+    int ended = 0, paused = 0, failed = 0, name_cols = 0;
     for (int i = 0; i < p->n; i++) {
         pfile *f = &p->f[i];
-        if (sample && f->seen) {
-            double inst = (double)(f->done - (f->done >= f->prev_done ? f->prev_done : f->done)) / dt;
-            f->speed = f->speed == 0 ? inst : SPEED_SMOOTHING * inst + (1 - SPEED_SMOOTHING) * f->speed;
-            f->prev_done = f->done;
+        if (f->seen && !f->ended) {
+            if (f->sp.n == 0 && f->t_start > 0 && f->t_start < t)
+                speedo_add(&f->sp, f->t_start, 0);
+            f->speed = speedo_add(&f->sp, t, f->sent);
+            if (p->limit_rate && f->speed > (double)p->limit_rate)
+                f->speed = (double)p->limit_rate;
         }
         tdone += f->done;
         tsize += f->size;
+        tsent += f->sent;
         ended += f->ended;
+        paused += f->ended && strcmp(f->word, "paused") == 0;
+        failed += f->ended && strcmp(f->word, "failed") == 0;
+        int w = cli_display_width(f->name ? f->name : "?");
+        name_cols = w > name_cols ? w : name_cols;
     }
-    if (sample) {
-        if (p->total_seen) {
-            double inst = (double)(tdone >= p->total_prev ? tdone - p->total_prev : 0) / dt;
-            p->total_speed = p->total_speed == 0 ? inst : SPEED_SMOOTHING * inst + (1 - SPEED_SMOOTHING) * p->total_speed;
-        }
-        p->total_prev = tdone;
-        p->total_seen = 1;
-        p->last_sample = t;
+    int any_seen = 0;
+    for (int i = 0; i < p->n; i++)
+        any_seen |= p->f[i].seen;
+    if (any_seen) {
+        if (p->total_sp.n == 0 && p->t_first_start > 0 && p->t_first_start < t)
+            speedo_add(&p->total_sp, p->t_first_start, 0);
+        p->total_speed = speedo_add(&p->total_sp, t, tsent);
+        if (p->limit_rate && p->total_speed > (double)p->limit_rate)
+            p->total_speed = (double)p->limit_rate;
     }
+    char label[48];
+    snprintf(label, sizeof label, "total (%d/%d)", ended, p->n);
+    int lw = (int)strlen(label);
+    layout l = fit(width, name_cols > lw ? name_cols : lw);
 
     if (p->lines_drawn)
-        fprintf(p->out, "\033[%dA", p->lines_drawn);
+        fprintf(p->out, "\r\033[%dA", p->lines_drawn);
+    if (winch) {
+        /* The terminal was resized and may have reflowed the rows above: clear them all. */
+        winch = 0;
+        fputs("\r\033[J", p->out);
+    }
     /* More files than the screen holds: show only the ones moving, or the cursor-up
      * above would scroll past the top and smear the display. */
     int all = p->n + 1 < rows - 1;
@@ -232,15 +563,16 @@ void cli_progress_draw(cli_progress *p, int force)
             continue;
         if (!all && drawn >= rows - 3)
             break;
-        line(p, width, f->name ? f->name : "?", f->done, f->size, f->speed,
-             f->ended ? f->word : (f->seen ? NULL : "waiting"));
+        row(p, &l, f->name ? f->name : "?", f->done, f->size, f->speed,
+            f->ended ? f->word : (f->seen ? NULL : "waiting"));
         drawn++;
     }
-    char label[48];
-    snprintf(label, sizeof label, "total (%d/%d)", ended, p->n);
-    line(p, width, label, tdone, tsize, p->total_speed, ended == p->n ? "finished" : NULL);
+    const char *total_word = NULL;
+    if (ended == p->n)
+        total_word = paused ? "paused" : failed ? "failed" : "finished";
+    row(p, &l, label, tdone, tsize, p->total_speed, total_word);
     drawn++;
-    /* Lines drawn last time but not now: blank them so nothing stale remains. */
+    /* Rows drawn last time but not now: blank them so nothing stale remains. */
     for (int k = drawn; k < p->lines_drawn; k++)
         fputs("\r\033[K\n", p->out);
     if (p->lines_drawn > drawn)

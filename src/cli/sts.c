@@ -20,7 +20,8 @@ static const char USAGE_STS[] =
     "\n"
     "  --role-arn ARN        acs:ram::ACCOUNT:role/NAME (vodupd role create prints it)\n"
     "  --session-name NAME   RoleSessionName, 2-64 of [A-Za-z0-9.@_-] (default vodup-cli)\n"
-    "  --duration SECONDS    lifetime, 900..43200 within the role's maximum (default 3600)\n"
+    "  --duration SECONDS    lifetime, 900..43200 (default 3600), capped by the role's maximum\n"
+    "                        session: on vodupd its --max-session, at most 3600\n"
     "  --json                print JSON\n";
 
 /* Single-quotes s for a POSIX shell: 'it'\''s'. */
@@ -57,7 +58,7 @@ int cmd_sts(int argc, char **argv)
     cli_flags flags = cli_global_flags;
     const char *role = NULL, *session = "vodup-cli", *duration = NULL;
     int json = 0, c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (cli_flags_take(&flags, c, optarg))
             continue;
         long long d;
@@ -72,7 +73,7 @@ int cmd_sts(int argc, char **argv)
                                      optarg);
             duration = optarg;
             break;
-        default: return cli_bad_usage(cmd, USAGE_STS, "unsupported option '%s'", argv[optind - 1]);
+        default: return cli_bad_option(cmd, USAGE_STS, argv, c);
         }
     }
     if (optind != argc)

@@ -24,6 +24,24 @@
 
 #define WAIT_SLICE_MS 100 /* how often the main thread looks at signals and redraws */
 
+#define UPLOAD_OPTIONS_HELP(ID)                                                                    \
+    "  --title T            title (default: the file's name, less what the service refuses)\n"       \
+    "  --description D      description\n"                                                           \
+    "  --tags a,b           tags, comma-separated\n"                                                 \
+    "  --cate-id N          category id\n"                                                           \
+    "  --parallel N         parts in flight per file, 1..32 (default 4)\n"                           \
+    "  --part-size SIZE     part size, e.g. 1M, 8M (default: automatic; k/M/G suffixes)\n"          \
+    "  --limit-rate RATE    at most RATE bytes per second overall, e.g. 500k, 2M\n"                  \
+    "  --record-dir DIR     resume records (default ~/.cache/vodup/records)\n"                       \
+    "  --json               one JSON object per file on stdout, one per line:\n"                     \
+    "                       {\"File\",\"" ID "\",\"Status\",\"Size\",\"BytesSent\",\"Seconds\",\n"  \
+    "                        \"Bucket\",\"Object\",\"ErrorCode\"?,\"Error\"?}\n"                     \
+    "\n"                                                                                             \
+    "For scripts that got upload credentials from an application server (one file):\n"             \
+    "  --upload-address B64 --upload-auth B64 --video-id ID   (as the application server got\n"    \
+    "                       them from CreateUpload*: no AccessKey needed; an image's ImageId\n"     \
+    "                       goes in --video-id)\n"
+
 static const char USAGE_UPLOAD[] =
     "usage: vodup upload FILE... [options]\n"
     "\n"
@@ -34,22 +52,16 @@ static const char USAGE_UPLOAD[] =
     "\n"
     "Ctrl-C pauses: what is stored stays, the resume record is kept, and running the same\n"
     "command again goes on from there (also after a crash or a kill).\n"
+    "\n" UPLOAD_OPTIONS_HELP("VideoId");
+
+static const char USAGE_IMAGE_UPLOAD[] =
+    "usage: vodup image upload FILE... [options]\n"
     "\n"
-    "  --title T            title (default: the file's name)\n"
-    "  --description D      description\n"
-    "  --tags a,b           tags, comma-separated\n"
-    "  --cate-id N          category id\n"
-    "  --parallel N         parts in flight per file, 1..32 (default 4)\n"
-    "  --part-size SIZE     part size, e.g. 1M, 8M (default: automatic; k/M/G suffixes)\n"
-    "  --limit-rate RATE    at most RATE bytes per second overall, e.g. 500k, 2M\n"
-    "  --record-dir DIR     resume records (default ~/.cache/vodup/records)\n"
-    "  --json               one JSON object per file on stdout, one per line:\n"
-    "                       {\"File\",\"VideoId\",\"Status\",\"Size\",\"BytesSent\",\"Seconds\",\"Error\"?}\n"
-    "\n"
-    "For scripts that got upload credentials from an application server (one file):\n"
-    "  --upload-address B64 --upload-auth B64 --video-id ID   (as CreateUploadVideo returns them;\n"
-    "                       no AccessKey needed)\n"
-    "\n";
+    "Uploads images (CreateUploadImage, image type default): each gets an ImageId, then its\n"
+    "bytes go to the object store. A file must be a PNG, JPEG or GIF image whose contents\n"
+    "match its extension (.png, .jpg, .jpeg, .gif; none: PNG). A finished image's Status is\n"
+    "Normal. Its URL needs a signature to be read (see docs/cli.md).\n"
+    "\n" UPLOAD_OPTIONS_HELP("ImageId");
 
 static volatile sig_atomic_t interrupted;
 
@@ -71,6 +83,10 @@ typedef struct item {
     uint64_t bytes_sent;
     int error;
     char *message;
+    char *code;             /* ErrorCode of the --json row: the service's Code, or the CLI's word */
+    char *title;            /* the default title, made acceptable to the service (NULL: --title) */
+    char *retry_key;        /* the last retry's reason, and how often it repeated since printed */
+    int retry_repeats;
     struct timespec t_start, t_end;
 } item;
 
@@ -79,7 +95,10 @@ typedef struct upload_state {
     item *items;
     int n;
     int json, tty;
+    vodup_media_type type;
+    int user_title;        /* --title given: a refusal of it is the user's to fix */
     const char *endpoint;  /* for messages */
+    const char *endpoint_from;
     cli_progress *progress;
     /* upload-auth mode */
     const char *upload_address, *upload_auth, *video_id;
@@ -99,6 +118,9 @@ static void set_str(char **slot, const char *v)
     *slot = v ? strdup(v) : NULL;
 }
 
+static void end_item(upload_state *st, const vodup_file_info *f, vodup_status status, int code,
+                     const char *message);
+
 static void cb_started(vodup_client *c, const vodup_file_info *f, void *user)
 {
     upload_state *st = user;
@@ -108,17 +130,38 @@ static void cb_started(vodup_client *c, const vodup_file_info *f, void *user)
         it->started = 1;
         clock_gettime(CLOCK_MONOTONIC, &it->t_start);
     }
+    int idx = it ? (int)(it - st->items) : -1;
+    int say = it && !it->start_reported && !st->tty;
+    if (it)
+        it->start_reported = 1;
+    uint64_t size = it ? it->size : f->size;
     pthread_mutex_unlock(&st->mu);
+    cli_progress_start(st->progress, idx);
+    /* Said here, on the worker thread, so that it comes before any retry line of the file. */
+    if (say) {
+        char sz[32];
+        char *path = cli_display_text(f->path);
+        fprintf(stderr, "%s: uploading %s\n", path ? path : f->path, cli_human_bytes(sz, sizeof sz, (double)size));
+        free(path);
+    }
     if (st->upload_auth) {
         int rc = vodup_client_set_upload_auth(c, f->id, st->upload_address, st->upload_auth, st->video_id);
         if (rc != VODUP_OK) {
+            /* Canceling ends the file without on_upload_failed: end it here, or nothing
+             * would say why it stopped. */
+            char why[512];
+            snprintf(why, sizeof why,
+                     "--upload-address/--upload-auth are not what CreateUploadVideo returns (base64 of JSON "
+                     "expected): %s",
+                     vodup_client_last_error(c));
             pthread_mutex_lock(&st->mu);
             if (it) {
-                it->error = rc;
-                set_str(&it->message, "--upload-address/--upload-auth do not decode (base64 of JSON expected)");
+                set_str(&it->message, why);
+                set_str(&it->code, "InvalidUploadAuth");
             }
             pthread_mutex_unlock(&st->mu);
             vodup_client_cancel_file(c, f->id);
+            end_item(st, f, VODUP_STATUS_FAIL, VODUP_EINVAL, why);
         }
     }
 }
@@ -131,13 +174,17 @@ static void cb_progress(vodup_client *c, const vodup_file_info *f, uint64_t done
     item *it = find(st, f->id);
     int idx = it ? (int)(it - st->items) : -1;
     pthread_mutex_unlock(&st->mu);
-    cli_progress_update(st->progress, idx, done, total);
+    cli_progress_update(st->progress, idx, done, total, f->bytes_sent_this_run);
 }
 
 static void end_item(upload_state *st, const vodup_file_info *f, vodup_status status, int code, const char *message)
 {
     pthread_mutex_lock(&st->mu);
     item *it = find(st, f->id);
+    if (it && it->ended) {
+        pthread_mutex_unlock(&st->mu);
+        return;
+    }
     if (it) {
         it->ended = 1;
         it->status = status;
@@ -193,9 +240,36 @@ static void cb_retry(vodup_client *c, const vodup_file_info *f, int code, const 
 {
     (void)c;
     upload_state *st = user;
-    /* On a terminal the bars show that it stalls; elsewhere a line says why. */
-    if (!st->tty && !st->json)
-        fprintf(stderr, "%s: retrying (%s: %s)\n", f->path, vodup_strerror(code), message ? message : "");
+    /* On a terminal the bars show that it stalls; elsewhere a line says why, once per
+     * reason: a full or failing server refuses every part the same way, and fifty equal
+     * lines would bury the one that matters. Request ids differ each time: not a reason. */
+    char key[1024];
+    snprintf(key, sizeof key, "%s: %s", vodup_strerror(code), message ? message : "");
+    char *rid = strstr(key, " RequestId=");
+    if (rid)
+        *rid = '\0';
+    pthread_mutex_lock(&st->mu);
+    item *it = find(st, f->id);
+    int print = 1, repeats = 0;
+    if (it) {
+        if (it->retry_key && strcmp(it->retry_key, key) == 0) {
+            it->retry_repeats++;
+            print = 0;
+        } else {
+            repeats = it->retry_repeats;
+            set_str(&it->retry_key, key);
+            it->retry_repeats = 0;
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (st->tty || st->json || !print)
+        return;
+    char *disp = cli_display_text(f->path);
+    if (repeats)
+        fprintf(stderr, "%s: (the retry before was repeated %d more time%s)\n", disp ? disp : f->path, repeats,
+                repeats == 1 ? "" : "s");
+    fprintf(stderr, "%s: retrying (%s)\n", disp ? disp : f->path, key);
+    free(disp);
 }
 
 static double seconds(const item *it)
@@ -208,10 +282,12 @@ static double seconds(const item *it)
     return (double)(end.tv_sec - it->t_start.tv_sec) + (double)(end.tv_nsec - it->t_start.tv_nsec) / 1e9;
 }
 
-static const char *status_word(vodup_status s)
+/* The status word of the API: GetVideoInfo says UploadSucc for a video, GetImageInfo
+ * Normal for an image. */
+static const char *status_word(vodup_status s, vodup_media_type type)
 {
     switch (s) {
-    case VODUP_STATUS_SUCCESS: return "UploadSucc";
+    case VODUP_STATUS_SUCCESS: return type == VODUP_MEDIA_IMAGE ? "Normal" : "UploadSucc";
     case VODUP_STATUS_FAIL: return "Fail";
     case VODUP_STATUS_PAUSED:
     case VODUP_STATUS_PAUSING: return "Paused";
@@ -221,43 +297,109 @@ static const char *status_word(vodup_status s)
     }
 }
 
-/* Says why an upload failed, in a sentence that names the problem. */
+/* The ErrorCode of a --json row when the service gave none: a word per libvodup error. */
+static const char *code_word(int err)
+{
+    switch (err) {
+    case VODUP_EINVAL: return "InvalidArgument";
+    case VODUP_ENOMEM: return "OutOfMemory";
+    case VODUP_ENOENT: return "FileNotFound";
+    case VODUP_EIO: return "IOError";
+    case VODUP_ENETWORK: return "EndpointUnreachable";
+    case VODUP_EAUTH: return "CredentialsRefused";
+    case VODUP_EEXPIRED: return "CredentialsExpired";
+    case VODUP_ECANCELED: return "Canceled";
+    case VODUP_ECHANGED: return "FileChanged";
+    case VODUP_ECHECKSUM: return "ChecksumMismatch";
+    case VODUP_ENOAUTH: return "NoCredentials";
+    default: return "ServerError";
+    }
+}
+
+/* Says why an upload failed, in a sentence that names the problem, and a hint that fits
+ * the cause: the service's Code when it gave one, the credentials the user actually
+ * passed (AccessKey or --upload-auth). */
 static void print_failure(upload_state *st, const item *it)
 {
     const char *msg = it->message ? it->message : vodup_strerror(it->error);
+    char *path = cli_display_text(it->path);
+    const char *p = path ? path : it->path;
+    int status = 0;
+    char code[128];
+    cli_http_error(msg, &status, code, sizeof code);
+    const char *action = strstr(msg, "CreateUploadImage") ? "CreateUploadImage"
+                         : strstr(msg, "CreateUploadVideo") ? "CreateUploadVideo"
+                                                            : "the upload";
+    if (it->error != VODUP_ENETWORK && status && cli_not_vod(status, code) && strncmp(msg, "Create", 6) == 0) {
+        cli_print_not_vod(p, st->endpoint, st->endpoint_from, status, action);
+        free(path);
+        return;
+    }
     switch (it->error) {
     case VODUP_ENETWORK:
-        fprintf(stderr, "%s: upload failed: cannot reach %s: %s\n", it->path, st->endpoint, msg);
+        fprintf(stderr, "%s: upload failed: cannot reach %s: %s\n", p, st->endpoint, msg);
         break;
     case VODUP_EAUTH:
-        fprintf(stderr, "%s: upload failed: credentials refused by %s: %s\n", it->path, st->endpoint, msg);
+        fprintf(stderr, "%s: upload failed: credentials refused by %s: %s\n", p, st->endpoint, msg);
         break;
     case VODUP_EIO:
-        fprintf(stderr, "%s: upload failed: reading the file or writing its resume record failed: %s\n", it->path,
-                msg);
+        fprintf(stderr, "%s: upload failed: reading the file or writing its resume record failed: %s\n", p, msg);
         break;
     default:
-        fprintf(stderr, "%s: upload failed: %s\n", it->path, msg);
+        fprintf(stderr, "%s: upload failed: %s\n", p, msg);
     }
-    const char *hint = cli_error_hint(it->error);
+    const char *hint = cli_error_hint(it->error, st->upload_auth != NULL);
+    if (strcmp(code, "IllegalCharacters") == 0 || strcmp(code, "LengthExceededMax") == 0) {
+        const char *field = strstr(msg, "Title") ? "--title" : strstr(msg, "Description") ? "--description"
+                            : strstr(msg, "Tags")  ? "--tags"
+                                                   : NULL;
+        if (field && strcmp(field, "--title") == 0 && !st->user_title)
+            hint = "the file's name, the default title, was refused: give a title with --title";
+        else if (strcmp(code, "IllegalCharacters") == 0)
+            hint = field && strcmp(field, "--title") == 0
+                       ? "the service refuses emoji and other 4-byte characters in a title: choose another --title"
+                       : "the service refuses emoji and other 4-byte characters: change --description or --tags";
+        else
+            hint = field && strcmp(field, "--title") == 0 ? "titles are at most 128 characters: shorten --title"
+                                                          : "shorten --description (1024) or --tags (16 of 32)";
+    }
+    if (status == 507)
+        hint = "the server's storage is full: the parts stored so far are kept; free space there and run the "
+               "same command again to resume";
     if (hint)
-        fprintf(stderr, "%s: %s\n", it->path, hint);
+        fprintf(stderr, "%s: %s\n", p, hint);
+    free(path);
 }
 
 static void print_result(upload_state *st, item *it)
 {
+    int ok = it->status == VODUP_STATUS_SUCCESS;
+    const char *id_field = st->type == VODUP_MEDIA_IMAGE ? "ImageId" : "VideoId";
     if (st->json) {
-        json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:f}", "File", it->path, "Status", status_word(it->status), "Size",
-                              (json_int_t)it->size, "BytesSent", (json_int_t)it->bytes_sent, "Seconds", seconds(it));
+        json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:f}", "File", it->path, "Status", status_word(it->status, st->type),
+                              "Size", (json_int_t)it->size, "BytesSent", (json_int_t)it->bytes_sent, "Seconds",
+                              seconds(it));
         /* No VideoId when the failure came before CreateUploadVideo answered. */
         if (o && it->media_id)
-            json_object_set_new(o, "VideoId", json_string(it->media_id));
+            json_object_set_new(o, id_field, json_string(it->media_id));
         if (o && it->bucket && it->object_key) {
             json_object_set_new(o, "Bucket", json_string(it->bucket));
             json_object_set_new(o, "Object", json_string(it->object_key));
         }
-        if (o && it->status != VODUP_STATUS_SUCCESS && it->message)
-            json_object_set_new(o, "Error", json_string(it->message));
+        if (o && !ok) {
+            int status = 0;
+            char code[128];
+            const char *msg = it->message ? it->message : vodup_strerror(it->error ? it->error : VODUP_ESERVER);
+            if (!it->code && cli_http_error(msg, &status, code, sizeof code) == 0 && code[0])
+                set_str(&it->code, code);
+            json_object_set_new(o, "ErrorCode",
+                                json_string(it->code ? it->code
+                                            : it->status == VODUP_STATUS_PAUSED ? "Interrupted"
+                                                                                : code_word(it->error)));
+            json_object_set_new(o, "Error", json_string(it->status == VODUP_STATUS_PAUSED && !it->message
+                                                            ? "interrupted: run the same command again to resume"
+                                                            : msg));
+        }
         if (o) {
             /* Millisecond precision is plenty for Seconds, and keeps 0.1 from printing
              * as 0.10000000000000001. */
@@ -266,12 +408,20 @@ static void print_result(upload_state *st, item *it)
             fflush(stdout);
         }
         json_decref(o);
-    } else if (it->status == VODUP_STATUS_SUCCESS) {
+    } else if (ok) {
         char sz[32], sent[32];
-        printf("%s: uploaded, VideoId %s (%s, %s sent in %.1f s)\n", it->path, it->media_id ? it->media_id : "?",
-               cli_human_bytes(sz, sizeof sz, (double)it->size), cli_human_bytes(sent, sizeof sent, (double)it->bytes_sent),
-               seconds(it));
+        char *path = cli_display_text(it->path);
+        printf("%s: uploaded, %s %s (%s, %s sent in %.1f s)\n", path ? path : it->path, id_field,
+               it->media_id ? it->media_id : "?", cli_human_bytes(sz, sizeof sz, (double)it->size),
+               cli_human_bytes(sent, sizeof sent, (double)it->bytes_sent), seconds(it));
+        free(path);
         fflush(stdout);
+    }
+    if (it->retry_repeats && !st->tty && !st->json) {
+        char *path = cli_display_text(it->path);
+        fprintf(stderr, "%s: (the last retry was repeated %d more time%s)\n", path ? path : it->path,
+                it->retry_repeats, it->retry_repeats == 1 ? "" : "s");
+        free(path);
     }
     if (it->status == VODUP_STATUS_FAIL || it->status == VODUP_STATUS_CANCELED)
         print_failure(st, it);
@@ -286,13 +436,6 @@ static void report(upload_state *st, int final)
     pthread_mutex_lock(&st->mu);
     for (int i = 0; i < st->n; i++) {
         item *it = &st->items[i];
-        if (it->started && !it->start_reported) {
-            it->start_reported = 1;
-            if (!st->tty) {
-                char sz[32];
-                fprintf(stderr, "%s: uploading %s\n", it->path, cli_human_bytes(sz, sizeof sz, (double)it->size));
-            }
-        }
         if (it->ended && !it->end_reported) {
             it->end_reported = 1;
             print_result(st, it);
@@ -333,9 +476,130 @@ static int check_record_dir(const char *dir, const char *cmd)
     return 0;
 }
 
+/* A --json row for a file that failed before its upload could start. */
+static void json_fail_row(const char *path, uint64_t size, const char *code, const char *msg)
+{
+    json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:f,s:s,s:s}", "File", path, "Status", "Fail", "Size", (json_int_t)size,
+                          "BytesSent", (json_int_t)0, "Seconds", 0.0, "ErrorCode", code, "Error", msg);
+    if (o) {
+        json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(6));
+        putchar('\n');
+        fflush(stdout);
+    }
+    json_decref(o);
+}
+
+/* The same failure for every file: a sentence on stderr and, with --json, a row each. */
+static void fail_all(int json, char **files, int n, const char *code, const char *msg)
+{
+    if (!json)
+        return;
+    for (int i = 0; i < n; i++) {
+        struct stat sb;
+        json_fail_row(files[i], stat(files[i], &sb) == 0 ? (uint64_t)sb.st_size : 0, code, msg);
+    }
+}
+
+/* The title the service gets when the user gave none: the file's name, less what
+ * CreateUploadVideo/CreateUploadImage refuse (4-byte UTF-8 such as emoji, control
+ * characters, bytes that are not UTF-8) and cut to 128 characters. Caller frees. */
+#define TITLE_MAX_CHARS 128
+static char *default_title(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base && base[1] ? base + 1 : path;
+    size_t n = strlen(base);
+    char *t = malloc(n + 1);
+    if (!t)
+        return NULL;
+    size_t o = 0, chars = 0;
+    const unsigned char *p = (const unsigned char *)base;
+    while (*p && chars < TITLE_MAX_CHARS) {
+        int len = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 : (*p & 0xF8) == 0xF0 ? 4 : 0;
+        int valid = len > 0;
+        for (int k = 1; valid && k < len; k++)
+            valid = (p[k] & 0xC0) == 0x80;
+        if (!valid) {
+            p++;
+            continue;
+        }
+        if (len == 4 || (len == 1 && (*p < 0x20 || *p == 0x7f))) {
+            /* Emoji and other 4-byte characters, control characters: dropped, with the
+             * spaces around them collapsed so "clip 🎬 final" becomes "clip final". */
+            p += len;
+            while (*p == ' ' && o > 0 && t[o - 1] == ' ')
+                p++;
+            continue;
+        }
+        /* Variation selectors and zero-width joiners left behind by a dropped emoji. */
+        if (len == 3 && ((p[0] == 0xEF && p[1] == 0xB8 && p[2] >= 0x80 && p[2] <= 0x8F) ||
+                         (p[0] == 0xE2 && p[1] == 0x80 && p[2] == 0x8D))) {
+            p += len;
+            continue;
+        }
+        memcpy(t + o, p, (size_t)len);
+        o += (size_t)len;
+        p += len;
+        chars++;
+    }
+    while (o > 0 && t[o - 1] == ' ')
+        o--;
+    t[o] = '\0';
+    if (!*t) {
+        free(t);
+        return strdup("untitled");
+    }
+    return t;
+}
+
+/* Image upload: the bytes must be the image type the extension names (the service
+ * takes the type from the extension, PNG without one), so that a video or a document
+ * sent by mistake is refused before an ImageId is created for it. 0, or -1 with why. */
+static int check_image(const char *path, char *why, size_t n)
+{
+    unsigned char h[16];
+    memset(h, 0, sizeof h);
+    FILE *f = fopen(path, "rb");
+    size_t got = f ? fread(h, 1, sizeof h, f) : 0;
+    if (f)
+        fclose(f);
+    const char *is = NULL;
+    if (got >= 8 && memcmp(h, "\x89PNG\r\n\x1a\n", 8) == 0)
+        is = "png";
+    else if (got >= 3 && h[0] == 0xFF && h[1] == 0xD8 && h[2] == 0xFF)
+        is = "jpeg";
+    else if (got >= 6 && (memcmp(h, "GIF87a", 6) == 0 || memcmp(h, "GIF89a", 6) == 0))
+        is = "gif";
+    const char *base = strrchr(path, '/');
+    const char *dot = strrchr(base ? base + 1 : path, '.');
+    const char *want = "png";
+    if (dot && (strcasecmp(dot + 1, "jpg") == 0 || strcasecmp(dot + 1, "jpeg") == 0))
+        want = "jpeg";
+    else if (dot && strcasecmp(dot + 1, "gif") == 0)
+        want = "gif";
+    else if (dot && strcasecmp(dot + 1, "png") != 0) {
+        snprintf(why, n, "not an image file name: images must end in .png, .jpg, .jpeg or .gif");
+        return -1;
+    }
+    if (is && strcmp(is, want) == 0)
+        return 0;
+    const char *looks = is                                            ? is
+                        : got >= 8 && memcmp(h + 4, "ftyp", 4) == 0   ? "an MP4/MOV video"
+                        : got >= 4 && memcmp(h, "\x1a\x45\xdf\xa3", 4) == 0 ? "a Matroska/WebM video"
+                        : got >= 4 && memcmp(h, "%PDF", 4) == 0       ? "a PDF document"
+                        : got == 0                                    ? "empty"
+                                                                      : "not a PNG, JPEG or GIF image";
+    snprintf(why, n, "the file is %s%s, but its name says %s: image upload takes PNG, JPEG and GIF files whose "
+             "contents match the extension",
+             is ? "a " : "", is ? (strcmp(is, "jpeg") == 0 ? "JPEG image" : strcmp(is, "gif") == 0 ? "GIF image" : "PNG image") : looks,
+             strcmp(want, "jpeg") == 0 ? "JPEG" : strcmp(want, "gif") == 0 ? "GIF" : "PNG");
+    return -1;
+}
+
 int cmd_upload(int argc, char **argv, vodup_media_type type)
 {
     const char *cmd = type == VODUP_MEDIA_IMAGE ? "vodup image upload" : "vodup upload";
+    const char *usage = type == VODUP_MEDIA_IMAGE ? USAGE_IMAGE_UPLOAD : USAGE_UPLOAD;
     enum { O_TITLE = 1, O_DESC, O_TAGS, O_CATE, O_PAR, O_PART, O_RATE, O_REC, O_JSON, O_ADDR, O_AUTH, O_VID };
     static const struct option opts[] = {CLI_COMMON_OPTIONS,
                                          {"title", required_argument, NULL, O_TITLE},
@@ -357,34 +621,35 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
     const char *record_dir = NULL;
     upload_state st;
     memset(&st, 0, sizeof st);
+    st.type = type;
     int c;
     long long v;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (cli_flags_take(&flags, c, optarg))
             continue;
         switch (c) {
-        case 'h': return cli_usage(USAGE_UPLOAD, 1);
+        case 'h': return cli_usage(usage, 1);
         case O_TITLE: info.title = optarg; break;
         case O_DESC: info.description = optarg; break;
         case O_TAGS: info.tags = optarg; break;
         case O_CATE:
             if (cli_parse_long(optarg, 0, 0x7fffffffffffLL, &v) != 0)
-                return cli_bad_usage(cmd, USAGE_UPLOAD, "--cate-id must be a number, not '%s'", optarg);
+                return cli_bad_usage(cmd, usage, "--cate-id must be a number, not '%s'", optarg);
             info.cate_id = v;
             break;
         case O_PAR:
             if (cli_parse_long(optarg, 1, 32, &v) != 0)
-                return cli_bad_usage(cmd, USAGE_UPLOAD, "--parallel must be 1..32, not '%s'", optarg);
+                return cli_bad_usage(cmd, usage, "--parallel must be 1..32, not '%s'", optarg);
             vo.parallel = (int)v;
             break;
         case O_PART:
             if (cli_parse_size(optarg, &vo.part_size) != 0 || vo.part_size < 100 * 1024 ||
                 vo.part_size > 5ULL * 1024 * 1024 * 1024)
-                return cli_bad_usage(cmd, USAGE_UPLOAD, "--part-size must be a size from 100k to 5G, not '%s'", optarg);
+                return cli_bad_usage(cmd, usage, "--part-size must be a size from 100k to 5G, not '%s'", optarg);
             break;
         case O_RATE:
             if (cli_parse_size(optarg, &vo.limit_rate) != 0 || vo.limit_rate == 0)
-                return cli_bad_usage(cmd, USAGE_UPLOAD, "--limit-rate must be bytes per second (e.g. 500k), not '%s'",
+                return cli_bad_usage(cmd, usage, "--limit-rate must be bytes per second (e.g. 500k), not '%s'",
                                      optarg);
             break;
         case O_REC: record_dir = optarg; break;
@@ -392,32 +657,45 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
         case O_ADDR: st.upload_address = optarg; break;
         case O_AUTH: st.upload_auth = optarg; break;
         case O_VID: st.video_id = optarg; break;
-        default: return cli_bad_usage(cmd, USAGE_UPLOAD, "unsupported option '%s'", argv[optind - 1]);
+        default: return cli_bad_option(cmd, usage, argv, c);
         }
     }
     if (optind >= argc)
-        return cli_bad_usage(cmd, USAGE_UPLOAD, "which files? give at least one");
+        return cli_bad_usage(cmd, usage, "which files? give at least one");
     int auth_mode = st.upload_address || st.upload_auth || st.video_id;
     if (auth_mode && !(st.upload_address && st.upload_auth && st.video_id))
-        return cli_bad_usage(cmd, USAGE_UPLOAD, "--upload-address, --upload-auth and --video-id go together");
+        return cli_bad_usage(cmd, usage, "--upload-address, --upload-auth and --video-id go together");
     if (auth_mode && argc - optind != 1)
-        return cli_bad_usage(cmd, USAGE_UPLOAD, "--upload-auth credentials are for one file only");
+        return cli_bad_usage(cmd, usage, "--upload-auth credentials are for one file only");
+    st.user_title = info.title != NULL;
 
     /* Every file must be there before anything starts: a typo should not leave half a
      * batch uploaded. */
     int missing = 0;
     for (int i = optind; i < argc; i++) {
         struct stat sb;
+        char why[512];
+        const char *code = NULL;
+        char *disp = cli_display_text(argv[i]);
         if (stat(argv[i], &sb) != 0) {
-            fprintf(stderr, "%s: %s: %s\n", cmd, argv[i], errno == ENOENT ? "no such file" : strerror(errno));
-            missing = 1;
+            snprintf(why, sizeof why, "%s", errno == ENOENT ? "no such file" : strerror(errno));
+            code = "FileNotFound";
         } else if (!S_ISREG(sb.st_mode)) {
-            fprintf(stderr, "%s: %s: not a regular file\n", cmd, argv[i]);
-            missing = 1;
+            snprintf(why, sizeof why, "not a regular file");
+            code = "NotAFile";
         } else if (access(argv[i], R_OK) != 0) {
-            fprintf(stderr, "%s: %s: cannot read: %s\n", cmd, argv[i], strerror(errno));
+            snprintf(why, sizeof why, "cannot read: %s", strerror(errno));
+            code = "FileUnreadable";
+        } else if (type == VODUP_MEDIA_IMAGE && check_image(argv[i], why, sizeof why) != 0) {
+            code = "NotAnImage";
+        }
+        if (code) {
+            fprintf(stderr, "%s: %s: %s\n", cmd, disp ? disp : argv[i], why);
+            if (st.json)
+                json_fail_row(argv[i], stat(argv[i], &sb) == 0 ? (uint64_t)sb.st_size : 0, code, why);
             missing = 1;
         }
+        free(disp);
     }
     if (missing)
         return EXIT_FAILED;
@@ -427,13 +705,31 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
     if (rc == EXIT_OK && !auth_mode)
         rc = cli_config_require(&cfg, cmd);
     if (rc != EXIT_OK) {
+        fail_all(st.json, argv + optind, argc - optind, "ConfigurationError",
+                 "the configuration is incomplete or unreadable (see stderr)");
         cli_config_free(&cfg);
         return rc;
+    }
+    if (!auth_mode) {
+        /* Nothing listening at the endpoint is said now, not after the retries that are
+         * there for networks failing mid-upload. */
+        char why[512];
+        if (cli_probe(cfg.endpoint, why, sizeof why) != 0) {
+            fprintf(stderr, "%s: cannot reach the VOD endpoint %s (from %s): %s\n%s: %s\n", cmd, cfg.endpoint,
+                    cfg.endpoint_from ? cfg.endpoint_from : "?", why, cmd, cli_error_hint(VODUP_ENETWORK, 0));
+            char msg[1024];
+            snprintf(msg, sizeof msg, "cannot reach the VOD endpoint %s: %s", cfg.endpoint, why);
+            fail_all(st.json, argv + optind, argc - optind, "EndpointUnreachable", msg);
+            cli_config_free(&cfg);
+            return EXIT_FAILED;
+        }
     }
     char *default_rec = NULL;
     if (!record_dir)
         record_dir = cfg.record_dir ? cfg.record_dir : (default_rec = cli_default_record_dir());
     if (!record_dir || check_record_dir(record_dir, cmd) != 0) {
+        fail_all(st.json, argv + optind, argc - optind, "RecordDirUnwritable",
+                 "the record dir cannot be created or written (see stderr)");
         free(default_rec);
         cli_config_free(&cfg);
         return EXIT_FAILED;
@@ -444,8 +740,10 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
     st.n = argc - optind;
     st.items = calloc((size_t)st.n, sizeof *st.items);
     st.tty = isatty(STDERR_FILENO);
-    st.endpoint = cfg.endpoint ? cfg.endpoint : "the upload address";
+    st.endpoint = cfg.endpoint && !auth_mode ? cfg.endpoint : "the upload address";
+    st.endpoint_from = cfg.endpoint_from;
     st.progress = cli_progress_new(st.n, stderr, st.tty);
+    cli_progress_set_limit(st.progress, vo.limit_rate);
     pthread_mutex_init(&st.mu, NULL);
 
     vodup_listener l = VODUP_LISTENER_INIT;
@@ -465,6 +763,7 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
                 err == VODUP_EIO ? " (record dir " : "", err == VODUP_EIO ? record_dir : "");
         if (err == VODUP_EIO)
             fputs(")\n", stderr);
+        fail_all(st.json, argv + optind, argc - optind, code_word(err), vodup_strerror(err));
         goto out;
     }
     err = auth_mode ? vodup_client_use_upload_auth(client)
@@ -473,6 +772,7 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
     if (err != VODUP_OK) {
         fprintf(stderr, "%s: cannot use endpoint %s: %s: %s\n", cmd, st.endpoint, vodup_strerror(err),
                 vodup_client_last_error(client));
+        fail_all(st.json, argv + optind, argc - optind, code_word(err), vodup_client_last_error(client));
         goto out;
     }
     /* Items are registered under the lock: callbacks may look them up as soon as the
@@ -484,9 +784,16 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
         it->id = -1;
         struct stat sb;
         it->size = stat(it->path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+        if (!st.user_title) {
+            it->title = default_title(it->path);
+            info.title = it->title;
+        }
         err = vodup_client_add_file(client, &it->id, it->path, type, &info);
         if (err != VODUP_OK) {
-            fprintf(stderr, "%s: %s: %s\n", cmd, it->path, vodup_client_last_error(client));
+            char *disp = cli_display_text(it->path);
+            fprintf(stderr, "%s: %s: %s\n", cmd, disp ? disp : it->path, vodup_client_last_error(client));
+            free(disp);
+            fail_all(st.json, argv + optind, argc - optind, code_word(err), vodup_client_last_error(client));
             pthread_mutex_unlock(&st.mu);
             goto out;
         }
@@ -506,6 +813,7 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
     err = vodup_client_start(client);
     if (err != VODUP_OK) {
         fprintf(stderr, "%s: cannot start: %s\n", cmd, vodup_client_last_error(client));
+        fail_all(st.json, argv + optind, argc - optind, code_word(err), vodup_client_last_error(client));
         goto out;
     }
     for (;;) {
@@ -540,6 +848,30 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
             vodup_file_info_free(fi);
         }
         pthread_mutex_unlock(&st.mu);
+    } else {
+        /* A file the list ended without a callback saying so (canceled, say) still gets
+         * its row and its sentence: no file ends silently. */
+        pthread_mutex_lock(&st.mu);
+        for (int i = 0; i < st.n; i++) {
+            item *it = &st.items[i];
+            vodup_file_info *fi = NULL;
+            if (it->ended || vodup_client_get_file(client, it->id, &fi) != VODUP_OK)
+                continue;
+            it->ended = 1;
+            it->status = fi->status == VODUP_STATUS_SUCCESS ? VODUP_STATUS_SUCCESS : VODUP_STATUS_FAIL;
+            it->bytes_sent = fi->bytes_sent_this_run;
+            if (fi->media_id)
+                set_str(&it->media_id, fi->media_id);
+            if (it->status != VODUP_STATUS_SUCCESS) {
+                it->error = fi->last_error ? fi->last_error : VODUP_ECANCELED;
+                if (!it->message)
+                    set_str(&it->message, vodup_strerror(it->error));
+            }
+            clock_gettime(CLOCK_MONOTONIC, &it->t_end);
+            cli_progress_end(st.progress, i, it->status == VODUP_STATUS_SUCCESS ? "done" : "failed");
+            vodup_file_info_free(fi);
+        }
+        pthread_mutex_unlock(&st.mu);
     }
     /* Frees the client first: it stops the transfers and writes the records, so the
      * message below is true when it prints. */
@@ -571,6 +903,9 @@ out:
             free(st.items[i].message);
             free(st.items[i].bucket);
             free(st.items[i].object_key);
+            free(st.items[i].code);
+            free(st.items[i].title);
+            free(st.items[i].retry_key);
         }
     }
     free(st.items);

@@ -26,7 +26,8 @@ static const char USAGE_LIST[] =
     "usage: vodup video list [--status S] [--json]\n"
     "\n"
     "Lists videos (GetVideoList, every page): VideoId, status, size, creation time, title.\n"
-    "  --status S   only videos in status S (e.g. UploadSucc, Uploading; comma-separated)\n"
+    "  --status S   only videos in status S, comma-separated: Uploading, UploadFail,\n"
+    "               UploadSucc, Transcoding, TranscodeFail, Checking, Blocked, Normal, ProduceFail\n"
     "  --json       one JSON object {\"Total\",\"VideoList\":[...]}\n";
 
 static const char USAGE_DELETE[] =
@@ -43,7 +44,7 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage, int 
     static const struct option opts[] = {
         CLI_COMMON_OPTIONS, {"json", no_argument, NULL, 'j'}, {"status", required_argument, NULL, 's'}, {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hj", opts, NULL)) != -1) {
         if (cli_flags_take(flags, c, optarg))
             continue;
         if (c == 'h')
@@ -53,7 +54,7 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage, int 
         } else if (c == 's' && status) {
             *status = optarg;
         } else {
-            return cli_bad_usage(cmd, usage, "unsupported option '%s'", argv[optind - 1]);
+            return cli_bad_option(cmd, usage, argv, c);
         }
     }
     return -1;
@@ -136,6 +137,30 @@ static int video_info(int argc, char **argv)
     return rc;
 }
 
+/* The statuses of a video in ApsaraVideo VOD (GetVideoList's Status filter). */
+static const char *const VIDEO_STATUSES[] = {"Uploading",     "UploadFail", "UploadSucc", "Transcoding", "TranscodeFail",
+                                             "Checking",      "Blocked",    "Normal",     "ProduceFail", NULL};
+#define VIDEO_STATUSES_TEXT "Uploading, UploadFail, UploadSucc, Transcoding, TranscodeFail, Checking, Blocked, Normal, ProduceFail"
+
+/* Every comma-separated word of s is a known status; else *bad points at the first that is not. */
+static int statuses_ok(const char *s, char *bad, size_t n)
+{
+    while (*s) {
+        size_t len = strcspn(s, ",");
+        int known = 0;
+        for (int i = 0; VIDEO_STATUSES[i] && !known; i++)
+            known = strlen(VIDEO_STATUSES[i]) == len && strncmp(VIDEO_STATUSES[i], s, len) == 0;
+        if (!known) {
+            snprintf(bad, n, "%.*s", (int)len, s);
+            return 0;
+        }
+        s += len;
+        if (*s == ',')
+            s++;
+    }
+    return 1;
+}
+
 static int video_list(int argc, char **argv)
 {
     const char *cmd = "vodup video list";
@@ -147,6 +172,9 @@ static int video_list(int argc, char **argv)
         return rc;
     if (optind != argc)
         return cli_bad_usage(cmd, USAGE_LIST, "unexpected argument '%s'", argv[optind]);
+    char bad[64];
+    if (status && !statuses_ok(status, bad, sizeof bad))
+        return cli_bad_usage(cmd, USAGE_LIST, "unknown status '%s' (valid: %s)", bad, VIDEO_STATUSES_TEXT);
     cli_config cfg;
     if ((rc = cli_config_load(&cfg, &flags)) != EXIT_OK || (rc = cli_config_require(&cfg, cmd)) != EXIT_OK) {
         cli_config_free(&cfg);

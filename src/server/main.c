@@ -258,6 +258,42 @@ static int parse_reserve(const char *s, uint64_t *bytes, unsigned *pct)
     return 0;
 }
 
+/* Why the data directory's master key could not be read, from what really failed:
+ * missing directory, not a directory, no key (not initialised), no permission, damage. */
+static void explain_data_dir(const char *data_dir)
+{
+    char key[4096];
+    struct stat st;
+    snprintf(key, sizeof key, "%s/keys/master.key", data_dir);
+    if (stat(data_dir, &st) != 0) {
+        fprintf(stderr, "vodupd serve: cannot use the data directory %s: %s%s%s%s\n", data_dir, strerror(errno),
+                errno == ENOENT ? " (create it with `vodupd init --data-dir " : "", errno == ENOENT ? data_dir : "",
+                errno == ENOENT ? "`)" : "");
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "vodupd serve: %s is not a directory\n", data_dir);
+        return;
+    }
+    int fd = open(key, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        fprintf(stderr, "vodupd serve: %s is not a vodupd data directory: it has no keys/master.key (run `vodupd "
+                        "init --data-dir %s`)\n",
+                data_dir, data_dir);
+        return;
+    }
+    if (fd < 0) {
+        int e = errno;
+        fprintf(stderr, "vodupd serve: cannot read %s: %s%s\n", key, strerror(e),
+                e == EACCES ? " (run vodupd as the user that owns the data directory)" : "");
+        return;
+    }
+    off_t size = fstat(fd, &st) == 0 ? st.st_size : -1;
+    close(fd);
+    fprintf(stderr, "vodupd serve: %s is damaged: %lld bytes, 32 expected (restore it from a backup)\n", key,
+            (long long)size);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     const char *data_dir = "./vodup-data", *listen = "127.0.0.1:9000", *public_url = NULL, *region = "cn-hangzhou";
@@ -411,8 +447,7 @@ static int cmd_serve(int argc, char **argv)
     s.serve_active_content = serve_active;
     snprintf(s.region, sizeof s.region, "%s", region);
     if (auth_master_key_load(data_dir, s.master_key) != 0) {
-        fprintf(stderr, "vodupd serve: %s is not a vodupd data directory (run `vodupd init --data-dir %s`)\n",
-                data_dir, data_dir);
+        explain_data_dir(data_dir);
         return 1;
     }
     /* One server per data directory: startup recovery removes what it does not know
@@ -421,8 +456,13 @@ static int cmd_serve(int argc, char **argv)
     snprintf(lock_path, sizeof lock_path, "%s/vodupd.lock", data_dir);
     int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        fprintf(stderr, "vodupd serve: %s is in use by another vodupd (%s)\n", data_dir,
-                lock_fd < 0 ? strerror(errno) : "lock held");
+        /* Only a held lock means another server; anything else is the directory's fault. */
+        if (lock_fd >= 0 && errno == EWOULDBLOCK)
+            fprintf(stderr, "vodupd serve: %s is in use by another vodupd (it holds %s)\n", data_dir, lock_path);
+        else
+            fprintf(stderr, "vodupd serve: cannot %s the lock file %s: %s (vodupd needs to write in its data "
+                            "directory)\n",
+                    lock_fd < 0 ? "create" : "lock", lock_path, strerror(errno));
         if (lock_fd >= 0)
             close(lock_fd);
         return 1;

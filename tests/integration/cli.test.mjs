@@ -11,6 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import RPCClient from '@alicloud/pop-core';
 import {
   startVodupd, withLogs, makeTmpDir, SLOW, randomFile, md5File, md5, vodupdPath, waitFor, sleep,
 } from '../compat/lib/vodupd.mjs';
@@ -185,8 +186,26 @@ describe('vodup CLI', () => {
     const r = runCli(['image', 'upload', '--json', f], cliEnv(srv, dir));
     assert.equal(r.code, 0, show(r));
     const [o] = jsonLines(r.stdout);
-    assert.equal(o.Status, 'UploadSucc');
+    // An image's id and status under the names GetImageInfo uses.
+    assert.equal(o.Status, 'Normal', JSON.stringify(o));
+    assert.match(o.ImageId, /^[0-9a-zA-Z]+$/, JSON.stringify(o));
+    assert.equal(o.VideoId, undefined, JSON.stringify(o));
     assert.equal(await md5Stored(srv, o.Bucket, o.Object), await md5File(f));
+    const info = await new RPCClient({ endpoint: srv.endpoint, apiVersion: '2017-03-21',
+      accessKeyId: srv.creds.AccessKeyId, accessKeySecret: srv.creds.AccessKeySecret })
+      .request('GetImageInfo', { ImageId: o.ImageId }, { method: 'POST' });
+    assert.equal(info.ImageInfo.Status, o.Status);
+    const human = runCli(['image', 'upload', f], cliEnv(srv, dir));
+    assert.equal(human.code, 0, show(human));
+    assert.match(human.stdout, /uploaded, ImageId [0-9a-zA-Z]+ /, show(human));
+    // The plain ImageURL is private (403); `vodup image url` presigns it (docs/cli.md).
+    const plain = await fetch(info.ImageInfo.URL);
+    assert.equal(plain.status, 403);
+    const u = runCli(['image', 'url', o.ImageId, '--expires', '600'], cliEnv(srv, dir));
+    assert.equal(u.code, 0, show(u));
+    const signed = await fetch(u.stdout.trim());
+    assert.equal(signed.status, 200, u.stdout);
+    assert.equal(md5(Buffer.from(await signed.arrayBuffer())), await md5File(f));
   }));
 
   it('resumes after SIGKILL: the re-run sends under 80% of the file', T, withLogs(async () => {
