@@ -186,6 +186,14 @@ static int copy_id(char out[VODUP_BLOB_ID_LEN + 1], sqlite3_stmt *st, int col)
     return 0;
 }
 
+/* An empty body is recorded with the blob id "" and no file (oss/upload.h OSS_BLOB_EMPTY):
+ * nothing to check, and nothing to count among the referenced blobs. */
+static int is_empty_body(sqlite3_stmt *st, int id_col, int size_col)
+{
+    return sqlite3_column_type(st, id_col) == SQLITE_TEXT && sqlite3_column_bytes(st, id_col) == 0 &&
+           sqlite3_column_int64(st, size_col) == 0;
+}
+
 static int db_error(checker *ck, const char *what)
 {
     fprintf(stderr, "vodupd check: %s: %s\n", what, sqlite3_errmsg(ck->db));
@@ -252,6 +260,8 @@ static int load_metadata(checker *ck)
                     o->has_md5 = 1;
                 }
             } else if (q == 1) {
+                if (is_empty_body(st, 1, 2))
+                    continue;
                 seg *s = grow(ck->segs, &cap_s, ck->nsegs, sizeof *s);
                 if (!s)
                     goto oom;
@@ -274,6 +284,8 @@ static int load_metadata(checker *ck)
                 }
                 ck->nsegs++;
             } else if (q == 2) {
+                if (is_empty_body(st, 0, 1))
+                    continue;
                 part *p = grow(ck->parts, &cap_p, ck->nparts, sizeof *p);
                 if (!p)
                     goto oom;
