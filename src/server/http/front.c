@@ -385,7 +385,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         peer_address(r);
         r->host = http_header(r, "Host");
         http__conn_head_done(r->hc, expects_body(r));
-        if (nh > VODUPD_MAX_HEADERS || r->nheaders >= VODUPD_MAX_HEADERS)
+        if (nh > VODUPD_MAX_HEADERS) /* collect_header stops one past the limit */
             front_error(r, 400, "InvalidArgument", "InvalidParameter", "Too many request headers (at most %d).",
                         VODUPD_MAX_HEADERS);
         else if (check_framing(r) == 0 && check_head(r) == 0 && forwarded_client(r) == 0)
