@@ -16,7 +16,8 @@
  *     are dead, the rest of EVENTS_MAX_INFLIGHT stays free for those that answer; free
  *     slots go round-robin over the destinations with work;
  *   - the events held in memory (waiting or in flight) are leased in the store (next_at
- *     pushed EVENTS_LEASE ahead) so the due query keeps returning the others; a
+ *     pushed EVENTS_LEASE ahead; after a crash they wait at most that long, a clean stop
+ *     gives them back at once) so the due query keeps returning the others; a
  *     destination's queue holds at most EVENTS_DEST_QUEUE, the excess is deferred in the
  *     store for EVENTS_BUSY_DEFER seconds without counting an attempt;
  *   - a failed attempt backs off per event: 1 s, 2 s, 4 s ... capped at 10 min, plus
