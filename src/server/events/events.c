@@ -65,6 +65,7 @@
 #define EVENTS_MAX_HELD 2048         /* events held in memory in all */
 #define EVENTS_LEASE 120             /* seconds a held event is kept out of the due query */
 #define EVENTS_BUSY_DEFER 5          /* seconds: destination queue full, look again then */
+#define EVENTS_IDLE_CONNS 64         /* idle keep-alive connections kept for reuse */
 
 /* A random number of seconds in 0..max, so that events failing (or deferred) together do
  * not come back together. */
@@ -955,6 +956,9 @@ events *events_start(vodupd *s)
         free(ev);
         return NULL;
     }
+    /* Bounded sockets: EVENTS_MAX_INFLIGHT in use (our own cap) and this many idle; curl's
+     * default cache would keep 4 idle connections per transfer. */
+    curl_multi_setopt(ev->multi, CURLMOPT_MAXCONNECTS, (long)EVENTS_IDLE_CONNS);
     atomic_init(&ev->kicked, 1);
     atomic_init(&ev->stop, 0);
     if (pthread_create(&ev->thread, NULL, sender_main, ev) != 0) {
