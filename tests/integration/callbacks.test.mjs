@@ -12,8 +12,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { startVodupd, withLogs, SLOW, randomBuf, waitFor, listFilesRecursive } from '../compat/lib/vodupd.mjs';
+import { startVodupd, withLogs, SLOW, randomBuf, waitFor, listFilesRecursive, vodupdPath, makeTmpDir } from '../compat/lib/vodupd.mjs';
 import { stopServer, vodClient, uploadClient, cli } from '../compat/lib/vod.mjs';
 import { startReceiver, vodSignature } from '../compat/lib/receiver.mjs';
 
@@ -103,6 +104,18 @@ describe('event callbacks', { concurrency: true }, () => {
       await stopServer(srv);
       await witness.close();
     }
+  }));
+
+  it('--callback-allow takes addresses and CIDR ranges only; --callback-deny-private is still accepted', T, withLogs(async () => {
+    const dir = makeTmpDir('cb-opts-');
+    for (const bad of ['bogus', '10.0.0.0/33', '10.0.0.0/', 'fe80::/129', 'example.com']) {
+      const r = spawnSync(vodupdPath(), ['serve', '--data-dir', dir, '--callback-allow', bad], { encoding: 'utf8' });
+      assert.equal(r.status, 2, `--callback-allow ${bad}: ${r.stderr}`);
+      assert.match(r.stderr, /--callback-allow wants an address or CIDR range/);
+    }
+    const srv = await startVodupd({ extraArgs: ['--callback-deny-private', '--callback-allow', '192.0.2.0/24',
+      '--callback-allow', '2001:db8::/32'] });
+    await stopServer(srv);
   }));
 
   it('a 302 from an allowed receiver is a failed delivery, not followed', T, withLogs(async () => {

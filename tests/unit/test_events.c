@@ -774,6 +774,83 @@ static void test_dead_receivers_cost_others_nothing(void **state)
     store_teardown(&f);
 }
 
+typedef struct tally {
+    int n, untried, max_attempts;
+    time_t max_next;
+} tally;
+
+static int tally_cb(const vodup_meta_event *e, void *u)
+{
+    tally *t = u;
+    t->n++;
+    if (e->attempts == 0)
+        t->untried++;
+    if (e->attempts > t->max_attempts)
+        t->max_attempts = e->attempts;
+    if (e->next_at > t->max_next)
+        t->max_next = e->next_at;
+    return 0;
+}
+
+static void test_one_dead_receiver_many_events(void **state)
+{
+    (void)state;
+    /* More events to one dead receiver than its queue holds: the excess waits in the outbox
+     * without counting attempts, the healthy receiver is served at once, and a stop gives
+     * every event not being sent back to the outbox, due now. */
+    fx f;
+    store_setup(&f, 0);
+    assert_int_equal(vodup_meta_event_done(f.m, 1), VODUP_META_OK);
+    int sock = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(sock >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(sock, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(sock, 128), 0);
+    socklen_t len = sizeof sa;
+    assert_int_equal(getsockname(sock, (struct sockaddr *)&sa, &len), 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/dead", (unsigned)ntohs(sa.sin_port));
+    for (int i = 0; i < 100; i++)
+        add_video(&f, i, url);
+    add_video(&f, 100, f.cb_url);
+
+    events *ev = events_start(&f.s);
+    assert_non_null(ev);
+    int got = receiver_wait(&f.r, 1, 2);
+    usleep(300 * 1000);
+    tally during = {0};
+    assert_int_equal(vodup_meta_event_list(f.m, NULL, tally_cb, &during), VODUP_META_OK);
+    events_stop(ev);
+    tally after = {0};
+    assert_int_equal(vodup_meta_event_list(f.m, NULL, tally_cb, &after), VODUP_META_OK);
+    close(sock);
+
+    assert_true(got);
+    assert_int_equal(during.n, 100);
+    /* One delivery at a time to a receiver that has not answered: nothing was counted yet
+     * (the first attempt is still waiting for its timeout). */
+    assert_int_equal(during.max_attempts, 0);
+    /* Held (leased) or deferred: none is due now while the sender runs. */
+    assert_true(during.max_next > time(NULL));
+    assert_int_equal(after.n, 100);
+    assert_true(after.max_attempts <= 1);
+    assert_true(after.untried >= 99);
+    /* The events held in memory are given back by the stop, due now, not after their
+     * lease (minutes); those the full queue turned away are due within seconds. The one
+     * attempt that timed out waits for its backoff. */
+    tally now_due = {0}, soon_due = {0};
+    time_t now = time(NULL);
+    assert_int_equal(vodup_meta_event_due(f.m, now + 1, 200, tally_cb, &now_due), VODUP_META_OK);
+    assert_int_equal(vodup_meta_event_due(f.m, now + 15, 200, tally_cb, &soon_due), VODUP_META_OK);
+    assert_true(now_due.n >= 50);
+    assert_true(now_due.n < 99);
+    assert_true(soon_due.n >= 99);
+    store_teardown(&f);
+}
+
 /* ---- AuthKeys at rest ------------------------------------------------------------------------ */
 
 /* 1 when needle occurs in any file directly in dir (the database and its WAL). */
@@ -898,6 +975,7 @@ int main(void)
         cmocka_unit_test(test_address_policy_allow),
         cmocka_unit_test(test_sender_refuses_loopback_by_default),
         cmocka_unit_test(test_dead_receivers_cost_others_nothing),
+        cmocka_unit_test(test_one_dead_receiver_many_events),
         cmocka_unit_test(test_authkey_sealed_and_migrated),
         cmocka_unit_test(test_sender_signs_with_sealed_key),
     };

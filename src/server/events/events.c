@@ -16,7 +16,8 @@
  *     are dead, the rest of EVENTS_MAX_INFLIGHT stays free for those that answer; free
  *     slots go round-robin over the destinations with work;
  *   - the events held in memory (waiting or in flight) are leased in the store (next_at
- *     pushed EVENTS_LEASE ahead) so the due query keeps returning the others; a
+ *     pushed EVENTS_LEASE ahead; after a crash they wait at most that long, a clean stop
+ *     gives them back at once) so the due query keeps returning the others; a
  *     destination's queue holds at most EVENTS_DEST_QUEUE, the excess is deferred in the
  *     store for EVENTS_BUSY_DEFER seconds without counting an attempt;
  *   - a failed attempt backs off per event: 1 s, 2 s, 4 s ... capped at 10 min, plus
@@ -41,9 +42,7 @@
 #include "server/auth/auth.h"
 #include "server/store/meta_vod.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -66,6 +65,7 @@
 #define EVENTS_MAX_HELD 2048         /* events held in memory in all */
 #define EVENTS_LEASE 120             /* seconds a held event is kept out of the due query */
 #define EVENTS_BUSY_DEFER 5          /* seconds: destination queue full, look again then */
+#define EVENTS_IDLE_CONNS 64         /* idle keep-alive connections kept for reuse */
 
 /* A random number of seconds in 0..max, so that events failing (or deferred) together do
  * not come back together. */
@@ -269,182 +269,6 @@ void events_signature(char out[33], const char *url, long long timestamp, const 
     vbuf_free(&b);
 }
 
-/* ---- where callbacks may connect ---------------------------------------------------------- */
-
-/* Why an IPv4 address is not a public unicast destination, or NULL when it is. */
-static const char *v4_special(const unsigned char a[4])
-{
-    if (a[0] == 0)
-        return "\"this network\" (0.0.0.0/8)";
-    if (a[0] == 10)
-        return "private (10.0.0.0/8)";
-    if (a[0] == 100 && (a[1] & 0xC0) == 64)
-        return "carrier-grade NAT (100.64.0.0/10)";
-    if (a[0] == 127)
-        return "loopback (127.0.0.0/8)";
-    if (a[0] == 169 && a[1] == 254)
-        return "link-local (169.254.0.0/16)";
-    if (a[0] == 172 && (a[1] & 0xF0) == 16)
-        return "private (172.16.0.0/12)";
-    if (a[0] == 192 && a[1] == 0 && a[2] == 0)
-        return "IETF protocol assignments (192.0.0.0/24)";
-    if (a[0] == 192 && a[1] == 0 && a[2] == 2)
-        return "documentation (192.0.2.0/24)";
-    if (a[0] == 192 && a[1] == 88 && a[2] == 99)
-        return "6to4 relay anycast (192.88.99.0/24)";
-    if (a[0] == 192 && a[1] == 168)
-        return "private (192.168.0.0/16)";
-    if (a[0] == 198 && (a[1] & 0xFE) == 18)
-        return "benchmarking (198.18.0.0/15)";
-    if (a[0] == 198 && a[1] == 51 && a[2] == 100)
-        return "documentation (198.51.100.0/24)";
-    if (a[0] == 203 && a[1] == 0 && a[2] == 113)
-        return "documentation (203.0.113.0/24)";
-    if (a[0] >= 224 && a[0] < 240)
-        return "multicast (224.0.0.0/4)";
-    if (a[0] >= 240)
-        return "reserved or broadcast (240.0.0.0/4)";
-    return NULL;
-}
-
-static int prefix_is(const unsigned char *a, const unsigned char *p, int bits)
-{
-    int bytes = bits / 8, rest = bits % 8;
-    if (memcmp(a, p, (size_t)bytes) != 0)
-        return 0;
-    if (rest == 0)
-        return 1;
-    unsigned char mask = (unsigned char)(0xFF << (8 - rest));
-    return (a[bytes] & mask) == (p[bytes] & mask);
-}
-
-/* Why an IPv6 address is not a public unicast destination, or NULL. Forms that carry an
- * IPv4 address inside (mapped, NAT64, 6to4) are judged by that address: *v4 gets it and
- * *has_v4 is set, so that the allow list can name the IPv4 range too. */
-static const char *v6_special(const unsigned char a[16], unsigned char v4[4], int *has_v4)
-{
-    static const unsigned char zero[16] = {0};
-    static const unsigned char mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-    static const unsigned char nat64[16] = {0, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0};
-    static const unsigned char nat64_local[16] = {0, 0x64, 0xFF, 0x9B, 0, 1};
-    static const unsigned char six2four[16] = {0x20, 0x02};
-    static const unsigned char teredo[16] = {0x20, 0x01, 0, 0};
-    static const unsigned char doc[16] = {0x20, 0x01, 0x0D, 0xB8};
-    static const unsigned char doc2[16] = {0x3F, 0xFF};
-    *has_v4 = 0;
-    if (!memcmp(a, zero, 16))
-        return "unspecified (::)";
-    if (!memcmp(a, zero, 15) && a[15] == 1)
-        return "loopback (::1)";
-    const char *why = NULL;
-    if (!memcmp(a, mapped, 12)) {
-        memcpy(v4, a + 12, 4);
-        why = "IPv4-mapped (::ffff:0:0/96) of a ";
-    } else if (!memcmp(a, nat64, 12)) {
-        memcpy(v4, a + 12, 4);
-        why = "NAT64 (64:ff9b::/96) of a ";
-    } else if (prefix_is(a, six2four, 16)) {
-        memcpy(v4, a + 2, 4);
-        why = "6to4 (2002::/16) of a ";
-    }
-    if (why) {
-        *has_v4 = 1;
-        return v4_special(v4) ? why : NULL;   /* the caller appends the IPv4 reason */
-    }
-    if (!memcmp(a, zero, 12))
-        return "IPv4-compatible (::/96, deprecated)";
-    if (prefix_is(a, nat64_local, 48))
-        return "local-use NAT64 (64:ff9b:1::/48)";
-    if ((a[0] & 0xFE) == 0xFC)
-        return "unique local (fc00::/7)";
-    if (a[0] == 0xFE && (a[1] & 0xC0) == 0x80)
-        return "link-local (fe80::/10)";
-    if (a[0] == 0xFE && (a[1] & 0xC0) == 0xC0)
-        return "site-local (fec0::/10)";
-    if (a[0] == 0xFF)
-        return "multicast (ff00::/8)";
-    if (prefix_is(a, teredo, 32))
-        return "Teredo (2001::/32), whose embedded IPv4 address cannot be checked";
-    if (prefix_is(a, doc, 32) || prefix_is(a, doc2, 20))
-        return "documentation (2001:db8::/32, 3fff::/20)";
-    if ((a[0] & 0xE0) != 0x20)
-        return "not global unicast (outside 2000::/3)";
-    return NULL;
-}
-
-static int in_allow_list(const vodupd *s, int family, const unsigned char *a)
-{
-    for (int i = 0; i < s->n_callback_allow; i++)
-        if (s->callback_allow[i].family == family && prefix_is(a, s->callback_allow[i].addr, s->callback_allow[i].bits))
-            return 1;
-    return 0;
-}
-
-int events_address_refused(const vodupd *s, const struct sockaddr *sa, char *why, size_t n)
-{
-    char text[INET6_ADDRSTRLEN] = "?";
-    const char *reason = NULL, *v4reason = NULL;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
-        const unsigned char *a = (const unsigned char *)&in->sin_addr;
-        if (s->callback_allow_private || in_allow_list(s, AF_INET, a))
-            return 0;
-        reason = v4_special(a);
-        inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
-        const unsigned char *a = in6->sin6_addr.s6_addr;
-        unsigned char v4[4];
-        int has_v4;
-        if (s->callback_allow_private || in_allow_list(s, AF_INET6, a))
-            return 0;
-        reason = v6_special(a, v4, &has_v4);
-        if (reason && has_v4) {
-            if (in_allow_list(s, AF_INET, v4))
-                return 0;
-            v4reason = v4_special(v4);
-        }
-        inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
-    } else {
-        reason = "not an IP address";
-    }
-    if (!reason)
-        return 0;
-    snprintf(why, n, "callback address %s refused: %s%s; vodupd serve --callback-allow CIDR permits it", text,
-             reason, v4reason ? v4reason : "");
-    return 1;
-}
-
-int events_parse_cidr(const char *text, vodupd_cidr *out)
-{
-    char buf[INET6_ADDRSTRLEN + 8];
-    memset(out, 0, sizeof *out);
-    size_t n = strlen(text);
-    if (n == 0 || n >= sizeof buf)
-        return -1;
-    memcpy(buf, text, n + 1);
-    char *slash = strchr(buf, '/');
-    if (slash)
-        *slash = '\0';
-    if (inet_pton(AF_INET, buf, out->addr) == 1) {
-        out->family = AF_INET;
-        out->bits = 32;
-    } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
-        out->family = AF_INET6;
-        out->bits = 128;
-    } else
-        return -1;
-    if (slash) {
-        char *end = NULL;
-        errno = 0;
-        long bits = strtol(slash + 1, &end, 10);
-        if (errno || !end || *end || end == slash + 1 || bits < 0 || bits > out->bits)
-            return -1;
-        out->bits = (int)bits;
-    }
-    return 0;
-}
-
 /* ---- AuthKeys at rest ---------------------------------------------------------------------- */
 
 /* The store calls these to seal and open AuthKeys (vodup_meta_sealer): AES-256-GCM under
@@ -610,6 +434,14 @@ static time_t now_ceil(void)
     return ts.tv_sec + (ts.tv_nsec > 0);
 }
 
+/* A bookkeeping result: a row that is gone was withdrawn (its media deleted) meanwhile,
+ * which is no trouble of the store's. */
+static void note(events *ev, int rc)
+{
+    if (rc != VODUP_META_OK && rc != VODUP_META_ENOTFOUND)
+        ev->trouble = 1;
+}
+
 static void fail(events *ev, const vodup_meta_event *e, const char *err, int counts)
 {
     vodupd *s = ev->s;
@@ -617,21 +449,18 @@ static void fail(events *ev, const vodup_meta_event *e, const char *err, int cou
         ev->trouble = 1;
     if (counts && s->event_max_attempts > 0 && e->attempts + 1 >= s->event_max_attempts) {
         fprintf(stderr, "vodupd: event %lld dropped after %d attempts (last: %s)\n", e->id, e->attempts + 1, err);
-        if (vodup_meta_event_done(s->meta, e->id) != VODUP_META_OK)
-            ev->trouble = 1;
+        note(ev, vodup_meta_event_done(s->meta, e->id));
         return;
     }
     time_t at = now_ceil() + backoff(e->attempts);
-    if (vodup_meta_event_retry(s->meta, e->id, at, err) != VODUP_META_OK)
-        ev->trouble = 1;
+    note(ev, vodup_meta_event_retry(s->meta, e->id, at, err));
     recheck_by(ev, at);
 }
 
 static void drop(events *ev, const vodup_meta_event *e, const char *reason)
 {
     fprintf(stderr, "vodupd: event %lld dropped: %s\n", e->id, reason);
-    if (vodup_meta_event_done(ev->s->meta, e->id) != VODUP_META_OK)
-        ev->trouble = 1;
+    note(ev, vodup_meta_event_done(ev->s->meta, e->id));
 }
 
 /* Builds and fixes the body of an event seen for the first time. 1 ready, 0 handled
@@ -807,8 +636,7 @@ static void admit(events *ev, vodup_meta_event *e, time_t now)
     int i = held_index(ev, e->id);
     if (i >= 0) {
         /* Held longer than its lease (a slow queue): renew it so it stays out of the due query. */
-        if (vodup_meta_event_defer(s->meta, e->id, now + EVENTS_LEASE) != VODUP_META_OK)
-            ev->trouble = 1;
+        note(ev, vodup_meta_event_defer(s->meta, e->id, now + EVENTS_LEASE));
         return;
     }
     if (!e->body && !prepare(ev, e))
@@ -831,15 +659,20 @@ static void admit(events *ev, vodup_meta_event *e, time_t now)
     if (d->held >= EVENTS_DEST_QUEUE || ev->nheld >= EVENTS_MAX_HELD) {
         /* Busy: not an attempt, just later. */
         time_t at = now + EVENTS_BUSY_DEFER + jitter(EVENTS_BUSY_DEFER);
-        if (vodup_meta_event_defer(s->meta, e->id, at) != VODUP_META_OK)
-            ev->trouble = 1;
+        note(ev, vodup_meta_event_defer(s->meta, e->id, at));
         recheck_by(ev, at);
         return;
     }
     job *j = calloc(1, sizeof *j);
-    if (!j || vodup_meta_event_defer(s->meta, e->id, now + EVENTS_LEASE) != VODUP_META_OK) {
+    if (!j) {
+        fail(ev, e, "out of memory", 0);
+        return;
+    }
+    int r = vodup_meta_event_defer(s->meta, e->id, now + EVENTS_LEASE);
+    if (r != VODUP_META_OK) {
         free(j);
-        fail(ev, e, j ? "metadata store error" : "out of memory", 0);
+        if (r != VODUP_META_ENOTFOUND)   /* gone: withdrawn meanwhile */
+            fail(ev, e, "metadata store error", 0);
         return;
     }
     j->e = *e;
@@ -1018,8 +851,7 @@ static void reap(events *ev)
         /* Any HTTP answer shows the receiver is there; no answer puts it on probation. */
         j->d->answers = cc == CURLE_OK;
         if (cc == CURLE_OK && status == 200) {
-            if (vodup_meta_event_done(ev->s->meta, j->e.id) != VODUP_META_OK)
-                ev->trouble = 1;
+            note(ev, vodup_meta_event_done(ev->s->meta, j->e.id));
         } else {
             char err[CURL_ERROR_SIZE + 64];
             if (cc != CURLE_OK) {
@@ -1124,6 +956,9 @@ events *events_start(vodupd *s)
         free(ev);
         return NULL;
     }
+    /* Bounded sockets: EVENTS_MAX_INFLIGHT in use (our own cap) and this many idle; curl's
+     * default cache would keep 4 idle connections per transfer. */
+    curl_multi_setopt(ev->multi, CURLMOPT_MAXCONNECTS, (long)EVENTS_IDLE_CONNS);
     atomic_init(&ev->kicked, 1);
     atomic_init(&ev->stop, 0);
     if (pthread_create(&ev->thread, NULL, sender_main, ev) != 0) {

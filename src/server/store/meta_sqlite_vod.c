@@ -724,7 +724,7 @@ static int rewrite_auth_key(const vodup_meta_sealer *sl, const char *account_id,
         memset(nv, 0, strlen(nv));
         free(nv);
     }
-    json_decref(cfg);   /* jansson keeps a copy of the key it frees without wiping; short-lived */
+    json_decref(cfg);   /* jansson frees its own copies of the key without wiping them */
     return rc;
 }
 
