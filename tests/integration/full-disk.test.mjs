@@ -267,3 +267,15 @@ describe('a full disk', { timeout: 300000 * SLOW }, () => {
     assert.equal(c.status, 0, `vodupd check at the end:\n${c.out}`);
   }));
 });
+
+describe('--disk-reserve', () => {
+  it('takes a size or a percentage, and refuses anything else before starting', () => {
+    for (const bad of ['-1', ' 5M', 'lots', '5X', '0%', '51%', '99999999999T']) {
+      const r = spawnSync(vodupdPath(), ['serve', '--data-dir', '/nonexistent', '--disk-reserve', bad], { encoding: 'utf8', timeout: 10000 });
+      assert.equal(r.status, 2, `--disk-reserve '${bad}': ${r.stderr}`);
+      assert.match(r.stderr, /--disk-reserve wants a size/, bad);
+    }
+    const help = spawnSync(vodupdPath(), ['serve', '--help'], { encoding: 'utf8' });
+    assert.match(help.stdout, /--disk-reserve SIZE/);
+  });
+});
