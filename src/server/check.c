@@ -489,6 +489,19 @@ static int stat_blob(checker *ck, const char *id, uint64_t *size)
 
 /* ---- comparing ---------------------------------------------------------------------- */
 
+/* qsort and bsearch want a non-NULL base even for no elements. */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n)
+        qsort(base, n, size, cmp);
+}
+
+static const void *find(const void *key, const void *base, size_t n, size_t size,
+                        int (*cmp)(const void *, const void *))
+{
+    return n ? bsearch(key, base, n, size, cmp) : NULL;
+}
+
 static int build_refs(checker *ck)
 {
     ck->refs = calloc(ck->nsegs + ck->nparts + 1, sizeof *ck->refs);
@@ -507,9 +520,9 @@ static int build_refs(checker *ck)
         r->size = ck->parts[i].size;
         r->label = ck->parts[i].label;
     }
-    qsort(ck->refs, ck->nrefs, sizeof *ck->refs, ref_cmp);
-    qsort(ck->files, ck->nfiles, sizeof *ck->files, file_cmp);
-    qsort(ck->gc, ck->ngc, sizeof *ck->gc, id_cmp);
+    sort(ck->refs, ck->nrefs, sizeof *ck->refs, ref_cmp);
+    sort(ck->files, ck->nfiles, sizeof *ck->files, file_cmp);
+    sort(ck->gc, ck->ngc, sizeof *ck->gc, id_cmp);
     return 0;
 }
 
@@ -530,7 +543,7 @@ static void compare(checker *ck)
         const ref *r = &ck->refs[i];
         file_ent key;
         memcpy(key.id, r->id, sizeof key.id);
-        const file_ent *f = bsearch(&key, ck->files, ck->nfiles, sizeof *ck->files, file_cmp);
+        const file_ent *f = find(&key, ck->files, ck->nfiles, sizeof *ck->files, file_cmp);
         if (f && f->size == r->size)
             continue;
         if (f) {
@@ -556,9 +569,9 @@ static void compare(checker *ck)
         const file_ent *f = &ck->files[i];
         ref key;
         memcpy(key.id, f->id, sizeof key.id);
-        if (bsearch(&key, ck->refs, ck->nrefs, sizeof *ck->refs, ref_cmp))
+        if (find(&key, ck->refs, ck->nrefs, sizeof *ck->refs, ref_cmp))
             continue;
-        if (bsearch(f->id, ck->gc, ck->ngc, sizeof *ck->gc, id_cmp)) {
+        if (find(f->id, ck->gc, ck->ngc, sizeof *ck->gc, id_cmp)) {
             pending_gc++;
             continue;
         }

@@ -230,9 +230,11 @@ static void add_own_host(vodupd *s, const char *h, size_t n)
 static int parse_reserve(const char *s, uint64_t *bytes, unsigned *pct)
 {
     char *end;
+    if (*s < '0' || *s > '9') /* strtoull would take " -1" */
+        return -1;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || errno || *s == '-')
+    if (errno)
         return -1;
     *pct = 0;
     if (*end == '%' && end[1] == '\0') {

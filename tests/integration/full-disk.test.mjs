@@ -32,8 +32,11 @@ let creds;
 const bucket = `full-${randomHex(4)}`;
 const stored = new Map(); // key -> md5 of what was acknowledged
 
+// The tmpfs is the data directory itself, so that the logs the harness writes beside the data
+// directory stay off it; the fillers that play "someone else" are on it, beside vodup.db.
 function tryMount() {
-  mnt = makeTmpDir('fulldisk-');
+  mnt = path.join(makeTmpDir('fulldisk-'), 'data');
+  fs.mkdirSync(mnt);
   const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${FS_SIZE},mode=0700`, 'tmpfs', mnt], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     mountError = `cannot mount a tmpfs (${r.error ? r.error.message : r.stderr.trim()}); these tests need root and mount`;
@@ -79,6 +82,24 @@ function put(key, body) {
   });
 }
 
+/** Fills every last byte of the file system with a file outside vodupd's data directory. */
+function fill(file) {
+  const fd = fs.openSync(file, 'w');
+  const block = Buffer.alloc(MiB, 1);
+  try {
+    for (;;) fs.writeSync(fd, block);
+  } catch (e) {
+    assert.equal(e.code, 'ENOSPC', `filling: ${e}`);
+  }
+  try {
+    for (;;) fs.writeSync(fd, block.subarray(0, 4096));
+  } catch (e) {
+    assert.equal(e.code, 'ENOSPC');
+  }
+  fs.closeSync(fd);
+  assert.ok(avail() < 64 * 1024, `the file system should be full, ${avail()} bytes free`);
+}
+
 async function assertAllIntact() {
   for (const [key, sum] of stored) {
     const g = await req({ method: 'GET', key });
@@ -118,7 +139,7 @@ function putChunked(key, body) {
 describe('a full disk', { timeout: 300000 * SLOW }, () => {
   before(async () => {
     if (!tryMount()) return;
-    dataDir = path.join(mnt, 'data');
+    dataDir = mnt;
     creds = initDataDir(dataDir);
     srv = await startVodupd({ dataDir, creds, extraArgs: ['--disk-reserve', `${RESERVE / MiB}M`] });
     const b = await req({ method: 'PUT' });
@@ -220,20 +241,7 @@ describe('a full disk', { timeout: 300000 * SLOW }, () => {
     assert.ok(fs.existsSync(headroomFile()), 'the headroom file is there before the disk fills');
     // fill every last byte from outside vodupd
     const filler = path.join(mnt, 'filler');
-    const fd = fs.openSync(filler, 'w');
-    const block = Buffer.alloc(MiB, 1);
-    try {
-      for (;;) fs.writeSync(fd, block);
-    } catch (e) {
-      assert.equal(e.code, 'ENOSPC', `filling: ${e}`);
-    }
-    try {
-      for (;;) fs.writeSync(fd, block.subarray(0, 4096));
-    } catch (e) {
-      assert.equal(e.code, 'ENOSPC');
-    }
-    fs.closeSync(fd);
-    assert.ok(avail() < 64 * 1024, `the file system should be full, ${avail()} bytes free`);
+    fill(filler);
 
     assertStorageFull(await put('refused.bin', randomBuf(1000)), 'PutObject on a full disk');
     const [k1, k2, k3] = stored.keys();
@@ -266,4 +274,35 @@ describe('a full disk', { timeout: 300000 * SLOW }, () => {
     const c = check();
     assert.equal(c.status, 0, `vodupd check at the end:\n${c.out}`);
   }));
+
+  it('starts on a disk that filled up while it was stopped, and deletes work', withLogs(async t => {
+    if (mountError) return t.skip(mountError);
+    await stopServer(srv);
+    assert.ok(fs.existsSync(headroomFile()), 'the headroom file is held while vodupd is stopped');
+    const filler = path.join(mnt, 'filler-2');
+    fill(filler);
+    srv = await startVodupd({ dataDir, creds, extraArgs: ['--disk-reserve', `${RESERVE / MiB}M`] });
+    assert.ok(!fs.existsSync(headroomFile()), 'released at start-up, before the database opened');
+    const [key] = stored.keys();
+    const d = await req({ method: 'DELETE', key });
+    assert.equal(d.status, 204, `DeleteObject right after starting on a full disk: ${d.status} ${d.text}`);
+    stored.delete(key);
+    assertStorageFull(await put('refused-2.bin', randomBuf(1000)), 'PutObject on a full disk after a start');
+    await assertAllIntact();
+    fs.rmSync(filler);
+    const again = await put('after-filler-2.bin', randomBuf(1000));
+    assert.equal(again.status, 200, `PutObject once the filler is gone: ${again.status} ${again.text}`);
+  }));
+});
+
+describe('--disk-reserve', () => {
+  it('takes a size or a percentage, and refuses anything else before starting', () => {
+    for (const bad of ['-1', ' 5M', 'lots', '5X', '0%', '51%', '99999999999T']) {
+      const r = spawnSync(vodupdPath(), ['serve', '--data-dir', '/nonexistent', '--disk-reserve', bad], { encoding: 'utf8', timeout: 10000 });
+      assert.equal(r.status, 2, `--disk-reserve '${bad}': ${r.stderr}`);
+      assert.match(r.stderr, /--disk-reserve wants a size/, bad);
+    }
+    const help = spawnSync(vodupdPath(), ['serve', '--help'], { encoding: 'utf8' });
+    assert.match(help.stdout, /--disk-reserve SIZE/);
+  });
 });
