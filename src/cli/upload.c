@@ -12,6 +12,8 @@
  * Threads: libvodup's callbacks run on its worker thread and only record what happened
  * (under st->mu); the main thread prints, so output never interleaves mid-line. */
 #include <errno.h>
+#include <fnmatch.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -33,6 +35,12 @@
     "  --part-size SIZE     part size, e.g. 1M, 8M (default: automatic; k/M/G suffixes)\n"          \
     "  --limit-rate RATE    at most RATE bytes per second overall, e.g. 500k, 2M\n"                  \
     "  --record-dir DIR     resume records (default ~/.cache/vodup/records)\n"                       \
+    "  -r, --recursive      a directory argument uploads the files under it (sorted by path)\n"     \
+    "  --include GLOB       with --recursive, only files whose name matches GLOB (e.g.\n"           \
+    "                       '*.mp4'); may be repeated\n"                                            \
+    "  -q, --quiet          no progress bars, no per-file start or retry lines: results and\n"      \
+    "                       failures only\n"                                                        \
+    "  -v, --verbose        say the endpoint and record dir, and every retry (not collapsed)\n"     \
     "  --json               one JSON object per file on stdout, one per line:\n"                     \
     "                       {\"File\",\"" ID "\",\"Status\",\"Size\",\"BytesSent\",\"Seconds\",\n"  \
     "                        \"Bucket\",\"Object\",\"ErrorCode\"?,\"Error\"?}\n"                     \
@@ -95,6 +103,7 @@ typedef struct upload_state {
     item *items;
     int n;
     int json, tty;
+    int quiet, verbose;
     vodup_media_type type;
     int user_title;        /* --title given: a refusal of it is the user's to fix */
     const char *endpoint;  /* for messages */
@@ -131,7 +140,7 @@ static void cb_started(vodup_client *c, const vodup_file_info *f, void *user)
         clock_gettime(CLOCK_MONOTONIC, &it->t_start);
     }
     int idx = it ? (int)(it - st->items) : -1;
-    int say = it && !it->start_reported && !st->tty;
+    int say = it && !it->start_reported && !st->tty && !st->quiet;
     if (it)
         it->start_reported = 1;
     uint64_t size = it ? it->size : f->size;
@@ -262,7 +271,9 @@ static void cb_retry(vodup_client *c, const vodup_file_info *f, int code, const 
         }
     }
     pthread_mutex_unlock(&st->mu);
-    if (st->tty || st->json || !print)
+    if (st->verbose && !st->tty && !st->json)
+        print = 1, repeats = 0;
+    if (st->tty || st->json || st->quiet || !print)
         return;
     char *disp = cli_display_text(f->path);
     if (repeats)
@@ -417,7 +428,7 @@ static void print_result(upload_state *st, item *it)
         free(path);
         fflush(stdout);
     }
-    if (it->retry_repeats && !st->tty && !st->json) {
+    if (it->retry_repeats && !st->tty && !st->json && !st->quiet && !st->verbose) {
         char *path = cli_display_text(it->path);
         fprintf(stderr, "%s: (the last retry was repeated %d more time%s)\n", path ? path : it->path,
                 it->retry_repeats, it->retry_repeats == 1 ? "" : "s");
@@ -596,11 +607,89 @@ static int check_image(const char *path, char *why, size_t n)
     return -1;
 }
 
+/* --recursive: the files under the directory arguments. nftw has no user pointer, hence
+ * one static list (freed at exit; the CLI runs one command). */
+#define MAX_GLOBS 16
+#define WALK_FDS 32 /* directories nftw may hold open */
+static struct {
+    char **files;
+    int n, cap, oom;
+    const char *globs[MAX_GLOBS];
+    int nglobs;
+} walk;
+
+static void walk_free(void)
+{
+    for (int i = 0; i < walk.n; i++)
+        free(walk.files[i]);
+    free(walk.files);
+    memset(&walk, 0, sizeof walk);
+}
+
+static int walk_add(const char *path)
+{
+    if (walk.n == walk.cap) {
+        int cap = walk.cap ? walk.cap * 2 : 64;
+        char **f = realloc(walk.files, (size_t)cap * sizeof *f);
+        if (!f)
+            return -1;
+        walk.files = f;
+        walk.cap = cap;
+    }
+    if (!(walk.files[walk.n] = strdup(path)))
+        return -1;
+    walk.n++;
+    return 0;
+}
+
+static int walk_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    if (flag != FTW_F)
+        return 0; /* directories; symlinks are not followed (FTW_PHYS): no loops */
+    int match = walk.nglobs == 0;
+    for (int i = 0; i < walk.nglobs && !match; i++)
+        match = fnmatch(walk.globs[i], path + ftw->base, 0) == 0;
+    if (match && walk_add(path) != 0) {
+        walk.oom = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int expand_dirs(const char *cmd, char **args, int n)
+{
+    atexit(walk_free);
+    for (int i = 0; i < n; i++) {
+        struct stat sb;
+        if (stat(args[i], &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            /* Files (and missing paths, named by the checks after) are kept as given. */
+            if (walk_add(args[i]) != 0)
+                walk.oom = 1;
+            continue;
+        }
+        int first = walk.n;
+        if (nftw(args[i], walk_one, WALK_FDS, FTW_PHYS) != 0 && !walk.oom) {
+            fprintf(stderr, "%s: cannot read the directory %s: %s\n", cmd, args[i], strerror(errno));
+            return -1;
+        }
+        qsort(walk.files + first, (size_t)(walk.n - first), sizeof *walk.files, cmp_str);
+    }
+    if (walk.oom)
+        fprintf(stderr, "%s: out of memory listing the files\n", cmd);
+    return walk.oom ? -1 : 0;
+}
+
 int cmd_upload(int argc, char **argv, vodup_media_type type)
 {
     const char *cmd = type == VODUP_MEDIA_IMAGE ? "vodup image upload" : "vodup upload";
     const char *usage = type == VODUP_MEDIA_IMAGE ? USAGE_IMAGE_UPLOAD : USAGE_UPLOAD;
-    enum { O_TITLE = 1, O_DESC, O_TAGS, O_CATE, O_PAR, O_PART, O_RATE, O_REC, O_JSON, O_ADDR, O_AUTH, O_VID };
+    enum { O_TITLE = 1, O_DESC, O_TAGS, O_CATE, O_PAR, O_PART, O_RATE, O_REC, O_JSON, O_ADDR, O_AUTH, O_VID, O_INCL };
     static const struct option opts[] = {CLI_COMMON_OPTIONS,
                                          {"title", required_argument, NULL, O_TITLE},
                                          {"description", required_argument, NULL, O_DESC},
@@ -611,6 +700,10 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
                                          {"limit-rate", required_argument, NULL, O_RATE},
                                          {"record-dir", required_argument, NULL, O_REC},
                                          {"json", no_argument, NULL, O_JSON},
+                                         {"recursive", no_argument, NULL, 'r'},
+                                         {"include", required_argument, NULL, O_INCL},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"verbose", no_argument, NULL, 'v'},
                                          {"upload-address", required_argument, NULL, O_ADDR},
                                          {"upload-auth", required_argument, NULL, O_AUTH},
                                          {"video-id", required_argument, NULL, O_VID},
@@ -624,11 +717,20 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
     st.type = type;
     int c;
     long long v;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    int recursive = 0;
+    while ((c = getopt_long(argc, argv, ":hrqv", opts, NULL)) != -1) {
         if (cli_flags_take(&flags, c, optarg))
             continue;
         switch (c) {
         case 'h': return cli_usage(usage, 1);
+        case 'r': recursive = 1; break;
+        case 'q': st.quiet = 1; st.verbose = 0; break;
+        case 'v': st.verbose = 1; st.quiet = 0; break;
+        case O_INCL:
+            if (walk.nglobs == MAX_GLOBS)
+                return cli_bad_usage(cmd, usage, "at most %d --include patterns", MAX_GLOBS);
+            walk.globs[walk.nglobs++] = optarg;
+            break;
         case O_TITLE: info.title = optarg; break;
         case O_DESC: info.description = optarg; break;
         case O_TAGS: info.tags = optarg; break;
@@ -662,6 +764,21 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
     }
     if (optind >= argc)
         return cli_bad_usage(cmd, usage, "which files? give at least one");
+    if (walk.nglobs && !recursive)
+        return cli_bad_usage(cmd, usage, "--include selects files in directories: add --recursive");
+    /* From here on argv/argc are the files: the arguments, with the directories replaced
+     * by the files under them when --recursive. */
+    if (recursive) {
+        if (expand_dirs(cmd, argv + optind, argc - optind) != 0)
+            return EXIT_FAILED;
+        if (walk.n == 0) {
+            fprintf(stderr, "%s: no files to upload%s\n", cmd, walk.nglobs ? " (none matches --include)" : "");
+            return EXIT_FAILED;
+        }
+        argv = walk.files;
+        argc = walk.n;
+        optind = 0;
+    }
     int auth_mode = st.upload_address || st.upload_auth || st.video_id;
     if (auth_mode && !(st.upload_address && st.upload_auth && st.video_id))
         return cli_bad_usage(cmd, usage, "--upload-address, --upload-auth and --video-id go together");
@@ -680,6 +797,9 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
         if (stat(argv[i], &sb) != 0) {
             snprintf(why, sizeof why, "%s", errno == ENOENT ? "no such file" : strerror(errno));
             code = "FileNotFound";
+        } else if (S_ISDIR(sb.st_mode)) {
+            snprintf(why, sizeof why, "is a directory (--recursive uploads the files in it)");
+            code = "NotAFile";
         } else if (!S_ISREG(sb.st_mode)) {
             snprintf(why, sizeof why, "not a regular file");
             code = "NotAFile";
@@ -739,7 +859,11 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
 
     st.n = argc - optind;
     st.items = calloc((size_t)st.n, sizeof *st.items);
-    st.tty = isatty(STDERR_FILENO);
+    st.tty = isatty(STDERR_FILENO) && !st.quiet;
+    if (st.verbose)
+        fprintf(stderr, "%s: %d file%s to %s%s%s%s, resume records in %s\n", cmd, st.n, st.n == 1 ? "" : "s",
+                auth_mode ? "the upload address" : cfg.endpoint, auth_mode ? "" : " (from ",
+                auth_mode ? "" : (cfg.endpoint_from ? cfg.endpoint_from : "?"), auth_mode ? "" : ")", record_dir);
     st.endpoint = cfg.endpoint && !auth_mode ? cfg.endpoint : "the upload address";
     st.endpoint_from = cfg.endpoint_from;
     st.progress = cli_progress_new(st.n, stderr, st.tty);
@@ -890,7 +1014,7 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
                 cmd, paused, paused == 1 ? "" : "s", record_dir, cmd);
         rc = EXIT_INTERRUPTED;
     } else {
-        if (st.n > 1 && !st.json)
+        if (st.n > 1 && !st.json && !st.quiet)
             fprintf(stderr, "%s: %d of %d files uploaded\n", cmd, ok, st.n);
         rc = ok == st.n ? EXIT_OK : EXIT_FAILED;
     }

@@ -155,6 +155,25 @@ describe('vodup CLI failures', () => {
     } finally { await full.close(); }
   });
 
+  it('uploads a directory with --recursive --include; -q prints results only', T, withLogs(async () => {
+    const tree = path.join(dir, 'tree');
+    fs.mkdirSync(path.join(tree, 'a', 'b'), { recursive: true });
+    await randomFile(path.join(tree, 'a'), 1500, 'one.mp4');
+    await randomFile(path.join(tree, 'a', 'b'), 1500, 'two.mp4');
+    fs.writeFileSync(path.join(tree, 'a', 'notes.txt'), 'not a video');
+    let r = runCli(['upload', tree], cliEnv(srv, dir));
+    assert.equal(r.code, 1, show(r));
+    assert.match(r.stderr, /is a directory.*--recursive/, show(r));
+    r = runCli(['upload', '--json', '-r', '--include', '*.mp4', tree], cliEnv(srv, dir));
+    assert.equal(r.code, 0, show(r));
+    assert.deepEqual(jsonLines(r.stdout).map(o => [path.relative(tree, o.File), o.Status]),
+      [['a/b/two.mp4', 'UploadSucc'], ['a/one.mp4', 'UploadSucc']]);
+    r = runCli(['upload', '-q', '--recursive', '--include', '*.mp4', tree], cliEnv(srv, dir));
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.stderr, '', show(r));
+    assert.equal(r.stdout.split('\n').filter(l => /uploaded, VideoId/.test(l)).length, 2, show(r));
+  }));
+
   it('refuses an unknown --status, listing the valid ones', T, () => {
     const r = runCli(['video', 'list', '--status', 'Bogus'], cliEnv(srv, dir));
     assert.equal(r.code, 2, show(r));
