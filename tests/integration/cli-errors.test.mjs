@@ -11,6 +11,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -172,6 +173,23 @@ describe('vodup CLI failures', () => {
     assert.equal(r.code, 0, show(r));
     assert.equal(r.stderr, '', show(r));
     assert.equal(r.stdout.split('\n').filter(l => /uploaded, VideoId/.test(l)).length, 2, show(r));
+  }));
+
+  it('uploads standard input (-) with --size and --stdin-name, and refuses a short one', T, withLogs(async () => {
+    const data = crypto.randomBytes(300 * 1024 + 17);
+    let r = runCli(['upload', '--json', '-', '--size', String(data.length), '--stdin-name', 'piped.mp4'],
+      cliEnv(srv, dir), { input: data });
+    assert.equal(r.code, 0, show(r));
+    const [o] = jsonLines(r.stdout);
+    assert.equal(o.File, '-');
+    assert.equal(o.Size, data.length);
+    const got = await srv.client({ bucket: o.Bucket }).get(o.Object);
+    assert.ok(Buffer.compare(got.content, data) === 0, 'stored bytes differ from standard input');
+    const info = await vod.request('GetVideoInfo', { VideoId: o.VideoId }, { method: 'POST' });
+    assert.equal(info.Video.Title, 'piped.mp4');
+    r = runCli(['upload', '--json', '-', '--size', String(data.length + 1)], cliEnv(srv, dir), { input: data });
+    assert.equal(r.code, 1, show(r));
+    assert.match(r.stderr, /--size said/, show(r));
   }));
 
   it('refuses an unknown --status, listing the valid ones', T, () => {
