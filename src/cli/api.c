@@ -101,6 +101,15 @@ int cli_probe(const char *endpoint, char *why, size_t n)
     int tls = strncmp(endpoint, "https", 5) == 0;
     if (!h)
         return 0;
+    /* Through a proxy (libcurl honours these) the endpoint's host may be unreachable
+     * directly: leave the judgement to the real request. */
+    static const char *const proxies[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                                          "ALL_PROXY", NULL};
+    for (int i = 0; proxies[i]; i++) {
+        const char *v = getenv(proxies[i]);
+        if (v && *v)
+            return 0;
+    }
     h += 3;
     char host[256], port[16];
     size_t hl;
