@@ -210,6 +210,11 @@ describe('vodup CLI failures', () => {
     r = runCli(['video', 'list', '--access-key-id', srv.creds.AccessKeyId, '--access-key-secret', '-'], env,
       { input: `${srv.creds.AccessKeySecret}\n` });
     assert.equal(r.code, 0, show(r));
+    assert.doesNotMatch(r.stderr, /warning/, show(r));
+    fs.chmodSync(secretFile, 0o644);
+    r = runCli(['video', 'list', '--access-key-id', srv.creds.AccessKeyId, '--access-key-secret-file', secretFile], env);
+    assert.equal(r.code, 0, show(r));
+    assert.match(r.stderr, /can be read by other users \(mode 644\): chmod 600/, show(r));
     r = runCli(['video', 'list', '--access-key-id', srv.creds.AccessKeyId, '--access-key-secret-file', path.join(dir, 'none')], env);
     assert.equal(r.code, 2, show(r));
     assert.match(r.stderr, /access-key-secret-file/, show(r));
