@@ -192,6 +192,17 @@ describe('vodup CLI failures', () => {
     assert.match(r.stderr, /--size said/, show(r));
   }));
 
+  it('prints an error row on stdout when an API call of a --json command fails', T, () => {
+    let r = runCli(['video', 'info', '--json', 'nosuchvideo'], cliEnv(srv, dir));
+    assert.equal(r.code, 1, show(r));
+    const [o] = jsonLines(r.stdout);
+    assert.equal(o.ErrorCode, 'InvalidVideo.NotFound', show(r));
+    assert.ok(o.Error, show(r));
+    r = runCli(['video', 'list', '--json'], cliEnv(srv, dir, { VODUP_ACCESS_KEY_SECRET: 'wrong' }));
+    assert.equal(r.code, 1, show(r));
+    assert.equal(jsonLines(r.stdout)[0].ErrorCode, 'SignatureDoesNotMatch', show(r));
+  });
+
   it('refuses an unknown --status, listing the valid ones', T, () => {
     const r = runCli(['video', 'list', '--status', 'Bogus'], cliEnv(srv, dir));
     assert.equal(r.code, 2, show(r));
