@@ -39,8 +39,9 @@ check:
 	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory test-asan
 
+# The demo installs only what building needs (scripts/install-deps --demo): no node, no npm.
 demo:
-	@$(MAKE) --no-print-directory deps
+	@scripts/install-deps --demo
 	@$(MAKE) --no-print-directory build
 	@scripts/demo $(BUILD)
 

@@ -2,6 +2,7 @@
  * name the problem: the URL that could not be reached, the server's own Code and
  * Message when it refused, or that what answered is not a VOD service at all. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
@@ -13,6 +14,27 @@
 #include "cli.h"
 
 #define PROBE_TIMEOUT_MS 3000 /* a first contact slower than this is not worth retrying blind */
+
+int cli_json_errors;
+
+static void json_error_row(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void json_error_row(const char *code, const char *fmt, ...)
+{
+    if (!cli_json_errors)
+        return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *o = json_pack("{s:s,s:s}", "ErrorCode", code, "Error", msg);
+    if (o) {
+        json_dumpf(o, stdout, JSON_COMPACT);
+        putchar('\n');
+        fflush(stdout);
+    }
+    json_decref(o);
+}
 
 vodup_api *cli_api_open(const cli_config *cfg, const char *cmd)
 {
@@ -101,6 +123,15 @@ int cli_probe(const char *endpoint, char *why, size_t n)
     int tls = strncmp(endpoint, "https", 5) == 0;
     if (!h)
         return 0;
+    /* Through a proxy (libcurl honours these) the endpoint's host may be unreachable
+     * directly: leave the judgement to the real request. */
+    static const char *const proxies[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                                          "ALL_PROXY", NULL};
+    for (int i = 0; proxies[i]; i++) {
+        const char *v = getenv(proxies[i]);
+        if (v && *v)
+            return 0;
+    }
     h += 3;
     char host[256], port[16];
     size_t hl;
@@ -185,6 +216,8 @@ int cli_api_call(vodup_api *a, const cli_config *cfg, const char *cmd, const cha
         vodup_free(body);
         if (!json_is_object(j)) {
             json_decref(j);
+            json_error_row("NotAVodService", "%s at %s answered something that is not a JSON object", action,
+                           cfg->endpoint);
             fprintf(stderr,
                     "%s: %s at %s answered something that is not a JSON object: the endpoint does not look like a "
                     "VOD service (check --endpoint / VODUP_ENDPOINT)\n",
@@ -205,8 +238,12 @@ int cli_api_call(vodup_api *a, const cli_config *cfg, const char *cmd, const cha
     if (rc == VODUP_ENETWORK) {
         fprintf(stderr, "%s: cannot reach the VOD endpoint %s (from %s): %s\n", cmd, cfg->endpoint,
                 cfg->endpoint_from ? cfg->endpoint_from : "?", msg && *msg ? msg : vodup_strerror(rc));
+        json_error_row("EndpointUnreachable", "cannot reach the VOD endpoint %s: %s", cfg->endpoint,
+                       msg && *msg ? msg : vodup_strerror(rc));
     } else if (cli_not_vod(status, ecode)) {
         cli_print_not_vod(cmd, cfg->endpoint, cfg->endpoint_from, status, action);
+        json_error_row("NotAVodService", "the endpoint %s does not look like a VOD service: it answered %s with "
+                       "HTTP %d", cfg->endpoint, action, status);
         json_decref(err);
         return -1;
     } else if (ecode) {
@@ -214,9 +251,11 @@ int cli_api_call(vodup_api *a, const cli_config *cfg, const char *cmd, const cha
                            : rc == VODUP_EEXPIRED ? "credentials expired, says"
                                                   : "request refused by";
         fprintf(stderr, "%s: %s %s: %s: %s\n", cmd, what, cfg->endpoint, ecode, emsg ? emsg : "(no message)");
+        json_error_row(ecode, "%s", emsg ? emsg : "(no message)");
     } else {
         fprintf(stderr, "%s: %s failed at %s: %s\n", cmd, action, cfg->endpoint,
                 msg && *msg ? msg : vodup_strerror(rc));
+        json_error_row("ServerError", "%s", msg && *msg ? msg : vodup_strerror(rc));
     }
     const char *hint = cli_error_hint(rc, 0);
     if (hint)

@@ -77,6 +77,9 @@ int cli_mkdirs(const char *dir);
 char *cli_default_record_dir(void);
 
 /* api.c */
+/* Set by a command given --json: an API failure also prints {"ErrorCode","Error"} on stdout,
+ * so that a script reading stdout sees why there is no answer. */
+extern int cli_json_errors;
 /* Opens an API client for cfg; prints and returns NULL on failure. */
 vodup_api *cli_api_open(const cli_config *cfg, const char *cmd);
 /* Calls the API; on success *out gets the parsed response. On failure prints a

@@ -210,6 +210,16 @@ static void file_values_free(file_values *v)
 }
 
 /* Reads the config file. A missing file is fine unless it was named explicitly. */
+/* Warns when a file holding a secret can be read by other users (as ssh does for keys):
+ * the secret is only as private as the file. */
+static void warn_if_shared(FILE *f, const char *path, const char *what)
+{
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 077))
+        fprintf(stderr, "%s: warning: %s %s can be read by other users (mode %03o): chmod 600 %s\n", cli_prog, what,
+                path, (unsigned)(sb.st_mode & 0777), path);
+}
+
 static int read_config_file(const char *path, int explicit_path, file_values *v)
 {
     FILE *f = fopen(path, "r");
@@ -255,6 +265,8 @@ static int read_config_file(const char *path, int explicit_path, file_values *v)
         free(*slot);
         *slot = strdup(val);
     }
+    if (rc == 0 && v->access_key_secret)
+        warn_if_shared(f, path, "the config file, which holds access_key_secret,");
     fclose(f);
     return rc;
 }
@@ -288,8 +300,10 @@ static int secret_from_file(const cli_flags *flags, char **out)
         return -1;
     }
     *out = read_secret_line(f);
-    if (!from_stdin)
+    if (!from_stdin) {
+        warn_if_shared(f, path, "the secret file");
         fclose(f);
+    }
     if (!*out) {
         fprintf(stderr, "%s: %s holds no secret (its first line is empty)\n", cli_prog,
                 from_stdin ? "standard input (--access-key-secret -)" : path);

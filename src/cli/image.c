@@ -78,6 +78,7 @@ static int image_url(int argc, char **argv)
             return cli_usage(USAGE_URL, 1);
         if (c == 'j') {
             json = 1;
+            cli_json_errors = 1;
         } else if (c == 'e') {
             if (cli_parse_long(optarg, 1, URL_EXPIRES_MAX, &expires) != 0)
                 return cli_bad_usage(cmd, USAGE_URL, "--expires must be seconds in 1..%d, not '%s'", URL_EXPIRES_MAX,

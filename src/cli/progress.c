@@ -74,6 +74,8 @@ struct cli_progress {
     double total_speed, t_first_start;
     uint64_t limit_rate;
     int lines_drawn;
+    int *row_w;     /* display width of each row drawn last time (trailing blanks left out) */
+    int drawn_cols; /* the terminal's width then */
 };
 
 static volatile sig_atomic_t winch;
@@ -265,6 +267,12 @@ cli_progress *cli_progress_new(int nfiles, FILE *out, int tty)
         free(p);
         return NULL;
     }
+    p->row_w = calloc((size_t)(nfiles > 0 ? nfiles : 1) + 1, sizeof *p->row_w);
+    if (!p->row_w) {
+        free(p->f);
+        free(p);
+        return NULL;
+    }
     pthread_mutex_init(&p->mu, NULL);
     p->n = nfiles;
     p->out = out;
@@ -449,11 +457,18 @@ static layout fit(int width, int name_cols)
     return l;
 }
 
-static void row(cli_progress *p, const layout *l, const char *name, uint64_t done, uint64_t size, double speed,
-                const char *word)
+/* Draws one row into frame and returns its display width. Trailing blanks are not sent
+ * (the erase after the row clears the rest), so the width is what a terminal holds. */
+static int row(FILE *frame, const layout *l, const char *name, uint64_t done, uint64_t size, double speed,
+               const char *word)
 {
-    FILE *o = p->out;
-    fputs("\r", o);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *o = open_memstream(&buf, &len);
+    if (!o) {
+        fputs("\r\033[K\n", frame); /* keep the row count right, even out of memory */
+        return 0;
+    }
     put_fit(o, name, l->name);
     if (l->bar) {
         int fill = size ? (int)((double)(done < size ? done : size) / (double)size * l->bar) : 0;
@@ -490,8 +505,16 @@ static void row(cli_progress *p, const layout *l, const char *name, uint64_t don
             fmt_eta(eta, sizeof eta, speed > 1 ? (double)(size - (done < size ? done : size)) / speed : -1);
         fprintf(o, " %-*.*s", l->eta, l->eta, eta);
     }
+    fclose(o);
+    size_t end = len;
+    while (end > 0 && buf[end - 1] == ' ')
+        end--;
+    fputc('\r', frame);
+    fwrite(buf, 1, end, frame);
     /* Erase what a longer row left, without writing into the last column. */
-    fputs("\033[K\n", o);
+    fputs("\033[K\n", frame);
+    free(buf);
+    return layout_width(l) - (int)(len - end);
 }
 
 void cli_progress_draw(cli_progress *p, int force)
@@ -546,12 +569,30 @@ void cli_progress_draw(cli_progress *p, int force)
     int lw = (int)strlen(label);
     layout l = fit(width, name_cols > lw ? name_cols : lw);
 
-    if (p->lines_drawn)
-        fprintf(p->out, "\r\033[%dA", p->lines_drawn);
+    /* The frame goes out in one write: no half-drawn frame on a slow terminal, and no
+     * other output can land inside it. */
+    char *fbuf = NULL;
+    size_t flen = 0;
+    FILE *frame = open_memstream(&fbuf, &flen);
+    if (!frame)
+        frame = p->out;
+    int up = p->lines_drawn;
     if (winch) {
-        /* The terminal was resized and may have reflowed the rows above: clear them all. */
         winch = 0;
-        fputs("\r\033[J", p->out);
+        /* Resized. A terminal that reflows (most do) has wrapped each row wider than the
+         * new width onto several lines: go up over all of them, then clear to the end. */
+        if (width + 1 < p->drawn_cols) {
+            up = 0;
+            for (int k = 0; k < p->lines_drawn; k++)
+                up += p->row_w[k] > width + 1 ? (p->row_w[k] + width) / (width + 1) : 1;
+            if (up > rows - 1)
+                up = rows - 1;
+        }
+        if (up)
+            fprintf(frame, "\r\033[%dA", up);
+        fputs("\r\033[J", frame);
+    } else if (up) {
+        fprintf(frame, "\r\033[%dA", up);
     }
     /* More files than the screen holds: show only the ones moving, or the cursor-up
      * above would scroll past the top and smear the display. */
@@ -563,22 +604,28 @@ void cli_progress_draw(cli_progress *p, int force)
             continue;
         if (!all && drawn >= rows - 3)
             break;
-        row(p, &l, f->name ? f->name : "?", f->done, f->size, f->speed,
-            f->ended ? f->word : (f->seen ? NULL : "waiting"));
+        p->row_w[drawn] = row(frame, &l, f->name ? f->name : "?", f->done, f->size, f->speed,
+                              f->ended ? f->word : (f->seen ? NULL : "waiting"));
         drawn++;
     }
     const char *total_word = NULL;
     if (ended == p->n)
         total_word = paused ? "paused" : failed ? "failed" : "finished";
-    row(p, &l, label, tdone, tsize, p->total_speed, total_word);
+    p->row_w[drawn] = row(frame, &l, label, tdone, tsize, p->total_speed, total_word);
     drawn++;
     /* Rows drawn last time but not now: blank them so nothing stale remains. */
     for (int k = drawn; k < p->lines_drawn; k++)
-        fputs("\r\033[K\n", p->out);
+        fputs("\r\033[K\n", frame);
     if (p->lines_drawn > drawn)
-        fprintf(p->out, "\033[%dA", p->lines_drawn - drawn);
+        fprintf(frame, "\033[%dA", p->lines_drawn - drawn);
     p->lines_drawn = drawn;
+    p->drawn_cols = width + 1;
     pthread_mutex_unlock(&p->mu);
+    if (frame != p->out) {
+        fclose(frame);
+        fwrite(fbuf, 1, flen, p->out);
+        free(fbuf);
+    }
     fflush(p->out);
 }
 
@@ -597,6 +644,7 @@ void cli_progress_free(cli_progress *p)
     for (int i = 0; i < p->n; i++)
         free(p->f[i].name);
     free(p->f);
+    free(p->row_w);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }

@@ -66,7 +66,7 @@ int cmd_sts(int argc, char **argv)
         case 'h': return cli_usage(USAGE_STS, 1);
         case 'r': role = optarg; break;
         case 'n': session = optarg; break;
-        case 'j': json = 1; break;
+        case 'j': json = 1; cli_json_errors = 1; break;
         case 'd':
             if (cli_parse_long(optarg, 900, 43200, &d) != 0)
                 return cli_bad_usage(cmd, USAGE_STS, "--duration must be a number of seconds in 900..43200, not '%s'",

@@ -12,6 +12,8 @@
  * Threads: libvodup's callbacks run on its worker thread and only record what happened
  * (under st->mu); the main thread prints, so output never interleaves mid-line. */
 #include <errno.h>
+#include <fnmatch.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -33,6 +35,15 @@
     "  --part-size SIZE     part size, e.g. 1M, 8M (default: automatic; k/M/G suffixes)\n"          \
     "  --limit-rate RATE    at most RATE bytes per second overall, e.g. 500k, 2M\n"                  \
     "  --record-dir DIR     resume records (default ~/.cache/vodup/records)\n"                       \
+    "  -r, --recursive      a directory argument uploads the files under it (sorted by path)\n"     \
+    "  --include GLOB       with --recursive, only files whose name matches GLOB (e.g.\n"           \
+    "                       '*.mp4'); may be repeated\n"                                            \
+    "  -                    as FILE: standard input, copied to a temporary file first (no resume)\n" \
+    "  --size SIZE          with -: the bytes standard input must give (else nothing is uploaded)\n" \
+    "  --stdin-name NAME    with -: the file name the service records (default stdin.mp4/.png)\n"   \
+    "  -q, --quiet          no progress bars, no per-file start or retry lines: results and\n"      \
+    "                       failures only\n"                                                        \
+    "  -v, --verbose        say the endpoint and record dir, and every retry (not collapsed)\n"     \
     "  --json               one JSON object per file on stdout, one per line:\n"                     \
     "                       {\"File\",\"" ID "\",\"Status\",\"Size\",\"BytesSent\",\"Seconds\",\n"  \
     "                        \"Bucket\",\"Object\",\"ErrorCode\"?,\"Error\"?}\n"                     \
@@ -95,6 +106,7 @@ typedef struct upload_state {
     item *items;
     int n;
     int json, tty;
+    int quiet, verbose;
     vodup_media_type type;
     int user_title;        /* --title given: a refusal of it is the user's to fix */
     const char *endpoint;  /* for messages */
@@ -118,6 +130,75 @@ static void set_str(char **slot, const char *v)
     *slot = v ? strdup(v) : NULL;
 }
 
+/* `-`: standard input, copied to a private temporary file first (libvodup reads files at
+ * offsets, several parts at once, which a pipe cannot do). Removed at exit. */
+static struct {
+    char dir[2048], path[4096];
+} spool;
+
+static void spool_remove(void)
+{
+    if (spool.path[0])
+        unlink(spool.path);
+    if (spool.dir[0])
+        rmdir(spool.dir);
+}
+
+/* What a file is called in messages and --json rows: `-` for standard input. */
+static const char *label(const char *path)
+{
+    return spool.path[0] && strcmp(path, spool.path) == 0 ? "-" : path;
+}
+
+/* Copies standard input to spool.path, named name; want: the --size (0: any). */
+static int spool_stdin(const char *cmd, const char *name, uint64_t want, uint64_t *got)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(spool.dir, sizeof spool.dir, "%s/vodup-stdin-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(spool.dir)) {
+        fprintf(stderr, "%s: cannot make a temporary directory for standard input (%s): %s\n", cmd, spool.dir,
+                strerror(errno));
+        spool.dir[0] = '\0';
+        return -1;
+    }
+    atexit(spool_remove);
+    const char *base = strrchr(name, '/');
+    int pn = snprintf(spool.path, sizeof spool.path, "%s/%s", spool.dir, base ? base + 1 : name);
+    if (pn < 0 || (size_t)pn >= sizeof spool.path) {
+        fprintf(stderr, "%s: --stdin-name is too long\n", cmd);
+        spool.path[0] = '\0';
+        return -1;
+    }
+    FILE *out = fopen(spool.path, "wbx");
+    if (!out) {
+        fprintf(stderr, "%s: cannot write %s: %s\n", cmd, spool.path, strerror(errno));
+        spool.path[0] = '\0';
+        return -1;
+    }
+    char buf[65536];
+    size_t n;
+    *got = 0;
+    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) {
+        if (fwrite(buf, 1, n, out) != n)
+            break;
+        *got += n;
+    }
+    int bad = ferror(stdin) || ferror(out);
+    int e = errno;
+    if (fclose(out) != 0)
+        bad = 1;
+    if (bad) {
+        fprintf(stderr, "%s: copying standard input to %s failed: %s\n", cmd, spool.path, strerror(e));
+        return -1;
+    }
+    if (want && *got != want) {
+        fprintf(stderr, "%s: standard input gave %llu bytes, but --size said %llu: nothing uploaded\n", cmd,
+                (unsigned long long)*got, (unsigned long long)want);
+        return -1;
+    }
+    return 0;
+}
+
 static void end_item(upload_state *st, const vodup_file_info *f, vodup_status status, int code,
                      const char *message);
 
@@ -131,7 +212,7 @@ static void cb_started(vodup_client *c, const vodup_file_info *f, void *user)
         clock_gettime(CLOCK_MONOTONIC, &it->t_start);
     }
     int idx = it ? (int)(it - st->items) : -1;
-    int say = it && !it->start_reported && !st->tty;
+    int say = it && !it->start_reported && !st->tty && !st->quiet;
     if (it)
         it->start_reported = 1;
     uint64_t size = it ? it->size : f->size;
@@ -140,7 +221,7 @@ static void cb_started(vodup_client *c, const vodup_file_info *f, void *user)
     /* Said here, on the worker thread, so that it comes before any retry line of the file. */
     if (say) {
         char sz[32];
-        char *path = cli_display_text(f->path);
+        char *path = cli_display_text(label(f->path));
         fprintf(stderr, "%s: uploading %s\n", path ? path : f->path, cli_human_bytes(sz, sizeof sz, (double)size));
         free(path);
     }
@@ -262,9 +343,11 @@ static void cb_retry(vodup_client *c, const vodup_file_info *f, int code, const 
         }
     }
     pthread_mutex_unlock(&st->mu);
-    if (st->tty || st->json || !print)
+    if (st->verbose && !st->tty && !st->json)
+        print = 1, repeats = 0;
+    if (st->tty || st->json || st->quiet || !print)
         return;
-    char *disp = cli_display_text(f->path);
+    char *disp = cli_display_text(label(f->path));
     if (repeats)
         fprintf(stderr, "%s: (the retry before was repeated %d more time%s)\n", disp ? disp : f->path, repeats,
                 repeats == 1 ? "" : "s");
@@ -322,7 +405,7 @@ static const char *code_word(int err)
 static void print_failure(upload_state *st, const item *it)
 {
     const char *msg = it->message ? it->message : vodup_strerror(it->error);
-    char *path = cli_display_text(it->path);
+    char *path = cli_display_text(label(it->path));
     const char *p = path ? path : it->path;
     int status = 0;
     char code[128];
@@ -376,7 +459,7 @@ static void print_result(upload_state *st, item *it)
     int ok = it->status == VODUP_STATUS_SUCCESS;
     const char *id_field = st->type == VODUP_MEDIA_IMAGE ? "ImageId" : "VideoId";
     if (st->json) {
-        json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:f}", "File", it->path, "Status", status_word(it->status, st->type),
+        json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:f}", "File", label(it->path), "Status", status_word(it->status, st->type),
                               "Size", (json_int_t)it->size, "BytesSent", (json_int_t)it->bytes_sent, "Seconds",
                               seconds(it));
         /* No VideoId when the failure came before CreateUploadVideo answered. */
@@ -410,15 +493,15 @@ static void print_result(upload_state *st, item *it)
         json_decref(o);
     } else if (ok) {
         char sz[32], sent[32];
-        char *path = cli_display_text(it->path);
+        char *path = cli_display_text(label(it->path));
         printf("%s: uploaded, %s %s (%s, %s sent in %.1f s)\n", path ? path : it->path, id_field,
                it->media_id ? it->media_id : "?", cli_human_bytes(sz, sizeof sz, (double)it->size),
                cli_human_bytes(sent, sizeof sent, (double)it->bytes_sent), seconds(it));
         free(path);
         fflush(stdout);
     }
-    if (it->retry_repeats && !st->tty && !st->json) {
-        char *path = cli_display_text(it->path);
+    if (it->retry_repeats && !st->tty && !st->json && !st->quiet && !st->verbose) {
+        char *path = cli_display_text(label(it->path));
         fprintf(stderr, "%s: (the last retry was repeated %d more time%s)\n", path ? path : it->path,
                 it->retry_repeats, it->retry_repeats == 1 ? "" : "s");
         free(path);
@@ -496,7 +579,7 @@ static void fail_all(int json, char **files, int n, const char *code, const char
         return;
     for (int i = 0; i < n; i++) {
         struct stat sb;
-        json_fail_row(files[i], stat(files[i], &sb) == 0 ? (uint64_t)sb.st_size : 0, code, msg);
+        json_fail_row(label(files[i]), stat(files[i], &sb) == 0 ? (uint64_t)sb.st_size : 0, code, msg);
     }
 }
 
@@ -596,11 +679,90 @@ static int check_image(const char *path, char *why, size_t n)
     return -1;
 }
 
+/* --recursive: the files under the directory arguments. nftw has no user pointer, hence
+ * one static list (freed at exit; the CLI runs one command). */
+#define MAX_GLOBS 16
+#define WALK_FDS 32 /* directories nftw may hold open */
+static struct {
+    char **files;
+    int n, cap, oom;
+    const char *globs[MAX_GLOBS];
+    int nglobs;
+} walk;
+
+static void walk_free(void)
+{
+    for (int i = 0; i < walk.n; i++)
+        free(walk.files[i]);
+    free(walk.files);
+    memset(&walk, 0, sizeof walk);
+}
+
+static int walk_add(const char *path)
+{
+    if (walk.n == walk.cap) {
+        int cap = walk.cap ? walk.cap * 2 : 64;
+        char **f = realloc(walk.files, (size_t)cap * sizeof *f);
+        if (!f)
+            return -1;
+        walk.files = f;
+        walk.cap = cap;
+    }
+    if (!(walk.files[walk.n] = strdup(path)))
+        return -1;
+    walk.n++;
+    return 0;
+}
+
+static int walk_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    if (flag != FTW_F)
+        return 0; /* directories; symlinks are not followed (FTW_PHYS): no loops */
+    int match = walk.nglobs == 0;
+    for (int i = 0; i < walk.nglobs && !match; i++)
+        match = fnmatch(walk.globs[i], path + ftw->base, 0) == 0;
+    if (match && walk_add(path) != 0) {
+        walk.oom = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int expand_dirs(const char *cmd, char **args, int n)
+{
+    atexit(walk_free);
+    for (int i = 0; i < n; i++) {
+        struct stat sb;
+        if (stat(args[i], &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            /* Files (and missing paths, named by the checks after) are kept as given. */
+            if (walk_add(args[i]) != 0)
+                walk.oom = 1;
+            continue;
+        }
+        int first = walk.n;
+        if (nftw(args[i], walk_one, WALK_FDS, FTW_PHYS) != 0 && !walk.oom) {
+            fprintf(stderr, "%s: cannot read the directory %s: %s\n", cmd, args[i], strerror(errno));
+            return -1;
+        }
+        qsort(walk.files + first, (size_t)(walk.n - first), sizeof *walk.files, cmp_str);
+    }
+    if (walk.oom)
+        fprintf(stderr, "%s: out of memory listing the files\n", cmd);
+    return walk.oom ? -1 : 0;
+}
+
 int cmd_upload(int argc, char **argv, vodup_media_type type)
 {
     const char *cmd = type == VODUP_MEDIA_IMAGE ? "vodup image upload" : "vodup upload";
     const char *usage = type == VODUP_MEDIA_IMAGE ? USAGE_IMAGE_UPLOAD : USAGE_UPLOAD;
-    enum { O_TITLE = 1, O_DESC, O_TAGS, O_CATE, O_PAR, O_PART, O_RATE, O_REC, O_JSON, O_ADDR, O_AUTH, O_VID };
+    enum { O_TITLE = 1, O_DESC, O_TAGS, O_CATE, O_PAR, O_PART, O_RATE, O_REC, O_JSON, O_ADDR, O_AUTH, O_VID, O_INCL,
+           O_SIZE, O_NAME };
     static const struct option opts[] = {CLI_COMMON_OPTIONS,
                                          {"title", required_argument, NULL, O_TITLE},
                                          {"description", required_argument, NULL, O_DESC},
@@ -611,6 +773,12 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
                                          {"limit-rate", required_argument, NULL, O_RATE},
                                          {"record-dir", required_argument, NULL, O_REC},
                                          {"json", no_argument, NULL, O_JSON},
+                                         {"recursive", no_argument, NULL, 'r'},
+                                         {"size", required_argument, NULL, O_SIZE},
+                                         {"stdin-name", required_argument, NULL, O_NAME},
+                                         {"include", required_argument, NULL, O_INCL},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"verbose", no_argument, NULL, 'v'},
                                          {"upload-address", required_argument, NULL, O_ADDR},
                                          {"upload-auth", required_argument, NULL, O_AUTH},
                                          {"video-id", required_argument, NULL, O_VID},
@@ -624,11 +792,31 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
     st.type = type;
     int c;
     long long v;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    int recursive = 0;
+    uint64_t stdin_size = 0;
+    const char *stdin_name = NULL;
+    while ((c = getopt_long(argc, argv, ":hrqv", opts, NULL)) != -1) {
         if (cli_flags_take(&flags, c, optarg))
             continue;
         switch (c) {
         case 'h': return cli_usage(usage, 1);
+        case 'r': recursive = 1; break;
+        case 'q': st.quiet = 1; st.verbose = 0; break;
+        case 'v': st.verbose = 1; st.quiet = 0; break;
+        case O_SIZE:
+            if (cli_parse_size(optarg, &stdin_size) != 0 || stdin_size == 0)
+                return cli_bad_usage(cmd, usage, "--size must be a size in bytes (k/M/G suffixes), not '%s'", optarg);
+            break;
+        case O_NAME:
+            if (!*optarg || strchr(optarg, '/'))
+                return cli_bad_usage(cmd, usage, "--stdin-name must be a file name (no '/'), not '%s'", optarg);
+            stdin_name = optarg;
+            break;
+        case O_INCL:
+            if (walk.nglobs == MAX_GLOBS)
+                return cli_bad_usage(cmd, usage, "at most %d --include patterns", MAX_GLOBS);
+            walk.globs[walk.nglobs++] = optarg;
+            break;
         case O_TITLE: info.title = optarg; break;
         case O_DESC: info.description = optarg; break;
         case O_TAGS: info.tags = optarg; break;
@@ -662,6 +850,40 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
     }
     if (optind >= argc)
         return cli_bad_usage(cmd, usage, "which files? give at least one");
+    if (walk.nglobs && !recursive)
+        return cli_bad_usage(cmd, usage, "--include selects files in directories: add --recursive");
+    int dashes = 0;
+    for (int i = optind; i < argc; i++)
+        dashes += strcmp(argv[i], "-") == 0;
+    if (dashes > 1)
+        return cli_bad_usage(cmd, usage, "standard input (-) can be given once");
+    if ((stdin_size || stdin_name) && !dashes)
+        return cli_bad_usage(cmd, usage, "--size and --stdin-name are for standard input (-)");
+    if (dashes && flags.access_key_secret && strcmp(flags.access_key_secret, "-") == 0)
+        return cli_bad_usage(cmd, usage, "standard input cannot hold both the file and the secret "
+                                         "(use --access-key-secret-file)");
+    if (dashes) {
+        uint64_t got = 0;
+        if (spool_stdin(cmd, stdin_name ? stdin_name : type == VODUP_MEDIA_IMAGE ? "stdin.png" : "stdin.mp4",
+                        stdin_size, &got) != 0)
+            return EXIT_FAILED;
+        for (int i = optind; i < argc; i++)
+            if (strcmp(argv[i], "-") == 0)
+                argv[i] = spool.path;
+    }
+    /* From here on argv/argc are the files: the arguments, with the directories replaced
+     * by the files under them when --recursive. */
+    if (recursive) {
+        if (expand_dirs(cmd, argv + optind, argc - optind) != 0)
+            return EXIT_FAILED;
+        if (walk.n == 0) {
+            fprintf(stderr, "%s: no files to upload%s\n", cmd, walk.nglobs ? " (none matches --include)" : "");
+            return EXIT_FAILED;
+        }
+        argv = walk.files;
+        argc = walk.n;
+        optind = 0;
+    }
     int auth_mode = st.upload_address || st.upload_auth || st.video_id;
     if (auth_mode && !(st.upload_address && st.upload_auth && st.video_id))
         return cli_bad_usage(cmd, usage, "--upload-address, --upload-auth and --video-id go together");
@@ -676,10 +898,13 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
         struct stat sb;
         char why[512];
         const char *code = NULL;
-        char *disp = cli_display_text(argv[i]);
+        char *disp = cli_display_text(label(argv[i]));
         if (stat(argv[i], &sb) != 0) {
             snprintf(why, sizeof why, "%s", errno == ENOENT ? "no such file" : strerror(errno));
             code = "FileNotFound";
+        } else if (S_ISDIR(sb.st_mode)) {
+            snprintf(why, sizeof why, "is a directory (--recursive uploads the files in it)");
+            code = "NotAFile";
         } else if (!S_ISREG(sb.st_mode)) {
             snprintf(why, sizeof why, "not a regular file");
             code = "NotAFile";
@@ -692,7 +917,7 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
         if (code) {
             fprintf(stderr, "%s: %s: %s\n", cmd, disp ? disp : argv[i], why);
             if (st.json)
-                json_fail_row(argv[i], stat(argv[i], &sb) == 0 ? (uint64_t)sb.st_size : 0, code, why);
+                json_fail_row(label(argv[i]), stat(argv[i], &sb) == 0 ? (uint64_t)sb.st_size : 0, code, why);
             missing = 1;
         }
         free(disp);
@@ -739,7 +964,11 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
 
     st.n = argc - optind;
     st.items = calloc((size_t)st.n, sizeof *st.items);
-    st.tty = isatty(STDERR_FILENO);
+    st.tty = isatty(STDERR_FILENO) && !st.quiet;
+    if (st.verbose)
+        fprintf(stderr, "%s: %d file%s to %s%s%s%s, resume records in %s\n", cmd, st.n, st.n == 1 ? "" : "s",
+                auth_mode ? "the upload address" : cfg.endpoint, auth_mode ? "" : " (from ",
+                auth_mode ? "" : (cfg.endpoint_from ? cfg.endpoint_from : "?"), auth_mode ? "" : ")", record_dir);
     st.endpoint = cfg.endpoint && !auth_mode ? cfg.endpoint : "the upload address";
     st.endpoint_from = cfg.endpoint_from;
     st.progress = cli_progress_new(st.n, stderr, st.tty);
@@ -790,7 +1019,7 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
         }
         err = vodup_client_add_file(client, &it->id, it->path, type, &info);
         if (err != VODUP_OK) {
-            char *disp = cli_display_text(it->path);
+            char *disp = cli_display_text(label(it->path));
             fprintf(stderr, "%s: %s: %s\n", cmd, disp ? disp : it->path, vodup_client_last_error(client));
             free(disp);
             fail_all(st.json, argv + optind, argc - optind, code_word(err), vodup_client_last_error(client));
@@ -890,7 +1119,7 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
                 cmd, paused, paused == 1 ? "" : "s", record_dir, cmd);
         rc = EXIT_INTERRUPTED;
     } else {
-        if (st.n > 1 && !st.json)
+        if (st.n > 1 && !st.json && !st.quiet)
             fprintf(stderr, "%s: %d of %d files uploaded\n", cmd, ok, st.n);
         rc = ok == st.n ? EXIT_OK : EXIT_FAILED;
     }

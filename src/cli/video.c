@@ -51,6 +51,7 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage, int 
             return cli_usage(usage, 1);
         if (c == 'j' && json) {
             *json = 1;
+            cli_json_errors = 1;
         } else if (c == 's' && status) {
             *status = optarg;
         } else {

@@ -11,6 +11,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -155,6 +156,53 @@ describe('vodup CLI failures', () => {
     } finally { await full.close(); }
   });
 
+  it('uploads a directory with --recursive --include; -q prints results only', T, withLogs(async () => {
+    const tree = path.join(dir, 'tree');
+    fs.mkdirSync(path.join(tree, 'a', 'b'), { recursive: true });
+    await randomFile(path.join(tree, 'a'), 1500, 'one.mp4');
+    await randomFile(path.join(tree, 'a', 'b'), 1500, 'two.mp4');
+    fs.writeFileSync(path.join(tree, 'a', 'notes.txt'), 'not a video');
+    let r = runCli(['upload', tree], cliEnv(srv, dir));
+    assert.equal(r.code, 1, show(r));
+    assert.match(r.stderr, /is a directory.*--recursive/, show(r));
+    r = runCli(['upload', '--json', '-r', '--include', '*.mp4', tree], cliEnv(srv, dir));
+    assert.equal(r.code, 0, show(r));
+    assert.deepEqual(jsonLines(r.stdout).map(o => [path.relative(tree, o.File), o.Status]),
+      [['a/b/two.mp4', 'UploadSucc'], ['a/one.mp4', 'UploadSucc']]);
+    r = runCli(['upload', '-q', '--recursive', '--include', '*.mp4', tree], cliEnv(srv, dir));
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.stderr, '', show(r));
+    assert.equal(r.stdout.split('\n').filter(l => /uploaded, VideoId/.test(l)).length, 2, show(r));
+  }));
+
+  it('uploads standard input (-) with --size and --stdin-name, and refuses a short one', T, withLogs(async () => {
+    const data = crypto.randomBytes(300 * 1024 + 17);
+    let r = runCli(['upload', '--json', '-', '--size', String(data.length), '--stdin-name', 'piped.mp4'],
+      cliEnv(srv, dir), { input: data });
+    assert.equal(r.code, 0, show(r));
+    const [o] = jsonLines(r.stdout);
+    assert.equal(o.File, '-');
+    assert.equal(o.Size, data.length);
+    const got = await srv.client({ bucket: o.Bucket }).get(o.Object);
+    assert.ok(Buffer.compare(got.content, data) === 0, 'stored bytes differ from standard input');
+    const info = await vod.request('GetVideoInfo', { VideoId: o.VideoId }, { method: 'POST' });
+    assert.equal(info.Video.Title, 'piped.mp4');
+    r = runCli(['upload', '--json', '-', '--size', String(data.length + 1)], cliEnv(srv, dir), { input: data });
+    assert.equal(r.code, 1, show(r));
+    assert.match(r.stderr, /--size said/, show(r));
+  }));
+
+  it('prints an error row on stdout when an API call of a --json command fails', T, () => {
+    let r = runCli(['video', 'info', '--json', 'nosuchvideo'], cliEnv(srv, dir));
+    assert.equal(r.code, 1, show(r));
+    const [o] = jsonLines(r.stdout);
+    assert.equal(o.ErrorCode, 'InvalidVideo.NotFound', show(r));
+    assert.ok(o.Error, show(r));
+    r = runCli(['video', 'list', '--json'], cliEnv(srv, dir, { VODUP_ACCESS_KEY_SECRET: 'wrong' }));
+    assert.equal(r.code, 1, show(r));
+    assert.equal(jsonLines(r.stdout)[0].ErrorCode, 'SignatureDoesNotMatch', show(r));
+  });
+
   it('refuses an unknown --status, listing the valid ones', T, () => {
     const r = runCli(['video', 'list', '--status', 'Bogus'], cliEnv(srv, dir));
     assert.equal(r.code, 2, show(r));
@@ -173,6 +221,11 @@ describe('vodup CLI failures', () => {
     r = runCli(['video', 'list', '--access-key-id', srv.creds.AccessKeyId, '--access-key-secret', '-'], env,
       { input: `${srv.creds.AccessKeySecret}\n` });
     assert.equal(r.code, 0, show(r));
+    assert.doesNotMatch(r.stderr, /warning/, show(r));
+    fs.chmodSync(secretFile, 0o644);
+    r = runCli(['video', 'list', '--access-key-id', srv.creds.AccessKeyId, '--access-key-secret-file', secretFile], env);
+    assert.equal(r.code, 0, show(r));
+    assert.match(r.stderr, /can be read by other users \(mode 644\): chmod 600/, show(r));
     r = runCli(['video', 'list', '--access-key-id', srv.creds.AccessKeyId, '--access-key-secret-file', path.join(dir, 'none')], env);
     assert.equal(r.code, 2, show(r));
     assert.match(r.stderr, /access-key-secret-file/, show(r));

@@ -104,12 +104,53 @@ export class Screen {
     this.cols = cols; this.rows = rows;
     this.grid = Array.from({ length: rows }, () => Array(cols).fill(' '));
     this.r = 0; this.c = 0; this.wraps = []; this.unknown = []; this.scrolled = [];
+    this.wrapped = Array(rows).fill(false); // row r continues on row r + 1 (auto-wrap)
+  }
+
+  /**
+   * Resizes to cols columns the way reflowing terminals (VTE, kitty, tmux, iTerm2, ...) do:
+   * every logical line (rows joined where they auto-wrapped) is wrapped again at the new
+   * width, trailing blanks dropped, and the cursor keeps its place in its line.
+   */
+  resize(cols) {
+    const lines = [];
+    let cur = null, curLine = 0, curOff = 0;
+    for (let r = 0; r < this.rows; r++) {
+      if (!cur) { cur = []; lines.push(cur); }
+      if (r === this.r) { curLine = lines.length - 1; curOff = cur.length + this.c; }
+      cur.push(...this.grid[r]);
+      if (!this.wrapped[r]) cur = null;
+    }
+    const rows = [], wrapped = [];
+    let newR = 0, newC = 0;
+    lines.forEach((cells, i) => {
+      let end = cells.length;
+      while (end > 0 && (cells[end - 1] === ' ')) end--;
+      if (i === curLine && curOff > end) end = curOff;
+      const start = rows.length;
+      for (let k = 0; k < Math.max(end, 1); k += cols) {
+        const part = cells.slice(k, Math.min(k + cols, end));
+        while (part.length < cols) part.push(' ');
+        rows.push(part);
+        wrapped.push(k + cols < end);
+      }
+      if (i === curLine) { newR = start + Math.floor(curOff / cols); newC = curOff % cols; }
+    });
+    // Blank rows at the bottom go first; then the top scrolls away.
+    while (rows.length > this.rows && rows.length - 1 > newR && rows[rows.length - 1].every(ch => ch === ' ')) {
+      rows.pop(); wrapped.pop();
+    }
+    while (rows.length > this.rows) { this.scrolled.push(rows.shift().join('')); wrapped.shift(); newR--; }
+    while (rows.length < this.rows) { rows.push(Array(cols).fill(' ')); wrapped.push(false); }
+    this.grid = rows; this.wrapped = wrapped; this.cols = cols; this.r = Math.max(0, newR); this.c = newC;
   }
 
   lineFeed() {
     if (this.r === this.rows - 1) {
       this.scrolled.push(this.grid.shift().join(''));
       this.grid.push(Array(this.cols).fill(' '));
+      this.wrapped.shift();
+      this.wrapped.push(false);
     } else {
       this.r++;
     }
@@ -118,6 +159,7 @@ export class Screen {
   put(ch, w) {
     if (this.c + w > this.cols) {
       this.wraps.push(this.text(this.r));
+      this.wrapped[this.r] = true;
       this.c = 0;
       this.lineFeed();
     }
@@ -145,6 +187,7 @@ export class Screen {
         for (let k = 0; k < this.cols; k++) {
           if ((mode === 0 && k >= this.c) || (mode === 1 && k <= this.c) || mode === 2) row[k] = ' ';
         }
+        if (mode !== 1) this.wrapped[this.r] = false;
         break;
       }
       case 'J': {
@@ -154,10 +197,15 @@ export class Screen {
             const after = r > this.r || (r === this.r && k >= this.c);
             if (mode === 2 || (mode === 0 && after) || (mode === 1 && !after)) this.grid[r][k] = ' ';
           }
+          if (mode === 2 || (mode === 0 && r >= this.r)) this.wrapped[r] = false;
         }
         break;
       }
       case 'm': case 'h': case 'l': break;
+      case 't': // CSI 8;rows;cols t: the size changed (the tests send it where they resize)
+        if (ps[0] === 8 && !Number.isNaN(ps[2])) this.resize(ps[2]);
+        else this.unknown.push(`CSI ${params}${final}`);
+        break;
       default: this.unknown.push(`CSI ${params}${final}`);
     }
   }

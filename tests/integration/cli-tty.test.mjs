@@ -71,6 +71,29 @@ describe('vodup CLI on a terminal', () => {
     }));
   }
 
+  it('redraws cleanly when the terminal shrinks from 80 to 50 columns mid-upload (SIGWINCH)', T, withLogs(async () => {
+    const rec = path.join(dir, 'rec-winch');
+    // The CLI in the background of the pty's shell; once it draws, the shell narrows the
+    // terminal (the kernel sends SIGWINCH) and writes CSI 8;24;50t, which tells the test's
+    // screen to reflow its lines as most terminals do, at that point of the stream.
+    const cmd = `${shq(cliPath())} upload --json --limit-rate ${LIMIT} --part-size 256k --record-dir ${shq(rec)} ` +
+      `${files.map(shq).join(' ')} > /dev/null & pid=$!; ` +
+      `for i in $(seq 100); do [ -n "$(ls -A ${shq(rec)} 2>/dev/null | grep -v '^\\.probe')" ] && break; sleep 0.1; done; ` +
+      `sleep 1.5; stty cols 50; printf '\\033[8;24;50t'; wait $pid`;
+    const r = await runInPty(cmd, { cols: 80, rows: 24, env: cliEnv(srv, dir, { LC_ALL: 'C.UTF-8' }) });
+    const screen = new Screen(80, 24).feed(r.raw);
+    const shown = `exit ${r.code}\nscreen:\n${screen.lines().join('\n')}\nraw:\n${JSON.stringify(r.raw.toString('utf8')).slice(-3000)}`;
+    assert.equal(r.code, 0, shown);
+    assert.equal(screen.cols, 50, `the resize marker was not seen\n${shown}`);
+    assert.deepEqual(screen.wraps, [], shown);
+    const lines = screen.lines();
+    assert.equal(lines.filter(l => l.startsWith('映画')).length, 1, shown);
+    assert.equal(lines.filter(l => l.startsWith('evil')).length, 1, shown);
+    assert.equal(lines.filter(l => l.startsWith('total')).length, 1, shown);
+    // Nothing but the rows (and the summary line) is left: no halves of reflowed rows.
+    for (const l of lines) assert.match(l, /^(映画|evil|total|vodup upload:)/, `leftover row: ${l}\n${shown}`);
+  }));
+
   it('says "paused" in the total row after Ctrl-C', T, withLogs(async () => {
     const rec = path.join(dir, 'rec-int');
     const big = await randomFile(dir, 8 * MiB, 'paused.mp4');
