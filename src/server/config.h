@@ -51,4 +51,9 @@
  * so that deletes, aborts and metadata can always be recorded (see store/blob.h). */
 #define VODUPD_DEFAULT_DISK_RESERVE (64ULL * 1024 * 1024)
 
+/* Signed requests per second one AccessKeyId may make (--rate-per-key), with bursts of twice
+ * that: far above what an uploading client needs, low enough that one leaked or looping
+ * credential cannot keep every worker busy. */
+#define VODUPD_DEFAULT_RATE_PER_KEY 1000
+
 #endif

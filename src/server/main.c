@@ -16,6 +16,7 @@
 
 #include "server/admin.h"
 #include "server/auth/auth.h"
+#include "server/auth/ratelimit.h"
 #include "server/auth/token.h"
 #include "server/check.h"
 #include "server/config.h"
@@ -90,6 +91,9 @@ static const char USAGE_SERVE[] =
     "  --body-rate-window S  ... over each window of S seconds (default 30)\n"
     "  --trusted-proxy CIDR  a reverse proxy (repeatable): its requests are counted against,\n"
     "                     and logged with, the client named in X-Forwarded-For\n"
+    "  --rate-per-key N      signed requests per second one AccessKeyId may make, bursts of\n"
+    "                     2N (default 1000; 0 no limit); over it: OSS 429 QpsLimitExceeded,\n"
+    "                     RPC 400 Throttling.User\n"
     "\n"
     "Logs one line per request to stderr (never a secret). SIGTERM or SIGINT stops it\n"
     "gracefully: no new connections, requests in flight finish, then it exits 0.\n";
@@ -312,7 +316,8 @@ static int cmd_serve(int argc, char **argv)
     const char *trusted[VODUPD_MAX_TRUSTED_PROXIES];
     size_t ntrusted = 0;
     enum { OPT_MAX_CONN = 0x100, OPT_MAX_PER_IP, OPT_HEAD_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MIN_BODY_RATE,
-           OPT_BODY_WINDOW, OPT_TRUSTED_PROXY };
+           OPT_BODY_WINDOW, OPT_TRUSTED_PROXY, OPT_RATE_PER_KEY };
+    long rate_per_key = VODUPD_DEFAULT_RATE_PER_KEY;
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
                                          {"listen", required_argument, NULL, 'l'},
                                          {"public-url", required_argument, NULL, 'u'},
@@ -335,6 +340,7 @@ static int cmd_serve(int argc, char **argv)
                                          {"min-body-rate", required_argument, NULL, OPT_MIN_BODY_RATE},
                                          {"body-rate-window", required_argument, NULL, OPT_BODY_WINDOW},
                                          {"trusted-proxy", required_argument, NULL, OPT_TRUSTED_PROXY},
+                                         {"rate-per-key", required_argument, NULL, OPT_RATE_PER_KEY},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -406,6 +412,13 @@ static int cmd_serve(int argc, char **argv)
                 return 2;
             }
             trusted[ntrusted++] = optarg;
+            break;
+        case OPT_RATE_PER_KEY:
+            rate_per_key = strtol(optarg, &end, 10);
+            if (rate_per_key < 0 || rate_per_key > 1000000) {
+                fprintf(stderr, "vodupd serve: --rate-per-key wants 0..1000000, got '%s'\n", optarg);
+                return 2;
+            }
             break;
         case 'h': fputs(USAGE_SERVE, stdout); return 0;
         default: fputs(USAGE_SERVE, stderr); return 2;
@@ -500,6 +513,10 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "vodupd serve: cannot load or create the token keys in %s/keys: %s\n", data_dir, strerror(errno));
         return 1;
     }
+    if (rate_per_key > 0 && !(s.ratelimit = auth_ratelimit_new((double)rate_per_key, 2.0 * (double)rate_per_key))) {
+        fprintf(stderr, "vodupd serve: out of memory\n");
+        return 1;
+    }
     s.revocations = vodup_meta_revocations_open(data_dir);
     if (!s.revocations) {
         fprintf(stderr, "vodupd serve: cannot open the revocation cache in %s\n", data_dir);
@@ -573,6 +590,7 @@ static int cmd_serve(int argc, char **argv)
     s.blobs->ops->close(s.blobs);
     vodup_meta_close(s.meta);
     token_keys_free(s.token_keys);
+    auth_ratelimit_free(s.ratelimit);
     vodup_meta_revocations_close(s.revocations);
     for (int i = 0; i < s.n_own_hosts; i++)
         free(s.own_hosts[i]);

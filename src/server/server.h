@@ -40,6 +40,7 @@ typedef struct vodupd {
     long upload_expiry;            /* seconds after which an unfinished multipart upload is aborted; 0 never */
     struct events *events;         /* the callback sender (events/events.h) */
     struct token_keys *token_keys; /* seals temporary credentials (auth/token.h) */
+    struct auth_ratelimit *ratelimit; /* requests per second per AccessKeyId (auth/ratelimit.h); NULL: none */
     int serve_active_content;      /* GetObject serves HTML/SVG/... inline (see object_get.c) */
     struct vodup_meta_revocations *revocations; /* revoked principals, cached (store/meta.h); NULL: read uncached */
 

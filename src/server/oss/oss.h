@@ -36,6 +36,7 @@ typedef enum oss_err {
     OSS_ERR_TooManyBuckets,
     OSS_ERR_AccessKeyIdAndSecurityTokenNotMatch,
     OSS_ERR_StorageFull,
+    OSS_ERR_QpsLimitExceeded,
     OSS_ERR__COUNT
 } oss_err;
 

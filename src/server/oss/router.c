@@ -16,6 +16,7 @@
 #include "common/xml.h"
 #include "server/config.h"
 #include "server/http/sdk.h"
+#include "server/auth/ratelimit.h"
 #include "server/oss/oss.h"
 #include "server/oss/upload.h"
 #include "server/rpc/rpc.h"
@@ -337,6 +338,11 @@ static int authenticate(http_request *r)
         return -1;
     }
     vbuf_free(&sts);
+    if (!auth_ratelimit_take(r->srv->ratelimit, r->auth.access_key_id, NULL)) {
+        auth_cred_clear(&r->cred);
+        oss_error(r, OSS_ERR_QpsLimitExceeded, "Please reduce your request rate.");
+        return -1;
+    }
     r->authenticated = 1;
     return 0;
 }

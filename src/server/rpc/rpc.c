@@ -13,6 +13,7 @@
 #include "common/timefmt.h"
 #include "common/xml.h"
 #include "server/config.h"
+#include "server/auth/ratelimit.h"
 #include "server/oss/oss.h"
 #include "server/oss/upload.h"
 #include "server/store/meta_vod.h"
@@ -242,6 +243,11 @@ static int authenticate(rpc_call *c)
         return -1;
     }
     vbuf_free(&sts);
+    /* Before the nonce is recorded: a throttled request may be sent again as it is. */
+    if (!auth_ratelimit_take(r->srv->ratelimit, ak, NULL)) {
+        auth_cred_clear(&r->cred);
+        return rpc_error(c, 400, "Throttling.User", "Request was denied due to user flow control.");
+    }
     int n = vodup_meta_nonce_use(r->srv->meta, ak, rpc_param(c, "SignatureNonce"), c->now, RPC_NONCE_TTL);
     if (n == VODUP_META_EEXISTS)
         return rpc_error(c, 400, "SignatureNonceUsed", "Specified signature nonce was used already.");
