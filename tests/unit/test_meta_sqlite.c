@@ -1164,6 +1164,69 @@ static void test_concurrency(void **state)
     assert_int_equal(vodup_meta_gc_take(f->m, ids, 512), NTHREADS * (ROUNDS - 10));
 }
 
+
+/* Group commit: writers that commit together still get their own results; a refused
+ * write leaves nothing behind, its neighbours' writes all land. */
+#define GROUP_THREADS 16
+#define GROUP_ROUNDS 25
+
+typedef struct group_worker {
+    vodup_meta *m;
+    int index;
+    int errors;
+} group_worker;
+
+static void *group_main(void *arg)
+{
+    group_worker *w = arg;
+    vodup_meta_guard g = { .issued_ms = 1, .expires = 1 };
+    for (int r = 0; r < GROUP_ROUNDS; r++) {
+        char key[32];
+        snprintf(key, sizeof key, "g%d/%d", w->index, r);
+        vodup_meta_segment seg;
+        vodup_meta_object o = simple_object(key, &seg, (unsigned)(50000 + w->index * 100 + r), 10);
+        /* every other write is refused (no media at the key) */
+        int refused = r % 2;
+        int rc = vodup_meta_object_put_guarded(w->m, &o, refused ? &g : NULL);
+        if (rc != (refused ? VODUP_META_EREVOKED : VODUP_META_OK))
+            w->errors++;
+    }
+    return NULL;
+}
+
+static void test_group_commit_results(void **state)
+{
+    fx *f = *state;
+    group_worker w[GROUP_THREADS];
+    pthread_t th[GROUP_THREADS];
+    for (int i = 0; i < GROUP_THREADS; i++) {
+        w[i] = (group_worker){ .m = f->m, .index = i };
+        assert_int_equal(pthread_create(&th[i], NULL, group_main, &w[i]), 0);
+    }
+    for (int i = 0; i < GROUP_THREADS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(w[i].errors, 0);
+    }
+    for (int i = 0; i < GROUP_THREADS; i++) {
+        for (int r = 0; r < GROUP_ROUNDS; r++) {
+            char key[32];
+            int n = snprintf(key, sizeof key, "g%d/%d", i, r);
+            vodup_meta_object o;
+            int rc = vodup_meta_object_get(f->m, "b1", key, (size_t)n, &o);
+            assert_int_equal(rc, r % 2 ? VODUP_META_ENOTFOUND : VODUP_META_OK);
+            if (rc == VODUP_META_OK)
+                vodup_meta_object_clear(&o);
+        }
+    }
+    /* a second handle (another process, say) sees all of it: it was committed */
+    vodup_meta *other;
+    assert_int_equal(vodup_meta_open(&other, f->dir, 1), VODUP_META_OK);
+    int cnt = 0;
+    assert_int_equal(vodup_meta_object_list(other, "b1", "g", 1, NULL, 0, 1000, count_cb, &cnt), VODUP_META_OK);
+    assert_int_equal(cnt, GROUP_THREADS * ((GROUP_ROUNDS + 1) / 2));
+    vodup_meta_close(other);
+}
+
 static void test_reopen(void **state)
 {
     fx *f = *state;
@@ -1234,6 +1297,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_guarded_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credential_uploads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_take_after, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nested_callbacks, setup, teardown),
