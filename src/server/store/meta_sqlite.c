@@ -115,8 +115,14 @@ static const char *const stmt_sql[S_CORE_END] = {
     [S_UPLOAD_KEY_COUNT] = "SELECT count(*) FROM uploads u JOIN upload_creds c ON c.upload_id = u.id"
                            " WHERE u.bucket = ?1 AND u.key = ?2",
     [S_GC_TAKE_AFTER] = "SELECT blob FROM blob_gc WHERE blob > ?2 ORDER BY blob LIMIT ?1",
-    [S_UPLOAD_EXTEND] = "UPDATE upload_creds SET expires = max(expires, ?2) WHERE upload_id = ?1",
-    [S_UPLOAD_CRED_INSERT] = "INSERT INTO upload_creds(upload_id, expires) VALUES(?1, ?2)",
+    /* touched: a sequence number (one past the largest), not a time: writes within one
+     * second must still order. */
+    [S_UPLOAD_EXTEND] = "UPDATE upload_creds SET expires = max(expires, ?2),"
+                        " touched = (SELECT coalesce(max(touched), 0) + 1 FROM upload_creds) WHERE upload_id = ?1",
+    [S_UPLOAD_CRED_INSERT] = "INSERT INTO upload_creds(upload_id, expires, touched)"
+                             " VALUES(?1, ?2, (SELECT coalesce(max(touched), 0) + 1 FROM upload_creds))",
+    [S_UPLOAD_KEY_OLDEST] = "SELECT c.upload_id FROM uploads u JOIN upload_creds c ON c.upload_id = u.id"
+                            " WHERE u.bucket = ?1 AND u.key = ?2 ORDER BY c.touched, c.upload_id LIMIT 1",
 };
 
 /* ---- schema ------------------------------------------------------------------------ */
@@ -211,13 +217,15 @@ static const char *const migrations[] = {
  * numbered migration, so that a data directory stays usable by the version before (and
  * the numbering stays with changes older versions must refuse). upload_creds: the
  * multipart uploads opened by upload credentials (UploadAuth), with the expiry of the
- * newest credential that wrote to them, so abandoned ones can be aborted then; a row
- * goes with its upload (ON DELETE CASCADE). */
+ * newest credential that wrote to them, so abandoned ones can be aborted then, and the
+ * order they were last written in (initiated or a part), to know which to give up when a key has
+ * too many; a row goes with its upload (ON DELETE CASCADE). */
 static const char ensure_sql[] =
     "CREATE TABLE IF NOT EXISTS upload_creds("
     "  upload_id TEXT PRIMARY KEY REFERENCES uploads(id) ON DELETE CASCADE,"
-    "  expires INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS upload_creds_expires ON upload_creds(expires);";
+    "  expires INTEGER NOT NULL, touched INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS upload_creds_expires ON upload_creds(expires);"
+    "CREATE INDEX IF NOT EXISTS upload_creds_touched ON upload_creds(touched);";
 
 /* ---- connections and the pool ------------------------------------------------------- */
 
@@ -1431,8 +1439,10 @@ static int count_rows(conn *c, int id, const char *a, const char *key, size_t ke
 }
 
 int vodup_meta_upload_create_guarded(vodup_meta *m, const vodup_meta_upload *up, const char *account_id,
-                                     int max_open, const vodup_meta_guard *g, int max_per_key)
+                                     int max_open, const vodup_meta_guard *g, int max_per_key, int *evicted)
 {
+    if (evicted)
+        *evicted = 0;
     conn *c = meta__acquire(m);
     int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
@@ -1440,8 +1450,21 @@ int vodup_meta_upload_create_guarded(vodup_meta *m, const vodup_meta_upload *up,
         if (rc == VODUP_META_OK && g && max_per_key > 0) {
             int64_t n = 0;
             rc = count_rows(c, S_UPLOAD_KEY_COUNT, up->bucket, up->key, up->key_len, &n);
-            if (rc == VODUP_META_OK && n >= max_per_key)
-                rc = VODUP_META_EKEYLIMIT;
+            /* Make room by aborting the least recently written ones. */
+            for (; rc == VODUP_META_OK && n >= max_per_key; n--) {
+                char *oldest = NULL;
+                sqlite3_stmt *s = meta__st(c, S_UPLOAD_KEY_OLDEST);
+                if (s) {
+                    bind_text(s, 1, up->bucket);
+                    bind_bytes(s, 2, up->key, up->key_len);
+                }
+                rc = meta__step_one(c, s, "upload oldest", meta__text_from_row, &oldest, NULL);
+                if (rc == VODUP_META_OK)
+                    rc = meta__upload_drop(c, oldest);
+                free(oldest);
+                if (rc == VODUP_META_OK && evicted)
+                    (*evicted)++;
+            }
         }
         if (rc == VODUP_META_OK && max_open > 0) {
             sqlite3_stmt *s = meta__st(c, S_UPLOAD_COUNT);
@@ -1487,7 +1510,7 @@ int vodup_meta_upload_create_guarded(vodup_meta *m, const vodup_meta_upload *up,
 int vodup_meta_upload_create(vodup_meta *m, const vodup_meta_upload *up, const char *account_id,
                              int max_open)
 {
-    return vodup_meta_upload_create_guarded(m, up, account_id, max_open, NULL, 0);
+    return vodup_meta_upload_create_guarded(m, up, account_id, max_open, NULL, 0, NULL);
 }
 
 /* Fills up from a row of UPLOAD_COLS. */
