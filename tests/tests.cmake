@@ -81,3 +81,12 @@ endforeach()
 add_test(NAME header.pedantic
          COMMAND ${CMAKE_C_COMPILER} -std=c11 -pedantic -Wall -Wextra -Werror -fsyntax-only
                  -I${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/tests/header/pedantic.c)
+
+# A fault the tests cannot cause otherwise, a slow disk: LD_PRELOADed into vodupd by
+# tests/integration/commit-races.test.mjs (skipped under the sanitizers, whose runtime
+# must come first).
+if(NOT VODUP_SANITIZE)
+  add_library(vodup_slow_sync MODULE ${CMAKE_SOURCE_DIR}/tests/faults/slow_sync.c)
+  target_link_libraries(vodup_slow_sync PRIVATE ${CMAKE_DL_LIBS})
+  set_target_properties(vodup_slow_sync PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+endif()
