@@ -97,3 +97,12 @@ if(NODE AND TARGET vodupd)
       TIMEOUT 600)
   endforeach()
 endif()
+
+# A fault the tests cannot cause otherwise, a slow disk: LD_PRELOADed into vodupd by
+# tests/integration/commit-races.test.mjs (skipped under the sanitizers, whose runtime
+# must come first).
+if(NOT VODUP_SANITIZE)
+  add_library(vodup_slow_sync MODULE ${CMAKE_SOURCE_DIR}/tests/faults/slow_sync.c)
+  target_link_libraries(vodup_slow_sync PRIVATE ${CMAKE_DL_LIBS})
+  set_target_properties(vodup_slow_sync PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+endif()

@@ -44,8 +44,9 @@
 #define VODUPD_MAX_TRUSTED_PROXIES 32               /* --trusted-proxy ranges */
 #define VODUPD_DEFAULT_MAX_UPLOADS 10000            /* open multipart uploads per account */
 /* Open multipart uploads that upload credentials (UploadAuth) may have on their one
- * object: a resumable client needs one, a few leave room for restarts; more would let one
- * credential fill the account's --max-uploads. */
+ * object: a resumable client needs one, a few leave room for restarts; initiating one
+ * more aborts the least recently written, so one credential cannot fill the account's
+ * --max-uploads (nor keep their parts). */
 #define VODUPD_MAX_UPLOADS_PER_CREDENTIAL_KEY 4
 /* Free space that uploads must leave on the data directory's file system (--disk-reserve),
  * so that deletes, aborts and metadata can always be recorded (see store/blob.h). */

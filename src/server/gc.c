@@ -205,10 +205,14 @@ static void expire_uploads(vodupd *s, time_t *last)
  * credential that wrote to them has expired, plus one more credential lifetime (the
  * grace a client has to fetch fresh credentials and resume): nobody can finish them any
  * more, and each would hold parts and a place in the account's --max-uploads for days.
- * The query reads an index of such uploads only, so it runs on every pass. */
-static void expire_credential_uploads(vodupd *s)
+ * The query reads an index of such uploads only, so it runs with the passes. */
+static void expire_credential_uploads(vodupd *s, time_t *last)
 {
-    time_t before = time(NULL) - (time_t)s->upload_auth_ttl;
+    time_t now = time(NULL);
+    if (now == *last) /* passes come with every kick: once a second is plenty */
+        return;
+    *last = now;
+    time_t before = now - (time_t)s->upload_auth_ttl;
     int n, any = 0;
     while ((n = vodup_meta_upload_expire_creds(s->meta, before, 1000)) > 0) {
         fprintf(stderr, "vodupd: aborted %d multipart upload(s) whose upload credentials expired\n", n);
@@ -224,12 +228,12 @@ static void *gc_main(void *p)
 {
     vodupd *s = p;
     int held = 0;
-    time_t last_sweep = 0;
+    time_t last_sweep = 0, last_cred_sweep = 0;
     pthread_mutex_lock(&s->gc_mu);
     while (!s->gc_stop) {
         pthread_mutex_unlock(&s->gc_mu);
         expire_uploads(s, &last_sweep);
-        expire_credential_uploads(s);
+        expire_credential_uploads(s, &last_cred_sweep);
         pthread_mutex_lock(&s->gc_mu);
         while (!s->gc_kicked && !s->gc_stop) {
             struct timespec until;

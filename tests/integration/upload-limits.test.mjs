@@ -45,23 +45,30 @@ async function openUploads(s, bucket) {
   return xmlTags(r.text, 'UploadId');
 }
 
-describe('upload credential limits', { concurrency: true }, () => {
-  it(`upload credentials may keep at most ${MAX_PER_KEY} multipart uploads open on their object`, T, withLogs(async () => {
+describe('upload credential limits', () => {
+  it(`upload credentials keep at most ${MAX_PER_KEY} multipart uploads open on their object: one more aborts the least recently written`, T, withLogs(async () => {
     const v = await newVideo(srv);
     const oss = uploadClient(v);
     const ids = [];
     for (let i = 0; i < MAX_PER_KEY; i++) ids.push((await oss.initMultipartUpload(v.addr.FileName)).uploadId);
-    let caught;
-    await assert.rejects(oss.initMultipartUpload(v.addr.FileName), e => { caught = e; return true; });
-    assert.equal(caught.status, 400, caught.message);
-    assert.equal(caught.code, 'InvalidArgument');
-    assert.match(caught.message, /at most 4/);
-    // The account's own key is not limited by the credential's quota.
+    // The first one is written to last: the second becomes the least recently written.
+    await oss._uploadPart(v.addr.FileName, ids[0], 1, partData(randomBuf(1000)));
     const root = await srv.request({ method: 'POST', bucket: v.addr.Bucket, key: v.addr.FileName, query: { uploads: '' } });
     assert.equal(root.status, 200, root.text);
-    // Aborting one makes room again.
-    await oss.abortMultipartUpload(v.addr.FileName, ids[0]);
-    await oss.initMultipartUpload(v.addr.FileName);
+    const before = blobFiles(srv).length;
+    await oss._uploadPart(v.addr.FileName, ids[1], 1, partData(randomBuf(1000)));
+    await oss._uploadPart(v.addr.FileName, ids[0], 2, partData(randomBuf(1000)));
+    // Three more: the three least recently written (ids 2, 3, then 1) make room.
+    for (let i = 0; i < 3; i++) ids.push((await oss.initMultipartUpload(v.addr.FileName)).uploadId);
+    const open = await openUploads(srv, v.addr.Bucket);
+    const mine = ids.filter(id => open.includes(id));
+    assert.equal(mine.length, MAX_PER_KEY, `open uploads of the credential: ${mine}`);
+    assert.deepEqual(mine.sort(), [ids[0], ...ids.slice(-(MAX_PER_KEY - 1))].sort(), 'the most recently written stay');
+    assert.ok(open.includes(xmlTags(root.text, 'UploadId')[0]), 'the account key\'s own upload is not counted');
+    // The evicted upload's part file is removed; the survivor's stays.
+    await waitFor(() => blobFiles(srv).length === before + 1, { what: 'the evicted upload\'s part file to be removed' });
+    const lp = await oss.listParts(v.addr.FileName, ids[0]);
+    assert.equal(lp.parts.length, 2);
   }));
 
   it('empty parts and empty objects cost no file and read back empty', T, withLogs(async () => {

@@ -980,7 +980,7 @@ static void test_guarded_writes(void **state)
     up.key = "v.mp4";
     up.key_len = 5;
     up.initiated = 150;
-    assert_int_equal(vodup_meta_upload_create_guarded(m, &up, "acc1", 0, &g, 4), VODUP_META_EDENIED);
+    assert_int_equal(vodup_meta_upload_create_guarded(m, &up, "acc1", 0, &g, 4, NULL), VODUP_META_EDENIED);
     assert_int_equal(vodup_meta_upload_create(m, &up, "acc1", 0), VODUP_META_OK);
     vodup_meta_part p;
     memset(&p, 0, sizeof p);
@@ -1009,28 +1009,51 @@ static void test_guarded_writes(void **state)
     assert_int_equal(vodup_meta_object_put_guarded(m, &o4, NULL), VODUP_META_OK);
 }
 
-/* Uploads of upload credentials: at most max_per_key on the key (others not counted),
- * aborted once their newest credential expired; a part from a later credential extends. */
+/* Uploads of upload credentials: at most max_per_key on the key (others not counted) -
+ * one more aborts the least recently written -, aborted once their newest credential
+ * expired; a part from a later credential extends and touches. */
+static void cred_upload(vodup_meta *m, const char *id, time_t initiated, const vodup_meta_guard *g, int expect_evicted)
+{
+    vodup_meta_upload up;
+    memset(&up, 0, sizeof up);
+    snprintf(up.upload_id, sizeof up.upload_id, "%s", id);
+    up.bucket = "b1";
+    up.key = "c.mp4";
+    up.key_len = 5;
+    up.initiated = initiated;
+    int evicted = -1;
+    assert_int_equal(vodup_meta_upload_create_guarded(m, &up, "acc1", 0, g, 2, &evicted), VODUP_META_OK);
+    assert_int_equal(evicted, expect_evicted);
+}
+
+static int upload_exists_pub(vodup_meta *m, const char *id)
+{
+    vodup_meta_upload up;
+    int rc = vodup_meta_upload_get(m, id, &up);
+    if (rc == VODUP_META_OK)
+        vodup_meta_upload_clear(&up);
+    return rc == VODUP_META_OK;
+}
+
 static void test_credential_uploads(void **state)
 {
     fx *f = *state;
     vodup_meta *m = f->m;
     new_media(m, "fedcba9876543210fedcba9876543210", "c.mp4");
     vodup_meta_guard g = { .issued_ms = 100500, .expires = 1000 };
+    cred_upload(m, "C0", 150, &g, 0);
+    cred_upload(m, "C1", 160, &g, 0);
     vodup_meta_upload up;
     memset(&up, 0, sizeof up);
+    snprintf(up.upload_id, sizeof up.upload_id, "ROOT");
     up.bucket = "b1";
     up.key = "c.mp4";
     up.key_len = 5;
-    up.initiated = 150;
-    for (int i = 0; i < 2; i++) {
-        snprintf(up.upload_id, sizeof up.upload_id, "C%d", i);
-        assert_int_equal(vodup_meta_upload_create_guarded(m, &up, "acc1", 0, &g, 2), VODUP_META_OK);
-    }
-    snprintf(up.upload_id, sizeof up.upload_id, "C2");
-    assert_int_equal(vodup_meta_upload_create_guarded(m, &up, "acc1", 0, &g, 2), VODUP_META_EKEYLIMIT);
-    snprintf(up.upload_id, sizeof up.upload_id, "ROOT");
     assert_int_equal(vodup_meta_upload_create(m, &up, "acc1", 0), VODUP_META_OK); /* not counted, never expires */
+    cred_upload(m, "C2", 170, &g, 1);
+    assert_false(upload_exists_pub(m, "C0")); /* the oldest made room */
+    assert_true(upload_exists_pub(m, "C1"));
+    assert_true(upload_exists_pub(m, "ROOT"));
 
     vodup_meta_guard later = { .issued_ms = 100600, .expires = 3000 };
     vodup_meta_part p;
@@ -1038,28 +1061,30 @@ static void test_credential_uploads(void **state)
     p.number = 1;
     blob_id(p.blob, 77);
     p.size = 10;
+    p.mtime = 500;
     snprintf(p.etag, sizeof p.etag, "AA");
     assert_int_equal(vodup_meta_part_put_guarded(m, "C1", &p, &later), VODUP_META_OK);
 
     assert_int_equal(vodup_meta_upload_expire_creds(m, 1000, 10), 0); /* strictly before */
-    assert_int_equal(vodup_meta_upload_expire_creds(m, 2000, 10), 1); /* C0 only: C1 was extended */
-    assert_int_equal(vodup_meta_upload_get(m, "C0", &up), VODUP_META_ENOTFOUND);
-    assert_int_equal(vodup_meta_upload_get(m, "C1", &up), VODUP_META_OK);
-    vodup_meta_upload_clear(&up);
-    /* room again for one */
-    memset(&up, 0, sizeof up);
-    up.bucket = "b1";
-    up.key = "c.mp4";
-    up.key_len = 5;
-    snprintf(up.upload_id, sizeof up.upload_id, "C3");
-    assert_int_equal(vodup_meta_upload_create_guarded(m, &up, "acc1", 0, &later, 2), VODUP_META_OK);
+    assert_int_equal(vodup_meta_upload_expire_creds(m, 2000, 10), 1); /* C2 only: C1 was extended */
+    assert_false(upload_exists_pub(m, "C2"));
+    assert_true(upload_exists_pub(m, "C1"));
+    cred_upload(m, "C3", 200, &later, 0);
+    p.number = 2;
+    blob_id(p.blob, 78);
+    assert_int_equal(vodup_meta_part_put_guarded(m, "C1", &p, &later), VODUP_META_OK);
+    /* C1 was initiated first but written last: C3 goes */
+    cred_upload(m, "C4", 210, &later, 1);
+    assert_false(upload_exists_pub(m, "C3"));
+    assert_true(upload_exists_pub(m, "C1"));
     assert_int_equal(vodup_meta_upload_expire_creds(m, 4000, 10), 2);
-    assert_int_equal(vodup_meta_upload_get(m, "ROOT", &up), VODUP_META_OK);
-    vodup_meta_upload_clear(&up);
+    assert_true(upload_exists_pub(m, "ROOT"));
     char ids[4][33], want[33];
+    assert_int_equal(vodup_meta_gc_take(m, ids, 4), 2);
     blob_id(want, 77);
-    assert_int_equal(vodup_meta_gc_take(m, ids, 4), 1);
-    assert_string_equal(ids[0], want);
+    assert_true(gc_has(ids, 2, want));
+    blob_id(want, 78);
+    assert_true(gc_has(ids, 2, want));
 }
 
 /* take_after walks the garbage list in id order past ids a collector leaves there. */
@@ -1164,6 +1189,69 @@ static void test_concurrency(void **state)
     assert_int_equal(vodup_meta_gc_take(f->m, ids, 512), NTHREADS * (ROUNDS - 10));
 }
 
+
+/* Group commit: writers that commit together still get their own results; a refused
+ * write leaves nothing behind, its neighbours' writes all land. */
+#define GROUP_THREADS 16
+#define GROUP_ROUNDS 25
+
+typedef struct group_worker {
+    vodup_meta *m;
+    int index;
+    int errors;
+} group_worker;
+
+static void *group_main(void *arg)
+{
+    group_worker *w = arg;
+    vodup_meta_guard g = { .issued_ms = 1, .expires = 1 };
+    for (int r = 0; r < GROUP_ROUNDS; r++) {
+        char key[32];
+        snprintf(key, sizeof key, "g%d/%d", w->index, r);
+        vodup_meta_segment seg;
+        vodup_meta_object o = simple_object(key, &seg, (unsigned)(50000 + w->index * 100 + r), 10);
+        /* every other write is refused (no media at the key) */
+        int refused = r % 2;
+        int rc = vodup_meta_object_put_guarded(w->m, &o, refused ? &g : NULL);
+        if (rc != (refused ? VODUP_META_EREVOKED : VODUP_META_OK))
+            w->errors++;
+    }
+    return NULL;
+}
+
+static void test_group_commit_results(void **state)
+{
+    fx *f = *state;
+    group_worker w[GROUP_THREADS];
+    pthread_t th[GROUP_THREADS];
+    for (int i = 0; i < GROUP_THREADS; i++) {
+        w[i] = (group_worker){ .m = f->m, .index = i };
+        assert_int_equal(pthread_create(&th[i], NULL, group_main, &w[i]), 0);
+    }
+    for (int i = 0; i < GROUP_THREADS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(w[i].errors, 0);
+    }
+    for (int i = 0; i < GROUP_THREADS; i++) {
+        for (int r = 0; r < GROUP_ROUNDS; r++) {
+            char key[32];
+            int n = snprintf(key, sizeof key, "g%d/%d", i, r);
+            vodup_meta_object o;
+            int rc = vodup_meta_object_get(f->m, "b1", key, (size_t)n, &o);
+            assert_int_equal(rc, r % 2 ? VODUP_META_ENOTFOUND : VODUP_META_OK);
+            if (rc == VODUP_META_OK)
+                vodup_meta_object_clear(&o);
+        }
+    }
+    /* a second handle (another process, say) sees all of it: it was committed */
+    vodup_meta *other;
+    assert_int_equal(vodup_meta_open(&other, f->dir, 1), VODUP_META_OK);
+    int cnt = 0;
+    assert_int_equal(vodup_meta_object_list(other, "b1", "g", 1, NULL, 0, 1000, count_cb, &cnt), VODUP_META_OK);
+    assert_int_equal(cnt, GROUP_THREADS * ((GROUP_ROUNDS + 1) / 2));
+    vodup_meta_close(other);
+}
+
 static void test_reopen(void **state)
 {
     fx *f = *state;
@@ -1234,6 +1322,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_guarded_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credential_uploads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_take_after, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nested_callbacks, setup, teardown),

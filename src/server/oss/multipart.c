@@ -137,16 +137,13 @@ static void initiate_finish(http_request *r)
     u.content_type = s->content_type;
     u.user_meta = s->user_meta;
     vodup_meta_guard g;
+    int evicted = 0;
     int rc = vodup_meta_upload_create_guarded(r->srv->meta, &u, r->cred.account_id, r->srv->max_uploads_per_account,
-                                              oss_write_guard(r, &g), VODUPD_MAX_UPLOADS_PER_CREDENTIAL_KEY);
+                                              oss_write_guard(r, &g), VODUPD_MAX_UPLOADS_PER_CREDENTIAL_KEY, &evicted);
     if (oss_guard_refused(r, rc))
         return;
-    if (rc == VODUP_META_EKEYLIMIT) {
-        oss_error(r, OSS_ERR_InvalidArgument,
-                  "Too many open multipart uploads on this object for upload credentials (at most %d); complete or "
-                  "abort one first.", VODUPD_MAX_UPLOADS_PER_CREDENTIAL_KEY);
-        return;
-    }
+    if (evicted)
+        vodupd_gc_kick(r->srv); /* the evicted uploads' parts */
     if (rc == VODUP_META_ELIMIT) {
         oss_error(r, OSS_ERR_InvalidArgument, "Too many open multipart uploads (at most %d per account); complete or abort some.",
                   r->srv->max_uploads_per_account);

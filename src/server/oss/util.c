@@ -276,7 +276,6 @@ int oss_parse_range(const char *h, uint64_t size, int clip, uint64_t *first, uin
     return 1;
 }
 
-
 const vodup_meta_guard *oss_write_guard(http_request *r, vodup_meta_guard *g)
 {
     if (!r->cred.has_scope)

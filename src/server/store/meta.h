@@ -200,8 +200,7 @@ int vodup_meta_blob_is_live(vodup_meta *m, const char *blob);
  * deleted) instead of replacing the content and queueing a second completion event. */
 enum {
     VODUP_META_EDENIED = -10,
-    VODUP_META_EREVOKED = -11,
-    VODUP_META_EKEYLIMIT = -12       /* upload credentials: too many open uploads on the key */
+    VODUP_META_EREVOKED = -11
 };
 
 typedef struct vodup_meta_guard {
@@ -220,12 +219,14 @@ int vodup_meta_upload_complete_guarded(vodup_meta *m, const char *upload_id,
                                        const vodup_meta_complete_part *parts, size_t nparts,
                                        uint64_t min_part_size, time_t now, vodup_meta_object *out,
                                        size_t *bad_index, const vodup_meta_guard *g);
-/* As vodup_meta_upload_create, for upload credentials: g is checked, EKEYLIMIT when
- * max_per_key uploads opened by upload credentials are already open on the key, and the
- * upload records g->expires so that vodup_meta_upload_expire_creds aborts it once no
- * credential that wrote to it is valid any more. */
+/* As vodup_meta_upload_create, for upload credentials: g is checked; when max_per_key
+ * uploads opened by upload credentials are already open on the key, the least recently
+ * written ones are aborted to make room (their parts to the garbage list; *evicted, may
+ * be NULL, counts them): a client that restarts without aborting gets on, and one
+ * credential never holds more. The upload records g->expires so that
+ * vodup_meta_upload_expire_creds aborts it once no credential that wrote to it is valid. */
 int vodup_meta_upload_create_guarded(vodup_meta *m, const vodup_meta_upload *u, const char *account_id,
-                                     int max_open, const vodup_meta_guard *g, int max_per_key);
+                                     int max_open, const vodup_meta_guard *g, int max_per_key, int *evicted);
 /* Aborts up to max uploads opened by upload credentials whose newest credential expired
  * before `before`; returns how many, or a negative error. */
 int vodup_meta_upload_expire_creds(vodup_meta *m, time_t before, int max);

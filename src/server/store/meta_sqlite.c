@@ -3,9 +3,12 @@
  * One database file, <data_dir>/vodup.db, in WAL mode with synchronous=FULL: readers never
  * block the writer nor each other, and a committed transaction survives a power loss.
  * A fixed pool of connections (a mutex and a condition variable hand them out) lets many
- * threads read at once; writes start with BEGIN IMMEDIATE so that they take the write
- * lock up front and wait in the busy handler instead of failing half way with
- * SQLITE_BUSY on the upgrade from a read lock.
+ * threads read at once. Writes queue for one writer connection in arrival order and run
+ * as savepoints of a transaction that writers queued behind each other share (group
+ * commit, see meta__tx_begin): one flush for a burst of writes, and no writer of this
+ * process ever waits for SQLite's lock in the busy handler, where under load a write
+ * could time out. The shared transaction starts with BEGIN IMMEDIATE, so only another
+ * process (an admin command) makes it wait there.
  *
  * Every public call is exactly one transaction. Blob ids that stop being referenced go to
  * blob_gc in that same transaction (see meta.h). Object and upload keys are BLOBs, which
@@ -58,6 +61,9 @@ static const char *const stmt_sql[S_CORE_END] = {
     [S_BEGIN_WRITE] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
+    [S_SAVEPOINT] = "SAVEPOINT w",
+    [S_RELEASE] = "RELEASE w",
+    [S_ROLLBACK_TO] = "ROLLBACK TO w",
     [S_ACCOUNT_INSERT] = "INSERT INTO accounts(id, name, created) VALUES(?1, ?2, ?3)",
     [S_KEY_INSERT] = "INSERT INTO access_keys(id, account_id, principal, secret_sealed, active, created)"
                      " VALUES(?1, ?2, ?3, ?4, 1, ?5)",
@@ -110,8 +116,14 @@ static const char *const stmt_sql[S_CORE_END] = {
     [S_UPLOAD_KEY_COUNT] = "SELECT count(*) FROM uploads u JOIN upload_creds c ON c.upload_id = u.id"
                            " WHERE u.bucket = ?1 AND u.key = ?2",
     [S_GC_TAKE_AFTER] = "SELECT blob FROM blob_gc WHERE blob > ?2 ORDER BY blob LIMIT ?1",
-    [S_UPLOAD_EXTEND] = "UPDATE upload_creds SET expires = max(expires, ?2) WHERE upload_id = ?1",
-    [S_UPLOAD_CRED_INSERT] = "INSERT INTO upload_creds(upload_id, expires) VALUES(?1, ?2)",
+    /* touched: a sequence number (one past the largest), not a time: writes within one
+     * second must still order. */
+    [S_UPLOAD_EXTEND] = "UPDATE upload_creds SET expires = max(expires, ?2),"
+                        " touched = (SELECT coalesce(max(touched), 0) + 1 FROM upload_creds) WHERE upload_id = ?1",
+    [S_UPLOAD_CRED_INSERT] = "INSERT INTO upload_creds(upload_id, expires, touched)"
+                             " VALUES(?1, ?2, (SELECT coalesce(max(touched), 0) + 1 FROM upload_creds))",
+    [S_UPLOAD_KEY_OLDEST] = "SELECT c.upload_id FROM uploads u JOIN upload_creds c ON c.upload_id = u.id"
+                            " WHERE u.bucket = ?1 AND u.key = ?2 ORDER BY c.touched, c.upload_id LIMIT 1",
 };
 
 /* ---- schema ------------------------------------------------------------------------ */
@@ -206,13 +218,15 @@ static const char *const migrations[] = {
  * numbered migration, so that a data directory stays usable by the version before (and
  * the numbering stays with changes older versions must refuse). upload_creds: the
  * multipart uploads opened by upload credentials (UploadAuth), with the expiry of the
- * newest credential that wrote to them, so abandoned ones can be aborted then; a row
- * goes with its upload (ON DELETE CASCADE). */
+ * newest credential that wrote to them, so abandoned ones can be aborted then, and the
+ * order they were last written in (initiated or a part), to know which to give up when a key has
+ * too many; a row goes with its upload (ON DELETE CASCADE). */
 static const char ensure_sql[] =
     "CREATE TABLE IF NOT EXISTS upload_creds("
     "  upload_id TEXT PRIMARY KEY REFERENCES uploads(id) ON DELETE CASCADE,"
-    "  expires INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS upload_creds_expires ON upload_creds(expires);";
+    "  expires INTEGER NOT NULL, touched INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS upload_creds_expires ON upload_creds(expires);"
+    "CREATE INDEX IF NOT EXISTS upload_creds_touched ON upload_creds(touched);";
 
 /* ---- connections and the pool ------------------------------------------------------- */
 
@@ -233,7 +247,28 @@ struct vodup_meta {
     unsigned long w_next;       /* ticket of the next writer to arrive */
     unsigned long w_serving;    /* ticket now allowed to write */
     vodup_meta_sealer sealer;   /* callback AuthKeys (meta_sqlite_vod.c); seal NULL: none */
+
+    /* Group commit. Every write runs on wconn (its handle and statements are swapped into
+     * the caller's conn for the duration), each in a SAVEPOINT of one open transaction;
+     * the writer that finds nobody queued behind it (or the group full) commits for the
+     * whole group and tells each member its result. Under wmu. */
+    conn wconn;
+    int group_open;             /* BEGIN IMMEDIATE issued, not yet committed */
+    int group_n;                /* members so far */
+    int group_lost;             /* SQLite rolled the whole transaction back (an I/O error, say) */
+    struct group_member *members;
 };
+
+/* Writes committed together at most: bounds how long a member waits for its commit and
+ * how long an admin command from another process waits for the write lock. */
+#define META_GROUP_MAX 64
+
+typedef struct group_member {
+    int rc;                     /* its own result, then the commit's */
+    int done;
+    struct group_member *next;
+} group_member;
+
 
 void vodup_meta_set_sealer(vodup_meta *m, const vodup_meta_sealer *sealer)
 {
@@ -258,12 +293,30 @@ static void writer_enter(vodup_meta *m)
     pthread_mutex_unlock(&m->wmu);
 }
 
+/* Passes the turn on. Under wmu. */
+static void writer_leave_locked(vodup_meta *m)
+{
+    m->w_serving++;
+    pthread_cond_broadcast(&m->wcv);
+}
+
 static void writer_leave(vodup_meta *m)
 {
     pthread_mutex_lock(&m->wmu);
-    m->w_serving++;
-    pthread_cond_broadcast(&m->wcv);
+    writer_leave_locked(m);
     pthread_mutex_unlock(&m->wmu);
+}
+
+/* Exchanges the database handles and statement caches of a and b. */
+static void conn_swap(conn *a, conn *b)
+{
+    sqlite3 *db = a->db;
+    a->db = b->db;
+    b->db = db;
+    sqlite3_stmt *t[S_COUNT];
+    memcpy(t, a->st, sizeof t);
+    memcpy(a->st, b->st, sizeof t);
+    memcpy(b->st, t, sizeof t);
 }
 
 conn *meta__acquire(vodup_meta *m)
@@ -360,31 +413,118 @@ static int exec_id(conn *c, int id, const char *what)
     return s ? meta__exec_done(c, s, what) : VODUP_META_EIO;
 }
 
+static void group_end(vodup_meta *m, group_member *me);
+static void group_commit(vodup_meta *m, int leave);
+
 int meta__tx_begin(conn *c, int write)
 {
     if (!write)
         return exec_id(c, S_BEGIN_READ, "begin");
-    writer_enter(c->owner);
-    int rc = exec_id(c, S_BEGIN_WRITE, "begin");
-    if (rc == VODUP_META_OK)
-        c->writing = 1;
+    vodup_meta *m = c->owner;
+    writer_enter(m);
+    conn_swap(c, &m->wconn);
+    int rc = VODUP_META_OK;
+    if (!m->group_open) {
+        rc = exec_id(c, S_BEGIN_WRITE, "begin");
+        if (rc != VODUP_META_OK) {
+            /* another process holds the lock beyond the busy timeout; no group is open */
+            conn_swap(c, &m->wconn);
+            writer_leave(m);
+            return rc;
+        }
+        m->group_open = 1;
+        m->group_n = 0;
+        m->group_lost = 0;
+    }
+    rc = exec_id(c, S_SAVEPOINT, "savepoint");
+    if (rc != VODUP_META_OK) {
+        group_member me = { .rc = rc };
+        conn_swap(c, &m->wconn);
+        group_end(m, &me);
+        return rc;
+    }
+    c->writing = 1;
+    return VODUP_META_OK;
+}
+
+/* Commits the group on wconn (the caller has the turn) and tells every member; then
+ * passes the turn on when leave. */
+static void group_commit(vodup_meta *m, int leave)
+{
+    int rc = m->group_lost ? VODUP_META_EIO : exec_id(&m->wconn, S_COMMIT, "commit");
+    if (rc != VODUP_META_OK && !sqlite3_get_autocommit(m->wconn.db))
+        exec_id(&m->wconn, S_ROLLBACK, "rollback");
+    pthread_mutex_lock(&m->wmu);
+    m->group_open = 0;
+    for (group_member *g = m->members; g; g = g->next) {
+        if (g->rc == VODUP_META_OK)
+            g->rc = rc;
+        g->done = 1;
+    }
+    m->members = NULL;
+    if (leave)
+        writer_leave_locked(m);
     else
-        writer_leave(c->owner);
-    return rc;
+        pthread_cond_broadcast(&m->wcv); /* wake the members */
+    pthread_mutex_unlock(&m->wmu);
+}
+
+/* A member's part is done (me->rc its own result): it joins the group, and either
+ * commits the group (nobody queued behind it, or the group is full) or passes the turn
+ * to the next writer and waits for the commit. */
+static void group_end(vodup_meta *m, group_member *me)
+{
+    pthread_mutex_lock(&m->wmu);
+    me->next = m->members;
+    m->members = me;
+    m->group_n++;
+    int queued = m->w_next - m->w_serving > 1;
+    if (!queued || m->group_n >= META_GROUP_MAX || m->group_lost) {
+        pthread_mutex_unlock(&m->wmu);
+        group_commit(m, 1);
+        return;
+    }
+    writer_leave_locked(m);
+    while (!me->done)
+        pthread_cond_wait(&m->wcv, &m->wmu);
+    pthread_mutex_unlock(&m->wmu);
 }
 
 /* Commits when rc is OK, rolls back otherwise; returns the final code. */
 int meta__tx_end(conn *c, int rc)
 {
-    if (rc == VODUP_META_OK)
-        rc = exec_id(c, S_COMMIT, "commit");
-    if (rc != VODUP_META_OK && !sqlite3_get_autocommit(c->db))
-        exec_id(c, S_ROLLBACK, "rollback");
-    if (c->writing) {
-        c->writing = 0;
-        writer_leave(c->owner);
+    if (!c->writing) {
+        if (rc == VODUP_META_OK)
+            rc = exec_id(c, S_COMMIT, "commit");
+        if (rc != VODUP_META_OK && !sqlite3_get_autocommit(c->db))
+            exec_id(c, S_ROLLBACK, "rollback");
+        return rc;
     }
-    return rc;
+    vodup_meta *m = c->owner;
+    c->writing = 0;
+    if (rc == VODUP_META_OK)
+        rc = exec_id(c, S_RELEASE, "release");
+    if (rc != VODUP_META_OK && !sqlite3_get_autocommit(c->db)) {
+        /* undo this member's changes only; the group's stay */
+        if (exec_id(c, S_ROLLBACK_TO, "rollback to") != VODUP_META_OK ||
+            exec_id(c, S_RELEASE, "release") != VODUP_META_OK)
+            m->group_lost = 1;
+    }
+    /* Some errors (I/O, full disk) make SQLite roll back the whole transaction: the
+     * members before this one lose their writes too. */
+    if (sqlite3_get_autocommit(c->db))
+        m->group_lost = 1;
+    /* Drop bindings: they may point into this caller's memory. */
+    for (int i = 0; i < S_COUNT; i++) {
+        if (c->st[i]) {
+            sqlite3_reset(c->st[i]);
+            sqlite3_clear_bindings(c->st[i]);
+        }
+    }
+    conn_swap(c, &m->wconn);
+    group_member me = { .rc = rc };
+    group_end(m, &me);
+    return me.rc;
 }
 
 /* ---- statement helpers: one place for each acquire/bind/step/reset sequence ---------- */
@@ -399,11 +539,26 @@ int meta__run(conn *c, sqlite3_stmt *s, const char *what, int if_unchanged)
     return rc;
 }
 
+/* s was prepared and bound on c's own handle, so it cannot join the group on the writer
+ * connection: with the turn, it first commits the group it was handed (if any), then
+ * runs in a transaction of its own on c. */
 static int single_write(vodup_meta *m, conn *c, sqlite3_stmt *s, const char *what, int if_unchanged)
 {
-    int rc = s ? meta__tx_begin(c, 1) : VODUP_META_EIO;
-    if (rc == VODUP_META_OK)
-        rc = meta__tx_end(c, meta__run(c, s, what, if_unchanged));
+    int rc = VODUP_META_EIO;
+    if (s) {
+        writer_enter(m);
+        if (m->group_open)
+            group_commit(m, 0);
+        rc = exec_id(c, S_BEGIN_WRITE, "begin");
+        if (rc == VODUP_META_OK) {
+            rc = meta__run(c, s, what, if_unchanged);
+            if (rc == VODUP_META_OK)
+                rc = exec_id(c, S_COMMIT, "commit");
+            if (rc != VODUP_META_OK && !sqlite3_get_autocommit(c->db))
+                exec_id(c, S_ROLLBACK, "rollback");
+        }
+        writer_leave(m);
+    }
     meta__release(m, c);
     return rc;
 }
@@ -675,6 +830,9 @@ int vodup_meta_open(vodup_meta **out, const char *data_dir, int pool)
         if (i == 0 && migrate(&m->conns[0]) != 0)
             ok = 0;
     }
+    if (ok && conn_open(&m->wconn, path) != 0)
+        ok = 0;
+    m->wconn.owner = m;
     free(path);
     if (!ok) {
         vodup_meta_close(m);
@@ -692,6 +850,7 @@ void vodup_meta_close(vodup_meta *m)
         return;
     for (int i = 0; i < m->n; i++)
         conn_close(&m->conns[i]);
+    conn_close(&m->wconn);
     pthread_cond_destroy(&m->cv);
     pthread_mutex_destroy(&m->mu);
     pthread_cond_destroy(&m->wcv);
@@ -1297,8 +1456,10 @@ static int count_rows(conn *c, int id, const char *a, const char *key, size_t ke
 }
 
 int vodup_meta_upload_create_guarded(vodup_meta *m, const vodup_meta_upload *up, const char *account_id,
-                                     int max_open, const vodup_meta_guard *g, int max_per_key)
+                                     int max_open, const vodup_meta_guard *g, int max_per_key, int *evicted)
 {
+    if (evicted)
+        *evicted = 0;
     conn *c = meta__acquire(m);
     int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
@@ -1306,8 +1467,21 @@ int vodup_meta_upload_create_guarded(vodup_meta *m, const vodup_meta_upload *up,
         if (rc == VODUP_META_OK && g && max_per_key > 0) {
             int64_t n = 0;
             rc = count_rows(c, S_UPLOAD_KEY_COUNT, up->bucket, up->key, up->key_len, &n);
-            if (rc == VODUP_META_OK && n >= max_per_key)
-                rc = VODUP_META_EKEYLIMIT;
+            /* Make room by aborting the least recently written ones. */
+            for (; rc == VODUP_META_OK && n >= max_per_key; n--) {
+                char *oldest = NULL;
+                sqlite3_stmt *s = meta__st(c, S_UPLOAD_KEY_OLDEST);
+                if (s) {
+                    bind_text(s, 1, up->bucket);
+                    bind_bytes(s, 2, up->key, up->key_len);
+                }
+                rc = meta__step_one(c, s, "upload oldest", meta__text_from_row, &oldest, NULL);
+                if (rc == VODUP_META_OK)
+                    rc = meta__upload_drop(c, oldest);
+                free(oldest);
+                if (rc == VODUP_META_OK && evicted)
+                    (*evicted)++;
+            }
         }
         if (rc == VODUP_META_OK && max_open > 0) {
             sqlite3_stmt *s = meta__st(c, S_UPLOAD_COUNT);
@@ -1353,7 +1527,7 @@ int vodup_meta_upload_create_guarded(vodup_meta *m, const vodup_meta_upload *up,
 int vodup_meta_upload_create(vodup_meta *m, const vodup_meta_upload *up, const char *account_id,
                              int max_open)
 {
-    return vodup_meta_upload_create_guarded(m, up, account_id, max_open, NULL, 0);
+    return vodup_meta_upload_create_guarded(m, up, account_id, max_open, NULL, 0, NULL);
 }
 
 /* Fills up from a row of UPLOAD_COLS. */

@@ -66,6 +66,10 @@ enum {
     S_UPLOAD_EXTEND,
     S_GC_TAKE_AFTER,
     S_UPLOAD_CRED_INSERT,
+    S_UPLOAD_KEY_OLDEST,
+    S_SAVEPOINT,
+    S_RELEASE,
+    S_ROLLBACK_TO,
     S_CORE_END,
 
     /* meta_sqlite_vod.c */
@@ -122,7 +126,10 @@ int meta__exec_done(conn *c, sqlite3_stmt *s, const char *what);
 /* A write transaction first waits for the store's writer turn (FIFO, inside this process)
  * and keeps it until meta__tx_end, so this process's writers queue here instead of
  * contending for SQLite's lock in its busy handler; only another process's writer (an
- * admin command) is waited for there. */
+ * admin command) is waited for there. While it has the turn, c runs on the store's one
+ * writer connection, inside a SAVEPOINT of a transaction that writers queued behind each
+ * other share: meta__tx_end returns once that transaction has committed (group commit:
+ * one flush for them all), with this caller's own result. */
 int meta__tx_begin(conn *c, int write);
 /* Commits when rc is OK, rolls back otherwise; returns the final code. */
 int meta__tx_end(conn *c, int rc);
