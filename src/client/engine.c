@@ -389,6 +389,10 @@ static void reset_upload(vcl_engine *e)
     e->acked = 0;
     e->multipart = 0;
     e->part_size = 0;
+    e->verified = 0;
+    e->verify_pos = e->verify_crc = e->verify_expect = 0;
+    free(e->verify_buf);
+    e->verify_buf = NULL;
 }
 
 static void reset_all(vcl_engine *e)
@@ -462,6 +466,9 @@ static void save_record(vodup_client *c, vcl_item *it)
     r.path = it->abspath;
     r.size = e->size;
     r.mtime_ns = e->mtime_ns;
+    r.ctime_ns = e->ident.ctime_ns;
+    r.dev = e->ident.dev;
+    r.ino = e->ident.ino;
     memcpy(r.sample, e->sample, sizeof r.sample);
     r.type = it->type;
     r.media_id = e->media_id;
@@ -619,6 +626,153 @@ static void request_ok(vodup_client *c, vcl_item *it)
     }
 }
 
+/* ---- source changes ----------------------------------------------------------------- */
+
+/* What one turn of the loop re-reads when verifying: small enough that transfers of
+ * other files keep moving between turns (a few ms of disk), large enough to read fast. */
+#define VCL_VERIFY_CHUNK (4 * MIB)
+
+static void ident_of(const struct stat *st, vcl_ident *id)
+{
+    id->size = (uint64_t)st->st_size;
+    id->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    id->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+    id->dev = (uint64_t)st->st_dev;
+    id->ino = (uint64_t)st->st_ino;
+}
+
+static int ident_eq(const vcl_ident *a, const vcl_ident *b)
+{
+    return a->size == b->size && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns && a->dev == b->dev &&
+           a->ino == b->ino;
+}
+
+/* Whether the file is still the version identify saw: the open descriptor's size and
+ * times (any write moves mtime and ctime, and ctime cannot be set back), and the path
+ * still naming that inode (a file replaced by a rename is a change too). 1 when it
+ * changed (why says how), else 0. Two system calls: done before and after every part. */
+static int source_changed(vcl_item *it, char *why, size_t whylen)
+{
+    vcl_engine *e = &it->e;
+    struct stat st;
+    vcl_ident now;
+    if (e->fd < 0 || fstat(e->fd, &st) < 0) {
+        snprintf(why, whylen, "it cannot be examined: %s", strerror(errno));
+        return 1;
+    }
+    ident_of(&st, &now);
+    if (now.size != e->ident.size) {
+        snprintf(why, whylen, "its size went from %" PRIu64 " to %" PRIu64 " bytes", e->ident.size, now.size);
+        return 1;
+    }
+    if (now.mtime_ns != e->ident.mtime_ns || now.ctime_ns != e->ident.ctime_ns) {
+        snprintf(why, whylen, "it was written to: its modification or change time moved");
+        return 1;
+    }
+    if (stat(it->path, &st) < 0) {
+        snprintf(why, whylen, "its path is gone (%s): removed or renamed", strerror(errno));
+        return 1;
+    }
+    if ((uint64_t)st.st_dev != e->ident.dev || (uint64_t)st.st_ino != e->ident.ino) {
+        snprintf(why, whylen, "its path names another file now (replaced)");
+        return 1;
+    }
+    return 0;
+}
+
+/* The file changed while it uploaded: what was sent may mix versions, so it is never
+ * completed. With on_change = RESTART (up to VODUP_MAX_CHANGE_RESTARTS times in a row)
+ * the partial upload is aborted and the file is identified again and uploaded from byte
+ * 0 to the same address; otherwise the file fails with VODUP_ECHANGED. */
+static void file_changed(vodup_client *c, vcl_item *it, const char *why)
+{
+    vcl_engine *e = &it->e;
+    char msg[512];
+    if (c->o.on_change == VODUP_CHANGE_RESTART && e->restarts < VODUP_MAX_CHANGE_RESTARTS) {
+        e->restarts++;
+        snprintf(msg, sizeof msg, "the file changed during the upload (%s): uploading it again from the start", why);
+        drop_xfers(c, it);
+        abort_detached(c, &e->addr, &e->creds, e->upload_id);
+        reset_upload(e);
+        close_fd(e);
+        remove_record(c, it);
+        e->restart = 1;
+        e->phase = PH_IDENTIFY;
+        e->op_attempts = 0;
+        e->op_not_before = 0;
+        e->reported = 0;
+        e->failing = 1;   /* on_upload_retry_resume follows the next success */
+        publish(c, it);
+        emit(c, it, EV_RETRY, VODUP_ECHANGED, msg, 0, 0);
+        return;
+    }
+    if (e->restarts)
+        snprintf(msg, sizeof msg, "the file changed during the upload (%s), again after %d restarts", why,
+                 e->restarts);
+    else
+        snprintf(msg, sizeof msg, "the file changed during the upload (%s)", why);
+    fail_item(c, it, VODUP_ECHANGED, msg);
+}
+
+static void start_verify(vcl_item *it, uint64_t expect)
+{
+    vcl_engine *e = &it->e;
+    e->verify_pos = 0;
+    e->verify_crc = 0;
+    e->verify_expect = expect;
+    e->phase = PH_VERIFY;
+}
+
+/* The last check before an upload is declared complete: the file read again, its CRC-64
+ * against that of the bytes sent. The metadata checks miss a write that lands within
+ * the filesystem's timestamp granularity of the previous one (a few ms: the time is
+ * taken from a coarse clock); this does not. One chunk per turn of the loop. */
+static void verify_step(vodup_client *c, vcl_item *it)
+{
+    vcl_engine *e = &it->e;
+    if (!e->verify_buf && !(e->verify_buf = malloc(VCL_VERIFY_CHUNK))) {
+        fail_item(c, it, VODUP_ENOMEM, "out of memory");
+        return;
+    }
+    uint64_t left = e->size - e->verify_pos;
+    size_t n = left < VCL_VERIFY_CHUNK ? (size_t)left : (size_t)VCL_VERIFY_CHUNK;
+    if (n) {
+        ssize_t r;
+        do
+            r = pread(e->fd, e->verify_buf, n, (off_t)e->verify_pos);
+        while (r < 0 && errno == EINTR);
+        if (r < 0) {
+            fail_item(c, it, VODUP_EIO, "reading the file again to verify it failed");
+            return;
+        }
+        if (r == 0) {
+            file_changed(c, it, "it got shorter");
+            return;
+        }
+        e->verify_crc = vodup_crc64(e->verify_crc, e->verify_buf, (size_t)r);
+        e->verify_pos += (uint64_t)r;
+        if (e->verify_pos < e->size)
+            return;
+    }
+    free(e->verify_buf);
+    e->verify_buf = NULL;
+    char why[256];
+    if (source_changed(it, why, sizeof why)) {
+        file_changed(c, it, why);
+        return;
+    }
+    if (e->verify_crc != e->verify_expect) {
+        file_changed(c, it, "its content differs from the bytes sent: CRC-64 of a re-read");
+        return;
+    }
+    e->verified = 1;
+    if (!e->multipart) {
+        succeed_item(c, it);   /* PutObject: stored, and it is the file's content */
+        return;
+    }
+    e->phase = PH_RUN;
+}
+
 /* ---- identify: the file, its record --------------------------------------------------- */
 
 static uint64_t choose_part_size(const vodup_client *c, uint64_t size)
@@ -721,19 +875,41 @@ static void identify(vodup_client *c, vcl_item *it)
         fail_item(c, it, VODUP_EIO, "not a readable regular file");
         return;
     }
-    uint64_t size = (uint64_t)st.st_size;
-    int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    vcl_ident now;
+    ident_of(&st, &now);
+    uint64_t size = now.size;
+    int64_t mtime = now.mtime_ns;
+    int restarted = e->known && e->restart;
 
-    if (e->known && e->size == size && e->mtime_ns == mtime) {
+    if (e->known && !e->restart && ident_eq(&e->ident, &now)) {
         /* Same process, same file: go on from what this run already knows. */
+    } else if (restarted) {
+        /* Changed during the upload (file_changed): the new version goes to the same
+         * address with the same credentials, from byte 0. */
+        e->restart = 0;
+        reset_upload(e);
+        e->size = size;
+        e->mtime_ns = mtime;
+        e->ident = now;
+        e->sample[0] = '\0';
+        int rc = it->record_file ? vcl_file_sample(e->fd, size, e->sample) : 0;
+        if (rc == 0)
+            rc = plan(c, e);
+        if (rc) {
+            fail_item(c, it, rc, "planning the upload failed");
+            return;
+        }
+        e->acked = 0;
     } else {
         if (e->known) {
             drop_xfers(c, it);
             abort_detached(c, &e->addr, &e->creds, e->upload_id);
         }
         reset_all(e);
+        e->restart = 0;
         e->size = size;
         e->mtime_ns = mtime;
+        e->ident = now;
         e->sample[0] = '\0';
         if (it->record_file) {
             int rc = vcl_file_sample(e->fd, size, e->sample);
@@ -744,7 +920,11 @@ static void identify(vodup_client *c, vcl_item *it)
             vcl_record r;
             rc = vcl_record_load(it->record_file, &r);
             if (rc == 0) {
-                int match = r.size == size && r.mtime_ns == mtime && strcmp(r.sample, e->sample) == 0 &&
+                /* ctime and inode too: a program can set mtime back after a write, not
+                 * ctime. (The device number is left out: it may differ after a reboot.)
+                 * The parts themselves are checked against the file before Complete. */
+                int match = r.size == size && r.mtime_ns == mtime && r.ctime_ns == now.ctime_ns &&
+                            r.ino == now.ino && strcmp(r.sample, e->sample) == 0 &&
                             r.type == (int)it->type && r.path && strcmp(r.path, it->abspath) == 0;
                 if (match) {
                     rc = adopt_record(c, it, &r);
@@ -780,7 +960,8 @@ static void identify(vodup_client *c, vcl_item *it)
     e->phase = e->creds.ak && e->addr.endpoint ? PH_RUN : PH_AUTH;
     e->op_attempts = 0;
     e->op_not_before = 0;
-    emit(c, it, EV_STARTED, 0, NULL, 0, 0);
+    if (!restarted)   /* a restart is announced by on_upload_retry (file_changed) */
+        emit(c, it, EV_STARTED, 0, NULL, 0, 0);
 }
 
 /* ---- credentials ---------------------------------------------------------------------- */
@@ -1178,9 +1359,15 @@ static int start_op(vodup_client *c, vcl_item *it, int kind, int marker)
     return 0;
 }
 
+/* 1 when the file changed (handled: the caller stops), 0 started, or an error code. */
 static int start_part(vodup_client *c, vcl_item *it, size_t i)
 {
     vcl_engine *e = &it->e;
+    char why[256];
+    if (source_changed(it, why, sizeof why)) {
+        file_changed(c, it, why);
+        return 1;
+    }
     vcl_xfer *x = xfer_new(c, it, X_PART);
     if (!x)
         return VODUP_ENOMEM;
@@ -1241,8 +1428,24 @@ static int64_t pump(vodup_client *c, vcl_item *it)
             if (p->state == VCL_PART_TODO && e->inflight < c->o.parallel && READY(p->not_before))
                 rc = start_part(c, it, i);
         }
-        if (all && rc == 0 && !e->op && READY(e->op_not_before))
+        if (rc > 0)
+            return -1;   /* the file changed: file_changed took over */
+        if (all && rc == 0 && !e->op && READY(e->op_not_before)) {
+            char why[256];
+            if (source_changed(it, why, sizeof why)) {
+                file_changed(c, it, why);
+                return -1;
+            }
+            if (!e->verified && c->o.verify_reread) {
+                uint64_t crc = 0;
+                for (size_t i = 0; i < e->nparts; i++)
+                    crc = vodup_crc64_combine(crc, e->parts[i].crc, e->parts[i].len);
+                start_verify(it, crc);
+                return 0;
+            }
+            e->verified = 1;
             rc = start_op(c, it, X_COMPLETE, 0);
+        }
     }
 #undef READY
     if (rc)
@@ -1330,6 +1533,11 @@ static int64_t step(vodup_client *c, vcl_item *it)
             wake = pump(c, it);
             if (e->phase == PH_RUN)
                 return wake;
+            break;
+        case PH_VERIFY:
+            verify_step(c, it);
+            if (e->active && e->phase == PH_VERIFY)
+                return 0;   /* the next chunk at the next turn, after the transfers */
             break;
         default:
             return -1;
@@ -1423,7 +1631,7 @@ static void on_done(vodup_client *c, vcl_xfer *x, CURLcode cc)
         e->complete_maybe = 1;
     if (cc != CURLE_OK) {
         if (x->read_error == 2) {
-            fail_item(c, it, VODUP_ECHANGED, "the file got shorter during the upload");
+            file_changed(c, it, "it got shorter");
         } else if (x->read_error == 1) {
             fail_item(c, it, VODUP_EIO, "reading the file failed");
         } else if (cc == CURLE_OUT_OF_MEMORY) {
@@ -1484,7 +1692,15 @@ static void on_done(vodup_client *c, vcl_xfer *x, CURLcode cc)
         }
         request_ok(c, it);
         e->sent_run += e->size;
-        succeed_item(c, it);
+        {
+            char why[256];
+            if (source_changed(it, why, sizeof why))
+                file_changed(c, it, why);
+            else if (c->o.verify_reread)
+                start_verify(it, x->crc);   /* verify_step declares the success */
+            else
+                succeed_item(c, it);
+        }
         break;
     case X_INIT: {
         char *id = vcl_oss_upload_id(&x->resp);
@@ -1547,6 +1763,15 @@ static void on_done(vodup_client *c, vcl_xfer *x, CURLcode cc)
         if (verify && x->has_crc && x->resp_crc != x->crc) {
             fail_item(c, it, VODUP_ECHECKSUM, "UploadPart: the server's CRC-64 differs from the bytes sent");
             break;
+        }
+        {
+            /* The part was read from the version identify saw only if nothing changed
+             * while it was read (checked before it started, and now). */
+            char why[256];
+            if (source_changed(it, why, sizeof why)) {
+                file_changed(c, it, why);
+                break;
+            }
         }
         request_ok(c, it);
         free(part->etag);
@@ -1644,6 +1869,7 @@ static void reconcile_locked(vodup_client *c, vcl_item ***trash, size_t *ntrash)
         it->last_error = 0;
         it->e.active = 1;
         it->e.phase = PH_IDENTIFY;
+        it->e.restarts = 0;
         active++;
     }
 }

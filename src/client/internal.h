@@ -27,6 +27,8 @@
 int vcl_error_set(const void *key, uint64_t serial, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 const char *vcl_error_get(const void *key, uint64_t serial);
+/* A call that succeeded: this thread's last error of key becomes "" (returns 0). */
+int vcl_error_clear(const void *key, uint64_t serial);
 uint64_t vcl_new_serial(void);
 
 /* ---- time --------------------------------------------------------------------------- */
@@ -80,10 +82,20 @@ typedef struct vcl_rec_part {
     uint64_t crc64;
 } vcl_rec_part;
 
+/* What identifies one version of a source file: a write changes the size or the
+ * times (ctime cannot be set back by a program), a replacement the inode. */
+typedef struct vcl_ident {
+    uint64_t size;
+    int64_t mtime_ns, ctime_ns;
+    uint64_t dev, ino;
+} vcl_ident;
+
 typedef struct vcl_record {
     char *path;
     uint64_t size;
     int64_t mtime_ns;
+    int64_t ctime_ns;       /* 0 in records of older versions: they never match */
+    uint64_t dev, ino;
     char sample[65];
     int type;
     char *media_id;
@@ -116,7 +128,8 @@ enum vcl_phase {
     PH_AUTH,        /* get address and credentials (API call, provider, or the app) */
     PH_RUN,         /* requests */
     PH_REFRESH,     /* credentials must be renewed before more requests go */
-    PH_WAIT_APP     /* waiting for the application (set_upload_auth / resume_with_*) */
+    PH_WAIT_APP,    /* waiting for the application (set_upload_auth / resume_with_*) */
+    PH_VERIFY       /* re-reading the file to compare its CRC-64 with the bytes sent */
 };
 
 enum vcl_part_state { VCL_PART_TODO = 0, VCL_PART_INFLIGHT, VCL_PART_DONE };
@@ -139,8 +152,14 @@ typedef struct vcl_engine {
     int fd;
     uint64_t size;
     int64_t mtime_ns;
+    vcl_ident ident;        /* the version of the file being uploaded (fd's, at identify) */
     char sample[65];
     int known;              /* identity, address and parts below describe the file */
+    int restart;            /* the file changed: identify it anew, keep address and credentials */
+    int restarts;           /* change restarts in a row (on_change = RESTART) */
+    int verified;           /* the re-read matched what was sent: Complete may go */
+    uint64_t verify_pos, verify_crc, verify_expect;
+    unsigned char *verify_buf;
 
     char *media_id;
     vcl_addr addr;          /* endpoint NULL until known */
@@ -177,6 +196,7 @@ typedef struct vcl_item {
     int id;
     char *path, *abspath;
     char *record_file;      /* NULL without record_dir */
+    uint64_t dev, ino;      /* the file's identity when added (duplicate check) */
     vodup_media_type type;
     char *title, *description, *tags, *cover_url, *user_data, *template_group_id, *storage_location,
         *image_type;

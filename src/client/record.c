@@ -141,6 +141,14 @@ int vcl_record_load(const char *file, vcl_record *out)
         goto bad;
     out->size = (uint64_t)json_integer_value(sz);
     out->mtime_ns = json_integer_value(mt);
+    json_t *ct = json_object_get(j, "ctime");
+    uint64_t dev = 0, ino = 0;
+    out->ctime_ns = json_is_integer(ct) ? json_integer_value(ct) : 0;
+    /* dev and ino as decimal strings: a 64-bit inode does not fit a JSON integer. */
+    if (parse_u64(jstr(j, "dev"), &dev) == 0 && parse_u64(jstr(j, "ino"), &ino) == 0) {
+        out->dev = dev;
+        out->ino = ino;
+    }
     memcpy(out->sample, sample, 65);
     out->type = json_is_integer(ty) ? (int)json_integer_value(ty) : 0;
     out->part_size = json_is_integer(ps) ? (uint64_t)json_integer_value(ps) : 0;
@@ -221,6 +229,12 @@ int vcl_record_save(const char *file, const vcl_record *r)
     SETS("path", r->path);
     bad |= json_object_set_new(j, "size", json_integer((json_int_t)r->size));
     bad |= json_object_set_new(j, "mtime", json_integer((json_int_t)r->mtime_ns));
+    bad |= json_object_set_new(j, "ctime", json_integer((json_int_t)r->ctime_ns));
+    char num[24];
+    snprintf(num, sizeof num, "%" PRIu64, r->dev);
+    bad |= json_object_set_new(j, "dev", json_string(num));
+    snprintf(num, sizeof num, "%" PRIu64, r->ino);
+    bad |= json_object_set_new(j, "ino", json_string(num));
     SETS("sample", r->sample);
     bad |= json_object_set_new(j, "type", json_integer(r->type));
     SETS("media_id", r->media_id);
