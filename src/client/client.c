@@ -170,7 +170,18 @@ int vodup_client_new(vodup_client **out, const vodup_options *opts, const vodup_
     }
     /* Keep enough idle connections for every part slot, so parts reuse them. */
     curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)(o.parallel * o.files_at_once + 4));
+    if (vcl_jobq_start(&c->cbq, c) != 0) {
+        client_destroy(c);
+        return VODUP_ENOMEM;
+    }
+    if (vcl_jobq_start(&c->rpcq, c) != 0) {
+        vcl_jobq_stop(&c->cbq);
+        client_destroy(c);
+        return VODUP_ENOMEM;
+    }
     if (pthread_create(&c->thread, NULL, vcl_worker_main, c) != 0) {
+        vcl_jobq_stop(&c->rpcq);
+        vcl_jobq_stop(&c->cbq);
         client_destroy(c);
         return VODUP_ENOMEM;
     }
@@ -183,13 +194,18 @@ void vodup_client_free(vodup_client *c)
     if (!c)
         return;
     /* From a callback this would join the calling thread itself: refuse (documented). */
-    if (pthread_equal(pthread_self(), c->thread))
+    if (vcl_on_own_thread(c))
         return;
     lk(c);
     c->quit = 1;
     ulk(c);
     wake(c);
     pthread_join(c->thread, NULL);
+    /* The worker is gone; VOD calls under way are abandoned, callbacks already queued
+     * are delivered (an auth provider under way is waited for: it is the
+     * application's code). */
+    vcl_jobq_stop(&c->rpcq);
+    vcl_jobq_stop(&c->cbq);
     client_destroy(c);
 }
 
@@ -720,7 +736,7 @@ int vodup_client_wait(vodup_client *c, long timeout_ms)
 {
     if (!c)
         return VODUP_EINVAL;
-    if (pthread_equal(pthread_self(), c->thread))
+    if (vcl_on_own_thread(c))
         return FAIL(c, VODUP_ESTATE, "vodup_client_wait cannot be called from a callback");
     struct timespec dl;
     clock_gettime(CLOCK_MONOTONIC, &dl);

@@ -10,6 +10,7 @@
 #define VODUP_CLIENT_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 #include <curl/curl.h>
@@ -65,6 +66,7 @@ typedef struct vcl_rpc {
     const char *user_agent;
     long connect_timeout_ms;
     long timeout_ms;            /* whole request; 0: none */
+    const _Atomic int *cancel;  /* may be NULL; set: the request is abandoned (VODUP_ECANCELED) */
 } vcl_rpc;
 
 /* One signed POST. 0 on HTTP 2xx with *json (caller frees) set; otherwise a vodup_error
@@ -111,12 +113,55 @@ void vcl_record_free(vcl_record *r);
 char *vcl_record_file(const char *dir, const char *abspath);
 /* 0 loaded, VODUP_ENOENT none (or unreadable / not ours: treated as none), VODUP_ENOMEM. */
 int vcl_record_load(const char *file, vcl_record *out);
+/* The same from text (the fuzz target's entry). */
+int vcl_record_parse(const char *text, size_t len, vcl_record *out);
+/* The record as JSON text (malloc'd), or NULL on oom. */
+char *vcl_record_dump(const vcl_record *r);
 /* Atomic replace. 0 or VODUP_EIO / VODUP_ENOMEM. */
 int vcl_record_save(const char *file, const vcl_record *r);
 int vcl_record_remove(const char *file);
 /* The content sample: hex SHA-256 of size(8 bytes big-endian) || first 64 KiB ||
  * middle 64 KiB || last 64 KiB. 0 or VODUP_EIO. */
 int vcl_file_sample(int fd, uint64_t size, char out[65]);
+
+/* ---- jobs.c: helper threads ------------------------------------------------------------ */
+
+struct vodup_client;
+
+typedef struct vcl_job {
+    struct vcl_job *next;
+    int blocking;           /* waits on the application or the network: dropped at quit */
+    void (*run)(struct vodup_client *c, struct vcl_job *j);
+    void (*drop)(struct vcl_job *j);    /* frees the job (after run, or instead of it) */
+} vcl_job;
+
+typedef struct vcl_jobq {
+    pthread_t th;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    vcl_job *head, *tail;   /* [q.mu] */
+    int quit;               /* [q.mu] */
+    _Atomic int quitting;
+    struct vodup_client *c;
+} vcl_jobq;
+
+int vcl_jobq_start(vcl_jobq *q, struct vodup_client *c);
+void vcl_jobq_push(vcl_jobq *q, vcl_job *j);
+/* Runs what is queued (dropping blocking jobs) and joins the thread. */
+void vcl_jobq_stop(vcl_jobq *q);
+int vcl_jobq_is_self(const vcl_jobq *q);
+
+/* What a helper thread's call (VOD API call or auth provider) gave, for the worker. */
+typedef struct vcl_result {
+    uint64_t serial;        /* the vcl_engine.call_serial it answers */
+    int rc;
+    long status;
+    char *json, *code, *msg;        /* VOD call */
+    char *addr, *auth, *media;      /* auth provider */
+} vcl_result;
+
+void vcl_result_free(vcl_result *r);
 
 /* ---- the client ------------------------------------------------------------------------- */
 
@@ -129,7 +174,8 @@ enum vcl_phase {
     PH_RUN,         /* requests */
     PH_REFRESH,     /* credentials must be renewed before more requests go */
     PH_WAIT_APP,    /* waiting for the application (set_upload_auth / resume_with_*) */
-    PH_VERIFY       /* re-reading the file to compare its CRC-64 with the bytes sent */
+    PH_VERIFY,      /* re-reading the file to compare its CRC-64 with the bytes sent */
+    PH_CALL         /* a helper thread runs a VOD call or the auth provider for it */
 };
 
 enum vcl_part_state { VCL_PART_TODO = 0, VCL_PART_INFLIGHT, VCL_PART_DONE };
@@ -182,6 +228,11 @@ typedef struct vcl_engine {
     int inflight;           /* part requests in flight */
 
     int failing;            /* on_upload_retry sent, waiting for a success */
+    uint64_t call_serial;   /* PH_CALL: the call whose result is awaited */
+    int call_phase;         /* the phase the call was made from (restored with its result) */
+    int call_kind;          /* 1 VOD call (call_refresh says which), 2 auth provider */
+    int call_refresh;
+    int call_gen;           /* sts_gen when the VOD call was made */
     int wait_kind;          /* PH_WAIT_APP: 1 address+auth, 2 new auth, 3 new STS */
     int sts_gen_seen;
     uint64_t acked;         /* bytes acknowledged */
@@ -214,6 +265,8 @@ typedef struct vcl_item {
     char *pend_media;
     int pend_auth;          /* resume_with_auth given */
     vcl_creds pend_auth_creds;
+    int has_res;            /* a helper thread's result for the worker */
+    vcl_result res;
 
     vcl_engine e;           /* [worker] */
 } vcl_item;
@@ -227,6 +280,8 @@ struct vodup_client {
     char *record_dir, *region, *user_agent;
     vodup_listener l;
     pthread_t thread;
+    vcl_jobq cbq;           /* callbacks and the auth provider, in order */
+    vcl_jobq rpcq;          /* VOD API calls (STS mode) */
     CURLM *multi;
 
     pthread_mutex_t mu;
@@ -258,7 +313,13 @@ struct vodup_client {
     uint64_t rng;
     vcl_event *events;
     size_t nevents, capevents;
+    uint64_t call_serial;
+    int list_fired, list_fired_gen;   /* on_list_completed queued for list_fired_gen */
 };
+
+/* Whether the caller is one of c's own threads (the worker, or a helper running a
+ * callback): such a caller must not wait for or free the client. */
+int vcl_on_own_thread(const vodup_client *c);
 
 /* engine.c */
 void *vcl_worker_main(void *arg);

@@ -123,6 +123,8 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+static int record_from_json(json_t *j, vcl_record *out);
+
 int vcl_record_load(const char *file, vcl_record *out)
 {
     memset(out, 0, sizeof *out);
@@ -130,6 +132,22 @@ int vcl_record_load(const char *file, vcl_record *out)
     json_t *j = json_load_file(file, 0, &jerr);
     if (!j)
         return VODUP_ENOENT;
+    return record_from_json(j, out);
+}
+
+int vcl_record_parse(const char *text, size_t len, vcl_record *out)
+{
+    memset(out, 0, sizeof *out);
+    json_error_t jerr;
+    json_t *j = json_loadb(text, len, 0, &jerr);
+    if (!j)
+        return VODUP_ENOENT;
+    return record_from_json(j, out);
+}
+
+/* Takes j (decref'd here). Anything not shaped as a record of ours: VODUP_ENOENT. */
+static int record_from_json(json_t *j, vcl_record *out)
+{
     int rc = VODUP_ENOENT;
     json_t *v = json_object_get(j, "version");
     if (!json_is_integer(v) || json_integer_value(v) != 1)
@@ -214,14 +232,14 @@ static int fsync_dir_of(const char *file)
     return rc;
 }
 
-int vcl_record_save(const char *file, const vcl_record *r)
+char *vcl_record_dump(const vcl_record *r)
 {
     json_t *j = json_object();
     json_t *parts = json_array();
     if (!j || !parts) {
         json_decref(j);
         json_decref(parts);
-        return VODUP_ENOMEM;
+        return NULL;
     }
     int bad = 0;
 #define SETS(k, v) bad |= json_object_set_new(j, k, (v) ? json_string(v) : json_null())
@@ -254,6 +272,12 @@ int vcl_record_save(const char *file, const vcl_record *r)
     bad |= json_object_set_new(j, "parts", parts);
     char *text = bad ? NULL : json_dumps(j, JSON_COMPACT);
     json_decref(j);
+    return text;
+}
+
+int vcl_record_save(const char *file, const vcl_record *r)
+{
+    char *text = vcl_record_dump(r);
     if (!text)
         return VODUP_ENOMEM;
 
