@@ -87,3 +87,12 @@ endforeach()
 add_test(NAME header.pedantic
          COMMAND ${CMAKE_C_COMPILER} -std=c11 -pedantic -Wall -Wextra -Werror -fsyntax-only
                  -I${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/tests/header/pedantic.c)
+
+# libvodup.a linked as docs/client-sdk.md says (pkg-config --static), from an install.
+if(TARGET vodup_static AND EXISTS ${CMAKE_SOURCE_DIR}/examples/upload.c)
+  add_test(NAME client.pkgconfig-static
+           COMMAND sh ${CMAKE_SOURCE_DIR}/tests/pkgconfig/static-link.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR}
+                   ${CMAKE_C_COMPILER})
+  set_tests_properties(client.pkgconfig-static PROPERTIES
+    ENVIRONMENT "VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp" TIMEOUT 300)
+endif()
