@@ -213,13 +213,17 @@ typedef struct vodup_options {
 
 /* Creates a client. opts and listener may be NULL (defaults, no callbacks); both are
  * copied. *out is freed with vodup_client_free. Errors: VODUP_EINVAL (bad options),
- * VODUP_ENOMEM, VODUP_EIO (record_dir cannot be created). Starts the worker thread. */
+ * VODUP_ENOMEM, VODUP_EIO (record_dir cannot be created). Starts the client's threads
+ * (the worker, which runs the transfers; the callback thread; the VOD-call thread). */
 VODUP_EXTERN int vodup_client_new(vodup_client **out, const vodup_options *opts, const vodup_listener *listener);
-/* Stops every transfer (records are kept, so a later client resumes), joins the worker
- * thread and frees the client. NULL is fine. Called from a callback it does nothing. */
+/* Stops every transfer (records are kept, so a later client resumes), joins the client's
+ * threads and frees the client: callbacks already queued are delivered first, a callback
+ * or auth provider under way is waited for, a VOD call under way is abandoned. NULL is
+ * fine. Called from a callback (or the provider) it does nothing. */
 VODUP_EXTERN void vodup_client_free(vodup_client *c);
-/* The message of the last error returned to this thread by a call on c ("" if none).
- * Borrowed: valid until this thread's next call on c. */
+/* The message of the last error returned to this thread by a call on c: "" if none, or
+ * if this thread's latest call on c succeeded (a success clears it). Borrowed: valid
+ * until this thread's next call on c. */
 VODUP_EXTERN const char *vodup_client_last_error(vodup_client *c);
 
 /* ---- authorization modes (pick one before start) -------------------------------------- */
@@ -335,6 +339,7 @@ VODUP_EXTERN void vodup_api_free(vodup_api *a);
  * error body (with Code and Message), and vodup_api_last_error tells. */
 VODUP_EXTERN int vodup_api_call(vodup_api *a, const char *version, const char *action, const char *const *params,
                                 char **json_out);
+/* The message of this thread's latest failed call on a ("" after a success). */
 VODUP_EXTERN const char *vodup_api_last_error(vodup_api *a);
 VODUP_EXTERN void vodup_free(void *p);
 

@@ -253,6 +253,8 @@ int vodup_api_call(vodup_api *a, const char *version, const char *action, const 
     int rc = vcl_rpc_call(&r, version, action, params, json_out, NULL, NULL, msg, sizeof msg);
     if (rc)
         vcl_error_set(a, a->serial, rc, "%s", msg[0] ? msg : vodup_strerror(rc));
+    else
+        vcl_error_clear(a, a->serial);   /* the message always describes the latest call */
     return rc;
 }
 

@@ -101,6 +101,18 @@ static void test_last_error_cleared_by_success(void **state)
     assert_int_equal(la.n, 0);
     assert_string_equal(vodup_client_last_error(c), "");
     vodup_client_free(c);
+
+    /* the API client too */
+    vodup_api *api = th_api_root(&g_srv);
+    char *out = NULL;
+    const char *bad[] = {"VideoId", "no-such-video", NULL};
+    assert_int_not_equal(vodup_api_call(api, "2017-03-21", "GetVideoInfo", bad, &out), VODUP_OK);
+    vodup_free(out);
+    assert_true(vodup_api_last_error(api)[0] != '\0');
+    assert_int_equal(vodup_api_call(api, "2017-03-21", "GetVideoList", NULL, &out), VODUP_OK);
+    vodup_free(out);
+    assert_string_equal(vodup_api_last_error(api), "");
+    vodup_api_free(api);
 }
 
 static void test_wait_codes(void **state)
