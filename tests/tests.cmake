@@ -34,6 +34,12 @@ endforeach()
 if(TARGET vodupd)
   add_dependencies(vodup_client_tests vodupd)
 endif()
+# unit.client_example runs the example app server and examples/upload-auth.c.
+foreach(t vodup-app-server example-upload-auth)
+  if(TARGET ${t})
+    add_dependencies(vodup_client_tests ${t})
+  endif()
+endforeach()
 
 # End-to-end tests against the real vodupd binary, with the official SDKs as peers
 # (node's built-in test runner). tests/compat/*.test.mjs and tests/integration/*.test.mjs.
