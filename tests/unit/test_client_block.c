@@ -7,7 +7,8 @@
  * provider's call for B (second test) blocks for BLOCK_MS. Measured from inside that
  * blocking call, between 1 s and 4 s into it, A's bytes must keep reaching the proxy at
  * a good part of the rate (a frozen transfer loop moves nothing). Both files then end
- * SUCCESS with the right bytes. */
+ * SUCCESS with the right bytes. A third test delays B's CreateUploadVideo answer (STS
+ * mode: the client's own VOD call) by BLOCK_MS in the proxy, with the same measure. */
 #include "client_harness.h"
 
 static th_server g_srv;
@@ -178,6 +179,44 @@ static void run(int use_provider)
     free(x);
 }
 
+static void test_slow_vod_call(void **state)
+{
+    (void)state;
+    th_rec rec;
+    th_rec_init(&rec);
+    vodup_options o = VODUP_OPTIONS_INIT;
+    o.parallel = 2;
+    o.files_at_once = 2;
+    o.part_size = 512 * KiB;
+    o.limit_rate = RATE;
+    vodup_client *c = th_sts_client(&g_srv, &o, &rec);
+    int a = -1, b = -1;
+    assert_int_equal(vodup_client_add_file(c, &a, g_a, VODUP_MEDIA_VIDEO, NULL), VODUP_OK);
+    assert_int_equal(vodup_client_start(c), VODUP_OK);
+    th_wait_done(c, a, 1 * MiB, 30000);
+    int d0 = atomic_load(&g_px.rpc_delays);
+    atomic_store(&g_px.rpc_delay_ms, (long)BLOCK_MS);
+    assert_int_equal(vodup_client_add_file(c, &b, g_b, VODUP_MEDIA_VIDEO, NULL), VODUP_OK);
+    th_sleep_ms(WINDOW_FROM_MS);
+    unsigned long long b0 = atomic_load(&g_px.up_bytes);
+    th_sleep_ms(WINDOW_TO_MS - WINDOW_FROM_MS);
+    unsigned long long moved = atomic_load(&g_px.up_bytes) - b0;
+    assert_int_equal(atomic_load(&g_px.rpc_delays), d0 + 1); /* B's CreateUploadVideo was the one delayed */
+    print_message("CreateUploadVideo delayed: %llu bytes of the other file moved in %d ms\n", moved,
+                  WINDOW_TO_MS - WINDOW_FROM_MS);
+    unsigned long long want = RATE * (WINDOW_TO_MS - WINDOW_FROM_MS) / 1000 / 4;
+    if (moved < want)
+        fail_msg("a VOD call delayed %d ms: only %llu bytes of the other file moved in %d ms (want >= %llu)",
+                 BLOCK_MS, moved, WINDOW_TO_MS - WINDOW_FROM_MS, want);
+    assert_int_equal(vodup_client_wait(c, 60000), VODUP_OK);
+    vodup_api *api = th_api_root(&g_srv);
+    th_check_upload(&g_srv, api, &rec, c, a, g_a_md5, A_SIZE);
+    th_check_upload(&g_srv, api, &rec, c, b, g_b_md5, B_SIZE);
+    vodup_api_free(api);
+    vodup_client_free(c);
+    th_rec_destroy(&rec);
+}
+
 static void test_blocking_callback(void **state)
 {
     (void)state;
@@ -195,6 +234,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocking_provider),
         cmocka_unit_test(test_blocking_callback),
+        cmocka_unit_test(test_slow_vod_call),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
