@@ -34,6 +34,12 @@ endforeach()
 if(TARGET vodupd)
   add_dependencies(vodup_client_tests vodupd)
 endif()
+# unit.client_example runs the example app server and examples/upload-auth.c.
+foreach(t vodup-app-server example-upload-auth)
+  if(TARGET ${t})
+    add_dependencies(vodup_client_tests ${t})
+  endif()
+endforeach()
 
 # End-to-end tests against the real vodupd binary, with the official SDKs as peers
 # (node's built-in test runner). tests/compat/*.test.mjs and tests/integration/*.test.mjs.
@@ -64,6 +70,9 @@ foreach(src ${VODUP_FUZZERS})
   if(TARGET vodupd_core)
     target_link_libraries(replay_${mod} PRIVATE vodupd_core)
   endif()
+  if(mod MATCHES "^client_" AND TARGET vodup_static)   # libvodup's parsers
+    target_link_libraries(replay_${mod} PRIVATE vodup_static)
+  endif()
   set_target_properties(replay_${mod} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   add_test(NAME fuzz-replay.${mod} COMMAND replay_${mod} ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${mod})
   if(VODUP_FUZZ)
@@ -73,6 +82,9 @@ foreach(src ${VODUP_FUZZERS})
     target_link_libraries(${name} PRIVATE vodup_common)
     if(TARGET vodupd_core)
       target_link_libraries(${name} PRIVATE vodupd_core)
+    endif()
+    if(mod MATCHES "^client_" AND TARGET vodup_static)
+      target_link_libraries(${name} PRIVATE vodup_static)
     endif()
   endif()
 endforeach()
@@ -105,4 +117,13 @@ if(NOT VODUP_SANITIZE)
   add_library(vodup_slow_sync MODULE ${CMAKE_SOURCE_DIR}/tests/faults/slow_sync.c)
   target_link_libraries(vodup_slow_sync PRIVATE ${CMAKE_DL_LIBS})
   set_target_properties(vodup_slow_sync PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+endif()
+
+# libvodup.a linked as docs/client-sdk.md says (pkg-config --static), from an install.
+if(TARGET vodup_static AND EXISTS ${CMAKE_SOURCE_DIR}/examples/upload.c)
+  add_test(NAME client.pkgconfig-static
+           COMMAND sh ${CMAKE_SOURCE_DIR}/tests/pkgconfig/static-link.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR}
+                   ${CMAKE_C_COMPILER})
+  set_tests_properties(client.pkgconfig-static PROPERTIES
+    ENVIRONMENT "VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp" TIMEOUT 300)
 endif()

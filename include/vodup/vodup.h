@@ -17,14 +17,17 @@
  * Conventions (all functions):
  * - Errors: functions return int, VODUP_OK (0) or a negative vodup_error. Codes are only
  *   ever appended to. vodup_strerror names a code; vodup_client_last_error gives the
- *   message of the last failure on a client (per thread of the caller).
+ *   message of the last call on a client (per thread of the caller): a call that
+ *   succeeds clears it, so it always describes the latest call.
  * - Ownership: strings passed in are copied; what comes back through an out pointer is
  *   the caller's and is freed with the matching _free; pointers inside structs handed
  *   to callbacks are borrowed and valid only during the callback.
  * - Threads: every function may be called from any thread. Callbacks run on the
- *   client's own worker thread, one at a time, and may call back into the client
- *   (e.g. vodup_client_set_upload_auth from on_upload_started) but must not call
- *   vodup_client_free or vodup_client_wait.
+ *   client's own callback thread, one at a time, in order, and may call back into the
+ *   client (e.g. vodup_client_set_upload_auth from on_upload_started) but must not call
+ *   vodup_client_free or vodup_client_wait. Transfers run on another thread (the
+ *   worker): a callback or an auth provider that blocks delays other callbacks, never
+ *   the bytes of files already uploading.
  * - Structs passed in (options, listener, info) start with a version field: initialise
  *   them with their _INIT macro, so programs built against this header keep working
  *   when fields are appended.
@@ -67,7 +70,9 @@ typedef enum vodup_error {
     VODUP_ECANCELED = -10,  /* canceled by the application */
     VODUP_ECHANGED = -11,   /* the source file changed during the upload */
     VODUP_ECHECKSUM = -12,  /* the CRC-64 the server computed differs from ours */
-    VODUP_ENOAUTH = -13     /* no credentials: no authorization mode was set up */
+    VODUP_ENOAUTH = -13,    /* no credentials: no authorization mode was set up */
+    VODUP_EEXIST = -14,     /* the file is already in the list and not yet uploaded */
+    VODUP_ETIMEDOUT = -15   /* vodup_client_wait: the time ran out before the list completed */
 } vodup_error;
 
 /* Name of an error code ("VODUP_EAUTH: credentials refused"), never NULL. */
@@ -170,7 +175,16 @@ typedef struct vodup_listener {
 
 /* ---- the client ------------------------------------------------------------------- */
 
-#define VODUP_OPTIONS_VERSION 1
+/* What happens when a source file changes while it uploads (vodup_options.on_change). */
+typedef enum vodup_change_policy {
+    VODUP_CHANGE_FAIL = 0,      /* the file fails with VODUP_ECHANGED (its partial upload is aborted) */
+    VODUP_CHANGE_RESTART = 1    /* the partial upload is aborted and the file is uploaded again from
+                                 * byte 0 (on_upload_retry with VODUP_ECHANGED tells); after
+                                 * VODUP_MAX_CHANGE_RESTARTS restarts in a row it fails as above */
+} vodup_change_policy;
+#define VODUP_MAX_CHANGE_RESTARTS 5
+
+#define VODUP_OPTIONS_VERSION 2
 typedef struct vodup_options {
     unsigned int version;
     const char *record_dir;         /* where resume records live; NULL: no resume across processes */
@@ -188,19 +202,28 @@ typedef struct vodup_options {
     long refresh_before_s;          /* ask for new credentials this long before they expire (default 300) */
     const char *region;             /* for signing when the credentials do not say (default "cn-hangzhou") */
     const char *user_agent;
+    /* version 2 */
+    int on_change;                  /* vodup_change_policy (default VODUP_CHANGE_FAIL) */
+    int verify_reread;              /* before completing, read the file again and compare its CRC-64
+                                     * with the bytes sent (default 1; 0: size, times and inode only) */
 } vodup_options;
 #define VODUP_OPTIONS_INIT                                                                                  \
-    {VODUP_OPTIONS_VERSION, NULL, 4, 2, 0, 1024 * 1024, 5, 10000, 30, 0, 0, 200, 1, 300, NULL, NULL}
+    {VODUP_OPTIONS_VERSION, NULL, 4, 2, 0, 1024 * 1024, 5, 10000, 30, 0, 0, 200, 1, 300, NULL, NULL,      \
+     VODUP_CHANGE_FAIL, 1}
 
 /* Creates a client. opts and listener may be NULL (defaults, no callbacks); both are
  * copied. *out is freed with vodup_client_free. Errors: VODUP_EINVAL (bad options),
- * VODUP_ENOMEM, VODUP_EIO (record_dir cannot be created). Starts the worker thread. */
+ * VODUP_ENOMEM, VODUP_EIO (record_dir cannot be created). Starts the client's threads
+ * (the worker, which runs the transfers; the callback thread; the VOD-call thread). */
 VODUP_EXTERN int vodup_client_new(vodup_client **out, const vodup_options *opts, const vodup_listener *listener);
-/* Stops every transfer (records are kept, so a later client resumes), joins the worker
- * thread and frees the client. NULL is fine. Called from a callback it does nothing. */
+/* Stops every transfer (records are kept, so a later client resumes), joins the client's
+ * threads and frees the client: callbacks already queued are delivered first, a callback
+ * or auth provider under way is waited for, a VOD call under way is abandoned. NULL is
+ * fine. Called from a callback (or the provider) it does nothing. */
 VODUP_EXTERN void vodup_client_free(vodup_client *c);
-/* The message of the last error returned to this thread by a call on c ("" if none).
- * Borrowed: valid until this thread's next call on c. */
+/* The message of the last error returned to this thread by a call on c: "" if none, or
+ * if this thread's latest call on c succeeded (a success clears it). Borrowed: valid
+ * until this thread's next call on c. */
 VODUP_EXTERN const char *vodup_client_last_error(vodup_client *c);
 
 /* ---- authorization modes (pick one before start) -------------------------------------- */
@@ -233,9 +256,10 @@ VODUP_EXTERN int vodup_client_resume_with_sts(vodup_client *c, const char *acces
 /* Auth-provider mode (what the official SDKs' newest generation does): the client
  * calls provider whenever it needs credentials for an item — to create them
  * (VODUP_AUTH_CREATE) or, ahead of expiry, to refresh them (VODUP_AUTH_REFRESH) — on
- * the worker thread. The provider fills *out (strings copied after it returns) and
- * returns 0, or a negative code to fail the file. It may block (e.g. on an HTTP call to
- * the application's server); other files wait meanwhile. */
+ * the callback thread, in turn with the callbacks. The provider fills *out (strings
+ * copied after it returns) and returns 0, or a negative code to fail the file. It may
+ * block (e.g. on an HTTP call to the application's server): files already uploading go
+ * on meanwhile; only callbacks wait. */
 typedef enum vodup_auth_kind { VODUP_AUTH_CREATE = 0, VODUP_AUTH_REFRESH = 1 } vodup_auth_kind;
 typedef struct vodup_auth_result {
     const char *upload_address;     /* base64 JSON; may be NULL on REFRESH (unchanged) */
@@ -249,7 +273,9 @@ VODUP_EXTERN int vodup_client_use_auth_provider(vodup_client *c, vodup_auth_prov
 /* ---- the upload list -------------------------------------------------------------------- */
 
 /* Adds a file (copied path; info may be NULL). *id gets its id. The file's size is taken
- * now. Errors: VODUP_ENOENT (no such readable file), VODUP_EINVAL. */
+ * now. Errors: VODUP_ENOENT (no such readable file), VODUP_EINVAL, VODUP_EEXIST (the same
+ * file - same path, or same device and inode - is already in the list and has not
+ * succeeded: resume or delete that item instead; both would go to one upload). */
 VODUP_EXTERN int vodup_client_add_file(vodup_client *c, int *id, const char *path, vodup_media_type type,
                                        const vodup_vod_info *info);
 /* Removes an item (stopping its transfer and deleting its resume record). */
@@ -281,7 +307,10 @@ VODUP_EXTERN int vodup_client_stop(vodup_client *c);
 VODUP_EXTERN int vodup_client_pause(vodup_client *c);
 VODUP_EXTERN int vodup_client_resume(vodup_client *c);
 /* Blocks until every item has ended (on_list_completed) or timeout_ms passes (-1:
- * forever). 0 when complete, VODUP_ESTATE on timeout. Not from a callback. */
+ * forever). Not from a callback (VODUP_ESTATE). When the list is complete: 0 if every
+ * item succeeded; otherwise the error of the first item (in list order) that ended FAIL,
+ * or VODUP_ECANCELED if none failed but some ended CANCELED (the last error counts
+ * them). VODUP_ETIMEDOUT when timeout_ms passed first (older libvodup said VODUP_ESTATE). */
 VODUP_EXTERN int vodup_client_wait(vodup_client *c, long timeout_ms);
 
 /* ---- network policy ------------------------------------------------------------------ */
@@ -310,6 +339,7 @@ VODUP_EXTERN void vodup_api_free(vodup_api *a);
  * error body (with Code and Message), and vodup_api_last_error tells. */
 VODUP_EXTERN int vodup_api_call(vodup_api *a, const char *version, const char *action, const char *const *params,
                                 char **json_out);
+/* The message of this thread's latest failed call on a ("" after a success). */
 VODUP_EXTERN const char *vodup_api_last_error(vodup_api *a);
 VODUP_EXTERN void vodup_free(void *p);
 

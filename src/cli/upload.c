@@ -1049,8 +1049,8 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
         int w = vodup_client_wait(client, WAIT_SLICE_MS);
         cli_progress_draw(st.progress, 0);
         report(&st, 0);
-        /* ESTATE is the timeout; anything else means waiting longer will not help. */
-        if (w != VODUP_ESTATE)
+        /* ETIMEDOUT is the slice running out; anything else means waiting longer will not help. */
+        if (w != VODUP_ETIMEDOUT)
             break;
         if (interrupted) {
             vodup_client_pause(client);

@@ -23,6 +23,13 @@ static size_t collect(char *p, size_t size, size_t nmemb, void *u)
     return n;
 }
 
+/* The client is being freed: abandon the call rather than make free wait for it. */
+static int on_progress_cancel(void *u, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    return atomic_load((const _Atomic int *)u) ? 1 : 0;
+}
+
 /* Error codes that mean "these credentials will never work" rather than "try later". */
 static int map_code(const char *code)
 {
@@ -130,6 +137,11 @@ int vcl_rpc_call(const vcl_rpc *r, const char *version, const char *action, cons
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms > 0 ? r->connect_timeout_ms : 10000L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms > 0 ? r->timeout_ms : 60000L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, r->user_agent ? r->user_agent : "libvodup/" VODUP_VERSION_STRING);
+    if (r->cancel) {
+        curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress_cancel);
+        curl_easy_setopt(e, CURLOPT_XFERINFODATA, (void *)r->cancel);
+    }
     CURLcode cc = curl_easy_perform(e);
     long status = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
@@ -139,7 +151,7 @@ int vcl_rpc_call(const vcl_rpc *r, const char *version, const char *action, cons
         *http_status = status;
     if (cc != CURLE_OK) {
         snprintf(msg, msglen, "%s %s: %s", action, url.data, errbuf[0] ? errbuf : curl_easy_strerror(cc));
-        rc = cc == CURLE_OUT_OF_MEMORY ? VODUP_ENOMEM : VODUP_ENETWORK;
+        rc = cc == CURLE_OUT_OF_MEMORY ? VODUP_ENOMEM : cc == CURLE_ABORTED_BY_CALLBACK ? VODUP_ECANCELED : VODUP_ENETWORK;
         goto out;
     }
     if (status >= 200 && status < 300) {
@@ -236,11 +248,13 @@ int vodup_api_call(vodup_api *a, const char *version, const char *action, const 
         return VODUP_EINVAL;
     if (!version || !action || !*action || !json_out)
         return vcl_error_set(a, a->serial, VODUP_EINVAL, "version, action and json_out are required");
-    vcl_rpc r = {a->endpoint, a->ak, a->sk, a->token, NULL, 10000, 60000};
+    vcl_rpc r = {a->endpoint, a->ak, a->sk, a->token, NULL, 10000, 60000, NULL};
     char msg[1024] = "";
     int rc = vcl_rpc_call(&r, version, action, params, json_out, NULL, NULL, msg, sizeof msg);
     if (rc)
         vcl_error_set(a, a->serial, rc, "%s", msg[0] ? msg : vodup_strerror(rc));
+    else
+        vcl_error_clear(a, a->serial);   /* the message always describes the latest call */
     return rc;
 }
 

@@ -9,6 +9,9 @@
 #include "common/codec.h"
 #include "common/timefmt.h"
 
+/* Ten years: longer than any temporary credentials live. */
+#define VCL_MAX_CRED_LIFETIME_S (10LL * 366 * 24 * 3600)
+
 void vcl_addr_free(vcl_addr *a)
 {
     free(a->endpoint);
@@ -177,7 +180,9 @@ int vcl_decode_upload_auth(const char *b64, vcl_creds *out, char *msg, size_t ms
             if (errno || *end || end == json_string_value(ev))
                 secs = -1;
         }
-        if (secs > 0)
+        /* A lifetime beyond any real credentials' is taken as unknown (and cannot
+         * overflow the addition). */
+        if (secs > 0 && secs <= VCL_MAX_CRED_LIFETIME_S)
             out->expire = out->received + (time_t)secs;
     }
     if (dup_opt(&out->ak, ak) || dup_opt(&out->sk, sk) || dup_opt(&out->token, tok && *tok ? tok : NULL) ||

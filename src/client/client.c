@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,10 @@
 #include "common/digest.h"
 
 #define FAIL(c, code, ...) vcl_error_set((c), (c)->serial, (code), __VA_ARGS__)
+/* Success clears this thread's last error: it always describes the latest call. */
+#define DONE(c) vcl_error_clear((c), (c)->serial)
+/* rc of a call that may have failed (its message already set) or succeeded. */
+#define RET(c, rc) ((rc) == 0 ? DONE(c) : (rc))
 
 static void lk(vodup_client *c) { pthread_mutex_lock(&c->mu); }
 static void ulk(vodup_client *c) { pthread_mutex_unlock(&c->mu); }
@@ -27,7 +32,7 @@ static int unlock_wake(vodup_client *c)
 {
     ulk(c);
     wake(c);
-    return 0;
+    return DONE(c);
 }
 
 static int dup_opt(char **dst, const char *s)
@@ -104,12 +109,14 @@ int vodup_client_new(vodup_client **out, const vodup_options *opts, const vodup_
     if (opts) {
         if (opts->version < 1)
             return VODUP_EINVAL;
-        /* Only the fields of the version we know; a newer caller's extra fields are
-         * beyond this struct and ignored. */
-        o = *opts;
+        /* Only the fields of the caller's version: a program built against an older
+         * header passes a shorter struct (the rest keeps its default), and a newer
+         * caller's extra fields are beyond this struct and ignored. */
+        size_t n = opts->version >= 2 ? sizeof o : offsetof(vodup_options, on_change);
+        memcpy(&o, opts, n);
         o.version = VODUP_OPTIONS_VERSION;
     }
-    if (o.parallel < 1 || o.parallel > 32 || o.files_at_once < 1 || o.files_at_once > 64 || o.max_retries < 0 ||
+    if ((o.on_change != VODUP_CHANGE_FAIL && o.on_change != VODUP_CHANGE_RESTART) || o.parallel < 1 || o.parallel > 32 || o.files_at_once < 1 || o.files_at_once > 64 || o.max_retries < 0 ||
         o.progress_interval_ms < 0 || o.refresh_before_s < 0 ||
         (o.part_size && (o.part_size < 100 * 1024 || o.part_size > 5ull * 1024 * 1024 * 1024)))
         return VODUP_EINVAL;
@@ -163,7 +170,18 @@ int vodup_client_new(vodup_client **out, const vodup_options *opts, const vodup_
     }
     /* Keep enough idle connections for every part slot, so parts reuse them. */
     curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)(o.parallel * o.files_at_once + 4));
+    if (vcl_jobq_start(&c->cbq, c) != 0) {
+        client_destroy(c);
+        return VODUP_ENOMEM;
+    }
+    if (vcl_jobq_start(&c->rpcq, c) != 0) {
+        vcl_jobq_stop(&c->cbq);
+        client_destroy(c);
+        return VODUP_ENOMEM;
+    }
     if (pthread_create(&c->thread, NULL, vcl_worker_main, c) != 0) {
+        vcl_jobq_stop(&c->rpcq);
+        vcl_jobq_stop(&c->cbq);
         client_destroy(c);
         return VODUP_ENOMEM;
     }
@@ -176,13 +194,18 @@ void vodup_client_free(vodup_client *c)
     if (!c)
         return;
     /* From a callback this would join the calling thread itself: refuse (documented). */
-    if (pthread_equal(pthread_self(), c->thread))
+    if (vcl_on_own_thread(c))
         return;
     lk(c);
     c->quit = 1;
     ulk(c);
     wake(c);
     pthread_join(c->thread, NULL);
+    /* The worker is gone; VOD calls under way are abandoned, callbacks already queued
+     * are delivered (an auth provider under way is waited for: it is the
+     * application's code). */
+    vcl_jobq_stop(&c->rpcq);
+    vcl_jobq_stop(&c->cbq);
     client_destroy(c);
 }
 
@@ -246,9 +269,13 @@ int vodup_client_use_sts(vodup_client *c, const char *vod_endpoint, const char *
 {
     if (!c)
         return VODUP_EINVAL;
-    if (!vod_endpoint || !strstr(vod_endpoint, "://") || !access_key_id || !*access_key_id || !access_key_secret ||
-        !*access_key_secret)
-        return FAIL(c, VODUP_EINVAL, "vod_endpoint (with its scheme), access_key_id and access_key_secret are required");
+    if (!vod_endpoint || !*vod_endpoint)
+        return FAIL(c, VODUP_EINVAL, "vod_endpoint is required (e.g. \"http://127.0.0.1:9000\")");
+    if (strncmp(vod_endpoint, "http://", 7) != 0 && strncmp(vod_endpoint, "https://", 8) != 0)
+        return FAIL(c, VODUP_EINVAL, "vod_endpoint \"%.200s\" lacks its scheme: write http://%.200s or https://%.200s",
+                    vod_endpoint, vod_endpoint, vod_endpoint);
+    if (!access_key_id || !*access_key_id || !access_key_secret || !*access_key_secret)
+        return FAIL(c, VODUP_EINVAL, "access_key_id and access_key_secret are required");
     if (mode_fixed(c))
         return VODUP_ESTATE;
     return set_sts(c, vod_endpoint, access_key_id, access_key_secret, security_token);
@@ -415,6 +442,8 @@ int vodup_client_add_file(vodup_client *c, int *id, const char *path, vodup_medi
     if (!it)
         return FAIL(c, VODUP_ENOMEM, "out of memory");
     it->e.fd = -1;
+    it->dev = (uint64_t)st.st_dev;
+    it->ino = (uint64_t)st.st_ino;
     it->type = type;
     it->cate_id = -1;
     it->size = (uint64_t)st.st_size;
@@ -438,6 +467,22 @@ int vodup_client_add_file(vodup_client *c, int *id, const char *path, vodup_medi
         return FAIL(c, VODUP_ENOMEM, "out of memory");
     }
     lk(c);
+    /* The same file twice would upload twice to one object (one record, one upload id)
+     * and end with one of them refused: the first item is the one to resume. A file
+     * that succeeded may be uploaded again as a new item. */
+    for (size_t i = 0; i < c->nitems; i++) {
+        const vcl_item *o = c->items[i];
+        if (o->deleted || o->status == VODUP_STATUS_SUCCESS)
+            continue;
+        if (strcmp(o->abspath, it->abspath) == 0 || (o->dev == it->dev && o->ino == it->ino)) {
+            int other = o->id;
+            vodup_status ost = o->status;
+            ulk(c);
+            vcl_item_free(it);
+            return FAIL(c, VODUP_EEXIST, "%s is already in the list as item %d (%s): resume or delete that one",
+                        path, other, vodup_status_name(ost));
+        }
+    }
     if (c->nitems == c->cap) {
         size_t n = c->cap ? c->cap * 2 : 8;
         vcl_item **ni = realloc(c->items, n * sizeof *ni);
@@ -482,7 +527,7 @@ int vodup_client_delete_file(vodup_client *c, int id)
     }
     (void)oom;   /* the worker removes it too */
     wake(c);
-    return 0;
+    return DONE(c);
 }
 
 int vodup_client_cancel_file(vodup_client *c, int id)
@@ -498,7 +543,7 @@ int vodup_client_cancel_file(vodup_client *c, int id)
     }
     ulk(c);
     wake(c);
-    return rc;
+    return RET(c, rc);
 }
 
 int vodup_client_resume_file(vodup_client *c, int id)
@@ -523,7 +568,7 @@ int vodup_client_resume_file(vodup_client *c, int id)
     }
     ulk(c);
     wake(c);
-    return rc;
+    return RET(c, rc);
 }
 
 int vodup_client_get_file(vodup_client *c, int id, vodup_file_info **out)
@@ -542,7 +587,7 @@ int vodup_client_get_file(vodup_client *c, int id, vodup_file_info **out)
     if (!f)
         return FAIL(c, VODUP_ENOMEM, "out of memory");
     *out = f;
-    return 0;
+    return DONE(c);
 }
 
 void vodup_file_info_free(vodup_file_info *f)
@@ -576,7 +621,7 @@ int vodup_client_list_files(vodup_client *c, void (*cb)(const vodup_file_info *f
     for (size_t i = 0; i < n; i++)
         free(v[i]);
     free(v);
-    return oom ? FAIL(c, VODUP_ENOMEM, "out of memory") : 0;
+    return oom ? FAIL(c, VODUP_ENOMEM, "out of memory") : DONE(c);
 }
 
 int vodup_client_clear_files(vodup_client *c)
@@ -597,7 +642,7 @@ int vodup_client_clear_files(vodup_client *c)
     for (size_t i = 0; i < n; i++)
         vodup_client_delete_file(c, ids[i]);
     free(ids);
-    return 0;
+    return DONE(c);
 }
 
 /* ---- control ------------------------------------------------------------------------------ */
@@ -691,7 +736,7 @@ int vodup_client_wait(vodup_client *c, long timeout_ms)
 {
     if (!c)
         return VODUP_EINVAL;
-    if (pthread_equal(pthread_self(), c->thread))
+    if (vcl_on_own_thread(c))
         return FAIL(c, VODUP_ESTATE, "vodup_client_wait cannot be called from a callback");
     struct timespec dl;
     clock_gettime(CLOCK_MONOTONIC, &dl);
@@ -713,10 +758,32 @@ int vodup_client_wait(vodup_client *c, long timeout_ms)
         } else if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT) {
             /* It may have settled just as the time ran out. */
             if (!list_settled_locked(c))
-                rc = VODUP_ESTATE;
+                rc = VODUP_ETIMEDOUT;
             break;
         }
     }
+    if (rc) {
+        ulk(c);
+        return FAIL(c, rc, "timed out after %ld ms waiting for the list to complete", timeout_ms);
+    }
+    /* Complete: say whether everything made it, so that a caller who only waits does
+     * not take a failed or canceled file for an uploaded one. */
+    int nfail = 0, ncanceled = 0, first_fail = 0, first_id = 0;
+    for (size_t i = 0; i < c->nitems; i++) {
+        const vcl_item *it = c->items[i];
+        if (it->deleted)
+            continue;
+        if (it->status == VODUP_STATUS_FAIL && nfail++ == 0) {
+            first_fail = it->last_error ? it->last_error : VODUP_ESERVER;
+            first_id = it->id;
+        }
+        ncanceled += it->status == VODUP_STATUS_CANCELED;
+    }
     ulk(c);
-    return rc ? FAIL(c, rc, "timed out waiting for the list to complete") : 0;
+    if (nfail)
+        return FAIL(c, first_fail, "%d item(s) failed (the first, item %d: %s), %d canceled", nfail, first_id,
+                    vodup_strerror(first_fail), ncanceled);
+    if (ncanceled)
+        return FAIL(c, VODUP_ECANCELED, "%d item(s) canceled", ncanceled);
+    return DONE(c);
 }

@@ -2,10 +2,11 @@
  *
  * API calls change [mu] fields (statuses, pending credentials, flags) and wake the
  * loop with curl_multi_wakeup; the loop reconciles what it runs with what was asked,
- * advances each active file (identify -> auth -> requests), and delivers callbacks with
- * no lock held. Blocking steps (the auth provider, VOD API calls, record writes) run on
- * this thread too: they are short, and it keeps every piece of transfer state owned by
- * one thread. The design is in docs/internals/libvodup.md.
+ * advances each active file (identify -> auth -> requests), and hands callbacks to the
+ * callback thread. Nothing here waits for the application or the VOD API: the auth
+ * provider and VOD calls run on helper threads (jobs.c) and their results come back
+ * through the item, so every transfer keeps moving meanwhile. All transfer state is
+ * still owned by this one thread. The design is in docs/internals/libvodup.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -144,27 +145,105 @@ static void emit(vodup_client *c, vcl_item *it, int type, int code, const char *
     ev->total = total;
 }
 
+/* One queued callback, delivered by the callback thread. */
+typedef struct ev_job {
+    vcl_job base;
+    vcl_event ev;
+} ev_job;
+
+static void ev_run(vodup_client *c, vcl_job *j)
+{
+    vcl_event *ev = &((ev_job *)j)->ev;
+    const vodup_listener *l = &c->l;
+    const char *m = ev->msg ? ev->msg : vodup_strerror(ev->code);
+    switch (ev->type) {
+    case EV_STARTED: l->on_upload_started(c, ev->f, l->user); break;
+    case EV_PROGRESS: l->on_upload_progress(c, ev->f, ev->done, ev->total, l->user); break;
+    case EV_SUCCEED: l->on_upload_succeed(c, ev->f, l->user); break;
+    case EV_FAILED: l->on_upload_failed(c, ev->f, ev->code, m, l->user); break;
+    case EV_EXPIRED: l->on_upload_token_expired(c, ev->f, l->user); break;
+    case EV_RETRY: l->on_upload_retry(c, ev->f, ev->code, m, l->user); break;
+    case EV_RETRY_RESUME: l->on_upload_retry_resume(c, ev->f, l->user); break;
+    }
+}
+
+static void ev_drop(vcl_job *j)
+{
+    ev_job *e = (ev_job *)j;
+    free(e->ev.f);
+    free(e->ev.msg);
+    free(e);
+}
+
+/* Hands the queued callbacks to the callback thread, in order. The worker goes on at
+ * once: an application blocking in a callback (say, calling its server from
+ * on_upload_started) must not hold up other files' transfers. */
 static void dispatch(vodup_client *c)
 {
-    /* Callbacks may call back into the client (add files, set auth), never into this
-     * array: it is worker-only, and indexes survive appends made by nested emits. */
-    const vodup_listener *l = &c->l;
     for (size_t i = 0; i < c->nevents; i++) {
-        vcl_event ev = c->events[i];
-        const char *m = ev.msg ? ev.msg : vodup_strerror(ev.code);
-        switch (ev.type) {
-        case EV_STARTED: l->on_upload_started(c, ev.f, l->user); break;
-        case EV_PROGRESS: l->on_upload_progress(c, ev.f, ev.done, ev.total, l->user); break;
-        case EV_SUCCEED: l->on_upload_succeed(c, ev.f, l->user); break;
-        case EV_FAILED: l->on_upload_failed(c, ev.f, ev.code, m, l->user); break;
-        case EV_EXPIRED: l->on_upload_token_expired(c, ev.f, l->user); break;
-        case EV_RETRY: l->on_upload_retry(c, ev.f, ev.code, m, l->user); break;
-        case EV_RETRY_RESUME: l->on_upload_retry_resume(c, ev.f, l->user); break;
+        ev_job *j = calloc(1, sizeof *j);
+        if (!j) {   /* out of memory: a lost notification, the upload itself goes on */
+            free(c->events[i].f);
+            free(c->events[i].msg);
+            continue;
         }
-        free(ev.f);
-        free(ev.msg);
+        j->base.run = ev_run;
+        j->base.drop = ev_drop;
+        j->ev = c->events[i];
+        vcl_jobq_push(&c->cbq, &j->base);
     }
     c->nevents = 0;
+}
+
+int vcl_on_own_thread(const vodup_client *c)
+{
+    return pthread_equal(pthread_self(), c->thread) || vcl_jobq_is_self(&c->cbq) || vcl_jobq_is_self(&c->rpcq);
+}
+
+void vcl_result_free(vcl_result *r)
+{
+    free(r->json);
+    free(r->code);
+    free(r->msg);
+    free(r->addr);
+    free(r->auth);
+    free(r->media);
+    memset(r, 0, sizeof *r);
+}
+
+/* A helper thread's result for item id: kept [mu] until the worker takes it (a result
+ * for a deleted item, or one the worker no longer waits for, is simply dropped). */
+static void post_result(vodup_client *c, int id, vcl_result *r)
+{
+    lk(c);
+    vcl_item *it = NULL;
+    for (size_t i = 0; i < c->nitems && !it; i++)
+        if (c->items[i]->id == id && !c->items[i]->deleted)
+            it = c->items[i];
+    if (it) {
+        vcl_result_free(&it->res);
+        it->res = *r;
+        it->has_res = 1;
+        memset(r, 0, sizeof *r);
+    }
+    ulk(c);
+    vcl_result_free(r);
+    curl_multi_wakeup(c->multi);
+}
+
+/* The worker takes the result of its call, if it came [worker]. */
+static int take_result(vodup_client *c, vcl_item *it, vcl_result *out)
+{
+    int got = 0;
+    lk(c);
+    if (it->has_res && it->res.serial == it->e.call_serial) {
+        *out = it->res;
+        memset(&it->res, 0, sizeof it->res);
+        it->has_res = 0;
+        got = 1;
+    }
+    ulk(c);
+    return got;
 }
 
 /* ---- transfers ------------------------------------------------------------------------ */
@@ -389,6 +468,10 @@ static void reset_upload(vcl_engine *e)
     e->acked = 0;
     e->multipart = 0;
     e->part_size = 0;
+    e->verified = 0;
+    e->verify_pos = e->verify_crc = e->verify_expect = 0;
+    free(e->verify_buf);
+    e->verify_buf = NULL;
 }
 
 static void reset_all(vcl_engine *e)
@@ -433,6 +516,7 @@ void vcl_item_free(vcl_item *it)
     vcl_creds_free(&it->pend_creds);
     free(it->pend_media);
     vcl_creds_free(&it->pend_auth_creds);
+    vcl_result_free(&it->res);
     free(it);
 }
 
@@ -462,6 +546,9 @@ static void save_record(vodup_client *c, vcl_item *it)
     r.path = it->abspath;
     r.size = e->size;
     r.mtime_ns = e->mtime_ns;
+    r.ctime_ns = e->ident.ctime_ns;
+    r.dev = e->ident.dev;
+    r.ino = e->ident.ino;
     memcpy(r.sample, e->sample, sizeof r.sample);
     r.type = it->type;
     r.media_id = e->media_id;
@@ -619,6 +706,153 @@ static void request_ok(vodup_client *c, vcl_item *it)
     }
 }
 
+/* ---- source changes ----------------------------------------------------------------- */
+
+/* What one turn of the loop re-reads when verifying: small enough that transfers of
+ * other files keep moving between turns (a few ms of disk), large enough to read fast. */
+#define VCL_VERIFY_CHUNK (4 * MIB)
+
+static void ident_of(const struct stat *st, vcl_ident *id)
+{
+    id->size = (uint64_t)st->st_size;
+    id->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    id->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+    id->dev = (uint64_t)st->st_dev;
+    id->ino = (uint64_t)st->st_ino;
+}
+
+static int ident_eq(const vcl_ident *a, const vcl_ident *b)
+{
+    return a->size == b->size && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns && a->dev == b->dev &&
+           a->ino == b->ino;
+}
+
+/* Whether the file is still the version identify saw: the open descriptor's size and
+ * times (any write moves mtime and ctime, and ctime cannot be set back), and the path
+ * still naming that inode (a file replaced by a rename is a change too). 1 when it
+ * changed (why says how), else 0. Two system calls: done before and after every part. */
+static int source_changed(vcl_item *it, char *why, size_t whylen)
+{
+    vcl_engine *e = &it->e;
+    struct stat st;
+    vcl_ident now;
+    if (e->fd < 0 || fstat(e->fd, &st) < 0) {
+        snprintf(why, whylen, "it cannot be examined: %s", strerror(errno));
+        return 1;
+    }
+    ident_of(&st, &now);
+    if (now.size != e->ident.size) {
+        snprintf(why, whylen, "its size went from %" PRIu64 " to %" PRIu64 " bytes", e->ident.size, now.size);
+        return 1;
+    }
+    if (now.mtime_ns != e->ident.mtime_ns || now.ctime_ns != e->ident.ctime_ns) {
+        snprintf(why, whylen, "it was written to: its modification or change time moved");
+        return 1;
+    }
+    if (stat(it->path, &st) < 0) {
+        snprintf(why, whylen, "its path is gone (%s): removed or renamed", strerror(errno));
+        return 1;
+    }
+    if ((uint64_t)st.st_dev != e->ident.dev || (uint64_t)st.st_ino != e->ident.ino) {
+        snprintf(why, whylen, "its path names another file now (replaced)");
+        return 1;
+    }
+    return 0;
+}
+
+/* The file changed while it uploaded: what was sent may mix versions, so it is never
+ * completed. With on_change = RESTART (up to VODUP_MAX_CHANGE_RESTARTS times in a row)
+ * the partial upload is aborted and the file is identified again and uploaded from byte
+ * 0 to the same address; otherwise the file fails with VODUP_ECHANGED. */
+static void file_changed(vodup_client *c, vcl_item *it, const char *why)
+{
+    vcl_engine *e = &it->e;
+    char msg[512];
+    if (c->o.on_change == VODUP_CHANGE_RESTART && e->restarts < VODUP_MAX_CHANGE_RESTARTS) {
+        e->restarts++;
+        snprintf(msg, sizeof msg, "the file changed during the upload (%s): uploading it again from the start", why);
+        drop_xfers(c, it);
+        abort_detached(c, &e->addr, &e->creds, e->upload_id);
+        reset_upload(e);
+        close_fd(e);
+        remove_record(c, it);
+        e->restart = 1;
+        e->phase = PH_IDENTIFY;
+        e->op_attempts = 0;
+        e->op_not_before = 0;
+        e->reported = 0;
+        e->failing = 1;   /* on_upload_retry_resume follows the next success */
+        publish(c, it);
+        emit(c, it, EV_RETRY, VODUP_ECHANGED, msg, 0, 0);
+        return;
+    }
+    if (e->restarts)
+        snprintf(msg, sizeof msg, "the file changed during the upload (%s), again after %d restarts", why,
+                 e->restarts);
+    else
+        snprintf(msg, sizeof msg, "the file changed during the upload (%s)", why);
+    fail_item(c, it, VODUP_ECHANGED, msg);
+}
+
+static void start_verify(vcl_item *it, uint64_t expect)
+{
+    vcl_engine *e = &it->e;
+    e->verify_pos = 0;
+    e->verify_crc = 0;
+    e->verify_expect = expect;
+    e->phase = PH_VERIFY;
+}
+
+/* The last check before an upload is declared complete: the file read again, its CRC-64
+ * against that of the bytes sent. The metadata checks miss a write that lands within
+ * the filesystem's timestamp granularity of the previous one (a few ms: the time is
+ * taken from a coarse clock); this does not. One chunk per turn of the loop. */
+static void verify_step(vodup_client *c, vcl_item *it)
+{
+    vcl_engine *e = &it->e;
+    if (!e->verify_buf && !(e->verify_buf = malloc(VCL_VERIFY_CHUNK))) {
+        fail_item(c, it, VODUP_ENOMEM, "out of memory");
+        return;
+    }
+    uint64_t left = e->size - e->verify_pos;
+    size_t n = left < VCL_VERIFY_CHUNK ? (size_t)left : (size_t)VCL_VERIFY_CHUNK;
+    if (n) {
+        ssize_t r;
+        do
+            r = pread(e->fd, e->verify_buf, n, (off_t)e->verify_pos);
+        while (r < 0 && errno == EINTR);
+        if (r < 0) {
+            fail_item(c, it, VODUP_EIO, "reading the file again to verify it failed");
+            return;
+        }
+        if (r == 0) {
+            file_changed(c, it, "it got shorter");
+            return;
+        }
+        e->verify_crc = vodup_crc64(e->verify_crc, e->verify_buf, (size_t)r);
+        e->verify_pos += (uint64_t)r;
+        if (e->verify_pos < e->size)
+            return;
+    }
+    free(e->verify_buf);
+    e->verify_buf = NULL;
+    char why[256];
+    if (source_changed(it, why, sizeof why)) {
+        file_changed(c, it, why);
+        return;
+    }
+    if (e->verify_crc != e->verify_expect) {
+        file_changed(c, it, "its content differs from the bytes sent: CRC-64 of a re-read");
+        return;
+    }
+    e->verified = 1;
+    if (!e->multipart) {
+        succeed_item(c, it);   /* PutObject: stored, and it is the file's content */
+        return;
+    }
+    e->phase = PH_RUN;
+}
+
 /* ---- identify: the file, its record --------------------------------------------------- */
 
 static uint64_t choose_part_size(const vodup_client *c, uint64_t size)
@@ -721,19 +955,41 @@ static void identify(vodup_client *c, vcl_item *it)
         fail_item(c, it, VODUP_EIO, "not a readable regular file");
         return;
     }
-    uint64_t size = (uint64_t)st.st_size;
-    int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    vcl_ident now;
+    ident_of(&st, &now);
+    uint64_t size = now.size;
+    int64_t mtime = now.mtime_ns;
+    int restarted = e->known && e->restart;
 
-    if (e->known && e->size == size && e->mtime_ns == mtime) {
+    if (e->known && !e->restart && ident_eq(&e->ident, &now)) {
         /* Same process, same file: go on from what this run already knows. */
+    } else if (restarted) {
+        /* Changed during the upload (file_changed): the new version goes to the same
+         * address with the same credentials, from byte 0. */
+        e->restart = 0;
+        reset_upload(e);
+        e->size = size;
+        e->mtime_ns = mtime;
+        e->ident = now;
+        e->sample[0] = '\0';
+        int rc = it->record_file ? vcl_file_sample(e->fd, size, e->sample) : 0;
+        if (rc == 0)
+            rc = plan(c, e);
+        if (rc) {
+            fail_item(c, it, rc, "planning the upload failed");
+            return;
+        }
+        e->acked = 0;
     } else {
         if (e->known) {
             drop_xfers(c, it);
             abort_detached(c, &e->addr, &e->creds, e->upload_id);
         }
         reset_all(e);
+        e->restart = 0;
         e->size = size;
         e->mtime_ns = mtime;
+        e->ident = now;
         e->sample[0] = '\0';
         if (it->record_file) {
             int rc = vcl_file_sample(e->fd, size, e->sample);
@@ -744,7 +1000,11 @@ static void identify(vodup_client *c, vcl_item *it)
             vcl_record r;
             rc = vcl_record_load(it->record_file, &r);
             if (rc == 0) {
-                int match = r.size == size && r.mtime_ns == mtime && strcmp(r.sample, e->sample) == 0 &&
+                /* ctime and inode too: a program can set mtime back after a write, not
+                 * ctime. (The device number is left out: it may differ after a reboot.)
+                 * The parts themselves are checked against the file before Complete. */
+                int match = r.size == size && r.mtime_ns == mtime && r.ctime_ns == now.ctime_ns &&
+                            r.ino == now.ino && strcmp(r.sample, e->sample) == 0 &&
                             r.type == (int)it->type && r.path && strcmp(r.path, it->abspath) == 0;
                 if (match) {
                     rc = adopt_record(c, it, &r);
@@ -780,7 +1040,8 @@ static void identify(vodup_client *c, vcl_item *it)
     e->phase = e->creds.ak && e->addr.endpoint ? PH_RUN : PH_AUTH;
     e->op_attempts = 0;
     e->op_not_before = 0;
-    emit(c, it, EV_STARTED, 0, NULL, 0, 0);
+    if (!restarted)   /* a restart is announced by on_upload_retry (file_changed) */
+        emit(c, it, EV_STARTED, 0, NULL, 0, 0);
 }
 
 /* ---- credentials ---------------------------------------------------------------------- */
@@ -886,128 +1147,246 @@ static const char *image_ext(const char *path)
     return NULL;
 }
 
-/* STS / AccessKey mode: the VOD call itself. refresh: RefreshUploadVideo. */
-static void sts_call(vodup_client *c, vcl_item *it, int refresh)
+/* ---- calls on a helper thread ------------------------------------------------------- */
+
+/* A VOD API call (STS / AccessKey mode), run on the RPC thread with copies of
+ * everything it needs. */
+typedef struct rpc_job {
+    vcl_job base;
+    int id;
+    uint64_t serial;
+    char *endpoint, *action, *user_agent;
+    vcl_creds k;
+    long connect_timeout_ms;
+    char **params;          /* name, value, ..., NULL */
+} rpc_job;
+
+static void rpc_run(vodup_client *c, vcl_job *j)
+{
+    rpc_job *r = (rpc_job *)j;
+    vcl_rpc rpc = {r->endpoint, r->k.ak, r->k.sk, r->k.token, r->user_agent, r->connect_timeout_ms, 60000,
+                   &c->rpcq.quitting};
+    vcl_result res;
+    memset(&res, 0, sizeof res);
+    char msg[1024] = "";
+    res.serial = r->serial;
+    res.rc = vcl_rpc_call(&rpc, "2017-03-21", r->action, (const char *const *)r->params, &res.json, &res.code,
+                          &res.status, msg, sizeof msg);
+    res.msg = strdup(msg);
+    post_result(c, r->id, &res);
+}
+
+static void rpc_drop(vcl_job *j)
+{
+    rpc_job *r = (rpc_job *)j;
+    free(r->endpoint);
+    free(r->action);
+    free(r->user_agent);
+    vcl_creds_free(&r->k);
+    for (size_t i = 0; r->params && r->params[i]; i++)
+        free(r->params[i]);
+    free(r->params);
+    free(r);
+}
+
+/* Queues the call (phase PH_CALL until its result comes); params as vcl_rpc_call's, with
+ * NULL values skipped. */
+static void start_call(vodup_client *c, vcl_item *it, vcl_job *j, vcl_jobq *q, uint64_t *serial, int kind)
 {
     vcl_engine *e = &it->e;
-    lk(c);
-    vcl_creds k;
-    int rc = vcl_creds_copy(&k, &c->sts);
-    char *ep = xdup(c->vod_endpoint);
-    int gen = c->sts_gen;
-    ulk(c);
-    if (rc || !ep) {
-        vcl_creds_free(&k);
-        free(ep);
+    *serial = ++c->call_serial;
+    e->call_serial = *serial;
+    e->call_kind = kind;
+    e->call_phase = e->phase;
+    e->phase = PH_CALL;
+    vcl_jobq_push(q, j);
+}
+
+static void sts_begin(vodup_client *c, vcl_item *it, int refresh);
+
+/* STS / AccessKey mode: CreateUploadVideo / CreateUploadImage, or refresh:
+ * RefreshUploadVideo of the item's video. */
+static void sts_begin(vodup_client *c, vcl_item *it, int refresh)
+{
+    vcl_engine *e = &it->e;
+    rpc_job *j = calloc(1, sizeof *j);
+    if (!j) {
         fail_item(c, it, VODUP_ENOMEM, "out of memory");
         return;
     }
-    vcl_rpc r = {ep, k.ak, k.sk, k.token, c->user_agent, c->o.connect_timeout_ms, 60000};
-    char size[24], cate[24], msg[1024] = "";
+    j->base.blocking = 1;
+    j->base.run = rpc_run;
+    j->base.drop = rpc_drop;
+    j->id = it->id;
+    j->connect_timeout_ms = c->o.connect_timeout_ms;
+    lk(c);
+    int bad = vcl_creds_copy(&j->k, &c->sts) != 0;
+    j->endpoint = xdup(c->vod_endpoint);
+    e->call_gen = c->sts_gen;
+    ulk(c);
+    char size[24], cate[24];
     snprintf(size, sizeof size, "%" PRIu64, e->size);
     snprintf(cate, sizeof cate, "%lld", it->cate_id);
     const char *title = it->title ? it->title : base_name(it->path);
     const char *cateid = it->cate_id >= 0 ? cate : NULL;
-    char *json = NULL, *code = NULL;
-    long status = 0;
     const char *action;
-    if (refresh && it->type == VODUP_MEDIA_VIDEO && e->media_id) {
+    e->call_refresh = refresh && it->type == VODUP_MEDIA_VIDEO && e->media_id;
+    const char *p[24] = {NULL};
+    if (e->call_refresh) {
         action = "RefreshUploadVideo";
-        const char *p[] = {"VideoId", e->media_id, NULL};
-        rc = vcl_rpc_call(&r, "2017-03-21", action, p, &json, &code, &status, msg, sizeof msg);
-        if (rc && code && strcmp(code, "InvalidVideo.NotFound") == 0 && e->phase == PH_AUTH) {
-            /* The video of the record is gone: create a new one and start over. */
-            free(json);
-            free(code);
-            json = code = NULL;
-            reset_all(e);
-            e->known = 1;
-            if (plan(c, e) == 0)
-                sts_call(c, it, 0);
-            else
-                fail_item(c, it, VODUP_ENOMEM, "out of memory");
-            vcl_creds_free(&k);
-            free(ep);
-            return;
-        }
+        const char *q[] = {"VideoId", e->media_id, NULL};
+        memcpy(p, q, sizeof q);
     } else if (it->type == VODUP_MEDIA_IMAGE) {
         action = "CreateUploadImage";
-        const char *p[] = {"ImageType", it->image_type ? it->image_type : "default", "ImageExt", image_ext(it->path),
+        const char *q[] = {"ImageType", it->image_type ? it->image_type : "default", "ImageExt", image_ext(it->path),
                            "Title", title, "Description", it->description, "Tags", it->tags, "CateId", cateid,
                            "StorageLocation", it->storage_location, "UserData", it->user_data,
                            "OriginalFileName", base_name(it->path), NULL};
-        /* Unset optional values are NULL pairs: skip them by compacting. */
-        const char *q[sizeof p / sizeof *p];
-        size_t n = 0;
-        for (size_t i = 0; p[i]; i += 2)
-            if (p[i + 1]) {
-                q[n++] = p[i];
-                q[n++] = p[i + 1];
-            }
-        q[n] = NULL;
-        rc = vcl_rpc_call(&r, "2017-03-21", action, q, &json, &code, &status, msg, sizeof msg);
+        memcpy(p, q, sizeof q);
     } else {
         action = "CreateUploadVideo";
-        const char *p[] = {"Title", title, "FileName", base_name(it->path), "FileSize", size,
+        const char *q[] = {"Title", title, "FileName", base_name(it->path), "FileSize", size,
                            "Description", it->description, "CoverURL", it->cover_url, "CateId", cateid,
                            "Tags", it->tags, "TemplateGroupId", it->template_group_id,
                            "StorageLocation", it->storage_location, "UserData", it->user_data, NULL};
-        const char *q[sizeof p / sizeof *p];
-        size_t n = 0;
-        for (size_t i = 0; p[i]; i += 2)
-            if (p[i + 1]) {
-                q[n++] = p[i];
-                q[n++] = p[i + 1];
-            }
-        q[n] = NULL;
-        rc = vcl_rpc_call(&r, "2017-03-21", action, q, &json, &code, &status, msg, sizeof msg);
+        memcpy(p, q, sizeof q);
     }
-    vcl_creds_free(&k);
-    free(ep);
+    /* Unset optional values are NULL: copy the set pairs only. */
+    size_t n = 0;
+    j->params = calloc(sizeof p / sizeof *p + 1, sizeof *j->params);
+    bad |= !j->params;
+    for (size_t i = 0; !bad && p[i]; i += 2)
+        if (p[i + 1]) {
+            bad |= !(j->params[n++] = strdup(p[i]));
+            bad |= !(j->params[n++] = strdup(p[i + 1]));
+        }
+    j->action = strdup(action);
+    j->user_agent = xdup(c->user_agent);
+    bad |= !j->action || !j->endpoint || (c->user_agent && !j->user_agent);
+    if (bad) {
+        rpc_drop(&j->base);
+        fail_item(c, it, VODUP_ENOMEM, "out of memory");
+        return;
+    }
+    start_call(c, it, &j->base, &c->rpcq, &j->serial, 1);   /* the RPC thread's now */
+}
+
+/* The VOD call's answer [worker]. */
+static void sts_end(vodup_client *c, vcl_item *it, vcl_result *r)
+{
+    vcl_engine *e = &it->e;
+    e->phase = e->call_phase;
+    int rc = r->rc;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", r->msg ? r->msg : "");
+    if (rc && e->call_refresh && r->code && strcmp(r->code, "InvalidVideo.NotFound") == 0 && e->phase == PH_AUTH) {
+        /* The video of the record is gone: create a new one and start over. */
+        reset_all(e);
+        e->known = 1;
+        if (plan(c, e) == 0)
+            sts_begin(c, it, 0);
+        else
+            fail_item(c, it, VODUP_ENOMEM, "out of memory");
+        return;
+    }
     if (rc == 0) {
         request_ok(c, it);
         e->op_attempts = 0;
-        rc = adopt_answer(c, it, json, msg, sizeof msg);
+        rc = adopt_answer(c, it, r->json ? r->json : "", msg, sizeof msg);
         if (rc)
             fail_item(c, it, rc, msg);
     } else if (rc == VODUP_EEXPIRED) {
         /* The STS credentials themselves expired: only the application can renew them. */
         e->phase = PH_WAIT_APP;
         e->wait_kind = 3;
-        e->sts_gen_seen = gen;
+        e->sts_gen_seen = e->call_gen;
         emit(c, it, EV_EXPIRED, 0, NULL, 0, 0);
-    } else if (is_retryable_rpc(rc, status)) {
+    } else if (is_retryable_rpc(rc, r->status)) {
         retry_later(c, it, &e->op_attempts, &e->op_not_before, rc, msg);
     } else {
         fail_item(c, it, rc, msg);
     }
-    free(json);
-    free(code);
 }
 
-static void provider_call(vodup_client *c, vcl_item *it, vodup_auth_kind kind)
+/* The auth provider, on the callback thread (it is application code, like a callback,
+ * and may block on the application's server). */
+typedef struct prov_job {
+    vcl_job base;
+    int id;
+    uint64_t serial;
+    vodup_auth_kind kind;
+    vodup_auth_provider_cb *p;
+    void *pu;
+    vodup_file_info *f;
+} prov_job;
+
+static void prov_run(vodup_client *c, vcl_job *j)
+{
+    prov_job *pj = (prov_job *)j;
+    vodup_auth_result out = {NULL, NULL, NULL};
+    vcl_result res;
+    memset(&res, 0, sizeof res);
+    res.serial = pj->serial;
+    res.rc = pj->p(c, pj->f, pj->kind, &out, pj->pu);
+    if (res.rc >= 0) {
+        /* The strings are the provider's: copied now, as documented. */
+        res.rc = 0;
+        if ((out.upload_address && !(res.addr = strdup(out.upload_address))) ||
+            (out.upload_auth && !(res.auth = strdup(out.upload_auth))) ||
+            (out.media_id && !(res.media = strdup(out.media_id))))
+            res.rc = VODUP_ENOMEM;
+    }
+    post_result(c, pj->id, &res);
+}
+
+static void prov_drop(vcl_job *j)
+{
+    prov_job *pj = (prov_job *)j;
+    free(pj->f);
+    free(pj);
+}
+
+static void provider_begin(vodup_client *c, vcl_item *it, vodup_auth_kind kind)
 {
     vcl_engine *e = &it->e;
-    lk(c);
-    vodup_auth_provider_cb *p = c->provider;
-    void *pu = c->provider_user;
-    vodup_file_info *f = vcl_snapshot_locked(it);
-    ulk(c);
-    if (!f) {
+    prov_job *j = calloc(1, sizeof *j);
+    if (!j) {
         fail_item(c, it, VODUP_ENOMEM, "out of memory");
         return;
     }
-    vodup_auth_result res = {NULL, NULL, NULL};
-    int rc = p(c, f, kind, &res, pu);
-    free(f);
+    j->base.blocking = 1;
+    j->base.run = prov_run;
+    j->base.drop = prov_drop;
+    j->id = it->id;
+    j->kind = kind;
+    lk(c);
+    j->p = c->provider;
+    j->pu = c->provider_user;
+    j->f = vcl_snapshot_locked(it);
+    ulk(c);
+    if (!j->f) {
+        prov_drop(&j->base);
+        fail_item(c, it, VODUP_ENOMEM, "out of memory");
+        return;
+    }
+    e->call_refresh = kind == VODUP_AUTH_REFRESH;
+    start_call(c, it, &j->base, &c->cbq, &j->serial, 2);
+}
+
+/* The provider's answer [worker]. */
+static void provider_end(vodup_client *c, vcl_item *it, vcl_result *r)
+{
+    vcl_engine *e = &it->e;
+    e->phase = e->call_phase;
+    int rc = r->rc;
     char msg[512] = "";
     if (rc < 0) {
-        if (kind == VODUP_AUTH_REFRESH && e->phase == PH_AUTH) {
+        if (e->call_refresh && e->phase == PH_AUTH) {
             /* Refreshing what a record named failed: create anew instead. */
             reset_all(e);
             e->known = 1;
             if (plan(c, e) == 0)
-                provider_call(c, it, VODUP_AUTH_CREATE);
+                provider_begin(c, it, VODUP_AUTH_CREATE);
             else
                 fail_item(c, it, VODUP_ENOMEM, "out of memory");
             return;
@@ -1020,12 +1399,12 @@ static void provider_call(vodup_client *c, vcl_item *it, vodup_auth_kind kind)
     vcl_creds k;
     memset(&a, 0, sizeof a);
     memset(&k, 0, sizeof k);
-    rc = res.upload_address ? vcl_decode_upload_address(res.upload_address, &a, msg, sizeof msg) : 0;
+    rc = r->addr ? vcl_decode_upload_address(r->addr, &a, msg, sizeof msg) : 0;
     if (rc == 0)
-        rc = vcl_decode_upload_auth(res.upload_auth, &k, msg, sizeof msg);
-    char *mid = xdup(res.media_id);
+        rc = vcl_decode_upload_auth(r->auth, &k, msg, sizeof msg);
+    char *mid = xdup(r->media);
     if (rc == 0)
-        rc = adopt_auth(c, it, res.upload_address ? &a : NULL, &k, &mid);
+        rc = adopt_auth(c, it, r->addr ? &a : NULL, &k, &mid);
     if (rc) {
         char m2[600];
         snprintf(m2, sizeof m2, "the auth provider's answer is unusable: %s", msg[0] ? msg : vodup_strerror(rc));
@@ -1178,9 +1557,15 @@ static int start_op(vodup_client *c, vcl_item *it, int kind, int marker)
     return 0;
 }
 
+/* 1 when the file changed (handled: the caller stops), 0 started, or an error code. */
 static int start_part(vodup_client *c, vcl_item *it, size_t i)
 {
     vcl_engine *e = &it->e;
+    char why[256];
+    if (source_changed(it, why, sizeof why)) {
+        file_changed(c, it, why);
+        return 1;
+    }
     vcl_xfer *x = xfer_new(c, it, X_PART);
     if (!x)
         return VODUP_ENOMEM;
@@ -1241,8 +1626,24 @@ static int64_t pump(vodup_client *c, vcl_item *it)
             if (p->state == VCL_PART_TODO && e->inflight < c->o.parallel && READY(p->not_before))
                 rc = start_part(c, it, i);
         }
-        if (all && rc == 0 && !e->op && READY(e->op_not_before))
+        if (rc > 0)
+            return -1;   /* the file changed: file_changed took over */
+        if (all && rc == 0 && !e->op && READY(e->op_not_before)) {
+            char why[256];
+            if (source_changed(it, why, sizeof why)) {
+                file_changed(c, it, why);
+                return -1;
+            }
+            if (!e->verified && c->o.verify_reread) {
+                uint64_t crc = 0;
+                for (size_t i = 0; i < e->nparts; i++)
+                    crc = vodup_crc64_combine(crc, e->parts[i].crc, e->parts[i].len);
+                start_verify(it, crc);
+                return 0;
+            }
+            e->verified = 1;
             rc = start_op(c, it, X_COMPLETE, 0);
+        }
     }
 #undef READY
     if (rc)
@@ -1288,17 +1689,17 @@ static int64_t step(vodup_client *c, vcl_item *it)
                 e->phase = PH_WAIT_APP;
                 e->wait_kind = 1;
             } else if (mode == VCL_MODE_STS)
-                sts_call(c, it, e->media_id != NULL);
+                sts_begin(c, it, e->media_id != NULL);
             else
-                provider_call(c, it, e->media_id ? VODUP_AUTH_REFRESH : VODUP_AUTH_CREATE);
+                provider_begin(c, it, e->media_id ? VODUP_AUTH_REFRESH : VODUP_AUTH_CREATE);
             break;
         case PH_REFRESH:
             if (e->op_not_before > vcl_now_ms())
                 return e->op_not_before;
             if (mode == VCL_MODE_PROVIDER) {
-                provider_call(c, it, VODUP_AUTH_REFRESH);
+                provider_begin(c, it, VODUP_AUTH_REFRESH);
             } else if (mode == VCL_MODE_STS && it->type == VODUP_MEDIA_VIDEO) {
-                sts_call(c, it, 1);
+                sts_begin(c, it, 1);
             } else if (mode == VCL_MODE_STS) {
                 /* Images have no refresh action: a new image, uploaded anew (they are small). */
                 drop_xfers(c, it);
@@ -1330,6 +1731,22 @@ static int64_t step(vodup_client *c, vcl_item *it)
             wake = pump(c, it);
             if (e->phase == PH_RUN)
                 return wake;
+            break;
+        case PH_CALL: {
+            vcl_result r;
+            if (!take_result(c, it, &r))
+                return -1;   /* the helper wakes the loop when it posts */
+            if (e->call_kind == 1)
+                sts_end(c, it, &r);
+            else
+                provider_end(c, it, &r);
+            vcl_result_free(&r);
+            break;
+        }
+        case PH_VERIFY:
+            verify_step(c, it);
+            if (e->active && e->phase == PH_VERIFY)
+                return 0;   /* the next chunk at the next turn, after the transfers */
             break;
         default:
             return -1;
@@ -1423,7 +1840,7 @@ static void on_done(vodup_client *c, vcl_xfer *x, CURLcode cc)
         e->complete_maybe = 1;
     if (cc != CURLE_OK) {
         if (x->read_error == 2) {
-            fail_item(c, it, VODUP_ECHANGED, "the file got shorter during the upload");
+            file_changed(c, it, "it got shorter");
         } else if (x->read_error == 1) {
             fail_item(c, it, VODUP_EIO, "reading the file failed");
         } else if (cc == CURLE_OUT_OF_MEMORY) {
@@ -1484,7 +1901,15 @@ static void on_done(vodup_client *c, vcl_xfer *x, CURLcode cc)
         }
         request_ok(c, it);
         e->sent_run += e->size;
-        succeed_item(c, it);
+        {
+            char why[256];
+            if (source_changed(it, why, sizeof why))
+                file_changed(c, it, why);
+            else if (c->o.verify_reread)
+                start_verify(it, x->crc);   /* verify_step declares the success */
+            else
+                succeed_item(c, it);
+        }
         break;
     case X_INIT: {
         char *id = vcl_oss_upload_id(&x->resp);
@@ -1547,6 +1972,15 @@ static void on_done(vodup_client *c, vcl_xfer *x, CURLcode cc)
         if (verify && x->has_crc && x->resp_crc != x->crc) {
             fail_item(c, it, VODUP_ECHECKSUM, "UploadPart: the server's CRC-64 differs from the bytes sent");
             break;
+        }
+        {
+            /* The part was read from the version identify saw only if nothing changed
+             * while it was read (checked before it started, and now). */
+            char why[256];
+            if (source_changed(it, why, sizeof why)) {
+                file_changed(c, it, why);
+                break;
+            }
         }
         request_ok(c, it);
         free(part->etag);
@@ -1644,6 +2078,7 @@ static void reconcile_locked(vodup_client *c, vcl_item ***trash, size_t *ntrash)
         it->last_error = 0;
         it->e.active = 1;
         it->e.phase = PH_IDENTIFY;
+        it->e.restarts = 0;
         active++;
     }
 }
@@ -1676,6 +2111,34 @@ static void progress(vodup_client *c, vcl_item *it, int64_t now, int64_t *wake)
     }
 }
 
+/* on_list_completed, then the list marked done, on the callback thread: after every
+ * callback queued before it, so that a caller returning from wait has seen them all. */
+typedef struct list_job {
+    vcl_job base;
+    int gen;
+} list_job;
+
+static void list_run(vodup_client *c, vcl_job *j)
+{
+    int gen = ((list_job *)j)->gen;
+    if (c->l.on_list_completed)
+        c->l.on_list_completed(c, c->l.user);
+    lk(c);
+    if (c->list_gen == gen) {
+        c->list_done = 1;
+        /* A finished list is idle: files added now wait for the next start (as the
+         * official SDKs' FINISHED state); resume_file restarts it by itself. */
+        c->started = 0;
+        pthread_cond_broadcast(&c->cv);
+    }
+    ulk(c);
+}
+
+static void list_drop(vcl_job *j)
+{
+    free(j);
+}
+
 static void check_list_done(vodup_client *c)
 {
     lk(c);
@@ -1688,7 +2151,7 @@ static void check_list_done(vodup_client *c)
         all &= ended(c->items[i]->status);
     }
     int gen = c->list_gen;
-    int fire = n > 0 && all && !c->list_done;
+    int fire = n > 0 && all && !c->list_done && !(c->list_fired && c->list_fired_gen == gen);
     if (!all && c->list_done) {
         c->list_done = 0;
         pthread_cond_broadcast(&c->cv);
@@ -1696,17 +2159,15 @@ static void check_list_done(vodup_client *c)
     ulk(c);
     if (!fire)
         return;
-    if (c->l.on_list_completed)
-        c->l.on_list_completed(c, c->l.user);
-    lk(c);
-    if (c->list_gen == gen) {
-        c->list_done = 1;
-        /* A finished list is idle: files added now wait for the next start (as the
-         * official SDKs' FINISHED state); resume_file restarts it by itself. */
-        c->started = 0;
-        pthread_cond_broadcast(&c->cv);
-    }
-    ulk(c);
+    list_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return;   /* tried again at the next turn */
+    j->base.run = list_run;
+    j->base.drop = list_drop;
+    j->gen = gen;
+    c->list_fired = 1;
+    c->list_fired_gen = gen;
+    vcl_jobq_push(&c->cbq, &j->base);
 }
 
 void *vcl_worker_main(void *arg)

@@ -25,6 +25,8 @@ const char *vodup_strerror(int code)
     case VODUP_ECHANGED: return "VODUP_ECHANGED: the source file changed";
     case VODUP_ECHECKSUM: return "VODUP_ECHECKSUM: CRC-64 mismatch";
     case VODUP_ENOAUTH: return "VODUP_ENOAUTH: no authorization mode set";
+    case VODUP_EEXIST: return "VODUP_EEXIST: the file is already in the list";
+    case VODUP_ETIMEDOUT: return "VODUP_ETIMEDOUT: timed out";
     default: return "VODUP_E?: unknown error";
     }
 }
@@ -101,6 +103,14 @@ int vcl_error_set(const void *key, uint64_t serial, int code, const char *fmt, .
     vsnprintf(s->msg, sizeof s->msg, fmt, ap);
     va_end(ap);
     return code;
+}
+
+int vcl_error_clear(const void *key, uint64_t serial)
+{
+    errslot *s = find_slot(key, serial, 0);
+    if (s)
+        s->msg[0] = '\0';
+    return 0;
 }
 
 const char *vcl_error_get(const void *key, uint64_t serial)

@@ -10,6 +10,7 @@
 #define VODUP_CLIENT_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 #include <curl/curl.h>
@@ -27,6 +28,8 @@
 int vcl_error_set(const void *key, uint64_t serial, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 const char *vcl_error_get(const void *key, uint64_t serial);
+/* A call that succeeded: this thread's last error of key becomes "" (returns 0). */
+int vcl_error_clear(const void *key, uint64_t serial);
 uint64_t vcl_new_serial(void);
 
 /* ---- time --------------------------------------------------------------------------- */
@@ -63,6 +66,7 @@ typedef struct vcl_rpc {
     const char *user_agent;
     long connect_timeout_ms;
     long timeout_ms;            /* whole request; 0: none */
+    const _Atomic int *cancel;  /* may be NULL; set: the request is abandoned (VODUP_ECANCELED) */
 } vcl_rpc;
 
 /* One signed POST. 0 on HTTP 2xx with *json (caller frees) set; otherwise a vodup_error
@@ -80,10 +84,20 @@ typedef struct vcl_rec_part {
     uint64_t crc64;
 } vcl_rec_part;
 
+/* What identifies one version of a source file: a write changes the size or the
+ * times (ctime cannot be set back by a program), a replacement the inode. */
+typedef struct vcl_ident {
+    uint64_t size;
+    int64_t mtime_ns, ctime_ns;
+    uint64_t dev, ino;
+} vcl_ident;
+
 typedef struct vcl_record {
     char *path;
     uint64_t size;
     int64_t mtime_ns;
+    int64_t ctime_ns;       /* 0 in records of older versions: they never match */
+    uint64_t dev, ino;
     char sample[65];
     int type;
     char *media_id;
@@ -99,12 +113,55 @@ void vcl_record_free(vcl_record *r);
 char *vcl_record_file(const char *dir, const char *abspath);
 /* 0 loaded, VODUP_ENOENT none (or unreadable / not ours: treated as none), VODUP_ENOMEM. */
 int vcl_record_load(const char *file, vcl_record *out);
+/* The same from text (the fuzz target's entry). */
+int vcl_record_parse(const char *text, size_t len, vcl_record *out);
+/* The record as JSON text (malloc'd), or NULL on oom. */
+char *vcl_record_dump(const vcl_record *r);
 /* Atomic replace. 0 or VODUP_EIO / VODUP_ENOMEM. */
 int vcl_record_save(const char *file, const vcl_record *r);
 int vcl_record_remove(const char *file);
 /* The content sample: hex SHA-256 of size(8 bytes big-endian) || first 64 KiB ||
  * middle 64 KiB || last 64 KiB. 0 or VODUP_EIO. */
 int vcl_file_sample(int fd, uint64_t size, char out[65]);
+
+/* ---- jobs.c: helper threads ------------------------------------------------------------ */
+
+struct vodup_client;
+
+typedef struct vcl_job {
+    struct vcl_job *next;
+    int blocking;           /* waits on the application or the network: dropped at quit */
+    void (*run)(struct vodup_client *c, struct vcl_job *j);
+    void (*drop)(struct vcl_job *j);    /* frees the job (after run, or instead of it) */
+} vcl_job;
+
+typedef struct vcl_jobq {
+    pthread_t th;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    vcl_job *head, *tail;   /* [q.mu] */
+    int quit;               /* [q.mu] */
+    _Atomic int quitting;
+    struct vodup_client *c;
+} vcl_jobq;
+
+int vcl_jobq_start(vcl_jobq *q, struct vodup_client *c);
+void vcl_jobq_push(vcl_jobq *q, vcl_job *j);
+/* Runs what is queued (dropping blocking jobs) and joins the thread. */
+void vcl_jobq_stop(vcl_jobq *q);
+int vcl_jobq_is_self(const vcl_jobq *q);
+
+/* What a helper thread's call (VOD API call or auth provider) gave, for the worker. */
+typedef struct vcl_result {
+    uint64_t serial;        /* the vcl_engine.call_serial it answers */
+    int rc;
+    long status;
+    char *json, *code, *msg;        /* VOD call */
+    char *addr, *auth, *media;      /* auth provider */
+} vcl_result;
+
+void vcl_result_free(vcl_result *r);
 
 /* ---- the client ------------------------------------------------------------------------- */
 
@@ -116,7 +173,9 @@ enum vcl_phase {
     PH_AUTH,        /* get address and credentials (API call, provider, or the app) */
     PH_RUN,         /* requests */
     PH_REFRESH,     /* credentials must be renewed before more requests go */
-    PH_WAIT_APP     /* waiting for the application (set_upload_auth / resume_with_*) */
+    PH_WAIT_APP,    /* waiting for the application (set_upload_auth / resume_with_*) */
+    PH_VERIFY,      /* re-reading the file to compare its CRC-64 with the bytes sent */
+    PH_CALL         /* a helper thread runs a VOD call or the auth provider for it */
 };
 
 enum vcl_part_state { VCL_PART_TODO = 0, VCL_PART_INFLIGHT, VCL_PART_DONE };
@@ -139,8 +198,14 @@ typedef struct vcl_engine {
     int fd;
     uint64_t size;
     int64_t mtime_ns;
+    vcl_ident ident;        /* the version of the file being uploaded (fd's, at identify) */
     char sample[65];
     int known;              /* identity, address and parts below describe the file */
+    int restart;            /* the file changed: identify it anew, keep address and credentials */
+    int restarts;           /* change restarts in a row (on_change = RESTART) */
+    int verified;           /* the re-read matched what was sent: Complete may go */
+    uint64_t verify_pos, verify_crc, verify_expect;
+    unsigned char *verify_buf;
 
     char *media_id;
     vcl_addr addr;          /* endpoint NULL until known */
@@ -163,6 +228,11 @@ typedef struct vcl_engine {
     int inflight;           /* part requests in flight */
 
     int failing;            /* on_upload_retry sent, waiting for a success */
+    uint64_t call_serial;   /* PH_CALL: the call whose result is awaited */
+    int call_phase;         /* the phase the call was made from (restored with its result) */
+    int call_kind;          /* 1 VOD call (call_refresh says which), 2 auth provider */
+    int call_refresh;
+    int call_gen;           /* sts_gen when the VOD call was made */
     int wait_kind;          /* PH_WAIT_APP: 1 address+auth, 2 new auth, 3 new STS */
     int sts_gen_seen;
     uint64_t acked;         /* bytes acknowledged */
@@ -177,6 +247,7 @@ typedef struct vcl_item {
     int id;
     char *path, *abspath;
     char *record_file;      /* NULL without record_dir */
+    uint64_t dev, ino;      /* the file's identity when added (duplicate check) */
     vodup_media_type type;
     char *title, *description, *tags, *cover_url, *user_data, *template_group_id, *storage_location,
         *image_type;
@@ -194,6 +265,8 @@ typedef struct vcl_item {
     char *pend_media;
     int pend_auth;          /* resume_with_auth given */
     vcl_creds pend_auth_creds;
+    int has_res;            /* a helper thread's result for the worker */
+    vcl_result res;
 
     vcl_engine e;           /* [worker] */
 } vcl_item;
@@ -207,6 +280,8 @@ struct vodup_client {
     char *record_dir, *region, *user_agent;
     vodup_listener l;
     pthread_t thread;
+    vcl_jobq cbq;           /* callbacks and the auth provider, in order */
+    vcl_jobq rpcq;          /* VOD API calls (STS mode) */
     CURLM *multi;
 
     pthread_mutex_t mu;
@@ -238,7 +313,13 @@ struct vodup_client {
     uint64_t rng;
     vcl_event *events;
     size_t nevents, capevents;
+    uint64_t call_serial;
+    int list_fired, list_fired_gen;   /* on_list_completed queued for list_fired_gen */
 };
+
+/* Whether the caller is one of c's own threads (the worker, or a helper running a
+ * callback): such a caller must not wait for or free the client. */
+int vcl_on_own_thread(const vodup_client *c);
 
 /* engine.c */
 void *vcl_worker_main(void *arg);

@@ -123,6 +123,8 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+static int record_from_json(json_t *j, vcl_record *out);
+
 int vcl_record_load(const char *file, vcl_record *out)
 {
     memset(out, 0, sizeof *out);
@@ -130,6 +132,22 @@ int vcl_record_load(const char *file, vcl_record *out)
     json_t *j = json_load_file(file, 0, &jerr);
     if (!j)
         return VODUP_ENOENT;
+    return record_from_json(j, out);
+}
+
+int vcl_record_parse(const char *text, size_t len, vcl_record *out)
+{
+    memset(out, 0, sizeof *out);
+    json_error_t jerr;
+    json_t *j = json_loadb(text, len, 0, &jerr);
+    if (!j)
+        return VODUP_ENOENT;
+    return record_from_json(j, out);
+}
+
+/* Takes j (decref'd here). Anything not shaped as a record of ours: VODUP_ENOENT. */
+static int record_from_json(json_t *j, vcl_record *out)
+{
     int rc = VODUP_ENOENT;
     json_t *v = json_object_get(j, "version");
     if (!json_is_integer(v) || json_integer_value(v) != 1)
@@ -141,6 +159,14 @@ int vcl_record_load(const char *file, vcl_record *out)
         goto bad;
     out->size = (uint64_t)json_integer_value(sz);
     out->mtime_ns = json_integer_value(mt);
+    json_t *ct = json_object_get(j, "ctime");
+    uint64_t dev = 0, ino = 0;
+    out->ctime_ns = json_is_integer(ct) ? json_integer_value(ct) : 0;
+    /* dev and ino as decimal strings: a 64-bit inode does not fit a JSON integer. */
+    if (parse_u64(jstr(j, "dev"), &dev) == 0 && parse_u64(jstr(j, "ino"), &ino) == 0) {
+        out->dev = dev;
+        out->ino = ino;
+    }
     memcpy(out->sample, sample, 65);
     out->type = json_is_integer(ty) ? (int)json_integer_value(ty) : 0;
     out->part_size = json_is_integer(ps) ? (uint64_t)json_integer_value(ps) : 0;
@@ -206,14 +232,14 @@ static int fsync_dir_of(const char *file)
     return rc;
 }
 
-int vcl_record_save(const char *file, const vcl_record *r)
+char *vcl_record_dump(const vcl_record *r)
 {
     json_t *j = json_object();
     json_t *parts = json_array();
     if (!j || !parts) {
         json_decref(j);
         json_decref(parts);
-        return VODUP_ENOMEM;
+        return NULL;
     }
     int bad = 0;
 #define SETS(k, v) bad |= json_object_set_new(j, k, (v) ? json_string(v) : json_null())
@@ -221,6 +247,12 @@ int vcl_record_save(const char *file, const vcl_record *r)
     SETS("path", r->path);
     bad |= json_object_set_new(j, "size", json_integer((json_int_t)r->size));
     bad |= json_object_set_new(j, "mtime", json_integer((json_int_t)r->mtime_ns));
+    bad |= json_object_set_new(j, "ctime", json_integer((json_int_t)r->ctime_ns));
+    char num[24];
+    snprintf(num, sizeof num, "%" PRIu64, r->dev);
+    bad |= json_object_set_new(j, "dev", json_string(num));
+    snprintf(num, sizeof num, "%" PRIu64, r->ino);
+    bad |= json_object_set_new(j, "ino", json_string(num));
     SETS("sample", r->sample);
     bad |= json_object_set_new(j, "type", json_integer(r->type));
     SETS("media_id", r->media_id);
@@ -240,6 +272,12 @@ int vcl_record_save(const char *file, const vcl_record *r)
     bad |= json_object_set_new(j, "parts", parts);
     char *text = bad ? NULL : json_dumps(j, JSON_COMPACT);
     json_decref(j);
+    return text;
+}
+
+int vcl_record_save(const char *file, const vcl_record *r)
+{
+    char *text = vcl_record_dump(r);
     if (!text)
         return VODUP_ENOMEM;
 

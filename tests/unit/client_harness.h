@@ -237,6 +237,9 @@ typedef struct th_proxy {
     _Atomic unsigned long long reset_at, stall_at, truncate_at;
     _Atomic long stall_ms;
     _Atomic int resets, stalls, truncates; /* how many fired */
+    /* One-shot: the next VOD/STS API request (POST /) gets its answer this late. */
+    _Atomic long rpc_delay_ms;
+    _Atomic int rpc_delays;
 } th_proxy;
 
 typedef struct th_conn {
@@ -375,6 +378,12 @@ TH void *th_proxy_main(void *arg)
                     th_conn_close(c, 0);
                     continue;
                 }
+                if (c->req_bytes == len && len >= 7 && memcmp(buf, "POST / ", 7) == 0 &&
+                    atomic_load(&px->rpc_delay_ms) > 0) {
+                    /* the request went on; its answer waits (the connection is not polled) */
+                    c->stalled_until = th_now_ms() + atomic_exchange(&px->rpc_delay_ms, 0L);
+                    atomic_fetch_add(&px->rpc_delays, 1);
+                }
                 if (c->req_bytes > TH_FAULT_MIN_REQ && th_fire(&px->stall_at, total)) {
                     c->stalled_until = th_now_ms() + atomic_load(&px->stall_ms);
                     atomic_fetch_add(&px->stalls, 1);
@@ -420,6 +429,8 @@ TH void th_proxy_start(th_proxy *px)
     atomic_init(&px->resets, 0);
     atomic_init(&px->stalls, 0);
     atomic_init(&px->truncates, 0);
+    atomic_init(&px->rpc_delay_ms, 0L);
+    atomic_init(&px->rpc_delays, 0);
     px->lfd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(px->lfd >= 0);
     struct sockaddr_in sa;

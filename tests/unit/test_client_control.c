@@ -63,7 +63,7 @@ static void test_pause_resume(void **state)
     th_assert_no_traffic(&g_px, 1500, "after pausing");
     assert_int_equal(th_status(c, id), VODUP_STATUS_PAUSED);
     assert_int_equal(th_done_of(c, id), done_paused);     /* nothing acknowledged meanwhile */
-    assert_int_equal(vodup_client_wait(c, 200), VODUP_ESTATE); /* not complete: timeout */
+    assert_int_equal(vodup_client_wait(c, 200), VODUP_ETIMEDOUT); /* not complete: timeout */
     assert_int_equal(th_list_completed(&rec), 0);
     assert_int_equal(th_get(&rec, id).succeed, 0);
 
@@ -153,7 +153,8 @@ static void test_cancel_resume_file(void **state)
     TH_WAIT(ok, th_status(c, b) == VODUP_STATUS_SUCCESS, 60000);
     assert_true(ok);
     assert_int_equal(th_status(c, a), VODUP_STATUS_CANCELED);
-    assert_int_equal(vodup_client_wait(c, 60000), VODUP_OK); /* canceled counts as ended */
+    /* canceled counts as ended, and wait reports it */
+    assert_int_equal(vodup_client_wait(c, 60000), VODUP_ECANCELED);
     assert_int_equal(th_list_completed(&rec), 1);
     assert_int_equal(th_get(&rec, a).succeed, 0);
     th_check_object(&g_srv, &rec, b, g_mid_md5);

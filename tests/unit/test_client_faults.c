@@ -157,7 +157,9 @@ static void test_retries_exhausted_then_resume(void **state)
     assert_int_equal(vodup_client_get_file(c, id, &f), VODUP_OK);
     assert_int_equal(f->last_error, VODUP_ENETWORK);
     vodup_file_info_free(f);
-    assert_int_equal(vodup_client_wait(c, 10000), VODUP_OK); /* FAIL ends the list */
+    /* FAIL ends the list, and wait says that not everything made it */
+    assert_int_equal(vodup_client_wait(c, 10000), VODUP_ENETWORK);
+    assert_non_null(strstr(vodup_client_last_error(c), "1 item(s) failed"));
     assert_int_equal(vodup_client_resume_file(c, id), VODUP_OK);
     int ok = 0;
     TH_WAIT(ok, th_status(c, id) == VODUP_STATUS_SUCCESS, 60000);

@@ -59,7 +59,7 @@ static void test_cellular_pauses(void **state)
     th_assert_no_traffic(&g_px, 1500, "paused on cellular");
     assert_int_equal(th_status(c, id), VODUP_STATUS_PAUSED);
     assert_int_equal(th_done_of(c, id), done);
-    assert_int_equal(vodup_client_wait(c, 100), VODUP_ESTATE);
+    assert_int_equal(vodup_client_wait(c, 100), VODUP_ETIMEDOUT);
 
     assert_int_equal(vodup_client_set_network(c, VODUP_NETWORK_WIFI), VODUP_OK);
     assert_int_equal(vodup_client_wait(c, 60000), VODUP_OK);
@@ -81,7 +81,7 @@ static void test_cellular_at_start(void **state)
     assert_int_equal(vodup_client_add_file(c, &id, g_small, VODUP_MEDIA_VIDEO, NULL), VODUP_OK);
     unsigned long long before = th_proxy_settle(&g_px, 200, 3000);
     assert_int_equal(vodup_client_start(c), VODUP_OK);
-    assert_int_equal(vodup_client_wait(c, 1500), VODUP_ESTATE);
+    assert_int_equal(vodup_client_wait(c, 1500), VODUP_ETIMEDOUT);
     assert_int_equal(atomic_load(&g_px.up_bytes), before);
     assert_int_equal(th_get(&rec, id).succeed, 0);
     assert_int_equal(vodup_client_set_network(c, VODUP_NETWORK_WIFI), VODUP_OK);
@@ -120,7 +120,7 @@ static void test_offline_waits(void **state)
     vodup_status st = th_status(c, id);
     assert_true(st != VODUP_STATUS_SUCCESS && st != VODUP_STATUS_FAIL && st != VODUP_STATUS_CANCELED);
     assert_true(th_done_of(c, id) < BIG_SIZE);
-    assert_int_equal(vodup_client_wait(c, 100), VODUP_ESTATE);
+    assert_int_equal(vodup_client_wait(c, 100), VODUP_ETIMEDOUT);
     th_item it = th_get(&rec, id);
     assert_int_equal(it.failed, 0);
     assert_int_equal(it.succeed, 0);

@@ -7,7 +7,7 @@
  * have yet (UploadPart in= in the server log, and bytes_sent_this_run) is at most
  * (P + 1) x part_size, no new media or multipart upload is created, and the object
  * has the source's MD5. A source file changed between the runs restarts cleanly and
- * uploads the new bytes. */
+ * uploads the new bytes, also when the change keeps its size, mtime and content sample. */
 #include "client_harness.h"
 
 static th_server g_srv;
@@ -197,6 +197,47 @@ static void test_changed_source_restarts(void **state)
     th_rec_destroy(&rec);
 }
 
+/* The file is changed in place between the runs where the content sample does not look
+ * (inside part 1, away from the first, middle and last 64 KiB), same size, and its mtime
+ * set back: name, size, mtime and sample all match the record. The stored part 1 holds
+ * the old bytes, so going on from the record would complete an object that is neither
+ * version (the Complete CRC matches: it is made of the stored parts' CRCs). The upload
+ * must restart cleanly (ctime moved) and store the new bytes. */
+static void test_changed_keep_mtime_restarts(void **state)
+{
+    (void)state;
+    char record_dir[1100], path[1100], md5_old[33], md5_new[33];
+    snprintf(record_dir, sizeof record_dir, "%s/records-c", g_srv.dir);
+    snprintf(path, sizeof path, "%s/sneaky.mp4", g_srv.dir);
+    th_make_file(path, CHG_SIZE, 41, md5_old);
+
+    unsigned long long stored = 0;
+    /* 6 parts stored: parts 1 to 4 went first (P = 4), so part 1 is in the record */
+    (void)run_and_kill(record_dir, path, 6, 11, &stored);
+    assert_true(dir_has_files(record_dir) >= 1);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    unsigned char patch[4096];
+    memset(patch, 0xC3, sizeof patch);
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, patch, sizeof patch, (off_t)(PART / 2)), (ssize_t)sizeof patch);
+    assert_int_equal(close(fd), 0);
+    struct timespec ts[2] = {st.st_atim, st.st_mtim};
+    assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+    th_md5_file(path, md5_new);
+    assert_string_not_equal(md5_old, md5_new);
+
+    th_rec rec;
+    th_rec_init(&rec);
+    vodup_api *api = th_api_root(&g_srv);
+    int id;
+    vodup_client *c = finish_upload(&rec, api, record_dir, path, md5_new, CHG_SIZE, &id);
+    vodup_client_free(c);
+    vodup_api_free(api);
+    th_rec_destroy(&rec);
+}
+
 /* A record_dir that cannot be created: VODUP_EIO. */
 static void test_bad_record_dir(void **state)
 {
@@ -217,6 +258,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_after_kill),
         cmocka_unit_test(test_changed_source_restarts),
+        cmocka_unit_test(test_changed_keep_mtime_restarts),
         cmocka_unit_test(test_bad_record_dir),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,240 @@
+/* test_client_block.c - application code that blocks never stalls transfers (project
+ * issue 9, defect 4: an app calling its server for 4 s inside on_upload_started froze
+ * another file that already had credentials).
+ *
+ * File A uploads through a byte-counting proxy at a limited rate, so it takes seconds.
+ * Once its bytes flow, file B is added; B's on_upload_started (first test) or the auth
+ * provider's call for B (second test) blocks for BLOCK_MS. Measured from inside that
+ * blocking call, between 1 s and 4 s into it, A's bytes must keep reaching the proxy at
+ * a good part of the rate (a frozen transfer loop moves nothing). Both files then end
+ * SUCCESS with the right bytes. A third test delays B's CreateUploadVideo answer (STS
+ * mode: the client's own VOD call) by BLOCK_MS in the proxy, with the same measure. */
+#include "client_harness.h"
+
+static th_server g_srv;
+static th_proxy g_px;
+static char g_a[1024], g_a_md5[33], g_b[1024], g_b_md5[33];
+
+#define A_SIZE (16 * MiB)
+#define B_SIZE (300 * KiB)
+#define RATE (2 * MiB)
+#define BLOCK_MS 5000
+#define WINDOW_FROM_MS 1000
+#define WINDOW_TO_MS 4000
+
+static int setup(void **state)
+{
+    (void)state;
+    th_group_start(&g_srv, &g_px, "client-block", NULL);
+    th_make_source(&g_srv, g_a, sizeof g_a, "a.mp4", A_SIZE, 51, g_a_md5);
+    th_make_source(&g_srv, g_b, sizeof g_b, "b.mp4", B_SIZE, 52, g_b_md5);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    th_group_stop(&g_srv, &g_px);
+    return 0;
+}
+
+typedef struct block_ctx {
+    th_rec rec;
+    _Atomic int block_id;               /* the item whose call blocks */
+    _Atomic unsigned long long moved;   /* proxy bytes in the window */
+    _Atomic int measured;
+    vodup_api *api;                     /* provider test: the app server's side */
+    int in_provider;                    /* block in the provider, not in on_upload_started */
+} block_ctx;
+
+/* Blocks BLOCK_MS, measuring what reaches the proxy meanwhile. */
+static void block_and_measure(block_ctx *x)
+{
+    long long t0 = th_now_ms();
+    th_sleep_ms(WINDOW_FROM_MS);
+    unsigned long long b0 = atomic_load(&g_px.up_bytes);
+    th_sleep_ms(WINDOW_TO_MS - WINDOW_FROM_MS);
+    unsigned long long b1 = atomic_load(&g_px.up_bytes);
+    long long left = BLOCK_MS - (th_now_ms() - t0);
+    if (left > 0)
+        th_sleep_ms(left);
+    atomic_store(&x->moved, b1 - b0);
+    atomic_store(&x->measured, 1);
+}
+
+static void on_started_blocking(vodup_client *c, const vodup_file_info *f, void *u)
+{
+    block_ctx *x = u;
+    if (!x->in_provider && f->id == atomic_load(&x->block_id))
+        block_and_measure(x);
+    th_cb_started(c, f, &x->rec);
+}
+
+static void fwd_progress(vodup_client *c, const vodup_file_info *f, uint64_t d, uint64_t t, void *u)
+{
+    th_cb_progress(c, f, d, t, &((block_ctx *)u)->rec);
+}
+static void fwd_succeed(vodup_client *c, const vodup_file_info *f, void *u)
+{
+    th_cb_succeed(c, f, &((block_ctx *)u)->rec);
+}
+static void fwd_failed(vodup_client *c, const vodup_file_info *f, int code, const char *m, void *u)
+{
+    th_cb_failed(c, f, code, m, &((block_ctx *)u)->rec);
+}
+static void fwd_list(vodup_client *c, void *u)
+{
+    th_cb_list_completed(c, &((block_ctx *)u)->rec);
+}
+
+/* The auth provider: the application server creates the video (as th_cb_started does in
+ * upload-auth mode); for block_id it first takes BLOCK_MS. */
+static int provider(vodup_client *c, const vodup_file_info *f, vodup_auth_kind kind, vodup_auth_result *out,
+                    void *u)
+{
+    (void)c;
+    block_ctx *x = u;
+    static _Thread_local char mid[128], addr[2048], auth[4096];
+    if (kind != VODUP_AUTH_CREATE)
+        return VODUP_EINVAL;
+    if (f->id == atomic_load(&x->block_id))
+        block_and_measure(x);
+    char sz[32];
+    snprintf(sz, sizeof sz, "%llu", (unsigned long long)f->size);
+    const char *p[] = {"Title", "blocking provider", "FileName", "x.mp4", "FileSize", sz, NULL};
+    char *json = NULL;
+    if (vodup_api_call(x->api, "2017-03-21", "CreateUploadVideo", p, &json) != VODUP_OK)
+        return VODUP_ESERVER;
+    json_t *j = json_loads(json, 0, NULL);
+    vodup_free(json);
+    const char *m = json_string_value(json_object_get(j, "VideoId"));
+    const char *a = json_string_value(json_object_get(j, "UploadAddress"));
+    const char *k = json_string_value(json_object_get(j, "UploadAuth"));
+    int rc = m && a && k ? 0 : VODUP_ESERVER;
+    if (rc == 0) {
+        snprintf(mid, sizeof mid, "%s", m);
+        snprintf(addr, sizeof addr, "%s", a);
+        snprintf(auth, sizeof auth, "%s", k);
+        out->media_id = mid;
+        out->upload_address = addr;
+        out->upload_auth = auth;
+    }
+    json_decref(j);
+    return rc;
+}
+
+static void run(int use_provider)
+{
+    block_ctx *x = calloc(1, sizeof *x);
+    assert_non_null(x);
+    th_rec_init(&x->rec);
+    atomic_init(&x->block_id, -1);
+    atomic_init(&x->moved, 0ULL);
+    atomic_init(&x->measured, 0);
+    x->api = th_api_root(&g_srv);
+    x->in_provider = use_provider;
+    vodup_listener l = VODUP_LISTENER_INIT;
+    l.on_upload_started = on_started_blocking;
+    l.on_upload_progress = fwd_progress;
+    l.on_upload_succeed = fwd_succeed;
+    l.on_upload_failed = fwd_failed;
+    l.on_list_completed = fwd_list;
+    l.user = x;
+    vodup_options o = VODUP_OPTIONS_INIT;
+    o.parallel = 2;
+    o.files_at_once = 2;
+    o.part_size = 512 * KiB;
+    o.limit_rate = RATE;
+    vodup_client *c = NULL;
+    assert_int_equal(vodup_client_new(&c, &o, &l), VODUP_OK);
+    if (use_provider)
+        assert_int_equal(vodup_client_use_auth_provider(c, provider, x), VODUP_OK);
+    else
+        assert_int_equal(vodup_client_use_sts(c, g_srv.client_endpoint, g_srv.ak, g_srv.sk, NULL), VODUP_OK);
+    int a = -1, b = -1;
+    assert_int_equal(vodup_client_add_file(c, &a, g_a, VODUP_MEDIA_VIDEO, NULL), VODUP_OK);
+    assert_int_equal(vodup_client_start(c), VODUP_OK);
+    th_wait_done(c, a, 1 * MiB, 30000); /* A has credentials and its bytes flow */
+    /* B's id is the next one: arm the block before B can start */
+    atomic_store(&x->block_id, a + 1);
+    assert_int_equal(vodup_client_add_file(c, &b, g_b, VODUP_MEDIA_VIDEO, NULL), VODUP_OK);
+    assert_int_equal(b, a + 1);
+    int ok = 0;
+    TH_WAIT(ok, atomic_load(&x->measured), 30000);
+    assert_true(ok);
+    unsigned long long moved = atomic_load(&x->moved);
+    print_message("%s blocked: %llu bytes of the other file moved in %d ms\n",
+                  use_provider ? "the auth provider" : "on_upload_started", moved, WINDOW_TO_MS - WINDOW_FROM_MS);
+    unsigned long long want = RATE * (WINDOW_TO_MS - WINDOW_FROM_MS) / 1000 / 4;
+    if (moved < want)
+        fail_msg("%s blocked for %d ms: only %llu bytes of the other file moved in %d ms (want >= %llu)",
+                 use_provider ? "the auth provider" : "on_upload_started", BLOCK_MS, moved,
+                 WINDOW_TO_MS - WINDOW_FROM_MS, want);
+    assert_int_equal(vodup_client_wait(c, 60000), VODUP_OK);
+    th_check_upload(&g_srv, x->api, &x->rec, c, a, g_a_md5, A_SIZE);
+    th_check_upload(&g_srv, x->api, &x->rec, c, b, g_b_md5, B_SIZE);
+    vodup_client_free(c);
+    vodup_api_free(x->api);
+    th_rec_destroy(&x->rec);
+    free(x);
+}
+
+static void test_slow_vod_call(void **state)
+{
+    (void)state;
+    th_rec rec;
+    th_rec_init(&rec);
+    vodup_options o = VODUP_OPTIONS_INIT;
+    o.parallel = 2;
+    o.files_at_once = 2;
+    o.part_size = 512 * KiB;
+    o.limit_rate = RATE;
+    vodup_client *c = th_sts_client(&g_srv, &o, &rec);
+    int a = -1, b = -1;
+    assert_int_equal(vodup_client_add_file(c, &a, g_a, VODUP_MEDIA_VIDEO, NULL), VODUP_OK);
+    assert_int_equal(vodup_client_start(c), VODUP_OK);
+    th_wait_done(c, a, 1 * MiB, 30000);
+    int d0 = atomic_load(&g_px.rpc_delays);
+    atomic_store(&g_px.rpc_delay_ms, (long)BLOCK_MS);
+    assert_int_equal(vodup_client_add_file(c, &b, g_b, VODUP_MEDIA_VIDEO, NULL), VODUP_OK);
+    th_sleep_ms(WINDOW_FROM_MS);
+    unsigned long long b0 = atomic_load(&g_px.up_bytes);
+    th_sleep_ms(WINDOW_TO_MS - WINDOW_FROM_MS);
+    unsigned long long moved = atomic_load(&g_px.up_bytes) - b0;
+    assert_int_equal(atomic_load(&g_px.rpc_delays), d0 + 1); /* B's CreateUploadVideo was the one delayed */
+    print_message("CreateUploadVideo delayed: %llu bytes of the other file moved in %d ms\n", moved,
+                  WINDOW_TO_MS - WINDOW_FROM_MS);
+    unsigned long long want = RATE * (WINDOW_TO_MS - WINDOW_FROM_MS) / 1000 / 4;
+    if (moved < want)
+        fail_msg("a VOD call delayed %d ms: only %llu bytes of the other file moved in %d ms (want >= %llu)",
+                 BLOCK_MS, moved, WINDOW_TO_MS - WINDOW_FROM_MS, want);
+    assert_int_equal(vodup_client_wait(c, 60000), VODUP_OK);
+    vodup_api *api = th_api_root(&g_srv);
+    th_check_upload(&g_srv, api, &rec, c, a, g_a_md5, A_SIZE);
+    th_check_upload(&g_srv, api, &rec, c, b, g_b_md5, B_SIZE);
+    vodup_api_free(api);
+    vodup_client_free(c);
+    th_rec_destroy(&rec);
+}
+
+static void test_blocking_callback(void **state)
+{
+    (void)state;
+    run(0);
+}
+
+static void test_blocking_provider(void **state)
+{
+    (void)state;
+    run(1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_blocking_provider),
+        cmocka_unit_test(test_blocking_callback),
+        cmocka_unit_test(test_slow_vod_call),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
