@@ -381,6 +381,45 @@ static const char *status_word(vodup_status s, vodup_media_type type)
 }
 
 /* The ErrorCode of a --json row when the service gave none: a word per libvodup error. */
+/* The same file named twice (or through two paths: a link, ./x and x) would be one upload
+ * twice over; libvodup refuses the second with VODUP_EEXIST. Say so once and keep the
+ * first name. Returns how many names remain, compacted at the front of names. */
+static int drop_duplicates(const char *cmd, char **names, int n)
+{
+    struct stat *seen = calloc((size_t)(n > 0 ? n : 1), sizeof *seen);
+    int *ok = calloc((size_t)(n > 0 ? n : 1), sizeof *ok);
+    int kept = 0;
+    if (!seen || !ok) {
+        free(seen);
+        free(ok);
+        return n;
+    }
+    for (int i = 0; i < n; i++) {
+        int dup = -1;
+        if (strcmp(names[i], "-") != 0 && stat(names[i], &seen[i]) == 0 && S_ISREG(seen[i].st_mode)) {
+            ok[i] = 1;
+            for (int j = 0; j < i && dup < 0; j++)
+                if (ok[j] && seen[j].st_dev == seen[i].st_dev && seen[j].st_ino == seen[i].st_ino)
+                    dup = j;
+        }
+        if (dup >= 0) {
+            char *a = cli_display_text(names[i]), *b = cli_display_text(names[dup]);
+            fprintf(stderr, "%s: %s is the same file as %s: uploading it once\n", cmd, a ? a : names[i],
+                    b ? b : names[dup]);
+            free(a);
+            free(b);
+            ok[i] = 0;
+            continue;
+        }
+        seen[kept] = seen[i];
+        ok[kept] = ok[i];
+        names[kept++] = names[i];
+    }
+    free(seen);
+    free(ok);
+    return kept;
+}
+
 static const char *code_word(int err)
 {
     switch (err) {
@@ -395,6 +434,8 @@ static const char *code_word(int err)
     case VODUP_ECHANGED: return "FileChanged";
     case VODUP_ECHECKSUM: return "ChecksumMismatch";
     case VODUP_ENOAUTH: return "NoCredentials";
+    case VODUP_EEXIST: return "AlreadyListed";
+    case VODUP_ETIMEDOUT: return "TimedOut";
     default: return "ServerError";
     }
 }
@@ -962,6 +1003,7 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
     vo.record_dir = record_dir;
     vo.user_agent = "vodup-cli/" VODUP_VERSION_STRING;
 
+    argc = optind + drop_duplicates(cmd, argv + optind, argc - optind);
     st.n = argc - optind;
     st.items = calloc((size_t)st.n, sizeof *st.items);
     st.tty = isatty(STDERR_FILENO) && !st.quiet;

@@ -13,7 +13,7 @@ import net from 'node:net';
 import path from 'node:path';
 import RPCClient from '@alicloud/pop-core';
 import {
-  startVodupd, withLogs, makeTmpDir, SLOW, randomFile, md5File, md5, vodupdPath, waitFor, sleep,
+  startVodupd, withLogs, makeTmpDir, SLOW, randomFile, randomBuf, md5File, md5, vodupdPath, waitFor, sleep,
 } from '../compat/lib/vodupd.mjs';
 
 const KiB = 1024, MiB = 1024 * 1024;
@@ -177,6 +177,18 @@ describe('vodup CLI', () => {
     assert.equal(list.code, 0, show(list));
     const ids = JSON.parse(list.stdout).VideoList.map(v => v.VideoId);
     for (const o of lines) assert.ok(ids.includes(o.VideoId), `${o.VideoId} not listed`);
+  }));
+
+  it('uploads a file named twice (two paths, one file) once, and says so', T, withLogs(async () => {
+    const f = path.join(dir, 'twice.mp4');
+    fs.writeFileSync(f, randomBuf(150 * 1024));
+    const r = runCli(['upload', '--json', f, path.join(dir, '.', 'twice.mp4')], cliEnv(srv, dir));
+    assert.equal(r.code, 0, show(r));
+    const rows = jsonLines(r.stdout);
+    assert.equal(rows.length, 1, show(r));
+    assert.equal(rows[0].Status, 'UploadSucc', show(r));
+    assert.match(r.stderr, /is the same file as .*twice\.mp4: uploading it once/, show(r));
+    assert.equal(await md5Stored(srv, rows[0].Bucket, rows[0].Object), await md5File(f));
   }));
 
   it('uploads an image', T, withLogs(async () => {
