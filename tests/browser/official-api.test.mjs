@@ -39,7 +39,7 @@ describe('official 1.5 API page in Chromium', { skip }, () => {
   });
 
   /** Runs the page on files; returns its event log once onUploadEnd fired. */
-  async function run(pagePath, files, { uploadBytesPerSec } = {}) {
+  async function run(pagePath, files, { uploadBytesPerSec, drive } = {}) {
     const p = await browser.newPage();
     const errors = [];
     p.on('pageerror', e => errors.push(String(e)));
@@ -47,6 +47,7 @@ describe('official 1.5 API page in Chromium', { skip }, () => {
     if (uploadBytesPerSec) await throttle(browser, p, uploadBytesPerSec);
     await p.goto(`${app.origin}${pagePath}`);
     await p.setInputFiles('#files', files);
+    if (drive) await drive(p);
     await p.waitForFunction(() => window.done === true, null, { timeout: 100000 * SLOW, polling: 100 });
     const events = await p.evaluate(() => window.events);
     await p.close();
@@ -54,6 +55,7 @@ describe('official 1.5 API page in Chromium', { skip }, () => {
     return events;
   }
 
+  run.srv = () => srv;
   /** Each file: onUploadSucceed once, no failure, UploadSucc with its size and MD5. */
   async function checkUploaded(events, files) {
     const failed = events.filter(e => e.type === 'onUploadFailed');
@@ -112,5 +114,110 @@ describe('official 1.5 API page in Chromium', { skip }, () => {
     await checkUploaded(events, files);
     assert.ok(app.calls.sts - before >= 2, 'the page handed an STS token per file');
     assert.equal(app.calls.create, app.calls.create, 'no CreateUploadVideo through the app server');
+  }));
+
+  it('cancelFile keeps the multipart upload: resumeFile goes on from where it was (the official SDK aborts it)', T, withLogs(async () => {
+    const file = await randomFile(dir, 8 * MiB, 'cancel-resume.mp4');
+    const logFrom = srv.stderr().length;
+    const events = await run('/auth.html', [file], {
+      uploadBytesPerSec: 2 * MiB,
+      drive: async p => {
+        await p.waitForFunction(() => window.events.some(e => e.type === 'progress' && e.loaded > 0.3), null, { timeout: 30000 * SLOW, polling: 50 });
+        const st = await p.evaluate(() => { uploader.cancelFile(0); return uploader.listFiles()[0].state; });
+        assert.equal(st, 'Canceled');
+        // The list ended with the cancel (onUploadEnd, as the official SDK does); resumeFile
+        // starts it again (the official one only flips the state) and it ends anew.
+        assert.equal(await p.evaluate(() => window.done), true);
+        await p.evaluate(() => { window.done = false; uploader.resumeFile(0); });
+      },
+    });
+    await checkUploaded(events, [file]);
+    assert.equal(events.filter(e => e.type === 'onUploadCanceled').length, 1);
+    const log = srv.stderr().slice(logFrom);
+    assert.doesNotMatch(log, /AbortMultipartUpload/, 'cancel did not abort');
+    assert.equal((log.match(/ InitiateMultipartUpload /g) || []).length, 1, 'one multipart upload, continued');
+    let sent = 0;
+    for (const m of log.matchAll(/ UploadPart in=(\d+)/g)) sent += Number(m[1]);
+    assert.ok(sent < 8 * MiB + 3 * MiB, `sent ${sent} bytes for 8 MiB`);
+  }));
+
+  it('stopUpload stops the traffic at once; startUpload goes on', T, withLogs(async () => {
+    const file = await randomFile(dir, 6 * MiB, 'stop-start.mp4');
+    const events = await run('/auth.html', [file], {
+      uploadBytesPerSec: 2 * MiB,
+      drive: async p => {
+        await p.waitForFunction(() => window.events.some(e => e.type === 'progress' && e.loaded > 0.2), null, { timeout: 30000 * SLOW, polling: 50 });
+        const st = await p.evaluate(() => { uploader.stopUpload(); return uploader.listFiles()[0].state; });
+        assert.equal(st, 'Stoped');
+        const n = await p.evaluate(() => window.events.length);
+        await new Promise(r => setTimeout(r, 1000)); // nothing may happen while stopped
+        assert.equal(await p.evaluate(() => window.events.length), n, 'no event while stopped');
+        await p.evaluate(() => uploader.startUpload());
+      },
+    });
+    await checkUploaded(events, [file]);
+  }));
+});
+
+// Faults between the page and the object store (a proxy that vodupd names as its public
+// URL): a reset connection and 5xx answers are retried with backoff, invisibly to the page.
+describe('official 1.5 API page through a faulty network', { skip }, () => {
+  let srv, app, browser, dir, proxy;
+  const faults = { reset: 0, s503: 0, s500: 0 };
+  before(async () => {
+    const http = await import('node:http');
+    let target = 0, parts = 0, completes = 0;
+    proxy = http.createServer((req, res) => {
+      const u = new URL(req.url, 'http://x');
+      const isPart = req.method === 'PUT' && u.searchParams.has('partNumber');
+      const isComplete = req.method === 'POST' && u.searchParams.has('uploadId');
+      const cors = { 'access-control-allow-origin': req.headers.origin || '*', 'content-type': 'application/xml' };
+      const err = code => `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>injected</Message></Error>`;
+      if (isPart && ++parts % 4 === 2) { faults.reset++; req.socket.destroy(); return; }
+      if (isPart && parts % 4 === 3) { faults.s503++; req.resume(); req.on('end', () => { res.writeHead(503, cors); res.end(err('ServiceUnavailable')); }); return; }
+      if (isComplete && ++completes === 1) { faults.s500++; req.resume(); req.on('end', () => { res.writeHead(500, cors); res.end(err('InternalError')); }); return; }
+      const up = http.request({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers }, r => {
+        res.writeHead(r.statusCode, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise(r => proxy.listen(0, '127.0.0.1', r));
+    const pport = proxy.address().port;
+    srv = await startVodupd({ extraArgs: ['--public-url', `http://127.0.0.1:${pport}`] });
+    target = srv.port;
+    dir = makeTmpDir('files-');
+    app = await startAppServer(srv, {
+      pages: { '/auth.html': page('official-1.5.html', { SDK_URL: `${srv.endpoint}/sdk/vodup-upload.js`, MODE: 'auth', EXTRA_OPTIONS: 'retryDuration: 0.2,' }) },
+    });
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+    proxy?.closeAllConnections?.();
+    await new Promise(r => (proxy ? proxy.close(() => r()) : r()));
+    await srv?.stop();
+    cleanupTmpDirs();
+  });
+
+  it('resets and 5xx are retried: the upload succeeds, no failure reaches the page', T, withLogs(async () => {
+    const file = await randomFile(dir, 6 * MiB + 7, 'faulty.mp4');
+    const p = await browser.newPage();
+    await p.goto(`${app.origin}/auth.html`);
+    await p.setInputFiles('#files', [file]);
+    await p.waitForFunction(() => window.done === true, null, { timeout: 100000 * SLOW, polling: 100 });
+    const events = await p.evaluate(() => window.events);
+    await p.close();
+    assert.deepEqual(events.filter(e => e.type === 'onUploadFailed'), []);
+    const ok = events.find(e => e.type === 'onUploadSucceed');
+    assert.ok(ok, 'succeeded');
+    assert.ok(faults.reset >= 1 && faults.s503 >= 1 && faults.s500 === 1, JSON.stringify(faults));
+    const info = await vodClient(srv).request('GetVideoInfo', { VideoId: ok.videoId });
+    assert.equal(info.Video.Status, 'UploadSucc');
+    assert.equal(Number(info.Video.Size), 6 * MiB + 7);
+    const got = await rootOss(srv, ok.bucket).get(ok.object);
+    assert.equal(md5(got.content), await md5File(file));
   }));
 });
