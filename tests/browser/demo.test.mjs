@@ -164,7 +164,8 @@ describe('demo page in Chromium', { skip }, () => {
     const p = await open(`http://app.test:${app.port}`, { uploadBytesPerSec: 6 * MiB });
     assert.equal(await p.evaluate(() => !!(window.crypto && crypto.subtle)), false, 'plain-http origin has no crypto.subtle');
     await p.setInputFiles('#pick', [file]);
-    await waitFor(p, 'reload.mp4', 'return Number(li.dataset.loaded) > a', 8 * MiB);
+    // With 4 parts of 1 MiB in flight, 12 MiB shown means at least 8 MiB stored.
+    await waitFor(p, 'reload.mp4', 'return Number(li.dataset.loaded) > a', 12 * MiB);
     await p.reload();
     const logFrom = srv.stderr().length;
     await p.waitForFunction(() => window.demo && window.demo.ready, null, { timeout: 20000 * SLOW });

@@ -27,6 +27,7 @@ describe('official 1.5 API page in Chromium', { skip }, () => {
       pages: {
         '/auth.html': page('official-1.5.html', { SDK_URL: sdk, MODE: 'auth', EXTRA_OPTIONS: '' }),
         '/sts.html': page('official-1.5.html', { SDK_URL: sdk, MODE: 'sts', EXTRA_OPTIONS: `endpoint: '${srv.endpoint}/',` }),
+        '/auth-v4.html': page('official-1.5.html', { SDK_URL: sdk, MODE: 'auth', EXTRA_OPTIONS: "signatureVersion: 'v4'," }),
       },
     });
     browser = await launch();
@@ -39,8 +40,9 @@ describe('official 1.5 API page in Chromium', { skip }, () => {
   });
 
   /** Runs the page on files; returns its event log once onUploadEnd fired. */
-  async function run(pagePath, files, { uploadBytesPerSec, drive } = {}) {
+  async function run(pagePath, files, { uploadBytesPerSec, drive, onRequest } = {}) {
     const p = await browser.newPage();
+    if (onRequest) p.on('request', onRequest);
     const errors = [];
     p.on('pageerror', e => errors.push(String(e)));
     p.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
@@ -114,6 +116,73 @@ describe('official 1.5 API page in Chromium', { skip }, () => {
     await checkUploaded(events, files);
     assert.ok(app.calls.sts - before >= 2, 'the page handed an STS token per file');
     assert.equal(app.calls.create, app.calls.create, 'no CreateUploadVideo through the app server');
+  }));
+
+  it('STS mode renews the upload credentials itself (RefreshUploadVideo with the STS token)', T, withLogs(async () => {
+    const logFrom = srv.stderr().length;
+    const files = [await randomFile(dir, 7 * MiB, 'sts-long.mp4')];
+    const events = await run('/sts.html', files, { uploadBytesPerSec: 1 * MiB });
+    await checkUploaded(events, files);
+    assert.deepEqual(events.filter(e => e.type === 'onUploadTokenExpired'), [], 'the page was not bothered');
+    const refreshed = srv.stderr().slice(logFrom).split('\n').filter(l => / RefreshUploadVideo /.test(l) && / 200 /.test(l) && /ak=STS\./.test(l));
+    assert.ok(refreshed.length >= 1, 'the SDK called RefreshUploadVideo with the STS key');
+  }));
+
+  it('signatureVersion v4: every OSS request signed OSS4-HMAC-SHA256', T, withLogs(async () => {
+    const auths = [];
+    const files = [await randomFile(dir, 2 * MiB + 3, 'v4.mp4'), await randomFile(dir, 20 * KiB, 'v4-small.mp4')];
+    const events = await run('/auth-v4.html', files, {
+      onRequest: r => { if (['PUT', 'POST'].includes(r.method()) && !r.url().startsWith(app.origin)) auths.push(r.headers().authorization || ''); },
+    });
+    await checkUploaded(events, files);
+    assert.ok(auths.length >= 5, `${auths.length} OSS requests seen`);
+    for (const a of auths) assert.match(a, /^OSS4-HMAC-SHA256 Credential=/);
+  }));
+
+  it('a reload mid-upload: the record gives uploadInfo.videoId, the page refreshes, only the rest is sent', T, withLogs(async () => {
+    const file = await randomFile(dir, 8 * MiB, 'reload-15.mp4');
+    const p = await browser.newPage();
+    await throttle(browser, p, 2 * MiB);
+    await p.goto(`${app.origin}/auth.html`);
+    await p.setInputFiles('#files', [file]);
+    // Reload once the SDK's checkpoint (official getCheckpoint) has parts stored, not just in flight.
+    await p.waitForFunction(() => {
+      const cp = uploader.getCheckpoint(uploader.listFiles()[0].file);
+      return cp && cp.checkpoint.doneParts.length >= 3;
+    }, null, { timeout: 30000 * SLOW, polling: 50 });
+    const first = await p.evaluate(() => window.events.find(e => e.type === 'onUploadSucceed' || e.videoId)?.videoId);
+    await p.reload();
+    const logFrom = srv.stderr().length;
+    const refreshes = app.calls.refresh;
+    await p.setInputFiles('#files', [file]);
+    await p.waitForFunction(() => window.done === true, null, { timeout: 60000 * SLOW, polling: 100 });
+    const events = await p.evaluate(() => window.events);
+    await p.close();
+    await checkUploaded(events, [file]);
+    const started = events.find(e => e.type === 'onUploadstarted');
+    assert.equal(started.videoId, first, 'onUploadstarted saw the recorded videoId');
+    assert.ok(app.calls.refresh > refreshes, 'the page called RefreshUploadVideo');
+    let sent = 0;
+    for (const m of srv.stderr().slice(logFrom).matchAll(/ UploadPart in=(\d+)/g)) sent += Number(m[1]);
+    assert.ok(sent > 0 && sent <= 5 * MiB, `sent ${sent} bytes after the reload for 8 MiB`);
+  }));
+
+  it('deleteFile aborts the multipart upload and removes the file', T, withLogs(async () => {
+    const file = await randomFile(dir, 8 * MiB, 'deleted.mp4');
+    const logFrom = srv.stderr().length;
+    const p = await browser.newPage();
+    await throttle(browser, p, 2 * MiB);
+    await p.goto(`${app.origin}/auth.html`);
+    await p.setInputFiles('#files', [file]);
+    await p.waitForFunction(() => window.events.some(e => e.type === 'progress' && e.loaded > 0.2), null, { timeout: 30000 * SLOW, polling: 50 });
+    assert.equal(await p.evaluate(() => { uploader.deleteFile(0); return uploader.listFiles().length; }), 0);
+    const deadline = Date.now() + 10000 * SLOW;
+    while (!/AbortMultipartUpload/.test(srv.stderr().slice(logFrom))) {
+      assert.ok(Date.now() < deadline, 'no AbortMultipartUpload reached vodupd');
+      await new Promise(r => setTimeout(r, 50));
+    }
+    assert.match(srv.stderr().slice(logFrom), / 204 AbortMultipartUpload /);
+    await p.close();
   }));
 
   it('cancelFile keeps the multipart upload: resumeFile goes on from where it was (the official SDK aborts it)', T, withLogs(async () => {
