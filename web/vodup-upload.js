@@ -20,6 +20,7 @@ var VodupUpload = (function (global) {
   var MAX_PARTS = 10000;             /* OSS's part-number limit */
   var MAX_RETRY_DELAY = 30000;       /* ms, cap of the exponential backoff */
   var MAX_REFRESH_MARGIN = 60000;    /* ms before expiry at which credentials are renewed */
+  var STALL_TIMEOUT = 60000;         /* ms without a byte moving before a request counts as lost */
   var SAMPLE_BLOCK = 64 * KiB;       /* bytes hashed at the start, middle and end for the fingerprint */
   var RECORD_DB = 'vodup-upload', RECORD_STORE = 'records';
 
@@ -341,16 +342,29 @@ var VodupUpload = (function (global) {
   /* ---- HTTP ------------------------------------------------------------------------- */
 
   /* One request over XMLHttpRequest (fetch cannot report upload progress). Never rejects:
-   * resolves { status, text, header(name) }, status 0 on a network error or timeout, or
-   * { aborted: true }. Returns { promise, abort }. */
+   * resolves { status, text, header(name) }, status 0 on a network error, a timeout or a
+   * stall (no byte moved for STALL_TIMEOUT), or { aborted: true }. Returns { promise, abort }. */
   function send(method, url, headers, body, timeout, onprogress) {
-    var xhr = new XMLHttpRequest(), done = false, resolveFn;
+    var xhr = new XMLHttpRequest(), done = false, resolveFn, stall = null;
     var promise = new Promise(function (resolve) { resolveFn = resolve; });
-    function finish(v) { if (!done) { done = true; resolveFn(v); } }
+    function finish(v) {
+      if (stall) clearTimeout(stall);
+      if (!done) { done = true; resolveFn(v); }
+    }
+    function watch() {
+      if (stall) clearTimeout(stall);
+      if (done) return;
+      stall = setTimeout(function () {
+        finish({ status: 0, text: '', network: true, header: function () { return null; } });
+        xhr.abort();
+      }, STALL_TIMEOUT);
+    }
     xhr.open(method, url, true);
     Object.keys(headers).forEach(function (k) { xhr.setRequestHeader(k, headers[k]); });
     if (timeout) xhr.timeout = timeout;
-    if (onprogress && xhr.upload) xhr.upload.onprogress = function (e) { onprogress(e.loaded); };
+    if (xhr.upload) xhr.upload.onprogress = function (e) { watch(); if (onprogress) onprogress(e.loaded); };
+    xhr.onprogress = xhr.onreadystatechange = watch;
+    watch();
     xhr.onload = function () {
       finish({ status: xhr.status, text: xhr.responseText, header: function (n) { return xhr.getResponseHeader(n); } });
     };
@@ -424,9 +438,9 @@ var VodupUpload = (function (global) {
     });
     return dbPromise;
   }
-  function dbOp(mode, fn) {
+  function dbOp(mode, fn, fallback) {
     return openDb().then(function (db) {
-      if (!db) return fn(null);
+      if (!db) return fallback();
       return new Promise(function (resolve) {
         try {
           var tx = db.transaction(RECORD_STORE, mode), st = tx.objectStore(RECORD_STORE), rq = fn(st);
@@ -436,15 +450,16 @@ var VodupUpload = (function (global) {
       });
     });
   }
+  /* Without IndexedDB (some private modes) records live as long as the page. */
   var Records = {
     get: function (key) {
-      return dbOp('readonly', function (st) { return st ? st.get(key) : { result: memoryRecords[key] }; });
+      return dbOp('readonly', function (st) { return st.get(key); }, function () { return memoryRecords[key]; });
     },
     put: function (key, value) {
-      return dbOp('readwrite', function (st) { if (st) return st.put(value, key); memoryRecords[key] = value; });
+      return dbOp('readwrite', function (st) { return st.put(value, key); }, function () { memoryRecords[key] = value; });
     },
     remove: function (key) {
-      return dbOp('readwrite', function (st) { if (st) return st.delete(key); delete memoryRecords[key]; });
+      return dbOp('readwrite', function (st) { return st.delete(key); }, function () { delete memoryRecords[key]; });
     }
   };
 
@@ -1172,7 +1187,6 @@ var VodupUpload = (function (global) {
     }, function (e) {
       if (isTokenExpiry(e.code) && typeof o.onUploadTokenExpired === 'function') {
         self._sts = null;
-        uploadInfo._vodup.transfer = uploadInfo._vodup.transfer || null;
         if (self._expired.indexOf(uploadInfo) < 0) self._expired.push(uploadInfo);
         self._state = VODSTATE.EXPIRE;
         uploadInfo.state = UPLOADSTATE.FAILURE;
@@ -1341,7 +1355,8 @@ var VodupUpload = (function (global) {
           });
         }
         function finish(err, value) {
-          if (jobs.get(file) && jobs.get(file).t === t) jobs.delete(file);
+          job.done = true;
+          if (jobs.get(file) === job) jobs.delete(file);
           if (err) reject(err); else resolve(value);
         }
         t = new Transfer({
@@ -1362,11 +1377,13 @@ var VodupUpload = (function (global) {
           onDone: function () { finish(null, image ? { imageId: state.imageId } : { videoId: state.videoId }); },
           onFail: function (e) { finish(e); }
         });
-        jobs.set(file, { t: t, finish: finish });
+        var job = { t: t, finish: finish, paused: false, done: false };
+        jobs.set(file, job);
         fingerprint(file).then(function (fp) {
           t.o.recordKey = fp;
           return Records.get(fp);
         }).catch(function () { return null; }).then(function (rec) {
+          if (job.done) return; /* cancelled or aborted meanwhile */
           var kind = image ? 'create-image' : 'create-video';
           /* A record of an unfinished upload of the same content: go on with it. */
           if (rec && rec.uploadId && rec.videoId && !image && rec.size === file.size) {
@@ -1375,7 +1392,7 @@ var VodupUpload = (function (global) {
             kind = 'refresh-video';
           }
           refreshing = true;
-          t.running = true;
+          t.running = !job.paused;
           return fetchAuth(kind).catch(function (e) {
             if (kind !== 'refresh-video') throw e;
             /* The recorded video cannot be refreshed (deleted, or not ours): start afresh. */
@@ -1383,8 +1400,8 @@ var VodupUpload = (function (global) {
             t.o.record = null;
             state.videoId = null;
             return fetchAuth('create-video');
-          }).then(function () { refreshing = false; if (t.running) t.start(); });
-        }).catch(function (e) { t.pause(); finish(e); });
+          }).then(function () { refreshing = false; if (!job.paused && !job.done) t.start(); });
+        }).catch(function (e) { t.pause(); if (!job.done) finish(e); });
       });
     }
 
@@ -1393,8 +1410,8 @@ var VodupUpload = (function (global) {
     return {
       upload: upload,
       /** Stops this file's traffic at once (requests in flight are aborted); resume(file) goes on. */
-      pause: function (file) { var j = job(file); if (j) j.t.pause(); return !!j; },
-      resume: function (file) { var j = job(file); if (j) j.t.start(); return !!j; },
+      pause: function (file) { var j = job(file); if (j) { j.paused = true; j.t.pause(); } return !!j; },
+      resume: function (file) { var j = job(file); if (j) { j.paused = false; j.t.start(); } return !!j; },
       /** Stops the file and rejects its upload() with code 'Canceled'. The multipart upload and
        * the resume record stay: upload(file) again goes on from where it stopped. */
       cancel: function (file) {
