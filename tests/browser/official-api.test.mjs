@@ -13,7 +13,7 @@ import { haveChromium, launch, page, startAppServer, throttle } from './lib/brow
 import { md5 } from '../compat/lib/vodupd.mjs';
 
 const KiB = 1024, MiB = 1024 * KiB;
-const T = { timeout: 120000 * SLOW };
+const T = { timeout: 240000 * SLOW };
 const skip = haveChromium() ? false : 'no /usr/bin/chromium (scripts/install-deps installs it)';
 const AUTH_TTL = 5; /* seconds: vodupd's --upload-auth-ttl floor, so credentials expire mid-upload */
 
@@ -167,24 +167,6 @@ describe('official 1.5 API page in Chromium', { skip }, () => {
     assert.ok(sent > 0 && sent <= 5 * MiB, `sent ${sent} bytes after the reload for 8 MiB`);
   }));
 
-  it('deleteFile aborts the multipart upload and removes the file', T, withLogs(async () => {
-    const file = await randomFile(dir, 8 * MiB, 'deleted.mp4');
-    const logFrom = srv.stderr().length;
-    const p = await browser.newPage();
-    await throttle(browser, p, 2 * MiB);
-    await p.goto(`${app.origin}/auth.html`);
-    await p.setInputFiles('#files', [file]);
-    await p.waitForFunction(() => window.events.some(e => e.type === 'progress' && e.loaded > 0.2), null, { timeout: 30000 * SLOW, polling: 50 });
-    assert.equal(await p.evaluate(() => { uploader.deleteFile(0); return uploader.listFiles().length; }), 0);
-    const deadline = Date.now() + 10000 * SLOW;
-    while (!/AbortMultipartUpload/.test(srv.stderr().slice(logFrom))) {
-      assert.ok(Date.now() < deadline, 'no AbortMultipartUpload reached vodupd');
-      await new Promise(r => setTimeout(r, 50));
-    }
-    assert.match(srv.stderr().slice(logFrom), / 204 AbortMultipartUpload /);
-    await p.close();
-  }));
-
   it('cancelFile keeps the multipart upload: resumeFile goes on from where it was (the official SDK aborts it)', T, withLogs(async () => {
     const file = await randomFile(dir, 8 * MiB, 'cancel-resume.mp4');
     const logFrom = srv.stderr().length;
@@ -233,9 +215,10 @@ describe('official 1.5 API page in Chromium', { skip }, () => {
 describe('official 1.5 API page through a faulty network', { skip }, () => {
   let srv, app, browser, dir, proxy;
   const faults = { reset: 0, s503: 0, s500: 0 };
+  const corrupt = { armed: false, done: false };
   before(async () => {
     const http = await import('node:http');
-    let target = 0, parts = 0, completes = 0;
+    let target = 0, parts = 0, completes = 0, corruptNext = false;
     proxy = http.createServer((req, res) => {
       const u = new URL(req.url, 'http://x');
       const isPart = req.method === 'PUT' && u.searchParams.has('partNumber');
@@ -244,6 +227,23 @@ describe('official 1.5 API page through a faulty network', { skip }, () => {
       const err = code => `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>injected</Message></Error>`;
       if (isPart && ++parts % 4 === 2) { faults.reset++; req.socket.destroy(); return; }
       if (isPart && parts % 4 === 3) { faults.s503++; req.resume(); req.on('end', () => { res.writeHead(503, cors); res.end(err('ServiceUnavailable')); }); return; }
+      // With crc.html: one part's bytes are changed on the way, once (the store cannot tell).
+      if (isPart && corrupt.armed && !corrupt.done && parts % 4 === 0) {
+        corrupt.done = true;
+        const chunks = [];
+        req.on('data', c => chunks.push(c));
+        req.on('end', () => {
+          const body = Buffer.concat(chunks);
+          body[body.length >> 1] ^= 0xff;
+          const up = http.request({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers }, r => {
+            res.writeHead(r.statusCode, r.headers);
+            r.pipe(res);
+          });
+          up.on('error', () => res.destroy());
+          up.end(body);
+        });
+        return;
+      }
       if (isComplete && ++completes === 1) { faults.s500++; req.resume(); req.on('end', () => { res.writeHead(500, cors); res.end(err('InternalError')); }); return; }
       const up = http.request({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers }, r => {
         res.writeHead(r.statusCode, r.headers);
@@ -258,7 +258,10 @@ describe('official 1.5 API page through a faulty network', { skip }, () => {
     target = srv.port;
     dir = makeTmpDir('files-');
     app = await startAppServer(srv, {
-      pages: { '/auth.html': page('official-1.5.html', { SDK_URL: `${srv.endpoint}/sdk/vodup-upload.js`, MODE: 'auth', EXTRA_OPTIONS: 'retryDuration: 0.2,' }) },
+      pages: {
+        '/auth.html': page('official-1.5.html', { SDK_URL: `${srv.endpoint}/sdk/vodup-upload.js`, MODE: 'auth', EXTRA_OPTIONS: 'retryDuration: 0.2,' }),
+        '/crc.html': page('official-1.5.html', { SDK_URL: `${srv.endpoint}/sdk/vodup-upload.js`, MODE: 'auth', EXTRA_OPTIONS: 'retryDuration: 0.2, crc64: true,' }),
+      },
     });
     browser = await launch();
   });
@@ -289,4 +292,55 @@ describe('official 1.5 API page through a faulty network', { skip }, () => {
     const got = await rootOss(srv, ok.bucket).get(ok.object);
     assert.equal(md5(got.content), await md5File(file));
   }));
+
+  it('crc64: a part changed on the way is noticed (CRC-64 of the stored part) and sent again', T, withLogs(async () => {
+    corrupt.armed = true;
+    const file = await randomFile(dir, 5 * MiB + 11, 'corrupted.mp4');
+    const p = await browser.newPage();
+    await p.goto(`${app.origin}/crc.html`);
+    await p.setInputFiles('#files', [file]);
+    await p.waitForFunction(() => window.done === true, null, { timeout: 100000 * SLOW, polling: 100 });
+    const events = await p.evaluate(() => window.events);
+    const checked = await p.evaluate(() => uploader.listFiles()[0]._vodup.transfer.crcChecked);
+    // How fast the page computes CRC-64 (docs/web-sdk.md quotes it).
+    const rate = await p.evaluate(() => {
+      const b = new Uint8Array(32 << 20);
+      for (let i = 0; i < b.length; i += 4096) b[i] = i & 255;
+      let best = Infinity;
+      for (let k = 0; k < 3; k++) {
+        const t0 = performance.now();
+        VodupUpload._internal.crc64(b);
+        best = Math.min(best, performance.now() - t0);
+      }
+      return 32 / (best / 1000);
+    });
+    process.stdout.write(`# CRC-64 in Chromium: ${rate.toFixed(0)} MiB/s\n`);
+    await p.close();
+    assert.ok(corrupt.done, 'the proxy changed a part');
+    assert.deepEqual(events.filter(e => e.type === 'onUploadFailed'), []);
+    const ok = events.find(e => e.type === 'onUploadSucceed');
+    const got = await rootOss(srv, ok.bucket).get(ok.object);
+    assert.equal(md5(got.content), await md5File(file), 'the stored object is the file');
+    assert.ok(checked >= 6, `CRC-64 checked on ${checked} parts`);
+  }));
+  // Here the credentials live long (vodupd's default): deleteFile can abort only while the
+  // file's credentials are valid (later the store's upload expiry removes the parts).
+  it('deleteFile aborts the multipart upload and removes the file', T, withLogs(async () => {
+    const file = await randomFile(dir, 8 * MiB, 'deleted.mp4');
+    const logFrom = srv.stderr().length;
+    const p = await browser.newPage();
+    await throttle(browser, p, 2 * MiB);
+    await p.goto(`${app.origin}/auth.html`);
+    await p.setInputFiles('#files', [file]);
+    await p.waitForFunction(() => window.events.some(e => e.type === 'progress' && e.loaded > 0.2), null, { timeout: 30000 * SLOW, polling: 50 });
+    assert.equal(await p.evaluate(() => { uploader.deleteFile(0); return uploader.listFiles().length; }), 0);
+    const deadline = Date.now() + 10000 * SLOW;
+    while (!/AbortMultipartUpload/.test(srv.stderr().slice(logFrom))) {
+      assert.ok(Date.now() < deadline, 'no AbortMultipartUpload reached vodupd');
+      await new Promise(r => setTimeout(r, 50));
+    }
+    assert.match(srv.stderr().slice(logFrom), / 204 AbortMultipartUpload /);
+    await p.close();
+  }));
+
 });
