@@ -106,6 +106,7 @@ if(NODE AND TARGET vodupd)
     set_tests_properties(browser.${name} PROPERTIES
       ENVIRONMENT "VODUPD=$<TARGET_FILE:vodupd>;VODUP_BUILD_DIR=${CMAKE_BINARY_DIR};VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp;VODUP_SANITIZE=$<BOOL:${VODUP_SANITIZE}>"
       WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
+      RESOURCE_LOCK chromium
       TIMEOUT 600)
   endforeach()
 endif()

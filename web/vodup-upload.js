@@ -20,6 +20,7 @@ var VodupUpload = (function (global) {
   var MAX_PARTS = 10000;             /* OSS's part-number limit */
   var MAX_RETRY_DELAY = 30000;       /* ms, cap of the exponential backoff */
   var MAX_REFRESH_MARGIN = 60000;    /* ms before expiry at which credentials are renewed */
+  var STALL_TIMEOUT = 60000;         /* ms without a byte moving before a request counts as lost */
   var SAMPLE_BLOCK = 64 * KiB;       /* bytes hashed at the start, middle and end for the fingerprint */
   var RECORD_DB = 'vodup-upload', RECORD_STORE = 'records';
 
@@ -217,6 +218,54 @@ var VodupUpload = (function (global) {
     return s.digest(alg, data).then(function (d) { return new Uint8Array(d); });
   }
 
+  /* ---- CRC-64/XZ, which OSS calls crc64ecma --------------------------------------- */
+
+  /* Table-driven on two 32-bit halves (the reflected polynomial 0xC96C5795D7870F42), eight
+   * tables so that the loop takes four bytes a step ("slicing by 4" on the low half). */
+  var CRC_T = null;
+  function crcTables() {
+    if (CRC_T) return CRC_T;
+    var hi = new Uint32Array(256 * 4), lo = new Uint32Array(256 * 4), i, k;
+    for (i = 0; i < 256; i++) {
+      var h = 0, l = i;
+      for (k = 0; k < 8; k++) {
+        var bit = l & 1;
+        l = ((l >>> 1) | ((h & 1) << 31)) >>> 0;
+        h = h >>> 1;
+        if (bit) { h = (h ^ 0xc96c5795) >>> 0; l = (l ^ 0xd7870f42) >>> 0; }
+      }
+      hi[i] = h; lo[i] = l;
+    }
+    for (k = 1; k < 4; k++) {
+      for (i = 0; i < 256; i++) {
+        var ph = hi[(k - 1) * 256 + i], pl = lo[(k - 1) * 256 + i], idx = pl & 255;
+        lo[k * 256 + i] = (((pl >>> 8) | ((ph & 255) << 24)) ^ lo[idx]) >>> 0;
+        hi[k * 256 + i] = ((ph >>> 8) ^ hi[idx]) >>> 0;
+      }
+    }
+    CRC_T = { hi: hi, lo: lo };
+    return CRC_T;
+  }
+
+  /* CRC of bytes as the decimal string OSS sends (needs BigInt; null without it). */
+  function crc64(bytes) {
+    var T = crcTables(), TH = T.hi, TL = T.lo, h = 0xffffffff, l = 0xffffffff, i = 0, n = bytes.length;
+    for (; i + 4 <= n; i += 4) {
+      var x = (l ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24))) >>> 0;
+      var nl = h ^ TL[768 + (x & 255)] ^ TL[512 + ((x >>> 8) & 255)] ^ TL[256 + ((x >>> 16) & 255)] ^ TL[x >>> 24];
+      var nh = TH[768 + (x & 255)] ^ TH[512 + ((x >>> 8) & 255)] ^ TH[256 + ((x >>> 16) & 255)] ^ TH[x >>> 24];
+      l = nl >>> 0;
+      h = nh >>> 0;
+    }
+    for (; i < n; i++) {
+      var idx = (l ^ bytes[i]) & 255;
+      l = (((l >>> 8) | ((h & 255) << 24)) ^ TL[idx]) >>> 0;
+      h = ((h >>> 8) ^ TH[idx]) >>> 0;
+    }
+    if (typeof BigInt !== 'function') return null;
+    return ((BigInt((~h) >>> 0) << BigInt(32)) | BigInt((~l) >>> 0)).toString();
+  }
+
   /* ---- OSS signatures ------------------------------------------------------------- */
 
   /* Sub-resources that go into the V1 canonical resource (those this SDK and ali-oss use). */
@@ -341,16 +390,29 @@ var VodupUpload = (function (global) {
   /* ---- HTTP ------------------------------------------------------------------------- */
 
   /* One request over XMLHttpRequest (fetch cannot report upload progress). Never rejects:
-   * resolves { status, text, header(name) }, status 0 on a network error or timeout, or
-   * { aborted: true }. Returns { promise, abort }. */
+   * resolves { status, text, header(name) }, status 0 on a network error, a timeout or a
+   * stall (no byte moved for STALL_TIMEOUT), or { aborted: true }. Returns { promise, abort }. */
   function send(method, url, headers, body, timeout, onprogress) {
-    var xhr = new XMLHttpRequest(), done = false, resolveFn;
+    var xhr = new XMLHttpRequest(), done = false, resolveFn, stall = null;
     var promise = new Promise(function (resolve) { resolveFn = resolve; });
-    function finish(v) { if (!done) { done = true; resolveFn(v); } }
+    function finish(v) {
+      if (stall) clearTimeout(stall);
+      if (!done) { done = true; resolveFn(v); }
+    }
+    function watch() {
+      if (stall) clearTimeout(stall);
+      if (done) return;
+      stall = setTimeout(function () {
+        finish({ status: 0, text: '', network: true, header: function () { return null; } });
+        xhr.abort();
+      }, STALL_TIMEOUT);
+    }
     xhr.open(method, url, true);
     Object.keys(headers).forEach(function (k) { xhr.setRequestHeader(k, headers[k]); });
     if (timeout) xhr.timeout = timeout;
-    if (onprogress && xhr.upload) xhr.upload.onprogress = function (e) { onprogress(e.loaded); };
+    if (xhr.upload) xhr.upload.onprogress = function (e) { watch(); if (onprogress) onprogress(e.loaded); };
+    xhr.onprogress = xhr.onreadystatechange = watch;
+    watch();
     xhr.onload = function () {
       finish({ status: xhr.status, text: xhr.responseText, header: function (n) { return xhr.getResponseHeader(n); } });
     };
@@ -424,9 +486,9 @@ var VodupUpload = (function (global) {
     });
     return dbPromise;
   }
-  function dbOp(mode, fn) {
+  function dbOp(mode, fn, fallback) {
     return openDb().then(function (db) {
-      if (!db) return fn(null);
+      if (!db) return fallback();
       return new Promise(function (resolve) {
         try {
           var tx = db.transaction(RECORD_STORE, mode), st = tx.objectStore(RECORD_STORE), rq = fn(st);
@@ -436,15 +498,36 @@ var VodupUpload = (function (global) {
       });
     });
   }
+  /* Records go to IndexedDB and, synchronously, to localStorage too: an IndexedDB write
+   * still queued when the page is reloaded is lost, a localStorage one is not. The newer
+   * of the two wins. Without either (some private modes) they live as long as the page. */
+  var LS_PREFIX = 'vodup-upload:';
+  function lsGet(key) {
+    try { var v = global.localStorage && global.localStorage.getItem(LS_PREFIX + key); return v ? JSON.parse(v) : undefined; }
+    catch (e) { return undefined; }
+  }
+  function lsSet(key, value) {
+    try {
+      if (!global.localStorage) return false;
+      if (value === undefined) global.localStorage.removeItem(LS_PREFIX + key);
+      else global.localStorage.setItem(LS_PREFIX + key, JSON.stringify(value));
+      return true;
+    } catch (e) { return false; } /* quota: IndexedDB still has it */
+  }
+  function newer(a, b) { return !a ? b : !b ? a : (a.savedAt || 0) >= (b.savedAt || 0) ? a : b; }
   var Records = {
     get: function (key) {
-      return dbOp('readonly', function (st) { return st ? st.get(key) : { result: memoryRecords[key] }; });
+      var ls = lsGet(key);
+      return dbOp('readonly', function (st) { return st.get(key); }, function () { return memoryRecords[key]; })
+        .then(function (v) { return newer(v, ls); });
     },
     put: function (key, value) {
-      return dbOp('readwrite', function (st) { if (st) return st.put(value, key); memoryRecords[key] = value; });
+      lsSet(key, value);
+      return dbOp('readwrite', function (st) { return st.put(value, key); }, function () { memoryRecords[key] = value; });
     },
     remove: function (key) {
-      return dbOp('readwrite', function (st) { if (st) return st.delete(key); delete memoryRecords[key]; });
+      lsSet(key, undefined);
+      return dbOp('readwrite', function (st) { return st.delete(key); }, function () { delete memoryRecords[key]; });
     }
   };
 
@@ -596,10 +679,17 @@ var VodupUpload = (function (global) {
           });
         });
       }).then(function (r) {
-        var res = r.res;
+        var res = r.res, code = '', message = '';
         if (res.aborted) throw { aborted: true };
-        if (res.status >= 200 && res.status < 300) return res;
-        var code = xmlTag(res.text, 'Code') || '', message = xmlTag(res.text, 'Message') || '';
+        if (res.status >= 200 && res.status < 300) {
+          if (!spec.verify || spec.verify(res)) return res;
+          /* Stored bytes differ from those sent: send them again. */
+          code = 'Crc64Mismatch';
+          message = 'The storage holds other bytes than those sent (CRC-64 differs).';
+        } else {
+          code = xmlTag(res.text, 'Code') || '';
+          message = xmlTag(res.text, 'Message') || '';
+        }
         if (!code && res.header) {
           var xe = res.header('x-oss-err');
           if (xe) { try { var x = utf8Decode(b64decode(xe)); code = xmlTag(x, 'Code') || ''; message = xmlTag(x, 'Message') || ''; } catch (e) { /* keep none */ } }
@@ -617,7 +707,7 @@ var VodupUpload = (function (global) {
           if (!isNaN(st)) { t.clockOffset = st - Date.now(); attempt++; return once(); }
         }
         var retriable = res.status === 0 || res.status >= 500 || res.status === 408 || res.status === 429 ||
-                        code === 'RequestTimeout';
+                        code === 'RequestTimeout' || code === 'Crc64Mismatch';
         if (retriable && attempt < t.o.retryCount) {
           var delay = backoff(t.o.retryDelay, attempt++);
           if (spec.onretry) spec.onretry(res);
@@ -725,10 +815,18 @@ var VodupUpload = (function (global) {
     var gen = t.gen;
     var headers = { 'Content-Type': t.file.type || 'application/octet-stream' };
     Object.keys(t.o.headers || {}).forEach(function (k) { headers[k] = t.o.headers[k]; });
-    t.request({
-      method: 'PUT', headers: headers, body: function () { return t.file; },
+    t.partBody({ start: 0, end: t.size }).then(function (pb) {
+      if (gen !== t.gen) throw { aborted: true };
+      return t.request({
+      method: 'PUT', headers: headers, body: function () { return pb.body; },
+      verify: function (res) {
+        var got = res.header('x-oss-hash-crc64ecma');
+        if (pb.crc && got) t.crcChecked = (t.crcChecked || 0) + 1;
+        return !pb.crc || !got || got === pb.crc;
+      },
       onprogress: function (n) { if (gen === t.gen) { t.singleLoaded = n; t.progress(); } },
       onretry: function () { if (gen === t.gen) { t.singleLoaded = 0; t.progress(); } }
+      });
     }).then(function (res) {
       if (gen !== t.gen) return;
       t.busy = false;
@@ -800,16 +898,47 @@ var VodupUpload = (function (global) {
     });
   };
 
+  /* Whether to check this part's CRC-64: always (crc64: true), never (false), or ('auto')
+   * while computing it runs at least ten times faster than the upload, so that it costs
+   * under a tenth of the upload's time. */
+  Transfer.prototype.crcWanted = function () {
+    var mode = this.o.crc64 == null ? 'auto' : this.o.crc64;
+    if (mode !== 'auto') return !!mode && typeof BigInt === 'function';
+    if (typeof BigInt !== 'function') return false;
+    var s = this.crcStats || (this.crcStats = { bytes: 0, ms: 0, t0: Date.now() });
+    if (!s.ms) return true; /* nothing measured yet: measure */
+    var crcRate = s.bytes / s.ms, upRate = this.loadedBytes() / Math.max(1, Date.now() - s.t0);
+    return crcRate >= 10 * upRate;
+  };
+
+  Transfer.prototype.partBody = function (p) {
+    var t = this, blob = t.file.slice(p.start, p.end);
+    if (!t.crcWanted()) return Promise.resolve({ body: blob, crc: null });
+    return readBlob(blob).then(function (bytes) {
+      var t0 = Date.now(), crc = crc64(bytes), s = t.crcStats;
+      if (s) { s.bytes += bytes.length; s.ms += Math.max(0.01, Date.now() - t0); }
+      return { body: bytes, crc: crc };
+    });
+  };
+
   Transfer.prototype.uploadPart = function (p) {
     var t = this, gen = p.gen = (p.gen || 0) + 1;
     p.busy = true;
     p.loaded = 0;
-    t.request({
+    t.partBody(p).then(function (pb) {
+      if (gen !== p.gen) throw { aborted: true };
+      return t.request({
       method: 'PUT', query: [['partNumber', String(p.n)], ['uploadId', t.uploadId]],
       headers: { 'Content-Type': 'application/octet-stream' },
-      body: function () { return t.file.slice(p.start, p.end); },
+      body: function () { return pb.body; },
+      verify: function (res) {
+        var got = res.header('x-oss-hash-crc64ecma');
+        if (pb.crc && got) t.crcChecked = (t.crcChecked || 0) + 1;
+        return !pb.crc || !got || got === pb.crc;
+      },
       onprogress: function (n) { if (gen === p.gen) { p.loaded = n; t.progress(); } },
       onretry: function () { if (gen === p.gen) { p.loaded = 0; t.progress(); } }
+      });
     }).then(function (res) {
       if (gen !== p.gen) return;
       var etag = res.header('ETag');
@@ -1021,7 +1150,7 @@ var VodupUpload = (function (global) {
     v.transfer = new Transfer({
       file: info.file, partSize: adjustPartSize(info.file.size, o.partSize), parallel: o.parallel,
       retryCount: o.retryCount, retryDelay: o.retryDuration * 1000, timeout: o.timeout,
-      signature: o.signatureVersion === 'v4' ? 'v4' : 'v1', cname: o.cname, region: o.region,
+      signature: o.signatureVersion === 'v4' ? 'v4' : 'v1', cname: o.cname, region: o.region, crc64: o.crc64,
       headers: info.userData ? { 'x-oss-notification': info.userData } : {},
       recordKey: v.recordKey, record: v.record,
       videoId: function () { return info.videoId; },
@@ -1172,7 +1301,6 @@ var VodupUpload = (function (global) {
     }, function (e) {
       if (isTokenExpiry(e.code) && typeof o.onUploadTokenExpired === 'function') {
         self._sts = null;
-        uploadInfo._vodup.transfer = uploadInfo._vodup.transfer || null;
         if (self._expired.indexOf(uploadInfo) < 0) self._expired.push(uploadInfo);
         self._state = VODSTATE.EXPIRE;
         uploadInfo.state = UPLOADSTATE.FAILURE;
@@ -1341,14 +1469,15 @@ var VodupUpload = (function (global) {
           });
         }
         function finish(err, value) {
-          if (jobs.get(file) && jobs.get(file).t === t) jobs.delete(file);
+          job.done = true;
+          if (jobs.get(file) === job) jobs.delete(file);
           if (err) reject(err); else resolve(value);
         }
         t = new Transfer({
           file: file, partSize: adjustPartSize(file.size, opts.partSize || MiB), parallel: opts.parallel || 5,
           retryCount: opts.retryCount == null ? 5 : opts.retryCount, retryDelay: opts.retryDelay || 1000,
           timeout: opts.timeout, signature: opts.signatureVersion === 'v4' ? 'v4' : 'v1', cname: opts.cname,
-          region: opts.region,
+          region: opts.region, crc64: opts.crc64,
           headers: meta.userData ? { 'x-oss-notification': b64encode(utf8(JSON.stringify({ Vod: { UserData: meta.userData } }))) } : {},
           videoId: function () { return state.videoId; },
           onProgress: function (bytes) { if (onProgress) call(onProgress, null, [{ file: file, loaded: bytes, total: file.size }]); },
@@ -1362,11 +1491,13 @@ var VodupUpload = (function (global) {
           onDone: function () { finish(null, image ? { imageId: state.imageId } : { videoId: state.videoId }); },
           onFail: function (e) { finish(e); }
         });
-        jobs.set(file, { t: t, finish: finish });
+        var job = { t: t, finish: finish, paused: false, done: false };
+        jobs.set(file, job);
         fingerprint(file).then(function (fp) {
           t.o.recordKey = fp;
           return Records.get(fp);
         }).catch(function () { return null; }).then(function (rec) {
+          if (job.done) return; /* cancelled or aborted meanwhile */
           var kind = image ? 'create-image' : 'create-video';
           /* A record of an unfinished upload of the same content: go on with it. */
           if (rec && rec.uploadId && rec.videoId && !image && rec.size === file.size) {
@@ -1375,7 +1506,7 @@ var VodupUpload = (function (global) {
             kind = 'refresh-video';
           }
           refreshing = true;
-          t.running = true;
+          t.running = !job.paused;
           return fetchAuth(kind).catch(function (e) {
             if (kind !== 'refresh-video') throw e;
             /* The recorded video cannot be refreshed (deleted, or not ours): start afresh. */
@@ -1383,8 +1514,8 @@ var VodupUpload = (function (global) {
             t.o.record = null;
             state.videoId = null;
             return fetchAuth('create-video');
-          }).then(function () { refreshing = false; if (t.running) t.start(); });
-        }).catch(function (e) { t.pause(); finish(e); });
+          }).then(function () { refreshing = false; if (!job.paused && !job.done) t.start(); });
+        }).catch(function (e) { t.pause(); if (!job.done) finish(e); });
       });
     }
 
@@ -1393,8 +1524,8 @@ var VodupUpload = (function (global) {
     return {
       upload: upload,
       /** Stops this file's traffic at once (requests in flight are aborted); resume(file) goes on. */
-      pause: function (file) { var j = job(file); if (j) j.t.pause(); return !!j; },
-      resume: function (file) { var j = job(file); if (j) j.t.start(); return !!j; },
+      pause: function (file) { var j = job(file); if (j) { j.paused = true; j.t.pause(); } return !!j; },
+      resume: function (file) { var j = job(file); if (j) { j.paused = false; j.t.start(); } return !!j; },
       /** Stops the file and rejects its upload() with code 'Canceled'. The multipart upload and
        * the resume record stay: upload(file) again goes on from where it stopped. */
       cancel: function (file) {
@@ -1425,7 +1556,7 @@ var VodupUpload = (function (global) {
     /* For tests: the signing code and the hashes. */
     _internal: {
       v1StringToSign: v1StringToSign, signV1: signV1, v4CanonicalRequest: v4CanonicalRequest, signV4: signV4,
-      popSign: popSign, hmac: hmac, hmacJs: hmacJs, sha1: sha1, sha256: sha256, digest: digest,
+      popSign: popSign, crc64: crc64, hmac: hmac, hmacJs: hmacJs, sha1: sha1, sha256: sha256, digest: digest,
       b64encode: b64encode, b64decode: b64decode, hex: hex, utf8: utf8,
       useJsCrypto: function (on) { forceJs = !!on; }, hasWebCrypto: function () { return !!subtle(); }
     }

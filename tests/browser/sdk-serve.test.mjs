@@ -69,4 +69,17 @@ describe('vodupd serves the web SDK', () => {
     const other = await plainRequest({ port: srv.port, path: '/sdk/other.js' });
     assert.equal(other.status, 403, 'anything else under /sdk/ is an anonymous OSS request');
   }));
+
+  it('docs/web-sdk.md shows this build\'s version and SRI hash', async () => {
+    const crypto = await import('node:crypto');
+    const doc = fs.readFileSync('docs/web-sdk.md', 'utf8');
+    const sri = 'sha384-' + crypto.createHash('sha384').update(file).digest('base64');
+    const v = crypto.createHash('sha256').update(file).digest('hex').slice(0, 16);
+    assert.ok(doc.includes(sri), `docs/web-sdk.md must show ${sri}`);
+    assert.ok(doc.includes(v), `docs/web-sdk.md must show version ${v}`);
+    for (const m of doc.matchAll(/sha384-[A-Za-z0-9+/=]+/g)) assert.equal(m[0], sri, 'a stale SRI hash in docs/web-sdk.md');
+    for (const m of doc.matchAll(/v=([0-9a-f]{16})\b/g)) assert.equal(m[1], v, 'a stale version in docs/web-sdk.md');
+    const r = await plainRequest({ port: srv.port, path: '/sdk/vodup-upload.js' });
+    assert.equal(r.headers.etag, `"${v}"`);
+  });
 });
