@@ -128,3 +128,28 @@ if(TARGET vodup_static AND EXISTS ${CMAKE_SOURCE_DIR}/examples/upload.c)
   set_tests_properties(client.pkgconfig-static PROPERTIES
     ENVIRONMENT "VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp" TIMEOUT 300)
 endif()
+
+# Labels, so a part of the suite runs alone: `ctest -L unit` (in-process, seconds),
+# `-L e2e` (real vodupd and client processes), `-L compat` (the official SDKs as peers),
+# `-L browser` (headless Chromium), `-L fuzz` (corpus replays), `-L build` (header and
+# packaging checks). Set here, once, from the names, so a new test file is labelled by
+# where it lives.
+get_property(VODUP_ALL_TESTS DIRECTORY PROPERTY TESTS)
+foreach(t ${VODUP_ALL_TESTS})
+  if(t MATCHES "^unit\\.(client_|events$)")
+    set(label e2e)   # libvodup against a real vodupd; the event sender against receivers
+  elseif(t MATCHES "^unit\\.")
+    set(label unit)
+  elseif(t MATCHES "^integration\\.")
+    set(label e2e)
+  elseif(t MATCHES "^compat\\.")
+    set(label compat)
+  elseif(t MATCHES "^browser\\.")
+    set(label browser)
+  elseif(t MATCHES "^fuzz-replay\\.")
+    set(label fuzz)
+  else()
+    set(label build)
+  endif()
+  set_tests_properties(${t} PROPERTIES LABELS ${label})
+endforeach()
