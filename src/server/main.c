@@ -23,6 +23,7 @@
 #include "server/events/events.h"
 #include "server/http/request.h"
 #include "server/http/tls.h"
+#include "server/http/metrics.h"
 #include "server/server.h"
 
 static const char USAGE[] =
@@ -60,6 +61,8 @@ static const char USAGE_SERVE[] =
     "  --region R         region name reported to clients (default cn-hangzhou)\n"
     "  --tls-listen HOST:PORT  also serve HTTPS there (TLS 1.3/1.2 only), beside --listen;\n"
     "                     the default --public-url is then https://HOST:PORT\n"
+    "  --admin-listen HOST:PORT  serve GET /healthz and /metrics (Prometheus) there: a\n"
+    "                     listener of their own, for monitoring only (default: none)\n"
     "  --tls-cert FILE    PEM certificate chain for --tls-listen (leaf first)\n"
     "  --tls-key FILE     its unencrypted PEM private key. SIGHUP reads both files again:\n"
     "                     new handshakes use them, open connections are not touched\n"
@@ -322,8 +325,8 @@ static int cmd_serve(int argc, char **argv)
     const char *trusted[VODUPD_MAX_TRUSTED_PROXIES];
     size_t ntrusted = 0;
     enum { OPT_MAX_CONN = 0x100, OPT_MAX_PER_IP, OPT_HEAD_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MIN_BODY_RATE,
-           OPT_BODY_WINDOW, OPT_TRUSTED_PROXY, OPT_RATE_PER_KEY, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY };
-    const char *tls_listen = NULL, *tls_cert = NULL, *tls_key = NULL;
+           OPT_BODY_WINDOW, OPT_TRUSTED_PROXY, OPT_RATE_PER_KEY, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_ADMIN_LISTEN };
+    const char *tls_listen = NULL, *tls_cert = NULL, *tls_key = NULL, *admin_listen = NULL;
     long rate_per_key = VODUPD_DEFAULT_RATE_PER_KEY;
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
                                          {"listen", required_argument, NULL, 'l'},
@@ -351,6 +354,7 @@ static int cmd_serve(int argc, char **argv)
                                          {"tls-listen", required_argument, NULL, OPT_TLS_LISTEN},
                                          {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
                                          {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+                                         {"admin-listen", required_argument, NULL, OPT_ADMIN_LISTEN},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -433,6 +437,7 @@ static int cmd_serve(int argc, char **argv)
         case OPT_TLS_LISTEN: tls_listen = optarg; break;
         case OPT_TLS_CERT: tls_cert = optarg; break;
         case OPT_TLS_KEY: tls_key = optarg; break;
+        case OPT_ADMIN_LISTEN: admin_listen = optarg; break;
         case 'h': fputs(USAGE_SERVE, stdout); return 0;
         default: fputs(USAGE_SERVE, stderr); return 2;
         }
@@ -461,6 +466,12 @@ static int cmd_serve(int argc, char **argv)
     }
     if (tls_listen && parse_listen(tls_listen, tls_host, sizeof tls_host, &tls_port) != 0) {
         fprintf(stderr, "vodupd serve: --tls-listen wants HOST:PORT, got '%s'\n", tls_listen);
+        return 2;
+    }
+    char admin_host[256];
+    int admin_port = 0;
+    if (admin_listen && parse_listen(admin_listen, admin_host, sizeof admin_host, &admin_port) != 0) {
+        fprintf(stderr, "vodupd serve: --admin-listen wants HOST:PORT, got '%s'\n", admin_listen);
         return 2;
     }
     if (tls_listen && !MHD_is_feature_supported(MHD_FEATURE_TLS)) {
@@ -629,6 +640,20 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "vodupd: listening on https://%s%s%s:%d\n", strchr(tls_host, ':') ? "[" : "", tls_host,
                 strchr(tls_host, ':') ? "]" : "", tls_bound);
     }
+    metrics_add_front(d, "http");
+    if (tls_front)
+        metrics_add_front(http_daemon(tls_front), "https");
+    metrics_admin *admin = NULL;
+    if (admin_listen) {
+        int abound = 0, afd = http_bind(admin_host, admin_port, &abound);
+        if (afd < 0 || !(admin = metrics_admin_start(&s, afd, disk_reserve, reserve_pct))) {
+            fprintf(stderr, "vodupd serve: cannot serve --admin-listen %s: %s\n", admin_listen,
+                    afd < 0 ? strerror(errno) : "the admin listener did not start");
+            return 1;
+        }
+        fprintf(stderr, "vodupd: admin (/healthz, /metrics) on http://%s%s%s:%d\n", strchr(admin_host, ':') ? "[" : "",
+                admin_host, strchr(admin_host, ':') ? "]" : "", abound);
+    }
     fprintf(stderr, "vodupd %s: listening on http://%s%s%s:%d (data dir %s, public url %s)\n", VODUPD_VERSION,
             strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", bound, data_dir, url);
 
@@ -662,6 +687,7 @@ static int cmd_serve(int argc, char **argv)
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    metrics_admin_stop(admin);
     workq_free(s.wq);
     http_stop(front);
     http_stop(tls_front);

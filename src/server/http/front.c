@@ -34,6 +34,7 @@
 #include "common/xml.h"
 #include "server/config.h"
 #include "server/http/conn.h"
+#include "server/http/metrics.h"
 #include "server/http/net.h"
 #include "server/http/tls.h"
 #include "server/oss/oss.h"
@@ -537,6 +538,10 @@ void http__request_end(http_request *r, enum MHD_RequestTerminationCode toe)
     fputs(vbuf_cstr(&line), stderr);
     vbuf_free(&line);
 
+    /* Counted where it is logged, with the same fields (before op_free: the RPC Action
+     * is borrowed from the handler's state). */
+    metrics_request(r->op == &rpc_op || r->op_name ? "rpc" : "oss", r->op_name ? r->op_name : r->op ? r->op->name : NULL,
+                    r->status, r->bytes_in, r->resp_bytes, ms / 1e3);
     http__conn_request_end(r->hc, r);
     atomic_fetch_sub(&r->srv->active_requests, 1);
     if (r->op_free)
