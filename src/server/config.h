@@ -57,4 +57,13 @@
  * credential cannot keep every worker busy. */
 #define VODUPD_DEFAULT_RATE_PER_KEY 1000
 
+/* HTTPS (--tls-listen). TLS 1.3 and 1.2 only (1.0/1.1 are deprecated by RFC 8996), and in
+ * 1.2 only forward-secret ECDHE key exchange with AEAD ciphers (AES-GCM, ChaCha20-Poly1305):
+ * roughly Mozilla's "intermediate" profile, which every browser and SDK of the last decade
+ * speaks; the server's order wins so clients cannot steer it to the weakest. */
+#define VODUPD_TLS_PRIORITIES \
+    "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:" \
+    "+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
+#define VODUPD_TLS_MAX_CHAIN 16 /* certificates in --tls-cert: leaf and intermediates */
+
 #endif

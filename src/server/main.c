@@ -22,6 +22,8 @@
 #include "server/config.h"
 #include "server/events/events.h"
 #include "server/http/request.h"
+#include "server/http/tls.h"
+#include "server/http/metrics.h"
 #include "server/server.h"
 
 static const char USAGE[] =
@@ -57,6 +59,13 @@ static const char USAGE_SERVE[] =
     "  --listen HOST:PORT address to listen on (default 127.0.0.1:9000; port 0 picks a free one)\n"
     "  --public-url URL   how clients reach this server (default http://HOST:PORT)\n"
     "  --region R         region name reported to clients (default cn-hangzhou)\n"
+    "  --tls-listen HOST:PORT  also serve HTTPS there (TLS 1.3/1.2 only), beside --listen;\n"
+    "                     the default --public-url is then https://HOST:PORT\n"
+    "  --tls-cert FILE    PEM certificate chain for --tls-listen (leaf first)\n"
+    "  --tls-key FILE     its unencrypted PEM private key. SIGHUP reads both files again:\n"
+    "                     new handshakes use them, open connections are not touched\n"
+    "  --admin-listen HOST:PORT  serve GET /healthz and /metrics (Prometheus) there: a\n"
+    "                     listener of their own, for monitoring only (default: none)\n"
     "  --threads N        HTTP event-loop threads (default 4)\n"
     "  --workers N        threads for flushes and commits (default 8)\n"
     "  --max-uploads N    open multipart uploads per account (default 10000)\n"
@@ -316,7 +325,8 @@ static int cmd_serve(int argc, char **argv)
     const char *trusted[VODUPD_MAX_TRUSTED_PROXIES];
     size_t ntrusted = 0;
     enum { OPT_MAX_CONN = 0x100, OPT_MAX_PER_IP, OPT_HEAD_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MIN_BODY_RATE,
-           OPT_BODY_WINDOW, OPT_TRUSTED_PROXY, OPT_RATE_PER_KEY };
+           OPT_BODY_WINDOW, OPT_TRUSTED_PROXY, OPT_RATE_PER_KEY, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_ADMIN_LISTEN };
+    const char *tls_listen = NULL, *tls_cert = NULL, *tls_key = NULL, *admin_listen = NULL;
     long rate_per_key = VODUPD_DEFAULT_RATE_PER_KEY;
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
                                          {"listen", required_argument, NULL, 'l'},
@@ -341,6 +351,10 @@ static int cmd_serve(int argc, char **argv)
                                          {"body-rate-window", required_argument, NULL, OPT_BODY_WINDOW},
                                          {"trusted-proxy", required_argument, NULL, OPT_TRUSTED_PROXY},
                                          {"rate-per-key", required_argument, NULL, OPT_RATE_PER_KEY},
+                                         {"tls-listen", required_argument, NULL, OPT_TLS_LISTEN},
+                                         {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+                                         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+                                         {"admin-listen", required_argument, NULL, OPT_ADMIN_LISTEN},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -420,6 +434,10 @@ static int cmd_serve(int argc, char **argv)
                 return 2;
             }
             break;
+        case OPT_TLS_LISTEN: tls_listen = optarg; break;
+        case OPT_TLS_CERT: tls_cert = optarg; break;
+        case OPT_TLS_KEY: tls_key = optarg; break;
+        case OPT_ADMIN_LISTEN: admin_listen = optarg; break;
         case 'h': fputs(USAGE_SERVE, stdout); return 0;
         default: fputs(USAGE_SERVE, stderr); return 2;
         }
@@ -440,12 +458,43 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "vodupd serve: --listen wants HOST:PORT, got '%s'\n", listen);
         return 2;
     }
+    char tls_host[256];
+    int tls_port = 0;
+    if ((tls_listen || tls_cert || tls_key) && !(tls_listen && tls_cert && tls_key)) {
+        fprintf(stderr, "vodupd serve: HTTPS needs all three of --tls-listen, --tls-cert and --tls-key\n");
+        return 2;
+    }
+    if (tls_listen && parse_listen(tls_listen, tls_host, sizeof tls_host, &tls_port) != 0) {
+        fprintf(stderr, "vodupd serve: --tls-listen wants HOST:PORT, got '%s'\n", tls_listen);
+        return 2;
+    }
+    char admin_host[256];
+    int admin_port = 0;
+    if (admin_listen && parse_listen(admin_listen, admin_host, sizeof admin_host, &admin_port) != 0) {
+        fprintf(stderr, "vodupd serve: --admin-listen wants HOST:PORT, got '%s'\n", admin_listen);
+        return 2;
+    }
+    if (tls_listen && !MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+        fprintf(stderr, "vodupd serve: this libmicrohttpd was built without HTTPS support\n");
+        return 1;
+    }
+    /* The certificate is read before anything else starts: a wrong path or a key that
+     * does not match fails the start, with the reason. */
+    http_tls *tls = NULL;
+    if (tls_listen) {
+        char err[512];
+        if (!(tls = http_tls_new(tls_cert, tls_key, err, sizeof err))) {
+            fprintf(stderr, "vodupd serve: --tls-cert/--tls-key: %s\n", err);
+            return 1;
+        }
+    }
 
     /* Signals are taken by sigwait below; every thread started from here inherits the mask. */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -535,6 +584,14 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "vodupd serve: cannot listen on %s: %s\n", listen, strerror(errno));
         return 1;
     }
+    int tls_lfd = -1, tls_bound = 0;
+    if (tls && (tls_lfd = http_bind(tls_host, tls_port, &tls_bound)) < 0) {
+        fprintf(stderr, "vodupd serve: cannot listen on %s: %s\n", tls_listen, strerror(errno));
+        close(lfd);
+        return 1;
+    }
+    if (tls)
+        add_own_host(&s, tls_host, strlen(tls_host));
     char url[512];
     if (public_url) {
         snprintf(url, sizeof url, "%s", public_url);
@@ -542,6 +599,10 @@ static int cmd_serve(int argc, char **argv)
         h = h ? h + 3 : url;
         size_t hl = strcspn(h, ":/");
         add_own_host(&s, h, hl);
+    } else if (tls) {
+        /* Clients handed an https endpoint can upload from https pages and over networks
+         * the operator does not trust; the plain listener stays for local use. */
+        snprintf(url, sizeof url, strchr(tls_host, ':') ? "https://[%s]:%d" : "https://%s:%d", tls_host, tls_bound);
     } else {
         snprintf(url, sizeof url, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, bound);
     }
@@ -564,11 +625,53 @@ static int cmd_serve(int argc, char **argv)
         close(lfd);
         return 1;
     }
+    http_front *tls_front = NULL;
+    if (tls) {
+        http_limits tlim = lim;
+        tlim.tls = tls;
+        tls_front = http_start(&s, tls_lfd, &tlim);
+        if (!tls_front) {
+            fprintf(stderr, "vodupd serve: cannot start the HTTPS front on %s\n", tls_listen);
+            http_stop(front);
+            events_stop(s.events);
+            close(tls_lfd);
+            return 1;
+        }
+        fprintf(stderr, "vodupd: listening on https://%s%s%s:%d\n", strchr(tls_host, ':') ? "[" : "", tls_host,
+                strchr(tls_host, ':') ? "]" : "", tls_bound);
+    }
+    metrics_add_front(d, "http");
+    if (tls_front)
+        metrics_add_front(http_daemon(tls_front), "https");
+    metrics_admin *admin = NULL;
+    if (admin_listen) {
+        int abound = 0, afd = http_bind(admin_host, admin_port, &abound);
+        if (afd < 0 || !(admin = metrics_admin_start(&s, afd, disk_reserve, reserve_pct))) {
+            fprintf(stderr, "vodupd serve: cannot serve --admin-listen %s: %s\n", admin_listen,
+                    afd < 0 ? strerror(errno) : "the admin listener did not start");
+            return 1;
+        }
+        fprintf(stderr, "vodupd: admin (/healthz, /metrics) on http://%s%s%s:%d\n", strchr(admin_host, ':') ? "[" : "",
+                admin_host, strchr(admin_host, ':') ? "]" : "", abound);
+    }
     fprintf(stderr, "vodupd %s: listening on http://%s%s%s:%d (data dir %s, public url %s)\n", VODUPD_VERSION,
             strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", bound, data_dir, url);
 
     int sig = 0;
-    sigwait(&sigs, &sig);
+    for (;;) {
+        sigwait(&sigs, &sig);
+        if (sig != SIGHUP)
+            break;
+        if (!tls) {
+            fprintf(stderr, "vodupd: SIGHUP received; nothing to reload (no --tls-listen)\n");
+            continue;
+        }
+        char err[512];
+        if (http_tls_reload(tls, err, sizeof err) == 0)
+            fprintf(stderr, "vodupd: SIGHUP: reloaded the TLS certificate %s\n", tls_cert);
+        else
+            fprintf(stderr, "vodupd: SIGHUP: kept the previous TLS certificate: %s\n", err);
+    }
     fprintf(stderr, "vodupd: %s received, finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 
     /* Stop accepting, let requests in flight finish (bounded), then stop. Idle
@@ -576,14 +679,19 @@ static int cmd_serve(int argc, char **argv)
     MHD_socket quiet = MHD_quiesce_daemon(d); /* ours to close from now on */
     if (quiet != MHD_INVALID_SOCKET)
         close(quiet);
+    if (tls_front && (quiet = MHD_quiesce_daemon(http_daemon(tls_front))) != MHD_INVALID_SOCKET)
+        close(quiet);
     for (int i = 0; i < 100; i++) {
         if (atomic_load(&s.active_requests) == 0)
             break;
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    metrics_admin_stop(admin);
     workq_free(s.wq);
     http_stop(front);
+    http_stop(tls_front);
+    http_tls_free(tls);
     events_stop(s.events);
     vodupd_gc_stop(&s);
     vodupd_gc_run(&s);

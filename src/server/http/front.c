@@ -34,7 +34,9 @@
 #include "common/xml.h"
 #include "server/config.h"
 #include "server/http/conn.h"
+#include "server/http/metrics.h"
 #include "server/http/net.h"
+#include "server/http/tls.h"
 #include "server/oss/oss.h"
 #include "server/rpc/rpc.h"
 
@@ -536,6 +538,10 @@ void http__request_end(http_request *r, enum MHD_RequestTerminationCode toe)
     fputs(vbuf_cstr(&line), stderr);
     vbuf_free(&line);
 
+    /* Counted where it is logged, with the same fields (before op_free: the RPC Action
+     * is borrowed from the handler's state). */
+    metrics_request(r->op == &rpc_op || r->op_name ? "rpc" : "oss", r->op_name ? r->op_name : r->op ? r->op->name : NULL,
+                    r->status, r->bytes_in, r->resp_bytes, ms / 1e3);
     http__conn_request_end(r->hc, r);
     atomic_fetch_sub(&r->srv->active_requests, 1);
     if (r->op_free)
@@ -712,6 +718,8 @@ http_front *http_start(vodupd *s, int listen_fd, const http_limits *lim)
     /* Idle seconds, rounded up: libmicrohttpd 0.9.75 counts its timeout in seconds. */
     unsigned int idle = lim->idle_timeout_ms > 0 ? (unsigned int)((lim->idle_timeout_ms + 999) / 1000) : 0;
     unsigned int flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (lim->tls)
+        flags |= MHD_USE_TLS;
     f->d = MHD_start_daemon(
         flags, 0, http__accept_policy, f, on_access, f,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, f, /* first, or earlier options log unescaped */
@@ -725,6 +733,10 @@ http_front *http_start(vodupd *s, int listen_fd, const http_limits *lim)
         MHD_OPTION_CONNECTION_LIMIT, max_conn,
         /* per address: ours (conn.c), which makes room by closing idle connections */
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0U,
+        /* HTTPS options last: for a plain front the first END stops the list here. The
+         * certificate comes per handshake from tls.c, so SIGHUP can replace it. */
+        lim->tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, VODUPD_TLS_PRIORITIES,
+        MHD_OPTION_HTTPS_CERT_CALLBACK, http_tls_retrieve,
         MHD_OPTION_END);
     if (!f->d)
         goto fail;

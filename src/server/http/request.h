@@ -112,6 +112,7 @@ typedef struct http_limits {
     long body_rate_window_ms;    /* ... over each window of this length */
     const char *const *trusted_proxies; /* CIDR strings; their X-Forwarded-For is believed */
     size_t ntrusted;
+    struct http_tls *tls;        /* non-NULL: this front speaks HTTPS with it (tls.h) */
 } http_limits;
 
 /* Fills l with the defaults of config.h, max_connections from the descriptor limit. */
