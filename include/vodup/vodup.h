@@ -184,7 +184,7 @@ typedef enum vodup_change_policy {
 } vodup_change_policy;
 #define VODUP_MAX_CHANGE_RESTARTS 5
 
-#define VODUP_OPTIONS_VERSION 2
+#define VODUP_OPTIONS_VERSION 3
 typedef struct vodup_options {
     unsigned int version;
     const char *record_dir;         /* where resume records live; NULL: no resume across processes */
@@ -206,10 +206,13 @@ typedef struct vodup_options {
     int on_change;                  /* vodup_change_policy (default VODUP_CHANGE_FAIL) */
     int verify_reread;              /* before completing, read the file again and compare its CRC-64
                                      * with the bytes sent (default 1; 0: size, times and inode only) */
+    /* version 3 */
+    const char *ca_file;            /* PEM file of the certificate authorities to trust for https
+                                     * endpoints (a private CA's, say); NULL: the system's store */
 } vodup_options;
 #define VODUP_OPTIONS_INIT                                                                                  \
     {VODUP_OPTIONS_VERSION, NULL, 4, 2, 0, 1024 * 1024, 5, 10000, 30, 0, 0, 200, 1, 300, NULL, NULL,      \
-     VODUP_CHANGE_FAIL, 1}
+     VODUP_CHANGE_FAIL, 1, NULL}
 
 /* Creates a client. opts and listener may be NULL (defaults, no callbacks); both are
  * copied. *out is freed with vodup_client_free. Errors: VODUP_EINVAL (bad options),
@@ -341,6 +344,10 @@ VODUP_EXTERN int vodup_api_call(vodup_api *a, const char *version, const char *a
                                 char **json_out);
 /* The message of this thread's latest failed call on a ("" after a success). */
 VODUP_EXTERN const char *vodup_api_last_error(vodup_api *a);
+/* Trusts the certificate authorities in ca_file (PEM; copied) instead of the system's store
+ * for https endpoints; NULL goes back to the system's. Not while a call on a is under way.
+ * Errors: VODUP_EINVAL (a NULL), VODUP_ENOMEM. */
+VODUP_EXTERN int vodup_api_set_ca_file(vodup_api *a, const char *ca_file);
 VODUP_EXTERN void vodup_free(void *p);
 
 #ifdef __cplusplus

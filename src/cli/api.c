@@ -40,8 +40,11 @@ vodup_api *cli_api_open(const cli_config *cfg, const char *cmd)
 {
     vodup_api *a = NULL;
     int rc = vodup_api_new(&a, cfg->endpoint, cfg->access_key_id, cfg->access_key_secret, cfg->security_token);
+    if (rc == VODUP_OK && cfg->ca_file)
+        rc = vodup_api_set_ca_file(a, cfg->ca_file);
     if (rc != VODUP_OK) {
         fprintf(stderr, "%s: cannot use endpoint %s: %s\n", cmd, cfg->endpoint, vodup_strerror(rc));
+        vodup_api_free(a);
         return NULL;
     }
     return a;

@@ -21,6 +21,7 @@ typedef struct cli_config {
     char *access_key_secret;
     char *security_token;
     char *record_dir;
+    char *ca_file;              /* CAs to trust for https endpoints; NULL: the system's */
     char *config_path;          /* the file read (or that would be read) */
     const char *endpoint_from;  /* "--endpoint", "VODUP_ENDPOINT", the config path */
     const char *key_from;
@@ -36,6 +37,7 @@ enum {
     CLI_OPT_TOKEN,
     CLI_OPT_CONFIG,
     CLI_OPT_AK_SECRET_FILE,
+    CLI_OPT_CA_FILE,
 };
 #define CLI_COMMON_OPTIONS                                                                                     \
     {"endpoint", required_argument, NULL, CLI_OPT_ENDPOINT},                                                  \
@@ -43,6 +45,7 @@ enum {
         {"access-key-secret", required_argument, NULL, CLI_OPT_AK_SECRET},                                    \
         {"security-token", required_argument, NULL, CLI_OPT_TOKEN},                                           \
         {"access-key-secret-file", required_argument, NULL, CLI_OPT_AK_SECRET_FILE},                          \
+        {"ca-file", required_argument, NULL, CLI_OPT_CA_FILE},                                                \
         {"config", required_argument, NULL, CLI_OPT_CONFIG}, { "help", no_argument, NULL, 'h' }
 
 extern const char *cli_prog;        /* "vodup" */
@@ -52,6 +55,7 @@ extern const char CLI_COMMON_HELP[]; /* the text describing CLI_COMMON_OPTIONS *
 typedef struct cli_flags {
     const char *endpoint, *access_key_id, *access_key_secret, *security_token, *config;
     const char *access_key_secret_file;
+    const char *ca_file;
 } cli_flags;
 
 /* Flags given before the command name (`vodup --endpoint U upload ...`); commands

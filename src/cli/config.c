@@ -27,6 +27,8 @@ const char CLI_COMMON_HELP[] =
     "                             config file, --access-key-secret-file, or `-` to read stdin)\n"
     "  --access-key-secret-file FILE   read the secret from FILE's first line\n"
     "  --security-token T         STS token, for temporary keys [VODUP_SECURITY_TOKEN]\n"
+    "  --ca-file FILE             PEM certificate authorities to trust for https endpoints\n"
+    "                             (a private CA), instead of the system's  [VODUP_CA_FILE]\n"
     "  --config FILE              config file (default ~/.config/vodup/config)\n";
 
 int cli_flags_take(cli_flags *flags, int opt, const char *arg)
@@ -38,6 +40,7 @@ int cli_flags_take(cli_flags *flags, int opt, const char *arg)
     case CLI_OPT_TOKEN: flags->security_token = arg; return 1;
     case CLI_OPT_CONFIG: flags->config = arg; return 1;
     case CLI_OPT_AK_SECRET_FILE: flags->access_key_secret_file = arg; return 1;
+    case CLI_OPT_CA_FILE: flags->ca_file = arg; return 1;
     default: return 0;
     }
 }
@@ -197,7 +200,7 @@ static char *trim(char *s)
 }
 
 typedef struct file_values {
-    char *endpoint, *access_key_id, *access_key_secret, *security_token, *record_dir;
+    char *endpoint, *access_key_id, *access_key_secret, *security_token, *record_dir, *ca_file;
 } file_values;
 
 static void file_values_free(file_values *v)
@@ -207,6 +210,7 @@ static void file_values_free(file_values *v)
     free(v->access_key_secret);
     free(v->security_token);
     free(v->record_dir);
+    free(v->ca_file);
 }
 
 /* Reads the config file. A missing file is fine unless it was named explicitly. */
@@ -255,9 +259,11 @@ static int read_config_file(const char *path, int explicit_path, file_values *v)
             slot = &v->security_token;
         else if (strcmp(key, "record_dir") == 0)
             slot = &v->record_dir;
+        else if (strcmp(key, "ca_file") == 0)
+            slot = &v->ca_file;
         if (!slot) {
             fprintf(stderr, "%s: %s:%d: unknown key \"%s\" (known: endpoint, access_key_id, access_key_secret, "
-                            "security_token, record_dir)\n",
+                            "security_token, record_dir, ca_file)\n",
                     cli_prog, path, lineno, key);
             rc = -1;
             break;
@@ -372,6 +378,8 @@ int cli_config_load(cli_config *cfg, const cli_flags *flags)
         cfg->record_dir = strdup(env("VODUP_RECORD_DIR"));
     else if (fv.record_dir)
         cfg->record_dir = strdup(fv.record_dir);
+    const char *ca = flags->ca_file ? flags->ca_file : env("VODUP_CA_FILE") ? env("VODUP_CA_FILE") : fv.ca_file;
+    cfg->ca_file = dup_or_null(ca);
     file_values_free(&fv);
     return EXIT_OK;
 }
@@ -383,6 +391,7 @@ void cli_config_free(cli_config *cfg)
     free(cfg->access_key_secret);
     free(cfg->security_token);
     free(cfg->record_dir);
+    free(cfg->ca_file);
     free(cfg->config_path);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -1001,6 +1001,7 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
         return EXIT_FAILED;
     }
     vo.record_dir = record_dir;
+    vo.ca_file = cfg.ca_file;
     vo.user_agent = "vodup-cli/" VODUP_VERSION_STRING;
 
     argc = optind + drop_duplicates(cmd, argv + optind, argc - optind);

@@ -137,6 +137,8 @@ int vcl_rpc_call(const vcl_rpc *r, const char *version, const char *action, cons
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms > 0 ? r->connect_timeout_ms : 10000L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms > 0 ? r->timeout_ms : 60000L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, r->user_agent ? r->user_agent : "libvodup/" VODUP_VERSION_STRING);
+    if (r->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, r->ca_file);
     if (r->cancel) {
         curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress_cancel);
@@ -197,7 +199,7 @@ out:
 
 struct vodup_api {
     uint64_t serial;
-    char *endpoint, *ak, *sk, *token;
+    char *endpoint, *ak, *sk, *token, *ca_file;
 };
 
 int vodup_api_new(vodup_api **out, const char *endpoint, const char *access_key_id, const char *access_key_secret,
@@ -236,7 +238,21 @@ void vodup_api_free(vodup_api *a)
     free(a->ak);
     free(a->sk);
     free(a->token);
+    free(a->ca_file);
     free(a);
+}
+
+int vodup_api_set_ca_file(vodup_api *a, const char *ca_file)
+{
+    if (!a)
+        return VODUP_EINVAL;
+    char *copy = NULL;
+    if (ca_file && !(copy = strdup(ca_file)))
+        return vcl_error_set(a, a->serial, VODUP_ENOMEM, "out of memory");
+    free(a->ca_file);
+    a->ca_file = copy;
+    vcl_error_clear(a, a->serial);
+    return VODUP_OK;
 }
 
 int vodup_api_call(vodup_api *a, const char *version, const char *action, const char *const *params,
@@ -248,7 +264,7 @@ int vodup_api_call(vodup_api *a, const char *version, const char *action, const 
         return VODUP_EINVAL;
     if (!version || !action || !*action || !json_out)
         return vcl_error_set(a, a->serial, VODUP_EINVAL, "version, action and json_out are required");
-    vcl_rpc r = {a->endpoint, a->ak, a->sk, a->token, NULL, 10000, 60000, NULL};
+    vcl_rpc r = {a->endpoint, a->ak, a->sk, a->token, NULL, 10000, 60000, NULL, a->ca_file};
     char msg[1024] = "";
     int rc = vcl_rpc_call(&r, version, action, params, json_out, NULL, NULL, msg, sizeof msg);
     if (rc)

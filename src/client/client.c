@@ -51,6 +51,7 @@ static void free_early(vodup_client *c)
     free(c->record_dir);
     free(c->region);
     free(c->user_agent);
+    free(c->ca_file);
     free(c);
 }
 
@@ -92,6 +93,7 @@ static void client_destroy(vodup_client *c)
     free(c->record_dir);
     free(c->region);
     free(c->user_agent);
+    free(c->ca_file);
     free(c->vod_endpoint);
     vcl_creds_free(&c->sts);
     pthread_mutex_destroy(&c->mu);
@@ -112,7 +114,9 @@ int vodup_client_new(vodup_client **out, const vodup_options *opts, const vodup_
         /* Only the fields of the caller's version: a program built against an older
          * header passes a shorter struct (the rest keeps its default), and a newer
          * caller's extra fields are beyond this struct and ignored. */
-        size_t n = opts->version >= 2 ? sizeof o : offsetof(vodup_options, on_change);
+        size_t n = opts->version >= 3   ? sizeof o
+                   : opts->version == 2 ? offsetof(vodup_options, ca_file)
+                                        : offsetof(vodup_options, on_change);
         memcpy(&o, opts, n);
         o.version = VODUP_OPTIONS_VERSION;
     }
@@ -133,13 +137,14 @@ int vodup_client_new(vodup_client **out, const vodup_options *opts, const vodup_
     c->serial = vcl_new_serial();
     c->o = o;
     if (dup_opt(&c->record_dir, o.record_dir) || dup_opt(&c->region, o.region ? o.region : "cn-hangzhou") ||
-        dup_opt(&c->user_agent, o.user_agent)) {
+        dup_opt(&c->user_agent, o.user_agent) || dup_opt(&c->ca_file, o.ca_file)) {
         free_early(c);
         return VODUP_ENOMEM;
     }
     c->o.record_dir = c->record_dir;
     c->o.region = c->region;
     c->o.user_agent = c->user_agent;
+    c->o.ca_file = c->ca_file;
     if (listener) {
         if (listener->version < 1) {
             free_early(c);

@@ -1155,7 +1155,7 @@ typedef struct rpc_job {
     vcl_job base;
     int id;
     uint64_t serial;
-    char *endpoint, *action, *user_agent;
+    char *endpoint, *action, *user_agent, *ca_file;
     vcl_creds k;
     long connect_timeout_ms;
     char **params;          /* name, value, ..., NULL */
@@ -1165,7 +1165,7 @@ static void rpc_run(vodup_client *c, vcl_job *j)
 {
     rpc_job *r = (rpc_job *)j;
     vcl_rpc rpc = {r->endpoint, r->k.ak, r->k.sk, r->k.token, r->user_agent, r->connect_timeout_ms, 60000,
-                   &c->rpcq.quitting};
+                   &c->rpcq.quitting, r->ca_file};
     vcl_result res;
     memset(&res, 0, sizeof res);
     char msg[1024] = "";
@@ -1182,6 +1182,7 @@ static void rpc_drop(vcl_job *j)
     free(r->endpoint);
     free(r->action);
     free(r->user_agent);
+    free(r->ca_file);
     vcl_creds_free(&r->k);
     for (size_t i = 0; r->params && r->params[i]; i++)
         free(r->params[i]);
@@ -1262,7 +1263,8 @@ static void sts_begin(vodup_client *c, vcl_item *it, int refresh)
         }
     j->action = strdup(action);
     j->user_agent = xdup(c->user_agent);
-    bad |= !j->action || !j->endpoint || (c->user_agent && !j->user_agent);
+    j->ca_file = xdup(c->ca_file);
+    bad |= !j->action || !j->endpoint || (c->user_agent && !j->user_agent) || (c->ca_file && !j->ca_file);
     if (bad) {
         rpc_drop(&j->base);
         fail_item(c, it, VODUP_ENOMEM, "out of memory");

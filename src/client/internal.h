@@ -67,6 +67,7 @@ typedef struct vcl_rpc {
     long connect_timeout_ms;
     long timeout_ms;            /* whole request; 0: none */
     const _Atomic int *cancel;  /* may be NULL; set: the request is abandoned (VODUP_ECANCELED) */
+    const char *ca_file;        /* CAs to trust for https (vodup_options.ca_file); NULL: the system's */
 } vcl_rpc;
 
 /* One signed POST. 0 on HTTP 2xx with *json (caller frees) set; otherwise a vodup_error
@@ -277,7 +278,7 @@ struct vodup_client {
     /* [const] */
     uint64_t serial;
     vodup_options o;        /* strings below owned */
-    char *record_dir, *region, *user_agent;
+    char *record_dir, *region, *user_agent, *ca_file;
     vodup_listener l;
     pthread_t thread;
     vcl_jobq cbq;           /* callbacks and the auth provider, in order */

@@ -202,6 +202,8 @@ int vcl_oss_prepare(vcl_xfer *x, const vodup_client *c, const char *method, cons
     /* Stalls are detected by engine.c's progress callback, not CURLOPT_LOW_SPEED_*. */
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent ? c->user_agent : "libvodup/" VODUP_VERSION_STRING);
+    if (c->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
     rc = 0;
 out:
     vbuf_free(&url);

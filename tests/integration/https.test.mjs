@@ -207,15 +207,27 @@ describe('HTTPS listener', () => {
     assert.match(half.stderr, /--tls-cert/);
   }));
 
-  it('libvodup (vodup upload) follows the https UploadAddress and verifies the certificate', T, withLogs(async () => {
+  it('libvodup (vodup upload) follows the https UploadAddress, verifies the certificate, and trusts --ca-file', T, withLogs(async () => {
     // The CLI calls the VOD API on the plain listener; the upload goes where UploadAddress
-    // says: https. libvodup has no setting for a private CA (CURLOPT_CAINFO), so with the
-    // test CA it must refuse the certificate rather than upload unverified.
+    // says: https. Without the test CA it must refuse the certificate rather than upload
+    // unverified; with --ca-file (libvodup's ca_file option) it uploads.
     const home = makeTmpDir('tls-cli-');
     const f = path.join(home, 'clip.mp4');
-    fs.writeFileSync(f, randomBuf(100 * 1024));
-    const r = await runCliAsync(['upload', f, '--title', 'tls'], cliEnv(srv, home));
+    fs.writeFileSync(f, randomBuf(300 * 1024));
+    const r = await runCliAsync(['upload', f, '--title', 'tls', '--record-dir', path.join(home, 'rec')], cliEnv(srv, home));
     assert.notEqual(r.code, 0, `the upload must not succeed with an unverifiable certificate:\n${r.stdout}\n${r.stderr}`);
     assert.match(r.stderr + r.stdout, /certificate|SSL|TLS/i);
+    const ok = await runCliAsync(['upload', '--json', f, '--title', 'tls', '--record-dir', path.join(home, 'rec2'),
+      '--ca-file', path.join(dir, 'ca.pem')], cliEnv(srv, home));
+    assert.equal(ok.code, 0, `${ok.stdout}\n${ok.stderr}`);
+    const row = JSON.parse(ok.stdout.trim().split('\n').pop());
+    assert.equal(row.Status, 'UploadSucc', ok.stdout);
+    const got = await srv.request({ method: 'GET', bucket: row.Bucket, key: row.Object });
+    assert.equal(got.status, 200);
+    assert.equal(md5(got.body), md5(fs.readFileSync(f)));
+    // The same through the environment.
+    const env = await runCliAsync(['upload', '--json', f, '--title', 'tls', '--record-dir', path.join(home, 'rec3')],
+      cliEnv(srv, home, { VODUP_CA_FILE: path.join(dir, 'ca.pem') }));
+    assert.equal(env.code, 0, `${env.stdout}\n${env.stderr}`);
   }));
 });
