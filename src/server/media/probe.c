@@ -157,12 +157,20 @@ static int dims_over(const vodup_probe_limits *lim, int w, int h)
     return w < 0 || h < 0 || (unsigned)w > lim->max_width || (unsigned)h > lim->max_height;
 }
 
-/* Decodes the first video frame at or after target (stream time base) following a seek to
- * seek_ts; returns a frame (caller frees) or NULL. */
+/* Where decode_from starts: a seek to the target time, to the stream's start time, or to
+ * the first byte (a demuxer that seeks by binary search over timestamps, MPEG-TS, can land
+ * past the only keyframe of a short file both times). */
+enum { SEEK_TO_TARGET, SEEK_TO_START, SEEK_TO_BYTE0 };
+
+/* Decodes the first video frame at or after target (stream time base) following a seek as
+ * `how` says; returns a frame (caller frees) or NULL. */
 static AVFrame *decode_from(AVFormatContext *ic, AVCodecContext *dec, int vidx, int64_t seek_ts,
-                            int64_t target, struct probe_io *io, const vodup_probe_limits *lim)
+                            int64_t target, int how, struct probe_io *io,
+                            const vodup_probe_limits *lim)
 {
-    if (av_seek_frame(ic, vidx, seek_ts, AVSEEK_FLAG_BACKWARD) < 0 && seek_ts > 0)
+    int sr = how == SEEK_TO_BYTE0 ? av_seek_frame(ic, vidx, 0, AVSEEK_FLAG_BYTE)
+                                  : av_seek_frame(ic, vidx, seek_ts, AVSEEK_FLAG_BACKWARD);
+    if (sr < 0)
         return NULL;
     avcodec_flush_buffers(dec);
     AVPacket *pkt = av_packet_alloc();
@@ -243,9 +251,12 @@ static int make_cover(vodup_media_info *out, AVFormatContext *ic, int vidx, stru
     if (out->duration > 0)
         target = start + av_rescale_q((int64_t)(out->duration * PROBE_COVER_AT * AV_TIME_BASE),
                                       AV_TIME_BASE_Q, st->time_base);
-    frame = decode_from(ic, dec, vidx, target, target, io, lim);
-    if (!frame && !io_interrupt(io))   /* the seek or the decode there failed: the first frame */
-        frame = decode_from(ic, dec, vidx, start, start, io, lim);
+    frame = decode_from(ic, dec, vidx, target, target, SEEK_TO_TARGET, io, lim);
+    /* The seek or the decode there failed: the first frame will do. */
+    if (!frame && !io_interrupt(io))
+        frame = decode_from(ic, dec, vidx, start, AV_NOPTS_VALUE, SEEK_TO_START, io, lim);
+    if (!frame && !io_interrupt(io))
+        frame = decode_from(ic, dec, vidx, 0, AV_NOPTS_VALUE, SEEK_TO_BYTE0, io, lim);
     if (!frame) {
         if (io_interrupt(io))
             status = map_error(out, io, AVERROR_EXIT, "decoding the cover", ic->iformat->name,
