@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeTmpDir, cleanupTmpDirs, withLogs, SLOW } from '../compat/lib/vodupd.mjs';
+import { makeTmpDir, cleanupTmpDirs, withLogs, SLOW, SANITIZE } from '../compat/lib/vodupd.mjs';
 
 const buildDir = () => process.env.VODUP_BUILD_DIR || path.resolve('build');
 const PROBE = path.join(buildDir(), 'vodupd-probe');
@@ -37,11 +37,11 @@ function ffprobe(file) {
 }
 
 // vodup_probe_run() on file: the parsed struct, and the cover's path when there is one.
-function probeRun(file, { timeoutMs = 20000 * SLOW, env = {} } = {}) {
+function probeRun(file, { timeoutMs = 20000 * SLOW, env = {}, cpuSeconds = 0 } = {}) {
   const cover = `${file}.cover.jpg`;
   fs.rmSync(cover, { force: true });
   const t0 = Date.now();
-  const r = spawnSync(RUN_TOOL, [PROBE, file, String(timeoutMs), cover],
+  const r = spawnSync(RUN_TOOL, [PROBE, file, String(timeoutMs), cover, String(cpuSeconds)],
     { encoding: 'utf8', env: { ...process.env, ...env }, timeout: timeoutMs + 30000 * SLOW });
   assert.equal(r.status, 0, `probe-run-tool ${file}: ${r.stderr}`);
   const info = JSON.parse(r.stdout);
@@ -269,6 +269,24 @@ describe('media probe', { skip: SKIP }, () => {
       assert.ok(info.elapsedMs >= 1400 && info.elapsedMs < 10000 * SLOW, `took ${info.elapsedMs} ms`);
       // A short sleep inside the limit changes nothing.
       assert.equal(probeRun(f.mp3, { timeoutMs: 20000 * SLOW, env: { VODUP_PROBE_TEST_SLEEP_MS: '100' } }).status, 'ok');
+    }));
+
+    it('a probe spinning on the CPU is ended by its RLIMIT_CPU: timeout', T, withLogs(() => {
+      const info = probeRun(f.mp4, { timeoutMs: 30000 * SLOW, cpuSeconds: 1, env: { VODUP_PROBE_TEST_SPIN: '1' } });
+      assert.equal(info.status, 'timeout', info.message);
+      assert.match(info.message, /CPU time/);
+      assert.ok(info.elapsedMs < 25000 * SLOW, `took ${info.elapsedMs} ms: the wall clock, not the CPU limit`);
+    }));
+
+    it('a probe out of address space (RLIMIT_AS) answers too_large or dies, and is reported', { ...T,
+      skip: SKIP || (SANITIZE && 'ASan needs its address space: vodupd-probe skips RLIMIT_AS under it') },
+    withLogs(() => {
+      const r = spawnSync(PROBE, ['--as-mib', '40', f.wide]);
+      if (r.signal === null) {
+        assert.equal(r.status, 0, String(r.stderr));
+        const j = JSON.parse(r.stdout.subarray(0, r.stdout.indexOf(10)).toString('utf8'));
+        assert.equal(j.status, 'too_large', j.message);
+      }
     }));
 
     it('a probe that is not there: internal, not a crash of the parent', T, withLogs(() => {

@@ -1,7 +1,7 @@
 /* probe_run_tool.c - vodup_probe_run() from the command line, for the tests
  * (tests/integration/media-probe.test.mjs): the parent side as vodupd uses it.
  *
- *   probe-run-tool PROBE_EXE FILE TIMEOUT_MS [COVER_OUT]
+ *   probe-run-tool PROBE_EXE FILE TIMEOUT_MS [COVER_OUT [CPU_SECONDS]]
  *
  * Prints the parsed vodup_media_info as one JSON object; writes the cover to COVER_OUT.
  * Exit 0 whenever it printed, whatever the probe's status.
@@ -28,12 +28,14 @@ int main(int argc, char **argv)
         return 1;
     }
     vodup_probe_run_opts opts = {.exe = argv[1], .timeout_ms = (unsigned)strtoul(argv[3], NULL, 10)};
+    if (argc > 5)
+        opts.cpu_seconds = (unsigned)strtoul(argv[5], NULL, 10);
     vodup_media_info info;
     int rc = vodup_probe_run(&info, fd, &opts);
     /* The parent's fd is intact and its offset unmoved: the child used pread. */
     off_t pos = lseek(fd, 0, SEEK_CUR);
     close(fd);
-    if (argc > 4 && info.cover_len) {
+    if (argc > 4 && argv[4][0] && info.cover_len) {
         FILE *f = fopen(argv[4], "wb");
         if (!f || fwrite(info.cover, 1, info.cover_len, f) != info.cover_len || fclose(f) != 0) {
             perror(argv[4]);
