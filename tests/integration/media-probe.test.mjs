@@ -9,7 +9,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeTmpDir, cleanupTmpDirs, withLogs, SLOW, SANITIZE } from '../compat/lib/vodupd.mjs';
@@ -286,6 +286,41 @@ describe('media probe', { skip: SKIP }, () => {
         assert.equal(r.status, 0, String(r.stderr));
         const j = JSON.parse(r.stdout.subarray(0, r.stdout.indexOf(10)).toString('utf8'));
         assert.equal(j.status, 'too_large', j.message);
+      }
+    }));
+
+    it("the child gets none of the parent's other fds and none of its environment", T, withLogs(async () => {
+      // probe-run-tool (vodupd's side) with an extra fd open and a marker in its environment;
+      // its child sleeps, so /proc shows what it was given.
+      const extra = fs.openSync(f.mp3, 'r');
+      const tool = spawn(RUN_TOOL, [PROBE, f.mp4, String(30000 * SLOW), ''], {
+        stdio: ['ignore', 'pipe', 'inherit', extra],
+        env: { ...process.env, VODUP_PROBE_TEST_SLEEP_MS: String(20000 * SLOW), VODUP_SECRET_MARKER: 'x' },
+      });
+      fs.closeSync(extra);
+      const exited = new Promise(r => tool.on('exit', r));
+      let child;
+      try {
+        const deadline = Date.now() + 10000 * SLOW;
+        for (;;) {
+          const kids = fs.readdirSync(`/proc/${tool.pid}/task`).flatMap(t =>
+            fs.readFileSync(`/proc/${tool.pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean));
+          // The child has closed what it does not need once it sleeps: wait for its fds to settle.
+          if (kids.length) {
+            const fds = fs.readdirSync(`/proc/${kids[0]}/fd`).map(Number).sort((a, b) => a - b);
+            if (!fds.includes(3)) { child = { pid: kids[0], fds }; break; }
+          }
+          assert.ok(Date.now() < deadline, 'the probe child did not show up with its fds closed');
+          await new Promise(r => setTimeout(r, 20));
+        }
+        assert.deepEqual(child.fds, [0, 1, 2]);
+        const env = fs.readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0').filter(Boolean);
+        assert.deepEqual(env, [`VODUP_PROBE_TEST_SLEEP_MS=${20000 * SLOW}`]);
+      } finally {
+        // Ending the child ends the tool (its vodup_probe_run sees the child killed).
+        if (child) process.kill(Number(child.pid), 'SIGKILL');
+        else tool.kill('SIGKILL');
+        await exited;
       }
     }));
 

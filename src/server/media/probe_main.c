@@ -154,6 +154,14 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    /* Whatever else the parent left open (sockets, the database) is not the probe's. */
+    if (fd < 3) {
+        close_range(3, ~0u, 0);
+    } else {
+        if (fd > 3)
+            close_range(3, (unsigned)fd - 1, 0);
+        close_range((unsigned)fd + 1, ~0u, 0);
+    }
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         fprintf(stderr, "vodupd-probe: the input must be a regular file\n");

@@ -142,8 +142,16 @@ int vodup_probe_run(vodup_media_info *out, int fd, const vodup_probe_run_opts *o
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fd, STDIN_FILENO);
     posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+    /* The child's environment: only the test hooks, nothing of vodupd's (no secrets, no
+     * FFREPORT or AV_LOG_FORCE_* steering libav*). */
+    char *envp[8];
+    size_t ne = 0;
+    for (char **e = environ; e && *e && ne + 1 < sizeof envp / sizeof envp[0]; e++)
+        if (strncmp(*e, "VODUP_PROBE_TEST_", 17) == 0)
+            envp[ne++] = *e;
+    envp[ne] = NULL;
     pid_t pid;
-    int rc = posix_spawn(&pid, opts->exe, &fa, NULL, argv, environ);
+    int rc = posix_spawn(&pid, opts->exe, &fa, NULL, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     close(p[1]);
     if (rc != 0) {
