@@ -224,8 +224,8 @@ static int load_metadata(checker *ck)
     static const char *const SQL[] = {
         "SELECT id, bucket, key, size, crc64, md5 FROM objects ORDER BY id",
         "SELECT object_id, blob, size FROM segments ORDER BY object_id, seq",
-        "SELECT p.blob, p.size, p.etag, p.crc64, p.upload_id, p.number, u.bucket, u.key"
-        " FROM parts p LEFT JOIN uploads u ON u.id = p.upload_id",
+        ("SELECT p.blob, p.size, p.etag, p.crc64, p.upload_id, p.number, u.bucket, u.key"
+         " FROM parts p LEFT JOIN uploads u ON u.id = p.upload_id"),
         "SELECT blob FROM blob_gc",
     };
     size_t cap_o = 0, cap_s = 0, cap_p = 0, cap_g = 0;

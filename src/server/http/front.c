@@ -571,7 +571,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 
 /* libmicrohttpd's own messages can quote what a client sent: they go through the same
  * escaper, one line each. */
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[1024];
