@@ -398,6 +398,16 @@ int vodup_s3_auth_parse(vodup_s3_auth *a, const vodup_s3_request *r)
     return 0;
 }
 
+const char *vodup_s3_unsigned_amz_header(const vodup_s3_request *r, const vodup_s3_auth *a)
+{
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const char *name = r->headers[i].name;
+        if (name && strncasecmp(name, "x-amz-", 6) == 0 && !vodup_v4_in_list(a->signed_headers, name))
+            return name;
+    }
+    return NULL;
+}
+
 int vodup_s3_auth_check_time(const vodup_s3_auth *a, time_t now)
 {
     if (a->kind == VODUP_S3_AUTH_QUERY) {

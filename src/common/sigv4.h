@@ -90,6 +90,12 @@ int vodup_s3_auth_parse(vodup_s3_auth *a, const vodup_s3_request *r);
  * presigned: date <= now + 15 min (else SKEW) and now <= expires (else EXPIRED). */
 int vodup_s3_auth_check_time(const vodup_s3_auth *a, time_t now);
 
+/* The name of the first x-amz-* header present but not among a's signed headers, or NULL.
+ * S3 wants every x-amz-* header signed (else 403 AccessDenied "There were headers present
+ * in the request which were not signed"): an unsigned one could be added by anyone who
+ * holds a presigned URL or sits on the path. The dialect refuses such requests. */
+const char *vodup_s3_unsigned_amz_header(const vodup_s3_request *r, const vodup_s3_auth *a);
+
 int vodup_s3_canonical_request(vbuf *out, const vodup_s3_request *r, const vodup_s3_auth *a);
 int vodup_s3_string_to_sign(vbuf *out, const vodup_s3_request *r, const vodup_s3_auth *a);
 

@@ -307,6 +307,7 @@ static void check_line(json_t *line, int *lines, int *mutations)
     treq_add_header(&q, "X-Forwarded-For", "10.0.0.1");
     assert_int_equal(vodup_s3_auth_parse(&a, &q.r), 0);
     assert_int_equal(verify(&q, &a, secret), 1);
+    assert_null(vodup_s3_unsigned_amz_header(&q.r, &a)); /* boto3 signs every x-amz-* */
     treq_remove_header(&q, q.nh - 1);
 
     /* the signing side reproduces boto3's Authorization byte for byte */
@@ -457,6 +458,12 @@ static void test_presign_roundtrip(void **state)
     assert_int_equal(a.expires, 1795000000 + 3600);
     assert_int_equal(vodup_s3_verify(&q.r, &a, secret, NULL, NULL), 1);
     assert_int_equal(vodup_s3_verify(&q.r, &a, "other", NULL, NULL), 0);
+    /* an x-amz-* header the URL does not sign verifies, but is named for refusal */
+    assert_null(vodup_s3_unsigned_amz_header(&q.r, &a));
+    treq_add_header(&q, "X-Amz-Meta-Evil", "1");
+    assert_int_equal(vodup_s3_verify(&q.r, &a, secret, NULL, NULL), 1);
+    assert_string_equal(vodup_s3_unsigned_amz_header(&q.r, &a), "X-Amz-Meta-Evil");
+    treq_remove_header(&q, q.nh - 1);
     assert_int_equal(vodup_s3_auth_check_time(&a, 1795000000 + 3600), 0);
     assert_int_equal(vodup_s3_auth_check_time(&a, 1795000000 + 3601), VODUP_S3_EAUTH_EXPIRED);
     assert_int_equal(vodup_s3_auth_check_time(&a, 1795000000 - 900), 0);
