@@ -38,6 +38,15 @@ uint32_t vodup_crc32c(uint32_t crc, const void *p, size_t n)
     return ~reg;
 }
 
+uint32_t vodup_crc32(uint32_t crc, const void *p, size_t n)
+{
+    /* crc32_gzip_refl inverts before and after itself (like zlib's crc32), so the
+     * previous result is the seed that continues the stream. */
+    if (n == 0)
+        return crc;
+    return crc32_gzip_refl(crc, p, n);
+}
+
 /* mat (64 columns) times vec over GF(2). */
 static uint64_t gf2_times(const uint64_t *mat, uint64_t vec)
 {

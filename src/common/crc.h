@@ -1,4 +1,4 @@
-/* crc.h - CRC-64/XZ (OSS's crc64ecma) and CRC-32C, through ISA-L. */
+/* crc.h - CRC-64/XZ (OSS's crc64ecma), CRC-32 and CRC-32C, through ISA-L. */
 #ifndef VODUP_COMMON_CRC_H
 #define VODUP_COMMON_CRC_H
 
@@ -13,5 +13,9 @@ uint64_t vodup_crc64_combine(uint64_t crc_a, uint64_t crc_b, uint64_t len_b);
 
 /* CRC-32C (Castagnoli), continuing; start with 0. "123456789" gives 0xE3069283. */
 uint32_t vodup_crc32c(uint32_t crc, const void *p, size_t n);
+
+/* CRC-32 (IEEE, as gzip/zlib; S3's x-amz-checksum-crc32), continuing; start with 0.
+ * "123456789" gives 0xCBF43926. */
+uint32_t vodup_crc32(uint32_t crc, const void *p, size_t n);
 
 #endif

@@ -20,6 +20,7 @@
 #include "common/codec.h"
 #include "common/digest.h"
 #include "common/timefmt.h"
+#include "common/v4sign.h"
 
 #include <openssl/crypto.h>
 #include <errno.h>
@@ -122,147 +123,35 @@ static int copy_field(char *dst, size_t dstsz, const char *s, size_t n)
 
 /* ---- canonical headers ---------------------------------------------------- */
 
-typedef struct canon_hdr {
-    char *name;         /* lower-cased copy */
-    span value;         /* trimmed */
-    size_t order;       /* wire position, to keep repeated headers in order */
-} canon_hdr;
-
-static int cmp_hdr(const void *a, const void *b)
-{
-    const canon_hdr *x = a, *y = b;
-    int c = strcmp(x->name, y->name);
-    if (c)
-        return c;
-    return x->order < y->order ? -1 : x->order > y->order;
-}
-
-/* Is name (lower case) among the ';'-separated list? */
-static int in_list(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *semi = strchr(p, ';');
-        size_t len = semi ? (size_t)(semi - p) : strlen(p);
-        if (len == n && strncasecmp(p, name, n) == 0)
-            return 1;
-        if (!semi)
-            break;
-        p = semi + 1;
-    }
-    return 0;
-}
+typedef struct signed_ctx {
+    int v4;
+    const char *additional;
+} signed_ctx;
 
 /* Which headers a signature covers. V1: x-oss-*. V4: also content-type, content-md5
  * and the AdditionalHeaders. */
-static int header_signed(const char *lname, int v4, const char *additional)
+static int header_signed(const char *lname, void *ctx)
 {
+    const signed_ctx *c = ctx;
     if (strncmp(lname, "x-oss-", 6) == 0)
         return 1;
-    if (!v4)
+    if (!c->v4)
         return 0;
     return strcmp(lname, "content-type") == 0 || strcmp(lname, "content-md5") == 0 ||
-           in_list(additional, lname);
+           vodup_v4_in_list(c->additional, lname);
 }
 
-/* Appends the signed headers as sorted `name:value\n` lines, repeated names joined
- * with ','. */
+/* Appends the signed headers as sorted `name:value\n` lines (v4sign.c). */
 static int canonical_headers(vbuf *out, const vodup_oss_request *r, int v4, const char *additional)
 {
-    canon_hdr *h = r->nheaders ? calloc(r->nheaders, sizeof *h) : NULL;
-    size_t nh = 0;
-    int rc = 0;
-    if (r->nheaders && !h)
-        return VODUP_OSS_EAUTH_NOMEM;
-    for (size_t i = 0; i < r->nheaders; i++) {
-        const char *name = r->headers[i].name;
-        if (!name || !name[0])
-            continue;
-        /* Every name is copied whatever its length: skipping a long one would leave an
-         * x-oss-* header outside the signature while the server still acts on it. */
-        size_t len = strlen(name);
-        char *lname = malloc(len + 1);
-        if (!lname) {
-            rc = VODUP_OSS_EAUTH_NOMEM;
-            goto done;
-        }
-        for (size_t k = 0; k <= len; k++) {
-            char c = name[k];
-            lname[k] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-        }
-        if (!header_signed(lname, v4, additional)) {
-            free(lname);
-            continue;
-        }
-        h[nh].name = lname;
-        h[nh].value = trim(r->headers[i].value);
-        h[nh].order = i;
-        nh++;
-    }
-    if (nh)
-        qsort(h, nh, sizeof *h, cmp_hdr);
-    for (size_t i = 0; i < nh; i++) {
-        int same = i > 0 && strcmp(h[i].name, h[i - 1].name) == 0;
-        if (same) {
-            vbuf_putc(out, ',');
-        } else {
-            if (i > 0)
-                vbuf_putc(out, '\n');
-            vbuf_puts(out, h[i].name);
-            vbuf_putc(out, ':');
-        }
-        vbuf_append(out, h[i].value.p, h[i].value.n);
-    }
-    if (nh)
-        vbuf_putc(out, '\n');
-    rc = out->oom ? VODUP_OSS_EAUTH_NOMEM : 0;
-done:
-    for (size_t i = 0; i < nh; i++)
-        free(h[i].name);
-    free(h);
-    return rc;
+    signed_ctx c = {v4, additional};
+    int rc = vodup_v4_canonical_headers(out, r->headers, r->nheaders, header_signed, &c, 0);
+    return rc < 0 ? VODUP_OSS_EAUTH_NOMEM : 0;
 }
 
 /* ---- V1 ------------------------------------------------------------------- */
 
-typedef struct kv {
-    const char *k;
-    size_t klen;
-    const char *v;
-    size_t vlen;
-} kv;
-
-static int cmp_kv(const void *a, const void *b)
-{
-    const kv *x = a, *y = b;
-    size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int c = memcmp(x->k, y->k, n);
-    if (c)
-        return c;
-    if (x->klen != y->klen)
-        return x->klen < y->klen ? -1 : 1;
-    n = x->vlen < y->vlen ? x->vlen : y->vlen;
-    c = n ? memcmp(x->v, y->v, n) : 0;
-    if (c)
-        return c;
-    return x->vlen < y->vlen ? -1 : x->vlen > y->vlen;
-}
-
-/* Appends sorted `k[=v]` pairs joined with '&'. */
-static void put_pairs(vbuf *out, kv *pairs, size_t n)
-{
-    if (n)
-        qsort(pairs, n, sizeof *pairs, cmp_kv);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            vbuf_putc(out, '&');
-        vbuf_append(out, pairs[i].k, pairs[i].klen);
-        if (pairs[i].vlen) {
-            vbuf_putc(out, '=');
-            vbuf_append(out, pairs[i].v, pairs[i].vlen);
-        }
-    }
-}
+typedef vodup_v4_pair kv;
 
 static int canonical_resource_v1(vbuf *out, const vodup_oss_request *r)
 {
@@ -284,7 +173,7 @@ static int canonical_resource_v1(vbuf *out, const vodup_oss_request *r)
     }
     if (np) {
         vbuf_putc(out, '?');
-        put_pairs(out, pairs, np);
+        vodup_v4_put_pairs(out, pairs, np, VODUP_V4_EMPTY_BARE);
     }
     free(pairs);
     return out->oom ? VODUP_OSS_EAUTH_NOMEM : 0;
@@ -325,44 +214,9 @@ static int sts_v1(vbuf *out, const vodup_oss_request *r, const vodup_oss_auth *a
 
 static int canonical_query_v4(vbuf *out, const vodup_oss_request *r, int presigned)
 {
-    /* Encode every name and value once into one buffer, then sort spans into it. */
-    vbuf enc = VBUF_INIT;
-    size_t (*offs)[4] = r->nquery ? calloc(r->nquery, sizeof *offs) : NULL;
-    kv *pairs = r->nquery ? calloc(r->nquery, sizeof *pairs) : NULL;
-    size_t np = 0;
-    int rc = 0;
-    if (r->nquery && (!offs || !pairs)) {
-        rc = VODUP_OSS_EAUTH_NOMEM;
-        goto done;
-    }
-    for (size_t i = 0; i < r->nquery; i++) {
-        const vodup_param *p = &r->query[i];
-        if (presigned && strcmp(p->name, "x-oss-signature") == 0)
-            continue;
-        offs[np][0] = enc.len;
-        vodup_uri_encode(&enc, p->name, strlen(p->name), 0);
-        offs[np][1] = enc.len;
-        offs[np][2] = enc.len;
-        vodup_uri_encode(&enc, p->value, p->value_len, 0);
-        offs[np][3] = enc.len;
-        np++;
-    }
-    if (enc.oom) {
-        rc = VODUP_OSS_EAUTH_NOMEM;
-        goto done;
-    }
-    for (size_t i = 0; i < np; i++) {
-        const char *base = vbuf_cstr(&enc);
-        pairs[i] = (kv){base + offs[i][0], offs[i][1] - offs[i][0], base + offs[i][2],
-                        offs[i][3] - offs[i][2]};
-    }
-    put_pairs(out, pairs, np);
-    rc = out->oom ? VODUP_OSS_EAUTH_NOMEM : 0;
-done:
-    free(offs);
-    free(pairs);
-    vbuf_free(&enc);
-    return rc;
+    int rc = vodup_v4_canonical_query(out, r->query, r->nquery,
+                                      presigned ? "x-oss-signature" : NULL, VODUP_V4_EMPTY_BARE);
+    return rc < 0 ? VODUP_OSS_EAUTH_NOMEM : 0;
 }
 
 /* x-oss-date as sent: the header for the header form, the query for the presigned. */
@@ -419,22 +273,15 @@ static int sts_v4(vbuf *out, const vodup_oss_request *r, const vodup_oss_auth *a
 {
     vbuf creq = VBUF_INIT;
     int rc = vodup_oss_canonical_request(&creq, r, a);
-    if (rc < 0) {
-        vbuf_free(&creq);
-        return rc;
+    if (rc == 0) {
+        char datebuf[17];
+        span date = trim(v4_date(r, a, datebuf));
+        rc = vodup_v4_string_to_sign(out, &vodup_v4_oss, date.p, date.n, a->scope_date,
+                                     a->region, a->product, vbuf_cstr(&creq), creq.len);
+        rc = rc < 0 ? VODUP_OSS_EAUTH_NOMEM : 0;
     }
-    unsigned char h[VODUP_SHA256_LEN];
-    char hex[2 * VODUP_SHA256_LEN + 1];
-    vodup_sha256(h, creq.data ? creq.data : "", creq.len);
     vbuf_free(&creq);
-    vodup_hex_lower(hex, h, sizeof h);
-    char datebuf[17];
-    span date = trim(v4_date(r, a, datebuf));
-    vbuf_puts(out, V4_ALGORITHM "\n");
-    vbuf_append(out, date.p, date.n);
-    vbuf_printf(out, "\n%s/%s/%s/" V4_TERMINATOR "\n%s", a->scope_date, a->region, a->product,
-                hex);
-    return out->oom ? VODUP_OSS_EAUTH_NOMEM : 0;
+    return rc;
 }
 
 int vodup_oss_string_to_sign(vbuf *out, const vodup_oss_request *r, const vodup_oss_auth *a)
@@ -468,26 +315,13 @@ void vodup_oss_sign_v1(char out[29], const char *secret, const char *sts, size_t
 void vodup_oss_sign_v4(char out[65], const char *secret, const char *scope_date,
                        const char *region, const char *product, const char *sts, size_t n)
 {
-    /* The key chain is short and fixed; build "aliyun_v4" + secret in a buffer that is
-     * wiped afterwards so the secret does not linger in freed heap memory. */
-    unsigned char k1[VODUP_SHA256_LEN], k2[VODUP_SHA256_LEN];
-    size_t slen = strlen(secret);
-    unsigned char *seed = malloc(9 + slen);
-    if (!seed) {
+    unsigned char key[VODUP_SHA256_LEN];
+    if (vodup_v4_signing_key(key, &vodup_v4_oss, secret, scope_date, region, product) < 0) {
         out[0] = '\0';
         return;
     }
-    memcpy(seed, "aliyun_v4", 9);
-    memcpy(seed + 9, secret, slen);
-    vodup_hmac_sha256(k1, seed, 9 + slen, scope_date, strlen(scope_date));
-    OPENSSL_cleanse(seed, 9 + slen);
-    free(seed);
-    vodup_hmac_sha256(k2, k1, sizeof k1, region, strlen(region));
-    vodup_hmac_sha256(k1, k2, sizeof k2, product, strlen(product));
-    vodup_hmac_sha256(k2, k1, sizeof k1, V4_TERMINATOR, strlen(V4_TERMINATOR));
-    vodup_hmac_sha256(k1, k2, sizeof k2, sts, n);
-    vodup_hex_lower(out, k1, sizeof k1);
-    OPENSSL_cleanse(k2, sizeof k2);
+    vodup_v4_signature(out, key, sts, n);
+    OPENSSL_cleanse(key, sizeof key);
 }
 
 /* ---- parsing credentials -------------------------------------------------- */
@@ -495,27 +329,11 @@ void vodup_oss_sign_v4(char out[65], const char *secret, const char *scope_date,
 /* "AK/yyyymmdd/region/product/aliyun_v4_request" into a. */
 static int parse_credential(vodup_oss_auth *a, const char *s, size_t n)
 {
-    const char *end = s + n;
-    const char *part[5];
-    size_t len[5];
-    for (int i = 0; i < 5; i++) {
-        const char *slash = i < 4 ? memchr(s, '/', (size_t)(end - s)) : NULL;
-        if (i < 4 && !slash)
-            return VODUP_OSS_EAUTH_FORMAT;
-        part[i] = s;
-        len[i] = (size_t)((i < 4 ? slash : end) - s);
-        s = i < 4 ? slash + 1 : end;
-    }
-    if (copy_field(a->access_key_id, sizeof a->access_key_id, part[0], len[0]) < 0 ||
-        len[1] != 8 || copy_field(a->scope_date, sizeof a->scope_date, part[1], len[1]) < 0 ||
-        copy_field(a->region, sizeof a->region, part[2], len[2]) < 0 ||
-        copy_field(a->product, sizeof a->product, part[3], len[3]) < 0 ||
-        len[4] != strlen(V4_TERMINATOR) || memcmp(part[4], V4_TERMINATOR, len[4]) != 0)
-        return VODUP_OSS_EAUTH_FORMAT;
-    for (int i = 0; i < 8; i++)
-        if (a->scope_date[i] < '0' || a->scope_date[i] > '9')
-            return VODUP_OSS_EAUTH_FORMAT;
-    return 0;
+    return vodup_v4_parse_credential(s, n, V4_TERMINATOR, a->access_key_id,
+                                     sizeof a->access_key_id, a->scope_date, a->region,
+                                     sizeof a->region, a->product, sizeof a->product) < 0
+               ? VODUP_OSS_EAUTH_FORMAT
+               : 0;
 }
 
 /* "h1;h2": no empty names (so no "", no trailing or doubled ';'), token characters. */
@@ -543,13 +361,8 @@ static int parse_additional(vodup_oss_auth *a, const char *s, size_t n)
 
 static int parse_v4_signature(vodup_oss_auth *a, const char *s, size_t n)
 {
-    if (n != 64)
+    if (!vodup_v4_is_hex64(s, n))
         return VODUP_OSS_EAUTH_FORMAT;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return VODUP_OSS_EAUTH_FORMAT;
-    }
     return copy_field(a->signature, sizeof a->signature, s, n);
 }
 

@@ -12,11 +12,7 @@
 #include <time.h>
 #include "common/buf.h"
 #include "common/target.h"
-
-typedef struct vodup_header {
-    const char *name;   /* any case */
-    const char *value;
-} vodup_header;
+#include "common/v4sign.h"   /* vodup_header, and the V4 machinery shared with S3 */
 
 typedef struct vodup_oss_request {
     const char *method;                 /* "PUT", ... */
