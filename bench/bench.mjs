@@ -3,7 +3,7 @@
 //
 // Environment: BENCH_QUICK=1 (smaller: 256 MiB, 300 images, 10 s hold, 2 runs),
 //   BENCH_SIZE_MB (large file size, default 1024 / 256 quick), BENCH_RUNS (default 3 / 2),
-//   BENCH_SMALL_RUNS (runs of the small-upload case, default 2),
+//   BENCH_SMALL_RUNS (runs of the small-upload case, default 2), BENCH_MULTI_RUNS (4-files case, 2),
 //   BENCH_IMAGES (2000 / 300), BENCH_HOLD_S (30 / 10), BENCH_CONNS (1000),
 //   BENCH_OUT (default bench/results/latest.md), BENCH_NOTE (a line put under the title,
 //   e.g. "loaded machine").
@@ -26,6 +26,7 @@ const num = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dfl
 const SIZE = num('BENCH_SIZE_MB', QUICK ? 256 : 1024) * MiB;
 const RUNS = num('BENCH_RUNS', QUICK ? 2 : 3);
 const SMALL_RUNS = num('BENCH_SMALL_RUNS', 2);
+const MULTI_RUNS = num('BENCH_MULTI_RUNS', 2);   // runs of the 4-files case (keeps `make bench` under 15 min)
 const NIMG = num('BENCH_IMAGES', QUICK ? 300 : 2000);
 const HOLD = num('BENCH_HOLD_S', QUICK ? 10 : 30);
 const NCONN = num('BENCH_CONNS', 1000);
@@ -235,7 +236,7 @@ const VODUPD_ROWS = new Set(['vodup upload (CLI, defaults)', 'curl PutObject (si
 const large = {};   // `${case}|${name}` -> [{wall, cpu, srvCpu}]
 for (const [label, files] of [['1 file', one], [`${MULTI} files at once`, four]]) {
   const names = Object.keys(LARGE);
-  for (let r = 0; r < RUNS; r++) {
+  for (let r = 0; r < (files === one ? RUNS : MULTI_RUNS); r++) {
     for (let k = 0; k < names.length; k++) {
       const name = names[(k + r) % names.length];   // rotate the order: no contender always first
       const mark = srv.stderr().length;
@@ -253,12 +254,6 @@ for (const [label, files] of [['1 file', one], [`${MULTI} files at once`, four]]
 // ---- case 1b: evidence for the analysis: per-part timing, syscalls, profile ---------------
 const evidence = {};
 {
-  // Per-part timing from the log of one more (untimed) vodup upload of the large file.
-  const mark = srv.stderr().length;
-  const r = await LARGE['vodup upload (CLI, defaults)'](one); await r.verify();
-  const parts = logSince(mark).filter(x => x.op === 'UploadPart');
-  evidence.parts = { n: parts.length, size: parts.length ? Math.max(...parts.map(p => p.in)) : 0, msMedian: median(parts.map(p => p.ms)),
-                     msMax: Math.max(...parts.map(p => p.ms)), sumMs: parts.reduce((a, p) => a + p.ms, 0), wallMs: r.wall * 1000 };
   // Syscall counts of vodupd during one upload (strace -c -f).
   if (spawnSync('sh', ['-c', 'command -v strace']).status === 0) {
     const out = path.join(work, 'strace.txt');
@@ -268,6 +263,14 @@ const evidence = {};
     st.kill('SIGINT'); await new Promise(res => st.on('exit', res));
     evidence.strace = fs.existsSync(out) ? fs.readFileSync(out, 'utf8').split('\n').slice(0, 16).join('\n') : 'strace produced nothing';
     evidence.straceWall = rr.wall;
+    // ... and of the client (the CLI and libvodup's transfer thread).
+    const outc = path.join(work, 'strace-client.txt');
+    const recc = path.join(work, `rec-${++seq}`);
+    const rc = await run(['strace', '-c', '-f', '-o', outc, VODUP, 'upload', one[0], '--json', '-q', '--record-dir', recc], { env: CLI_ENV });
+    const jc = JSON.parse(rc.stdout.trim().split('\n').pop() || '{}');
+    await verify('vodup upload under strace', jc.Bucket ? [{ bucket: jc.Bucket, key: jc.Object, file: one[0] }] : [], one);
+    evidence.straceClient = fs.existsSync(outc) ? fs.readFileSync(outc, 'utf8').split('\n').slice(0, 16).join('\n') : 'strace produced nothing';
+    evidence.straceClientWall = rc.wall;
   }
   // Profile of vodupd (perf, cpu-clock: this VM has no hardware counters).
   const perfOk = spawnSync('perf', ['record', '-e', 'cpu-clock', '-o', path.join(work, 'probe.data'), '--', 'true'], { stdio: 'ignore' }).status === 0;
@@ -275,17 +278,25 @@ const evidence = {};
     const data = path.join(work, 'perf.data');
     const pr = spawn('perf', ['record', '-e', 'cpu-clock', '-F', '999', '-g', '-p', String(srv.pid), '-o', data], { stdio: 'ignore' });
     await new Promise(res => setTimeout(res, 1000));
-    const rr = await LARGE['vodup upload (CLI, defaults)'](one); await rr.verify();
+    const mark = srv.stderr().length;
+    const rr = await LARGE['vodup upload (CLI, defaults)'](one);
     pr.kill('SIGINT'); await new Promise(res => pr.on('exit', res));
+    await rr.verify();
+    // Per-part timing from vodupd's log of this upload (perf at 999 Hz costs little).
+    const parts = logSince(mark).filter(x => x.op === 'UploadPart');
+    evidence.parts = { n: parts.length, size: parts.length ? Math.max(...parts.map(p => p.in)) : 0, msMedian: median(parts.map(p => p.ms)),
+                       msMax: Math.max(...parts.map(p => p.ms)), sumMs: parts.reduce((a, p) => a + p.ms, 0), wallMs: rr.wall * 1000 };
     evidence.perf = spawnSync('perf', ['report', '-i', data, '--stdio', '--no-children', '--sort', 'dso,symbol', '-g', 'none', '--percent-limit', '0.5'],
                               { encoding: 'utf8', maxBuffer: 64 * MiB }).stdout.split('\n').filter(l => l.trim() && !l.startsWith('#')).slice(0, 20).join('\n');
+    evidence.perfDso = spawnSync('perf', ['report', '-i', data, '--stdio', '--no-children', '--sort', 'dso', '-g', 'none'],
+                                 { encoding: 'utf8', maxBuffer: 64 * MiB }).stdout.split('\n').filter(l => l.trim() && !l.startsWith('#')).slice(0, 8).join('\n');
   } else {
     evidence.perf = '`perf record` does not work here (perf stat -e instructions true: not supported); no profile.';
   }
 }
 // What the client's knobs would give (one run each, same file): part size and parts in flight.
 evidence.whatIf = [];
-for (const opts of [['--part-size', '8M'], ['--part-size', '8M', '--parallel', '8'], ['--part-size', '32M', '--parallel', '8']]) {
+for (const opts of [['--part-size', '8M'], ['--part-size', '32M', '--parallel', '8']]) {
   const mark = srv.stderr().length;
   const rec = path.join(work, `rec-${++seq}`);
   const c0 = procCpu(srv.pid);
@@ -346,7 +357,9 @@ const small = {};
       const srvCpu = procCpu(srv.pid) - c0;
       fiveXX(name, mark);
       if (res.verify) await res.verify();
-      (small[name] ||= []).push({ wall: res.wall, rate: NIMG / res.wall, cpu: res.cpu, srvCpu });
+      const ops = {};
+      for (const x of logSince(mark)) ops[x.op] = (ops[x.op] || 0) + 1;
+      (small[name] ||= []).push({ wall: res.wall, rate: NIMG / res.wall, cpu: res.cpu, srvCpu, ops });
       log(`small run ${r + 1} ${name}: ${(NIMG / res.wall).toFixed(0)}/s`);
     }
   }
@@ -399,13 +412,15 @@ const hashes = JSON.parse((await run([TOOLS, 'hash', QUICK ? '256' : '1024'])).s
 log(`MD5 ${hashes.md5_mbs} MB/s, CRC-64 ${hashes.crc64_mbs} MB/s`);
 
 // ---- case 5: resume cost -----------------------------------------------------------------------
+const RESUME_FILE = four[0];   // a quarter of the large size: what is re-sent depends on the parts in flight, not the size
+const RESUME_SIZE = SIZE / MULTI;
 async function killAtHalf(startChild, what) {
   const mark = srv.stderr().length;
   let child;
   const p = run(startChild(), { env: CLI_ENV, onSpawn: c => { child = c; } });
   for (;;) {
     const got = logSince(mark).filter(x => x.op === 'UploadPart').reduce((a, x) => a + x.in, 0);
-    if (got >= SIZE / 2) break;
+    if (got >= RESUME_SIZE / 2) break;
     await new Promise(r => setTimeout(r, 20));
   }
   // SIGKILL the uploader itself (bash's child), not only bash.
@@ -418,22 +433,22 @@ async function killAtHalf(startChild, what) {
   const r2 = await run(startChild(), { env: CLI_ENV });
   const second = logSince(mark2).filter(x => x.op === 'UploadPart').reduce((a, x) => a + x.in, 0);
   if (r2.code !== 0) fail(`resume ${what}`, `exit ${r2.code}: ${r2.stderr.slice(-300)} ${r2.stdout.slice(-300)}`);
-  return { first, second, resent: first + second - SIZE, r2 };
+  return { first, second, resent: first + second - RESUME_SIZE, r2 };
 }
 const resume = {};
 {
   const rec = path.join(work, 'rec-resume');
-  const v = await killAtHalf(() => [VODUP, 'upload', one[0], '--json', '-q', '--record-dir', rec], 'vodup');
+  const v = await killAtHalf(() => [VODUP, 'upload', RESUME_FILE, '--json', '-q', '--record-dir', rec], 'vodup');
   const j = JSON.parse(v.r2.stdout.trim().split('\n').pop() || '{}');
-  await verify('resume vodup', j.Bucket ? [{ bucket: j.Bucket, key: j.Object, file: one[0] }] : [], one);
+  await verify('resume vodup', j.Bucket ? [{ bucket: j.Bucket, key: j.Object, file: RESUME_FILE }] : [], [RESUME_FILE]);
   resume.vodup = v;
   const cpt = path.join(work, 'alioss.cpt');
   const arg = { mode: 'multipart', endpoint: ENDPOINT, creds, bucket: 'bench', parallel: 4, partSize: 8 * MiB, checkpoint: cpt,
-                files: [{ file: one[0], key: 'alioss-resume' }] };
+                files: [{ file: RESUME_FILE, key: 'alioss-resume' }] };
   const a = await killAtHalf(() => ['node', path.join(ROOT, 'bench/lib/oss-peer.mjs'), JSON.stringify(arg)], 'ali-oss');
   const aj = JSON.parse(a.r2.stdout.trim().split('\n').pop() || '{}');
   if (!aj.ok) fail('resume ali-oss', aj.error);
-  await verify('resume ali-oss', aj.objects || [], one);
+  await verify('resume ali-oss', aj.objects || [], [RESUME_FILE]);
   resume.alioss = a;
   log(`resume: vodup re-sent ${v.resent} B, ali-oss ${a.resent} B`);
 }
@@ -452,7 +467,7 @@ const L = [];
 L.push(`# vodup benchmark: ${new Date().toISOString().slice(0, 16)}Z (${QUICK ? 'quick' : 'full'} mode)`, '');
 if (process.env.BENCH_NOTE) L.push(`**${process.env.BENCH_NOTE}**`, '');
 L.push(`Machine: ${os.cpus().length} CPUs (nproc ${sh('nproc')}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory, ${cpuModel}; file system ${fsType}; `
-  + `Linux ${os.release()}; load average at the end ${load}. Runs per case: ${RUNS} (small uploads: ${SMALL_RUNS}), interleaved (order rotated each run). `
+  + `Linux ${os.release()}; load average at the end ${load}. Runs per case: ${RUNS} (4 files: ${MULTI_RUNS}; small uploads: ${SMALL_RUNS}), interleaved (order rotated each run). `
   + `Every upload was read back (GetObject) and its MD5 compared with the file's; any 5xx, non-zero exit or mismatch counts as a failure.`, '');
 L.push(`Failures: ${failures.length ? failures.map(f => `\n- ${f}`).join('') : 'none'}`, '');
 const ratio = (ours, x) => ours / x;
@@ -481,6 +496,8 @@ L.push('| contender | median /s | min /s | max /s | share of ceiling | vodup ima
     L.push(`| ${name} | ${fmt(m, 0)} | ${fmt(Math.min(...r), 0)} | ${fmt(Math.max(...r), 0)} | ${fmt(m / ceil)} | ${fmt(ours / m)} | ${fmt(median(xs.map(x => x.cpu)))} | ${name.startsWith('durable') ? '–' : fmt(median(xs.map(x => x.srvCpu)))} |`);
   }
 }
+L.push('', 'Requests vodupd logged per image (last run), by operation: ' + Object.entries(small).filter(([n]) => !n.startsWith('durable'))
+  .map(([n, xs]) => `${n}: ${Object.entries(xs[xs.length - 1].ops).map(([op, c]) => `${op} ${fmt(c / NIMG)}`).join(', ')}`).join('; ') + '.');
 L.push('', `## 3. Concurrency and memory: ${conc.n} slow uploads held ${conc.hold} s`, '');
 L.push(`Each connection sends its head at once, then ${conc.rate} B/s (twice vodupd's default --min-body-rate of 500 B/s over 30 s windows) for ${conc.len} bytes; vodupd runs with --max-connections-per-ip 0 (all come from 127.0.0.1; the default per-address cap is 256). Sampled at ${conc.hold / 2} s.`, '');
 L.push('| | before | during | after | per connection (during − before) |', '|---|---|---|---|---|');
@@ -491,11 +508,13 @@ if (conc.during) {
   L.push('', `Completed with 200 and the right ETag (MD5): ${conc.ok}; failed: ${conc.bad}.`);
 }
 L.push('', '## 4. CPU', '');
-L.push(`Floor on this machine (bench-tools, one core, in memory): MD5 (OpenSSL) ${fmt(hashes.md5_mbs, 0)} MB/s, CRC-64 (ISA-L crc64_ecma_refl) ${fmt(hashes.crc64_mbs, 0)} MB/s: `
+L.push(`Floor on this machine (bench-tools, one core, in memory, per CPU second): MD5 (OpenSSL) ${fmt(hashes.md5_mbs, 0)} MB/s, CRC-64 (ISA-L crc64_ecma_refl) ${fmt(hashes.crc64_mbs, 0)} MB/s: `
   + `MD5 + CRC-64 = ${fmt(2 ** 30 / 1e6 / hashes.md5_mbs + 2 ** 30 / 1e6 / hashes.crc64_mbs)} CPU s per GiB. Server and client CPU s/GiB per contender are in the tables of case 1.`, '');
 L.push('vodupd profile during one `vodup upload` of the large file (perf record -e cpu-clock -g; top 20 by self time, dso and symbol):', '', '```', evidence.perf || '', '```', '');
+if (evidence.perfDso) L.push('The same profile by shared object:', '', '```', evidence.perfDso, '```', '');
 if (evidence.strace) L.push(`vodupd syscalls during one \`vodup upload\` of the large file (strace -c -f; that upload took ${fmt(evidence.straceWall)} s under strace):`, '', '```', evidence.strace, '```', '');
-if (evidence.parts) L.push(`Parts of one \`vodup upload\` of ${SIZE / MiB} MiB (vodupd log): ${evidence.parts.n} UploadPart requests of ${(evidence.parts.size / MiB).toFixed(2)} MiB; per part ms median ${fmt(evidence.parts.msMedian, 1)}, max ${fmt(evidence.parts.msMax, 1)}; sum of part times ${fmt(evidence.parts.sumMs / 1000)} s over ${fmt(evidence.parts.wallMs / 1000)} s that the CLI ran (average parts being received by vodupd ${fmt(evidence.parts.sumMs / evidence.parts.wallMs)}).`, '');
+if (evidence.straceClient) L.push(`The client's syscalls during one \`vodup upload\` of the large file (strace -c -f vodup upload; ${fmt(evidence.straceClientWall)} s under strace):`, '', '```', evidence.straceClient, '```', '');
+if (evidence.parts) L.push(`Parts of one \`vodup upload\` of ${SIZE / MiB} MiB (vodupd log, the profiled run): ${evidence.parts.n} UploadPart requests of ${(evidence.parts.size / MiB).toFixed(2)} MiB; per part ms median ${fmt(evidence.parts.msMedian, 1)}, max ${fmt(evidence.parts.msMax, 1)}; sum of part times ${fmt(evidence.parts.sumMs / 1000)} s over ${fmt(evidence.parts.wallMs / 1000)} s that the CLI ran (average parts being received by vodupd ${fmt(evidence.parts.sumMs / evidence.parts.wallMs)}).`, '');
 if (evidence.whatIf) {
   const dd1 = median(large['1 file|dd conv=fdatasync'].map(x => x.wall));
   const ali1 = median(large['1 file|ali-oss multipartUpload (8 MiB, parallel 4)'].map(x => x.wall));
@@ -506,7 +525,7 @@ if (evidence.whatIf) {
   for (const w of evidence.whatIf) L.push(`| \`${w.opts}\` | ${fmt(w.wall)} | ${fmt(dd1 / w.wall)} | ${fmt(ali1 / w.wall)} | ${fmt(w.cpu / GiB)} | ${fmt(w.srvCpu / GiB)} |`);
   L.push('');
 }
-L.push('## 5. Resume cost: SIGKILL at ~50% (by UploadPart bytes vodupd logged), then the same command again', '');
+L.push(`## 5. Resume cost: a ${RESUME_SIZE / MiB} MiB file, SIGKILL at ~50% (by UploadPart bytes vodupd logged), then the same command again`, '');
 L.push('| uploader | bytes received before the kill | bytes received after | re-sent (total − size) | re-sent in MiB |', '|---|---|---|---|---|');
 for (const [n, r] of [['vodup upload (CLI, resume record)', resume.vodup], ['ali-oss multipartUpload + checkpoint (8 MiB, parallel 4)', resume.alioss]]) {
   if (r) L.push(`| ${n} | ${r.first} | ${r.second} | ${r.resent} | ${fmt(r.resent / MiB, 2)} |`);
