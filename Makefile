@@ -49,7 +49,7 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: build
-	bench/put-large $(BUILD)
+	bench/run $(BUILD)
 
 # `make fuzz` builds the libFuzzer targets and runs each for FUZZ_SECONDS over a scratch copy
 # of its committed corpus (new inputs stay in build-fuzz/corpus; add the useful ones by hand).

@@ -1,0 +1,540 @@
+// bench/bench.mjs BUILD_DIR - `make bench`: vodup next to its peers and the disk, in one run,
+// on loopback. Writes bench/results/latest.md (see bench/README.md for what each case means).
+//
+// Environment: BENCH_QUICK=1 (smaller: 256 MiB, 300 images, 10 s hold, 2 runs),
+//   BENCH_SIZE_MB (large file size, default 1024 / 256 quick), BENCH_RUNS (default 3 / 2),
+//   BENCH_SMALL_RUNS (runs of the small-upload case, default 2), BENCH_MULTI_RUNS (4-files case, 2),
+//   BENCH_IMAGES (2000 / 300), BENCH_HOLD_S (30 / 10), BENCH_CONNS (1000),
+//   BENCH_OUT (default bench/results/latest.md), BENCH_NOTE (a line put under the title,
+//   e.g. "loaded machine").
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import http from 'node:http';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const BUILD = path.resolve(process.argv[2] || 'build');
+process.env.VODUPD = path.join(BUILD, 'vodupd');
+const { startVodupd, presignV1 } = await import(path.join(ROOT, 'tests/compat/lib/vodupd.mjs'));
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const MiB = 1024 * 1024;
+const num = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dflt);
+const SIZE = num('BENCH_SIZE_MB', QUICK ? 256 : 1024) * MiB;
+const RUNS = num('BENCH_RUNS', QUICK ? 2 : 3);
+const SMALL_RUNS = num('BENCH_SMALL_RUNS', 2);
+const MULTI_RUNS = num('BENCH_MULTI_RUNS', 2);   // runs of the 4-files case (keeps `make bench` under 15 min)
+const NIMG = num('BENCH_IMAGES', QUICK ? 300 : 2000);
+const HOLD = num('BENCH_HOLD_S', QUICK ? 10 : 30);
+const NCONN = num('BENCH_CONNS', 1000);
+const MULTI = 4;                      // files at once in the "4 files" case
+const OUT = path.resolve(process.env.BENCH_OUT || path.join(ROOT, 'bench/results/latest.md'));
+const VODUP = path.join(BUILD, 'vodup');
+const TOOLS = path.join(BUILD, 'bench-tools');
+const T0 = Date.now();
+
+const work = fs.mkdtempSync(path.join(BUILD, 'bench-run.'));
+const log = (...a) => process.stderr.write(`bench [${((Date.now() - T0) / 1000).toFixed(0)} s] ${a.join(' ')}\n`);
+const median = xs => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const fmt = (x, d = 2) => (x === undefined || x === null || Number.isNaN(x) ? '–' : Number(x).toFixed(d));
+const CLK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+// ---- processes -------------------------------------------------------------------------
+/** Runs argv under bash, returning wall seconds, the children's CPU seconds (bash `times`),
+ *  exit status and stdout. */
+function run(argv, { env = {}, onSpawn } = {}) {
+  return new Promise(resolve => {
+    const out = path.join(work, `out-${crypto.randomBytes(4).toString('hex')}`);
+    const t0 = process.hrtime.bigint();
+    const child = spawn('bash', ['-c', '"$@" >"$BENCH_OUT_FILE" 2>"$BENCH_OUT_FILE.err"; rc=$?; times; exit $rc', 'bash', ...argv],
+                        { env: { ...process.env, ...env, BENCH_OUT_FILE: out }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let t = '';
+    child.stdout.on('data', d => { t += d; });
+    if (onSpawn) onSpawn(child);
+    child.on('exit', (code, signal) => {
+      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+      const secs = s => { const m = /(\d+)m([\d.]+)s/.exec(s); return m ? Number(m[1]) * 60 + Number(m[2]) : 0; };
+      const lines = t.trim().split('\n');
+      const kids = (lines[1] || '').split(/\s+/);
+      const stdout = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
+      const stderr = fs.existsSync(`${out}.err`) ? fs.readFileSync(`${out}.err`, 'utf8') : '';
+      fs.rmSync(out, { force: true }); fs.rmSync(`${out}.err`, { force: true });
+      resolve({ wall, cpu: secs(kids[0]) + secs(kids[1]), code, signal, stdout, stderr });
+    });
+  });
+}
+const procCpu = pid => { const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) / CLK; };
+function procStatus(pid) {
+  const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = k => Number((new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s) || [])[1]);
+  return { rssKiB: kb('VmRSS'), threads: kb('Threads'), fds: fs.readdirSync(`/proc/${pid}/fd`).length };
+}
+const sh = cmd => spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }).stdout.trim();
+
+// ---- files and digests -------------------------------------------------------------------
+function randomFile(file, size, head = Buffer.alloc(0)) {
+  const fd = fs.openSync(file, 'w');
+  const chunk = 8 * MiB;
+  let left = size;
+  if (head.length) { fs.writeSync(fd, head); left -= head.length; }
+  while (left > 0) { const n = Math.min(chunk, left); fs.writeSync(fd, crypto.randomBytes(n)); left -= n; }
+  fs.closeSync(fd);
+}
+function md5File(file) {
+  return new Promise((res, rej) => { const h = crypto.createHash('md5'); fs.createReadStream(file, { highWaterMark: MiB }).on('data', d => h.update(d)).on('end', () => res(h.digest('hex'))).on('error', rej); });
+}
+
+// ---- vodupd ------------------------------------------------------------------------------
+log(`work dir ${work}; ${QUICK ? 'quick' : 'full'}: ${SIZE / MiB} MiB, ${RUNS} runs, ${NIMG} images, ${NCONN} connections held ${HOLD} s`);
+const srv = await startVodupd({ dataDir: path.join(work, 'data'), extraArgs: ['--max-connections-per-ip', '0'] });
+const creds = srv.creds;
+const PORT = srv.port;
+const ENDPOINT = srv.endpoint;
+const CLI_ENV = { VODUP_ENDPOINT: ENDPOINT, VODUP_ACCESS_KEY_ID: creds.AccessKeyId, VODUP_ACCESS_KEY_SECRET: creds.AccessKeySecret, VODUP_CONFIG: '/nonexistent' };
+const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+function request(method, p, { body, stream } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: PORT, method, path: p, agent }, res => {
+      if (stream) { res.on('data', d => stream.update(d)); res.on('end', () => resolve({ status: res.statusCode })); return; }
+      const c = []; res.on('data', d => c.push(d)); res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(c) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+const presign = (method, bucket, key) => presignV1({ method, bucket, key, expires: Math.floor(Date.now() / 1000) + 7200, creds });
+/** MD5 of a stored object, read back with GetObject. */
+async function storedMd5(bucket, key) {
+  const h = crypto.createHash('md5');
+  const r = await request('GET', presign('GET', bucket, key), { stream: h });
+  if (r.status !== 200) throw new Error(`GetObject ${bucket}/${key}: ${r.status}`);
+  return h.digest('hex');
+}
+await request('PUT', presign('PUT', 'bench', ''));
+/** Requests vodupd logged since `mark` (a length of its stderr). */
+function logSince(mark) {
+  return srv.stderr().slice(mark).split('\n').map(l => /" (\d{3}) (\S+) in=(\d+) ms=([\d.]+)/.exec(l)).filter(Boolean)
+    .map(m => ({ status: Number(m[1]), op: m[2], in: Number(m[3]), ms: Number(m[4]) }));
+}
+
+// ---- nginx (WebDAV PUT) --------------------------------------------------------------------
+let nginx = null;
+const NGINX_BIN = fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null;
+async function startNginx() {
+  if (!NGINX_BIN) return null;
+  const dir = path.join(work, 'nginx');
+  fs.mkdirSync(path.join(dir, 'dav'), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  const port = await new Promise(r => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
+  const user = process.getuid() === 0 ? 'user root;' : '';
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), `${user}
+worker_processes 2;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp;
+  client_max_body_size 0;
+  server {
+    listen 127.0.0.1:${port};
+    root ${dir}/dav;
+    location / { dav_methods PUT; create_full_put_path on; }
+  }
+}
+`);
+  const child = spawn(NGINX_BIN, ['-e', `${dir}/error.log`, '-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise(r => { const s = net.connect(port, '127.0.0.1', () => { s.destroy(); r(true); }); s.on('error', () => r(false)); });
+    if (ok) return { child, port, dir };
+    await new Promise(r => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  return null;
+}
+nginx = await startNginx();
+log(nginx ? `nginx on port ${nginx.port}` : 'nginx: not installed, its rows are skipped');
+
+// ---- case 1: large uploads ------------------------------------------------------------------
+const failures = [];
+function fail(what, why) { failures.push(`${what}: ${why}`); log(`FAILURE ${what}: ${why}`); }
+
+const srcDir = path.join(work, 'src');
+fs.mkdirSync(srcDir);
+const one = [path.join(srcDir, 'big.mp4')];
+const four = Array.from({ length: MULTI }, (_, i) => path.join(srcDir, `quarter-${i}.mp4`));
+log(`writing sources (${SIZE / MiB} MiB once, ${MULTI} x ${SIZE / MULTI / MiB} MiB)`);
+randomFile(one[0], SIZE);
+for (const f of four) randomFile(f, SIZE / MULTI);
+const srcMd5 = new Map();
+for (const f of [...one, ...four]) srcMd5.set(f, await md5File(f));
+sh(`cat ${srcDir}/* > /dev/null`);   // every contender reads from the page cache
+
+let seq = 0;
+async function verify(what, objects, files) {
+  if (objects.length !== files.length) return fail(what, `${objects.length} objects for ${files.length} files`);
+  for (const o of objects) {
+    let got;
+    try { got = await storedMd5(o.bucket, o.key); } catch (e) { fail(what, e.message); continue; }
+    if (got !== srcMd5.get(o.file)) fail(what, `MD5 of ${o.bucket}/${o.key} is ${got}, file ${srcMd5.get(o.file)}`);
+    await request('DELETE', presign('DELETE', o.bucket, o.key));
+  }
+}
+const fiveXX = (what, mark) => { const n = logSince(mark).filter(r => r.status >= 500).length; if (n) fail(what, `${n} answers 5xx`); };
+
+const LARGE = {
+  'dd conv=fdatasync': async files => {
+    const r = await run(['bash', '-c', files.map((f, i) => `dd if=${f} of=${work}/dd-${i} bs=1M conv=fdatasync status=none &`).join(' ') + ' wait']);
+    sh(`rm -f ${work}/dd-*`);
+    return r;
+  },
+  'vodup upload (CLI, defaults)': async files => {
+    const rec = path.join(work, `rec-${++seq}`);
+    const r = await run([VODUP, 'upload', ...files, '--json', '-q', '--record-dir', rec], { env: CLI_ENV });
+    const objs = r.stdout.trim().split('\n').filter(Boolean).map(l => JSON.parse(l)).filter(j => j.Status === 'UploadSucc' || j.Bucket);
+    r.verify = () => verify('vodup upload', objs.map(j => ({ bucket: j.Bucket, key: j.Object, file: j.File ? path.resolve(j.File) : files[0] })), files);
+    if (r.code !== 0) fail('vodup upload', `exit ${r.code}: ${r.stderr.slice(-300)}`);
+    return r;
+  },
+  'curl PutObject (signed)': async files => {
+    const keys = files.map(f => `curl-${++seq}-${path.basename(f)}`);
+    const r = await run(['bash', '-c', files.map((f, i) => `curl -sSf -o /dev/null -H 'Expect:' -T ${f} 'http://127.0.0.1:${PORT}${presign('PUT', 'bench', keys[i])}' &`).join(' ') + ' fail=0; for j in $(jobs -p); do wait $j || fail=1; done; exit $fail']);
+    r.verify = () => verify('curl PutObject', keys.map((k, i) => ({ bucket: 'bench', key: k, file: files[i] })), files);
+    if (r.code !== 0) fail('curl PutObject', `exit ${r.code} ${r.stderr.slice(-300)}`);
+    return r;
+  },
+  'ali-oss multipartUpload (8 MiB, parallel 4)': async files => {
+    const arg = { mode: 'multipart', endpoint: ENDPOINT, creds, bucket: 'bench', parallel: 4, partSize: 8 * MiB,
+                  files: files.map(f => ({ file: f, key: `alioss-${++seq}-${path.basename(f)}` })) };
+    const r = await run(['node', path.join(ROOT, 'bench/lib/oss-peer.mjs'), JSON.stringify(arg)]);
+    const j = JSON.parse(r.stdout.trim().split('\n').pop() || '{}');
+    if (!j.ok) fail('ali-oss', j.error || `exit ${r.code}`);
+    r.verify = () => verify('ali-oss', j.objects || [], files);
+    return r;
+  },
+};
+if (nginx) {
+  LARGE['nginx WebDAV PUT + sync -d'] = async files => {
+    const names = files.map(f => `ng-${++seq}-${path.basename(f)}`);
+    const r = await run(['bash', '-c', files.map((f, i) => `(curl -sSf -o /dev/null -H 'Expect:' -T ${f} http://127.0.0.1:${nginx.port}/${names[i]} && sync -d ${nginx.dir}/dav/${names[i]}) &`).join(' ') + ' fail=0; for j in $(jobs -p); do wait $j || fail=1; done; exit $fail']);
+    if (r.code !== 0) fail('nginx PUT', `exit ${r.code} ${r.stderr.slice(-300)}`);
+    r.verify = async () => {
+      for (let i = 0; i < files.length; i++) {
+        const f = path.join(nginx.dir, 'dav', names[i]);
+        if (!fs.existsSync(f) || await md5File(f) !== srcMd5.get(files[i])) fail('nginx PUT', `${names[i]} differs`);
+        fs.rmSync(f, { force: true });
+      }
+    };
+    return r;
+  };
+}
+const VODUPD_ROWS = new Set(['vodup upload (CLI, defaults)', 'curl PutObject (signed)', 'ali-oss multipartUpload (8 MiB, parallel 4)']);
+const large = {};   // `${case}|${name}` -> [{wall, cpu, srvCpu}]
+for (const [label, files] of [['1 file', one], [`${MULTI} files at once`, four]]) {
+  const names = Object.keys(LARGE);
+  for (let r = 0; r < (files === one ? RUNS : MULTI_RUNS); r++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(k + r) % names.length];   // rotate the order: no contender always first
+      const mark = srv.stderr().length;
+      const c0 = procCpu(srv.pid);
+      const res = await LARGE[name](files);
+      const srvCpu = procCpu(srv.pid) - c0;
+      fiveXX(name, mark);
+      if (res.verify) await res.verify();
+      (large[`${label}|${name}`] ||= []).push({ wall: res.wall, cpu: res.cpu, srvCpu: VODUPD_ROWS.has(name) ? srvCpu : null });
+      log(`${label} run ${r + 1} ${name}: ${res.wall.toFixed(2)} s (client CPU ${res.cpu.toFixed(2)} s, vodupd CPU ${srvCpu.toFixed(2)} s)`);
+    }
+  }
+}
+
+// ---- case 1b: evidence for the analysis: per-part timing, syscalls, profile ---------------
+const evidence = {};
+{
+  // Syscall counts of vodupd during one upload (strace -c -f).
+  if (spawnSync('sh', ['-c', 'command -v strace']).status === 0) {
+    const out = path.join(work, 'strace.txt');
+    const st = spawn('strace', ['-c', '-f', '-o', out, '-p', String(srv.pid)], { stdio: 'ignore' });
+    await new Promise(res => setTimeout(res, 1000));
+    const rr = await LARGE['vodup upload (CLI, defaults)'](one); await rr.verify();
+    st.kill('SIGINT'); await new Promise(res => st.on('exit', res));
+    evidence.strace = fs.existsSync(out) ? fs.readFileSync(out, 'utf8').split('\n').slice(0, 16).join('\n') : 'strace produced nothing';
+    evidence.straceWall = rr.wall;
+    // ... and of the client (the CLI and libvodup's transfer thread).
+    const outc = path.join(work, 'strace-client.txt');
+    const recc = path.join(work, `rec-${++seq}`);
+    const rc = await run(['strace', '-c', '-f', '-o', outc, VODUP, 'upload', one[0], '--json', '-q', '--record-dir', recc], { env: CLI_ENV });
+    const jc = JSON.parse(rc.stdout.trim().split('\n').pop() || '{}');
+    await verify('vodup upload under strace', jc.Bucket ? [{ bucket: jc.Bucket, key: jc.Object, file: one[0] }] : [], one);
+    evidence.straceClient = fs.existsSync(outc) ? fs.readFileSync(outc, 'utf8').split('\n').slice(0, 16).join('\n') : 'strace produced nothing';
+    evidence.straceClientWall = rc.wall;
+  }
+  // Profile of vodupd (perf, cpu-clock: this VM has no hardware counters).
+  const perfOk = spawnSync('perf', ['record', '-e', 'cpu-clock', '-o', path.join(work, 'probe.data'), '--', 'true'], { stdio: 'ignore' }).status === 0;
+  if (perfOk) {
+    const data = path.join(work, 'perf.data');
+    const pr = spawn('perf', ['record', '-e', 'cpu-clock', '-F', '999', '-g', '-p', String(srv.pid), '-o', data], { stdio: 'ignore' });
+    await new Promise(res => setTimeout(res, 1000));
+    const mark = srv.stderr().length;
+    const rr = await LARGE['vodup upload (CLI, defaults)'](one);
+    pr.kill('SIGINT'); await new Promise(res => pr.on('exit', res));
+    await rr.verify();
+    // Per-part timing from vodupd's log of this upload (perf at 999 Hz costs little).
+    const parts = logSince(mark).filter(x => x.op === 'UploadPart');
+    evidence.parts = { n: parts.length, size: parts.length ? Math.max(...parts.map(p => p.in)) : 0, msMedian: median(parts.map(p => p.ms)),
+                       msMax: Math.max(...parts.map(p => p.ms)), sumMs: parts.reduce((a, p) => a + p.ms, 0), wallMs: rr.wall * 1000 };
+    evidence.perf = spawnSync('perf', ['report', '-i', data, '--stdio', '--no-children', '--sort', 'dso,symbol', '-g', 'none', '--percent-limit', '0.5'],
+                              { encoding: 'utf8', maxBuffer: 64 * MiB }).stdout.split('\n').filter(l => l.trim() && !l.startsWith('#')).slice(0, 20).join('\n');
+    evidence.perfDso = spawnSync('perf', ['report', '-i', data, '--stdio', '--no-children', '--sort', 'dso', '-g', 'none'],
+                                 { encoding: 'utf8', maxBuffer: 64 * MiB }).stdout.split('\n').filter(l => l.trim() && !l.startsWith('#')).slice(0, 8).join('\n');
+  } else {
+    evidence.perf = '`perf record` does not work here (perf stat -e instructions true: not supported); no profile.';
+  }
+}
+// What the client's knobs would give (one run each, same file): part size and parts in flight.
+evidence.whatIf = [];
+for (const opts of [['--part-size', '8M'], ['--part-size', '32M', '--parallel', '8']]) {
+  const mark = srv.stderr().length;
+  const rec = path.join(work, `rec-${++seq}`);
+  const c0 = procCpu(srv.pid);
+  const r = await run([VODUP, 'upload', one[0], '--json', '-q', '--record-dir', rec, ...opts], { env: CLI_ENV });
+  const srvCpu = procCpu(srv.pid) - c0;
+  fiveXX(`vodup upload ${opts.join(' ')}`, mark);
+  if (r.code !== 0) fail(`vodup upload ${opts.join(' ')}`, `exit ${r.code}: ${r.stderr.slice(-300)}`);
+  const j = JSON.parse(r.stdout.trim().split('\n').pop() || '{}');
+  await verify(`vodup upload ${opts.join(' ')}`, j.Bucket ? [{ bucket: j.Bucket, key: j.Object, file: one[0] }] : [], one);
+  evidence.whatIf.push({ opts: opts.join(' '), wall: r.wall, cpu: r.cpu, srvCpu });
+  log(`what-if vodup upload ${opts.join(' ')}: ${r.wall.toFixed(2)} s`);
+}
+log('evidence gathered');
+
+// ---- case 2: many small uploads ---------------------------------------------------------------
+const imgDir = path.join(work, 'img');
+fs.mkdirSync(imgDir);
+const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+const images = [];
+for (let i = 0; i < NIMG; i++) {
+  const f = path.join(imgDir, `img-${String(i).padStart(5, '0')}.png`);
+  fs.writeFileSync(f, Buffer.concat([PNG, crypto.randomBytes(64 * 1024 - PNG.length)]));
+  images.push(f);
+}
+for (const f of images) srcMd5.set(f, crypto.createHash('md5').update(fs.readFileSync(f)).digest('hex'));
+const SMALL = {
+  'durable-file ceiling (8 writers: write+fdatasync+rename)': async () => {
+    const d = path.join(work, `ceil-${++seq}`); fs.mkdirSync(d);
+    const r = await run([TOOLS, 'ceiling', d, String(NIMG), '8']);
+    fs.rmSync(d, { recursive: true, force: true });
+    if (r.code !== 0) fail('ceiling', r.stdout);
+    return r;
+  },
+  'vodup image upload (CLI, one process)': async () => {
+    const r = await run([VODUP, 'image', 'upload', ...images, '--json', '-q', '--record-dir', path.join(work, `rec-${++seq}`)], { env: CLI_ENV });
+    if (r.code !== 0) fail('vodup image upload', `exit ${r.code}: ${r.stderr.slice(-300)}`);
+    const objs = r.stdout.trim().split('\n').filter(Boolean).map(l => JSON.parse(l));
+    r.verify = () => verify('vodup image upload', objs.map(j => ({ bucket: j.Bucket, key: j.Object, file: path.resolve(j.File) })), images);
+    return r;
+  },
+  'pop-core + ali-oss, 8 at once': async () => {
+    const r = await run(['node', path.join(ROOT, 'bench/lib/oss-peer.mjs'), JSON.stringify({ mode: 'images', endpoint: ENDPOINT, creds, files: images, concurrency: 8 })]);
+    const j = JSON.parse(r.stdout.trim().split('\n').pop() || '{}');
+    if (!j.ok) fail('pop-core + ali-oss', j.error || `exit ${r.code}`);
+    r.verify = () => verify('pop-core + ali-oss', j.objects || [], images);
+    return r;
+  },
+};
+const small = {};
+{
+  const names = Object.keys(SMALL);
+  for (let r = 0; r < SMALL_RUNS; r++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(k + r) % names.length];
+      const mark = srv.stderr().length;
+      const c0 = procCpu(srv.pid);
+      const res = await SMALL[name]();
+      const srvCpu = procCpu(srv.pid) - c0;
+      fiveXX(name, mark);
+      if (res.verify) await res.verify();
+      const ops = {};
+      for (const x of logSince(mark)) ops[x.op] = (ops[x.op] || 0) + 1;
+      (small[name] ||= []).push({ wall: res.wall, rate: NIMG / res.wall, cpu: res.cpu, srvCpu, ops });
+      log(`small run ${r + 1} ${name}: ${(NIMG / res.wall).toFixed(0)}/s`);
+    }
+  }
+}
+
+// ---- case 3: concurrency and memory ----------------------------------------------------------
+const conc = { n: NCONN, hold: HOLD };
+{
+  const before = procStatus(srv.pid);
+  const rate = 1000;                               // bytes per second per connection: 2x --min-body-rate's 500
+  const len = rate * (HOLD + 2);
+  const socks = [];
+  let done = 0, ok = 0, bad = 0;
+  const finished = new Promise(resolve => {
+    for (let i = 0; i < NCONN; i++) {
+      const body = crypto.randomBytes(len);
+      const want = `"${crypto.createHash('md5').update(body).digest('hex').toUpperCase()}"`;
+      const s = net.connect(PORT, '127.0.0.1');
+      let resp = '', sent = 0, timer = null;
+      s.setEncoding('latin1');
+      s.on('connect', () => {
+        s.write(`PUT ${presign('PUT', 'bench', `slow-${i}`)} HTTP/1.1\r\nHost: 127.0.0.1:${PORT}\r\nContent-Length: ${len}\r\nConnection: close\r\n\r\n`);
+        const tick = () => { const n = Math.min(rate, len - sent); s.write(body.subarray(sent, sent + n)); sent += n; if (sent < len) timer = setTimeout(tick, 1000); };
+        timer = setTimeout(tick, Math.random() * 1000);
+      });
+      s.on('data', d => { resp += d; });
+      const end = () => { clearTimeout(timer); if (s.counted) return; s.counted = true;
+        const m = /^HTTP\/1\.1 (\d+)/.exec(resp); const etag = /\r\nETag: ("[^"]+")/i.exec(resp);
+        if (m && m[1] === '200' && etag && etag[1] === want) ok++; else bad++;
+        if (++done === NCONN) resolve(); };
+      s.on('close', end); s.on('error', () => {});
+      socks.push(s);
+    }
+  });
+  await new Promise(r => setTimeout(r, (HOLD / 2) * 1000));
+  const during = procStatus(srv.pid);
+  const timeout = new Promise(r => setTimeout(() => r('timeout'), (HOLD + 60) * 1000));
+  const how = await Promise.race([finished, timeout]);
+  if (how === 'timeout') { for (const s of socks) s.destroy(); fail('slow uploads', `${NCONN - done} did not finish`); }
+  const after = procStatus(srv.pid);
+  Object.assign(conc, { before, during, after, ok, bad, rate, len });
+  if (bad) fail('slow uploads', `${bad} of ${NCONN} failed`);
+  const objsDel = Array.from({ length: NCONN }, (_, i) => `slow-${i}`);
+  for (const k of objsDel) await request('DELETE', presign('DELETE', 'bench', k));
+  log(`slow uploads: ${ok} ok, ${bad} failed; RSS ${before.rssKiB} -> ${during.rssKiB} KiB, fds ${before.fds} -> ${during.fds}, threads ${before.threads} -> ${during.threads}`);
+}
+
+// ---- case 4: hashing floors ------------------------------------------------------------------
+const hashes = JSON.parse((await run([TOOLS, 'hash', QUICK ? '256' : '1024'])).stdout);
+log(`MD5 ${hashes.md5_mbs} MB/s, CRC-64 ${hashes.crc64_mbs} MB/s`);
+
+// ---- case 5: resume cost -----------------------------------------------------------------------
+const RESUME_FILE = four[0];   // a quarter of the large size: what is re-sent depends on the parts in flight, not the size
+const RESUME_SIZE = SIZE / MULTI;
+async function killAtHalf(startChild, what) {
+  const mark = srv.stderr().length;
+  let child;
+  const p = run(startChild(), { env: CLI_ENV, onSpawn: c => { child = c; } });
+  for (;;) {
+    const got = logSince(mark).filter(x => x.op === 'UploadPart').reduce((a, x) => a + x.in, 0);
+    if (got >= RESUME_SIZE / 2) break;
+    await new Promise(r => setTimeout(r, 20));
+  }
+  // SIGKILL the uploader itself (bash's child), not only bash.
+  const kids = sh(`pgrep -P ${child.pid}`).split('\n').filter(Boolean);
+  for (const k of kids) process.kill(Number(k), 'SIGKILL');
+  const r1 = await p;
+  // A file of a part or two can finish before the kill lands: then there is nothing to resume.
+  if (r1.code === 0 && !r1.signal) return null;
+  await new Promise(r => setTimeout(r, 300));   // vodupd logs the cut requests
+  const first = logSince(mark).filter(x => x.op === 'UploadPart').reduce((a, x) => a + x.in, 0);
+  const mark2 = srv.stderr().length;
+  const r2 = await run(startChild(), { env: CLI_ENV });
+  const second = logSince(mark2).filter(x => x.op === 'UploadPart').reduce((a, x) => a + x.in, 0);
+  if (r2.code !== 0) fail(`resume ${what}`, `exit ${r2.code}: ${r2.stderr.slice(-300)} ${r2.stdout.slice(-300)}`);
+  return { first, second, resent: first + second - RESUME_SIZE, r2 };
+}
+const resume = {};
+{
+  const rec = path.join(work, 'rec-resume');
+  const v = await killAtHalf(() => [VODUP, 'upload', RESUME_FILE, '--json', '-q', '--record-dir', rec], 'vodup');
+  const j = v ? JSON.parse(v.r2.stdout.trim().split('\n').pop() || '{}') : {};
+  if (v) await verify('resume vodup', j.Bucket ? [{ bucket: j.Bucket, key: j.Object, file: RESUME_FILE }] : [], [RESUME_FILE]);
+  resume.vodup = v;
+  const cpt = path.join(work, 'alioss.cpt');
+  const arg = { mode: 'multipart', endpoint: ENDPOINT, creds, bucket: 'bench', parallel: 4, partSize: 8 * MiB, checkpoint: cpt,
+                files: [{ file: RESUME_FILE, key: 'alioss-resume' }] };
+  const a = await killAtHalf(() => ['node', path.join(ROOT, 'bench/lib/oss-peer.mjs'), JSON.stringify(arg)], 'ali-oss');
+  const aj = a ? JSON.parse(a.r2.stdout.trim().split('\n').pop() || '{}') : { ok: true };
+  if (!aj.ok) fail('resume ali-oss', aj.error);
+  if (a) await verify('resume ali-oss', aj.objects || [], [RESUME_FILE]);
+  resume.alioss = a;
+  log(`resume: vodup re-sent ${v ? v.resent : '-'} B, ali-oss ${a ? a.resent : '-'} B`);
+}
+
+// ---- the report -------------------------------------------------------------------------------
+srv._child.kill('SIGTERM');
+await srv.exited;
+if (nginx) { nginx.child.kill('SIGTERM'); await new Promise(r => nginx.child.on('exit', r)); }
+agent.destroy();
+
+const cpuModel = (/model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8')) || [])[1] || os.cpus()[0]?.model;
+const fsType = sh(`df -T ${work} | awk 'NR==2{print $2" on "$1}'`);
+const load = os.loadavg().map(x => x.toFixed(1)).join(', ');
+const GiB = SIZE / (1024 * MiB);
+const L = [];
+L.push(`# vodup benchmark: ${new Date().toISOString().slice(0, 16)}Z (${QUICK ? 'quick' : 'full'} mode)`, '');
+if (process.env.BENCH_NOTE) L.push(`**${process.env.BENCH_NOTE}**`, '');
+L.push(`Machine: ${os.cpus().length} CPUs (nproc ${sh('nproc')}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory, ${cpuModel}; file system ${fsType}; `
+  + `Linux ${os.release()}; load average at the end ${load}. Runs per case: ${RUNS} (4 files: ${MULTI_RUNS}; small uploads: ${SMALL_RUNS}), interleaved (order rotated each run). `
+  + `Every upload was read back (GetObject) and its MD5 compared with the file's; any 5xx, non-zero exit or mismatch counts as a failure.`, '');
+L.push(`Failures: ${failures.length ? failures.map(f => `\n- ${f}`).join('') : 'none'}`, '');
+const ratio = (ours, x) => ours / x;
+for (const label of ['1 file', `${MULTI} files at once`]) {
+  const each = label === '1 file' ? `${SIZE / MiB} MiB` : `${MULTI} × ${SIZE / MULTI / MiB} MiB (same total)`;
+  L.push(`## 1. Large upload, durable: ${label}, ${each}`, '');
+  L.push('| contender | median s | min s | max s | MB/s (median) | share of dd (dd s / s) | vodup upload s / this s | client CPU s/GiB | vodupd CPU s/GiB |', '|---|---|---|---|---|---|---|---|---|');
+  const dd = median(large[`${label}|dd conv=fdatasync`].map(x => x.wall));
+  const ours = median(large[`${label}|vodup upload (CLI, defaults)`].map(x => x.wall));
+  for (const name of Object.keys(LARGE)) {
+    const xs = large[`${label}|${name}`]; const w = xs.map(x => x.wall); const m = median(w);
+    const sc = xs[0].srvCpu === null ? null : median(xs.map(x => x.srvCpu)) / GiB;
+    L.push(`| ${name} | ${fmt(m)} | ${fmt(Math.min(...w))} | ${fmt(Math.max(...w))} | ${fmt(SIZE / m / 1e6, 0)} | ${fmt(dd / m)} | ${fmt(ratio(ours, m))} | ${fmt(median(xs.map(x => x.cpu)) / GiB)} | ${fmt(sc)} |`);
+  }
+  L.push('');
+}
+L.push('Not measured: awscli `s3 cp` and Ceph radosgw (vodupd has no S3 dialect yet). nginx stores a PUT without flushing it: its row adds `sync -d` of the stored file, so it too ends durable. '
+  + '`vodup upload` runs with its defaults (4 parts in flight per file, 2 files at once: the CLI has no option for more files at once).', '');
+L.push(`## 2. Many small uploads: ${NIMG} images of 64 KiB, each CreateUploadImage + PutObject`, '');
+L.push('| contender | median /s | min /s | max /s | share of ceiling | vodup image upload rate / this | client CPU s | vodupd CPU s |', '|---|---|---|---|---|---|---|---|');
+{
+  const ceil = median(small['durable-file ceiling (8 writers: write+fdatasync+rename)'].map(x => x.rate));
+  const ours = median(small['vodup image upload (CLI, one process)'].map(x => x.rate));
+  for (const [name, xs] of Object.entries(small)) {
+    const r = xs.map(x => x.rate); const m = median(r);
+    L.push(`| ${name} | ${fmt(m, 0)} | ${fmt(Math.min(...r), 0)} | ${fmt(Math.max(...r), 0)} | ${fmt(m / ceil)} | ${fmt(ours / m)} | ${fmt(median(xs.map(x => x.cpu)))} | ${name.startsWith('durable') ? '–' : fmt(median(xs.map(x => x.srvCpu)))} |`);
+  }
+}
+L.push('', 'Requests vodupd logged per image (last run), by operation: ' + Object.entries(small).filter(([n]) => !n.startsWith('durable'))
+  .map(([n, xs]) => `${n}: ${Object.entries(xs[xs.length - 1].ops).map(([op, c]) => `${op} ${fmt(c / NIMG)}`).join(', ')}`).join('; ') + '.');
+L.push('', `## 3. Concurrency and memory: ${conc.n} slow uploads held ${conc.hold} s`, '');
+L.push(`Each connection sends its head at once, then ${conc.rate} B/s (twice vodupd's default --min-body-rate of 500 B/s over 30 s windows) for ${conc.len} bytes; vodupd runs with --max-connections-per-ip 0 (all come from 127.0.0.1; the default per-address cap is 256). Sampled at ${conc.hold / 2} s.`, '');
+L.push('| | before | during | after | per connection (during − before) |', '|---|---|---|---|---|');
+if (conc.during) {
+  L.push(`| vodupd RSS KiB | ${conc.before.rssKiB} | ${conc.during.rssKiB} | ${conc.after.rssKiB} | ${fmt((conc.during.rssKiB - conc.before.rssKiB) / conc.n, 1)} KiB |`);
+  L.push(`| file descriptors | ${conc.before.fds} | ${conc.during.fds} | ${conc.after.fds} | ${fmt((conc.during.fds - conc.before.fds) / conc.n, 2)} |`);
+  L.push(`| threads | ${conc.before.threads} | ${conc.during.threads} | ${conc.after.threads} | – |`);
+  L.push('', `Completed with 200 and the right ETag (MD5): ${conc.ok}; failed: ${conc.bad}.`);
+}
+L.push('', '## 4. CPU', '');
+L.push(`Floor on this machine (bench-tools, one core, in memory, per CPU second): MD5 (OpenSSL) ${fmt(hashes.md5_mbs, 0)} MB/s, CRC-64 (ISA-L crc64_ecma_refl) ${fmt(hashes.crc64_mbs, 0)} MB/s: `
+  + `MD5 + CRC-64 = ${fmt(2 ** 30 / 1e6 / hashes.md5_mbs + 2 ** 30 / 1e6 / hashes.crc64_mbs)} CPU s per GiB. Server and client CPU s/GiB per contender are in the tables of case 1.`, '');
+L.push('vodupd profile during one `vodup upload` of the large file (perf record -e cpu-clock -g; top 20 by self time, dso and symbol):', '', '```', evidence.perf || '', '```', '');
+if (evidence.perfDso) L.push('The same profile by shared object:', '', '```', evidence.perfDso, '```', '');
+if (evidence.strace) L.push(`vodupd syscalls during one \`vodup upload\` of the large file (strace -c -f; that upload took ${fmt(evidence.straceWall)} s under strace):`, '', '```', evidence.strace, '```', '');
+if (evidence.straceClient) L.push(`The client's syscalls during one \`vodup upload\` of the large file (strace -c -f vodup upload; ${fmt(evidence.straceClientWall)} s under strace):`, '', '```', evidence.straceClient, '```', '');
+if (evidence.parts) L.push(`Parts of one \`vodup upload\` of ${SIZE / MiB} MiB (vodupd log, the profiled run): ${evidence.parts.n} UploadPart requests of ${(evidence.parts.size / MiB).toFixed(2)} MiB; per part ms median ${fmt(evidence.parts.msMedian, 1)}, max ${fmt(evidence.parts.msMax, 1)}; sum of part times ${fmt(evidence.parts.sumMs / 1000)} s over ${fmt(evidence.parts.wallMs / 1000)} s that the CLI ran (average parts being received by vodupd ${fmt(evidence.parts.sumMs / evidence.parts.wallMs)}).`, '');
+if (evidence.whatIf) {
+  const dd1 = median(large['1 file|dd conv=fdatasync'].map(x => x.wall));
+  const ali1 = median(large['1 file|ali-oss multipartUpload (8 MiB, parallel 4)'].map(x => x.wall));
+  const def1 = median(large['1 file|vodup upload (CLI, defaults)'].map(x => x.wall));
+  L.push(`What the client's part size and parts in flight would give: \`vodup upload\` of the ${SIZE / MiB} MiB file, one run each after the timed runs (compare with the medians of case 1: defaults ${fmt(def1)} s, dd ${fmt(dd1)} s, ali-oss ${fmt(ali1)} s):`, '');
+  L.push('| vodup upload options | s | share of dd | ali-oss s / this s | client CPU s/GiB | vodupd CPU s/GiB |', '|---|---|---|---|---|---|');
+  L.push(`| (defaults, median of case 1) | ${fmt(def1)} | ${fmt(dd1 / def1)} | ${fmt(ali1 / def1)} | – | – |`);
+  for (const w of evidence.whatIf) L.push(`| \`${w.opts}\` | ${fmt(w.wall)} | ${fmt(dd1 / w.wall)} | ${fmt(ali1 / w.wall)} | ${fmt(w.cpu / GiB)} | ${fmt(w.srvCpu / GiB)} |`);
+  L.push('');
+}
+L.push(`## 5. Resume cost: a ${RESUME_SIZE / MiB} MiB file, SIGKILL at ~50% (by UploadPart bytes vodupd logged), then the same command again`, '');
+L.push('| uploader | bytes received before the kill | bytes received after | re-sent (total − size) | re-sent in MiB |', '|---|---|---|---|---|');
+for (const [n, r] of [['vodup upload (CLI, resume record)', resume.vodup], ['ali-oss multipartUpload + checkpoint (8 MiB, parallel 4)', resume.alioss]]) {
+  L.push(r ? `| ${n} | ${r.first} | ${r.second} | ${r.resent} | ${fmt(r.resent / MiB, 2)} |` : `| ${n} | finished before the kill (file too small) | – | – | – |`);
+}
+L.push('', `Total time of \`make bench\` (this run): ${((Date.now() - T0) / 1000).toFixed(0)} s.`, '');
+fs.mkdirSync(path.dirname(OUT), { recursive: true });
+fs.writeFileSync(OUT, L.join('\n'));
+log(`wrote ${OUT}${failures.length ? `; ${failures.length} FAILURES` : ''}`);
+fs.rmSync(work, { recursive: true, force: true });
+process.exit(failures.length ? 1 : 0);
