@@ -190,7 +190,7 @@ typedef struct vodup_options {
     const char *record_dir;         /* where resume records live; NULL: no resume across processes */
     int parallel;                   /* parts in flight per file (default 4, max 32) */
     int files_at_once;              /* files uploading at the same time (default 2) */
-    uint64_t part_size;             /* 0: automatic (1 MiB, raised to keep within 10000 parts) */
+    uint64_t part_size;             /* 0: automatic (1/32 of the file within 1..8 MiB, raised to keep within 10000 parts) */
     uint64_t put_threshold;         /* files smaller than this use one PutObject (default 1 MiB) */
     int max_retries;                /* per request (default 5); backoff 0.5 s doubling, with jitter, max 30 s */
     long connect_timeout_ms;        /* default 10000 */
