@@ -23,11 +23,14 @@ foreach(src ${VODUP_UNIT_TESTS})
 endforeach()
 
 # The threaded client tests, alone: `make test-tsan` builds and runs just these under
-# ThreadSanitizer (with the vodupd they talk to).
+# ThreadSanitizer (with the vodupd they talk to). Not test_client_load: 200 transfers at
+# once through a TSan-built client and vodupd on a small machine take minutes a batch and
+# turn its timed faults into noise; its races are test_client_threads' (the Makefile's
+# test-tsan leaves it out by name too).
 add_custom_target(vodup_client_tests)
 foreach(src ${VODUP_UNIT_TESTS})
   get_filename_component(name ${src} NAME_WE)
-  if(name MATCHES "^test_client")
+  if(name MATCHES "^test_client" AND NOT name STREQUAL "test_client_load")
     add_dependencies(vodup_client_tests ${name})
   endif()
 endforeach()

@@ -219,8 +219,14 @@ TH void th_json_str(char *dst, size_t cap, json_t *o, const char *name)
 
 /* ---- a TCP proxy that counts and injects faults ------------------------------------ */
 
+#ifndef TH_PROXY_MAXCONN /* a test with more connections at once defines it first */
 #define TH_PROXY_MAXCONN 128
+#endif
 #define TH_FAULT_MIN_REQ (64 * 1024ULL) /* a fault only hits a request this far into its body */
+/* A slow reader (slow_at) takes this much of a request at a time, then pauses: about
+ * 100-160 KiB/s, well above the client's low-speed limit (1 KiB/s), so it is slow, not dead. */
+#define TH_SLOW_CHUNK 4096
+#define TH_SLOW_PAUSE_MS 25L
 
 typedef struct th_proxy {
     int lfd;
@@ -240,12 +246,17 @@ typedef struct th_proxy {
     /* One-shot: the next VOD/STS API request (POST /) gets its answer this late. */
     _Atomic long rpc_delay_ms;
     _Atomic int rpc_delays;
+    /* One-shot like reset_at: the connection then reads the request slowly for slow_ms. */
+    _Atomic unsigned long long slow_at;
+    _Atomic long slow_ms;
+    _Atomic int slows;
 } th_proxy;
 
 typedef struct th_conn {
     int cfd, sfd;
     unsigned long long req_bytes; /* upstream bytes since the last downstream data */
     long long stalled_until;
+    long long slow_until; /* reads the request slowly until then (slow_at) */
 } th_conn;
 
 TH void th_conn_close(th_conn *c, int rst)
@@ -348,6 +359,7 @@ TH void *th_proxy_main(void *arg)
                 conns[slot].sfd = sfd;
                 conns[slot].req_bytes = 0;
                 conns[slot].stalled_until = 0;
+                conns[slot].slow_until = 0;
                 atomic_fetch_add(&px->accepted, 1);
                 continue;
             }
@@ -358,7 +370,9 @@ TH void *th_proxy_main(void *arg)
             int from = up ? c->cfd : c->sfd, to = up ? c->sfd : c->cfd;
             if (pf[k].fd != from)
                 continue; /* slot reused in this round */
-            ssize_t got = recv(from, buf, 65536, 0);
+            long long t_rd = th_now_ms();
+            int slow = up && c->slow_until > t_rd;
+            ssize_t got = recv(from, buf, slow ? TH_SLOW_CHUNK : 65536, 0);
             if (got <= 0) {
                 th_conn_close(c, 0);
                 continue;
@@ -388,6 +402,12 @@ TH void *th_proxy_main(void *arg)
                     c->stalled_until = th_now_ms() + atomic_load(&px->stall_ms);
                     atomic_fetch_add(&px->stalls, 1);
                 }
+                if (c->req_bytes > TH_FAULT_MIN_REQ && th_fire(&px->slow_at, total)) {
+                    c->slow_until = t_rd + atomic_load(&px->slow_ms);
+                    atomic_fetch_add(&px->slows, 1);
+                }
+                if (c->slow_until > t_rd && c->stalled_until < t_rd + TH_SLOW_PAUSE_MS)
+                    c->stalled_until = t_rd + TH_SLOW_PAUSE_MS;
             } else {
                 atomic_fetch_add(&px->down_bytes, len);
                 if (c->req_bytes > TH_FAULT_MIN_REQ &&
@@ -431,6 +451,9 @@ TH void th_proxy_start(th_proxy *px)
     atomic_init(&px->truncates, 0);
     atomic_init(&px->rpc_delay_ms, 0L);
     atomic_init(&px->rpc_delays, 0);
+    atomic_init(&px->slow_at, 0ULL);
+    atomic_init(&px->slow_ms, 0L);
+    atomic_init(&px->slows, 0);
     px->lfd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(px->lfd >= 0);
     struct sockaddr_in sa;
@@ -438,7 +461,7 @@ TH void th_proxy_start(th_proxy *px)
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(bind(px->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(px->lfd, 128), 0);
+    assert_int_equal(listen(px->lfd, TH_PROXY_MAXCONN), 0);
     socklen_t sl = sizeof sa;
     assert_int_equal(getsockname(px->lfd, (struct sockaddr *)&sa, &sl), 0);
     px->port = ntohs(sa.sin_port);

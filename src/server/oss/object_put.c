@@ -55,6 +55,18 @@ static void reply_written(http_request *r, const oss_upload *u)
     http_respond(r, 200, resp);
 }
 
+/* The object stored at the key has exactly the bytes of this (digested) upload. */
+static int put_matches_stored(http_request *r, const oss_upload *u)
+{
+    vodup_meta_object o;
+    int same = 0;
+    if (vodup_meta_object_get(r->srv->meta, r->bucket, r->key, r->key_len, &o) == VODUP_META_OK) {
+        same = o.has_md5 && o.size == u->size && memcmp(o.md5, u->md5sum, 16) == 0;
+        vodup_meta_object_clear(&o);
+    }
+    return same;
+}
+
 /* A PutObject allowed only as a retry of what is stored: the same bytes get the same
  * answer and change nothing; other bytes are refused. Nothing is written either way. */
 static void put_replay(http_request *r, oss_upload *u)
@@ -65,13 +77,7 @@ static void put_replay(http_request *r, oss_upload *u)
         oss_error(r, OSS_ERR_InvalidDigest, "The Content-MD5 you specified did not match what was received.");
         return;
     }
-    vodup_meta_object o;
-    int same = 0;
-    if (vodup_meta_object_get(r->srv->meta, r->bucket, r->key, r->key_len, &o) == VODUP_META_OK) {
-        same = o.has_md5 && o.size == u->size && memcmp(o.md5, u->md5sum, 16) == 0;
-        vodup_meta_object_clear(&o);
-    }
-    if (!same) {
+    if (!put_matches_stored(r, u)) {
         oss_error(r, OSS_ERR_AccessDenied,
                   "This media's upload is complete; get new credentials (RefreshUploadVideo) to upload it again.");
         return;
@@ -111,6 +117,13 @@ static void put_finish(http_request *r)
     int rc = vodup_meta_object_put_guarded(r->srv->meta, &o, oss_write_guard(r, &g));
     if (rc != VODUP_META_OK) {
         oss_upload_discard(r, u);
+        /* A retry that overlapped its own earlier attempt (the client gave up waiting
+         * for that one's answer, but it still arrived and completed the media while
+         * this one was in flight) is a replay too: the same bytes get the same answer. */
+        if (rc == VODUP_META_EDENIED && put_matches_stored(r, u)) {
+            reply_written(r, u);
+            return;
+        }
         if (!oss_guard_refused(r, rc))
             oss_error(r, OSS_ERR_InternalError, "Recording the object failed; nothing was stored.");
         return;
