@@ -66,4 +66,10 @@
     "+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
 #define VODUPD_TLS_MAX_CHAIN 16 /* certificates in --tls-cert: leaf and intermediates */
 
+/* How long a multipart upload opened by upload credentials outlives the newest credential
+ * that wrote to it (--upload-cred-grace): time for a client that paused or queued the file
+ * to fetch fresh credentials (RefreshUploadVideo) and go on. At least this, and at least
+ * one --upload-auth-ttl. */
+#define VODUPD_DEFAULT_UPLOAD_CRED_GRACE 3600
+
 #endif

@@ -202,9 +202,10 @@ static void expire_uploads(vodupd *s, time_t *last)
 }
 
 /* Aborts multipart uploads opened by upload credentials (UploadAuth) once the newest
- * credential that wrote to them has expired, plus one more credential lifetime (the
- * grace a client has to fetch fresh credentials and resume): nobody can finish them any
- * more, and each would hold parts and a place in the account's --max-uploads for days.
+ * credential that wrote to them has expired, plus --upload-cred-grace (the time a client
+ * that paused or queued the file has to fetch fresh credentials and resume): nobody can
+ * finish them any more, and each would hold parts and a place in the account's
+ * --max-uploads for days.
  * The query reads an index of such uploads only, so it runs with the passes. */
 static void expire_credential_uploads(vodupd *s, time_t *last)
 {
@@ -212,7 +213,7 @@ static void expire_credential_uploads(vodupd *s, time_t *last)
     if (now == *last) /* passes come with every kick: once a second is plenty */
         return;
     *last = now;
-    time_t before = now - (time_t)s->upload_auth_ttl;
+    time_t before = now - (time_t)s->upload_cred_grace;
     int n, any = 0;
     while ((n = vodup_meta_upload_expire_creds(s->meta, before, 1000)) > 0) {
         fprintf(stderr, "vodupd: aborted %d multipart upload(s) whose upload credentials expired\n", n);

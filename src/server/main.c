@@ -70,6 +70,9 @@ static const char USAGE_SERVE[] =
     "  --workers N        threads for flushes and commits (default 8)\n"
     "  --max-uploads N    open multipart uploads per account (default 10000)\n"
     "  --upload-auth-ttl S  lifetime of UploadAuth credentials in seconds (default 3000)\n"
+    "  --upload-cred-grace S  a multipart upload opened by UploadAuth credentials is aborted\n"
+    "                     S seconds after the newest credential that wrote to it expired\n"
+    "                     (default: the larger of 3600 and --upload-auth-ttl)\n"
     "  --upload-expiry-days N  abort multipart uploads unfinished after N days (default 7; 0 never)\n"
     "  --callback-allow CIDR  let event callbacks reach this range too (repeatable), e.g.\n"
     "                     10.1.2.0/24; by default they reach public unicast addresses only\n"
@@ -325,7 +328,8 @@ static int cmd_serve(int argc, char **argv)
     const char *trusted[VODUPD_MAX_TRUSTED_PROXIES];
     size_t ntrusted = 0;
     enum { OPT_MAX_CONN = 0x100, OPT_MAX_PER_IP, OPT_HEAD_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MIN_BODY_RATE,
-           OPT_BODY_WINDOW, OPT_TRUSTED_PROXY, OPT_RATE_PER_KEY, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_ADMIN_LISTEN };
+           OPT_BODY_WINDOW, OPT_TRUSTED_PROXY, OPT_RATE_PER_KEY, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_ADMIN_LISTEN, OPT_CRED_GRACE };
+    long cred_grace = -1;
     const char *tls_listen = NULL, *tls_cert = NULL, *tls_key = NULL, *admin_listen = NULL;
     long rate_per_key = VODUPD_DEFAULT_RATE_PER_KEY;
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
@@ -351,6 +355,7 @@ static int cmd_serve(int argc, char **argv)
                                          {"body-rate-window", required_argument, NULL, OPT_BODY_WINDOW},
                                          {"trusted-proxy", required_argument, NULL, OPT_TRUSTED_PROXY},
                                          {"rate-per-key", required_argument, NULL, OPT_RATE_PER_KEY},
+                                         {"upload-cred-grace", required_argument, NULL, OPT_CRED_GRACE},
                                          {"tls-listen", required_argument, NULL, OPT_TLS_LISTEN},
                                          {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
                                          {"tls-key", required_argument, NULL, OPT_TLS_KEY},
@@ -426,6 +431,13 @@ static int cmd_serve(int argc, char **argv)
                 return 2;
             }
             trusted[ntrusted++] = optarg;
+            break;
+        case OPT_CRED_GRACE:
+            cred_grace = strtol(optarg, &end, 10);
+            if (cred_grace < 1 || cred_grace > 30L * 86400) {
+                fprintf(stderr, "vodupd serve: --upload-cred-grace wants 1..2592000 seconds, got '%s'\n", optarg);
+                return 2;
+            }
             break;
         case OPT_RATE_PER_KEY:
             rate_per_key = strtol(optarg, &end, 10);
@@ -504,6 +516,8 @@ static int cmd_serve(int argc, char **argv)
     s.data_dir = (char *)data_dir;
     s.max_uploads_per_account = max_uploads;
     s.upload_auth_ttl = auth_ttl;
+    s.upload_cred_grace = cred_grace > 0 ? cred_grace
+                          : auth_ttl > VODUPD_DEFAULT_UPLOAD_CRED_GRACE ? auth_ttl : VODUPD_DEFAULT_UPLOAD_CRED_GRACE;
     s.event_max_attempts = max_attempts;
     s.upload_expiry = (long)expiry_days * 86400L;
     s.callback_allow_private = allow_private;

@@ -37,6 +37,7 @@ typedef struct vodupd {
     int n_callback_allow;          /* ranges callbacks may reach despite the default deny list */
     vodupd_cidr callback_allow[VODUPD_MAX_CALLBACK_ALLOW];
     int upload_auth_ttl;           /* seconds UploadAuth credentials live (3000) */
+    long upload_cred_grace;        /* seconds past its credentials' expiry an upload of upload credentials lives */
     long upload_expiry;            /* seconds after which an unfinished multipart upload is aborted; 0 never */
     struct events *events;         /* the callback sender (events/events.h) */
     struct token_keys *token_keys; /* seals temporary credentials (auth/token.h) */

@@ -18,7 +18,7 @@ const TTL = 5;         // --upload-auth-ttl of `short`
 let srv, short;
 
 before(withLogs(async () => {
-  [srv, short] = await Promise.all([startVodupd(), startVodupd({ extraArgs: ['--upload-auth-ttl', String(TTL)] })]);
+  [srv, short] = await Promise.all([startVodupd(), startVodupd({ extraArgs: ['--upload-auth-ttl', String(TTL), '--upload-cred-grace', String(TTL)] })]);
 }));
 
 after(async () => {
