@@ -45,6 +45,7 @@ typedef struct app_config {
 typedef struct app_owned {
     char *media_id;
     const char *user;     /* borrowed from the config */
+    int image;            /* 1: an ImageId (GetImageInfo), 0: a VideoId (GetVideoInfo) */
 } app_owned;
 
 typedef struct app {
@@ -69,9 +70,10 @@ void app_config_free(app_config *cfg);
  * the time taken does not tell how close a guess was. */
 const char *app_authenticate(const app_config *cfg, const char *token);
 
-/* handlers.c: the /api/ endpoints. user is authenticated; body is the request's JSON. */
-void app_handle_api(app *a, const char *method, const char *url, const char *user, const char *body, size_t len,
-                    app_reply *out);
+/* handlers.c: the /api/ endpoints. user is authenticated; body is the request's JSON;
+ * conn gives GET endpoints their query arguments. */
+void app_handle_api(app *a, struct MHD_Connection *conn, const char *method, const char *url, const char *user,
+                    const char *body, size_t len, app_reply *out);
 /* Fills out with {"Code","Message"} and status. */
 void app_error(app_reply *out, unsigned status, const char *code, const char *message);
 

@@ -101,7 +101,7 @@ static json_t *pick(json_t *from, const char *const *keys)
     return o;
 }
 
-static void remember(app *a, const char *media_id, const char *user)
+static void remember(app *a, const char *media_id, const char *user, int image)
 {
     if (!media_id)
         return;
@@ -111,21 +111,30 @@ static void remember(app *a, const char *media_id, const char *user)
     free(o->media_id);
     o->media_id = strdup(media_id);
     o->user = user;
+    o->image = image;
     a->next_owned = (a->next_owned + 1) % APP_MAX_OWNED;
     if (a->nowned < APP_MAX_OWNED)
         a->nowned++;
     pthread_mutex_unlock(&a->mu);
 }
 
+/* What user was handed credentials for media_id by this server as: 0 a video, 1 an image;
+ * -1 if not (never, for someone else, or forgotten). */
+static int owned_kind(app *a, const char *media_id, const char *user)
+{
+    int kind = -1;
+    pthread_mutex_lock(&a->mu);
+    for (size_t i = 0; i < a->nowned && kind < 0; i++)
+        if (a->owned[i].media_id && strcmp(a->owned[i].media_id, media_id) == 0 && strcmp(a->owned[i].user, user) == 0)
+            kind = a->owned[i].image;
+    pthread_mutex_unlock(&a->mu);
+    return kind;
+}
+
 /* 1 if user was handed credentials for media_id by this server. */
 static int owns(app *a, const char *media_id, const char *user)
 {
-    int yes = 0;
-    pthread_mutex_lock(&a->mu);
-    for (size_t i = 0; i < a->nowned && !yes; i++)
-        yes = a->owned[i].media_id && strcmp(a->owned[i].media_id, media_id) == 0 && strcmp(a->owned[i].user, user) == 0;
-    pthread_mutex_unlock(&a->mu);
-    return yes;
+    return owned_kind(a, media_id, user) >= 0;
 }
 
 static void upload_auth(app *a, const char *user, json_t *body, app_reply *out)
@@ -145,7 +154,7 @@ static void upload_auth(app *a, const char *user, json_t *body, app_reply *out)
     static const char *const keys[] = {"VideoId", "UploadAddress", "UploadAuth", "RequestId", NULL};
     out->status = 200;
     out->body = pick(r, keys);
-    remember(a, json_string_value(json_object_get(r, "VideoId")), user);
+    remember(a, json_string_value(json_object_get(r, "VideoId")), user, 0);
     json_decref(r);
 }
 
@@ -185,7 +194,42 @@ static void image_upload_auth(app *a, const char *user, json_t *body, app_reply 
                                        NULL};
     out->status = 200;
     out->body = pick(r, keys);
-    remember(a, json_string_value(json_object_get(r, "ImageId")), user);
+    remember(a, json_string_value(json_object_get(r, "ImageId")), user, 1);
+    json_decref(r);
+}
+
+/* GET /api/media?id=: what VOD says of one of the user's own media (GetVideoInfo or
+ * GetImageInfo), flattened to {VideoId|ImageId, Status, Size, Title, CreationTime, ...}.
+ * Media the user did not start through this server answer 404 exactly as unknown ids
+ * do, so that nobody can learn whether someone else's id exists. */
+static void media(app *a, const char *user, json_t *body, app_reply *out)
+{
+    const char *id = json_string_value(json_object_get(body, "id"));
+    if (!id || !*id)
+        return app_error(out, 400, "MissingParameter", "The query argument id (a VideoId or ImageId) is required.");
+    int image = owned_kind(a, id, user);
+    if (image < 0)
+        return app_error(out, 404, "NotFound", "You have no media with this id.");
+    params p = {.n = 0};
+    add(&p, image ? "ImageId" : "VideoId", id);
+    json_t *r = call(a, VOD_VERSION, image ? "GetImageInfo" : "GetVideoInfo", &p, out);
+    if (!r)
+        return;
+    if (image) {
+        static const char *const keys[] = {"ImageId", "Status", "Title", "CreationTime", "ImageType", "URL", NULL};
+        json_t *info = json_object_get(r, "ImageInfo");
+        out->body = pick(info, keys);
+        /* Images keep their size with their original file, videos at the top. */
+        json_t *size = json_object_get(json_object_get(info, "Mezzanine"), "FileSize");
+        if (size)
+            json_object_set(out->body, "Size", size);
+    } else {
+        static const char *const keys[] = {"VideoId", "Status", "Size", "Title", "CreationTime", "Duration",
+                                           "CoverURL", NULL};
+        out->body = pick(json_object_get(r, "Video"), keys);
+    }
+    json_object_set(out->body, "RequestId", json_object_get(r, "RequestId"));
+    out->status = 200;
     json_decref(r);
 }
 
@@ -236,21 +280,31 @@ static void sts(app *a, const char *user, json_t *body, app_reply *out)
     json_decref(r);
 }
 
-void app_handle_api(app *a, const char *method, const char *url, const char *user, const char *body, size_t len,
-                    app_reply *out)
+void app_handle_api(app *a, struct MHD_Connection *conn, const char *method, const char *url, const char *user,
+                    const char *body, size_t len, app_reply *out)
 {
     static const struct {
         const char *path;
+        const char *method;
         void (*fn)(app *, const char *, json_t *, app_reply *);
-    } routes[] = {{"/api/upload-auth", upload_auth},
-                  {"/api/refresh-auth", refresh_auth},
-                  {"/api/image-upload-auth", image_upload_auth},
-                  {"/api/sts", sts}};
+    } routes[] = {{"/api/upload-auth", "POST", upload_auth},
+                  {"/api/refresh-auth", "POST", refresh_auth},
+                  {"/api/image-upload-auth", "POST", image_upload_auth},
+                  {"/api/sts", "POST", sts},
+                  {"/api/media", "GET", media}};
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (strcmp(url, routes[i].path) != 0)
             continue;
-        if (strcmp(method, "POST") != 0)
-            return app_error(out, 405, "MethodNotAllowed", "Use POST.");
+        if (strcmp(method, routes[i].method) != 0)
+            return app_error(out, 405, "MethodNotAllowed", routes[i].method[0] == 'G' ? "Use GET." : "Use POST.");
+        if (routes[i].method[0] == 'G') {
+            /* A GET's fields are its query arguments (MHD has decoded them). */
+            const char *id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
+            json_t *q = json_pack("{s:s?}", "id", id);
+            routes[i].fn(a, user, q, out);
+            json_decref(q);
+            return;
+        }
         json_error_t jerr;
         json_t *j = len ? json_loadb(body, len, 0, &jerr) : json_object();
         if (!json_is_object(j)) {

@@ -3,8 +3,8 @@
  *   vodup-app-server CONFIG.json
  *
  * Authenticates its users by bearer token, holds the account AccessKey, and offers
- * POST /api/upload-auth, /api/refresh-auth, /api/image-upload-auth and /api/sts; serves
- * static_dir under /. See README.md. Stops on SIGTERM or SIGINT. */
+ * POST /api/upload-auth, /api/refresh-auth, /api/image-upload-auth and /api/sts, and
+ * GET /api/media?id= (the user's own media only); serves static_dir under /. See README.md. Stops on SIGTERM or SIGINT. */
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -125,7 +125,7 @@ static app_mhd_result handle(void *cls, struct MHD_Connection *conn, const char 
     if (rq->too_big)
         app_error(&rep, 413, "RequestTooLarge", "The body may be at most 64 KiB.");
     else if (is_api)
-        app_handle_api(a, method, url, rq->user, rq->body ? rq->body : "", rq->len, &rep);
+        app_handle_api(a, conn, method, url, rq->user, rq->body ? rq->body : "", rq->len, &rep);
     else
         app_serve_static(a, method, url, &rep);
     return send_reply(conn, method, url, rq, &rep);

@@ -3,7 +3,8 @@
 // live 10 s:
 // - three files at once, one of 50 MiB; one paused and resumed (traffic stops while
 //   paused), one cancelled and resumed; credentials renewed ahead of expiry with no part
-//   failing; every media UploadSucc with the right size and MD5; screenshots kept;
+//   failing; every media UploadSucc with the right size and MD5, as the page's list shows
+//   (from the app server's GET /api/media); screenshots kept;
 // - the same page from a non-localhost http origin (no crypto.subtle: the JavaScript HMAC),
 //   reloaded mid-upload: the upload goes on from its IndexedDB record, sending fewer bytes
 //   after the reload than the file's size.
@@ -97,12 +98,19 @@ describe('demo page in Chromium', { skip }, () => {
 
   /** The media of these files: UploadSucc, the file's size, and the stored bytes' MD5. */
   async function checkMedia(p, files) {
-    const ids = await p.$$eval('#media tr[data-media-id]', trs => trs.map(tr => [tr.cells[0].textContent, tr.dataset.mediaId]));
+    // The page lists what the app server's GET /api/media says (VOD's Status and Size).
+    await p.waitForFunction(() => [...document.querySelectorAll('#media tr[data-media-id]')].every(tr => tr.dataset.vodStatus !== undefined),
+      null, { timeout: 20000 * SLOW, polling: 50 });
+    const ids = await p.$$eval('#media tr[data-media-id]', trs => trs.map(tr => [tr.cells[0].textContent, tr.dataset.mediaId,
+      tr.cells[1].textContent, tr.dataset.vodSize, tr.querySelector('a')?.getAttribute('href')]));
     const vod = vodClient(srv);
     for (const f of files) {
       const name = path.basename(f);
       const hit = ids.filter(([n]) => n === name);
       assert.equal(hit.length, 1, `${name} listed once among the uploaded media`);
+      assert.equal(hit[0][2], 'UploadSucc', `${name}: the list shows VOD's status`);
+      assert.equal(Number(hit[0][3]), fs.statSync(f).size, `${name}: the list shows VOD's size`);
+      assert.equal(hit[0][4], `/api/media?id=${hit[0][1]}`, `${name}: links to its media info`);
       const info = await vod.request('GetVideoInfo', { VideoId: hit[0][1] });
       assert.equal(info.Video.Status, 'UploadSucc', name);
       assert.equal(Number(info.Video.Size), fs.statSync(f).size, `${name}: size`);

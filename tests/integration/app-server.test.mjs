@@ -192,6 +192,48 @@ describe('app server', () => {
     assert.equal(JSON.parse(up.stdout.trim()).Status, 'Normal'); // as GetImageInfo says
   }));
 
+  it('GET /api/media: the owner gets VOD\'s Status and Size; another user and unknown ids 404; no token 401', T, withLogs(async () => {
+    const c = await request(app.port, { method: 'POST', path: '/api/upload-auth', token: ALICE, body: { Title: 'mine', FileName: 'mine.mp4' } });
+    assert.equal(c.status, 200, c.text);
+    const id = c.json.VideoId;
+    const q = `/api/media?id=${encodeURIComponent(id)}`;
+    let r = await request(app.port, { path: q, token: ALICE });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.VideoId, id);
+    assert.equal(r.json.Status, 'Uploading'); // created, no byte stored yet
+    assert.equal(r.json.Title, 'mine');
+    const up = { addr: JSON.parse(Buffer.from(c.json.UploadAddress, 'base64')), auth: JSON.parse(Buffer.from(c.json.UploadAuth, 'base64')) };
+    await uploadClient(up).put(up.addr.FileName, Buffer.alloc(4321, 3));
+    r = await request(app.port, { path: q, token: ALICE });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.Status, 'UploadSucc');
+    assert.equal(Number(r.json.Size), 4321);
+    assert.ok(!r.text.includes(srv.creds.AccessKeySecret));
+    // Bob gets what an unknown id gets: nothing tells him that Alice's id exists.
+    const bob = await request(app.port, { path: q, token: BOB });
+    assert.equal(bob.status, 404, bob.text);
+    const unknown = await request(app.port, { path: '/api/media?id=0123456789abcdef0123456789abcdef', token: BOB });
+    assert.equal(unknown.status, 404, unknown.text);
+    assert.deepEqual(bob.json, unknown.json);
+    r = await request(app.port, { path: q });
+    assert.equal(r.status, 401, r.text);
+    r = await request(app.port, { path: '/api/media', token: ALICE });
+    assert.equal(r.status, 400, r.text);
+    r = await request(app.port, { method: 'POST', path: q, token: ALICE, body: {} });
+    assert.equal(r.status, 405, r.text);
+    // An image: its size comes from GetImageInfo's Mezzanine.
+    const img = await request(app.port, { method: 'POST', path: '/api/image-upload-auth', token: BOB, body: { ImageExt: 'png' } });
+    assert.equal(img.status, 200, img.text);
+    const iup = { addr: JSON.parse(Buffer.from(img.json.UploadAddress, 'base64')), auth: JSON.parse(Buffer.from(img.json.UploadAuth, 'base64')) };
+    await uploadClient(iup).put(iup.addr.FileName, Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(992, 7)]));
+    r = await request(app.port, { path: `/api/media?id=${img.json.ImageId}`, token: BOB });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.ImageId, img.json.ImageId);
+    assert.equal(r.json.Status, 'Normal'); // as GetImageInfo says of a stored image
+    assert.equal(Number(r.json.Size), 1000);
+    assert.equal((await request(app.port, { path: `/api/media?id=${img.json.ImageId}`, token: ALICE })).status, 404);
+  }));
+
   it('answers 501 for /api/sts without a role, and STS credentials with one', T, withLogs(async () => {
     const no = await request(app.port, { method: 'POST', path: '/api/sts', token: ALICE, body: {} });
     assert.equal(no.status, 501, no.text);
