@@ -76,39 +76,16 @@ int vodup_oss_is_subresource(const char *name)
 
 /* ---- request helpers ------------------------------------------------------ */
 
-typedef struct span {
-    const char *p;
-    size_t n;
-} span;
+typedef vodup_span span;
 
-static span trim(const char *s)
-{
-    span r = {s ? s : "", 0};
-    r.n = strlen(r.p);
-    while (r.n && (r.p[0] == ' ' || r.p[0] == '\t')) {
-        r.p++;
-        r.n--;
-    }
-    while (r.n && (r.p[r.n - 1] == ' ' || r.p[r.n - 1] == '\t'))
-        r.n--;
-    return r;
-}
-
-/* First header named name (any case), or NULL. */
 static const char *header(const vodup_oss_request *r, const char *name)
 {
-    for (size_t i = 0; i < r->nheaders; i++)
-        if (r->headers[i].name && strcasecmp(r->headers[i].name, name) == 0)
-            return r->headers[i].value ? r->headers[i].value : "";
-    return NULL;
+    return vodup_header_find(r->headers, r->nheaders, name);
 }
 
 static const char *query(const vodup_oss_request *r, const char *name)
 {
-    for (size_t i = 0; i < r->nquery; i++)
-        if (strcmp(r->query[i].name, name) == 0)
-            return r->query[i].value;
-    return NULL;
+    return vodup_param_find(r->query, r->nquery, name);
 }
 
 /* Copies s into a fixed field; -1 when empty or too long. */
@@ -181,8 +158,8 @@ static int canonical_resource_v1(vbuf *out, const vodup_oss_request *r)
 
 static int sts_v1(vbuf *out, const vodup_oss_request *r, const vodup_oss_auth *a)
 {
-    span md5 = trim(header(r, "content-md5"));
-    span type = trim(header(r, "content-type"));
+    span md5 = vodup_trim_ows(header(r, "content-md5"));
+    span type = vodup_trim_ows(header(r, "content-type"));
     char expires[24];
     span date;
     if (a->kind == VODUP_OSS_AUTH_V1_QUERY) {
@@ -191,10 +168,10 @@ static int sts_v1(vbuf *out, const vodup_oss_request *r, const vodup_oss_auth *a
             snprintf(expires, sizeof expires, "%lld", (long long)a->expires);
             e = expires;
         }
-        date = trim(e);
+        date = vodup_trim_ows(e);
     } else {
         const char *d = header(r, "x-oss-date");
-        date = trim(d ? d : header(r, "date"));
+        date = vodup_trim_ows(d ? d : header(r, "date"));
     }
     vbuf_puts(out, r->method);
     vbuf_putc(out, '\n');
@@ -264,7 +241,7 @@ int vodup_oss_canonical_request(vbuf *out, const vodup_oss_request *r, const vod
     vbuf_puts(out, a->additional_headers);
     vbuf_putc(out, '\n');
     const char *payload = header(r, "x-oss-content-sha256");
-    span ph = trim(payload ? payload : UNSIGNED_PAYLOAD);
+    span ph = vodup_trim_ows(payload ? payload : UNSIGNED_PAYLOAD);
     vbuf_append(out, ph.p, ph.n);
     return out->oom ? VODUP_OSS_EAUTH_NOMEM : 0;
 }
@@ -275,7 +252,7 @@ static int sts_v4(vbuf *out, const vodup_oss_request *r, const vodup_oss_auth *a
     int rc = vodup_oss_canonical_request(&creq, r, a);
     if (rc == 0) {
         char datebuf[17];
-        span date = trim(v4_date(r, a, datebuf));
+        span date = vodup_trim_ows(v4_date(r, a, datebuf));
         rc = vodup_v4_string_to_sign(out, &vodup_v4_oss, date.p, date.n, a->scope_date,
                                      a->region, a->product, vbuf_cstr(&creq), creq.len);
         rc = rc < 0 ? VODUP_OSS_EAUTH_NOMEM : 0;
@@ -408,7 +385,7 @@ static int v4_check_date(vodup_oss_auth *a, const char *date)
 {
     if (!date)
         return VODUP_OSS_EAUTH_DATE;
-    span d = trim(date);
+    span d = vodup_trim_ows(date);
     char buf[17];
     if (d.n != 16)
         return VODUP_OSS_EAUTH_DATE;
@@ -426,7 +403,7 @@ static int v4_check_payload(const vodup_oss_request *r)
     const char *p = header(r, "x-oss-content-sha256");
     if (!p)
         return 0;
-    span s = trim(p);
+    span s = vodup_trim_ows(p);
     return s.n == strlen(UNSIGNED_PAYLOAD) && memcmp(s.p, UNSIGNED_PAYLOAD, s.n) == 0
                ? 0
                : VODUP_OSS_EAUTH_FORMAT;
@@ -453,7 +430,7 @@ static int parse_v1_header(vodup_oss_auth *a, const vodup_oss_request *r, span v
         d = header(r, "date");
     if (!d)
         return VODUP_OSS_EAUTH_DATE;
-    span ds = trim(d);
+    span ds = vodup_trim_ows(d);
     char buf[64];
     if (ds.n >= sizeof buf)
         return VODUP_OSS_EAUTH_DATE;
@@ -527,7 +504,7 @@ int vodup_oss_auth_parse(vodup_oss_auth *a, const vodup_oss_request *r)
     memset(a, 0, sizeof *a);
     const char *auth = header(r, "authorization");
     if (auth) {
-        span v = trim(auth);
+        span v = vodup_trim_ows(auth);
         a->security_token = header(r, "x-oss-security-token");
         if (v.n > 4 && memcmp(v.p, "OSS ", 4) == 0)
             return parse_v1_header(a, r, v);

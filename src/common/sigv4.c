@@ -39,39 +39,17 @@ static const struct {
 
 /* ---- request helpers ------------------------------------------------------ */
 
-typedef struct span {
-    const char *p;
-    size_t n;
-} span;
-
-static span trim(const char *s)
-{
-    span r = {s ? s : "", 0};
-    r.n = strlen(r.p);
-    while (r.n && (r.p[0] == ' ' || r.p[0] == '\t')) {
-        r.p++;
-        r.n--;
-    }
-    while (r.n && (r.p[r.n - 1] == ' ' || r.p[r.n - 1] == '\t'))
-        r.n--;
-    return r;
-}
+typedef vodup_span span;
 
 static const char *header(const vodup_s3_request *r, const char *name)
 {
-    for (size_t i = 0; i < r->nheaders; i++)
-        if (r->headers[i].name && strcasecmp(r->headers[i].name, name) == 0)
-            return r->headers[i].value ? r->headers[i].value : "";
-    return NULL;
+    return vodup_header_find(r->headers, r->nheaders, name);
 }
 
 /* Query names are case-sensitive in S3 (X-Amz-Date, not x-amz-date). */
 static const char *query(const vodup_s3_request *r, const char *name)
 {
-    for (size_t i = 0; i < r->nquery; i++)
-        if (strcmp(r->query[i].name, name) == 0)
-            return r->query[i].value;
-    return NULL;
+    return vodup_param_find(r->query, r->nquery, name);
 }
 
 static int copy_span(char *dst, size_t dstsz, span s)
@@ -230,7 +208,7 @@ static int parse_payload(vodup_s3_auth *a, const char *value, int presigned)
 {
     if (!value)
         return VODUP_S3_EAUTH_PAYLOAD;
-    span v = trim(value);
+    span v = vodup_trim_ows(value);
     for (size_t i = 0; i < sizeof payload_values / sizeof *payload_values; i++) {
         if (v.n == strlen(payload_values[i].text) && memcmp(v.p, payload_values[i].text, v.n) == 0) {
             a->payload = payload_values[i].payload;
@@ -307,12 +285,12 @@ static int parse_header(vodup_s3_auth *a, const vodup_s3_request *r, span v)
         return rc;
     const char *xd = header(r, "x-amz-date");
     if (xd) {
-        rc = set_date(a, trim(xd));
+        rc = set_date(a, vodup_trim_ows(xd));
     } else {
         /* The Date header is the documented fallback; the string to sign still carries
          * the compact form. */
         const char *d = header(r, "date");
-        span ds = trim(d);
+        span ds = vodup_trim_ows(d);
         char buf[64];
         if (!d || ds.n >= sizeof buf)
             return VODUP_S3_EAUTH_DATE;
@@ -391,7 +369,7 @@ int vodup_s3_auth_parse(vodup_s3_auth *a, const vodup_s3_request *r)
             a->kind = VODUP_S3_AUTH_HEADER;
             return VODUP_S3_EAUTH_MALFORMED; /* two credentials: which one would count? */
         }
-        return parse_header(a, r, trim(auth));
+        return parse_header(a, r, vodup_trim_ows(auth));
     }
     if (in_query)
         return parse_query(a, r, 1);
@@ -499,7 +477,7 @@ int vodup_s3_sign_header(vbuf *out, const vodup_s3_request *r, const char *acces
         return VODUP_S3_EAUTH_SCOPE;
     int rc = parse_signed_headers(&a, (span){signed_headers, strlen(signed_headers)});
     if (rc == 0)
-        rc = set_date(&a, trim(header(r, "x-amz-date")));
+        rc = set_date(&a, vodup_trim_ows(header(r, "x-amz-date")));
     if (rc < 0)
         return rc;
     memcpy(a.scope_date, a.amz_date, 8);

@@ -287,6 +287,35 @@ int vodup_v4_parse_credential(const char *s, size_t n, const char *terminator, c
     return 0;
 }
 
+vodup_span vodup_trim_ows(const char *s)
+{
+    vodup_span r = {s ? s : "", 0};
+    r.n = strlen(r.p);
+    while (r.n && (r.p[0] == ' ' || r.p[0] == '\t')) {
+        r.p++;
+        r.n--;
+    }
+    while (r.n && (r.p[r.n - 1] == ' ' || r.p[r.n - 1] == '\t'))
+        r.n--;
+    return r;
+}
+
+const char *vodup_header_find(const vodup_header *h, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (h[i].name && strcasecmp(h[i].name, name) == 0)
+            return h[i].value ? h[i].value : "";
+    return NULL;
+}
+
+const char *vodup_param_find(const vodup_param *q, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(q[i].name, name) == 0)
+            return q[i].value;
+    return NULL;
+}
+
 int vodup_v4_in_list(const char *list, const char *name)
 {
     size_t n = strlen(name);

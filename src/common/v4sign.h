@@ -82,6 +82,18 @@ int vodup_v4_parse_credential(const char *s, size_t n, const char *terminator, c
 /* 1 when name (any case) is an element of the ';'-separated list, else 0. */
 int vodup_v4_in_list(const char *list, const char *name);
 
+/* Request lookups both V4 dialects (and V1) share. */
+typedef struct vodup_span {
+    const char *p;
+    size_t n;
+} vodup_span;
+/* s (NULL: "") without leading and trailing spaces and tabs; borrowed. */
+vodup_span vodup_trim_ows(const char *s);
+/* The value of the first header named name (any case; "" for a NULL value), or NULL. */
+const char *vodup_header_find(const vodup_header *h, size_t n, const char *name);
+/* The value of the first query parameter named exactly name, or NULL. */
+const char *vodup_param_find(const vodup_param *q, size_t n, const char *name);
+
 /* 1 when s[0..n) is exactly 64 lower-case hex digits. */
 int vodup_v4_is_hex64(const char *s, size_t n);
 
