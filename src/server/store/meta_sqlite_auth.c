@@ -78,23 +78,7 @@ int vodup_meta_principal_delete_revoking(vodup_meta *m, const char *kind, const 
     conn *c = meta__acquire(m);
     int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
-        sqlite3_stmt *s = meta__st(c, V_PRINCIPAL_DELETE);
-        if (s) {
-            bind_text(s, 1, kind);
-            bind_text(s, 2, account_id);
-            bind_text(s, 3, name);
-        }
-        rc = meta__run(c, s, "principal delete", VODUP_META_ENOTFOUND);
-        /* As vodup_meta_principal_delete: a user's long-term keys go with it, only once
-         * the user row was found. */
-        if (rc == VODUP_META_OK && strcmp(kind, "user") == 0) {
-            s = meta__st(c, V_USER_KEYS_DELETE);
-            if (s) {
-                bind_text(s, 1, account_id);
-                bind_text(s, 2, name);
-            }
-            rc = meta__run(c, s, "user keys delete", VODUP_META_OK);
-        }
+        rc = meta__principal_delete_tx(c, kind, account_id, name);
         /* One transaction with the deletion: there is no moment (nor crash) at which the
          * principal is gone and its temporary credentials still valid. */
         if (rc == VODUP_META_OK)

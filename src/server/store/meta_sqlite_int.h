@@ -143,6 +143,9 @@ int meta__single_write(vodup_meta *m, conn *c, sqlite3_stmt *s, const char *what
 int meta__single_update(vodup_meta *m, conn *c, sqlite3_stmt *s, const char *what);
 /* Inside a transaction: runs cached statement `id` with ?1 bound to arg. */
 int meta__run_text(conn *c, int id, const char *arg, const char *what);
+/* Deletes a user or role and, for a user, its keys, inside c's open write transaction;
+ * VODUP_META_ENOTFOUND when absent (meta_sqlite_vod.c). */
+int meta__principal_delete_tx(conn *c, const char *kind, const char *account_id, const char *name);
 int meta__run_id(conn *c, int id, int64_t arg, const char *what);
 /* Prepares a one-off statement (SQL built per call) into *s; the caller finalizes it. */
 int meta__prepare_once(conn *c, const char *sql, const char *what, sqlite3_stmt **s);

@@ -206,29 +206,36 @@ int vodup_meta_principal_list(vodup_meta *m, const char *kind, const char *accou
     return rc;
 }
 
+/* Deletes a user or role (ENOTFOUND when absent), inside the caller's write transaction. */
+int meta__principal_delete_tx(conn *c, const char *kind, const char *account_id, const char *name)
+{
+    sqlite3_stmt *s = meta__st(c, V_PRINCIPAL_DELETE);
+    if (s) {
+        bind_text(s, 1, kind);
+        bind_text(s, 2, account_id);
+        bind_text(s, 3, name);
+    }
+    int rc = meta__run(c, s, "principal delete", VODUP_META_ENOTFOUND);
+    /* A user's keys would otherwise outlive it and keep signing requests. Only after
+     * the user row was found, so that deleting an absent user (or "root", which is
+     * never a user row) cannot take the account's own keys with it. */
+    if (rc == VODUP_META_OK && strcmp(kind, "user") == 0) {
+        s = meta__st(c, V_USER_KEYS_DELETE);
+        if (s) {
+            bind_text(s, 1, account_id);
+            bind_text(s, 2, name);
+        }
+        rc = meta__run(c, s, "user keys delete", VODUP_META_OK);
+    }
+    return rc;
+}
+
 int vodup_meta_principal_delete(vodup_meta *m, const char *kind, const char *account_id, const char *name)
 {
     conn *c = meta__acquire(m);
     int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
-        sqlite3_stmt *s = meta__st(c, V_PRINCIPAL_DELETE);
-        if (s) {
-            bind_text(s, 1, kind);
-            bind_text(s, 2, account_id);
-            bind_text(s, 3, name);
-        }
-        rc = meta__run(c, s, "principal delete", VODUP_META_ENOTFOUND);
-        /* A user's keys would otherwise outlive it and keep signing requests. Only after
-         * the user row was found, so that deleting an absent user (or "root", which is
-         * never a user row) cannot take the account's own keys with it. */
-        if (rc == VODUP_META_OK && strcmp(kind, "user") == 0) {
-            s = meta__st(c, V_USER_KEYS_DELETE);
-            if (s) {
-                bind_text(s, 1, account_id);
-                bind_text(s, 2, name);
-            }
-            rc = meta__run(c, s, "user keys delete", VODUP_META_OK);
-        }
+        rc = meta__principal_delete_tx(c, kind, account_id, name);
         rc = meta__tx_end(c, rc);
     }
     meta__release(m, c);
