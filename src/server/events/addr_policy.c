@@ -14,6 +14,7 @@
  * answers that change between a check and the connection, are covered.
  */
 #include "server/events/events.h"
+#include "server/http/net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -169,30 +170,21 @@ int events_address_refused(const vodupd *s, const struct sockaddr *sa, char *why
 
 int events_parse_cidr(const char *text, vodupd_cidr *out)
 {
-    char buf[INET6_ADDRSTRLEN + 8];
+    /* One parser of address ranges in vodupd (the front's, for --trusted-proxy); it keeps
+     * IPv4 as IPv4-mapped IPv6, which the policy's own form splits back out. */
+    http_cidr c;
     memset(out, 0, sizeof *out);
-    size_t n = strlen(text);
-    if (n == 0 || n >= sizeof buf)
+    if (http_cidr_parse(&c, text) != 0)
         return -1;
-    memcpy(buf, text, n + 1);
-    char *slash = strchr(buf, '/');
-    if (slash)
-        *slash = '\0';
-    if (inet_pton(AF_INET, buf, out->addr) == 1) {
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (c.bits >= 96 && memcmp(c.net.b, mapped, sizeof mapped) == 0 && !strchr(text, ':')) {
         out->family = AF_INET;
-        out->bits = 32;
-    } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+        memcpy(out->addr, c.net.b + 12, 4);
+        out->bits = c.bits - 96;
+    } else {
         out->family = AF_INET6;
-        out->bits = 128;
-    } else
-        return -1;
-    if (slash) {
-        char *end = NULL;
-        errno = 0;
-        long bits = strtol(slash + 1, &end, 10);
-        if (errno || !end || *end || end == slash + 1 || bits < 0 || bits > out->bits)
-            return -1;
-        out->bits = (int)bits;
+        memcpy(out->addr, c.net.b, 16);
+        out->bits = c.bits;
     }
     return 0;
 }
