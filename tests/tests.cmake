@@ -131,9 +131,16 @@ endif()
 
 # libvodup.a linked as docs/client-sdk.md says (pkg-config --static), from an install.
 if(TARGET vodup_static AND EXISTS ${CMAKE_SOURCE_DIR}/examples/upload.c)
+  # A sanitizer build's archive needs the sanitizer's runtime at link time too.
+  set(VODUP_PC_EXTRA "")
+  if(VODUP_SANITIZE)
+    set(VODUP_PC_EXTRA "-fsanitize=address,undefined")
+  elseif(VODUP_TSAN)
+    set(VODUP_PC_EXTRA "-fsanitize=thread")
+  endif()
   add_test(NAME client.pkgconfig-static
            COMMAND sh ${CMAKE_SOURCE_DIR}/tests/pkgconfig/static-link.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR}
-                   ${CMAKE_C_COMPILER})
+                   ${CMAKE_C_COMPILER} "${VODUP_PC_EXTRA}")
   set_tests_properties(client.pkgconfig-static PROPERTIES
     ENVIRONMENT "VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp" TIMEOUT 300)
 endif()

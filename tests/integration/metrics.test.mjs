@@ -10,7 +10,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
-import { startVodupd, withLogs, SLOW, cleanupTmpDirs, randomBuf, signedRequest } from '../compat/lib/vodupd.mjs';
+import { startVodupd, withLogs, SLOW, cleanupTmpDirs, randomBuf, signedRequest, waitFor } from '../compat/lib/vodupd.mjs';
 import { stopServer, vodClient } from '../compat/lib/vod.mjs';
 
 const T = { timeout: 120000 * SLOW };
@@ -79,16 +79,22 @@ describe('admin listener', () => {
     await oss.initMultipartUpload('open.bin');
     const cr = await vodClient(srv).request('CreateUploadVideo', { Title: 't', FileName: 't.mp4' }, { method: 'POST' });
     assert.ok(cr.VideoId);
-    const m1 = await scrape(port);
-
     const put = { dialect: 'oss', operation: 'PutObject', status: '200' };
+    const cu = { dialect: 'rpc', operation: 'CreateUploadVideo', status: '200' };
+    const count = l => value(l, 'vodupd_request_duration_seconds_count', { dialect: 'oss' });
+    // A request is counted when it completes, which may be just after its answer arrived.
+    let m1;
+    await waitFor(async () => {
+      m1 = await scrape(port);
+      return value(m1, 'vodupd_requests_total', put) - value(m0, 'vodupd_requests_total', put) >= 2 &&
+        value(m1, 'vodupd_requests_total', cu) - value(m0, 'vodupd_requests_total', cu) >= 1 && count(m1) - count(m0) >= 3;
+    }, { timeout: 5000 * SLOW, what: 'the requests to be counted' });
+
     assert.equal(value(m1, 'vodupd_requests_total', put) - value(m0, 'vodupd_requests_total', put), 2);
     assert.equal(value(m1, 'vodupd_received_bytes_total', put) - value(m0, 'vodupd_received_bytes_total', put), 20000);
-    const cu = { dialect: 'rpc', operation: 'CreateUploadVideo', status: '200' };
     assert.equal(value(m1, 'vodupd_requests_total', cu) - value(m0, 'vodupd_requests_total', cu), 1);
     assert.ok(value(m1, 'vodupd_sent_bytes_total', cu) > 0, 'the RPC answer bytes are counted');
     assert.equal(value(m1, 'vodupd_multipart_uploads_open') - value(m0, 'vodupd_multipart_uploads_open'), 1);
-    const count = l => value(l, 'vodupd_request_duration_seconds_count', { dialect: 'oss' });
     assert.ok(count(m1) - count(m0) >= 3, 'the latency histogram counts the OSS requests');
     const inf = m1.find(s => s.name === 'vodupd_request_duration_seconds_bucket' && s.labels.le === '+Inf' &&
                         s.labels.dialect === 'oss');
@@ -109,9 +115,13 @@ describe('admin listener', () => {
                                     Format: 'JSON', Timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
     const r = await get(srv.port, `/?${q}`);
     assert.equal(r.status >= 400, true, r.text);
-    const m = await scrape(port);
+    // A request is counted when it completes, which may be just after its answer arrived.
+    let m;
+    await waitFor(async () => {
+      m = await scrape(port);
+      return value(m, 'vodupd_requests_total', { dialect: 'rpc', operation: 'other' }) >= 1;
+    }, { timeout: 5000 * SLOW, what: 'the made-up Action counted as "other"' });
     assert.ok(!m.some(s => s.labels.operation && s.labels.operation.includes('Nope')), 'raw Action never a label');
-    assert.ok(value(m, 'vodupd_requests_total', { dialect: 'rpc', operation: 'other' }) >= 1);
   }));
 
   it('/healthz is 200 ok with its checks; the public port leaves /healthz to OSS', T, withLogs(async () => {

@@ -6,7 +6,7 @@
 # archive. Fails if pkg-config fails, the link fails (e.g. libraries a stock Debian does
 # not have), or the program still needs libvodup.so; then runs it (usage: exit 2).
 set -eu
-build=$1 src=$2 cc=$3
+build=$1 src=$2 cc=$3 extra=${4:-}   # extra: link flags a sanitizer build needs
 base=${VODUP_TEST_TMP:-${TMPDIR:-/tmp}}
 mkdir -p "$base"
 tmp=$(mktemp -d "$base/pc-static.XXXXXX")
@@ -18,7 +18,7 @@ pc=$(find "$tmp/prefix" -name vodup.pc | head -n 1)
 flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --define-variable=prefix="$tmp/prefix" --static --cflags --libs vodup)
 echo "pkg-config --static --cflags --libs vodup: $flags"
 # shellcheck disable=SC2086 # the flags are words
-"$cc" -o "$tmp/upload" "$src/examples/upload.c" $flags
+"$cc" -o "$tmp/upload" "$src/examples/upload.c" $flags $extra
 if readelf -d "$tmp/upload" | grep -q 'libvodup\.so'; then
     echo "the program needs libvodup.so: the static archive was not used"
     exit 1
