@@ -106,6 +106,13 @@ add_test(NAME header.pedantic
 # The web upload SDK (web/vodup-upload.js): its signing code in node, and pages driven in
 # headless Chromium (Debian's chromium through npm's playwright-core; a test that finds no
 # /usr/bin/chromium says so and skips). tests/browser/*.test.mjs, `ctest -R browser.`.
+# A sanitized vodupd is several times slower, and the pages wait for it (their own waits
+# scale with SLOW); ctest must not cut them first.
+if(VODUP_SANITIZE OR VODUP_TSAN)
+  set(VODUP_BROWSER_TIMEOUT 1800)
+else()
+  set(VODUP_BROWSER_TIMEOUT 600)
+endif()
 if(NODE AND TARGET vodupd)
   file(GLOB VODUP_BROWSER_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/browser/*.test.mjs)
   foreach(src ${VODUP_BROWSER_TESTS})
@@ -116,7 +123,7 @@ if(NODE AND TARGET vodupd)
       ENVIRONMENT "VODUPD=$<TARGET_FILE:vodupd>;VODUP_BUILD_DIR=${CMAKE_BINARY_DIR};VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp;VODUP_SANITIZE=$<BOOL:${VODUP_SANITIZE}>"
       WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
       RESOURCE_LOCK chromium
-      TIMEOUT 600)
+      TIMEOUT ${VODUP_BROWSER_TIMEOUT})
   endforeach()
 endif()
 
