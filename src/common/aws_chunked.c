@@ -187,26 +187,15 @@ void vodup_chunked_free(vodup_chunked *d)
 
 /* ---- lines ------------------------------------------------------------------ */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int size_line(vodup_chunked *d)
 {
     const char *s = d->line;
     size_t n = d->line_len, i = 0;
     uint64_t size = 0;
-    while (i < n && hexval(s[i]) >= 0) {
+    while (i < n && vodup_hex_digit(s[i]) >= 0) {
         if (i >= 16)
             return VODUP_CHUNKED_EFORMAT;
-        size = size << 4 | (uint64_t)hexval(s[i]);
+        size = size << 4 | (uint64_t)vodup_hex_digit(s[i]);
         i++;
     }
     if (i == 0)

@@ -129,7 +129,7 @@ int vodup_uri_encode(vbuf *out, const char *in, size_t n, int keep_slash)
     return out->oom ? -1 : 0;
 }
 
-static int hex_value(char c)
+int vodup_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -155,7 +155,7 @@ int vodup_uri_decode(vbuf *out, const char *in, size_t n, int plus_is_space, int
         } else if (c == '%') {
             if (n - i < 3)
                 return -1;
-            int h = hex_value(in[i + 1]), l = hex_value(in[i + 2]);
+            int h = vodup_hex_digit(in[i + 1]), l = vodup_hex_digit(in[i + 2]);
             if (h < 0 || l < 0)
                 return -1;
             vbuf_append(out, in + run, i - run);

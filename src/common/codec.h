@@ -13,6 +13,8 @@ int vodup_base64_encode(vbuf *out, const void *in, size_t n);
 long vodup_base64_decode(unsigned char *out, const char *in, size_t n);
 
 /* Hex of n bytes into out (2n chars + NUL). */
+/* The value of hex digit c (either case), or -1. */
+int vodup_hex_digit(char c);
 void vodup_hex_lower(char *out, const unsigned char *in, size_t n);
 void vodup_hex_upper(char *out, const unsigned char *in, size_t n);
 
