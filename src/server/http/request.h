@@ -12,9 +12,10 @@
 #include <time.h>
 
 #include "common/buf.h"
-#include "common/oss_sign.h"
+#include "common/v4sign.h" /* vodup_header */
 #include "common/target.h"
 #include "server/auth/auth.h"
+#include "server/dialect.h"
 #include "server/http/response.h"
 #include "server/server.h"
 
@@ -44,7 +45,10 @@ struct http_request {
     vodup_header *headers;
     size_t nheaders;
     const char *host;
-    char request_id[25];
+    const vodup_dialect *dialect; /* the protocol this request speaks; NULL until detected */
+    unsigned char id[16];  /* the request's random id, drawn when it starts ... */
+    char request_id[VODUP_REQUEST_ID_MAX]; /* ... spelled by its dialect: in every answer and the log */
+    char log_id[25];       /* ... and as the log line's id= field (24 hex digits, the first 12 bytes) */
     struct timespec t0;
     char peer[64];         /* the client: TCP peer, or the one a trusted proxy forwards for */
     char via[64];          /* the trusted proxy, when there is one */
@@ -55,7 +59,6 @@ struct http_request {
     size_t key_len;
 
     /* who */
-    vodup_oss_auth auth;
     vodup_cred cred;
     int authenticated;
     int replay_only;       /* may only repeat what is already stored (see oss/router.c) */

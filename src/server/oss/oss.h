@@ -37,6 +37,7 @@ typedef enum oss_err {
     OSS_ERR_AccessKeyIdAndSecurityTokenNotMatch,
     OSS_ERR_StorageFull,
     OSS_ERR_QpsLimitExceeded,
+    OSS_ERR_ServiceUnavailable,
     OSS_ERR__COUNT
 } oss_err;
 
@@ -47,8 +48,7 @@ void oss_error(http_request *r, oss_err e, const char *fmt, ...) __attribute__((
 void oss_error_x(http_request *r, oss_err e, const char *extra_xml, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Parses addressing, authenticates, picks the operation and runs its begin step. */
-void oss_route(http_request *r);
+/* The dialect's entry (routing, authentication) is vodup_dialect_oss (dialect.h). */
 
 /* Shared helpers for the handlers (oss_util.c). */
 int oss_check_key(http_request *r);                 /* validates r->key; answers on error */
