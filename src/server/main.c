@@ -167,7 +167,7 @@ static int cmd_init(int argc, char **argv)
         fprintf(stderr, "vodupd init: cannot write %s/keys/master.key: %s\n", data_dir, strerror(errno));
         return 1;
     }
-    if (vodup_meta_open(&s.meta, data_dir, 1) != VODUP_META_OK) {
+    if (vodup_meta_open_sqlite(&s.meta, data_dir, 1) != VODUP_META_OK) {
         fprintf(stderr, "vodupd init: cannot create the database in %s\n", data_dir);
         return 1;
     }
@@ -554,15 +554,15 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     vodup_blobstore_file_set_reserve(s.blobs, disk_reserve, reserve_pct);
-    if (vodup_meta_open(&s.meta, data_dir, threads + workers + 2) != VODUP_META_OK) {
+    if (vodup_meta_open_sqlite(&s.meta, data_dir, threads + workers + 2) != VODUP_META_OK) {
         fprintf(stderr, "vodupd serve: cannot open the database in %s\n", data_dir);
-        s.blobs->ops->close(s.blobs);
+        vodup_blobstore_close(s.blobs);
         return 1;
     }
     /* What a crash left half done: unfinished writes, blobs written but never recorded,
      * blobs freed but not yet removed. */
     vodupd_gc_run(&s);
-    long removed = s.blobs->ops->recover(s.blobs, is_live, s.meta);
+    long removed = vodup_blob_recover(s.blobs, is_live, s.meta);
     if (removed > 0)
         fprintf(stderr, "vodupd: recovery removed %ld unreferenced blob(s)\n", removed);
 
@@ -580,7 +580,7 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "vodupd serve: out of memory\n");
         return 1;
     }
-    s.revocations = vodup_meta_revocations_open(data_dir);
+    s.revocations = vodup_meta_revocations_open_sqlite(data_dir);
     if (!s.revocations) {
         fprintf(stderr, "vodupd serve: cannot open the revocation cache in %s\n", data_dir);
         return 1;
@@ -709,7 +709,7 @@ static int cmd_serve(int argc, char **argv)
     events_stop(s.events);
     vodupd_gc_stop(&s);
     vodupd_gc_run(&s);
-    s.blobs->ops->close(s.blobs);
+    vodup_blobstore_close(s.blobs);
     vodup_meta_close(s.meta);
     token_keys_free(s.token_keys);
     auth_ratelimit_free(s.ratelimit);

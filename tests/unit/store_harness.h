@@ -77,7 +77,7 @@ static inline int store_fx_setup(void **state, const char *prefix, int pool, con
     f->dir = make_temp_dir(prefix);
     if (!f->dir)
         return -1;
-    if (vodup_meta_open(&f->m, f->dir, pool) != VODUP_META_OK)
+    if (vodup_meta_open_sqlite(&f->m, f->dir, pool) != VODUP_META_OK)
         return -1;
     if (vodup_meta_account_create(f->m, "acc1", "first", 1000) != VODUP_META_OK ||
         vodup_meta_account_create(f->m, "acc2", "second", 1000) != VODUP_META_OK ||

@@ -1245,7 +1245,7 @@ static void test_group_commit_results(void **state)
     }
     /* a second handle (another process, say) sees all of it: it was committed */
     vodup_meta *other;
-    assert_int_equal(vodup_meta_open(&other, f->dir, 1), VODUP_META_OK);
+    assert_int_equal(vodup_meta_open_sqlite(&other, f->dir, 1), VODUP_META_OK);
     int cnt = 0;
     assert_int_equal(vodup_meta_object_list(other, "b1", "g", 1, NULL, 0, 1000, count_cb, &cnt), VODUP_META_OK);
     assert_int_equal(cnt, GROUP_THREADS * ((GROUP_ROUNDS + 1) / 2));
@@ -1262,7 +1262,7 @@ static void test_reopen(void **state)
     f->m = NULL;
 
     /* A pool of one must work too. */
-    assert_int_equal(vodup_meta_open(&f->m, f->dir, 1), VODUP_META_OK);
+    assert_int_equal(vodup_meta_open_sqlite(&f->m, f->dir, 1), VODUP_META_OK);
     vodup_meta_object g;
     assert_int_equal(vodup_meta_object_get(f->m, "b1", "persist", 7, &g), VODUP_META_OK);
     assert_int_equal(g.nsegs, 2);
@@ -1286,7 +1286,7 @@ static void test_reopen(void **state)
 
     /* An unusable directory fails cleanly. */
     vodup_meta *bad = NULL;
-    assert_int_not_equal(vodup_meta_open(&bad, "/nonexistent/dir/for/vodup", 2), VODUP_META_OK);
+    assert_int_not_equal(vodup_meta_open_sqlite(&bad, "/nonexistent/dir/for/vodup", 2), VODUP_META_OK);
     assert_null(bad);
 }
 
@@ -1303,7 +1303,7 @@ static void test_nested_callbacks(void **state)
 {
     fx *f = *state;
     vodup_meta_close(f->m);
-    assert_int_equal(vodup_meta_open(&f->m, f->dir, 1), VODUP_META_OK);
+    assert_int_equal(vodup_meta_open_sqlite(&f->m, f->dir, 1), VODUP_META_OK);
     assert_int_equal(vodup_meta_bucket_list(f->m, "acc1", nested_cb, f->m), VODUP_META_OK);
 }
 

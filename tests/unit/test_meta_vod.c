@@ -724,7 +724,7 @@ static void test_callbacks_reenter(void **state)
 {
     fx *f = *state;
     vodup_meta_close(f->m);
-    assert_int_equal(vodup_meta_open(&f->m, f->dir, 1), VODUP_META_OK);
+    assert_int_equal(vodup_meta_open_sqlite(&f->m, f->dir, 1), VODUP_META_OK);
     new_media(f->m, MEDIA_ID(1), "image", "acc1", "vod", "i/1", 10);
     vodup_meta_media_filter flt = { .kind = "image", .cate_id = -1, .limit = 10 };
     size_t total;
@@ -869,7 +869,7 @@ static void test_migration_from_v1(void **state)
                 "DELETE FROM schema_version; INSERT INTO schema_version(version) VALUES(1);");
     assert_int_equal(raw_int(f, "SELECT count(*) FROM sqlite_master WHERE name = 'media'"), 0);
 
-    assert_int_equal(vodup_meta_open(&f->m, f->dir, 2), VODUP_META_OK);
+    assert_int_equal(vodup_meta_open_sqlite(&f->m, f->dir, 2), VODUP_META_OK);
     assert_int_equal(raw_int(f, "SELECT max(version) FROM schema_version"), 2);
     /* Old data is kept... */
     vodup_meta_object o;
@@ -887,7 +887,7 @@ static void test_migration_from_v1(void **state)
 
     /* Reopening a current database keeps everything and migrates nothing. */
     vodup_meta_close(f->m);
-    assert_int_equal(vodup_meta_open(&f->m, f->dir, 1), VODUP_META_OK);
+    assert_int_equal(vodup_meta_open_sqlite(&f->m, f->dir, 1), VODUP_META_OK);
     expect_status(f->m, "acc1", MEDIA_ID(1), "UploadSucc");
     assert_int_equal(event_count(f->m), 1);
     assert_int_equal(raw_int(f, "SELECT count(*) FROM schema_version"), 1);

@@ -93,27 +93,6 @@ void http_respond(http_request *r, unsigned int status, struct MHD_Response *res
     r->status = status;
 }
 
-void http_respond_buf(http_request *r, unsigned int status, const char *content_type, vbuf *body)
-{
-    size_t n = body->len;
-    char *p = vbuf_steal(body);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(n, p ? p : (void *)"", p ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!resp) {
-        free(p);
-        return;
-    }
-    if (content_type)
-        MHD_add_response_header(resp, "Content-Type", content_type);
-    r->resp_bytes = n;
-    http_respond(r, status, resp);
-}
-
-void http_respond_empty(http_request *r, unsigned int status)
-{
-    http_respond(r, status, NULL);
-}
-
 /* ---- errors answered by the front itself ---------------------------------------- */
 
 /* Before routing, the front refuses what it cannot trust (framing, header syntax) in
@@ -165,10 +144,10 @@ static void front_error(http_request *r, unsigned int status, const char *oss_co
     if (r->method && strcmp(r->method, "HEAD") == 0) {
         vbuf b64 = VBUF_INIT;
         vodup_base64_encode(&b64, x.data, x.len);
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        http_response *resp = http_response_empty();
         if (resp) {
-            MHD_add_response_header(resp, "x-oss-err", vbuf_cstr(&b64));
-            http_respond(r, status, resp);
+            http_response_header(resp, "x-oss-err", vbuf_cstr(&b64));
+            http_reply(r, status, resp);
         }
         vbuf_free(&b64);
     } else {

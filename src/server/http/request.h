@@ -15,6 +15,7 @@
 #include "common/oss_sign.h"
 #include "common/target.h"
 #include "server/auth/auth.h"
+#include "server/http/response.h"
 #include "server/server.h"
 
 typedef struct http_request http_request;
@@ -92,10 +93,9 @@ const char *http_query(const http_request *r, const char *name);
 int http_has_query(const http_request *r, const char *name);
 
 /* Answer with status and resp (taken over). Adds the common headers. Safe to call once;
- * later calls are ignored (and free resp). */
+ * later calls are ignored (and free resp). Kept for the operations that still build
+ * libmicrohttpd responses themselves; new code answers through response.h. */
 void http_respond(http_request *r, unsigned int status, struct MHD_Response *resp);
-void http_respond_buf(http_request *r, unsigned int status, const char *content_type, vbuf *body);
-void http_respond_empty(http_request *r, unsigned int status);
 
 /* Binds and listens on host:port (port 0 picks one): the socket, with *bound_port set,
  * or -1 (errno). Done before the daemon starts, so that everything derived from the

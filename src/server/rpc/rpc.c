@@ -15,7 +15,6 @@
 #include "server/config.h"
 #include "server/auth/ratelimit.h"
 #include "server/oss/oss.h"
-#include "server/oss/upload.h"
 #include "server/store/meta_vod.h"
 
 #define RPC_MAX_BODY (64 * 1024)
@@ -88,17 +87,12 @@ static void send_json(rpc_call *c, unsigned int status, json_t *body, const char
         ctype = "application/json;charset=utf-8";
     }
     json_decref(body);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(out.len, out.data ? out.data : (void *)"",
-                                                                out.data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!resp) {
-        vbuf_free(&out);
+    http_response *resp = http_response_buf(ctype, &out);
+    vbuf_free(&out);
+    if (!resp)
         return;
-    }
-    out.data = NULL;
-    MHD_add_response_header(resp, "Content-Type", ctype);
-    MHD_add_response_header(resp, "x-acs-request-id", c->request_id);
-    c->r->resp_bytes = out.len;
-    http_respond(c->r, status, resp);
+    http_response_header(resp, "x-acs-request-id", c->request_id);
+    http_reply(c->r, status, resp);
 }
 
 int rpc_error(rpc_call *c, unsigned int status, const char *code, const char *fmt, ...)
@@ -285,7 +279,7 @@ static int rpc_begin(http_request *r)
              "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X", id[0], id[1], id[2], id[3],
              id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11], id[12], id[13], id[14], id[15]);
     uint64_t len;
-    if (oss_content_length(r, &len) == 1 && len > RPC_MAX_BODY) {
+    if (http_content_length(r, &len) == 1 && len > RPC_MAX_BODY) {
         rpc_error(c, 400, "InvalidParameter", "The request body may be at most %d bytes.", RPC_MAX_BODY);
         return 0;
     }
