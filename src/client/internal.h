@@ -15,6 +15,7 @@
 #include <time.h>
 #include <curl/curl.h>
 
+#include "client/dialect.h"
 #include "common/buf.h"
 #include "vodup/vodup.h"
 
@@ -322,23 +323,23 @@ struct vodup_client {
  * callback): such a caller must not wait for or free the client. */
 int vcl_on_own_thread(const vodup_client *c);
 
-/* engine.c */
+/* The worker's (engine.h lists its files): the thread's main (loop.c); the effective
+ * pause, user pause or network policy [mu] (loop.c); a snapshot of an item into a
+ * caller-owned vodup_file_info, strings malloc'd along (events.c); an item's end
+ * (file_state.c). */
 void *vcl_worker_main(void *arg);
-/* The effective pause: user pause or network policy [mu]. */
 int vcl_paused_locked(const vodup_client *c);
-/* Snapshot of an item into a caller-owned vodup_file_info (strings malloc'd along). */
 vodup_file_info *vcl_snapshot_locked(const vcl_item *it);
 void vcl_item_free(vcl_item *it);
 
-/* ---- oss_request.c -------------------------------------------------------------------- */
-
-enum vcl_xfer_kind { X_PUT = 1, X_INIT, X_PART, X_LIST, X_COMPLETE, X_ABORT };
+/* ---- transfers (transfers.c; built by a dialect, dialect.h) ------------------------ */
 
 typedef struct vcl_xfer {
     struct vcl_xfer *next;
     vodup_client *c;
     vcl_item *it;           /* NULL when detached (an abort after delete) */
-    int kind;
+    int kind;               /* vcl_xfer_kind */
+    const vcl_dialect *dialect;     /* the one that built it, and reads its answer */
     CURL *easy;
     struct curl_slist *hdrs;
     char errbuf[CURL_ERROR_SIZE];
@@ -359,29 +360,13 @@ typedef struct vcl_xfer {
     long status;
     int list_marker;        /* ListParts paging */
     int creds_gen;          /* the credentials it was signed with (vcl_engine.creds_gen) */
-    /* stall detection (engine.c on_xferinfo) */
+    /* stall detection (transfers.c on_xferinfo) */
     uint64_t low_limit;     /* bytes per second below which a window counts as stalled */
     int64_t mark_ms;
     uint64_t mark_bytes;
     int stalled;
 } vcl_xfer;
 
-/* Builds, signs and configures x->easy for an OSS request on address a with creds k.
- * query: NULL-terminated name, value pairs (value NULL: a bare sub-resource such as
- * "uploads"). 0, VODUP_ENOMEM or VODUP_EINVAL. */
-int vcl_oss_prepare(vcl_xfer *x, const vodup_client *c, const char *method, const vcl_addr *a,
-                    const vcl_creds *k, const char *const *query, const char *content_type);
 void vcl_xfer_free(vcl_xfer *x);
-/* The OSS error of an answer body: Code and Message into the buffers ("" if none). */
-void vcl_oss_error(const vbuf *body, char *code, size_t codelen, char *message, size_t msglen);
-/* InitiateMultipartUploadResult's UploadId (malloc'd) or NULL. */
-char *vcl_oss_upload_id(const vbuf *body);
-/* ListPartsResult: calls cb per part; sets *next_marker (0 when not truncated).
- * 0, -1 malformed, VODUP_ENOMEM. */
-int vcl_oss_list_parts(const vbuf *body, int (*cb)(void *u, int n, const char *etag, uint64_t size, int has_crc,
-                                                   uint64_t crc),
-                       void *u, int *next_marker);
-/* 1 when the endpoint is real OSS (virtual-host style), 0 for path style. */
-int vcl_oss_virtual_host(const char *endpoint);
 
 #endif
