@@ -242,7 +242,7 @@ void vcl_on_done(vodup_client *c, vcl_xfer *x, CURLcode cc)
         e->acked += part->len;
         e->sent_run += part->len;
         vcl_publish(c, it);
-        vcl_save_record(c, it);
+        vcl_record_part(c, it, x->part);
         break;
     case X_COMPLETE: {
         uint64_t crc = 0;

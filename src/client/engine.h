@@ -103,6 +103,7 @@ int vcl_expiring(const vodup_client *c, const vcl_engine *e);
 
 /* resume.c */
 void vcl_save_record(vodup_client *c, vcl_item *it);
+void vcl_record_part(vodup_client *c, vcl_item *it, size_t i);
 void vcl_remove_record(vodup_client *c, vcl_item *it);
 int vcl_adopt_record(vodup_client *c, vcl_item *it, vcl_record *r);
 

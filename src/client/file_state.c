@@ -54,11 +54,15 @@ void vcl_reset_all(vcl_engine *e)
     e->known = 0;
 }
 
+/* Closes what an item holds open: the source file, and its record's journal (the next
+ * record write opens it again; an inactive item must not hold descriptors, as a list
+ * of thousands of files would run out). */
 void vcl_close_fd(vcl_engine *e)
 {
     if (e->fd >= 0)
         close(e->fd);
     e->fd = -1;
+    vcl_journal_close(&e->journal);
 }
 
 void vcl_item_free(vcl_item *it)

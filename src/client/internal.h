@@ -119,8 +119,37 @@ int vcl_record_load(const char *file, vcl_record *out);
 int vcl_record_parse(const char *text, size_t len, vcl_record *out);
 /* The record as JSON text (malloc'd), or NULL on oom. */
 char *vcl_record_dump(const vcl_record *r);
-/* Atomic replace. 0 or VODUP_EIO / VODUP_ENOMEM. */
-int vcl_record_save(const char *file, const vcl_record *r);
+struct vcl_job;
+
+/* An open record file: the worker appends acknowledged parts to it; the sync thread
+ * flushes it. Reference-counted: a queued flush keeps it alive after the worker let go. */
+typedef struct vcl_journal {
+    _Atomic int refs;
+    _Atomic int queued;     /* a flush job is queued and not yet begun */
+    _Atomic int dir_dirty;  /* the directory changed (the rename, an unlink): flush it too */
+    _Atomic int gone;       /* the file was removed: nothing of it to flush */
+    int fd;                 /* -1: only the directory */
+    char *file;
+} vcl_journal;
+
+/* Atomic replace of the record with r (parts included), the journal emptied. Without
+ * jn_out: flushed before it returns (tmp, rename, directory). With jn_out: *jn_out is
+ * the file open for vcl_journal_append, not flushed yet (vcl_journal_flush_job). 0 or
+ * VODUP_EIO / VODUP_ENOMEM. */
+int vcl_record_save(const char *file, const vcl_record *r, vcl_journal **jn_out);
+/* Appends one acknowledged part: one write(2), no flush. 0, VODUP_EIO, VODUP_ENOMEM. */
+int vcl_journal_append(vcl_journal *jn, const vcl_rec_part *p);
+/* A job for the sync thread that flushes what jn has written so far (fdatasync, and the
+ * directory after a rename or unlink), or NULL when one is already queued (it will
+ * cover this write) or out of memory. */
+struct vcl_job *vcl_journal_flush_job(vcl_journal *jn);
+/* The record of jn was removed: a flush only syncs the directory. */
+void vcl_journal_gone(vcl_journal *jn);
+void vcl_journal_close(vcl_journal **jn);
+/* Removes the record file now; returns the job that flushes its directory (NULL: there
+ * was none, or out of memory). */
+struct vcl_job *vcl_record_unlink_job(const char *file);
+/* Removes the record file and flushes its directory here. 0 or VODUP_EIO. */
 int vcl_record_remove(const char *file);
 /* The content sample: hex SHA-256 of size(8 bytes big-endian) || first 64 KiB ||
  * middle 64 KiB || last 64 KiB. 0 or VODUP_EIO. */
@@ -241,7 +270,7 @@ typedef struct vcl_engine {
     uint64_t sent_run;      /* bytes acknowledged in requests of this process */
     uint64_t reported;      /* last progress value sent */
     int64_t reported_at;
-    int saved_dirty;        /* record needs a write */
+    vcl_journal *journal;   /* the record file, open for appends (NULL: rewrite it first) */
 } vcl_engine;
 
 typedef struct vcl_item {
@@ -284,6 +313,7 @@ struct vodup_client {
     pthread_t thread;
     vcl_jobq cbq;           /* callbacks and the auth provider, in order */
     vcl_jobq rpcq;          /* VOD API calls (STS mode) */
+    vcl_jobq syncq;         /* flushes of resume records (record.c), off the transfer loop */
     CURLM *multi;
 
     pthread_mutex_t mu;

@@ -17,11 +17,22 @@
 #include "common/crc.h"
 #include "common/xml.h"
 
+/* Hands a flush to the sync thread (NULL: nothing to do). */
+static void queue_flush(vodup_client *c, vcl_job *j)
+{
+    if (j)
+        vcl_jobq_push(&c->syncq, j);
+}
+
+/* Rewrites the record: when the upload's shape changes (address and credentials
+ * adopted, an UploadId, the parts a listing confirmed). The new file stays open as the
+ * journal of the parts acknowledged from now on. */
 void vcl_save_record(vodup_client *c, vcl_item *it)
 {
     vcl_engine *e = &it->e;
     if (!it->record_file)
         return;
+    vcl_journal_close(&e->journal);
     vcl_record r;
     memset(&r, 0, sizeof r);
     r.path = it->abspath;
@@ -49,15 +60,38 @@ void vcl_save_record(vodup_client *c, vcl_item *it)
             rp[r.nparts++] = (vcl_rec_part){(int)i + 1, e->parts[i].etag, e->parts[i].len, e->parts[i].crc};
     r.parts = rp;
     /* rec_mu orders this write against delete_file's unlink: once an item is deleted
-     * no write may bring its record back. */
+     * no write may bring its record back (appends go to the open file, never to the
+     * path, so they cannot either). */
     pthread_mutex_lock(&c->rec_mu);
     lk(c);
     int deleted = it->deleted;
     ulk(c);
     if (!deleted)
-        vcl_record_save(it->record_file, &r);   /* a failed write only costs resumability */
+        vcl_record_save(it->record_file, &r, &e->journal);   /* a failed write only costs resumability */
     pthread_mutex_unlock(&c->rec_mu);
     free(rp);
+    if (e->journal)
+        queue_flush(c, vcl_journal_flush_job(e->journal));
+}
+
+/* Part i was acknowledged: one line in the journal (a write, no flush: the sync thread
+ * flushes in batches). Without an open journal the whole record is rewritten. */
+void vcl_record_part(vodup_client *c, vcl_item *it, size_t i)
+{
+    vcl_engine *e = &it->e;
+    if (!it->record_file)
+        return;
+    if (!e->journal) {
+        vcl_save_record(c, it);
+        return;
+    }
+    vcl_part *p = &e->parts[i];
+    vcl_rec_part rp = {(int)i + 1, p->etag, p->len, p->crc};
+    if (vcl_journal_append(e->journal, &rp) != 0) {
+        vcl_save_record(c, it);   /* a write that failed half way must not stay the tail */
+        return;
+    }
+    queue_flush(c, vcl_journal_flush_job(e->journal));
 }
 
 void vcl_remove_record(vodup_client *c, vcl_item *it)
@@ -65,8 +99,12 @@ void vcl_remove_record(vodup_client *c, vcl_item *it)
     if (!it->record_file)
         return;
     pthread_mutex_lock(&c->rec_mu);
-    vcl_record_remove(it->record_file);
+    vcl_job *j = vcl_record_unlink_job(it->record_file);
     pthread_mutex_unlock(&c->rec_mu);
+    if (it->e.journal)
+        vcl_journal_gone(it->e.journal);   /* a flush queued for it has nothing left to write */
+    vcl_journal_close(&it->e.journal);
+    queue_flush(c, j);
 }
 
 int vcl_adopt_record(vodup_client *c, vcl_item *it, vcl_record *r)
