@@ -1,6 +1,8 @@
 /* main.c - the vodupd command line: init, serve, help. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <sys/file.h>
 #include <getopt.h>
 #include <limits.h>
@@ -55,7 +57,10 @@ static const char USAGE_INIT[] =
     "Creates DIR (default ./vodup-data, mode 0700) with its database, server key and a root\n"
     "account, and prints once, as JSON, the root account's AccessKey:\n"
     "  {\"AccountId\":\"...\",\"AccessKeyId\":\"...\",\"AccessKeySecret\":\"...\"}\n"
-    "The secret is not shown again: keep it. Fails if DIR is already initialised.\n";
+    "The secret is not shown again: keep it. When standard output is a file others could\n"
+    "read, it is made private (0600) first; or run `umask 077` before `init > root.json`.\n"
+    "DIR is built under a temporary name beside it and renamed into place: a failed init\n"
+    "leaves nothing behind that stops a retry. DIR must not exist or be empty.\n";
 
 static const char USAGE_SERVE[] =
     "usage: vodupd serve [--data-dir DIR] [--listen HOST:PORT] [--public-url URL] [--region R]\n"
@@ -116,7 +121,8 @@ static const char USAGE_SERVE[] =
     "Logs one line per request to stderr (never a secret). SIGTERM or SIGINT stops it\n"
     "gracefully: no new connections, requests in flight finish, then it exits 0.\n";
 
-static int make_dirs(const char *dir)
+/* Creates dir's parents (0755, like mkdir -p); dir itself is not made. */
+static int make_parents(const char *dir)
 {
     char buf[4096];
     size_t n = strlen(dir);
@@ -131,7 +137,61 @@ static int make_dirs(const char *dir)
             return -1;
         *p = '/';
     }
-    return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static void fsync_parent(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* The root account of a new data directory at dir: master key, database, account, key. */
+static int init_build(const char *dir, char account[17], char key_id[25], char secret[31])
+{
+    vodupd s;
+    memset(&s, 0, sizeof s);
+    s.data_dir = (char *)dir;
+    if (auth_master_key_create(dir, s.master_key) != 0) {
+        fprintf(stderr, "vodupd init: cannot write the master key in %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    if (vodup_meta_open(&s.meta, dir, 1) != VODUP_META_OK) {
+        fprintf(stderr, "vodupd init: cannot create the database in %s\n", dir);
+        return -1;
+    }
+    int rc = auth_random_id(account, 16, "0123456789");
+    if (rc == 0 && account[0] == '0')
+        account[0] = '1';
+    if (rc == 0)
+        rc = vodup_meta_account_create(s.meta, account, "root", time(NULL)) == VODUP_META_OK ? 0 : -1;
+    if (rc == 0)
+        rc = vodup_meta_setting_set(s.meta, "root_account", account) == VODUP_META_OK ? 0 : -1;
+    if (rc == 0)
+        rc = auth_key_create(&s, account, "root", key_id, secret);
+    vodup_meta_close(s.meta);
+    memset(s.master_key, 0, sizeof s.master_key);
+    if (rc != 0)
+        fprintf(stderr, "vodupd init: creating the root account failed\n");
+    return rc;
 }
 
 static int cmd_init(int argc, char **argv)
@@ -156,42 +216,68 @@ static int cmd_init(int argc, char **argv)
         fprintf(stderr, "vodupd init: unexpected argument '%s'\n%s", argv[optind], USAGE_INIT);
         return 2;
     }
-    char db[4096];
-    snprintf(db, sizeof db, "%s/vodup.db", data_dir);
-    if (access(db, F_OK) == 0) {
-        fprintf(stderr, "vodupd init: %s is already initialised (found %s)\n", data_dir, db);
+    char dir[4000];
+    size_t dl = strlen(data_dir);
+    while (dl > 1 && data_dir[dl - 1] == '/') /* "d/" and "d" are one directory */
+        dl--;
+    if (dl == 0 || dl >= sizeof dir) {
+        fprintf(stderr, "vodupd init: bad --data-dir '%s'\n", data_dir);
+        return 2;
+    }
+    memcpy(dir, data_dir, dl);
+    dir[dl] = '\0';
+    /* The directory appears complete or not at all: it is built under a temporary name
+     * beside it and renamed into place, so a failed init (a full disk, a kill) leaves
+     * nothing that stops the next one. An existing empty directory (one made by hand or
+     * by systemd's StateDirectory) is replaced by the rename. */
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        char db[4096];
+        snprintf(db, sizeof db, "%s/vodup.db", dir);
+        if (access(db, F_OK) == 0) {
+            fprintf(stderr, "vodupd init: %s is already initialised (found %s)\n", dir, db);
+            return 1;
+        }
+        DIR *d = S_ISDIR(st.st_mode) ? opendir(dir) : NULL;
+        int empty = d != NULL;
+        struct dirent *e;
+        while (d && empty && (e = readdir(d)) != NULL)
+            empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+        if (d)
+            closedir(d);
+        if (!empty) {
+            fprintf(stderr, "vodupd init: %s exists and is not an empty directory; init wants a new or empty one\n",
+                    dir);
+            return 1;
+        }
+    } else if (errno != ENOENT || make_parents(dir) != 0) {
+        fprintf(stderr, "vodupd init: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
     }
-    if (make_dirs(data_dir) != 0) {
-        fprintf(stderr, "vodupd init: cannot create %s: %s\n", data_dir, strerror(errno));
-        return 1;
-    }
-    vodupd s;
-    memset(&s, 0, sizeof s);
-    s.data_dir = (char *)data_dir;
-    if (auth_master_key_create(data_dir, s.master_key) != 0) {
-        fprintf(stderr, "vodupd init: cannot write %s/keys/master.key: %s\n", data_dir, strerror(errno));
-        return 1;
-    }
-    if (vodup_meta_open(&s.meta, data_dir, 1) != VODUP_META_OK) {
-        fprintf(stderr, "vodupd init: cannot create the database in %s\n", data_dir);
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.init-XXXXXX", dir);
+    if (!mkdtemp(tmp)) { /* mode 0700 */
+        fprintf(stderr, "vodupd init: cannot create a directory beside %s: %s\n", dir, strerror(errno));
         return 1;
     }
     char account[17], key_id[25], secret[31];
-    int rc = auth_random_id(account, 16, "0123456789");
-    if (rc == 0 && account[0] == '0')
-        account[0] = '1';
-    if (rc == 0)
-        rc = vodup_meta_account_create(s.meta, account, "root", time(NULL)) == VODUP_META_OK ? 0 : -1;
-    if (rc == 0)
-        rc = vodup_meta_setting_set(s.meta, "root_account", account) == VODUP_META_OK ? 0 : -1;
-    if (rc == 0)
-        rc = auth_key_create(&s, account, "root", key_id, secret);
-    vodup_meta_close(s.meta);
+    int rc = init_build(tmp, account, key_id, secret);
+    if (rc == 0 && rename(tmp, dir) != 0) {
+        fprintf(stderr, "vodupd init: cannot rename %s to %s: %s\n", tmp, dir, strerror(errno));
+        rc = -1;
+    }
     if (rc != 0) {
-        fprintf(stderr, "vodupd init: creating the root account failed\n");
+        nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        memset(secret, 0, sizeof secret);
         return 1;
     }
+    fsync_parent(dir);
+    /* `init > root.json` would leave the secret as readable as the shell's umask makes
+     * the file: a regular file others may read is made private before it is written. */
+    if (fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) &&
+        fchmod(STDOUT_FILENO, st.st_mode & 0700) == 0)
+        fprintf(stderr, "vodupd: made the output file private (mode 0%o): it holds the root secret\n",
+                (unsigned)(st.st_mode & 0700));
     json_t *j = json_pack("{s:s,s:s,s:s}", "AccountId", account, "AccessKeyId", key_id, "AccessKeySecret", secret);
     char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
     if (!out) {
@@ -199,11 +285,18 @@ static int cmd_init(int argc, char **argv)
         return 1;
     }
     printf("%s\n", out);
-    fflush(stdout);
+    int flushed = fflush(stdout) == 0;
+    memset(out, 0, strlen(out));
     free(out);
     json_decref(j);
     memset(secret, 0, sizeof secret);
-    fprintf(stderr, "vodupd: initialised %s; the AccessKeySecret above is shown only once\n", data_dir);
+    if (!flushed) {
+        fprintf(stderr, "vodupd init: writing the root AccessKey failed: %s (the data directory %s is made; its "
+                        "root secret is lost: remove it and run init again)\n",
+                strerror(errno), dir);
+        return 1;
+    }
+    fprintf(stderr, "vodupd: initialised %s; the AccessKeySecret above is shown only once\n", dir);
     return 0;
 }
 
