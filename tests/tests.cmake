@@ -152,10 +152,17 @@ if(TARGET vodup_static AND EXISTS ${CMAKE_SOURCE_DIR}/examples/upload.c)
     ENVIRONMENT "VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp" TIMEOUT 300)
 endif()
 
+# Scale-out (docs/scale-out.md): PostgreSQL, a one-node Ceph cluster with radosgw and HAProxy
+# on loopback, started and stopped by each test (scripts/scale/start, stop). Skipped, and
+# shown as skipped, when those packages are absent: `scripts/install-deps --scale`.
+add_test(NAME scale.infra COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/infra.sh)
+set_tests_properties(scale.infra PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+  ENVIRONMENT "VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp")
+
 # Labels, so a part of the suite runs alone: `ctest -L unit` (in-process, seconds),
 # `-L e2e` (real vodupd and client processes), `-L compat` (the official SDKs as peers),
-# `-L browser` (headless Chromium), `-L fuzz` (corpus replays), `-L build` (header and
-# packaging checks). Set here, once, from the names, so a new test file is labelled by
+# `-L browser` (headless Chromium), `-L scale` (PostgreSQL, Ceph, HAProxy), `-L fuzz` (corpus
+# replays), `-L build` (header and packaging checks). Set here, once, from the names, so a new test file is labelled by
 # where it lives.
 get_property(VODUP_ALL_TESTS DIRECTORY PROPERTY TESTS)
 foreach(t ${VODUP_ALL_TESTS})
@@ -169,6 +176,8 @@ foreach(t ${VODUP_ALL_TESTS})
     set(label compat)
   elseif(t MATCHES "^browser\\.")
     set(label browser)
+  elseif(t MATCHES "^scale\\.")
+    set(label scale)
   elseif(t MATCHES "^fuzz-replay\\.")
     set(label fuzz)
   else()
