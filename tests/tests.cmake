@@ -158,6 +158,15 @@ endif()
 add_test(NAME scale.infra COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/infra.sh)
 set_tests_properties(scale.infra PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
   ENVIRONMENT "VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp")
+# The S3 byte store (src/server/store/blob_s3.c) against that radosgw.
+if(TARGET vodupd_core)
+  add_executable(test_blob_s3 ${CMAKE_SOURCE_DIR}/tests/scale/test_blob_s3.c)
+  target_link_libraries(test_blob_s3 PRIVATE vodupd_core PkgConfig::CMOCKA)
+  set_target_properties(test_blob_s3 PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  add_test(NAME scale.blob_s3 COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/blob_s3.sh $<TARGET_FILE:test_blob_s3>)
+  set_tests_properties(scale.blob_s3 PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+    ENVIRONMENT "VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp")
+endif()
 
 # Labels, so a part of the suite runs alone: `ctest -L unit` (in-process, seconds),
 # `-L e2e` (real vodupd and client processes), `-L compat` (the official SDKs as peers),
