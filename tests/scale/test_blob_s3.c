@@ -3,7 +3,8 @@
  * recovery removes this node's leftovers only, never another node's writes in flight; a
  * wrong key fails plainly. Run by tests/scale/blob_s3.sh, which starts a one-node Ceph
  * cluster (scripts/scale/start --only ceph) and passes its S3_* endpoint in the environment.
- * Each test uses its own key prefix, so recoveries of one test never see another's keys.
+ * Each test uses its own key prefix under one random to the run, so recoveries of one test
+ * never see another's keys, nor those of an earlier run on the same cluster.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,10 +20,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MIB (1024u * 1024)
+static char run_prefix[8][64];   /* "<run>/<test prefix>", a few at a time */
+static int nrun_prefix;
+static char run_id[17];
 
 static vodup_blobstore_s3_config base_cfg(const char *prefix, const char *node)
 {
+    if (*prefix) {
+        char *rp = run_prefix[nrun_prefix++ % 8];
+        snprintf(rp, sizeof run_prefix[0], "%s/%s", run_id, prefix);
+        prefix = rp;
+    }
     vodup_blobstore_s3_config c = {
         .endpoint = getenv("S3_ENDPOINT"), .bucket = getenv("S3_BUCKET"),
         .region = getenv("S3_REGION"), .access_key_id = getenv("S3_ACCESS_KEY_ID"),
@@ -312,6 +320,10 @@ int main(void)
         fprintf(stderr, "test_blob_s3: SKIP: no S3_* endpoint (run it through tests/scale/blob_s3.sh)\n");
         return 77;
     }
+    unsigned char raw[8];
+    assert_int_equal(vodup_random(raw, sizeof raw), 0);
+    for (int i = 0; i < 8; i++)
+        snprintf(run_id + 2 * i, 3, "%02x", raw[i]);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_blob),
