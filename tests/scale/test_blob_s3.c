@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static char run_prefix[8][64];   /* "<run>/<test prefix>", a few at a time */
 static int nrun_prefix;
@@ -290,6 +291,53 @@ static void test_wrong_secret_fails(void **state)
     bs->ops->close(bs);
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Figures for docs/scale-out.md (printed, not asserted: the machine varies), with the bytes
+ * checked: a 32 MiB blob written with the default part size, read back in 256 KiB reads
+ * (what a GET's body reader asks for) and in one read; 200 small blobs one after another. */
+static void test_throughput_figures(void **state)
+{
+    (void)state;
+    vodup_blobstore_s3_config c = base_cfg("figures/", "node-a");
+    c.part_size = 0;   /* the default */
+    vodup_blobstore *bs = vodup_blobstore_s3_open(&c);
+    assert_non_null(bs);
+    size_t n = 32u * 1024 * 1024, step = 256 * 1024;
+    unsigned char *p = pattern(n, 7), *got = malloc(n);
+    assert_non_null(got);
+    char id[33];
+    double t0 = now_s();
+    put(bs, p, n, id);
+    double t1 = now_s();
+    for (size_t off = 0; off < n; off += step)
+        assert_int_equal(bs->ops->read(bs, id, off, got + off, step), (ssize_t)step);
+    double t2 = now_s();
+    assert_memory_equal(got, p, n);
+    memset(got, 0, n);
+    assert_int_equal(bs->ops->read(bs, id, 0, got, n), (ssize_t)n);
+    double t3 = now_s();
+    assert_memory_equal(got, p, n);
+    char small[33];
+    for (int i = 0; i < 200; i++) {
+        put(bs, p + i, 4096, small);
+        assert_int_equal(bs->ops->remove(bs, small), VODUP_BLOB_OK);
+    }
+    double t4 = now_s();
+    printf("figures: 32 MiB blob: write %.0f MB/s, read in 256 KiB reads %.0f MB/s, in one read "
+           "%.0f MB/s; 4 KiB blobs: %.0f put+remove/s\n",
+           n / 1e6 / (t1 - t0), n / 1e6 / (t2 - t1), n / 1e6 / (t3 - t2), 200 / (t4 - t3));
+    assert_int_equal(bs->ops->remove(bs, id), VODUP_BLOB_OK);
+    free(p);
+    free(got);
+    bs->ops->close(bs);
+}
+
 static void test_bad_config(void **state)
 {
     (void)state;
@@ -334,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_recover_stops_without_an_answer),
         cmocka_unit_test(test_wrong_secret_fails),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_throughput_figures),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
