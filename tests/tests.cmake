@@ -153,20 +153,27 @@ if(TARGET vodup_static AND EXISTS ${CMAKE_SOURCE_DIR}/examples/upload.c)
 endif()
 
 # Scale-out (docs/scale-out.md): PostgreSQL, a one-node Ceph cluster with radosgw and HAProxy
-# on loopback, started and stopped by each test (scripts/scale/start, stop). Skipped, and
-# shown as skipped, when those packages are absent: `scripts/install-deps --scale`.
+# on loopback, started once for all scale tests by the fixture `scale` (scale.up, scale.down:
+# scripts/scale/start, stop; down fails if a process is left). Skipped, and shown as skipped,
+# when those packages are absent: `scripts/install-deps --scale`.
+set(VODUP_SCALE_DIR ${CMAKE_BINARY_DIR}/tests/tmp/scale-cluster)
+set(VODUP_SCALE_ENV "VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp;SCALE_ENV=${VODUP_SCALE_DIR}.env")
+add_test(NAME scale.up COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/up.sh ${VODUP_SCALE_DIR})
+add_test(NAME scale.down COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/down.sh ${VODUP_SCALE_DIR})
 add_test(NAME scale.infra COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/infra.sh)
-set_tests_properties(scale.infra PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
-  ENVIRONMENT "VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp")
+set_tests_properties(scale.up PROPERTIES FIXTURES_SETUP scale SKIP_RETURN_CODE 77 TIMEOUT 180)
+set_tests_properties(scale.down PROPERTIES FIXTURES_CLEANUP scale TIMEOUT 60)
+set(VODUP_SCALE_TESTS scale.infra)
 # The S3 byte store (src/server/store/blob_s3.c) against that radosgw.
 if(TARGET vodupd_core)
   add_executable(test_blob_s3 ${CMAKE_SOURCE_DIR}/tests/scale/test_blob_s3.c)
   target_link_libraries(test_blob_s3 PRIVATE vodupd_core PkgConfig::CMOCKA)
   set_target_properties(test_blob_s3 PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   add_test(NAME scale.blob_s3 COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/blob_s3.sh $<TARGET_FILE:test_blob_s3>)
-  set_tests_properties(scale.blob_s3 PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
-    ENVIRONMENT "VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp")
+  list(APPEND VODUP_SCALE_TESTS scale.blob_s3)
 endif()
+set_tests_properties(${VODUP_SCALE_TESTS} PROPERTIES FIXTURES_REQUIRED scale SKIP_RETURN_CODE 77
+  TIMEOUT 300 ENVIRONMENT "${VODUP_SCALE_ENV}")
 
 # Labels, so a part of the suite runs alone: `ctest -L unit` (in-process, seconds),
 # `-L e2e` (real vodupd and client processes), `-L compat` (the official SDKs as peers),
