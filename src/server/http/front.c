@@ -4,11 +4,12 @@
  * libmicrohttpd 0.9.75's edge-triggered epoll mode, a client's close that arrives
  * together with the last bytes of a body is never noticed, so a truncated upload kept
  * its connection and temporary file until the idle timeout; tests/integration
- * errors.test.mjs "interrupted uploads" catches it.) Each request goes
- * through: raw target captured (uri_log) -> headers in, routed and authenticated
- * (first access call) -> body chunks to the handler -> at the end, the handler's finish
- * step, which for writing operations runs on the worker pool while the connection is
- * suspended, so a slow fdatasync never stalls the event loop -> response -> log line.
+ * errors.test.mjs "interrupted uploads" catches it.) Each request goes through: raw
+ * target captured (uri_log) -> headers in, its dialect detected, checked and routed
+ * (first access call) -> the head step (authentication, the operation's begin) on the
+ * worker pool, the connection suspended -> body chunks to the handler -> the finish step
+ * on the worker pool -> response -> log line. The front knows no protocol: the dialect
+ * table (server/dialect.h) does. docs/internals/server-pipeline.md walks through it.
  */
 #include "server/http/request.h"
 
