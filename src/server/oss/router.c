@@ -153,16 +153,6 @@ static void rescope_browser_request(http_request *r)
     r->key_len = c->scope_key_len;
 }
 
-static int upload_exists(http_request *r)
-{
-    const char *id = http_query(r, "uploadId");
-    vodup_meta_upload u;
-    if (!id || vodup_meta_upload_get(r->srv->meta, id, &u) != VODUP_META_OK)
-        return 0;
-    vodup_meta_upload_clear(&u);
-    return 1;
-}
-
 /* What the authenticated caller may do with this operation. Root keys own their
  * account's buckets (checked by the handlers); RAM users and roles need a policy that
  * allows "oss:<Operation>" on "acs:oss:*:<account>:<bucket>[/<key>]"; upload
@@ -172,42 +162,20 @@ static int authorize(http_request *r)
 {
     vodup_cred *c = &r->cred;
     if (c->has_scope) {
-        if (!auth_scope_allows(c, r->op->name, r->bucket, r->key, r->key_len)) {
-            oss_error(r, OSS_ERR_AccessDenied,
-                      "These temporary credentials may only upload the object they were issued for.");
+        core co;
+        oss_core(r, &co);
+        core_write w = r->op == &oss_op_put_object  ? CORE_WRITE_PUT
+                       : r->op == &oss_op_complete ? CORE_WRITE_COMPLETE
+                                                   : CORE_WRITE_OTHER;
+        core_scope_result res;
+        vodupd_detail d = {0};
+        vodupd_status st = core_scope_check(&co, c, r->op->name, w, r->bucket, r->key, r->key_len,
+                                            http_query(r, "uploadId"), &res, &d);
+        if (st != VODUPD_OK) {
+            oss_status_error(r, st, &d);
             return -1;
         }
-        vodup_meta_media md;
-        int rc = vodup_meta_media_find_object(r->srv->meta, r->bucket, r->key, r->key_len, &md);
-        /* Writable while the media is being uploaded, or by credentials issued after the
-         * second in which it last completed (RefreshUploadVideo for a new upload). */
-        int uploading = rc == VODUP_META_OK &&
-                        (strcmp(md.status, "Uploading") == 0 || c->issued_ms > (long long)md.modified * 1000LL + 999);
-        if (rc == VODUP_META_OK)
-            vodup_meta_media_clear(&md);
-        if (rc == VODUP_META_ENOTFOUND) {
-            oss_error(r, OSS_ERR_AccessDenied, "The upload was revoked: its media has been deleted.");
-            return -1;
-        }
-        if (rc != VODUP_META_OK) {
-            oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
-            return -1;
-        }
-        /* Once the media is complete, its upload credentials change nothing more: the
-         * application may already have been told and have looked at the content.
-         * (Credentials from a later RefreshUploadVideo may upload it again.)
-         * A client retrying a request whose answer it lost must still succeed, though:
-         * a PutObject may repeat exactly the stored bytes (checked once the body is in),
-         * and a retried Complete learns NoSuchUpload. */
-        if (!uploading && r->op == &oss_op_put_object) {
-            r->replay_only = 1;
-            return 0;
-        }
-        if (!uploading && !(r->op == &oss_op_complete && !upload_exists(r))) {
-            oss_error(r, OSS_ERR_AccessDenied,
-                      "This media's upload is complete; get new credentials (RefreshUploadVideo) to upload it again.");
-            return -1;
-        }
+        r->replay_only = res.replay_only;
         return 0;
     }
     if (!c->policy_sets && !c->temporary)
