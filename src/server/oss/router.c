@@ -323,14 +323,14 @@ static int refused_for_space(http_request *r)
 {
     vodup_blobstore *bs = r->srv->blobs;
     const http_op *op = r->op;
-    if (!op->offload || !bs->ops->space_check)
+    if (!op->offload)
         return 0;
     int grows = op == &oss_op_put_object || op == &oss_op_upload_part || op == &oss_op_initiate ||
                 op == &oss_op_put_bucket;
     uint64_t need = 0;
     if (grows && http_content_length(r, &need) != 1)
         need = 0;
-    if (bs->ops->space_check(bs, need) == VODUP_BLOB_OK || !grows)
+    if (vodup_blob_space_check(bs, need) == VODUP_BLOB_OK || !grows)
         return 0;
     oss_error(r, OSS_ERR_StorageFull, VODUP_STORAGE_FULL_MSG);
     return 1;

@@ -314,7 +314,7 @@ static const rpc_action *find_action(const rpc_action *table, const char *name)
 static int storage_full(rpc_call *c)
 {
     vodup_blobstore *bs = c->r->srv->blobs;
-    return bs->ops->space_check && bs->ops->space_check(bs, 0) != VODUP_BLOB_OK;
+    return vodup_blob_space_check(bs, 0) != VODUP_BLOB_OK;
 }
 
 static int refused_for_space(rpc_call *c, int full)
