@@ -12,6 +12,8 @@
 #include "server/auth/auth.h"
 #include "server/auth/policy.h"
 #include "server/auth/token.h"
+#include "server/config.h"
+#include "server/store/meta_admin.h"
 #include "server/store/meta_vod.h"
 
 static const char USAGE_USER[] =
@@ -39,13 +41,30 @@ static const char USAGE_KEYS[] =
     "\n"
     "Adds a new server key for temporary credentials and makes it current. Credentials\n"
     "sealed with older keys stay valid until they expire; delete an old keys/token-N.key\n"
-    "file to revoke everything it sealed. Restart vodupd (every node) to pick the key up.\n";
+    "file to revoke everything it sealed (then restart: a serving vodupd forgets no key).\n"
+    "A serving vodupd picks the new key up within 5 seconds, or at once on SIGHUP; other\n"
+    "nodes need the new file copied into their keys/ directory.\n";
+
+static const char USAGE_KEY[] =
+    "usage: vodupd key create (--root | --user NAME) [--data-dir DIR]\n"
+    "       vodupd key list (--root | --user NAME) [--data-dir DIR]\n"
+    "       vodupd key disable|enable|delete KEYID [--data-dir DIR]\n"
+    "\n"
+    "AccessKeys of the root account (--root) or of a RAM user, at most two each, as in RAM:\n"
+    "create the new key, move the clients to it, then disable and delete the old one.\n"
+    "`create` prints {\"Principal\",\"AccessKeyId\",\"AccessKeySecret\"} once. A disabled key\n"
+    "is refused from the next request on (InvalidAccessKeyId.Inactive), also by a serving\n"
+    "vodupd; `enable` takes it back into use.\n";
 
 static const char USAGE_EVENTS[] =
     "usage: vodupd events list [--data-dir DIR]\n"
+    "       vodupd events retry|drop ID [--data-dir DIR]\n"
     "\n"
     "Lists upload events not yet delivered to the application's callback URL, with their\n"
-    "attempts, next try and last error.\n";
+    "attempts, next try and last error. `retry` makes event ID due now (a serving vodupd\n"
+    "sends it within 10 seconds, without counting the wait as an attempt); `drop` deletes it\n"
+    "undelivered. An event whose callback is being sent at that moment may still arrive\n"
+    "(callbacks are at-least-once).\n";
 
 typedef struct admin {
     vodupd s;
@@ -357,6 +376,46 @@ static int event_cb(const vodup_meta_event *e, void *u)
 
 int admin_events(int argc, char **argv)
 {
+    if (argc >= 2 && (strcmp(argv[1], "retry") == 0 || strcmp(argv[1], "drop") == 0)) {
+        int retry = strcmp(argv[1], "retry") == 0;
+        args o;
+        memset(&o, 0, sizeof o);
+        int pr = parse_args(argc - 1, argv + 1, &o, USAGE_EVENTS, 1);
+        json_decref(o.policies);
+        if (pr != 0)
+            return pr > 0 ? 0 : 2;
+        char *end;
+        long long id = strtoll(o.name, &end, 10);
+        if (*end || id <= 0) {
+            fprintf(stderr, "vodupd events %s: ID is an event's Id (a number), got '%s'\n", argv[1], o.name);
+            return 2;
+        }
+        admin a;
+        if (admin_open(&a, o.data_dir) != 0)
+            return 1;
+        int found = 0;
+        json_t *all = json_array();
+        int rc = vodup_meta_event_list(a.s.meta, NULL, event_cb, all);
+        size_t i;
+        json_t *e;
+        json_array_foreach(all, i, e) found |= json_integer_value(json_object_get(e, "Id")) == id;
+        json_decref(all);
+        if (rc == VODUP_META_OK && !found)
+            rc = VODUP_META_ENOTFOUND;
+        if (rc == VODUP_META_OK)
+            rc = retry ? vodup_meta_event_defer(a.s.meta, id, time(NULL)) : vodup_meta_event_done(a.s.meta, id);
+        admin_close(&a);
+        if (rc == VODUP_META_ENOTFOUND) {
+            fprintf(stderr, "vodupd events %s: no pending event %lld (delivered or dropped already?)\n", argv[1], id);
+            return 1;
+        }
+        if (rc != VODUP_META_OK) {
+            fprintf(stderr, "vodupd events %s: the database failed\n", argv[1]);
+            return 1;
+        }
+        print_json(json_pack("{s:I,s:b}", "Id", (json_int_t)id, retry ? "Retrying" : "Dropped", 1));
+        return 0;
+    }
     admin a;
     int rc = open_single_verb(argc, argv, "list", USAGE_EVENTS, &a);
     if (rc != 0)
@@ -364,6 +423,115 @@ int admin_events(int argc, char **argv)
     json_t *out = json_array();
     rc = vodup_meta_event_list(a.s.meta, NULL, event_cb, out) == VODUP_META_OK ? 0 : 1;
     print_json(out);
+    admin_close(&a);
+    return rc;
+}
+
+/* `vodupd key ...`: --root or --user NAME for create and list, KEYID for the others. */
+int admin_key(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(USAGE_KEY, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *verb = argv[1];
+    int by_principal = strcmp(verb, "create") == 0 || strcmp(verb, "list") == 0;
+    int active = strcmp(verb, "enable") == 0;
+    if (!by_principal && strcmp(verb, "disable") != 0 && !active && strcmp(verb, "delete") != 0) {
+        fprintf(stderr, "vodupd key: unknown verb '%s'\n%s", verb, USAGE_KEY);
+        return 2;
+    }
+    /* --root and --user are this command's own; the rest is parse_args's. */
+    const char *user = NULL;
+    int root = 0;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    if (!rest)
+        return 1;
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--root") == 0) {
+            root = 1;
+        } else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc) {
+            user = argv[++i];
+        } else if (strncmp(argv[i], "--user=", 7) == 0) {
+            user = argv[i] + 7;
+        } else {
+            rest[n++] = argv[i];
+        }
+    }
+    args o;
+    memset(&o, 0, sizeof o);
+    int pr = parse_args(n, rest, &o, USAGE_KEY, !by_principal);
+    json_decref(o.policies);
+    free(rest);
+    if (pr != 0)
+        return pr > 0 ? 0 : 2;
+    if (by_principal && root == !!user) {
+        fprintf(stderr, "vodupd key %s: say whose keys: --root or --user NAME\n", verb);
+        return 2;
+    }
+    if (!by_principal && (root || user)) {
+        fprintf(stderr, "vodupd key %s: takes a KEYID only (the key says whose it is)\n", verb);
+        return 2;
+    }
+    if (user && strcmp(user, "root") == 0) {
+        fprintf(stderr, "vodupd key: 'root' is not a user name; use --root\n");
+        return 2;
+    }
+    admin a;
+    if (admin_open(&a, o.data_dir) != 0)
+        return 1;
+    const char *principal = root ? "root" : user;
+    int rc = 0;
+    if (by_principal && user) {
+        vodup_meta_principal p;
+        int r = vodup_meta_principal_get(a.s.meta, "user", a.account, user, &p);
+        if (r == VODUP_META_OK)
+            vodup_meta_principal_clear(&p);
+        if (r != VODUP_META_OK) {
+            fprintf(stderr, r == VODUP_META_ENOTFOUND ? "vodupd key %s: no user named '%s'\n"
+                                                      : "vodupd key %s: the database failed (%s)\n",
+                    verb, user);
+            admin_close(&a);
+            return 1;
+        }
+    }
+    if (strcmp(verb, "list") == 0) {
+        json_t *keys = json_array();
+        rc = vodup_meta_key_list(a.s.meta, a.account, principal, key_cb, keys) == VODUP_META_OK ? 0 : 1;
+        print_json(keys);
+    } else if (strcmp(verb, "create") == 0) {
+        char key_id[25], secret[31];
+        int r = auth_key_create_max(&a.s, a.account, principal, VODUPD_MAX_KEYS_PER_PRINCIPAL, key_id, secret);
+        if (r == -2) {
+            fprintf(stderr, "vodupd key create: %s has %d AccessKeys already, the most allowed; delete one first "
+                            "(vodupd key list %s%s)\n",
+                    root ? "the root account" : user, VODUPD_MAX_KEYS_PER_PRINCIPAL, root ? "--root" : "--user ",
+                    root ? "" : user);
+            rc = 1;
+        } else if (r != 0) {
+            fprintf(stderr, "vodupd key create: creating the AccessKey failed\n");
+            rc = 1;
+        } else {
+            print_json(json_pack("{s:s,s:s,s:s}", "Principal", principal, "AccessKeyId", key_id, "AccessKeySecret",
+                                 secret));
+        }
+        memset(secret, 0, sizeof secret);
+    } else {
+        int r = strcmp(verb, "delete") == 0 ? vodup_meta_key_delete(a.s.meta, a.account, o.name)
+                                            : vodup_meta_key_set_active(a.s.meta, a.account, o.name, active);
+        if (r == VODUP_META_ENOTFOUND) {
+            fprintf(stderr, "vodupd key %s: no AccessKey '%s' in this data directory\n", verb, o.name);
+            rc = 1;
+        } else if (r != VODUP_META_OK) {
+            fprintf(stderr, "vodupd key %s: the database failed\n", verb);
+            rc = 1;
+        } else if (strcmp(verb, "delete") == 0) {
+            print_json(json_pack("{s:s,s:b}", "AccessKeyId", o.name, "Deleted", 1));
+        } else {
+            print_json(json_pack("{s:s,s:s}", "AccessKeyId", o.name, "Status", active ? "Active" : "Inactive"));
+        }
+    }
     admin_close(&a);
     return rc;
 }
