@@ -9,5 +9,7 @@ int admin_role(int argc, char **argv);
 int admin_keys(int argc, char **argv);
 int admin_key(int argc, char **argv);
 int admin_events(int argc, char **argv);
+/* `vodupd backup --to DIR`: a consistent copy of a data directory, also while it is served. */
+int admin_backup(int argc, char **argv);
 
 #endif

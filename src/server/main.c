@@ -46,6 +46,7 @@ static const char USAGE[] =
     "  events  list, retry or drop upload events not yet delivered\n"
     "  check   verify that the database and the object files agree (also while serving)\n"
     "  config  check the configuration file and print the effective configuration\n"
+    "  backup  copy a data directory consistently, also while it is served\n"
     "  help    show this text, or `vodupd help <command>`\n"
     "\n"
     "`vodupd <command> --help` describes each command's options. --config FILE (or\n"
@@ -1062,7 +1063,7 @@ int main(int argc, char **argv)
         command_fn fn;
     } commands[] = {{"init", cmd_init},         {"serve", NULL},           {"user", admin_user},
                     {"role", admin_role},       {"key", admin_key},        {"keys", admin_keys},      {"events", admin_events},
-                    {"check", vodupd_check}};
+                    {"check", vodupd_check},    {"backup", admin_backup}};
     size_t ci = 0, nc = sizeof commands / sizeof commands[0];
     while (ci < nc && strcmp(commands[ci].name, cmd) != 0)
         ci++;
