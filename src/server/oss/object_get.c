@@ -237,17 +237,12 @@ static int get_begin(http_request *r)
         return 0;
     }
     vodup_meta_object o;
-    int rc = vodup_meta_object_get(r->srv->meta, r->bucket, r->key, r->key_len, &o);
-    if (rc == VODUP_META_ENOTFOUND) {
-        vbuf x = VBUF_INIT;
-        vodup_xml_elem(&x, "Key", r->key, r->key_len);
-        oss_error_x(r, OSS_ERR_NoSuchKey, vbuf_cstr(&x), "The specified key does not exist.");
-        vbuf_free(&x);
-        vodupd_reader_end(r->srv, reader);
-        return 0;
-    }
-    if (rc != VODUP_META_OK) {
-        oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
+    core c;
+    oss_core(r, &c);
+    vodupd_detail d = {0};
+    vodupd_status st = core_object_get(&c, r->bucket, r->key, r->key_len, &o, &d);
+    if (st != VODUPD_OK) {
+        oss_status_error(r, st, &d);
         vodupd_reader_end(r->srv, reader);
         return 0;
     }
