@@ -55,6 +55,7 @@ typedef struct s3_store {
 } s3_store;
 
 typedef struct s3_writer {
+    vodup_blob_writer base;   /* first: the vodup_blob_* wrappers reach the ops through it */
     s3_store *s;
     char id[VODUP_BLOB_ID_LEN + 1];
     vbuf key;               /* its object key */
@@ -322,6 +323,7 @@ static int s3_writer_open(vodup_blobstore *bs, vodup_blob_writer **wp)
         free(w);
         return VODUP_BLOB_ENOMEM;
     }
+    w->base.bs = bs;
     w->s = s;
     unsigned char raw[(VODUP_BLOB_ID_LEN - VODUP_BLOB_S3_TAG_LEN) / 2];
     if (vodup_random(raw, sizeof raw) != 0) {
@@ -339,7 +341,7 @@ static int s3_writer_open(vodup_blobstore *bs, vodup_blob_writer **wp)
         free(w);
         return VODUP_BLOB_ENOMEM;
     }
-    *wp = (vodup_blob_writer *)w;
+    *wp = &w->base;
     return VODUP_BLOB_OK;
 }
 
@@ -716,7 +718,7 @@ vodup_blobstore *vodup_blobstore_s3_open(const vodup_blobstore_s3_config *cfg)
     const char *prefix = cfg && cfg->prefix ? cfg->prefix : "";
     if (!hostp || !*hostp || strchr(hostp, '/') || !cfg->bucket ||
         !bucket_ok(cfg->bucket) || !key_chars_ok(prefix) || !cfg->region ||
-        !cfg->access_key_id || !cfg->secret || !cfg->node || !*cfg->node ||
+        !cfg->access_key_id || !cfg->secret || !cfg->node || !vodup_blob_node_valid(cfg->node) ||
         part < VODUP_BLOB_S3_MIN_PART) {
         errno = EINVAL;
         return NULL;
