@@ -16,6 +16,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,6 +295,56 @@ static void test_wrong_secret_fails(void **state)
     vodup_blobstore_close(bs);
 }
 
+/* Many writers and readers on one store at once (it shares a pool of connections between
+ * threads): every blob reads back as written. */
+typedef struct worker_arg {
+    vodup_blobstore *bs;
+    unsigned seed;
+    int ok;
+} worker_arg;
+
+static void *worker(void *u)
+{
+    worker_arg *a = u;
+    size_t sizes[] = {1000 + a->seed, 200000, VODUP_BLOB_S3_MIN_PART + 777 * a->seed};
+    a->ok = 1;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes && a->ok; i++) {
+        unsigned char *p = pattern(sizes[i], a->seed * 10 + (unsigned)i);
+        unsigned char *got = malloc(sizes[i]);
+        vodup_blob_writer *w = NULL;
+        char id[33];
+        a->ok = got && vodup_blob_writer_open(a->bs, &w) == VODUP_BLOB_OK &&
+                vodup_blob_write(w, p, sizes[i] / 2) == VODUP_BLOB_OK &&
+                vodup_blob_write(w, p + sizes[i] / 2, sizes[i] - sizes[i] / 2) == VODUP_BLOB_OK &&
+                vodup_blob_commit(w, id) == VODUP_BLOB_OK &&
+                vodup_blob_read(a->bs, id, 0, got, sizes[i]) == (ssize_t)sizes[i] &&
+                memcmp(got, p, sizes[i]) == 0 && vodup_blob_remove(a->bs, id) == VODUP_BLOB_OK;
+        free(p);
+        free(got);
+    }
+    return NULL;
+}
+
+static void test_concurrent_writers(void **state)
+{
+    (void)state;
+    vodup_blobstore *bs = open_store("concurrent/", "node-a");
+    enum { N = 8 };
+    pthread_t t[N];
+    worker_arg args[N];
+    for (unsigned i = 0; i < N; i++) {
+        args[i] = (worker_arg){bs, i + 1, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, worker, &args[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_true(args[i].ok);
+    }
+    /* nothing left behind: every blob was removed, every upload completed */
+    assert_int_equal(vodup_blob_recover(bs, keep_all, NULL), 0);
+    vodup_blobstore_close(bs);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -387,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_recover_stops_without_an_answer),
         cmocka_unit_test(test_wrong_secret_fails),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_concurrent_writers),
         cmocka_unit_test(test_throughput_figures),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
