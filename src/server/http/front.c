@@ -63,11 +63,11 @@ int http_has_query(const http_request *r, const char *name)
 /* ---- errors answered by the front itself ---------------------------------------- */
 
 /* The front refuses what it cannot trust (framing, header syntax, limits) in the
- * dialect the request speaks: the dialect turns err into its status, code and body. */
-static void front_error(http_request *r, vodup_front_err err, const char *fmt, ...)
+ * dialect the request speaks, as a core status the dialect maps like any other. */
+static void front_error(http_request *r, vodupd_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void front_error(http_request *r, vodup_front_err err, const char *fmt, ...)
+static void front_error(http_request *r, vodupd_status st, const char *fmt, ...)
 {
     if (r->resp)
         return;
@@ -77,24 +77,16 @@ static void front_error(http_request *r, vodup_front_err err, const char *fmt, .
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (r->dialect) {
-        r->dialect->render_error(r, err, msg);
+        vodupd_detail d = {.what = msg};
+        r->dialect->render_error(r, st, &d);
         return;
     }
     /* No dialect took the request: plain HTTP. */
-    static const struct {
-        unsigned int status;
-        const char *code;
-    } PLAIN[] = {
-        [VODUP_FRONT_BAD_REQUEST] = {400, "BadRequest"},
-        [VODUP_FRONT_NOT_IMPLEMENTED] = {501, "NotImplemented"},
-        [VODUP_FRONT_UNAVAILABLE] = {503, "ServiceUnavailable"},
-        [VODUP_FRONT_INTERNAL] = {500, "InternalError"},
-    };
-    size_t i = (size_t)err < sizeof PLAIN / sizeof PLAIN[0] ? (size_t)err : VODUP_FRONT_INTERNAL;
+    unsigned int status = st == VODUPD_EBADREQUEST ? 400 : st == VODUPD_ENOTIMPL ? 501 : st == VODUPD_EBUSY ? 503 : 500;
     vbuf b = VBUF_INIT;
     vbuf_printf(&b, "%s\n", msg);
-    r->err_code = PLAIN[i].code;
-    http_respond_buf(r, PLAIN[i].status, "text/plain; charset=utf-8", &b);
+    r->err_code = vodupd_status_name(st);
+    http_respond_buf(r, status, "text/plain; charset=utf-8", &b);
     vbuf_free(&b);
 }
 
@@ -123,7 +115,7 @@ static int route(http_request *r)
         return 0;
     const vodup_dialect *d = r->dialect;
     if (!d) {
-        front_error(r, VODUP_FRONT_BAD_REQUEST, "No protocol served here takes this request.");
+        front_error(r, VODUPD_EBADREQUEST, "No protocol served here takes this request.");
         return 0;
     }
     return d->route(r) == 0 && r->op;
@@ -194,7 +186,7 @@ static int forwarded_client(http_request *r)
     snprintf(r->via, sizeof r->via, "%s", r->peer);
     http_addr_format(&client, r->peer, sizeof r->peer);
     if (http__conn_account_client(hc, &client) != 0) {
-        front_error(r, VODUP_FRONT_UNAVAILABLE,
+        front_error(r, VODUPD_EBUSY,
                     "Too many connections from your address (at most %u).", hc->f->lim.max_per_ip);
         return -1;
     }
@@ -206,7 +198,7 @@ static int forwarded_client(http_request *r)
 static int check_head(http_request *r)
 {
     if (!http_is_token(r->method, strlen(r->method))) {
-        front_error(r, VODUP_FRONT_BAD_REQUEST, "The request method is not a valid HTTP token.");
+        front_error(r, VODUPD_EBADREQUEST, "The request method is not a valid HTTP token.");
         return -1;
     }
     for (size_t i = 0; i < r->nheaders; i++) {
@@ -214,13 +206,13 @@ static int check_head(http_request *r)
         if (!http_is_token(name, strlen(name))) {
             vbuf shown = VBUF_INIT;
             http_log_escape(&shown, name, strlen(name), 64);
-            front_error(r, VODUP_FRONT_BAD_REQUEST,
+            front_error(r, VODUPD_EBADREQUEST,
                         "The header name \"%s\" is not valid (only token characters, no spaces).", vbuf_cstr(&shown));
             vbuf_free(&shown);
             return -1;
         }
         if (!http_value_ok(value, strlen(value))) {
-            front_error(r, VODUP_FRONT_BAD_REQUEST,
+            front_error(r, VODUPD_EBADREQUEST,
                         "The value of header \"%s\" contains a control character (CR, LF or another byte below 0x20).",
                         name);
             return -1;
@@ -243,12 +235,12 @@ static int check_framing(http_request *r)
             size_t n = strlen(value);
             if (n == 0 || n > 20 || strspn(value, "0123456789") != n) {
                 r->must_close = 1;
-                front_error(r, VODUP_FRONT_BAD_REQUEST, "The Content-Length header is not a number.");
+                front_error(r, VODUPD_EBADREQUEST, "The Content-Length header is not a number.");
                 return -1;
             }
             if (cl && strcmp(cl, value) != 0) {
                 r->must_close = 1;
-                front_error(r, VODUP_FRONT_BAD_REQUEST,
+                front_error(r, VODUPD_EBADREQUEST,
                             "The request has several different Content-Length headers.");
                 return -1;
             }
@@ -261,13 +253,13 @@ static int check_framing(http_request *r)
     }
     if (te && ncl) {
         r->must_close = 1;
-        front_error(r, VODUP_FRONT_BAD_REQUEST,
+        front_error(r, VODUPD_EBADREQUEST,
                     "The request has both Content-Length and Transfer-Encoding.");
         return -1;
     }
     if (te && (nte > 1 || strcasecmp(te, "chunked") != 0)) {
         r->must_close = 1;
-        front_error(r, VODUP_FRONT_NOT_IMPLEMENTED,
+        front_error(r, VODUPD_ENOTIMPL,
                     "Transfer-Encoding other than a single \"chunked\" is not supported.");
         return -1;
     }
@@ -376,7 +368,7 @@ static enum MHD_Result on_head(http_request *r, struct MHD_Connection *c)
     detect_dialect(r);
     int go = 0;
     if (nh > VODUPD_MAX_HEADERS) /* collect_header stops one past the limit */
-        front_error(r, VODUP_FRONT_BAD_REQUEST, "Too many request headers (at most %d).", VODUPD_MAX_HEADERS);
+        front_error(r, VODUPD_EBADREQUEST, "Too many request headers (at most %d).", VODUPD_MAX_HEADERS);
     else if (check_framing(r) == 0 && check_head(r) == 0 && forwarded_client(r) == 0)
         go = route(r);
     if (go) {
@@ -384,7 +376,7 @@ static enum MHD_Result on_head(http_request *r, struct MHD_Connection *c)
         http__conn_head_done(r->hc, 0);
         if (offload(r, c, run_head) == 0)
             return MHD_YES;
-        front_error(r, VODUP_FRONT_INTERNAL, "The server is shutting down.");
+        front_error(r, VODUPD_EINTERNAL, "The server is shutting down.");
     }
     return head_done(r);
 }
@@ -435,10 +427,10 @@ static enum MHD_Result access_step(http_request *r, struct MHD_Connection *c, co
         r->finishing = 1;
         if (offload(r, c, run_finish) == 0)
             return MHD_YES;
-        front_error(r, VODUP_FRONT_INTERNAL, "The server is shutting down.");
+        front_error(r, VODUPD_EINTERNAL, "The server is shutting down.");
     }
     if (!r->resp)
-        front_error(r, VODUP_FRONT_INTERNAL, "The request produced no answer.");
+        front_error(r, VODUPD_EINTERNAL, "The request produced no answer.");
     return queue(r);
 }
 
