@@ -10,7 +10,7 @@ JOBS   ?= $(shell nproc)
 WERROR ?= OFF
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 
-.PHONY: all build deps check test test-asan test-tsan demo install bench fuzz fuzz-build clean
+.PHONY: all build deps check test test-asan test-tsan demo install uninstall bench fuzz fuzz-build clean
 
 all: build
 
@@ -47,8 +47,12 @@ demo:
 	@$(MAKE) --no-print-directory build
 	@scripts/demo $(BUILD)
 
+# DESTDIR=... stages the install (cmake --install reads it from the environment).
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
+
+uninstall:
+	cmake --build $(BUILD) --target uninstall
 
 bench: build
 	bench/run $(BUILD)

@@ -184,7 +184,14 @@ int vodup_client_new(vodup_client **out, const vodup_options *opts, const vodup_
         client_destroy(c);
         return VODUP_ENOMEM;
     }
+    if (vcl_jobq_start(&c->syncq, c) != 0) {
+        vcl_jobq_stop(&c->rpcq);
+        vcl_jobq_stop(&c->cbq);
+        client_destroy(c);
+        return VODUP_ENOMEM;
+    }
     if (pthread_create(&c->thread, NULL, vcl_worker_main, c) != 0) {
+        vcl_jobq_stop(&c->syncq);
         vcl_jobq_stop(&c->rpcq);
         vcl_jobq_stop(&c->cbq);
         client_destroy(c);
@@ -211,6 +218,7 @@ void vodup_client_free(vodup_client *c)
      * application's code). */
     vcl_jobq_stop(&c->rpcq);
     vcl_jobq_stop(&c->cbq);
+    vcl_jobq_stop(&c->syncq);   /* the record flushes queued are done first */
     client_destroy(c);
 }
 

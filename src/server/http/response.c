@@ -118,6 +118,25 @@ void http_response_free(http_response *resp)
     free(resp);
 }
 
+void http_respond(http_request *r, unsigned int status, struct MHD_Response *m)
+{
+    if (r->resp) { /* answered already: keep the first answer */
+        if (m)
+            MHD_destroy_response(m);
+        return;
+    }
+    if (!m)
+        m = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!m)
+        return;
+    http_response view = {m, 0};
+    http_response_header(&view, "Server", "vodupd");
+    if (r->dialect)
+        r->dialect->common_headers(r, &view);
+    r->resp = m;
+    r->status = status;
+}
+
 void http_reply(http_request *r, unsigned int status, http_response *resp)
 {
     if (r->resp) { /* answered already: keep the first answer */
@@ -130,6 +149,16 @@ void http_reply(http_request *r, unsigned int status, http_response *resp)
     r->resp_bytes = resp->bytes;
     free(resp);
     http_respond(r, status, m);
+}
+
+void http_cors_headers(const http_request *r, http_response *resp, const char *expose)
+{
+    const char *origin = http_header(r, "Origin");
+    if (!origin || !*origin)
+        return;
+    http_response_header(resp, "Access-Control-Allow-Origin", origin);
+    http_response_header(resp, "Access-Control-Expose-Headers", expose);
+    http_response_header(resp, "Vary", "Origin");
 }
 
 void http_respond_buf(http_request *r, unsigned int status, const char *content_type, vbuf *body)

@@ -53,6 +53,11 @@ void http_response_free(http_response *resp);
  * dropped. The body's length is counted for the metrics. */
 void http_reply(http_request *r, unsigned int status, http_response *resp);
 
+/* Browsers upload straight into the store, so every answer (errors too: the browser
+ * SDKs read their bodies) carries CORS headers for the requesting Origin, exposing the
+ * headers listed in expose. Nothing when the request has no Origin. */
+void http_cors_headers(const http_request *r, http_response *resp, const char *expose);
+
 /* Shorthands: a buffer's bytes (taken over), or nothing. */
 void http_respond_buf(http_request *r, unsigned int status, const char *content_type, vbuf *body);
 void http_respond_empty(http_request *r, unsigned int status);

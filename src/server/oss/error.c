@@ -46,6 +46,7 @@ static const struct {
     [OSS_ERR_AccessKeyIdAndSecurityTokenNotMatch] = {"AccessKeyIdAndSecurityTokenNotMatch", 403},
     [OSS_ERR_StorageFull] = {"InsufficientStorage", 507},  /* no OSS equivalent: HTTP's own name */
     [OSS_ERR_QpsLimitExceeded] = {"QpsLimitExceeded", 429},
+    [OSS_ERR_ServiceUnavailable] = {"ServiceUnavailable", 503},
 };
 
 static void oss_verror(http_request *r, oss_err e, const char *extra, const char *fmt, va_list ap)

@@ -38,6 +38,7 @@ typedef enum oss_err {
     OSS_ERR_AccessKeyIdAndSecurityTokenNotMatch,
     OSS_ERR_StorageFull,
     OSS_ERR_QpsLimitExceeded,
+    OSS_ERR_ServiceUnavailable,
     OSS_ERR__COUNT
 } oss_err;
 
@@ -48,14 +49,13 @@ void oss_error(http_request *r, oss_err e, const char *fmt, ...) __attribute__((
 void oss_error_x(http_request *r, oss_err e, const char *extra_xml, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The dialect's entry (routing, authentication) is vodup_dialect_oss (dialect.h). */
+
 /* The one mapping of core statuses to OSS answers (status.c): the code (whose HTTP
  * status error.c keeps) and the message for st with detail d (may be NULL). */
 void oss_status_map(vodupd_status st, const vodupd_detail *d, oss_err *code, char *msg, size_t msg_len);
 /* Answers r with that error, adding the element OSS gives it (BucketName, Key, UploadId). */
 void oss_status_error(http_request *r, vodupd_status st, const vodupd_detail *d);
-
-/* Parses addressing, authenticates, picks the operation and runs its begin step. */
-void oss_route(http_request *r);
 
 /* Shared helpers for the handlers (oss_util.c). */
 int oss_check_key(http_request *r);                 /* validates r->key; answers on error */

@@ -9,6 +9,7 @@
 #include "server/store/meta_ops.h"
 #include "server/store/loop_guard.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,6 +449,72 @@ void vodup_meta_revocations_close(vodup_meta_revocations *r)
         return;
     STORE_CALL();
     r->ops->revocations_close(r);
+}
+
+/* ---- callback AuthKeys at rest: the same sealed form in every back end ------------- */
+
+/* A sealed AuthKey is stored as this prefix and the sealer's text. Real AuthKeys are
+ * letters and digits only (SetMessageCallback checks), so the prefix cannot be one. */
+#define SEALED_PREFIX "vodup-sealed:1:"
+#define SEAL_AAD_PREFIX "callback-authkey:"
+
+static int is_sealed(const char *v)
+{
+    return strncmp(v, SEALED_PREFIX, sizeof SEALED_PREFIX - 1) == 0;
+}
+
+/* The sealing is bound to the account, so a sealed key copied to another account's row
+ * does not open there. */
+static int seal_aad(char *aad, size_t n, const char *account_id)
+{
+    int r = snprintf(aad, n, "%s%s", SEAL_AAD_PREFIX, account_id);
+    return r < 0 || (size_t)r >= n ? -1 : 0;
+}
+
+int vodup_meta_auth_key_rewrite(const vodup_meta_sealer *sl, const char *account_id, const char *config,
+                                int seal, char **out)
+{
+    *out = NULL;
+    json_t *cfg = json_loads(config, 0, NULL);
+    json_t *k = json_is_object(cfg) ? json_object_get(cfg, "AuthKey") : NULL;
+    const char *v = json_is_string(k) ? json_string_value(k) : NULL;
+    if (!v || !*v || (seal ? is_sealed(v) : !is_sealed(v))) {
+        json_decref(cfg);
+        return VODUP_META_OK;
+    }
+    char aad[200];
+    if (seal_aad(aad, sizeof aad, account_id) != 0) {
+        json_decref(cfg);
+        return VODUP_META_EIO;
+    }
+    int rc = VODUP_META_ENOMEM;
+    char *nv = NULL, *tmp = NULL;
+    if (seal) {
+        tmp = sl->seal(sl->ctx, aad, v);
+        size_t n = tmp ? sizeof SEALED_PREFIX + strlen(tmp) : 0;
+        nv = tmp ? malloc(n) : NULL;
+        if (nv)
+            snprintf(nv, n, "%s%s", SEALED_PREFIX, tmp);
+    } else {
+        nv = sl->open(sl->ctx, aad, v + sizeof SEALED_PREFIX - 1);
+        if (!nv) {
+            /* Never the key or the sealed text: only whose it is. */
+            fprintf(stderr, "vodupd: the callback AuthKey of account %s does not open with this data dir's "
+                            "master key\n", account_id);
+            rc = VODUP_META_EIO;
+        }
+    }
+    free(tmp);
+    if (nv && json_object_set_new(cfg, "AuthKey", json_string(nv)) == 0) {
+        *out = json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        rc = *out ? VODUP_META_OK : VODUP_META_ENOMEM;
+    }
+    if (nv) {
+        memset(nv, 0, strlen(nv));
+        free(nv);
+    }
+    json_decref(cfg);   /* jansson frees its own copies of the key without wiping them */
+    return rc;
 }
 
 /* ---- freeing what the store hands out ------------------------------------------------ */

@@ -146,4 +146,12 @@ int vodup_meta_revocations_init(vodup_meta_revocations *r, const vodup_meta_ops 
 /* The installed sealer, NULL when none (for back ends that store callback AuthKeys). */
 const vodup_meta_sealer *vodup_meta_sealer_of(const vodup_meta *m);
 
+/* Rewrites the AuthKey of callback configuration text with sealer sl (seal = 1: plain
+ * to sealed; 0: sealed to plain), bound to account_id, so that every back end stores the
+ * same sealed form. *out is the new malloc'd text, or NULL when nothing changes. Text
+ * that is not a JSON object with a string AuthKey is left alone: it holds no key to
+ * protect. VODUP_META_EIO when a sealed key does not open (logged without the key). */
+int vodup_meta_auth_key_rewrite(const vodup_meta_sealer *sl, const char *account_id, const char *config,
+                                int seal, char **out);
+
 #endif

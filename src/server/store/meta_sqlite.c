@@ -2000,12 +2000,13 @@ static int msq_upload_commit(vodup_meta *m, const char *upload_id, const vodup_m
 
 /* ---- blob bookkeeping ------------------------------------------------------------------ */
 
-static int msq_gc_take(vodup_meta *m, char (*ids)[33], int max)
+static int msq_gc_take(vodup_meta *m, char (*ids)[VODUP_BLOB_ID_LEN + 1], int max)
 {
     return msq_gc_take_after(m, NULL, ids, max);
 }
 
-static int msq_gc_take_after(vodup_meta *m, const char *after, char (*ids)[33], int max)
+static int msq_gc_take_after(vodup_meta *m, const char *after, char (*ids)[VODUP_BLOB_ID_LEN + 1],
+                             int max)
 {
     if (max <= 0)
         return 0;
@@ -2018,7 +2019,7 @@ static int msq_gc_take_after(vodup_meta *m, const char *after, char (*ids)[33], 
             bind_text(s, 2, after);
         int r = SQLITE_DONE;
         while (n < max && (r = sqlite3_step(s)) == SQLITE_ROW)
-            copy_text(ids[n++], 33, s, 0);
+            copy_text(ids[n++], sizeof ids[0], s, 0);
         rc = (n == max || r == SQLITE_DONE) ? VODUP_META_OK : meta__db_fail(c, "gc take", r);
         sqlite3_reset(s);
     }
@@ -2026,7 +2027,7 @@ static int msq_gc_take_after(vodup_meta *m, const char *after, char (*ids)[33], 
     return rc == VODUP_META_OK ? n : rc;
 }
 
-static int msq_gc_done(vodup_meta *m, char (*ids)[33], int n)
+static int msq_gc_done(vodup_meta *m, char (*ids)[VODUP_BLOB_ID_LEN + 1], int n)
 {
     if (n <= 0)
         return VODUP_META_OK;
@@ -2034,8 +2035,8 @@ static int msq_gc_done(vodup_meta *m, char (*ids)[33], int n)
     int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
         for (int i = 0; i < n && rc == VODUP_META_OK; i++) {
-            char id[33];
-            snprintf(id, sizeof id, "%.32s", ids[i]);
+            char id[VODUP_BLOB_ID_LEN + 1];
+            snprintf(id, sizeof id, "%.*s", VODUP_BLOB_ID_LEN, ids[i]);
             rc = gc_forget(c, id);
         }
         rc = meta__tx_end(c, rc);

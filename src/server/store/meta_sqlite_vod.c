@@ -13,7 +13,6 @@
 #include "server/store/meta_sqlite_int.h"
 
 #include <ctype.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -637,80 +636,13 @@ int msq_media_set_status(vodup_meta *m, const char *id, const char *status, time
 
 /* ---- callback configuration ------------------------------------------------------------ */
 
-/* A sealed AuthKey is stored as this prefix and the sealer's text. Real AuthKeys are
- * letters and digits only (SetMessageCallback checks), so the prefix cannot be one. */
-#define SEALED_PREFIX "vodup-sealed:1:"
-#define SEAL_AAD_PREFIX "callback-authkey:"
-
-static int is_sealed(const char *v)
-{
-    return strncmp(v, SEALED_PREFIX, sizeof SEALED_PREFIX - 1) == 0;
-}
-
-/* The sealing is bound to the account, so a sealed key copied to another account's row
- * does not open there. */
-static int seal_aad(char *aad, size_t n, const char *account_id)
-{
-    int r = snprintf(aad, n, "%s%s", SEAL_AAD_PREFIX, account_id);
-    return r < 0 || (size_t)r >= n ? -1 : 0;
-}
-
-/* Rewrites the AuthKey of config text (seal = 1: plain to sealed; 0: sealed to plain).
- * *out is the new malloc'd text, or NULL when nothing changes. Text that is not a JSON
- * object with a string AuthKey is left alone: it holds no key to protect. */
-static int rewrite_auth_key(const vodup_meta_sealer *sl, const char *account_id, const char *config,
-                            int seal, char **out)
-{
-    *out = NULL;
-    json_t *cfg = json_loads(config, 0, NULL);
-    json_t *k = json_is_object(cfg) ? json_object_get(cfg, "AuthKey") : NULL;
-    const char *v = json_is_string(k) ? json_string_value(k) : NULL;
-    if (!v || !*v || (seal ? is_sealed(v) : !is_sealed(v))) {
-        json_decref(cfg);
-        return VODUP_META_OK;
-    }
-    char aad[200];
-    if (seal_aad(aad, sizeof aad, account_id) != 0) {
-        json_decref(cfg);
-        return VODUP_META_EIO;
-    }
-    int rc = VODUP_META_ENOMEM;
-    char *nv = NULL, *tmp = NULL;
-    if (seal) {
-        tmp = sl->seal(sl->ctx, aad, v);
-        size_t n = tmp ? sizeof SEALED_PREFIX + strlen(tmp) : 0;
-        nv = tmp ? malloc(n) : NULL;
-        if (nv)
-            snprintf(nv, n, "%s%s", SEALED_PREFIX, tmp);
-    } else {
-        nv = sl->open(sl->ctx, aad, v + sizeof SEALED_PREFIX - 1);
-        if (!nv) {
-            /* Never the key or the sealed text: only whose it is. */
-            fprintf(stderr, "vodupd: the callback AuthKey of account %s does not open with this data dir's "
-                            "master key\n", account_id);
-            rc = VODUP_META_EIO;
-        }
-    }
-    free(tmp);
-    if (nv && json_object_set_new(cfg, "AuthKey", json_string(nv)) == 0) {
-        *out = json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        rc = *out ? VODUP_META_OK : VODUP_META_ENOMEM;
-    }
-    if (nv) {
-        memset(nv, 0, strlen(nv));
-        free(nv);
-    }
-    json_decref(cfg);   /* jansson frees its own copies of the key without wiping them */
-    return rc;
-}
-
 int msq_callback_set(vodup_meta *m, const char *account_id, const char *config_json)
 {
     char *sealed = NULL;
     const vodup_meta_sealer *sl = vodup_meta_sealer_of(m);
     if (config_json && sl) {
         /* With a sealer the key is never written in plain text: a failure is an error. */
-        int r = rewrite_auth_key(sl, account_id, config_json, 1, &sealed);
+        int r = vodup_meta_auth_key_rewrite(sl, account_id, config_json, 1, &sealed);
         if (r != VODUP_META_OK)
             return r;
     }
@@ -736,7 +668,7 @@ int msq_callback_get(vodup_meta *m, const char *account_id, char **config_json)
     if (rc != VODUP_META_OK || !sl || !*config_json)
         return rc;
     char *plain = NULL;
-    rc = rewrite_auth_key(sl, account_id, *config_json, 0, &plain);
+    rc = vodup_meta_auth_key_rewrite(sl, account_id, *config_json, 0, &plain);
     if (rc != VODUP_META_OK) {
         free(*config_json);
         *config_json = NULL;
@@ -773,7 +705,7 @@ int msq_callback_seal_all(vodup_meta *m)
         char *out = NULL;
         if (!acc || !cfg)
             continue;
-        rc = rewrite_auth_key(sl, acc, cfg, 1, &out);
+        rc = vodup_meta_auth_key_rewrite(sl, acc, cfg, 1, &out);
         if (rc == VODUP_META_OK && out) {
             sqlite3_bind_text(upd, 1, acc, -1, SQLITE_TRANSIENT);
             sqlite3_bind_text(upd, 2, out, -1, SQLITE_TRANSIENT);
