@@ -52,6 +52,7 @@ typedef struct fake_blobs {
 } fake_blobs;
 
 typedef struct fake_writer {
+    vodup_blob_writer base;     /* first: the vodup_blob_* wrappers dispatch through it */
     fake_blobs *fb;
     unsigned char *data;
     size_t len;
@@ -65,8 +66,9 @@ static int fake_writer_open(vodup_blobstore *bs, vodup_blob_writer **w)
     fake_writer *fw = calloc(1, sizeof *fw);
     if (!fw)
         return VODUP_BLOB_ENOMEM;
+    fw->base.bs = bs;
     fw->fb = fb;
-    *w = (vodup_blob_writer *)fw;
+    *w = &fw->base;
     return VODUP_BLOB_OK;
 }
 
@@ -375,7 +377,7 @@ static void test_put_get_and_overwrite_kicks_gc(void **state)
     char first_blob[33];
     memcpy(first_blob, o.segs[0].blob, 33);
     char buf[32] = {0};
-    assert_int_equal(f->c.blobs->ops->read(f->c.blobs, first_blob, 0, buf, sizeof buf), 10);
+    assert_int_equal(vodup_blob_read(f->c.blobs, first_blob, 0, buf, sizeof buf), 10);
     assert_string_equal(buf, "first body");
     char etag[33];
     unsigned char md5[16];
@@ -763,7 +765,7 @@ static void test_commit_refuses_stale_parts(void **state)
     assert_int_equal(core_object_get(&f->c, "media", "race", 4, &o, &d), VODUPD_OK);
     char buf[16] = {0};
     assert_int_equal(o.nsegs, 2);
-    assert_int_equal(f->c.blobs->ops->read(f->c.blobs, o.segs[1].blob, 0, buf, sizeof buf), 2);
+    assert_int_equal(vodup_blob_read(f->c.blobs, o.segs[1].blob, 0, buf, sizeof buf), 2);
     assert_string_equal(buf, "GH");
     vodup_meta_object_clear(&o);
 }
@@ -800,7 +802,7 @@ static void test_complete_rereads_after_race(void **state)
     assert_int_equal(core_upload_complete(&f->c, &RULES, id, cp, 1, NULL, NULL, &d), VODUPD_OK);
     assert_int_equal(core_object_get(&f->c, "media", "race", 4, &o, &d), VODUPD_OK);
     char buf[16] = {0};
-    assert_int_equal(f->c.blobs->ops->read(f->c.blobs, o.segs[0].blob, 0, buf, sizeof buf), 6);
+    assert_int_equal(vodup_blob_read(f->c.blobs, o.segs[0].blob, 0, buf, sizeof buf), 6);
     assert_string_equal(buf, "abcdef");
     /* the object holds the second blob; the first is garbage */
     char ids[4][33];
