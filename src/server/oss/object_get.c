@@ -93,15 +93,15 @@ static ssize_t seg_read(void *cls, uint64_t pos, char *buf, size_t max)
     uint64_t left = sr->segs[sr->cur].size - in_seg;
     if (max > left)
         max = (size_t)left;
-    if (bs->ops->open_fd) {
-        if (sr->fd < 0 && bs->ops->open_fd(bs, sr->segs[sr->cur].blob, &sr->fd) != 0) {
+    if (vodup_blob_has_fd(bs)) {
+        if (sr->fd < 0 && vodup_blob_open_fd(bs, sr->segs[sr->cur].blob, &sr->fd) != 0) {
             sr->fd = -1;
             return HTTP_BODY_ERROR;
         }
         ssize_t n = pread(sr->fd, buf, max, (off_t)in_seg);
         return n > 0 ? n : HTTP_BODY_ERROR;
     }
-    ssize_t n = bs->ops->read(bs, sr->segs[sr->cur].blob, in_seg, buf, max);
+    ssize_t n = vodup_blob_read(bs, sr->segs[sr->cur].blob, in_seg, buf, max);
     return n > 0 ? n : HTTP_BODY_ERROR;
 }
 
@@ -126,9 +126,9 @@ static http_response *body_response(http_request *r, vodup_meta_object *o, uint6
     if (len == 0)
         return http_response_empty();
     vodup_blobstore *bs = r->srv->blobs;
-    if (o->nsegs == 1 && bs->ops->open_fd) {
+    if (o->nsegs == 1 && vodup_blob_has_fd(bs)) {
         int fd;
-        if (bs->ops->open_fd(bs, o->segs[0].blob, &fd) != 0)
+        if (vodup_blob_open_fd(bs, o->segs[0].blob, &fd) != 0)
             return NULL;
         return http_response_fd(fd, first, len); /* closes fd if it fails */
     }

@@ -68,6 +68,7 @@ const core_rules oss_rules = {
     .max_part_size = OSS_MAX_PART_SIZE,
     .min_part_size = OSS_MIN_PART_SIZE,
     .max_part_number = OSS_MAX_PART_NUMBER,
+    .multipart_etag = core_etag_md5_of_hex,
 };
 
 void oss_core(http_request *r, core *c)
