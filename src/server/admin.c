@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "server/auth/policy.h"
 #include "server/auth/token.h"
 #include "server/config.h"
+#include "server/server.h"
 #include "server/store/meta_admin.h"
 #include "server/store/meta_vod.h"
 
@@ -877,5 +879,115 @@ int admin_backup(int argc, char **argv)
     print_json(json_pack("{s:s,s:I,s:I,s:I,s:I,s:i}", "Backup", dst, "Blobs", (json_int_t)b.blobs, "Linked",
                          (json_int_t)b.linked, "Copied", (json_int_t)b.copied, "Bytes", (json_int_t)b.bytes,
                          "DatabaseCopies", tries + 1));
+    return 0;
+}
+
+/* ---- gc -------------------------------------------------------------------------------- */
+
+static const char USAGE_GC[] =
+    "usage: vodupd gc [--older-than AGE] [--data-dir DIR]\n"
+    "\n"
+    "Clean-up that a serving vodupd also does on its own (hourly, with its\n"
+    "--upload-expiry-days), now: aborts multipart uploads initiated longer than AGE ago\n"
+    "(their parts' files go to the garbage list), and marks media that have been Uploading\n"
+    "for longer than AGE UploadFail (their upload credentials can no longer write them;\n"
+    "RefreshUploadVideo starts them again). AGE: a number with s, m, h or d (default 7d).\n"
+    "When no vodupd serves DIR, it also removes the garbage list's files; otherwise the\n"
+    "server's collector does within a minute. Prints {\"UploadsAborted\",\"MediaExpired\",\n"
+    "\"FilesRemoved\"}.\n";
+
+/* "90s", "15m", "12h", "7d", "3600": seconds, or -1. */
+static long parse_age(const char *s)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return -1;
+    long long v = strtoll(s, &end, 10);
+    long long unit = *end == '\0' || strcmp(end, "s") == 0 ? 1
+                     : strcmp(end, "m") == 0               ? 60
+                     : strcmp(end, "h") == 0               ? 3600
+                     : strcmp(end, "d") == 0               ? 86400
+                                                           : 0;
+    if (!unit || v < 0 || v > 3650LL * 86400 / unit)
+        return -1;
+    return (long)(v * unit);
+}
+
+int admin_gc(int argc, char **argv)
+{
+    const char *data_dir = "./vodup-data";
+    long age = 7 * 86400;
+    static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
+                                         {"older-than", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "d:o:h", opts, NULL)) != -1) {
+        if (c == 'd') {
+            data_dir = optarg;
+        } else if (c == 'o') {
+            if ((age = parse_age(optarg)) < 0) {
+                fprintf(stderr, "vodupd gc: --older-than wants a number with s, m, h or d (e.g. 7d), got '%s'\n",
+                        optarg);
+                return 2;
+            }
+        } else if (c == 'h') {
+            fputs(USAGE_GC, stdout);
+            return 0;
+        } else {
+            fputs(USAGE_GC, stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vodupd gc: unexpected argument '%s'\n%s", argv[optind], USAGE_GC);
+        return 2;
+    }
+    admin a;
+    if (admin_open(&a, data_dir) != 0)
+        return 1;
+    /* Removing files is the serving vodupd's job while it runs: its downloads in flight
+     * hold blobs back (server.h, "pins") that another process cannot see. Its lock says. */
+    char lock_path[4096];
+    int lock_fd = -1, serving = 1;
+    if (pathf(lock_path, sizeof lock_path, "%s/vodupd.lock", data_dir) == 0 &&
+        (lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) >= 0)
+        serving = flock(lock_fd, LOCK_EX | LOCK_NB) != 0;
+    time_t now = time(NULL), before = now - (time_t)age;
+    long uploads = 0, media = 0;
+    int n, rc = 0;
+    while ((n = vodup_meta_upload_expire(a.s.meta, before, 1000)) > 0 && (uploads += n) && n == 1000)
+        ;
+    if (n < 0)
+        rc = 1;
+    while (rc == 0 && (n = vodup_meta_media_expire_uploading(a.s.meta, before, now, 1000)) > 0 && (media += n) &&
+           n == 1000)
+        ;
+    if (n < 0)
+        rc = 1;
+    int removed = 0;
+    if (rc == 0 && !serving) {
+        pthread_mutex_init(&a.s.readers_mu, NULL);
+        a.s.blobs = vodup_blobstore_file_open(data_dir);
+        if (a.s.blobs) {
+            vodupd_gc_run(&a.s);
+            a.s.blobs->ops->close(a.s.blobs);
+            removed = 1;
+        } else {
+            fprintf(stderr, "vodupd gc: cannot open the object files in %s: %s\n", data_dir, strerror(errno));
+            rc = 1;
+        }
+        pthread_mutex_destroy(&a.s.readers_mu);
+    }
+    if (lock_fd >= 0)
+        close(lock_fd);
+    admin_close(&a);
+    if (rc != 0) {
+        fprintf(stderr, "vodupd gc: the database failed\n");
+        return 1;
+    }
+    print_json(json_pack("{s:I,s:I,s:b}", "UploadsAborted", (json_int_t)uploads, "MediaExpired", (json_int_t)media,
+                         "FilesRemoved", removed));
     return 0;
 }

@@ -11,5 +11,7 @@ int admin_key(int argc, char **argv);
 int admin_events(int argc, char **argv);
 /* `vodupd backup --to DIR`: a consistent copy of a data directory, also while it is served. */
 int admin_backup(int argc, char **argv);
+/* `vodupd gc`: expiry of abandoned uploads and media now, and files when not served. */
+int admin_gc(int argc, char **argv);
 
 #endif

@@ -47,6 +47,7 @@ static const char USAGE[] =
     "  check   verify that the database and the object files agree (also while serving)\n"
     "  config  check the configuration file and print the effective configuration\n"
     "  backup  copy a data directory consistently, also while it is served\n"
+    "  gc      abort abandoned uploads and expire media stuck in Uploading now\n"
     "  help    show this text, or `vodupd help <command>`\n"
     "\n"
     "`vodupd <command> --help` describes each command's options. --config FILE (or\n"
@@ -86,7 +87,8 @@ static const char USAGE_SERVE[] =
     "  --upload-cred-grace S  a multipart upload opened by UploadAuth credentials is aborted\n"
     "                     S seconds after the newest credential that wrote to it expired\n"
     "                     (default: the larger of 3600 and --upload-auth-ttl)\n"
-    "  --upload-expiry-days N  abort multipart uploads unfinished after N days (default 7; 0 never)\n"
+    "  --upload-expiry-days N  abort multipart uploads unfinished after N days, and mark media\n"
+    "                     Uploading for as long UploadFail (default 7; 0 never)\n"
     "  --callback-allow CIDR  let event callbacks reach this range too (repeatable), e.g.\n"
     "                     10.1.2.0/24; by default they reach public unicast addresses only\n"
     "                     (never loopback, private, link-local, CGNAT, ULA, multicast ...)\n"
@@ -1127,7 +1129,8 @@ int main(int argc, char **argv)
         command_fn fn;
     } commands[] = {{"init", cmd_init},         {"serve", NULL},           {"user", admin_user},
                     {"role", admin_role},       {"key", admin_key},        {"keys", admin_keys},      {"events", admin_events},
-                    {"check", vodupd_check},    {"backup", admin_backup}};
+                    {"check", vodupd_check},    {"backup", admin_backup},
+                    {"gc", admin_gc}};
     size_t ci = 0, nc = sizeof commands / sizeof commands[0];
     while (ci < nc && strcmp(commands[ci].name, cmd) != 0)
         ci++;

@@ -22,6 +22,12 @@ int vodup_meta_key_set_active(vodup_meta *m, const char *account_id, const char 
 /* Deletes key_id of account_id (ENOTFOUND when it has no such key). */
 int vodup_meta_key_delete(vodup_meta *m, const char *account_id, const char *key_id);
 
+/* Marks up to max media records that have been Uploading since before `before` (no
+ * CreateUpload*, RefreshUploadVideo or completion since) as UploadFail at now: their
+ * client gave up, and upload credentials can no longer write them (meta.h, "writes by
+ * upload credentials"). Returns how many, or a negative error. */
+int vodup_meta_media_expire_uploading(vodup_meta *m, time_t before, time_t now, int max);
+
 /* Copies the database of data_dir to the file dest (which must not exist) with SQLite's
  * online backup API: a snapshot of one moment, taken while other connections and
  * processes write (the copy restarts when they write during it, bounded by tries). Then,

@@ -86,6 +86,33 @@ int vodup_meta_key_delete(vodup_meta *m, const char *account_id, const char *key
     return key_change(m, KEY_DELETE_SQL, account_id, key_id, -1);
 }
 
+static const char MEDIA_EXPIRE_SQL[] =
+    "UPDATE media SET status = 'UploadFail', modified = ?2 WHERE id IN"
+    " (SELECT id FROM media WHERE status = 'Uploading' AND modified < ?1 LIMIT ?3)";
+
+int vodup_meta_media_expire_uploading(vodup_meta *m, time_t before, time_t now, int max)
+{
+    conn *c = meta__acquire(m);
+    int rc = meta__tx_begin(c, 1), n = 0;
+    if (rc != VODUP_META_OK) {
+        meta__release(m, c);
+        return rc;
+    }
+    sqlite3_stmt *s = NULL;
+    rc = meta__prepare_once(c, MEDIA_EXPIRE_SQL, "media expire", &s);
+    if (rc == VODUP_META_OK) {
+        bind_i64(s, 1, (int64_t)before);
+        bind_i64(s, 2, (int64_t)now);
+        bind_i64(s, 3, max);
+        rc = meta__exec_done(c, s, "media expire");
+        n = sqlite3_changes(c->db);
+        sqlite3_finalize(s);
+    }
+    rc = meta__tx_end(c, rc);
+    meta__release(m, c);
+    return rc == VODUP_META_OK ? n : rc;
+}
+
 /* ---- backup -------------------------------------------------------------------------- */
 
 static int fail(char *err, size_t n, sqlite3 *db, const char *what)
