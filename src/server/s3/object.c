@@ -16,9 +16,7 @@
 #include "server/s3/s3.h"
 #include "server/s3/state.h"
 
-/* Opens the ingest for a body of at most max_size: Content-Length and Content-MD5 checked
- * first. The state (authenticate's) gets it. 0, or -1 after answering. */
-static int body_begin(http_request *r, uint64_t max_size)
+int s3_body_begin(http_request *r, uint64_t max_size)
 {
     s3_state *s = r->op_state;
     uint64_t len = 0;
@@ -64,7 +62,7 @@ static int body_begin(http_request *r, uint64_t max_size)
     return 0;
 }
 
-static int body_chunk(http_request *r, const char *p, size_t n)
+int s3_body_chunk(http_request *r, const char *p, size_t n)
 {
     s3_state *s = r->op_state;
     if (!s || s->failed || !s->in)
@@ -80,8 +78,7 @@ static int body_chunk(http_request *r, const char *p, size_t n)
     return st == VODUPD_ETOOLARGE ? -1 : 0;
 }
 
-/* After the last byte: the digests the client declared. 0, or -1 after answering. */
-static int body_end(http_request *r)
+int s3_body_end(http_request *r)
 {
     s3_state *s = r->op_state;
     if (!s || s->failed || !s->in || r->resp)
@@ -104,7 +101,7 @@ static int body_end(http_request *r)
     return 0;
 }
 
-static void reply_written(http_request *r, const s3_state *s)
+void s3_reply_written(http_request *r, const s3_state *s)
 {
     char hex[33], etag[40];
     vodup_hex_lower(hex, core_ingest_md5(s->in), 16);
@@ -130,14 +127,14 @@ static int put_begin(http_request *r)
         s3_status_error(r, VODUPD_ENOMEM, NULL);
         return 0;
     }
-    body_begin(r, s3_rules.max_put_size);
+    s3_body_begin(r, s3_rules.max_put_size);
     return 0;
 }
 
 static void put_finish(http_request *r)
 {
     s3_state *s = r->op_state;
-    if (body_end(r) != 0)
+    if (s3_body_end(r) != 0)
         return;
     core c;
     s3_core(r, &c);
@@ -154,10 +151,10 @@ static void put_finish(http_request *r)
         s3_status_error(r, st, &d);
         return;
     }
-    reply_written(r, s);
+    s3_reply_written(r, s);
 }
 
-const http_op s3_op_put_object = {"PutObject", put_begin, body_chunk, put_finish, 1};
+const http_op s3_op_put_object = {"PutObject", put_begin, s3_body_chunk, put_finish, 1};
 
 static int get_begin(http_request *r)
 {

@@ -40,7 +40,7 @@ static const char *const UNSUPPORTED[] = {
     "versions", "versionId", "policy", "policyStatus", "encryption", "replication", "inventory",
     "notification", "requestPayment", "accelerate", "analytics", "metrics", "ownershipControls",
     "publicAccessBlock", "object-lock", "retention", "legal-hold", "torrent", "select", "attributes",
-    "intelligent-tiering", "location", "uploads", "uploadId", "partNumber", NULL,
+    "intelligent-tiering", "location", NULL,
 };
 
 static const http_op *not_implemented(http_request *r, const char *what)
@@ -65,8 +65,11 @@ static const http_op *pick(http_request *r)
         return NULL;
     }
     if (r->key_len == 0) {
-        if (strcmp(m, "GET") == 0)
+        if (strcmp(m, "GET") == 0) {
+            if (http_has_query(r, "uploads"))
+                return not_implemented(r, "ListMultipartUploads");
             return &s3_op_list_objects;
+        }
         if (strcmp(m, "HEAD") == 0)
             return &s3_op_head_bucket;
         if (strcmp(m, "PUT") == 0)
@@ -78,19 +81,27 @@ static const http_op *pick(http_request *r)
         s3_error(r, S3_ERR_MethodNotAllowed, "The specified method is not allowed against this resource.");
         return NULL;
     }
+    int up = http_has_query(r, "uploadId");
     if (strcmp(m, "PUT") == 0) {
         if (http_header(r, "x-amz-copy-source"))
-            return not_implemented(r, "CopyObject");
+            return not_implemented(r, up ? "UploadPartCopy" : "CopyObject");
+        if (up || http_has_query(r, "partNumber"))
+            return &s3_op_upload_part;
         return &s3_op_put_object;
     }
     if (strcmp(m, "GET") == 0)
-        return &s3_op_get_object;
+        return up ? &s3_op_list_parts : &s3_op_get_object;
     if (strcmp(m, "HEAD") == 0)
         return &s3_op_head_object;
     if (strcmp(m, "DELETE") == 0)
-        return &s3_op_delete_object;
-    if (strcmp(m, "POST") == 0)
+        return up ? &s3_op_abort_multipart : &s3_op_delete_object;
+    if (strcmp(m, "POST") == 0) {
+        if (http_has_query(r, "uploads"))
+            return &s3_op_create_multipart;
+        if (up)
+            return &s3_op_complete_multipart;
         return not_implemented(r, "This POST operation");
+    }
     s3_error(r, S3_ERR_MethodNotAllowed, "The specified method is not allowed against this resource.");
     return NULL;
 }
@@ -105,6 +116,8 @@ static const char *policy_action(const http_op *op)
         return "GetBucketInfo";
     if (op == &s3_op_list_objects)
         return "ListObjects";
+    if (op == &s3_op_create_multipart)
+        return "InitiateMultipartUpload";
     return op->name; /* the same name in both dialects */
 }
 
@@ -117,7 +130,9 @@ static int authorize(http_request *r)
     if (c->has_scope) {
         core co;
         s3_core(r, &co);
-        core_write w = r->op == &s3_op_put_object ? CORE_WRITE_PUT : CORE_WRITE_OTHER;
+        core_write w = r->op == &s3_op_put_object           ? CORE_WRITE_PUT
+                       : r->op == &s3_op_complete_multipart ? CORE_WRITE_COMPLETE
+                                                            : CORE_WRITE_OTHER;
         core_scope_result res;
         vodupd_detail d = {0};
         vodupd_status st = core_scope_check(&co, c, action, w, r->bucket, r->key, r->key_len,
@@ -268,7 +283,8 @@ static int verify(http_request *r)
 static int refused_for_space(http_request *r)
 {
     vodup_blobstore *bs = r->srv->blobs;
-    if (!bs->ops->space_check || (r->op != &s3_op_put_object && r->op != &s3_op_create_bucket))
+    if (!bs->ops->space_check || (r->op != &s3_op_put_object && r->op != &s3_op_upload_part &&
+                                     r->op != &s3_op_create_multipart && r->op != &s3_op_create_bucket))
         return 0;
     uint64_t need = 0;
     if (http_content_length(r, &need) != 1)
