@@ -46,6 +46,6 @@ typedef struct vodup_dialect {
 extern const vodup_dialect *const vodup_dialects[];
 
 /* The entries (their own directories). */
-extern const vodup_dialect vodup_dialect_rpc, vodup_dialect_oss;
+extern const vodup_dialect vodup_dialect_rpc, vodup_dialect_oss, vodup_dialect_s3;
 
 #endif
