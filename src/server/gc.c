@@ -1,13 +1,15 @@
 /* gc.c - removal of blobs nothing references any more.
  *
  * It also aborts multipart uploads abandoned for longer than --upload-expiry-days, and
- * those of upload credentials that expired.
+ * those of upload credentials that expired, and marks media Uploading for as long
+ * UploadFail (also `vodupd gc`, admin.c).
  *
  * The metadata store moves freed blob ids onto a durable list in the same transaction
  * that stops referencing them; this thread unlinks the files afterwards and forgets the
  * ids. A crash between the two steps only delays the removal to the next start.
  */
 #include "server/server.h"
+#include "server/store/meta_admin.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +77,7 @@ static int older_reader(vodupd *s, uint64_t t)
 struct vodupd_pin {
     struct vodupd_pin *next;
     int refs;
-    char id[33];
+    char id[VODUP_BLOB_ID_LEN + 1];
 };
 
 static unsigned pin_hash(const char *id)
@@ -148,8 +150,8 @@ static int pinned(vodupd *s, const char *id)
 /* Returns 1 when blobs were held back for a reader (try again soon). */
 static int gc_pass(vodupd *s)
 {
-    char ids[GC_BATCH][33], gone[GC_BATCH][33];
-    char after[33] = "";
+    char ids[GC_BATCH][VODUP_BLOB_ID_LEN + 1], gone[GC_BATCH][VODUP_BLOB_ID_LEN + 1];
+    char after[VODUP_BLOB_ID_LEN + 1] = "";
     int held = 0;
     for (;;) {
         /* Every blob taken below was unreferenced before this instant, so only readers
@@ -169,7 +171,7 @@ static int gc_pass(vodupd *s)
                 continue;
             }
             if (ids[i][0]) /* "" is an empty body, which has no file (oss/upload.h) */
-                s->blobs->ops->remove(s->blobs, ids[i]);
+                vodup_blob_remove(s->blobs, ids[i]);
             memcpy(gone[ngone++], ids[i], sizeof gone[0]);
         }
         if (ngone && vodup_meta_gc_done(s->meta, gone, ngone) != VODUP_META_OK)
@@ -196,6 +198,12 @@ static void expire_uploads(vodupd *s, time_t *last)
     while ((n = vodup_meta_upload_expire(s->meta, now - (time_t)s->upload_expiry, 1000)) > 0) {
         fprintf(stderr, "vodupd: aborted %d multipart upload(s) unfinished for more than %ld s\n", n,
                 s->upload_expiry);
+        if (n < 1000)
+            break;
+    }
+    /* Media whose upload never finished, after as long: UploadFail (store/meta_admin.h). */
+    while ((n = vodup_meta_media_expire_uploading(s->meta, now - (time_t)s->upload_expiry, now, 1000)) > 0) {
+        fprintf(stderr, "vodupd: marked %d media UploadFail: Uploading for more than %ld s\n", n, s->upload_expiry);
         if (n < 1000)
             break;
     }

@@ -1,10 +1,14 @@
 /* main.c - the vodupd command line: init, serve, help. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <sys/file.h>
 #include <getopt.h>
+#include <limits.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +23,7 @@
 #include "server/auth/ratelimit.h"
 #include "server/auth/token.h"
 #include "server/check.h"
+#include "server/conf.h"
 #include "server/config.h"
 #include "server/events/events.h"
 #include "server/http/request.h"
@@ -27,7 +32,7 @@
 #include "server/server.h"
 
 static const char USAGE[] =
-    "usage: vodupd <command> [options]\n"
+    "usage: vodupd [--config FILE] <command> [options]\n"
     "\n"
     "Self-hosted video-on-demand upload service (OSS-compatible object store).\n"
     "\n"
@@ -36,12 +41,18 @@ static const char USAGE[] =
     "  serve   run the service\n"
     "  user    create, list, delete RAM users (and their AccessKeys)\n"
     "  role    create, list, delete RAM roles (for STS AssumeRole)\n"
-    "  keys    rotate the server key that seals temporary credentials\n"
-    "  events  list upload events not yet delivered\n"
+    "  key     create, list, disable, enable, delete AccessKeys (root or a RAM user; two each)\n"
+    "  keys    rotate the server key that seals temporary credentials (picked up live)\n"
+    "  events  list, retry or drop upload events not yet delivered\n"
     "  check   verify that the database and the object files agree (also while serving)\n"
+    "  config  check the configuration file and print the effective configuration\n"
+    "  backup  copy a data directory consistently, also while it is served\n"
+    "  gc      abort abandoned uploads and expire media stuck in Uploading now\n"
     "  help    show this text, or `vodupd help <command>`\n"
     "\n"
-    "`vodupd <command> --help` describes each command's options.\n";
+    "`vodupd <command> --help` describes each command's options. --config FILE (or\n"
+    "$VODUPD_CONFIG) reads settings from an INI file, VODUPD_<OPTION> variables override it,\n"
+    "flags override both (man vodupd.conf).\n";
 
 static const char USAGE_INIT[] =
     "usage: vodupd init [--data-dir DIR]\n"
@@ -49,7 +60,10 @@ static const char USAGE_INIT[] =
     "Creates DIR (default ./vodup-data, mode 0700) with its database, server key and a root\n"
     "account, and prints once, as JSON, the root account's AccessKey:\n"
     "  {\"AccountId\":\"...\",\"AccessKeyId\":\"...\",\"AccessKeySecret\":\"...\"}\n"
-    "The secret is not shown again: keep it. Fails if DIR is already initialised.\n";
+    "The secret is not shown again: keep it. When standard output is a file others could\n"
+    "read, it is made private (0600) first; or run `umask 077` before `init > root.json`.\n"
+    "DIR is built under a temporary name beside it and renamed into place: a failed init\n"
+    "leaves nothing behind that stops a retry. DIR must not exist or be empty.\n";
 
 static const char USAGE_SERVE[] =
     "usage: vodupd serve [--data-dir DIR] [--listen HOST:PORT] [--public-url URL] [--region R]\n"
@@ -73,7 +87,8 @@ static const char USAGE_SERVE[] =
     "  --upload-cred-grace S  a multipart upload opened by UploadAuth credentials is aborted\n"
     "                     S seconds after the newest credential that wrote to it expired\n"
     "                     (default: the larger of 3600 and --upload-auth-ttl)\n"
-    "  --upload-expiry-days N  abort multipart uploads unfinished after N days (default 7; 0 never)\n"
+    "  --upload-expiry-days N  abort multipart uploads unfinished after N days, and mark media\n"
+    "                     Uploading for as long UploadFail (default 7; 0 never)\n"
     "  --callback-allow CIDR  let event callbacks reach this range too (repeatable), e.g.\n"
     "                     10.1.2.0/24; by default they reach public unicast addresses only\n"
     "                     (never loopback, private, link-local, CGNAT, ULA, multicast ...)\n"
@@ -110,7 +125,8 @@ static const char USAGE_SERVE[] =
     "Logs one line per request to stderr (never a secret). SIGTERM or SIGINT stops it\n"
     "gracefully: no new connections, requests in flight finish, then it exits 0.\n";
 
-static int make_dirs(const char *dir)
+/* Creates dir's parents (0755, like mkdir -p); dir itself is not made. */
+static int make_parents(const char *dir)
 {
     char buf[4096];
     size_t n = strlen(dir);
@@ -125,7 +141,120 @@ static int make_dirs(const char *dir)
             return -1;
         *p = '/';
     }
-    return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static void fsync_parent(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* init's temporary directories: "<dir>.init-XXXXXX" beside a new data dir, or
+ * "<dir>/.init-XXXXXX" inside an existing empty one. */
+#define INIT_TMP_PREFIX ".init-"
+
+/* An existing directory init may fill: empty but for what an earlier init left behind
+ * (its temporary directories, removed here) and a file system's lost+found. 0 when it
+ * may, -1 otherwise. */
+static int init_clear_leftovers(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int ok = 1;
+    struct dirent *e;
+    while (ok && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || strcmp(e->d_name, "lost+found") == 0)
+            continue;
+        if (strncmp(e->d_name, "." INIT_TMP_PREFIX, sizeof INIT_TMP_PREFIX) == 0) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            ok = nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0;
+            continue;
+        }
+        ok = 0;
+    }
+    closedir(d);
+    return ok ? 0 : -1;
+}
+
+/* Moves what init built in tmp (a directory inside dir) into dir: every entry but the
+ * database first, vodup.db last, so dir counts as initialised only once it is whole. */
+static int init_move_in(const char *tmp, const char *dir)
+{
+    static const char db_name[] = "vodup.db";
+    DIR *d = opendir(tmp);
+    if (!d)
+        return -1;
+    int rc = 0;
+    struct dirent *e;
+    char from[4400], to[4400];
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || strcmp(e->d_name, db_name) == 0)
+            continue;
+        snprintf(from, sizeof from, "%s/%s", tmp, e->d_name);
+        snprintf(to, sizeof to, "%s/%s", dir, e->d_name);
+        rc = rename(from, to);
+    }
+    closedir(d);
+    if (rc == 0) {
+        fsync_parent(to);
+        snprintf(from, sizeof from, "%s/%s", tmp, db_name);
+        snprintf(to, sizeof to, "%s/%s", dir, db_name);
+        rc = rename(from, to);
+    }
+    if (rc != 0)
+        fprintf(stderr, "vodupd init: cannot move %s to %s: %s\n", from, to, strerror(errno));
+    return rc;
+}
+
+/* The root account of a new data directory at dir: master key, database, account, key. */
+static int init_build(const char *dir, char account[17], char key_id[25], char secret[31])
+{
+    vodupd s;
+    memset(&s, 0, sizeof s);
+    s.data_dir = (char *)dir;
+    if (auth_master_key_create(dir, s.master_key) != 0) {
+        fprintf(stderr, "vodupd init: cannot write the master key in %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    if (vodup_meta_open_sqlite(&s.meta, dir, 1) != VODUP_META_OK) {
+        fprintf(stderr, "vodupd init: cannot create the database in %s\n", dir);
+        return -1;
+    }
+    int rc = auth_random_id(account, 16, "0123456789");
+    if (rc == 0 && account[0] == '0')
+        account[0] = '1';
+    if (rc == 0)
+        rc = vodup_meta_account_create(s.meta, account, "root", time(NULL)) == VODUP_META_OK ? 0 : -1;
+    if (rc == 0)
+        rc = vodup_meta_setting_set(s.meta, "root_account", account) == VODUP_META_OK ? 0 : -1;
+    if (rc == 0)
+        rc = auth_key_create(&s, account, "root", key_id, secret);
+    vodup_meta_close(s.meta);
+    memset(s.master_key, 0, sizeof s.master_key);
+    if (rc != 0)
+        fprintf(stderr, "vodupd init: creating the root account failed\n");
+    return rc;
 }
 
 static int cmd_init(int argc, char **argv)
@@ -150,42 +279,73 @@ static int cmd_init(int argc, char **argv)
         fprintf(stderr, "vodupd init: unexpected argument '%s'\n%s", argv[optind], USAGE_INIT);
         return 2;
     }
-    char db[4096];
-    snprintf(db, sizeof db, "%s/vodup.db", data_dir);
-    if (access(db, F_OK) == 0) {
-        fprintf(stderr, "vodupd init: %s is already initialised (found %s)\n", data_dir, db);
+    char dir[4000];
+    size_t dl = strlen(data_dir);
+    while (dl > 1 && data_dir[dl - 1] == '/') /* "d/" and "d" are one directory */
+        dl--;
+    if (dl == 0 || dl >= sizeof dir) {
+        fprintf(stderr, "vodupd init: bad --data-dir '%s'\n", data_dir);
+        return 2;
+    }
+    memcpy(dir, data_dir, dl);
+    dir[dl] = '\0';
+    /* The directory appears complete or not at all: it is built under a temporary name
+     * beside it and renamed into place, so a failed init (a full disk, a kill) leaves
+     * nothing that stops the next one. An existing empty directory (one made by hand, by
+     * systemd's StateDirectory, or a file system mounted there, which cannot be renamed
+     * over) is filled from a temporary directory inside it, vodup.db moved in last: serve
+     * accepts nothing without it, and init takes such a directory again. */
+    struct stat st;
+    int in_place = 0;
+    if (stat(dir, &st) == 0) {
+        char db[4096];
+        snprintf(db, sizeof db, "%s/vodup.db", dir);
+        if (access(db, F_OK) == 0) {
+            fprintf(stderr, "vodupd init: %s is already initialised (found %s)\n", dir, db);
+            return 1;
+        }
+        if (!S_ISDIR(st.st_mode) || init_clear_leftovers(dir) != 0) {
+            fprintf(stderr, "vodupd init: %s exists and is not an empty directory; init wants a new or empty one\n",
+                    dir);
+            return 1;
+        }
+        in_place = 1;
+    } else if (errno != ENOENT || make_parents(dir) != 0) {
+        fprintf(stderr, "vodupd init: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
     }
-    if (make_dirs(data_dir) != 0) {
-        fprintf(stderr, "vodupd init: cannot create %s: %s\n", data_dir, strerror(errno));
-        return 1;
-    }
-    vodupd s;
-    memset(&s, 0, sizeof s);
-    s.data_dir = (char *)data_dir;
-    if (auth_master_key_create(data_dir, s.master_key) != 0) {
-        fprintf(stderr, "vodupd init: cannot write %s/keys/master.key: %s\n", data_dir, strerror(errno));
-        return 1;
-    }
-    if (vodup_meta_open(&s.meta, data_dir, 1) != VODUP_META_OK) {
-        fprintf(stderr, "vodupd init: cannot create the database in %s\n", data_dir);
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, in_place ? "%s/" INIT_TMP_PREFIX "XXXXXX" : "%s" INIT_TMP_PREFIX "XXXXXX", dir);
+    if (!mkdtemp(tmp)) { /* mode 0700 */
+        fprintf(stderr, "vodupd init: cannot create a directory %s %s: %s\n", in_place ? "in" : "beside", dir,
+                strerror(errno));
         return 1;
     }
     char account[17], key_id[25], secret[31];
-    int rc = auth_random_id(account, 16, "0123456789");
-    if (rc == 0 && account[0] == '0')
-        account[0] = '1';
-    if (rc == 0)
-        rc = vodup_meta_account_create(s.meta, account, "root", time(NULL)) == VODUP_META_OK ? 0 : -1;
-    if (rc == 0)
-        rc = vodup_meta_setting_set(s.meta, "root_account", account) == VODUP_META_OK ? 0 : -1;
-    if (rc == 0)
-        rc = auth_key_create(&s, account, "root", key_id, secret);
-    vodup_meta_close(s.meta);
+    int rc = init_build(tmp, account, key_id, secret);
+    if (rc == 0 && in_place)
+        rc = init_move_in(tmp, dir);
+    else if (rc == 0 && rename(tmp, dir) != 0) {
+        fprintf(stderr, "vodupd init: cannot rename %s to %s: %s\n", tmp, dir, strerror(errno));
+        rc = -1;
+    }
     if (rc != 0) {
-        fprintf(stderr, "vodupd init: creating the root account failed\n");
+        nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        memset(secret, 0, sizeof secret);
         return 1;
     }
+    if (in_place) {
+        rmdir(tmp);
+        fsync_parent(tmp); /* dir itself, now holding vodup.db */
+    } else {
+        fsync_parent(dir);
+    }
+    /* `init > root.json` would leave the secret as readable as the shell's umask makes
+     * the file: a regular file others may read is made private before it is written. */
+    if (fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) &&
+        fchmod(STDOUT_FILENO, st.st_mode & 0700) == 0)
+        fprintf(stderr, "vodupd: made the output file private (mode 0%o): it holds the root secret\n",
+                (unsigned)(st.st_mode & 0700));
     json_t *j = json_pack("{s:s,s:s,s:s}", "AccountId", account, "AccessKeyId", key_id, "AccessKeySecret", secret);
     char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
     if (!out) {
@@ -193,11 +353,18 @@ static int cmd_init(int argc, char **argv)
         return 1;
     }
     printf("%s\n", out);
-    fflush(stdout);
+    int flushed = fflush(stdout) == 0;
+    memset(out, 0, strlen(out));
     free(out);
     json_decref(j);
     memset(secret, 0, sizeof secret);
-    fprintf(stderr, "vodupd: initialised %s; the AccessKeySecret above is shown only once\n", data_dir);
+    if (!flushed) {
+        fprintf(stderr, "vodupd init: writing the root AccessKey failed: %s (the data directory %s is made; its "
+                        "root secret is lost: remove it and run init again)\n",
+                strerror(errno), dir);
+        return 1;
+    }
+    fprintf(stderr, "vodupd: initialised %s; the AccessKeySecret above is shown only once\n", dir);
     return 0;
 }
 
@@ -207,12 +374,16 @@ static int is_live(const char *id, void *u)
     return r != 0; /* on error keep the blob */
 }
 
+/* "HOST:PORT", "[V6]:PORT", or ":PORT" for every IPv4 address (as nginx and Go servers
+ * read it; every IPv6 address is "[::]:PORT"). */
 static int parse_listen(const char *s, char *host, size_t hn, int *port)
 {
     const char *colon = strrchr(s, ':');
-    if (!colon || colon == s)
+    if (!colon)
         return -1;
     size_t n = (size_t)(colon - s);
+    if (n == 0)
+        s = "0.0.0.0", n = 7;
     if (s[0] == '[' && colon[-1] == ']') {
         s++;
         n -= 2;
@@ -313,25 +484,68 @@ static void explain_data_dir(const char *data_dir)
             (long long)size);
 }
 
-static int cmd_serve(int argc, char **argv)
-{
-    const char *data_dir = "./vodup-data", *listen = "127.0.0.1:9000", *public_url = NULL, *region = "cn-hangzhou";
-    int threads = 4, workers = 8, max_uploads = VODUPD_DEFAULT_MAX_UPLOADS, auth_ttl = 3000, max_attempts = 0;
-    int expiry_days = 7, allow_private = 0, n_allow = 0, serve_active = 0;
+/* Everything `vodupd serve` is told, from its options (after conf_merge: the file, the
+ * environment, the command line). */
+typedef struct serve_opts {
+    const char *data_dir, *listen, *public_url, *region;
+    int threads, workers, max_uploads, auth_ttl, max_attempts, expiry_days;
+    int allow_private, n_allow, serve_active;
     vodupd_cidr allow[VODUPD_MAX_CALLBACK_ALLOW];
-    uint64_t disk_reserve = VODUPD_DEFAULT_DISK_RESERVE;
-    unsigned reserve_pct = 0;
-    /* Connection guards (http/request.h). The descriptor limit is raised first, since the
-     * default connection ceiling follows it. */
+    uint64_t disk_reserve;
+    unsigned reserve_pct;
     http_limits lim;
-    http_limits_default(&lim, http_raise_nofile());
     const char *trusted[VODUPD_MAX_TRUSTED_PROXIES];
-    size_t ntrusted = 0;
+    size_t ntrusted;
+    long cred_grace, rate_per_key;
+    const char *tls_listen, *tls_cert, *tls_key, *admin_listen;
+    char host[256], tls_host[256], admin_host[256];
+    int port, tls_port, admin_port;
+} serve_opts;
+
+/* Where serve_parse's complaints go: stderr as "vodupd serve: ...", or, while a
+ * configuration value is checked on its own (serve_validate), a buffer that the
+ * configuration loader prefixes with the file and line. */
+static char *perr_buf;
+static size_t perr_len;
+
+static void perr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void perr(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (perr_buf) {
+        vsnprintf(perr_buf, perr_len, fmt, ap);
+        size_t n = strlen(perr_buf);
+        if (n && perr_buf[n - 1] == '\n') /* one line, the caller adds the place */
+            perr_buf[n - 1] = '\0';
+    } else {
+        fputs("vodupd serve: ", stderr);
+        vfprintf(stderr, fmt, ap);
+    }
+    va_end(ap);
+}
+
+/* Parses and checks every option. 0 ok, 1 when --help was answered, 2 on a bad option
+ * (said through perr). nofile: the descriptor limit the connection ceiling follows. */
+static int serve_parse(int argc, char **argv, serve_opts *o, long nofile)
+{
+    memset(o, 0, sizeof *o);
+    o->data_dir = "./vodup-data";
+    o->listen = "127.0.0.1:9000";
+    o->region = "cn-hangzhou";
+    o->threads = 4;
+    o->workers = 8;
+    o->max_uploads = VODUPD_DEFAULT_MAX_UPLOADS;
+    o->auth_ttl = 3000;
+    o->expiry_days = 7;
+    o->disk_reserve = VODUPD_DEFAULT_DISK_RESERVE;
+    o->cred_grace = -1;
+    o->rate_per_key = VODUPD_DEFAULT_RATE_PER_KEY;
+    /* Connection guards (http/request.h). */
+    http_limits_default(&o->lim, nofile);
+    http_limits *lim = &o->lim;
     enum { OPT_MAX_CONN = 0x100, OPT_MAX_PER_IP, OPT_HEAD_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MIN_BODY_RATE,
            OPT_BODY_WINDOW, OPT_TRUSTED_PROXY, OPT_RATE_PER_KEY, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_ADMIN_LISTEN, OPT_CRED_GRACE };
-    long cred_grace = -1;
-    const char *tls_listen = NULL, *tls_cert = NULL, *tls_key = NULL, *admin_listen = NULL;
-    long rate_per_key = VODUPD_DEFAULT_RATE_PER_KEY;
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
                                          {"listen", required_argument, NULL, 'l'},
                                          {"public-url", required_argument, NULL, 'u'},
@@ -363,129 +577,181 @@ static int cmd_serve(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
+    optind = 0; /* parsed more than once per process (each configuration value, then all) */
+    opterr = !perr_buf;
     while ((c = getopt_long(argc, argv, "d:l:u:r:t:w:m:a:e:x:PC:AVR:h", opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
-        case 'd': data_dir = optarg; break;
-        case 'l': listen = optarg; break;
-        case 'u': public_url = optarg; break;
-        case 'r': region = optarg; break;
-        case 't': threads = (int)strtol(optarg, &end, 10); break;
-        case 'w': workers = (int)strtol(optarg, &end, 10); break;
-        case 'm': max_uploads = (int)strtol(optarg, &end, 10); break;
-        case 'a': auth_ttl = (int)strtol(optarg, &end, 10); break;
-        case 'e': max_attempts = (int)strtol(optarg, &end, 10); break;
-        case 'x': expiry_days = (int)strtol(optarg, &end, 10); break;
+        case 'd': o->data_dir = optarg; break;
+        case 'l': o->listen = optarg; break;
+        case 'u': o->public_url = optarg; break;
+        case 'r': o->region = optarg; break;
+        case 't': o->threads = (int)strtol(optarg, &end, 10); break;
+        case 'w': o->workers = (int)strtol(optarg, &end, 10); break;
+        case 'm': o->max_uploads = (int)strtol(optarg, &end, 10); break;
+        case 'a': o->auth_ttl = (int)strtol(optarg, &end, 10); break;
+        case 'e': o->max_attempts = (int)strtol(optarg, &end, 10); break;
+        case 'x': o->expiry_days = (int)strtol(optarg, &end, 10); break;
         case 'P': break;   /* denying private addresses is the default */
-        case 'A': allow_private = 1; break;
-        case 'V': serve_active = 1; break;
+        case 'A': o->allow_private = 1; break;
+        case 'V': o->serve_active = 1; break;
         case 'C':
-            if (n_allow >= VODUPD_MAX_CALLBACK_ALLOW || events_parse_cidr(optarg, &allow[n_allow]) != 0) {
-                fprintf(stderr, "vodupd serve: --callback-allow wants an address or CIDR range (at most %d), got '%s'\n",
-                        VODUPD_MAX_CALLBACK_ALLOW, optarg);
+            if (o->n_allow >= VODUPD_MAX_CALLBACK_ALLOW || events_parse_cidr(optarg, &o->allow[o->n_allow]) != 0) {
+                perr("--callback-allow wants an address or CIDR range (at most %d), got '%s'\n",
+                     VODUPD_MAX_CALLBACK_ALLOW, optarg);
                 return 2;
             }
-            n_allow++;
+            o->n_allow++;
             break;
         case 'R':
-            if (parse_reserve(optarg, &disk_reserve, &reserve_pct) != 0) {
-                fprintf(stderr, "vodupd serve: --disk-reserve wants a size (64M, 1G, 0) or 1%%..50%%, got '%s'\n", optarg);
+            if (parse_reserve(optarg, &o->disk_reserve, &o->reserve_pct) != 0) {
+                perr("--disk-reserve wants a size (64M, 1G, 0) or 1%%..50%%, got '%s'\n", optarg);
                 return 2;
             }
             break;
         case OPT_MAX_CONN: case OPT_MAX_PER_IP: case OPT_MIN_BODY_RATE: {
             long long v = strtoll(optarg, &end, 10);
             if (v < 0 || v > 100000000 || (c == OPT_MAX_CONN && v < 1)) {
-                fprintf(stderr, "vodupd serve: '%s' is out of range for --%s\n", optarg,
-                        c == OPT_MAX_CONN ? "max-connections" : c == OPT_MAX_PER_IP ? "max-connections-per-ip"
-                                                                                   : "min-body-rate");
+                perr("'%s' is out of range for --%s\n", optarg,
+                     c == OPT_MAX_CONN ? "max-connections" : c == OPT_MAX_PER_IP ? "max-connections-per-ip"
+                                                                                : "min-body-rate");
                 return 2;
             }
             if (c == OPT_MAX_CONN)
-                lim.max_connections = (unsigned)v;
+                lim->max_connections = (unsigned)v;
             else if (c == OPT_MAX_PER_IP)
-                lim.max_per_ip = (unsigned)v;
+                lim->max_per_ip = (unsigned)v;
             else
-                lim.min_body_rate = (unsigned long)v;
+                lim->min_body_rate = (unsigned long)v;
             break;
         }
         case OPT_HEAD_TIMEOUT: case OPT_IDLE_TIMEOUT: case OPT_BODY_WINDOW: {
             double v = strtod(optarg, &end);
             if (!(v >= 0 && v <= 86400)) {
-                fprintf(stderr, "vodupd serve: '%s' is not 0..86400 seconds\n", optarg);
+                perr("'%s' is not 0..86400 seconds\n", optarg);
                 return 2;
             }
             long ms = (long)(v * 1000 + 0.5);
             if (c == OPT_HEAD_TIMEOUT)
-                lim.head_timeout_ms = ms;
+                lim->head_timeout_ms = ms;
             else if (c == OPT_IDLE_TIMEOUT)
-                lim.idle_timeout_ms = ms;
+                lim->idle_timeout_ms = ms;
             else
-                lim.body_rate_window_ms = ms;
+                lim->body_rate_window_ms = ms;
             break;
         }
         case OPT_TRUSTED_PROXY:
-            if (http_check_cidr(optarg) != 0 || ntrusted >= VODUPD_MAX_TRUSTED_PROXIES) {
-                fprintf(stderr, "vodupd serve: --trusted-proxy wants an address or CIDR range (at most %d), got '%s'\n",
-                        VODUPD_MAX_TRUSTED_PROXIES, optarg);
+            if (http_check_cidr(optarg) != 0 || o->ntrusted >= VODUPD_MAX_TRUSTED_PROXIES) {
+                perr("--trusted-proxy wants an address or CIDR range (at most %d), got '%s'\n",
+                     VODUPD_MAX_TRUSTED_PROXIES, optarg);
                 return 2;
             }
-            trusted[ntrusted++] = optarg;
+            o->trusted[o->ntrusted++] = optarg;
             break;
         case OPT_CRED_GRACE:
-            cred_grace = strtol(optarg, &end, 10);
-            if (cred_grace < 1 || cred_grace > 30L * 86400) {
-                fprintf(stderr, "vodupd serve: --upload-cred-grace wants 1..2592000 seconds, got '%s'\n", optarg);
+            o->cred_grace = strtol(optarg, &end, 10);
+            if (o->cred_grace < 1 || o->cred_grace > 30L * 86400) {
+                perr("--upload-cred-grace wants 1..2592000 seconds, got '%s'\n", optarg);
                 return 2;
             }
             break;
         case OPT_RATE_PER_KEY:
-            rate_per_key = strtol(optarg, &end, 10);
-            if (rate_per_key < 0 || rate_per_key > 1000000) {
-                fprintf(stderr, "vodupd serve: --rate-per-key wants 0..1000000, got '%s'\n", optarg);
+            o->rate_per_key = strtol(optarg, &end, 10);
+            if (o->rate_per_key < 0 || o->rate_per_key > 1000000) {
+                perr("--rate-per-key wants 0..1000000, got '%s'\n", optarg);
                 return 2;
             }
             break;
-        case OPT_TLS_LISTEN: tls_listen = optarg; break;
-        case OPT_TLS_CERT: tls_cert = optarg; break;
-        case OPT_TLS_KEY: tls_key = optarg; break;
-        case OPT_ADMIN_LISTEN: admin_listen = optarg; break;
-        case 'h': fputs(USAGE_SERVE, stdout); return 0;
-        default: fputs(USAGE_SERVE, stderr); return 2;
+        case OPT_TLS_LISTEN: o->tls_listen = optarg; break;
+        case OPT_TLS_CERT: o->tls_cert = optarg; break;
+        case OPT_TLS_KEY: o->tls_key = optarg; break;
+        case OPT_ADMIN_LISTEN: o->admin_listen = optarg; break;
+        case 'h': fputs(USAGE_SERVE, stdout); return 1;
+        default:
+            if (perr_buf)
+                perr("not an option of vodupd serve");
+            else
+                fputs(USAGE_SERVE, stderr);
+            return 2;
         }
-        if (end && *end) {
-            fprintf(stderr, "vodupd serve: '%s' is not a number\n", optarg);
+        if (end && (*end || end == optarg)) {
+            perr("'%s' is not a number\n", optarg);
             return 2;
         }
     }
-    if (threads < 1 || threads > 256 || workers < 1 || workers > 256 || max_uploads < 0 || strlen(region) > 60 ||
-        auth_ttl < 5 || auth_ttl > 43200 || max_attempts < 0 || expiry_days < 0 || expiry_days > 3650) {
-        fprintf(stderr, "vodupd serve: --threads and --workers must be 1..256, --max-uploads >= 0, "
-                        "--upload-auth-ttl 5..43200, --event-max-attempts >= 0, --upload-expiry-days 0..3650\n");
+    if (optind < argc) {
+        perr("unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    char host[256];
-    int port;
-    if (parse_listen(listen, host, sizeof host, &port) != 0) {
-        fprintf(stderr, "vodupd serve: --listen wants HOST:PORT, got '%s'\n", listen);
+    const struct {
+        const char *name;
+        long v, lo, hi;
+    } ranges[] = {{"threads", o->threads, 1, 256},          {"workers", o->workers, 1, 256},
+                  {"max-uploads", o->max_uploads, 0, INT_MAX}, {"upload-auth-ttl", o->auth_ttl, 5, 43200},
+                  {"event-max-attempts", o->max_attempts, 0, INT_MAX},
+                  {"upload-expiry-days", o->expiry_days, 0, 3650}};
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        if (ranges[i].v < ranges[i].lo || ranges[i].v > ranges[i].hi) {
+            perr("--%s wants %ld..%ld, got %ld\n", ranges[i].name, ranges[i].lo, ranges[i].hi, ranges[i].v);
+            return 2;
+        }
+    if (strlen(o->region) > 60) {
+        perr("--region is at most 60 characters\n");
         return 2;
     }
-    char tls_host[256];
-    int tls_port = 0;
-    if ((tls_listen || tls_cert || tls_key) && !(tls_listen && tls_cert && tls_key)) {
-        fprintf(stderr, "vodupd serve: HTTPS needs all three of --tls-listen, --tls-cert and --tls-key\n");
+    if (parse_listen(o->listen, o->host, sizeof o->host, &o->port) != 0) {
+        perr("--listen wants HOST:PORT (or :PORT for every IPv4 address), got '%s'\n", o->listen);
         return 2;
     }
-    if (tls_listen && parse_listen(tls_listen, tls_host, sizeof tls_host, &tls_port) != 0) {
-        fprintf(stderr, "vodupd serve: --tls-listen wants HOST:PORT, got '%s'\n", tls_listen);
+    /* One value checked alone (a configuration line): the combinations are checked once
+     * everything is merged. */
+    if (perr_buf)
+        return 0;
+    if ((o->tls_listen || o->tls_cert || o->tls_key) && !(o->tls_listen && o->tls_cert && o->tls_key)) {
+        perr("HTTPS needs all three of --tls-listen, --tls-cert and --tls-key\n");
         return 2;
     }
-    char admin_host[256];
-    int admin_port = 0;
-    if (admin_listen && parse_listen(admin_listen, admin_host, sizeof admin_host, &admin_port) != 0) {
-        fprintf(stderr, "vodupd serve: --admin-listen wants HOST:PORT, got '%s'\n", admin_listen);
+    if (o->tls_listen && parse_listen(o->tls_listen, o->tls_host, sizeof o->tls_host, &o->tls_port) != 0) {
+        perr("--tls-listen wants HOST:PORT, got '%s'\n", o->tls_listen);
         return 2;
     }
+    if (o->admin_listen && parse_listen(o->admin_listen, o->admin_host, sizeof o->admin_host, &o->admin_port) != 0) {
+        perr("--admin-listen wants HOST:PORT, got '%s'\n", o->admin_listen);
+        return 2;
+    }
+    return 0;
+}
+
+/* conf_validate_fn: one configuration value through the option parser. */
+static int serve_validate(const char *name, const char *value, char *err, size_t errlen)
+{
+    char arg[4200];
+    snprintf(arg, sizeof arg, "--%s=%s", name, value);
+    char *argv[] = {"vodupd", arg, NULL};
+    serve_opts o;
+    err[0] = '\0';
+    perr_buf = err;
+    perr_len = errlen;
+    int r = serve_parse(2, argv, &o, 1024);
+    perr_buf = NULL;
+    if (r != 0 && !err[0])
+        snprintf(err, errlen, "bad value for %s", name);
+    return r == 0 ? 0 : -1;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    serve_opts opt, *o = &opt;
+    /* The descriptor limit is raised first, since the default connection ceiling follows it. */
+    int pr = serve_parse(argc, argv, o, http_raise_nofile());
+    if (pr != 0)
+        return pr == 1 ? 0 : 2;
+    const char *data_dir = o->data_dir, *listen = o->listen, *public_url = o->public_url;
+    const char *tls_listen = o->tls_listen, *tls_cert = o->tls_cert, *tls_key = o->tls_key;
+    const char *admin_listen = o->admin_listen;
+    const char *host = o->host, *tls_host = o->tls_host, *admin_host = o->admin_host;
+    int threads = o->threads, workers = o->workers, port = o->port, tls_port = o->tls_port, admin_port = o->admin_port;
+    http_limits lim = o->lim;
     if (tls_listen && !MHD_is_feature_supported(MHD_FEATURE_TLS)) {
         fprintf(stderr, "vodupd serve: this libmicrohttpd was built without HTTPS support\n");
         return 1;
@@ -500,7 +766,6 @@ static int cmd_serve(int argc, char **argv)
             return 1;
         }
     }
-
     /* Signals are taken by sigwait below; every thread started from here inherits the mask. */
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -514,17 +779,18 @@ static int cmd_serve(int argc, char **argv)
     memset(&s, 0, sizeof s);
     pthread_mutex_init(&s.readers_mu, NULL);
     s.data_dir = (char *)data_dir;
-    s.max_uploads_per_account = max_uploads;
-    s.upload_auth_ttl = auth_ttl;
-    s.upload_cred_grace = cred_grace > 0 ? cred_grace
-                          : auth_ttl > VODUPD_DEFAULT_UPLOAD_CRED_GRACE ? auth_ttl : VODUPD_DEFAULT_UPLOAD_CRED_GRACE;
-    s.event_max_attempts = max_attempts;
-    s.upload_expiry = (long)expiry_days * 86400L;
-    s.callback_allow_private = allow_private;
-    s.n_callback_allow = n_allow;
-    memcpy(s.callback_allow, allow, (size_t)n_allow * sizeof allow[0]);
-    s.serve_active_content = serve_active;
-    snprintf(s.region, sizeof s.region, "%s", region);
+    s.max_uploads_per_account = o->max_uploads;
+    s.upload_auth_ttl = o->auth_ttl;
+    s.upload_cred_grace = o->cred_grace > 0                                ? o->cred_grace
+                          : o->auth_ttl > VODUPD_DEFAULT_UPLOAD_CRED_GRACE ? o->auth_ttl
+                                                                           : VODUPD_DEFAULT_UPLOAD_CRED_GRACE;
+    s.event_max_attempts = o->max_attempts;
+    s.upload_expiry = (long)o->expiry_days * 86400L;
+    s.callback_allow_private = o->allow_private;
+    s.n_callback_allow = o->n_allow;
+    memcpy(s.callback_allow, o->allow, (size_t)o->n_allow * sizeof o->allow[0]);
+    s.serve_active_content = o->serve_active;
+    snprintf(s.region, sizeof s.region, "%s", o->region);
     if (auth_master_key_load(data_dir, s.master_key) != 0) {
         explain_data_dir(data_dir);
         return 1;
@@ -553,16 +819,16 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "vodupd serve: cannot open the object files in %s: %s\n", data_dir, strerror(errno));
         return 1;
     }
-    vodup_blobstore_file_set_reserve(s.blobs, disk_reserve, reserve_pct);
-    if (vodup_meta_open(&s.meta, data_dir, threads + workers + 2) != VODUP_META_OK) {
+    vodup_blobstore_file_set_reserve(s.blobs, o->disk_reserve, o->reserve_pct);
+    if (vodup_meta_open_sqlite(&s.meta, data_dir, threads + workers + 2) != VODUP_META_OK) {
         fprintf(stderr, "vodupd serve: cannot open the database in %s\n", data_dir);
-        s.blobs->ops->close(s.blobs);
+        vodup_blobstore_close(s.blobs);
         return 1;
     }
     /* What a crash left half done: unfinished writes, blobs written but never recorded,
      * blobs freed but not yet removed. */
     vodupd_gc_run(&s);
-    long removed = s.blobs->ops->recover(s.blobs, is_live, s.meta);
+    long removed = vodup_blob_recover(s.blobs, is_live, s.meta);
     if (removed > 0)
         fprintf(stderr, "vodupd: recovery removed %ld unreferenced blob(s)\n", removed);
 
@@ -576,11 +842,12 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "vodupd serve: cannot load or create the token keys in %s/keys: %s\n", data_dir, strerror(errno));
         return 1;
     }
-    if (rate_per_key > 0 && !(s.ratelimit = auth_ratelimit_new((double)rate_per_key, 2.0 * (double)rate_per_key))) {
+    if (o->rate_per_key > 0 &&
+        !(s.ratelimit = auth_ratelimit_new((double)o->rate_per_key, 2.0 * (double)o->rate_per_key))) {
         fprintf(stderr, "vodupd serve: out of memory\n");
         return 1;
     }
-    s.revocations = vodup_meta_revocations_open(data_dir);
+    s.revocations = vodup_meta_revocations_open_sqlite(data_dir);
     if (!s.revocations) {
         fprintf(stderr, "vodupd serve: cannot open the revocation cache in %s\n", data_dir);
         return 1;
@@ -621,6 +888,10 @@ static int cmd_serve(int argc, char **argv)
         snprintf(url, sizeof url, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, bound);
     }
     s.public_url = url;
+    if (!public_url && (strstr(url, "//0.0.0.0:") || strstr(url, "//[::]:")))
+        fprintf(stderr, "vodupd: warning: listening on every address; clients are handed %s, which they cannot "
+                        "reach: set --public-url (public-url in vodupd.conf)\n",
+                url);
     /* Everything request threads read is settled before the first request arrives. */
     s.events = events_start(&s);
     if (!s.events) {
@@ -629,8 +900,8 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     lim.threads = threads;
-    lim.trusted_proxies = trusted;
-    lim.ntrusted = ntrusted;
+    lim.trusted_proxies = o->trusted;
+    lim.ntrusted = o->ntrusted;
     http_front *front = http_start(&s, lfd, &lim);
     struct MHD_Daemon *d = http_daemon(front);
     if (!d) {
@@ -660,7 +931,7 @@ static int cmd_serve(int argc, char **argv)
     metrics_admin *admin = NULL;
     if (admin_listen) {
         int abound = 0, afd = http_bind(admin_host, admin_port, &abound);
-        if (afd < 0 || !(admin = metrics_admin_start(&s, afd, disk_reserve, reserve_pct))) {
+        if (afd < 0 || !(admin = metrics_admin_start(&s, afd, o->disk_reserve, o->reserve_pct))) {
             fprintf(stderr, "vodupd serve: cannot serve --admin-listen %s: %s\n", admin_listen,
                     afd < 0 ? strerror(errno) : "the admin listener did not start");
             return 1;
@@ -673,11 +944,24 @@ static int cmd_serve(int argc, char **argv)
 
     int sig = 0;
     for (;;) {
-        sigwait(&sigs, &sig);
+        /* Between signals, token keys added by `vodupd keys rotate` (another process) are
+         * picked up, so rotation needs no restart. */
+        struct timespec every = {VODUPD_TOKEN_KEYS_REFRESH, 0};
+        sig = sigtimedwait(&sigs, NULL, &every);
+        if (sig < 0 || sig == SIGHUP) {
+            int r = token_keys_refresh(s.token_keys, data_dir);
+            if (r > 0)
+                fprintf(stderr, "vodupd: a new token key (vodupd keys rotate) now seals temporary credentials\n");
+            else if (r < 0 && sig == SIGHUP)
+                fprintf(stderr, "vodupd: SIGHUP: reading the token keys in %s/keys failed: %s\n", data_dir,
+                        strerror(errno));
+        }
+        if (sig < 0)
+            continue;
         if (sig != SIGHUP)
             break;
         if (!tls) {
-            fprintf(stderr, "vodupd: SIGHUP received; nothing to reload (no --tls-listen)\n");
+            fprintf(stderr, "vodupd: SIGHUP received; token keys re-read, no certificate to reload (no --tls-listen)\n");
             continue;
         }
         char err[512];
@@ -709,7 +993,7 @@ static int cmd_serve(int argc, char **argv)
     events_stop(s.events);
     vodupd_gc_stop(&s);
     vodupd_gc_run(&s);
-    s.blobs->ops->close(s.blobs);
+    vodup_blobstore_close(s.blobs);
     vodup_meta_close(s.meta);
     token_keys_free(s.token_keys);
     auth_ratelimit_free(s.ratelimit);
@@ -721,10 +1005,94 @@ static int cmd_serve(int argc, char **argv)
     return 0;
 }
 
+static const char USAGE_CONFIG[] =
+    "usage: vodupd [--config FILE] config check [--config FILE]\n"
+    "\n"
+    "Reads the configuration file (--config, else $VODUPD_CONFIG; none: defaults only) and\n"
+    "the VODUPD_* environment variables, checks every value as `vodupd serve` would, and\n"
+    "prints the effective configuration, each value with where it came from. A bad file is\n"
+    "refused with its line: `FILE:LINE: what is wrong`, exit status 2. Keys and defaults:\n"
+    "docs/vodupd.conf.md, man vodupd.conf.\n";
+
+/* The configuration of this run: the file (--config FILE before the command, or
+ * $VODUPD_CONFIG) and the environment, checked value by value. 0, or 2 said on stderr. */
+static int load_config(conf *c, const char *path)
+{
+    char err[1024];
+    if (!path)
+        path = getenv("VODUPD_CONFIG");
+    if (path && *path && conf_load_file(c, path, serve_validate, err, sizeof err) != 0) {
+        fprintf(stderr, "vodupd: %s\n", err);
+        return 2;
+    }
+    if (conf_load_env(c, serve_validate, err, sizeof err) != 0) {
+        fprintf(stderr, "vodupd: %s\n", err);
+        return 2;
+    }
+    return 0;
+}
+
+static int cmd_config(conf *c, const char *path, int argc, char **argv)
+{
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(USAGE_CONFIG, stdout);
+        return 0;
+    }
+    if (argc < 2 || strcmp(argv[1], "check") != 0) {
+        fputs(USAGE_CONFIG, stderr);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            path = argv[i] + 9;
+        } else {
+            fprintf(stderr, "vodupd config check: unexpected argument '%s'\n%s", argv[i], USAGE_CONFIG);
+            return 2;
+        }
+    }
+    int rc = load_config(c, path);
+    if (rc != 0)
+        return rc;
+    /* Each value passed alone; now the combinations (all three TLS keys, ...). */
+    int n;
+    char *prog = "vodupd";
+    char **merged = conf_merge(c, 0, 1, &prog, &n);
+    serve_opts o;
+    if (!merged || serve_parse(n, merged, &o, 1024) != 0) {
+        fprintf(stderr, "vodupd config check: the configuration%s%s is not usable (above)\n", c->path ? " in " : "",
+                c->path ? c->path : "");
+        return 2;
+    }
+    if (o.tls_listen) {
+        char err[512];
+        http_tls *t = http_tls_new(o.tls_cert, o.tls_key, err, sizeof err);
+        if (!t) {
+            fprintf(stderr, "vodupd config check: tls-cert/tls-key: %s\n", err);
+            return 2;
+        }
+        http_tls_free(t);
+    }
+    conf_print(c, stdout);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* Everything vodupd writes (database, keys, object files) is for its own eyes. */
     umask(077);
+    /* vodupd [--config FILE] <command> ... */
+    const char *config_path = NULL;
+    if (argc >= 2 && strncmp(argv[1], "--config=", 9) == 0) {
+        config_path = argv[1] + 9;
+        argv[1] = argv[0];
+        argc--, argv++;
+    } else if (argc >= 3 && strcmp(argv[1], "--config") == 0) {
+        config_path = argv[2];
+        argv[2] = argv[0];
+        argc -= 2, argv += 2;
+    }
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         if (argc >= 3 && strcmp(argv[1], "help") == 0) {
             if (strcmp(argv[2], "init") == 0) {
@@ -735,6 +1103,10 @@ int main(int argc, char **argv)
                 fputs(USAGE_SERVE, stdout);
                 return 0;
             }
+            if (strcmp(argv[2], "config") == 0) {
+                fputs(USAGE_CONFIG, stdout);
+                return 0;
+            }
         }
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -743,24 +1115,47 @@ int main(int argc, char **argv)
         printf("vodupd %s\n", VODUPD_VERSION);
         return 0;
     }
-    if (strcmp(argv[1], "init") == 0)
-        return cmd_init(argc - 1, argv + 1);
-    if (strcmp(argv[1], "serve") == 0) {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        int rc = cmd_serve(argc - 1, argv + 1);
-        curl_global_cleanup();
+    conf c;
+    memset(&c, 0, sizeof c);
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "config") == 0) {
+        int rc = cmd_config(&c, config_path, argc - 1, argv + 1);
+        conf_free(&c);
         return rc;
     }
-    if (strcmp(argv[1], "user") == 0)
-        return admin_user(argc - 1, argv + 1);
-    if (strcmp(argv[1], "role") == 0)
-        return admin_role(argc - 1, argv + 1);
-    if (strcmp(argv[1], "keys") == 0)
-        return admin_keys(argc - 1, argv + 1);
-    if (strcmp(argv[1], "events") == 0)
-        return admin_events(argc - 1, argv + 1);
-    if (strcmp(argv[1], "check") == 0)
-        return vodupd_check(argc - 1, argv + 1);
-    fprintf(stderr, "vodupd: unknown command '%s'\n\n%s", argv[1], USAGE);
-    return 2;
+    typedef int (*command_fn)(int, char **);
+    static const struct {
+        const char *name;
+        command_fn fn;
+    } commands[] = {{"init", cmd_init},         {"serve", NULL},           {"user", admin_user},
+                    {"role", admin_role},       {"key", admin_key},        {"keys", admin_keys},      {"events", admin_events},
+                    {"check", vodupd_check},    {"backup", admin_backup},
+                    {"gc", admin_gc}};
+    size_t ci = 0, nc = sizeof commands / sizeof commands[0];
+    while (ci < nc && strcmp(commands[ci].name, cmd) != 0)
+        ci++;
+    if (ci == nc) {
+        fprintf(stderr, "vodupd: unknown command '%s'\n\n%s", cmd, USAGE);
+        return 2;
+    }
+    /* The file and the environment come first as options, the command line's own after
+     * them: the last value wins. Only serve takes every key; the others take data-dir. */
+    int rc = load_config(&c, config_path);
+    int is_serve = commands[ci].fn == NULL;
+    int n = 0;
+    char **merged = rc == 0 ? conf_merge(&c, !is_serve, argc - 1, argv + 1, &n) : NULL;
+    if (rc == 0 && !merged) {
+        fprintf(stderr, "vodupd: out of memory\n");
+        rc = 1;
+    }
+    if (rc == 0 && is_serve) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        rc = cmd_serve(n, merged);
+        curl_global_cleanup();
+    } else if (rc == 0) {
+        optind = 0; /* checking the configuration ran getopt already */
+        rc = commands[ci].fn(n, merged);
+    }
+    conf_free(&c);
+    return rc;
 }
