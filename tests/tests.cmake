@@ -152,10 +152,33 @@ if(TARGET vodup_static AND EXISTS ${CMAKE_SOURCE_DIR}/examples/upload.c)
     ENVIRONMENT "VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp" TIMEOUT 300)
 endif()
 
+# Scale-out (docs/scale-out.md): PostgreSQL, a one-node Ceph cluster with radosgw and HAProxy
+# on loopback, started once for all scale tests by the fixture `scale` (scale.up, scale.down:
+# scripts/scale/start, stop; down fails if a process is left). Skipped, and shown as skipped,
+# when those packages are absent: `scripts/install-deps --scale`.
+set(VODUP_SCALE_DIR ${CMAKE_BINARY_DIR}/tests/tmp/scale-cluster)
+set(VODUP_SCALE_ENV "VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp;SCALE_ENV=${VODUP_SCALE_DIR}.env")
+add_test(NAME scale.up COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/up.sh ${VODUP_SCALE_DIR})
+add_test(NAME scale.down COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/down.sh ${VODUP_SCALE_DIR})
+add_test(NAME scale.infra COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/infra.sh)
+set_tests_properties(scale.up PROPERTIES FIXTURES_SETUP scale SKIP_RETURN_CODE 77 TIMEOUT 180)
+set_tests_properties(scale.down PROPERTIES FIXTURES_CLEANUP scale TIMEOUT 60)
+set(VODUP_SCALE_TESTS scale.infra)
+# The S3 byte store (src/server/store/blob_s3.c) against that radosgw.
+if(TARGET vodupd_core)
+  add_executable(test_blob_s3 ${CMAKE_SOURCE_DIR}/tests/scale/test_blob_s3.c)
+  target_link_libraries(test_blob_s3 PRIVATE vodupd_core PkgConfig::CMOCKA)
+  set_target_properties(test_blob_s3 PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  add_test(NAME scale.blob_s3 COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/blob_s3.sh $<TARGET_FILE:test_blob_s3>)
+  list(APPEND VODUP_SCALE_TESTS scale.blob_s3)
+endif()
+set_tests_properties(${VODUP_SCALE_TESTS} PROPERTIES FIXTURES_REQUIRED scale SKIP_RETURN_CODE 77
+  TIMEOUT 300 ENVIRONMENT "${VODUP_SCALE_ENV}")
+
 # Labels, so a part of the suite runs alone: `ctest -L unit` (in-process, seconds),
 # `-L e2e` (real vodupd and client processes), `-L compat` (the official SDKs as peers),
-# `-L browser` (headless Chromium), `-L fuzz` (corpus replays), `-L build` (header and
-# packaging checks). Set here, once, from the names, so a new test file is labelled by
+# `-L browser` (headless Chromium), `-L scale` (PostgreSQL, Ceph, HAProxy), `-L fuzz` (corpus
+# replays), `-L build` (header and packaging checks). Set here, once, from the names, so a new test file is labelled by
 # where it lives.
 get_property(VODUP_ALL_TESTS DIRECTORY PROPERTY TESTS)
 foreach(t ${VODUP_ALL_TESTS})
@@ -169,6 +192,8 @@ foreach(t ${VODUP_ALL_TESTS})
     set(label compat)
   elseif(t MATCHES "^browser\\.")
     set(label browser)
+  elseif(t MATCHES "^scale\\.")
+    set(label scale)
   elseif(t MATCHES "^fuzz-replay\\.")
     set(label fuzz)
   else()

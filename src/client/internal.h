@@ -15,6 +15,7 @@
 #include <time.h>
 #include <curl/curl.h>
 
+#include "client/dialect.h"
 #include "common/buf.h"
 #include "vodup/vodup.h"
 
@@ -118,8 +119,37 @@ int vcl_record_load(const char *file, vcl_record *out);
 int vcl_record_parse(const char *text, size_t len, vcl_record *out);
 /* The record as JSON text (malloc'd), or NULL on oom. */
 char *vcl_record_dump(const vcl_record *r);
-/* Atomic replace. 0 or VODUP_EIO / VODUP_ENOMEM. */
-int vcl_record_save(const char *file, const vcl_record *r);
+struct vcl_job;
+
+/* An open record file: the worker appends acknowledged parts to it; the sync thread
+ * flushes it. Reference-counted: a queued flush keeps it alive after the worker let go. */
+typedef struct vcl_journal {
+    _Atomic int refs;
+    _Atomic int queued;     /* a flush job is queued and not yet begun */
+    _Atomic int dir_dirty;  /* the directory changed (the rename, an unlink): flush it too */
+    _Atomic int gone;       /* the file was removed: nothing of it to flush */
+    int fd;                 /* -1: only the directory */
+    char *file;
+} vcl_journal;
+
+/* Atomic replace of the record with r (parts included), the journal emptied. Without
+ * jn_out: flushed before it returns (tmp, rename, directory). With jn_out: *jn_out is
+ * the file open for vcl_journal_append, not flushed yet (vcl_journal_flush_job). 0 or
+ * VODUP_EIO / VODUP_ENOMEM. */
+int vcl_record_save(const char *file, const vcl_record *r, vcl_journal **jn_out);
+/* Appends one acknowledged part: one write(2), no flush. 0, VODUP_EIO, VODUP_ENOMEM. */
+int vcl_journal_append(vcl_journal *jn, const vcl_rec_part *p);
+/* A job for the sync thread that flushes what jn has written so far (fdatasync, and the
+ * directory after a rename or unlink), or NULL when one is already queued (it will
+ * cover this write) or out of memory. */
+struct vcl_job *vcl_journal_flush_job(vcl_journal *jn);
+/* The record of jn was removed: a flush only syncs the directory. */
+void vcl_journal_gone(vcl_journal *jn);
+void vcl_journal_close(vcl_journal **jn);
+/* Removes the record file now; returns the job that flushes its directory (NULL: there
+ * was none, or out of memory). */
+struct vcl_job *vcl_record_unlink_job(const char *file);
+/* Removes the record file and flushes its directory here. 0 or VODUP_EIO. */
 int vcl_record_remove(const char *file);
 /* The content sample: hex SHA-256 of size(8 bytes big-endian) || first 64 KiB ||
  * middle 64 KiB || last 64 KiB. 0 or VODUP_EIO. */
@@ -136,8 +166,11 @@ typedef struct vcl_job {
     void (*drop)(struct vcl_job *j);    /* frees the job (after run, or instead of it) */
 } vcl_job;
 
+#define VCL_JOBQ_MAX_THREADS 16
+
 typedef struct vcl_jobq {
-    pthread_t th;
+    pthread_t th[VCL_JOBQ_MAX_THREADS];
+    int nth;                /* threads running (set before any job is pushed) */
     int started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -147,7 +180,8 @@ typedef struct vcl_jobq {
     struct vodup_client *c;
 } vcl_jobq;
 
-int vcl_jobq_start(vcl_jobq *q, struct vodup_client *c);
+/* Starts threads (1..VCL_JOBQ_MAX_THREADS) taking q's jobs: one keeps them in order. */
+int vcl_jobq_start(vcl_jobq *q, struct vodup_client *c, int threads);
 void vcl_jobq_push(vcl_jobq *q, vcl_job *j);
 /* Runs what is queued (dropping blocking jobs) and joins the thread. */
 void vcl_jobq_stop(vcl_jobq *q);
@@ -240,7 +274,7 @@ typedef struct vcl_engine {
     uint64_t sent_run;      /* bytes acknowledged in requests of this process */
     uint64_t reported;      /* last progress value sent */
     int64_t reported_at;
-    int saved_dirty;        /* record needs a write */
+    vcl_journal *journal;   /* the record file, open for appends (NULL: rewrite it first) */
 } vcl_engine;
 
 typedef struct vcl_item {
@@ -282,7 +316,9 @@ struct vodup_client {
     vodup_listener l;
     pthread_t thread;
     vcl_jobq cbq;           /* callbacks and the auth provider, in order */
-    vcl_jobq rpcq;          /* VOD API calls (STS mode) */
+    vcl_jobq rpcq;          /* VOD API calls (STS mode): one thread per file slot, so the
+                             * files starting together make their Create calls together */
+    vcl_jobq syncq;         /* flushes of resume records (record.c), off the transfer loop */
     CURLM *multi;
 
     pthread_mutex_t mu;
@@ -322,23 +358,23 @@ struct vodup_client {
  * callback): such a caller must not wait for or free the client. */
 int vcl_on_own_thread(const vodup_client *c);
 
-/* engine.c */
+/* The worker's (engine.h lists its files): the thread's main (loop.c); the effective
+ * pause, user pause or network policy [mu] (loop.c); a snapshot of an item into a
+ * caller-owned vodup_file_info, strings malloc'd along (events.c); an item's end
+ * (file_state.c). */
 void *vcl_worker_main(void *arg);
-/* The effective pause: user pause or network policy [mu]. */
 int vcl_paused_locked(const vodup_client *c);
-/* Snapshot of an item into a caller-owned vodup_file_info (strings malloc'd along). */
 vodup_file_info *vcl_snapshot_locked(const vcl_item *it);
 void vcl_item_free(vcl_item *it);
 
-/* ---- oss_request.c -------------------------------------------------------------------- */
-
-enum vcl_xfer_kind { X_PUT = 1, X_INIT, X_PART, X_LIST, X_COMPLETE, X_ABORT };
+/* ---- transfers (transfers.c; built by a dialect, dialect.h) ------------------------ */
 
 typedef struct vcl_xfer {
     struct vcl_xfer *next;
     vodup_client *c;
     vcl_item *it;           /* NULL when detached (an abort after delete) */
-    int kind;
+    int kind;               /* vcl_xfer_kind */
+    const vcl_dialect *dialect;     /* the one that built it, and reads its answer */
     CURL *easy;
     struct curl_slist *hdrs;
     char errbuf[CURL_ERROR_SIZE];
@@ -359,29 +395,13 @@ typedef struct vcl_xfer {
     long status;
     int list_marker;        /* ListParts paging */
     int creds_gen;          /* the credentials it was signed with (vcl_engine.creds_gen) */
-    /* stall detection (engine.c on_xferinfo) */
+    /* stall detection (transfers.c on_xferinfo) */
     uint64_t low_limit;     /* bytes per second below which a window counts as stalled */
     int64_t mark_ms;
     uint64_t mark_bytes;
     int stalled;
 } vcl_xfer;
 
-/* Builds, signs and configures x->easy for an OSS request on address a with creds k.
- * query: NULL-terminated name, value pairs (value NULL: a bare sub-resource such as
- * "uploads"). 0, VODUP_ENOMEM or VODUP_EINVAL. */
-int vcl_oss_prepare(vcl_xfer *x, const vodup_client *c, const char *method, const vcl_addr *a,
-                    const vcl_creds *k, const char *const *query, const char *content_type);
 void vcl_xfer_free(vcl_xfer *x);
-/* The OSS error of an answer body: Code and Message into the buffers ("" if none). */
-void vcl_oss_error(const vbuf *body, char *code, size_t codelen, char *message, size_t msglen);
-/* InitiateMultipartUploadResult's UploadId (malloc'd) or NULL. */
-char *vcl_oss_upload_id(const vbuf *body);
-/* ListPartsResult: calls cb per part; sets *next_marker (0 when not truncated).
- * 0, -1 malformed, VODUP_ENOMEM. */
-int vcl_oss_list_parts(const vbuf *body, int (*cb)(void *u, int n, const char *etag, uint64_t size, int has_crc,
-                                                   uint64_t crc),
-                       void *u, int *next_marker);
-/* 1 when the endpoint is real OSS (virtual-host style), 0 for path style. */
-int vcl_oss_virtual_host(const char *endpoint);
 
 #endif

@@ -1,12 +1,17 @@
-/* record.c - resume records: one JSON file per source file, replaced atomically.
- *
- * Written after every acknowledged part, so that a killed process loses at most the
- * parts in flight. The format is in docs/internals/libvodup.md; it never holds a secret
- * (credentials are asked for again on resume). */
+/* record.c - resume records: one file per source file, a JSON line replaced atomically
+ * when the upload's shape changes (its address, its UploadId, the parts a listing
+ * confirmed), followed by a journal of parts acknowledged since: one JSON line each,
+ * appended by the worker as each part's answer comes (a write(2) to the page cache, so
+ * a killed process loses at most the parts in flight). Flushing to the disk is the sync
+ * thread's (vcl_journal_flush_job), batched: one fdatasync covers every line appended
+ * before it began, and none stalls the transfers. The format is in
+ * docs/internals/libvodup.md; it never holds a secret (credentials are asked for again
+ * on resume). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,24 +130,117 @@ static int parse_u64(const char *s, uint64_t *out)
 
 static int record_from_json(json_t *j, vcl_record *out);
 
+/* {"n":1,"etag":"…","size":1048576,"crc64":"123"}: 0, -1 not a part, VODUP_ENOMEM. */
+static int part_from_json(json_t *p, vcl_rec_part *rp)
+{
+    json_t *pn = json_object_get(p, "n"), *psz = json_object_get(p, "size");
+    const char *etag = jstr(p, "etag");
+    uint64_t crc;
+    if (!json_is_integer(pn) || !json_is_integer(psz) || !etag || parse_u64(jstr(p, "crc64"), &crc) < 0)
+        return -1;
+    rp->n = (int)json_integer_value(pn);
+    rp->size = (uint64_t)json_integer_value(psz);
+    rp->crc64 = crc;
+    rp->etag = strdup(etag);
+    return rp->etag ? 0 : VODUP_ENOMEM;
+}
+
+/* A record is small: the base line (~400 bytes + ~90 per part) and ~90 bytes per journal
+ * line; 10000 parts, each in the base and journaled a few times over, stay far below. */
+#define VCL_MAX_RECORD (16u << 20)
+
 int vcl_record_load(const char *file, vcl_record *out)
 {
     memset(out, 0, sizeof *out);
-    json_error_t jerr;
-    json_t *j = json_load_file(file, 0, &jerr);
-    if (!j)
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return VODUP_ENOENT;
-    return record_from_json(j, out);
+    vbuf b = VBUF_INIT;
+    char buf[16384];
+    int rc = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || b.len + (size_t)n > VCL_MAX_RECORD) {
+            rc = VODUP_ENOENT;   /* unreadable or not ours: as none */
+            break;
+        }
+        if (n == 0)
+            break;
+        if (vbuf_append(&b, buf, (size_t)n) < 0) {
+            rc = VODUP_ENOMEM;
+            break;
+        }
+    }
+    close(fd);
+    if (rc == 0)
+        rc = vcl_record_parse(b.data ? b.data : "", b.len, out);
+    vbuf_free(&b);
+    return rc;
+}
+
+/* The journal after the base line: one part per line, a later line for the same part
+ * replacing the earlier. The first line that does not parse ends it (a write cut short
+ * by a crash, or garbage): what came before stands. */
+static int apply_journal(const char *text, size_t len, vcl_record *out)
+{
+    size_t pos = 0;
+    while (pos < len) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        if (end == pos) {
+            pos = end + 1;
+            continue;
+        }
+        json_error_t jerr;
+        json_t *p = json_loadb(text + pos, end - pos, 0, &jerr);
+        vcl_rec_part rp;
+        int rc = p ? part_from_json(p, &rp) : -1;
+        json_decref(p);
+        if (rc == VODUP_ENOMEM)
+            return rc;
+        if (rc < 0 || rp.n < 1 || rp.n > 10000) {
+            if (rc == 0)
+                free(rp.etag);
+            return 0;
+        }
+        size_t i = 0;
+        while (i < out->nparts && out->parts[i].n != rp.n)
+            i++;
+        if (i < out->nparts) {
+            free(out->parts[i].etag);
+            out->parts[i] = rp;
+        } else if (out->nparts < 10000) {
+            vcl_rec_part *np = realloc(out->parts, (out->nparts + 1) * sizeof *np);
+            if (!np) {
+                free(rp.etag);
+                return VODUP_ENOMEM;
+            }
+            out->parts = np;
+            out->parts[out->nparts++] = rp;
+        } else {
+            free(rp.etag);
+        }
+        pos = end + 1;
+    }
+    return 0;
 }
 
 int vcl_record_parse(const char *text, size_t len, vcl_record *out)
 {
     memset(out, 0, sizeof *out);
     json_error_t jerr;
-    json_t *j = json_loadb(text, len, 0, &jerr);
+    /* The base is the first line (older versions wrote only it, without a newline). */
+    const char *nl = memchr(text, '\n', len);
+    size_t blen = nl ? (size_t)(nl - text) : len;
+    json_t *j = json_loadb(text, blen, 0, &jerr);
     if (!j)
         return VODUP_ENOENT;
-    return record_from_json(j, out);
+    int rc = record_from_json(j, out);
+    if (rc == 0 && nl && (rc = apply_journal(nl + 1, len - blen - 1, out)) != 0)
+        vcl_record_free(out);
+    return rc;
 }
 
 /* Takes j (decref'd here). Anything not shaped as a record of ours: VODUP_ENOENT. */
@@ -186,21 +284,12 @@ static int record_from_json(json_t *j, vcl_record *out)
             goto bad;
         }
         for (size_t i = 0; i < n; i++) {
-            json_t *p = json_array_get(parts, i);
-            json_t *pn = json_object_get(p, "n"), *psz = json_object_get(p, "size");
-            const char *etag = jstr(p, "etag");
-            uint64_t crc;
-            if (!json_is_integer(pn) || !json_is_integer(psz) || !etag || parse_u64(jstr(p, "crc64"), &crc) < 0)
+            int prc = part_from_json(json_array_get(parts, i), &out->parts[out->nparts]);
+            if (prc == VODUP_ENOMEM)
+                rc = prc;
+            if (prc)
                 goto bad;
-            vcl_rec_part *rp = &out->parts[out->nparts++];
-            rp->n = (int)json_integer_value(pn);
-            rp->size = (uint64_t)json_integer_value(psz);
-            rp->crc64 = crc;
-            rp->etag = strdup(etag);
-            if (!rp->etag) {
-                rc = VODUP_ENOMEM;
-                goto bad;
-            }
+            out->nparts++;
         }
     }
     json_decref(j);
@@ -275,47 +364,183 @@ char *vcl_record_dump(const vcl_record *r)
     return text;
 }
 
-int vcl_record_save(const char *file, const vcl_record *r)
+static int write_all(int fd, const char *p, size_t n)
 {
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, p + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+static void journal_unref(vcl_journal *jn)
+{
+    if (!jn || atomic_fetch_sub(&jn->refs, 1) != 1)
+        return;
+    if (jn->fd >= 0)
+        close(jn->fd);
+    free(jn->file);
+    free(jn);
+}
+
+void vcl_journal_close(vcl_journal **jn)
+{
+    journal_unref(*jn);
+    *jn = NULL;
+}
+
+int vcl_record_save(const char *file, const vcl_record *r, vcl_journal **jn_out)
+{
+    if (jn_out)
+        *jn_out = NULL;
     char *text = vcl_record_dump(r);
     if (!text)
         return VODUP_ENOMEM;
 
-    /* tmp in the same directory, fsync, rename, fsync the directory: a crash leaves
-     * either the old record or the new one, never a torn file. */
+    /* A tmp file in the same directory, renamed over the record: a process killed at any
+     * point leaves the old record or the new one, never a torn file. Without jn_out the
+     * flushes happen here (tmp before the rename, then the directory); with it the
+     * caller gets the file open for the journal, and the flushes are the sync thread's
+     * (vcl_journal_flush_job): until then a power cut may cost the record (an empty or
+     * missing file is no record: the upload restarts clean, nothing stored is trusted
+     * without ListParts), never a wrong one. */
     unsigned int rnd = 0;
     vodup_random(&rnd, sizeof rnd);
     vbuf tmp = VBUF_INIT;
     vbuf_printf(&tmp, "%s.%ld.%08x.tmp", file, (long)getpid(), rnd);
-    if (tmp.oom) {
+    vcl_journal *jn = jn_out ? calloc(1, sizeof *jn) : NULL;
+    char *fcopy = jn_out ? strdup(file) : NULL;
+    if (tmp.oom || (jn_out && (!jn || !fcopy))) {
         free(text);
+        free(jn);
+        free(fcopy);
         vbuf_free(&tmp);
         return VODUP_ENOMEM;
     }
     int rc = VODUP_EIO;
-    int fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
     if (fd >= 0) {
-        size_t n = strlen(text), done = 0;
-        while (done < n) {
-            ssize_t w = write(fd, text + done, n - done);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                break;
-            done += (size_t)w;
-        }
-        int ok = done == n && fsync(fd) == 0;
-        ok = (close(fd) == 0) && ok;
+        int ok = write_all(fd, text, strlen(text)) == 0 && write_all(fd, "\n", 1) == 0;
+        if (ok && !jn_out)
+            ok = fsync(fd) == 0;
         if (ok && rename(tmp.data, file) == 0) {
-            fsync_dir_of(file);
             rc = 0;
+            if (jn_out) {
+                atomic_init(&jn->refs, 1);
+                atomic_init(&jn->queued, 0);
+                atomic_init(&jn->dir_dirty, 1);
+                atomic_init(&jn->gone, 0);
+                jn->fd = fd;
+                jn->file = fcopy;
+                *jn_out = jn;
+                jn = NULL;
+                fcopy = NULL;
+                fd = -1;
+            } else {
+                fsync_dir_of(file);
+            }
         } else {
             unlink(tmp.data);
         }
+        if (fd >= 0)
+            close(fd);
     }
+    free(jn);
+    free(fcopy);
     free(text);
     vbuf_free(&tmp);
     return rc;
+}
+
+int vcl_journal_append(vcl_journal *jn, const vcl_rec_part *p)
+{
+    char line[256];
+    /* One write of one line: a kill lands before or after it (a cut line, possible only
+     * with a power cut, ends the journal when it is read back). */
+    int n = snprintf(line, sizeof line, "{\"n\":%d,\"etag\":", p->n);
+    json_t *et = json_string(p->etag);
+    char *ets = et ? json_dumps(et, JSON_ENCODE_ANY) : NULL;
+    json_decref(et);
+    if (!ets)
+        return VODUP_ENOMEM;
+    vbuf b = VBUF_INIT;
+    vbuf_append(&b, line, (size_t)n);
+    vbuf_printf(&b, "%s,\"size\":%" PRIu64 ",\"crc64\":\"%" PRIu64 "\"}\n", ets, p->size, p->crc64);
+    free(ets);
+    int rc = b.oom ? VODUP_ENOMEM : write_all(jn->fd, b.data, b.len) == 0 ? 0 : VODUP_EIO;
+    vbuf_free(&b);
+    return rc;
+}
+
+/* ---- the sync thread's flushes ----------------------------------------------------------- */
+
+typedef struct flush_job {
+    vcl_job base;
+    vcl_journal *jn;
+} flush_job;
+
+static void flush_run(struct vodup_client *c, vcl_job *j)
+{
+    (void)c;
+    vcl_journal *jn = ((flush_job *)j)->jn;
+    /* Cleared first: a line appended from now on queues another flush. */
+    atomic_store(&jn->queued, 0);
+    if (!atomic_load(&jn->gone))
+        fdatasync(jn->fd);
+    if (atomic_exchange(&jn->dir_dirty, 0))
+        fsync_dir_of(jn->file);
+}
+
+static void flush_drop(vcl_job *j)
+{
+    journal_unref(((flush_job *)j)->jn);
+    free(j);
+}
+
+vcl_job *vcl_journal_flush_job(vcl_journal *jn)
+{
+    if (atomic_exchange(&jn->queued, 1))
+        return NULL;   /* one is queued already, and will cover what was just written */
+    flush_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        atomic_store(&jn->queued, 0);
+        return NULL;   /* the next line tries again; a kill loses nothing written */
+    }
+    atomic_fetch_add(&jn->refs, 1);
+    j->base.run = flush_run;
+    j->base.drop = flush_drop;
+    j->jn = jn;
+    return &j->base;
+}
+
+void vcl_journal_gone(vcl_journal *jn)
+{
+    atomic_store(&jn->gone, 1);
+    atomic_store(&jn->dir_dirty, 1);
+}
+
+vcl_job *vcl_record_unlink_job(const char *file)
+{
+    if (unlink(file) < 0)
+        return NULL;   /* none (or not removable: it stays, as a failed write would) */
+    vcl_journal *jn = calloc(1, sizeof *jn);
+    if (!jn || !(jn->file = strdup(file))) {
+        free(jn);
+        return NULL;   /* the unlink stands; only its flush is left to the kernel */
+    }
+    jn->fd = -1;
+    atomic_init(&jn->refs, 1);
+    atomic_init(&jn->queued, 0);
+    atomic_init(&jn->dir_dirty, 1);
+    atomic_init(&jn->gone, 1);
+    vcl_job *j = vcl_journal_flush_job(jn);
+    journal_unref(jn);   /* the job holds it now (or it is freed) */
+    return j;
 }
 
 int vcl_record_remove(const char *file)

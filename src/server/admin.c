@@ -90,7 +90,7 @@ static int admin_open(admin *a, const char *data_dir)
                 data_dir);
         return -1;
     }
-    if (vodup_meta_open(&a->s.meta, data_dir, 1) != VODUP_META_OK) {
+    if (vodup_meta_open_sqlite(&a->s.meta, data_dir, 1) != VODUP_META_OK) {
         fprintf(stderr, "vodupd: cannot open the database in %s\n", data_dir);
         return -1;
     }

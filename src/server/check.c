@@ -186,7 +186,7 @@ static int copy_id(char out[VODUP_BLOB_ID_LEN + 1], sqlite3_stmt *st, int col)
     return 0;
 }
 
-/* An empty body is recorded with the blob id "" and no file (oss/upload.h OSS_BLOB_EMPTY):
+/* An empty body is recorded with the blob id "" and no file (core/internal.h CORE_BLOB_EMPTY):
  * nothing to check, and nothing to count among the referenced blobs. */
 static int is_empty_body(sqlite3_stmt *st, int id_col, int size_col)
 {

@@ -77,7 +77,7 @@ static int older_reader(vodupd *s, uint64_t t)
 struct vodupd_pin {
     struct vodupd_pin *next;
     int refs;
-    char id[33];
+    char id[VODUP_BLOB_ID_LEN + 1];
 };
 
 static unsigned pin_hash(const char *id)
@@ -150,8 +150,8 @@ static int pinned(vodupd *s, const char *id)
 /* Returns 1 when blobs were held back for a reader (try again soon). */
 static int gc_pass(vodupd *s)
 {
-    char ids[GC_BATCH][33], gone[GC_BATCH][33];
-    char after[33] = "";
+    char ids[GC_BATCH][VODUP_BLOB_ID_LEN + 1], gone[GC_BATCH][VODUP_BLOB_ID_LEN + 1];
+    char after[VODUP_BLOB_ID_LEN + 1] = "";
     int held = 0;
     for (;;) {
         /* Every blob taken below was unreferenced before this instant, so only readers
@@ -171,7 +171,7 @@ static int gc_pass(vodupd *s)
                 continue;
             }
             if (ids[i][0]) /* "" is an empty body, which has no file (oss/upload.h) */
-                s->blobs->ops->remove(s->blobs, ids[i]);
+                vodup_blob_remove(s->blobs, ids[i]);
             memcpy(gone[ngone++], ids[i], sizeof gone[0]);
         }
         if (ngone && vodup_meta_gc_done(s->meta, gone, ngone) != VODUP_META_OK)

@@ -168,6 +168,65 @@ static void fsync_parent(const char *path)
     }
 }
 
+/* init's temporary directories: "<dir>.init-XXXXXX" beside a new data dir, or
+ * "<dir>/.init-XXXXXX" inside an existing empty one. */
+#define INIT_TMP_PREFIX ".init-"
+
+/* An existing directory init may fill: empty but for what an earlier init left behind
+ * (its temporary directories, removed here) and a file system's lost+found. 0 when it
+ * may, -1 otherwise. */
+static int init_clear_leftovers(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int ok = 1;
+    struct dirent *e;
+    while (ok && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || strcmp(e->d_name, "lost+found") == 0)
+            continue;
+        if (strncmp(e->d_name, "." INIT_TMP_PREFIX, sizeof INIT_TMP_PREFIX) == 0) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            ok = nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0;
+            continue;
+        }
+        ok = 0;
+    }
+    closedir(d);
+    return ok ? 0 : -1;
+}
+
+/* Moves what init built in tmp (a directory inside dir) into dir: every entry but the
+ * database first, vodup.db last, so dir counts as initialised only once it is whole. */
+static int init_move_in(const char *tmp, const char *dir)
+{
+    static const char db_name[] = "vodup.db";
+    DIR *d = opendir(tmp);
+    if (!d)
+        return -1;
+    int rc = 0;
+    struct dirent *e;
+    char from[4400], to[4400];
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || strcmp(e->d_name, db_name) == 0)
+            continue;
+        snprintf(from, sizeof from, "%s/%s", tmp, e->d_name);
+        snprintf(to, sizeof to, "%s/%s", dir, e->d_name);
+        rc = rename(from, to);
+    }
+    closedir(d);
+    if (rc == 0) {
+        fsync_parent(to);
+        snprintf(from, sizeof from, "%s/%s", tmp, db_name);
+        snprintf(to, sizeof to, "%s/%s", dir, db_name);
+        rc = rename(from, to);
+    }
+    if (rc != 0)
+        fprintf(stderr, "vodupd init: cannot move %s to %s: %s\n", from, to, strerror(errno));
+    return rc;
+}
+
 /* The root account of a new data directory at dir: master key, database, account, key. */
 static int init_build(const char *dir, char account[17], char key_id[25], char secret[31])
 {
@@ -178,7 +237,7 @@ static int init_build(const char *dir, char account[17], char key_id[25], char s
         fprintf(stderr, "vodupd init: cannot write the master key in %s: %s\n", dir, strerror(errno));
         return -1;
     }
-    if (vodup_meta_open(&s.meta, dir, 1) != VODUP_META_OK) {
+    if (vodup_meta_open_sqlite(&s.meta, dir, 1) != VODUP_META_OK) {
         fprintf(stderr, "vodupd init: cannot create the database in %s\n", dir);
         return -1;
     }
@@ -232,9 +291,12 @@ static int cmd_init(int argc, char **argv)
     dir[dl] = '\0';
     /* The directory appears complete or not at all: it is built under a temporary name
      * beside it and renamed into place, so a failed init (a full disk, a kill) leaves
-     * nothing that stops the next one. An existing empty directory (one made by hand or
-     * by systemd's StateDirectory) is replaced by the rename. */
+     * nothing that stops the next one. An existing empty directory (one made by hand, by
+     * systemd's StateDirectory, or a file system mounted there, which cannot be renamed
+     * over) is filled from a temporary directory inside it, vodup.db moved in last: serve
+     * accepts nothing without it, and init takes such a directory again. */
     struct stat st;
+    int in_place = 0;
     if (stat(dir, &st) == 0) {
         char db[4096];
         snprintf(db, sizeof db, "%s/vodup.db", dir);
@@ -242,31 +304,28 @@ static int cmd_init(int argc, char **argv)
             fprintf(stderr, "vodupd init: %s is already initialised (found %s)\n", dir, db);
             return 1;
         }
-        DIR *d = S_ISDIR(st.st_mode) ? opendir(dir) : NULL;
-        int empty = d != NULL;
-        struct dirent *e;
-        while (d && empty && (e = readdir(d)) != NULL)
-            empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
-        if (d)
-            closedir(d);
-        if (!empty) {
+        if (!S_ISDIR(st.st_mode) || init_clear_leftovers(dir) != 0) {
             fprintf(stderr, "vodupd init: %s exists and is not an empty directory; init wants a new or empty one\n",
                     dir);
             return 1;
         }
+        in_place = 1;
     } else if (errno != ENOENT || make_parents(dir) != 0) {
         fprintf(stderr, "vodupd init: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
     }
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.init-XXXXXX", dir);
+    snprintf(tmp, sizeof tmp, in_place ? "%s/" INIT_TMP_PREFIX "XXXXXX" : "%s" INIT_TMP_PREFIX "XXXXXX", dir);
     if (!mkdtemp(tmp)) { /* mode 0700 */
-        fprintf(stderr, "vodupd init: cannot create a directory beside %s: %s\n", dir, strerror(errno));
+        fprintf(stderr, "vodupd init: cannot create a directory %s %s: %s\n", in_place ? "in" : "beside", dir,
+                strerror(errno));
         return 1;
     }
     char account[17], key_id[25], secret[31];
     int rc = init_build(tmp, account, key_id, secret);
-    if (rc == 0 && rename(tmp, dir) != 0) {
+    if (rc == 0 && in_place)
+        rc = init_move_in(tmp, dir);
+    else if (rc == 0 && rename(tmp, dir) != 0) {
         fprintf(stderr, "vodupd init: cannot rename %s to %s: %s\n", tmp, dir, strerror(errno));
         rc = -1;
     }
@@ -275,7 +334,12 @@ static int cmd_init(int argc, char **argv)
         memset(secret, 0, sizeof secret);
         return 1;
     }
-    fsync_parent(dir);
+    if (in_place) {
+        rmdir(tmp);
+        fsync_parent(tmp); /* dir itself, now holding vodup.db */
+    } else {
+        fsync_parent(dir);
+    }
     /* `init > root.json` would leave the secret as readable as the shell's umask makes
      * the file: a regular file others may read is made private before it is written. */
     if (fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) &&
@@ -756,15 +820,15 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     vodup_blobstore_file_set_reserve(s.blobs, o->disk_reserve, o->reserve_pct);
-    if (vodup_meta_open(&s.meta, data_dir, threads + workers + 2) != VODUP_META_OK) {
+    if (vodup_meta_open_sqlite(&s.meta, data_dir, threads + workers + 2) != VODUP_META_OK) {
         fprintf(stderr, "vodupd serve: cannot open the database in %s\n", data_dir);
-        s.blobs->ops->close(s.blobs);
+        vodup_blobstore_close(s.blobs);
         return 1;
     }
     /* What a crash left half done: unfinished writes, blobs written but never recorded,
      * blobs freed but not yet removed. */
     vodupd_gc_run(&s);
-    long removed = s.blobs->ops->recover(s.blobs, is_live, s.meta);
+    long removed = vodup_blob_recover(s.blobs, is_live, s.meta);
     if (removed > 0)
         fprintf(stderr, "vodupd: recovery removed %ld unreferenced blob(s)\n", removed);
 
@@ -783,7 +847,7 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "vodupd serve: out of memory\n");
         return 1;
     }
-    s.revocations = vodup_meta_revocations_open(data_dir);
+    s.revocations = vodup_meta_revocations_open_sqlite(data_dir);
     if (!s.revocations) {
         fprintf(stderr, "vodupd serve: cannot open the revocation cache in %s\n", data_dir);
         return 1;
@@ -929,7 +993,7 @@ static int cmd_serve(int argc, char **argv)
     events_stop(s.events);
     vodupd_gc_stop(&s);
     vodupd_gc_run(&s);
-    s.blobs->ops->close(s.blobs);
+    vodup_blobstore_close(s.blobs);
     vodup_meta_close(s.meta);
     token_keys_free(s.token_keys);
     auth_ratelimit_free(s.ratelimit);

@@ -243,9 +243,11 @@ typedef struct th_proxy {
     _Atomic unsigned long long reset_at, stall_at, truncate_at;
     _Atomic long stall_ms;
     _Atomic int resets, stalls, truncates; /* how many fired */
-    /* One-shot: the next VOD/STS API request (POST /) gets its answer this late. */
+    /* One-shot: the next VOD/STS API request (POST /) gets its answer this late.
+     * rpc_delays counts holds begun, rpc_releases holds ended (the answer forwarded from
+     * then on): a test sees "still held" as rpc_releases not having moved. */
     _Atomic long rpc_delay_ms;
-    _Atomic int rpc_delays;
+    _Atomic int rpc_delays, rpc_releases;
     /* One-shot like reset_at: the connection then reads the request slowly for slow_ms. */
     _Atomic unsigned long long slow_at;
     _Atomic long slow_ms;
@@ -257,6 +259,7 @@ typedef struct th_conn {
     unsigned long long req_bytes; /* upstream bytes since the last downstream data */
     long long stalled_until;
     long long slow_until; /* reads the request slowly until then (slow_at) */
+    int rpc_held;         /* stalled_until is an RPC hold (rpc_delay_ms) */
 } th_conn;
 
 TH void th_conn_close(th_conn *c, int rst)
@@ -311,6 +314,10 @@ TH void *th_proxy_main(void *arg)
         who[n++] = -1;
         long long now = th_now_ms();
         for (int i = 0; i < TH_PROXY_MAXCONN; i++) {
+            if (conns[i].rpc_held && (conns[i].cfd < 0 || conns[i].stalled_until <= now)) {
+                conns[i].rpc_held = 0;
+                atomic_fetch_add(&px->rpc_releases, 1);
+            }
             if (conns[i].cfd < 0 || conns[i].stalled_until > now)
                 continue;
             pf[n].fd = conns[i].cfd;
@@ -360,6 +367,7 @@ TH void *th_proxy_main(void *arg)
                 conns[slot].req_bytes = 0;
                 conns[slot].stalled_until = 0;
                 conns[slot].slow_until = 0;
+                conns[slot].rpc_held = 0;
                 atomic_fetch_add(&px->accepted, 1);
                 continue;
             }
@@ -396,6 +404,7 @@ TH void *th_proxy_main(void *arg)
                     atomic_load(&px->rpc_delay_ms) > 0) {
                     /* the request went on; its answer waits (the connection is not polled) */
                     c->stalled_until = th_now_ms() + atomic_exchange(&px->rpc_delay_ms, 0L);
+                    c->rpc_held = 1;
                     atomic_fetch_add(&px->rpc_delays, 1);
                 }
                 if (c->req_bytes > TH_FAULT_MIN_REQ && th_fire(&px->stall_at, total)) {
@@ -451,6 +460,7 @@ TH void th_proxy_start(th_proxy *px)
     atomic_init(&px->truncates, 0);
     atomic_init(&px->rpc_delay_ms, 0L);
     atomic_init(&px->rpc_delays, 0);
+    atomic_init(&px->rpc_releases, 0);
     atomic_init(&px->slow_at, 0ULL);
     atomic_init(&px->slow_ms, 0L);
     atomic_init(&px->slows, 0);

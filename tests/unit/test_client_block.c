@@ -7,16 +7,18 @@
  * provider's call for B (second test) blocks for BLOCK_MS. Measured from inside that
  * blocking call, between 1 s and 4 s into it, A's bytes must keep reaching the proxy at
  * a good part of the rate (a frozen transfer loop moves nothing). Both files then end
- * SUCCESS with the right bytes. A third test delays B's CreateUploadVideo answer (STS
- * mode: the client's own VOD call) by BLOCK_MS in the proxy, with the same measure. */
+ * SUCCESS with the right bytes. The last two tests hold B's CreateUploadVideo (or
+ * CreateUploadImage) answer BLOCK_MS in the proxy (STS mode: the client's own VOD call)
+ * and count A's parts acknowledged during the hold (project issue 10). */
 #include "client_harness.h"
 
 static th_server g_srv;
 static th_proxy g_px;
-static char g_a[1024], g_a_md5[33], g_b[1024], g_b_md5[33];
+static char g_a[1024], g_a_md5[33], g_b[1024], g_b_md5[33], g_img[1024], g_img_md5[33];
 
 #define A_SIZE (16 * MiB)
 #define B_SIZE (300 * KiB)
+#define IMG_SIZE (64 * KiB)
 #define RATE (2 * MiB)
 #define BLOCK_MS 5000
 #define WINDOW_FROM_MS 1000
@@ -28,6 +30,7 @@ static int setup(void **state)
     th_group_start(&g_srv, &g_px, "client-block", NULL);
     th_make_source(&g_srv, g_a, sizeof g_a, "a.mp4", A_SIZE, 51, g_a_md5);
     th_make_source(&g_srv, g_b, sizeof g_b, "b.mp4", B_SIZE, 52, g_b_md5);
+    th_make_source(&g_srv, g_img, sizeof g_img, "b.png", IMG_SIZE, 53, g_img_md5);
     return 0;
 }
 
@@ -179,9 +182,26 @@ static void run(int use_provider)
     free(x);
 }
 
-static void test_slow_vod_call(void **state)
+/* B's Create call (CreateUploadVideo, or CreateUploadImage for an image) is held BLOCK_MS
+ * by the proxy: its request went through, its answer waits. The measure is events, not
+ * time: A's parts acknowledged (bytes_done, which moves only when a part's 200 comes
+ * back) counted from the moment the proxy began the hold, and seen to reach
+ * FLOW_PARTS more while the proxy still holds the answer (rpc_releases unmoved) and B
+ * still has no media id. A transfer loop that waited for the call would acknowledge
+ * nothing during the hold (at most what was already answered, and only after it). */
+#define FLOW_PARTS 4
+
+/* How many of ids are in status st now. */
+static int count_status(vodup_client *c, const int *ids, int n, vodup_status st)
 {
-    (void)state;
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += th_status(c, ids[i]) == st;
+    return k;
+}
+
+static void slow_vod_call(const char *b_path, vodup_media_type b_type)
+{
     th_rec rec;
     th_rec_init(&rec);
     vodup_options o = VODUP_OPTIONS_INIT;
@@ -194,24 +214,111 @@ static void test_slow_vod_call(void **state)
     assert_int_equal(vodup_client_add_file(c, &a, g_a, VODUP_MEDIA_VIDEO, NULL), VODUP_OK);
     assert_int_equal(vodup_client_start(c), VODUP_OK);
     th_wait_done(c, a, 1 * MiB, 30000);
-    int d0 = atomic_load(&g_px.rpc_delays);
+    int d0 = atomic_load(&g_px.rpc_delays), r0 = atomic_load(&g_px.rpc_releases);
     atomic_store(&g_px.rpc_delay_ms, (long)BLOCK_MS);
-    assert_int_equal(vodup_client_add_file(c, &b, g_b, VODUP_MEDIA_VIDEO, NULL), VODUP_OK);
-    th_sleep_ms(WINDOW_FROM_MS);
-    unsigned long long b0 = atomic_load(&g_px.up_bytes);
-    th_sleep_ms(WINDOW_TO_MS - WINDOW_FROM_MS);
-    unsigned long long moved = atomic_load(&g_px.up_bytes) - b0;
-    assert_int_equal(atomic_load(&g_px.rpc_delays), d0 + 1); /* B's CreateUploadVideo was the one delayed */
-    print_message("CreateUploadVideo delayed: %llu bytes of the other file moved in %d ms\n", moved,
-                  WINDOW_TO_MS - WINDOW_FROM_MS);
-    unsigned long long want = RATE * (WINDOW_TO_MS - WINDOW_FROM_MS) / 1000 / 4;
-    if (moved < want)
-        fail_msg("a VOD call delayed %d ms: only %llu bytes of the other file moved in %d ms (want >= %llu)",
-                 BLOCK_MS, moved, WINDOW_TO_MS - WINDOW_FROM_MS, want);
+    assert_int_equal(vodup_client_add_file(c, &b, b_path, b_type, NULL), VODUP_OK);
+    int ok = 0;
+    TH_WAIT(ok, atomic_load(&g_px.rpc_delays) == d0 + 1, 10000);
+    if (!ok)
+        fail_msg("B's Create call never reached the proxy");
+    long long t0 = th_now_ms();
+    uint64_t done0 = th_done_of(c, a), done1 = done0;
+    uint64_t want = done0 + FLOW_PARTS * o.part_size;
+    int held = 1;
+    /* until A has FLOW_PARTS more parts acknowledged, or the hold ends */
+    TH_WAIT(ok, (done1 = th_done_of(c, a)) >= want || !(held = atomic_load(&g_px.rpc_releases) == r0),
+            BLOCK_MS + 5000);
+    int parts = (int)((done1 - done0) / o.part_size);
+    vodup_file_info *fb = NULL;
+    assert_int_equal(vodup_client_get_file(c, b, &fb), VODUP_OK);
+    int b_has_media = fb->media_id != NULL;
+    vodup_file_info_free(fb);
+    print_message("%s held %d ms: %d parts of the other file acknowledged in the first %lld ms of the hold%s\n",
+                  b_type == VODUP_MEDIA_IMAGE ? "CreateUploadImage" : "CreateUploadVideo", BLOCK_MS, parts,
+                  th_now_ms() - t0, held ? "" : " (the hold ended first)");
+    if (!held || done1 < want)
+        fail_msg("a Create call held %d ms: only %d parts of the other file were acknowledged during the hold "
+                 "(want %d)",
+                 BLOCK_MS, parts, FLOW_PARTS);
+    assert_false(b_has_media); /* B was still waiting for its answer */
     assert_int_equal(vodup_client_wait(c, 60000), VODUP_OK);
+    assert_int_equal(atomic_load(&g_px.rpc_releases), r0 + 1);
     vodup_api *api = th_api_root(&g_srv);
     th_check_upload(&g_srv, api, &rec, c, a, g_a_md5, A_SIZE);
-    th_check_upload(&g_srv, api, &rec, c, b, g_b_md5, B_SIZE);
+    if (b_type == VODUP_MEDIA_IMAGE) {
+        assert_int_equal(th_status(c, b), VODUP_STATUS_SUCCESS);
+        th_check_callbacks(&rec, b);
+        th_check_object(&g_srv, &rec, b, g_img_md5);
+        th_check_image(api, th_get(&rec, b).media_id, IMG_SIZE);
+    } else {
+        th_check_upload(&g_srv, api, &rec, c, b, g_b_md5, B_SIZE);
+    }
+    vodup_api_free(api);
+    vodup_client_free(c);
+    th_rec_destroy(&rec);
+}
+
+static void test_slow_vod_call(void **state)
+{
+    (void)state;
+    slow_vod_call(g_b, VODUP_MEDIA_VIDEO);
+}
+
+static void test_slow_image_call(void **state)
+{
+    (void)state;
+    slow_vod_call(g_img, VODUP_MEDIA_IMAGE);
+}
+
+/* Small files run side by side (project issue 13, R4): NSMALL images in STS mode with the
+ * default small_files_at_once (8) and files_at_once 1. The first Create call is held
+ * BLOCK_MS by the proxy; while it is held, the other images must make their own calls and
+ * finish (SUCCESS, counted as the hold goes on). With one file at a time, or one VOD-call
+ * thread for all files, every other image waits behind the held call: none finishes. */
+#define NSMALL 6
+
+static void test_small_files_side_by_side(void **state)
+{
+    (void)state;
+    th_rec rec;
+    th_rec_init(&rec);
+    vodup_options o = VODUP_OPTIONS_INIT;
+    o.files_at_once = 1;
+    vodup_client *c = th_sts_client(&g_srv, &o, &rec);
+    char paths[NSMALL][1024], md5[NSMALL][33];
+    int ids[NSMALL];
+    for (int i = 0; i < NSMALL; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "small-%d.png", i);
+        th_make_source(&g_srv, paths[i], sizeof paths[i], name, IMG_SIZE, 60 + (uint64_t)i, md5[i]);
+        assert_int_equal(vodup_client_add_file(c, &ids[i], paths[i], VODUP_MEDIA_IMAGE, NULL), VODUP_OK);
+    }
+    int d0 = atomic_load(&g_px.rpc_delays), r0 = atomic_load(&g_px.rpc_releases);
+    atomic_store(&g_px.rpc_delay_ms, (long)BLOCK_MS);
+    assert_int_equal(vodup_client_start(c), VODUP_OK);
+    int ok = 0;
+    TH_WAIT(ok, atomic_load(&g_px.rpc_delays) == d0 + 1, 10000);
+    if (!ok)
+        fail_msg("no Create call reached the proxy");
+    int done = 0, held = 1;
+    /* until all but the held one succeeded, or the hold ends */
+    TH_WAIT(ok,
+            (done = count_status(c, ids, NSMALL, VODUP_STATUS_SUCCESS)) >= NSMALL - 1 ||
+                !(held = atomic_load(&g_px.rpc_releases) == r0),
+            BLOCK_MS + 5000);
+    print_message("one CreateUploadImage held %d ms: %d of the other %d images finished meanwhile\n", BLOCK_MS, done,
+                  NSMALL - 1);
+    if (!held || done < NSMALL - 1)
+        fail_msg("one Create call held %d ms: %d of the other %d small files finished during the hold", BLOCK_MS, done,
+                 NSMALL - 1);
+    assert_int_equal(vodup_client_wait(c, 60000), VODUP_OK);
+    vodup_api *api = th_api_root(&g_srv);
+    for (int i = 0; i < NSMALL; i++) {
+        assert_int_equal(th_status(c, ids[i]), VODUP_STATUS_SUCCESS);
+        th_check_callbacks(&rec, ids[i]);
+        th_check_object(&g_srv, &rec, ids[i], md5[i]);
+        th_check_image(api, th_get(&rec, ids[i]).media_id, IMG_SIZE);
+    }
     vodup_api_free(api);
     vodup_client_free(c);
     th_rec_destroy(&rec);
@@ -235,6 +342,8 @@ int main(void)
         cmocka_unit_test(test_blocking_provider),
         cmocka_unit_test(test_blocking_callback),
         cmocka_unit_test(test_slow_vod_call),
+        cmocka_unit_test(test_slow_image_call),
+        cmocka_unit_test(test_small_files_side_by_side),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,11 +4,12 @@
  * libmicrohttpd 0.9.75's edge-triggered epoll mode, a client's close that arrives
  * together with the last bytes of a body is never noticed, so a truncated upload kept
  * its connection and temporary file until the idle timeout; tests/integration
- * errors.test.mjs "interrupted uploads" catches it.) Each request goes
- * through: raw target captured (uri_log) -> headers in, routed and authenticated
- * (first access call) -> body chunks to the handler -> at the end, the handler's finish
- * step, which for writing operations runs on the worker pool while the connection is
- * suspended, so a slow fdatasync never stalls the event loop -> response -> log line.
+ * errors.test.mjs "interrupted uploads" catches it.) Each request goes through: raw
+ * target captured (uri_log) -> headers in, its dialect detected, checked and routed
+ * (first access call) -> the head step (authentication, the operation's begin) on the
+ * worker pool, the connection suspended -> body chunks to the handler -> the finish step
+ * on the worker pool -> response -> log line. The front knows no protocol: the dialect
+ * table (server/dialect.h) does. docs/internals/server-pipeline.md walks through it.
  */
 #include "server/http/request.h"
 
@@ -33,12 +34,13 @@
 #include "common/timefmt.h"
 #include "common/xml.h"
 #include "server/config.h"
+#include "server/dialect.h"
+#include "server/store/loop_guard.h"
 #include "server/http/conn.h"
 #include "server/http/metrics.h"
 #include "server/http/net.h"
 #include "server/http/tls.h"
-#include "server/oss/oss.h"
-#include "server/rpc/rpc.h"
+#include "server/http/sdk.h"
 
 const char *http_header(const http_request *r, const char *name)
 {
@@ -58,72 +60,14 @@ int http_has_query(const http_request *r, const char *name)
     return vodup_target_get(&r->target, name) != NULL;
 }
 
-static const char CORS_EXPOSE[] =
-    "ETag, x-oss-request-id, x-oss-hash-crc64ecma, x-oss-object-type, x-oss-storage-class, "
-    "x-oss-err, x-oss-ec, x-oss-next-append-position, Content-MD5, Content-Length, Content-Range, "
-    "Last-Modified, x-oss-version-id";
-
-static void add_common_headers(http_request *r, struct MHD_Response *resp)
-{
-    MHD_add_response_header(resp, "x-oss-request-id", r->request_id);
-    MHD_add_response_header(resp, "Server", "vodupd");
-    /* Browsers upload straight into the store, so every answer (errors too: the browser
-     * SDK reads their bodies) carries CORS headers for the requesting origin. */
-    const char *origin = http_header(r, "Origin");
-    if (origin && *origin) {
-        MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
-        MHD_add_response_header(resp, "Access-Control-Expose-Headers", CORS_EXPOSE);
-        MHD_add_response_header(resp, "Vary", "Origin");
-    }
-}
-
-void http_respond(http_request *r, unsigned int status, struct MHD_Response *resp)
-{
-    if (r->resp) { /* answered already: keep the first answer */
-        if (resp)
-            MHD_destroy_response(resp);
-        return;
-    }
-    if (!resp)
-        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    if (!resp)
-        return;
-    add_common_headers(r, resp);
-    r->resp = resp;
-    r->status = status;
-}
-
-void http_respond_buf(http_request *r, unsigned int status, const char *content_type, vbuf *body)
-{
-    size_t n = body->len;
-    char *p = vbuf_steal(body);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(n, p ? p : (void *)"", p ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!resp) {
-        free(p);
-        return;
-    }
-    if (content_type)
-        MHD_add_response_header(resp, "Content-Type", content_type);
-    r->resp_bytes = n;
-    http_respond(r, status, resp);
-}
-
-void http_respond_empty(http_request *r, unsigned int status)
-{
-    http_respond(r, status, NULL);
-}
-
 /* ---- errors answered by the front itself ---------------------------------------- */
 
-/* Before routing, the front refuses what it cannot trust (framing, header syntax) in
- * the dialect the request speaks: an RPC call gets the gateway's JSON error, anything
- * else the OSS XML error (for HEAD, base64 in x-oss-err as OSS does). */
-static void front_error(http_request *r, unsigned int status, const char *oss_code, const char *rpc_code,
-                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The front refuses what it cannot trust (framing, header syntax, limits) in the
+ * dialect the request speaks, as a core status the dialect maps like any other. */
+static void front_error(http_request *r, vodupd_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static void front_error(http_request *r, unsigned int status, const char *oss_code, const char *rpc_code,
-                        const char *fmt, ...)
+static void front_error(http_request *r, vodupd_status st, const char *fmt, ...)
 {
     if (r->resp)
         return;
@@ -132,49 +76,49 @@ static void front_error(http_request *r, unsigned int status, const char *oss_co
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    const char *host = r->host ? r->host : "";
-    if (!r->target.path && vodup_target_parse(&r->target, r->raw_target, strlen(r->raw_target)) != 0) {
+    if (r->dialect) {
+        vodupd_detail d = {.what = msg};
+        r->dialect->render_error(r, st, &d);
+        return;
+    }
+    /* No dialect took the request: plain HTTP. */
+    unsigned int status = st == VODUPD_EBADREQUEST ? 400 : st == VODUPD_ENOTIMPL ? 501 : st == VODUPD_EBUSY ? 503 : 500;
+    vbuf b = VBUF_INIT;
+    vbuf_printf(&b, "%s\n", msg);
+    r->err_code = vodupd_status_name(st);
+    http_respond_buf(r, status, "text/plain; charset=utf-8", &b);
+    vbuf_free(&b);
+}
+
+/* Which dialect speaks r: the first in the table whose detect says so. The target is
+ * parsed here (a malformed one leaves r->target.path NULL, for the dialect to refuse). */
+static void detect_dialect(http_request *r)
+{
+    if (vodup_target_parse(&r->target, r->raw_target, strlen(r->raw_target)) != 0) {
         vodup_target_free(&r->target);
         memset(&r->target, 0, sizeof r->target);
     }
-    if (r->target.path && r->method && rpc_is_rpc(r)) {
-        json_t *j = json_pack("{s:s,s:s,s:s,s:s}", "RequestId", r->request_id, "HostId", host, "Code", rpc_code,
-                              "Message", msg);
-        char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-        json_decref(j);
-        vbuf b = VBUF_INIT;
-        if (s)
-            vbuf_puts(&b, s);
-        free(s);
-        r->err_code = rpc_code;
-        http_respond_buf(r, status, "application/json;charset=utf-8", &b);
-        vbuf_free(&b);
-        return;
-    }
-    vbuf x = VBUF_INIT;
-    vbuf_puts(&x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  ");
-    vodup_xml_elem(&x, "Code", oss_code, strlen(oss_code));
-    vbuf_puts(&x, "\n  ");
-    vodup_xml_elem(&x, "Message", msg, strlen(msg));
-    vbuf_puts(&x, "\n  ");
-    vodup_xml_elem(&x, "RequestId", r->request_id, strlen(r->request_id));
-    vbuf_puts(&x, "\n  ");
-    vodup_xml_elem(&x, "HostId", host, strlen(host));
-    vbuf_puts(&x, "\n</Error>\n");
-    r->err_code = oss_code;
-    if (r->method && strcmp(r->method, "HEAD") == 0) {
-        vbuf b64 = VBUF_INIT;
-        vodup_base64_encode(&b64, x.data, x.len);
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-        if (resp) {
-            MHD_add_response_header(resp, "x-oss-err", vbuf_cstr(&b64));
-            http_respond(r, status, resp);
+    for (size_t i = 0; vodup_dialects[i]; i++)
+        if (vodup_dialects[i]->detect(r)) {
+            r->dialect = vodup_dialects[i];
+            r->dialect->format_id(r->request_id, r->id);
+            return;
         }
-        vbuf_free(&b64);
-    } else {
-        http_respond_buf(r, status, "application/xml", &x);
+}
+
+/* Routes r in its dialect: 1 when an operation was picked and its store work (the
+ * caller's authentication, the operation's begin step) is to run; 0 when r is answered
+ * already. Nothing here touches a store. */
+static int route(http_request *r)
+{
+    if (r->target.path && http_sdk_route(r)) /* GET /sdk/vodup-upload.js, the web upload SDK */
+        return 0;
+    const vodup_dialect *d = r->dialect;
+    if (!d) {
+        front_error(r, VODUPD_EBADREQUEST, "No protocol served here takes this request.");
+        return 0;
     }
-    vbuf_free(&x);
+    return d->route(r) == 0 && r->op;
 }
 
 /* ---- lifecycle -------------------------------------------------------------- */
@@ -189,10 +133,12 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     r->conn = c;
     r->raw_target = strdup(uri ? uri : "");
     clock_gettime(CLOCK_MONOTONIC, &r->t0);
-    unsigned char id[12];
-    if (vodup_random(id, sizeof id) != 0)
-        memset(id, 0, sizeof id);
-    vodup_hex_upper(r->request_id, id, sizeof id);
+    if (vodup_random(r->id, sizeof r->id) != 0)
+        memset(r->id, 0, sizeof r->id);
+    /* The log's spelling; answers use the dialect's once it is known (until then, and
+     * for a request that never gets that far, the same). */
+    vodup_hex_upper(r->log_id, r->id, 12);
+    memcpy(r->request_id, r->log_id, sizeof r->log_id);
     atomic_fetch_add(&r->srv->active_requests, 1);
     /* From here the request belongs to its connection too: if libmicrohttpd drops it
      * without completing it, the connection's close releases it (conn.c). */
@@ -240,7 +186,7 @@ static int forwarded_client(http_request *r)
     snprintf(r->via, sizeof r->via, "%s", r->peer);
     http_addr_format(&client, r->peer, sizeof r->peer);
     if (http__conn_account_client(hc, &client) != 0) {
-        front_error(r, 503, "ServiceUnavailable", "ServiceUnavailable",
+        front_error(r, VODUPD_EBUSY,
                     "Too many connections from your address (at most %u).", hc->f->lim.max_per_ip);
         return -1;
     }
@@ -252,7 +198,7 @@ static int forwarded_client(http_request *r)
 static int check_head(http_request *r)
 {
     if (!http_is_token(r->method, strlen(r->method))) {
-        front_error(r, 400, "InvalidArgument", "InvalidParameter", "The request method is not a valid HTTP token.");
+        front_error(r, VODUPD_EBADREQUEST, "The request method is not a valid HTTP token.");
         return -1;
     }
     for (size_t i = 0; i < r->nheaders; i++) {
@@ -260,13 +206,13 @@ static int check_head(http_request *r)
         if (!http_is_token(name, strlen(name))) {
             vbuf shown = VBUF_INIT;
             http_log_escape(&shown, name, strlen(name), 64);
-            front_error(r, 400, "InvalidArgument", "InvalidParameter",
+            front_error(r, VODUPD_EBADREQUEST,
                         "The header name \"%s\" is not valid (only token characters, no spaces).", vbuf_cstr(&shown));
             vbuf_free(&shown);
             return -1;
         }
         if (!http_value_ok(value, strlen(value))) {
-            front_error(r, 400, "InvalidArgument", "InvalidParameter",
+            front_error(r, VODUPD_EBADREQUEST,
                         "The value of header \"%s\" contains a control character (CR, LF or another byte below 0x20).",
                         name);
             return -1;
@@ -289,12 +235,12 @@ static int check_framing(http_request *r)
             size_t n = strlen(value);
             if (n == 0 || n > 20 || strspn(value, "0123456789") != n) {
                 r->must_close = 1;
-                front_error(r, 400, "InvalidArgument", "InvalidParameter", "The Content-Length header is not a number.");
+                front_error(r, VODUPD_EBADREQUEST, "The Content-Length header is not a number.");
                 return -1;
             }
             if (cl && strcmp(cl, value) != 0) {
                 r->must_close = 1;
-                front_error(r, 400, "InvalidArgument", "InvalidParameter",
+                front_error(r, VODUPD_EBADREQUEST,
                             "The request has several different Content-Length headers.");
                 return -1;
             }
@@ -307,13 +253,13 @@ static int check_framing(http_request *r)
     }
     if (te && ncl) {
         r->must_close = 1;
-        front_error(r, 400, "InvalidArgument", "InvalidParameter",
+        front_error(r, VODUPD_EBADREQUEST,
                     "The request has both Content-Length and Transfer-Encoding.");
         return -1;
     }
     if (te && (nte > 1 || strcasecmp(te, "chunked") != 0)) {
         r->must_close = 1;
-        front_error(r, 501, "NotImplemented", "InvalidParameter",
+        front_error(r, VODUPD_ENOTIMPL,
                     "Transfer-Encoding other than a single \"chunked\" is not supported.");
         return -1;
     }
@@ -357,25 +303,89 @@ static enum MHD_Result queue(http_request *r)
     return MHD_queue_response(r->conn, r->status, r->resp);
 }
 
+/* The rest of the first call, once the head step is done (on a worker and back, or
+ * skipped). libmicrohttpd closes the connection when the answer is queued from the
+ * first call, without reading the body. That suits a client that waits for it
+ * (Expect: 100-continue), a body too large to be worth reading, or framing we do not
+ * trust; but a client still sending a small body then gets a reset instead of our
+ * answer. So small refused bodies are read and dropped, and the answer follows them,
+ * on a connection that stays alive. */
+static enum MHD_Result head_done(http_request *r)
+{
+    http__conn_head_done(r->hc, expects_body(r));
+    if (r->resp && answer_early(r))
+        return queue(r);
+    return MHD_YES;
+}
+
+/* The store work of a request runs on the worker pool while its connection is
+ * suspended (a database read or a flush there stalls nobody else), in two steps: head
+ * (authenticate the caller, begin the operation) once the headers are in, and finish
+ * once the body is. The event loop keeps what cannot wait or block: framing, routing,
+ * body chunks, queueing the answer. A worker never queues the answer itself:
+ * libmicrohttpd wants MHD_queue_response from the access handler, which it calls again
+ * after MHD_resume_connection. The loop threads carry the store's mark
+ * (store/loop_guard.h) while the access handler runs, so in debug builds a store call
+ * left on the loop aborts the test that reaches it. */
+static void run_head(void *p)
+{
+    http_request *r = p;
+    struct MHD_Connection *c = r->conn;
+    const vodup_dialect *d = r->dialect;
+    if (!d->authenticate || d->authenticate(r) == 0)
+        r->op->begin(r);
+    r->head_resumed = 1;
+    /* After resume the event loop may go on with r at once: touch nothing. */
+    MHD_resume_connection(c);
+}
+
 static void run_finish(void *p)
 {
     http_request *r = p;
     struct MHD_Connection *c = r->conn;
     r->op->finish(r);
     r->finished = 1;
-    /* After resume the event loop may complete and free r at once: touch nothing. */
     MHD_resume_connection(c);
 }
 
-static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
-                                 const char *method, const char *version, const char *upload_data,
-                                 size_t *upload_data_size, void **req_cls)
+/* Suspends c and hands r to fn on the worker pool: 0, or -1 (shutting down) with c
+ * running again. */
+static int offload(http_request *r, struct MHD_Connection *c, workq_fn *fn)
 {
-    (void)cls, (void)url, (void)version;
-    http_request *r = *req_cls;
-    if (!r || !r->raw_target)
-        return MHD_NO;
+    MHD_suspend_connection(c);
+    if (workq_push(r->srv->wq, fn, r) == 0)
+        return 0;
+    MHD_resume_connection(c);
+    return -1;
+}
 
+/* The first call, headers in: checks and routing here, then the head step on a worker. */
+static enum MHD_Result on_head(http_request *r, struct MHD_Connection *c)
+{
+    int nh = MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, r);
+    peer_address(r);
+    r->host = http_header(r, "Host");
+    detect_dialect(r);
+    int go = 0;
+    if (nh > VODUPD_MAX_HEADERS) /* collect_header stops one past the limit */
+        front_error(r, VODUPD_EBADREQUEST, "Too many request headers (at most %d).", VODUPD_MAX_HEADERS);
+    else if (check_framing(r) == 0 && check_head(r) == 0 && forwarded_client(r) == 0)
+        go = route(r);
+    if (go) {
+        /* No body is read while the head step runs: the body-rate guard starts after it. */
+        http__conn_head_done(r->hc, 0);
+        if (offload(r, c, run_head) == 0)
+            return MHD_YES;
+        front_error(r, VODUPD_EINTERNAL, "The server is shutting down.");
+    }
+    return head_done(r);
+}
+
+/* Where a request stands when libmicrohttpd calls: headers just in, back from the head
+ * step, a body chunk, or the end of the body (or back from the finish step). */
+static enum MHD_Result access_step(http_request *r, struct MHD_Connection *c, const char *method,
+                                   const char *upload_data, size_t *upload_data_size)
+{
     if (!r->began) {
         r->began = 1;
         r->conn = c;
@@ -383,24 +393,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         r->headers = calloc(VODUPD_MAX_HEADERS, sizeof *r->headers);
         if (!r->headers)
             return MHD_NO;
-        int nh = MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, r);
-        peer_address(r);
-        r->host = http_header(r, "Host");
-        http__conn_head_done(r->hc, expects_body(r));
-        if (nh > VODUPD_MAX_HEADERS) /* collect_header stops one past the limit */
-            front_error(r, 400, "InvalidArgument", "InvalidParameter", "Too many request headers (at most %d).",
-                        VODUPD_MAX_HEADERS);
-        else if (check_framing(r) == 0 && check_head(r) == 0 && forwarded_client(r) == 0)
-            oss_route(r);
-        /* libmicrohttpd closes the connection when the answer is queued from this first
-         * call, without reading the body. That suits a client that waits for it
-         * (Expect: 100-continue), a body too large to be worth reading, or framing we
-         * do not trust; but a client still sending a small body then gets a reset
-         * instead of our answer. So small refused bodies are read and dropped, and the
-         * answer follows them, on a connection that stays alive. */
-        if (r->resp && answer_early(r))
-            return queue(r);
-        return MHD_YES;
+        return on_head(r, c);
+    }
+    if (r->head_resumed) { /* libmicrohttpd repeats its first call after the resume */
+        r->head_resumed = 0;
+        enum MHD_Result rc = head_done(r);
+        if (r->queued || !*upload_data_size)
+            return rc;
     }
 
     if (*upload_data_size) {
@@ -411,34 +410,42 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
             atomic_fetch_add(&r->hc->body_bytes, n);
         if (r->resp || !r->op || !r->op->body)
             return MHD_YES; /* answered already: drain what the client still sends */
-        if (r->op->body(r, upload_data, n) < 0)
-            return MHD_NO;  /* the handler wants the connection dropped */
-        return MHD_YES;
+        /* Chunks stream into the byte store here, on the loop: each write is an append
+         * to a local file; the flush that makes it durable is finish's. */
+        vodup_thread_mark_event_loop(0);
+        int rc = r->op->body(r, upload_data, n);
+        vodup_thread_mark_event_loop(1);
+        return rc < 0 ? MHD_NO : MHD_YES; /* < 0: the handler wants the connection dropped */
     }
 
-    /* End of the request body (or back from the worker pool). */
+    /* End of the request body (or back from the finish step). */
     if (!r->body_done) {
         r->body_done = 1;
         http__conn_body_done(r->hc);
     }
-    if (!r->resp && r->op && r->op->finish && !r->finished) {
-        if (r->op->offload && !r->suspended) {
-            r->suspended = 1;
-            MHD_suspend_connection(c);
-            if (workq_push(r->srv->wq, run_finish, r) != 0) {
-                MHD_resume_connection(c);
-                oss_error(r, OSS_ERR_InternalError, "The server is shutting down.");
-            }
+    if (!r->resp && r->op && r->op->finish && !r->finished && !r->finishing) {
+        r->finishing = 1;
+        if (offload(r, c, run_finish) == 0)
             return MHD_YES;
-        }
-        if (!r->op->offload) {
-            r->op->finish(r);
-            r->finished = 1;
-        }
+        front_error(r, VODUPD_EINTERNAL, "The server is shutting down.");
     }
     if (!r->resp)
-        oss_error(r, OSS_ERR_InternalError, "The request produced no answer.");
+        front_error(r, VODUPD_EINTERNAL, "The request produced no answer.");
     return queue(r);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **req_cls)
+{
+    (void)cls, (void)url, (void)version;
+    http_request *r = *req_cls;
+    if (!r || !r->raw_target)
+        return MHD_NO;
+    vodup_thread_mark_event_loop(1);
+    enum MHD_Result rc = access_step(r, c, method, upload_data, upload_data_size);
+    vodup_thread_mark_event_loop(0);
+    return rc;
 }
 
 /* ---- the log line ----------------------------------------------------------------
@@ -516,7 +523,11 @@ void http__request_end(http_request *r, enum MHD_RequestTerminationCode toe)
     log_target(&line, r->raw_target ? r->raw_target : "");
     vbuf_printf(&line, "\" %u ", r->status);
     log_field(&line, r->op_name ? r->op_name : r->op ? r->op->name : "-");
-    vbuf_printf(&line, " in=%llu ms=%.1f id=%s", (unsigned long long)r->bytes_in, ms, r->request_id);
+    vbuf_printf(&line, " in=%llu ms=%.1f id=%s", (unsigned long long)r->bytes_in, ms, r->log_id);
+    /* A dialect that spells ids its own way (RPC: a UUID) has it logged as its clients
+     * see it, so that a RequestId a user reports finds its line. */
+    if (strcmp(r->request_id, r->log_id) != 0)
+        vbuf_printf(&line, " rid=%s", r->request_id);
     if (r->cred.key_id[0]) {
         vbuf_puts(&line, " ak=");
         log_field(&line, r->cred.key_id);
@@ -540,7 +551,7 @@ void http__request_end(http_request *r, enum MHD_RequestTerminationCode toe)
 
     /* Counted where it is logged, with the same fields (before op_free: the RPC Action
      * is borrowed from the handler's state). */
-    metrics_request(r->op == &rpc_op || r->op_name ? "rpc" : "oss", r->op_name ? r->op_name : r->op ? r->op->name : NULL,
+    metrics_request(r->dialect ? r->dialect->name : "-", r->op_name ? r->op_name : r->op ? r->op->name : NULL,
                     r->status, r->bytes_in, r->resp_bytes, ms / 1e3);
     http__conn_request_end(r->hc, r);
     atomic_fetch_sub(&r->srv->active_requests, 1);

@@ -12,9 +12,11 @@
 #include <time.h>
 
 #include "common/buf.h"
-#include "common/oss_sign.h"
+#include "common/v4sign.h" /* vodup_header */
 #include "common/target.h"
 #include "server/auth/auth.h"
+#include "server/dialect.h"
+#include "server/http/response.h"
 #include "server/server.h"
 
 typedef struct http_request http_request;
@@ -22,15 +24,16 @@ typedef struct http_front http_front;
 struct http_conn;
 
 /* A handler's three moments. begin runs once the headers are in and the caller is
- * authenticated; it either answers (http_respond*) or accepts a body. body gets each
- * chunk (return non-zero after answering to stop reading). finish runs after the last
- * chunk, on a worker thread when the operation writes (so its flushes block nobody). */
+ * authenticated, on a worker thread (it may read the stores); it either answers
+ * (http_reply) or accepts a body. body gets each chunk, on the event loop (return < 0
+ * to have the connection dropped). finish runs after the last chunk, on a worker
+ * thread (its store reads and flushes block nobody). */
 typedef struct http_op {
     const char *name;           /* "PutObject", for the log */
     int (*begin)(http_request *r);
     int (*body)(http_request *r, const char *p, size_t n);
     void (*finish)(http_request *r);
-    int offload;                /* run finish on the worker pool */
+    int offload;                /* the operation writes: it makes the store grow or changes it */
 } http_op;
 
 struct http_request {
@@ -43,7 +46,10 @@ struct http_request {
     vodup_header *headers;
     size_t nheaders;
     const char *host;
-    char request_id[25];
+    const vodup_dialect *dialect; /* the protocol this request speaks; NULL until detected */
+    unsigned char id[16];  /* the request's random id, drawn when it starts ... */
+    char request_id[VODUP_REQUEST_ID_MAX]; /* ... spelled by its dialect: in every answer and the log */
+    char log_id[25];       /* ... and as the log line's id= field (24 hex digits, the first 12 bytes) */
     struct timespec t0;
     char peer[64];         /* the client: TCP peer, or the one a trusted proxy forwards for */
     char via[64];          /* the trusted proxy, when there is one */
@@ -54,7 +60,6 @@ struct http_request {
     size_t key_len;
 
     /* who */
-    vodup_oss_auth auth;
     vodup_cred cred;
     int authenticated;
     int replay_only;       /* may only repeat what is already stored (see oss/router.c) */
@@ -62,9 +67,10 @@ struct http_request {
     const http_op *op;
     const char *op_name;   /* finer name for the log (the RPC Action), borrowed */
     int began;
+    int head_resumed;      /* the head step ran on a worker; the next call completes it */
     int body_done;
-    int suspended;
-    int finished;          /* finish has run (on whichever thread) */
+    int finishing;         /* the finish step was handed to a worker */
+    int finished;          /* finish has run */
 
     /* small bodies (XML) are collected here, up to body_limit */
     vbuf body;
@@ -92,10 +98,9 @@ const char *http_query(const http_request *r, const char *name);
 int http_has_query(const http_request *r, const char *name);
 
 /* Answer with status and resp (taken over). Adds the common headers. Safe to call once;
- * later calls are ignored (and free resp). */
+ * later calls are ignored (and free resp). Kept for the operations that still build
+ * libmicrohttpd responses themselves; new code answers through response.h. */
 void http_respond(http_request *r, unsigned int status, struct MHD_Response *resp);
-void http_respond_buf(http_request *r, unsigned int status, const char *content_type, vbuf *body);
-void http_respond_empty(http_request *r, unsigned int status);
 
 /* Binds and listens on host:port (port 0 picks one): the socket, with *bound_port set,
  * or -1 (errno). Done before the daemon starts, so that everything derived from the

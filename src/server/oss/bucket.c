@@ -35,30 +35,24 @@ static int put_bucket_begin(http_request *r)
 
 static void put_bucket_finish(http_request *r)
 {
-    int rc = vodup_meta_bucket_create(r->srv->meta, r->bucket, r->cred.account_id, time(NULL));
-    if (rc == VODUP_META_EEXISTS) {
-        vodup_meta_bucket b;
-        if (vodup_meta_bucket_get(r->srv->meta, r->bucket, &b) == VODUP_META_OK) {
-            int mine = strcmp(b.account_id, r->cred.account_id) == 0;
-            vodup_meta_bucket_clear(&b);
-            if (mine) { /* creating your own bucket again succeeds, as in OSS */
-                http_respond_empty(r, 200);
-                return;
-            }
-        }
-        oss_error(r, OSS_ERR_BucketAlreadyExists, "The requested bucket name is not available.");
+    core c;
+    oss_core(r, &c);
+    vodupd_detail d = {0};
+    int created;
+    vodupd_status st = core_bucket_create(&c, r->bucket, r->cred.account_id, &created, &d);
+    if (st != VODUPD_OK) {
+        oss_status_error(r, st, &d);
         return;
     }
-    if (rc != VODUP_META_OK) {
-        oss_error(r, OSS_ERR_InternalError, "Creating the bucket failed.");
+    if (!created) { /* creating your own bucket again succeeds, as in OSS */
+        http_respond_empty(r, 200);
         return;
     }
     char loc[128];
     snprintf(loc, sizeof loc, "/%s", r->bucket);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    if (resp)
-        MHD_add_response_header(resp, "Location", loc);
-    http_respond(r, 200, resp);
+    http_response *resp = http_response_empty();
+    http_response_header(resp, "Location", loc);
+    http_reply(r, 200, resp);
 }
 
 const http_op oss_op_put_bucket = {"PutBucket", put_bucket_begin, oss_collect_body, put_bucket_finish, 1};
@@ -74,16 +68,12 @@ static int delete_bucket_begin(http_request *r)
 
 static void delete_bucket_finish(http_request *r)
 {
-    int rc = vodup_meta_bucket_delete(r->srv->meta, r->bucket);
-    if (rc == VODUP_META_ENOTEMPTY) {
-        vbuf x = VBUF_INIT;
-        vodup_xml_elem(&x, "BucketName", r->bucket, strlen(r->bucket));
-        oss_error_x(r, OSS_ERR_BucketNotEmpty, vbuf_cstr(&x), "The bucket has objects. Please delete them first.");
-        vbuf_free(&x);
-        return;
-    }
-    if (rc != VODUP_META_OK && rc != VODUP_META_ENOTFOUND) {
-        oss_error(r, OSS_ERR_InternalError, "Deleting the bucket failed.");
+    core c;
+    oss_core(r, &c);
+    vodupd_detail d = {0};
+    vodupd_status st = core_bucket_delete(&c, r->bucket, &d);
+    if (st != VODUPD_OK) {
+        oss_status_error(r, st, &d);
         return;
     }
     http_respond_empty(r, 204);
@@ -94,14 +84,11 @@ const http_op oss_op_delete_bucket = {"DeleteBucket", delete_bucket_begin, NULL,
 typedef struct bucket_list {
     vbuf *x;
     const char *region;
-    const char *prefix;
 } bucket_list;
 
 static int list_bucket_cb(const vodup_meta_bucket *b, void *u)
 {
     bucket_list *bl = u;
-    if (bl->prefix && strncmp(b->name, bl->prefix, strlen(bl->prefix)) != 0)
-        return 0;
     char when[25];
     vodup_time_iso_ms(when, b->created);
     vbuf_printf(bl->x,
@@ -114,10 +101,14 @@ static int list_bucket_cb(const vodup_meta_bucket *b, void *u)
 static int list_buckets_begin(http_request *r)
 {
     vbuf items = VBUF_INIT;
-    bucket_list bl = {&items, r->srv->region, http_query(r, "prefix")};
-    if (vodup_meta_bucket_list(r->srv->meta, r->cred.account_id, list_bucket_cb, &bl) != VODUP_META_OK) {
+    bucket_list bl = {&items, r->srv->region};
+    core c;
+    oss_core(r, &c);
+    vodupd_detail d = {0};
+    vodupd_status st = core_bucket_list(&c, r->cred.account_id, http_query(r, "prefix"), list_bucket_cb, &bl, &d);
+    if (st != VODUPD_OK) {
         vbuf_free(&items);
-        oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
+        oss_status_error(r, st, &d);
         return 0;
     }
     vbuf x = VBUF_INIT;

@@ -46,6 +46,7 @@ static const struct {
     [OSS_ERR_AccessKeyIdAndSecurityTokenNotMatch] = {"AccessKeyIdAndSecurityTokenNotMatch", 403},
     [OSS_ERR_StorageFull] = {"InsufficientStorage", 507},  /* no OSS equivalent: HTTP's own name */
     [OSS_ERR_QpsLimitExceeded] = {"QpsLimitExceeded", 429},
+    [OSS_ERR_ServiceUnavailable] = {"ServiceUnavailable", 503},
 };
 
 static void oss_verror(http_request *r, oss_err e, const char *extra, const char *fmt, va_list ap)
@@ -76,10 +77,10 @@ static void oss_verror(http_request *r, oss_err e, const char *extra, const char
     if (r->method && strcmp(r->method, "HEAD") == 0) {
         vbuf b64 = VBUF_INIT;
         vodup_base64_encode(&b64, x.data, x.len);
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        http_response *resp = http_response_empty();
         if (resp) {
-            MHD_add_response_header(resp, "x-oss-err", vbuf_cstr(&b64));
-            http_respond(r, ERRS[e].status, resp);
+            http_response_header(resp, "x-oss-err", vbuf_cstr(&b64));
+            http_reply(r, ERRS[e].status, resp);
         }
         vbuf_free(&b64);
     } else {

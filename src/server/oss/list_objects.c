@@ -1,9 +1,6 @@
-/* list_objects.c - ListObjects (V1) and ListObjectsV2 (list-type=2).
- *
- * Keys are listed in byte order from the metadata store. A delimiter folds the keys
- * below a common prefix into one entry; instead of walking past every key under it, the
- * listing re-seeks just after the prefix: keys are valid UTF-8, which never contains
- * the byte 0xFF, so "prefix + 0xFF" sorts after all of them.
+/* list_objects.c - ListObjects (V1) and ListObjectsV2 (list-type=2): the query
+ * parameters in, the core's listing (core_object_list: byte order, common prefixes) out
+ * as XML.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,45 +18,16 @@ typedef struct lister {
     int v2;
     int fetch_owner;
     const char *owner;
-    const char *prefix;
-    size_t prefix_len;
-    const char *delim;
-    size_t delim_len;
-    int max;
-    int count;
-    int truncated;
-    vbuf last;        /* last key or common prefix emitted */
-    vbuf reseek;      /* set when the callback stopped to skip a common prefix */
 } lister;
 
-static int list_cb(const vodup_meta_object *o, void *u)
+static void list_cb(const core_list_entry *e, void *u)
 {
     lister *l = u;
-    if (l->delim_len && o->key_len >= l->prefix_len) {
-        const char *rest = o->key + l->prefix_len;
-        const char *d = memmem(rest, o->key_len - l->prefix_len, l->delim, l->delim_len);
-        if (d) {
-            size_t plen = (size_t)(d - o->key) + l->delim_len;
-            if (l->count >= l->max) {
-                l->truncated = 1;
-                return 1;
-            }
-            vbuf_puts(l->items, "<CommonPrefixes>");
-            oss_xml_key(l->items, "Prefix", o->key, plen, l->url);
-            vbuf_puts(l->items, "</CommonPrefixes>");
-            l->count++;
-            vbuf_reset(&l->last);
-            vbuf_append(&l->last, o->key, plen);
-            vbuf_reset(&l->reseek);
-            vbuf_append(&l->reseek, o->key, plen);
-            vbuf_putc(&l->reseek, (char)0xFF);
-            return 1;
-        }
+    if (!e->object) {
+        oss_xml_common_prefix(l->items, e, l->url);
+        return;
     }
-    if (l->count >= l->max) {
-        l->truncated = 1;
-        return 1;
-    }
+    const vodup_meta_object *o = e->object;
     char when[25];
     vodup_time_iso_ms(when, o->mtime);
     vbuf_puts(l->items, "<Contents>");
@@ -71,10 +39,6 @@ static int list_cb(const vodup_meta_object *o, void *u)
     if (!l->v2 || l->fetch_owner)
         vbuf_printf(l->items, "<Owner><ID>%s</ID><DisplayName>%s</DisplayName></Owner>", l->owner, l->owner);
     vbuf_puts(l->items, "</Contents>");
-    l->count++;
-    vbuf_reset(&l->last);
-    vbuf_append(&l->last, o->key, o->key_len);
-    return 0;
 }
 
 static int list_begin(http_request *r)
@@ -137,27 +101,18 @@ static int list_begin(http_request *r)
         free(dec);
     }
     size_t dlen = strlen(delim);
-    /* Resuming after a common prefix: skip everything below it. */
-    if (dlen && after.len >= dlen && memcmp(after.data + after.len - dlen, delim, dlen) == 0)
-        vbuf_putc(&after, (char)0xFF);
-
     vbuf items = VBUF_INIT;
-    lister l = {&items, url, v2, 0, b.account_id, prefix, strlen(prefix), delim, dlen, max, 0, 0,
-                VBUF_INIT, VBUF_INIT};
+    lister l = {&items, url, v2, 0, b.account_id};
     const char *fo = http_query(r, "fetch-owner");
     l.fetch_owner = fo && strcmp(fo, "true") == 0;
-    int rc = VODUP_META_OK;
-    for (;;) {
-        vbuf_reset(&l.reseek);
-        rc = vodup_meta_object_list(r->srv->meta, r->bucket, prefix, l.prefix_len, after.data ? after.data : "",
-                                    after.len, (size_t)(max - l.count) + 1, list_cb, &l);
-        if (rc != VODUP_META_OK || l.truncated || !l.reseek.len)
-            break;
-        vbuf_reset(&after);
-        vbuf_append(&after, l.reseek.data, l.reseek.len);
-    }
-    if (rc != VODUP_META_OK) {
-        oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
+    core c;
+    oss_core(r, &c);
+    core_list_query q = {prefix, strlen(prefix), delim, dlen, after.data ? after.data : "", after.len, NULL, max};
+    core_list_result res;
+    vodupd_detail d = {0};
+    vodupd_status st = core_object_list(&c, r->bucket, &q, list_cb, &l, &res, &d);
+    if (st != VODUPD_OK) {
+        oss_status_error(r, st, &d);
         goto out;
     }
     vbuf x = VBUF_INIT;
@@ -174,27 +129,26 @@ static int list_begin(http_request *r)
         vodup_xml_elem(&x, "ContinuationToken", token, strlen(token));
     vbuf_printf(&x, "<MaxKeys>%d</MaxKeys>", max);
     oss_xml_key(&x, "Delimiter", delim, dlen, url);
-    vbuf_printf(&x, "<IsTruncated>%s</IsTruncated>", l.truncated ? "true" : "false");
+    vbuf_printf(&x, "<IsTruncated>%s</IsTruncated>", res.truncated ? "true" : "false");
     if (v2)
-        vbuf_printf(&x, "<KeyCount>%d</KeyCount>", l.count);
-    if (l.truncated) {
+        vbuf_printf(&x, "<KeyCount>%d</KeyCount>", res.count);
+    if (res.truncated) {
         if (v2) {
             vbuf tok = VBUF_INIT;
-            vodup_base64_encode(&tok, l.last.data, l.last.len);
+            vodup_base64_encode(&tok, res.last, res.last_len);
             vodup_xml_elem(&x, "NextContinuationToken", vbuf_cstr(&tok), tok.len);
             vbuf_free(&tok);
         } else {
-            oss_xml_key(&x, "NextMarker", l.last.data ? l.last.data : "", l.last.len, url);
+            oss_xml_key(&x, "NextMarker", res.last ? res.last : "", res.last_len, url);
         }
     }
     vbuf_append(&x, items.data ? items.data : "", items.len);
     vbuf_puts(&x, "</ListBucketResult>\n");
     http_respond_buf(r, 200, "application/xml", &x);
     vbuf_free(&x);
+    core_list_result_clear(&res);
 out:
     vbuf_free(&items);
-    vbuf_free(&l.last);
-    vbuf_free(&l.reseek);
     vbuf_free(&after);
     vodup_meta_bucket_clear(&b);
     return 0;

@@ -17,26 +17,6 @@
 #include "server/oss/oss.h"
 #include "server/oss/upload.h"
 
-static int valid_upload_id(const char *id)
-{
-    size_t n = strlen(id);
-    if (n != 32)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'A' && id[i] <= 'F')))
-            return 0;
-    return 1;
-}
-
-static void no_such_upload(http_request *r, const char *id)
-{
-    vbuf x = VBUF_INIT;
-    vodup_xml_elem(&x, "UploadId", id, strlen(id));
-    oss_error_x(r, OSS_ERR_NoSuchUpload, vbuf_cstr(&x),
-                "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.");
-    vbuf_free(&x);
-}
-
 /* Loads the upload named by ?uploadId and checks it belongs to this bucket and key.
  * 0 with *u filled, or -1 after answering. */
 static int load_upload(http_request *r, vodup_meta_upload *u)
@@ -46,22 +26,12 @@ static int load_upload(http_request *r, vodup_meta_upload *u)
         oss_error(r, OSS_ERR_InvalidArgument, "uploadId is required.");
         return -1;
     }
-    if (!valid_upload_id(id)) {
-        no_such_upload(r, id);
-        return -1;
-    }
-    int rc = vodup_meta_upload_get(r->srv->meta, id, u);
-    if (rc == VODUP_META_ENOTFOUND) {
-        no_such_upload(r, id);
-        return -1;
-    }
-    if (rc != VODUP_META_OK) {
-        oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
-        return -1;
-    }
-    if (strcmp(u->bucket, r->bucket) != 0 || u->key_len != r->key_len || memcmp(u->key, r->key, r->key_len) != 0) {
-        vodup_meta_upload_clear(u);
-        no_such_upload(r, id);
+    core c;
+    oss_core(r, &c);
+    vodupd_detail d = {0};
+    vodupd_status st = core_upload_get(&c, id, r->bucket, r->key, r->key_len, u, &d);
+    if (st != VODUPD_OK) {
+        oss_status_error(r, st, &d);
         return -1;
     }
     return 0;
@@ -115,6 +85,10 @@ static int initiate_begin(http_request *r)
         return 0;
     const char *ct = http_header(r, "Content-Type");
     s->content_type = strdup(ct && *ct ? ct : "application/octet-stream");
+    if (!s->content_type) {
+        oss_status_error(r, VODUPD_ENOMEM, NULL);
+        return 0;
+    }
     r->body_limit = VODUPD_MAX_SMALL_BODY;
     return 0;
 }
@@ -122,35 +96,18 @@ static int initiate_begin(http_request *r)
 static void initiate_finish(http_request *r)
 {
     init_state *s = r->op_state;
-    vodup_meta_upload u;
-    memset(&u, 0, sizeof u);
-    unsigned char rnd[16];
-    if (vodup_random(rnd, sizeof rnd) != 0) {
-        oss_error(r, OSS_ERR_InternalError, "No randomness available.");
+    if (!s || !s->content_type)
         return;
-    }
-    vodup_hex_upper(u.upload_id, rnd, sizeof rnd);
-    u.bucket = r->bucket;
-    u.key = r->key;
-    u.key_len = r->key_len;
-    u.initiated = time(NULL);
-    u.content_type = s->content_type;
-    u.user_meta = s->user_meta;
+    core c;
+    oss_core(r, &c);
     vodup_meta_guard g;
-    int evicted = 0;
-    int rc = vodup_meta_upload_create_guarded(r->srv->meta, &u, r->cred.account_id, r->srv->max_uploads_per_account,
-                                              oss_write_guard(r, &g), VODUPD_MAX_UPLOADS_PER_CREDENTIAL_KEY, &evicted);
-    if (oss_guard_refused(r, rc))
-        return;
-    if (evicted)
-        vodupd_gc_kick(r->srv); /* the evicted uploads' parts */
-    if (rc == VODUP_META_ELIMIT) {
-        oss_error(r, OSS_ERR_InvalidArgument, "Too many open multipart uploads (at most %d per account); complete or abort some.",
-                  r->srv->max_uploads_per_account);
-        return;
-    }
-    if (rc != VODUP_META_OK) {
-        oss_error(r, OSS_ERR_InternalError, "Recording the upload failed.");
+    core_initiate in = {r->bucket, r->key, r->key_len, r->cred.account_id, s->content_type, s->user_meta,
+                        core_write_guard(&r->cred, &g)};
+    char upload_id[33];
+    vodupd_detail d = {0};
+    vodupd_status st = core_upload_initiate(&c, &in, upload_id, &d);
+    if (st != VODUPD_OK) {
+        oss_status_error(r, st, &d);
         return;
     }
     vbuf x = VBUF_INIT;
@@ -159,7 +116,7 @@ static void initiate_finish(http_request *r)
         vbuf_puts(&x, "<EncodingType>url</EncodingType>");
     vodup_xml_elem(&x, "Bucket", r->bucket, strlen(r->bucket));
     oss_xml_key(&x, "Key", r->key, r->key_len, s->url);
-    vodup_xml_elem(&x, "UploadId", u.upload_id, strlen(u.upload_id));
+    vodup_xml_elem(&x, "UploadId", upload_id, strlen(upload_id));
     vbuf_puts(&x, "</InitiateMultipartUploadResult>\n");
     http_respond_buf(r, 200, "application/xml", &x);
     vbuf_free(&x);
@@ -201,7 +158,7 @@ static int part_begin(http_request *r)
     vodup_meta_upload up;
     if (load_upload(r, &up) != 0)
         return 0;
-    oss_upload *u = oss_upload_begin(r, OSS_MAX_PART_SIZE, "UploadPart");
+    oss_upload *u = oss_upload_begin(r, oss_rules.max_part_size);
     if (u) {
         u->part_number = number;
         memcpy(u->upload_id, up.upload_id, sizeof u->upload_id);
@@ -213,29 +170,17 @@ static int part_begin(http_request *r)
 static void part_finish(http_request *r)
 {
     oss_upload *u = r->op_state;
-    if (!u || oss_upload_commit(r, u) != 0)
+    if (!u || u->failed)
         return;
-    vodup_meta_part p;
-    memset(&p, 0, sizeof p);
-    p.number = u->part_number;
-    memcpy(p.blob, u->blob, sizeof p.blob);
-    p.size = u->size;
-    vodup_hex_upper(p.etag, u->md5sum, 16);
-    p.crc64 = u->crc;
-    p.mtime = time(NULL);
+    core c;
+    oss_core(r, &c);
     vodup_meta_guard g;
-    int rc = vodup_meta_part_put_guarded(r->srv->meta, u->upload_id, &p, oss_write_guard(r, &g));
-    if (rc != VODUP_META_OK) {
-        oss_upload_discard(r, u);
-        if (oss_guard_refused(r, rc))
-            ;
-        else if (rc == VODUP_META_ENOTFOUND)
-            no_such_upload(r, u->upload_id);
-        else
-            oss_error(r, OSS_ERR_InternalError, "Recording the part failed; nothing was stored.");
+    vodupd_detail d = {0};
+    vodupd_status st = core_part_put(&c, u->upload_id, u->part_number, u->in, core_write_guard(&r->cred, &g), &d);
+    if (st != VODUPD_OK) {
+        oss_status_error(r, st, &d);
         return;
     }
-    vodupd_gc_kick(r->srv);
     oss_reply_written(r, u);
 }
 
@@ -335,41 +280,15 @@ static void complete_finish(http_request *r)
     const char *id = http_query(r, "uploadId");
     vodup_meta_object o;
     memset(&o, 0, sizeof o);
-    size_t bad = 0;
+    core c;
+    oss_core(r, &c);
     vodup_meta_guard g;
-    int rc = vodup_meta_upload_complete_guarded(r->srv->meta, id, parts, n, OSS_MIN_PART_SIZE, time(NULL), &o,
-                                                &bad, oss_write_guard(r, &g));
-    if (oss_guard_refused(r, rc))
-        goto out;
-    switch (rc) {
-    case VODUP_META_OK:
-        break;
-    case VODUP_META_ENOTFOUND:
-        no_such_upload(r, id);
-        goto out;
-    case VODUP_META_EPARTORDER:
-        oss_error(r, OSS_ERR_InvalidPartOrder,
-                  "The list of parts was not in ascending order. Parts must be ordered by part number (part %d).",
-                  parts[bad].number);
-        goto out;
-    case VODUP_META_EINVALIDPART:
-        oss_error(r, OSS_ERR_InvalidPart,
-                  "One or more of the specified parts could not be found or the specified entity tag might not have "
-                  "matched the part's entity tag (part %d).", parts[bad].number);
-        goto out;
-    case VODUP_META_ETOOSMALL:
-        oss_error(r, OSS_ERR_EntityTooSmall,
-                  "Your proposed upload is smaller than the minimum allowed size: every part but the last must be at "
-                  "least %llu bytes (part %d).", (unsigned long long)OSS_MIN_PART_SIZE, parts[bad].number);
-        goto out;
-    default:
-        oss_error(r, OSS_ERR_InternalError, "Completing the upload failed.");
+    vodupd_detail d = {0};
+    vodupd_status st = core_upload_complete(&c, &oss_rules, id, parts, n, core_write_guard(&r->cred, &g), &o, &d);
+    if (st != VODUPD_OK) {
+        oss_status_error(r, st, &d);
         goto out;
     }
-    vodupd_gc_kick(r->srv);
-    /* the object may complete a media record: its event is in the outbox now */
-    if (r->srv->events)
-        events_kick(r->srv->events);
     int url = oss_url_encoding(r) > 0;
     vbuf x = VBUF_INIT;
     oss_xml_start(&x, "CompleteMultipartUploadResult");
@@ -384,20 +303,13 @@ static void complete_finish(http_request *r)
     oss_xml_key(&x, "Key", r->key, r->key_len, url);
     vbuf_printf(&x, "<ETag>&quot;%s&quot;</ETag>", o.etag);
     vbuf_puts(&x, "</CompleteMultipartUploadResult>\n");
-    size_t blen = x.len;
-    char *body = vbuf_steal(&x);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(blen, body, MHD_RESPMEM_MUST_FREE);
-    if (resp) {
-        char buf[96];
-        snprintf(buf, sizeof buf, "\"%s\"", o.etag);
-        MHD_add_response_header(resp, "ETag", buf);
-        snprintf(buf, sizeof buf, "%llu", (unsigned long long)o.crc64);
-        MHD_add_response_header(resp, "x-oss-hash-crc64ecma", buf);
-        MHD_add_response_header(resp, "Content-Type", "application/xml");
-        http_respond(r, 200, resp);
-    } else {
-        free(body);
-    }
+    http_response *resp = http_response_buf("application/xml", &x);
+    char buf[96];
+    snprintf(buf, sizeof buf, "\"%s\"", o.etag);
+    http_response_header(resp, "ETag", buf);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)o.crc64);
+    http_response_header(resp, "x-oss-hash-crc64ecma", buf);
+    http_reply(r, 200, resp);
 out:
     vodup_meta_object_clear(&o);
     free(parts);
@@ -420,17 +332,14 @@ static int abort_begin(http_request *r)
 
 static void abort_finish(http_request *r)
 {
-    const char *id = http_query(r, "uploadId");
-    int rc = vodup_meta_upload_abort(r->srv->meta, id);
-    if (rc == VODUP_META_ENOTFOUND) {
-        no_such_upload(r, id);
+    core c;
+    oss_core(r, &c);
+    vodupd_detail d = {0};
+    vodupd_status st = core_upload_abort(&c, http_query(r, "uploadId"), &d);
+    if (st != VODUPD_OK) {
+        oss_status_error(r, st, &d);
         return;
     }
-    if (rc != VODUP_META_OK) {
-        oss_error(r, OSS_ERR_InternalError, "Aborting the upload failed.");
-        return;
-    }
-    vodupd_gc_kick(r->srv);
     http_respond_empty(r, 204);
 }
 
@@ -458,17 +367,11 @@ typedef struct part_list {
     vbuf *x;
     int count;
     int last;
-    int max;
-    int truncated;
 } part_list;
 
 static int list_part_cb(const vodup_meta_part *p, void *u)
 {
     part_list *pl = u;
-    if (pl->count >= pl->max) { /* one more than asked: the list goes on */
-        pl->truncated = 1;
-        return 1;
-    }
     char when[25];
     vodup_time_iso_ms(when, p->mtime);
     vbuf_printf(pl->x,
@@ -505,15 +408,18 @@ static int list_parts_begin(http_request *r)
     if (load_upload(r, &up) != 0)
         return 0;
     vbuf parts = VBUF_INIT;
-    part_list pl = {&parts, 0, 0, max, 0};
-    int rc = vodup_meta_part_list(r->srv->meta, up.upload_id, (int)marker, (size_t)max + 1, list_part_cb, &pl);
-    if (rc != VODUP_META_OK) {
+    part_list pl = {&parts, 0, 0};
+    core c;
+    oss_core(r, &c);
+    int truncated;
+    vodupd_detail d = {0};
+    vodupd_status st = core_part_list(&c, up.upload_id, (int)marker, max, list_part_cb, &pl, &truncated, &d);
+    if (st != VODUPD_OK) {
         vbuf_free(&parts);
         vodup_meta_upload_clear(&up);
-        oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
+        oss_status_error(r, st, &d);
         return 0;
     }
-    int truncated = pl.truncated;
     vbuf x = VBUF_INIT;
     oss_xml_start(&x, "ListPartsResult");
     if (url)
@@ -541,75 +447,22 @@ const http_op oss_op_list_parts = {"ListParts", list_parts_begin, NULL, NULL, 0}
 typedef struct upload_list {
     vbuf *x;
     int url;
-    int count;
-    int max;
-    int truncated;
-    const char *delim;
-    size_t delim_len;
-    size_t prefix_len;
-    char *last_key;
-    size_t last_key_len;
-    char last_id[33];
-    char *last_prefix;   /* the last common prefix emitted */
-    size_t last_prefix_len;
 } upload_list;
 
-static int list_upload_cb(const vodup_meta_upload *u, void *user)
+static void list_upload_cb(const core_list_entry *e, void *user)
 {
     upload_list *ul = user;
-    if (ul->delim_len) {
-        const char *rest = u->key + ul->prefix_len;
-        size_t rest_len = u->key_len - ul->prefix_len;
-        const char *d = memmem(rest, rest_len, ul->delim, ul->delim_len);
-        if (d) {
-            size_t plen = (size_t)(d - u->key) + ul->delim_len;
-            if (ul->last_prefix && ul->last_prefix_len == plen && memcmp(ul->last_prefix, u->key, plen) == 0)
-                return 0; /* same common prefix as before */
-            if (ul->count >= ul->max) {
-                ul->truncated = 1;
-                return 1;
-            }
-            free(ul->last_prefix);
-            ul->last_prefix = malloc(plen);
-            if (ul->last_prefix)
-                memcpy(ul->last_prefix, u->key, plen);
-            ul->last_prefix_len = plen;
-            vbuf_puts(ul->x, "<CommonPrefixes>");
-            oss_xml_key(ul->x, "Prefix", u->key, plen, ul->url);
-            vbuf_puts(ul->x, "</CommonPrefixes>");
-            ul->count++;
-            /* the next page starts after the whole prefix, not after this one upload */
-            free(ul->last_key);
-            ul->last_key = malloc(plen + 1);
-            if (ul->last_key) {
-                memcpy(ul->last_key, u->key, plen);
-                ul->last_key[plen] = '\0';
-            }
-            ul->last_key_len = plen;
-            ul->last_id[0] = '\0';
-            return 0;
-        }
+    if (!e->upload) {
+        oss_xml_common_prefix(ul->x, e, ul->url);
+        return;
     }
-    if (ul->count >= ul->max) {
-        ul->truncated = 1;
-        return 1;
-    }
+    const vodup_meta_upload *u = e->upload;
     char when[25];
     vodup_time_iso_ms(when, u->initiated);
     vbuf_puts(ul->x, "<Upload>");
     oss_xml_key(ul->x, "Key", u->key, u->key_len, ul->url);
     vbuf_printf(ul->x, "<UploadId>%s</UploadId><StorageClass>Standard</StorageClass><Initiated>%s</Initiated></Upload>",
                 u->upload_id, when);
-    ul->count++;
-    free(ul->last_key);
-    ul->last_key = malloc(u->key_len + 1);
-    if (ul->last_key) {
-        memcpy(ul->last_key, u->key, u->key_len);
-        ul->last_key[u->key_len] = '\0';
-    }
-    ul->last_key_len = u->key_len;
-    memcpy(ul->last_id, u->upload_id, sizeof ul->last_id);
-    return 0;
 }
 
 static int list_uploads_begin(http_request *r)
@@ -633,22 +486,21 @@ static int list_uploads_begin(http_request *r)
     key_marker = key_marker ? key_marker : "";
     id_marker = id_marker && *key_marker ? id_marker : "";
 
-    /* Resuming after a common prefix: skip every upload below it (keys are UTF-8, which
-     * never contains 0xFF, so "prefix + 0xFF" sorts after all of them). */
-    vbuf after = VBUF_INIT;
-    vbuf_puts(&after, key_marker);
     size_t dl = strlen(delim);
-    if (dl && after.len >= dl && memcmp(after.data + after.len - dl, delim, dl) == 0) {
-        vbuf_putc(&after, (char)0xFF);
+    /* Resuming after a common prefix lists from after the whole prefix (core/list.c):
+     * the upload-id marker then means nothing. */
+    if (dl && strlen(key_marker) >= dl && strcmp(key_marker + strlen(key_marker) - dl, delim) == 0)
         id_marker = "";
-    }
     vbuf items = VBUF_INIT;
-    upload_list ul = {&items, url, 0, max, 0, delim, dl, strlen(prefix), NULL, 0, "", NULL, 0};
-    int rc = vodup_meta_upload_list(r->srv->meta, r->bucket, prefix, strlen(prefix), after.data ? after.data : "",
-                                    after.len, id_marker, (size_t)max + 1 + 10000, list_upload_cb, &ul);
-    vbuf_free(&after);
-    if (rc != VODUP_META_OK) {
-        oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
+    upload_list ul = {&items, url};
+    core c;
+    oss_core(r, &c);
+    core_list_query q = {prefix, strlen(prefix), delim, dl, key_marker, strlen(key_marker), id_marker, max};
+    core_list_result res;
+    vodupd_detail d = {0};
+    vodupd_status st = core_upload_list(&c, r->bucket, &q, list_upload_cb, &ul, &res, &d);
+    if (st != VODUPD_OK) {
+        oss_status_error(r, st, &d);
     } else {
         vbuf x = VBUF_INIT;
         oss_xml_start(&x, "ListMultipartUploadsResult");
@@ -657,21 +509,21 @@ static int list_uploads_begin(http_request *r)
         vodup_xml_elem(&x, "Bucket", r->bucket, strlen(r->bucket));
         oss_xml_key(&x, "KeyMarker", key_marker, strlen(key_marker), url);
         vodup_xml_elem(&x, "UploadIdMarker", id_marker, strlen(id_marker));
-        oss_xml_key(&x, "NextKeyMarker", ul.truncated && ul.last_key ? ul.last_key : "",
-                    ul.truncated ? ul.last_key_len : 0, url);
-        vodup_xml_elem(&x, "NextUploadIdMarker", ul.truncated ? ul.last_id : "", ul.truncated ? strlen(ul.last_id) : 0);
+        oss_xml_key(&x, "NextKeyMarker", res.truncated && res.last ? res.last : "", res.truncated ? res.last_len : 0,
+                    url);
+        vodup_xml_elem(&x, "NextUploadIdMarker", res.truncated ? res.last_upload_id : "",
+                       res.truncated ? strlen(res.last_upload_id) : 0);
         oss_xml_key(&x, "Delimiter", delim, strlen(delim), url);
         oss_xml_key(&x, "Prefix", prefix, strlen(prefix), url);
         vbuf_printf(&x, "<MaxUploads>%d</MaxUploads><IsTruncated>%s</IsTruncated>", max,
-                    ul.truncated ? "true" : "false");
+                    res.truncated ? "true" : "false");
         vbuf_append(&x, items.data ? items.data : "", items.len);
         vbuf_puts(&x, "</ListMultipartUploadsResult>\n");
         http_respond_buf(r, 200, "application/xml", &x);
         vbuf_free(&x);
+        core_list_result_clear(&res);
     }
     vbuf_free(&items);
-    free(ul.last_key);
-    free(ul.last_prefix);
     return 0;
 }
 

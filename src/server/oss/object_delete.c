@@ -14,12 +14,14 @@ static int delete_begin(http_request *r)
 
 static void delete_finish(http_request *r)
 {
-    int rc = vodup_meta_object_delete(r->srv->meta, r->bucket, r->key, r->key_len);
-    if (rc != VODUP_META_OK && rc != VODUP_META_ENOTFOUND) {
-        oss_error(r, OSS_ERR_InternalError, "Deleting the object failed.");
+    core c;
+    oss_core(r, &c);
+    vodupd_detail d = {0};
+    vodupd_status st = core_object_delete(&c, r->bucket, r->key, r->key_len, &d);
+    if (st != VODUPD_OK) {
+        oss_status_error(r, st, &d);
         return;
     }
-    vodupd_gc_kick(r->srv);
     http_respond_empty(r, 204);
 }
 

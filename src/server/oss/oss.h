@@ -2,6 +2,7 @@
 #ifndef VODUPD_OSS_H
 #define VODUPD_OSS_H
 
+#include "server/core/core.h"
 #include "server/http/request.h"
 
 /* The error vocabulary, with the HTTP statuses the real service uses. */
@@ -37,6 +38,7 @@ typedef enum oss_err {
     OSS_ERR_AccessKeyIdAndSecurityTokenNotMatch,
     OSS_ERR_StorageFull,
     OSS_ERR_QpsLimitExceeded,
+    OSS_ERR_ServiceUnavailable,
     OSS_ERR__COUNT
 } oss_err;
 
@@ -47,16 +49,27 @@ void oss_error(http_request *r, oss_err e, const char *fmt, ...) __attribute__((
 void oss_error_x(http_request *r, oss_err e, const char *extra_xml, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Parses addressing, authenticates, picks the operation and runs its begin step. */
-void oss_route(http_request *r);
+/* The dialect's entry (routing, authentication) is vodup_dialect_oss (dialect.h). */
+
+/* The one mapping of core statuses to OSS answers (status.c): the code (whose HTTP
+ * status error.c keeps) and the message for st with detail d (may be NULL). */
+void oss_status_map(vodupd_status st, const vodupd_detail *d, oss_err *code, char *msg, size_t msg_len);
+/* Answers r with that error, adding the element OSS gives it (BucketName, Key, UploadId). */
+void oss_status_error(http_request *r, vodupd_status st, const vodupd_detail *d);
 
 /* Shared helpers for the handlers (oss_util.c). */
 int oss_check_key(http_request *r);                 /* validates r->key; answers on error */
-int oss_require_bucket(http_request *r, vodup_meta_bucket *b); /* exists and caller owns it */
+int oss_require_bucket(http_request *r, vodup_meta_bucket *b); /* exists and caller owns it; answers on error */
+/* The OSS rules the core applies (part sizes and numbers). */
+extern const core_rules oss_rules;
+/* The core of r's server (core_of_server). */
+void oss_core(http_request *r, core *c);
 void oss_xml_start(vbuf *b, const char *root);      /* <?xml ...?><root> */
 void oss_xml_key(vbuf *b, const char *elem, const char *key, size_t n, int url_encode);
+/* <CommonPrefixes><Prefix>...</Prefix></CommonPrefixes> for a listing's prefix entry. */
+void oss_xml_common_prefix(vbuf *b, const core_list_entry *e, int url_encode);
 void oss_xml_u64(vbuf *b, const char *elem, unsigned long long v);
-void oss_add_object_headers(struct MHD_Response *resp, const vodup_meta_object *o);
+void oss_add_object_headers(http_response *resp, const vodup_meta_object *o);
 int oss_collect_user_meta(http_request *r, char **json);   /* x-oss-meta-* -> JSON; answers on error */
 /* Body collection for XML and ignored bodies, with r->body_limit. */
 int oss_collect_body(http_request *r, const char *p, size_t n);
@@ -66,13 +79,6 @@ int oss_url_encoding(http_request *r);
  * NULL, -1 unsatisfiable or malformed. clip lets the end run past the size
  * (x-oss-range-behavior: standard); otherwise such a range is invalid (OSS then ignores it). */
 int oss_parse_range(const char *h, uint64_t size, int clip, uint64_t *first, uint64_t *last);
-
-/* Writes by upload credentials re-check their scope when they commit (meta.h): the guard
- * for r's credential, or NULL when it is not scoped. */
-const vodup_meta_guard *oss_write_guard(http_request *r, vodup_meta_guard *g);
-/* When rc is a refusal of the guard (EDENIED, EREVOKED), answers r with the error the
- * router gives the same case at header time and returns 1; 0 otherwise. */
-int oss_guard_refused(http_request *r, int rc);
 
 /* Operations. */
 extern const http_op oss_op_list_buckets, oss_op_put_bucket, oss_op_delete_bucket,

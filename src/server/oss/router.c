@@ -12,14 +12,14 @@
 #include <time.h>
 
 #include "common/codec.h"
+#include "common/oss_sign.h"
 #include "common/timefmt.h"
 #include "common/xml.h"
 #include "server/config.h"
-#include "server/http/sdk.h"
 #include "server/auth/ratelimit.h"
+#include "server/dialect.h"
 #include "server/oss/oss.h"
 #include "server/oss/upload.h"
-#include "server/rpc/rpc.h"
 #include "server/store/meta_vod.h"
 
 /* Sub-resources whose operations vodupd does not offer: answered NotImplemented rather
@@ -104,12 +104,12 @@ static const http_op *pick(http_request *r)
     return NULL;
 }
 
-static void signature_mismatch(http_request *r, const vbuf *sts)
+static void signature_mismatch(http_request *r, const vodup_oss_auth *auth, const vbuf *sts)
 {
     vbuf x = VBUF_INIT;
-    vodup_xml_elem(&x, "OSSAccessKeyId", r->auth.access_key_id, strlen(r->auth.access_key_id));
+    vodup_xml_elem(&x, "OSSAccessKeyId", auth->access_key_id, strlen(auth->access_key_id));
     vbuf_puts(&x, "\n  ");
-    vodup_xml_elem(&x, "SignatureProvided", r->auth.signature, strlen(r->auth.signature));
+    vodup_xml_elem(&x, "SignatureProvided", auth->signature, strlen(auth->signature));
     vbuf_puts(&x, "\n  ");
     vodup_xml_elem(&x, "StringToSign", sts->data ? sts->data : "", sts->len);
     vbuf_puts(&x, "\n  <StringToSignBytes>");
@@ -153,16 +153,6 @@ static void rescope_browser_request(http_request *r)
     r->key_len = c->scope_key_len;
 }
 
-static int upload_exists(http_request *r)
-{
-    const char *id = http_query(r, "uploadId");
-    vodup_meta_upload u;
-    if (!id || vodup_meta_upload_get(r->srv->meta, id, &u) != VODUP_META_OK)
-        return 0;
-    vodup_meta_upload_clear(&u);
-    return 1;
-}
-
 /* What the authenticated caller may do with this operation. Root keys own their
  * account's buckets (checked by the handlers); RAM users and roles need a policy that
  * allows "oss:<Operation>" on "acs:oss:*:<account>:<bucket>[/<key>]"; upload
@@ -172,42 +162,20 @@ static int authorize(http_request *r)
 {
     vodup_cred *c = &r->cred;
     if (c->has_scope) {
-        if (!auth_scope_allows(c, r->op->name, r->bucket, r->key, r->key_len)) {
-            oss_error(r, OSS_ERR_AccessDenied,
-                      "These temporary credentials may only upload the object they were issued for.");
+        core co;
+        oss_core(r, &co);
+        core_write w = r->op == &oss_op_put_object  ? CORE_WRITE_PUT
+                       : r->op == &oss_op_complete ? CORE_WRITE_COMPLETE
+                                                   : CORE_WRITE_OTHER;
+        core_scope_result res;
+        vodupd_detail d = {0};
+        vodupd_status st = core_scope_check(&co, c, r->op->name, w, r->bucket, r->key, r->key_len,
+                                            http_query(r, "uploadId"), &res, &d);
+        if (st != VODUPD_OK) {
+            oss_status_error(r, st, &d);
             return -1;
         }
-        vodup_meta_media md;
-        int rc = vodup_meta_media_find_object(r->srv->meta, r->bucket, r->key, r->key_len, &md);
-        /* Writable while the media is being uploaded, or by credentials issued after the
-         * second in which it last completed (RefreshUploadVideo for a new upload). */
-        int uploading = rc == VODUP_META_OK &&
-                        (strcmp(md.status, "Uploading") == 0 || c->issued_ms > (long long)md.modified * 1000LL + 999);
-        if (rc == VODUP_META_OK)
-            vodup_meta_media_clear(&md);
-        if (rc == VODUP_META_ENOTFOUND) {
-            oss_error(r, OSS_ERR_AccessDenied, "The upload was revoked: its media has been deleted.");
-            return -1;
-        }
-        if (rc != VODUP_META_OK) {
-            oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
-            return -1;
-        }
-        /* Once the media is complete, its upload credentials change nothing more: the
-         * application may already have been told and have looked at the content.
-         * (Credentials from a later RefreshUploadVideo may upload it again.)
-         * A client retrying a request whose answer it lost must still succeed, though:
-         * a PutObject may repeat exactly the stored bytes (checked once the body is in),
-         * and a retried Complete learns NoSuchUpload. */
-        if (!uploading && r->op == &oss_op_put_object) {
-            r->replay_only = 1;
-            return 0;
-        }
-        if (!uploading && !(r->op == &oss_op_complete && !upload_exists(r))) {
-            oss_error(r, OSS_ERR_AccessDenied,
-                      "This media's upload is complete; get new credentials (RefreshUploadVideo) to upload it again.");
-            return -1;
-        }
+        r->replay_only = res.replay_only;
         return 0;
     }
     if (!c->policy_sets && !c->temporary)
@@ -229,14 +197,15 @@ static int authorize(http_request *r)
     return 0;
 }
 
-static int authenticate(http_request *r)
+static int verify(http_request *r)
 {
+    vodup_oss_auth auth_, *auth = &auth_;
     vodup_oss_request q = {
         .method = r->method, .bucket = r->bucket, .key = r->key, .key_len = r->key_len,
         .query = r->target.query, .nquery = r->target.nquery,
         .headers = r->headers, .nheaders = r->nheaders,
     };
-    int rc = vodup_oss_auth_parse(&r->auth, &q);
+    int rc = vodup_oss_auth_parse(auth, &q);
     if (rc == VODUP_OSS_EAUTH_FORMAT) {
         oss_error(r, OSS_ERR_InvalidArgument, "Authorization header or presigned parameters are malformed.");
         return -1;
@@ -249,7 +218,7 @@ static int authenticate(http_request *r)
         oss_error(r, OSS_ERR_InternalError, "Out of memory.");
         return -1;
     }
-    if (r->auth.kind == VODUP_OSS_AUTH_NONE) {
+    if (auth->kind == VODUP_OSS_AUTH_NONE) {
         oss_error(r, OSS_ERR_AccessDenied, "You have no right to access this resource: anonymous access is not allowed.");
         return -1;
     }
@@ -257,11 +226,11 @@ static int authenticate(http_request *r)
     time_t now = time(NULL);
     char server_time[25];
     vodup_time_iso_ms(server_time, now);
-    if (r->auth.kind == VODUP_OSS_AUTH_V1 || r->auth.kind == VODUP_OSS_AUTH_V4) {
-        double skew = difftime(r->auth.date, now);
+    if (auth->kind == VODUP_OSS_AUTH_V1 || auth->kind == VODUP_OSS_AUTH_V4) {
+        double skew = difftime(auth->date, now);
         if (skew > OSS_MAX_TIME_SKEW || skew < -OSS_MAX_TIME_SKEW) {
             char req_time[25], extra[256];
-            vodup_time_iso_ms(req_time, r->auth.date);
+            vodup_time_iso_ms(req_time, auth->date);
             snprintf(extra, sizeof extra,
                      "<RequestTime>%s</RequestTime>\n  <ServerTime>%s</ServerTime>\n  "
                      "<MaxAllowedSkewMilliseconds>%d</MaxAllowedSkewMilliseconds>",
@@ -271,30 +240,30 @@ static int authenticate(http_request *r)
             return -1;
         }
     } else {
-        if (r->auth.kind == VODUP_OSS_AUTH_V4_QUERY && difftime(r->auth.date, now) > OSS_MAX_TIME_SKEW) {
+        if (auth->kind == VODUP_OSS_AUTH_V4_QUERY && difftime(auth->date, now) > OSS_MAX_TIME_SKEW) {
             oss_error(r, OSS_ERR_AccessDenied, "Request is not valid yet: x-oss-date is in the future.");
             return -1;
         }
-        if (r->auth.kind == VODUP_OSS_AUTH_V4_QUERY && r->auth.expires - r->auth.date > 7 * 24 * 3600) {
+        if (auth->kind == VODUP_OSS_AUTH_V4_QUERY && auth->expires - auth->date > 7 * 24 * 3600) {
             oss_error(r, OSS_ERR_InvalidArgument, "x-oss-expires must not exceed 604800 seconds.");
             return -1;
         }
-        if (r->auth.expires < now) {
+        if (auth->expires < now) {
             char exp[25], extra[160];
-            vodup_time_iso_ms(exp, r->auth.expires);
+            vodup_time_iso_ms(exp, auth->expires);
             snprintf(extra, sizeof extra, "<Expires>%s</Expires>\n  <ServerTime>%s</ServerTime>", exp, server_time);
             oss_error_x(r, OSS_ERR_AccessDenied, extra, "Request has expired.");
             return -1;
         }
     }
 
-    switch (auth_resolve(r->srv, r->auth.access_key_id, r->auth.security_token, now, &r->cred)) {
+    switch (auth_resolve(r->srv, auth->access_key_id, auth->security_token, now, &r->cred)) {
     case AUTH_OK:
         break;
     case AUTH_ENOKEY:
     case AUTH_EINACTIVE: {
         vbuf x = VBUF_INIT;
-        vodup_xml_elem(&x, "OSSAccessKeyId", r->auth.access_key_id, strlen(r->auth.access_key_id));
+        vodup_xml_elem(&x, "OSSAccessKeyId", auth->access_key_id, strlen(auth->access_key_id));
         oss_error_x(r, OSS_ERR_InvalidAccessKeyId, vbuf_cstr(&x),
                     "The OSS Access Key Id you provided does not exist in our records.");
         vbuf_free(&x);
@@ -317,7 +286,7 @@ static int authenticate(http_request *r)
         oss_error(r, OSS_ERR_InternalError, "Credentials could not be checked.");
         return -1;
     }
-    if (r->cred.temporary && r->auth.date && r->cred.expires < r->auth.date) {
+    if (r->cred.temporary && auth->date && r->cred.expires < auth->date) {
         auth_cred_clear(&r->cred);
         oss_error(r, OSS_ERR_SecurityTokenExpired, "The security token you provided has expired.");
         return -1;
@@ -327,18 +296,18 @@ static int authenticate(http_request *r)
     q.key = r->key;
     q.key_len = r->key_len;
     vbuf sts = VBUF_INIT;
-    int ok = vodup_oss_verify(&q, &r->auth, r->cred.secret, &sts);
+    int ok = vodup_oss_verify(&q, auth, r->cred.secret, &sts);
     if (ok != 1) {
         if (ok < 0)
             oss_error(r, OSS_ERR_InternalError, "Out of memory.");
         else
-            signature_mismatch(r, &sts);
+            signature_mismatch(r, auth, &sts);
         vbuf_free(&sts);
         auth_cred_clear(&r->cred);
         return -1;
     }
     vbuf_free(&sts);
-    if (!auth_ratelimit_take(r->srv->ratelimit, r->auth.access_key_id, NULL)) {
+    if (!auth_ratelimit_take(r->srv->ratelimit, auth->access_key_id, NULL)) {
         auth_cred_clear(&r->cred);
         oss_error(r, OSS_ERR_QpsLimitExceeded, "Please reduce your request rate.");
         return -1;
@@ -354,31 +323,39 @@ static int refused_for_space(http_request *r)
 {
     vodup_blobstore *bs = r->srv->blobs;
     const http_op *op = r->op;
-    if (!op->offload || !bs->ops->space_check)
+    if (!op->offload)
         return 0;
     int grows = op == &oss_op_put_object || op == &oss_op_upload_part || op == &oss_op_initiate ||
                 op == &oss_op_put_bucket;
     uint64_t need = 0;
-    if (grows && oss_content_length(r, &need) != 1)
+    if (grows && http_content_length(r, &need) != 1)
         need = 0;
-    if (bs->ops->space_check(bs, need) == VODUP_BLOB_OK || !grows)
+    if (vodup_blob_space_check(bs, need) == VODUP_BLOB_OK || !grows)
         return 0;
     oss_error(r, OSS_ERR_StorageFull, VODUP_STORAGE_FULL_MSG);
     return 1;
 }
 
-void oss_route(http_request *r)
+/* ---- the dialect ------------------------------------------------------------------ */
+
+/* OSS takes every request the dialects before it in the table left (dialect.c). */
+static int detect(const http_request *r)
 {
-    if (vodup_target_parse(&r->target, r->raw_target, strlen(r->raw_target)) != 0) {
+    (void)r;
+    return 1;
+}
+
+/* OSS ids: 24 upper-case hex digits (the first 12 bytes). */
+static void format_id(char out[VODUP_REQUEST_ID_MAX], const unsigned char id[16])
+{
+    vodup_hex_upper(out, id, 12);
+}
+
+static int route(http_request *r)
+{
+    if (!r->target.path) {
         oss_error(r, OSS_ERR_InvalidArgument, "The request target is malformed.");
-        return;
-    }
-    if (http_sdk_route(r)) /* GET /sdk/vodup-upload.js, the web upload SDK */
-        return;
-    if (rpc_is_rpc(r)) {
-        r->op = &rpc_op;
-        rpc_op.begin(r);
-        return;
+        return -1;
     }
     const char *host = r->host && *r->host ? r->host : "localhost";
     int rc = vodup_oss_address(host, r->target.path, r->target.path_len, vodupd_is_own_host, r->srv,
@@ -386,17 +363,48 @@ void oss_route(http_request *r)
     if (rc != 0) {
         oss_error(r, rc == -1 ? OSS_ERR_InvalidArgument : OSS_ERR_InternalError,
                   rc == -1 ? "The Host header is malformed." : "Out of memory.");
-        return;
+        return -1;
     }
     if (r->target.path_has_nul) {
         oss_error(r, OSS_ERR_InvalidObjectName, "The object name must not contain NUL bytes.");
-        return;
+        return -1;
     }
     const http_op *op = pick(r);
     if (!op)
-        return;
+        return -1;
     r->op = op;
-    if (op != &oss_op_options && (authenticate(r) != 0 || authorize(r) != 0 || refused_for_space(r)))
-        return;
-    op->begin(r);
+    return 0;
 }
+
+/* Signature, credentials, policy, and the disk reserve: everything that decides whether
+ * the picked operation may start. Reads the stores (keys, the media of scoped
+ * credentials). */
+static int authenticate(http_request *r)
+{
+    if (r->op == &oss_op_options) /* CORS preflight: browsers send it unsigned */
+        return 0;
+    if (verify(r) != 0 || authorize(r) != 0 || refused_for_space(r))
+        return -1;
+    return 0;
+}
+
+static const char CORS_EXPOSE[] =
+    "ETag, x-oss-request-id, x-oss-hash-crc64ecma, x-oss-object-type, x-oss-storage-class, "
+    "x-oss-err, x-oss-ec, x-oss-next-append-position, Content-MD5, Content-Length, Content-Range, "
+    "Last-Modified, x-oss-version-id";
+
+static void common_headers(const http_request *r, http_response *resp)
+{
+    http_response_header(resp, "x-oss-request-id", r->request_id);
+    http_cors_headers(r, resp, CORS_EXPOSE);
+}
+
+const vodup_dialect vodup_dialect_oss = {
+    .name = "oss",
+    .detect = detect,
+    .format_id = format_id,
+    .route = route,
+    .authenticate = authenticate,
+    .render_error = oss_status_error, /* status.c: the one mapping */
+    .common_headers = common_headers,
+};

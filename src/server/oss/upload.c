@@ -1,29 +1,16 @@
 /* upload.c - see upload.h. */
 #include "server/oss/upload.h"
 
-#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/codec.h"
-#include "common/crc.h"
 #include "server/oss/oss.h"
 
 int oss_content_length(http_request *r, uint64_t *len)
 {
-    const char *cl = http_header(r, "Content-Length");
-    if (!cl)
-        return 0;
-    if (!*cl || strlen(cl) > 19)
-        return -1;
-    uint64_t v = 0;
-    for (const char *p = cl; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    *len = v;
-    return 1;
+    return http_content_length(r, len);
 }
 
 static void upload_free(void *p)
@@ -31,15 +18,13 @@ static void upload_free(void *p)
     oss_upload *u = p;
     if (!u)
         return;
-    if (u->w)
-        u->bs->ops->writer_abort(u->w);
-    vodup_md5_free(u->md5);
+    core_ingest_free(u->in);
     free(u->content_type);
     free(u->user_meta);
     free(u);
 }
 
-oss_upload *oss_upload_begin(http_request *r, uint64_t max_size, const char *what)
+oss_upload *oss_upload_begin(http_request *r, uint64_t max_size)
 {
     uint64_t len = 0;
     int has_len = oss_content_length(r, &len);
@@ -47,20 +32,22 @@ oss_upload *oss_upload_begin(http_request *r, uint64_t max_size, const char *wha
         oss_error(r, OSS_ERR_InvalidArgument, "Content-Length is malformed.");
         return NULL;
     }
+    vodupd_detail d = {0};
     if (has_len && len > max_size) {
-        oss_error(r, OSS_ERR_EntityTooLarge, "%s bodies may be at most %llu bytes.", what,
-                  (unsigned long long)max_size);
+        d.limit = max_size;
+        oss_status_error(r, VODUPD_ETOOLARGE, &d);
         return NULL;
     }
     oss_upload *u = calloc(1, sizeof *u);
     if (!u) {
-        oss_error(r, OSS_ERR_InternalError, "Out of memory.");
+        oss_status_error(r, VODUPD_ENOMEM, NULL);
         return NULL;
     }
     r->op_state = u;
     r->op_free = upload_free;
-    u->limit = max_size;
 
+    unsigned char want[16];
+    int has_want = 0;
     const char *md5 = http_header(r, "Content-MD5");
     if (md5) {
         unsigned char raw[64];
@@ -69,21 +56,16 @@ oss_upload *oss_upload_begin(http_request *r, uint64_t max_size, const char *wha
             oss_error(r, OSS_ERR_InvalidDigest, "The Content-MD5 you specified was invalid.");
             return NULL;
         }
-        memcpy(u->want_md5, raw, 16);
-        u->has_want_md5 = 1;
+        memcpy(want, raw, 16);
+        has_want = 1;
     }
-    u->md5 = vodup_md5_new();
-    if (!u->md5) {
-        oss_error(r, OSS_ERR_InternalError, "Out of memory.");
-        return NULL;
-    }
-    vodup_blobstore *bs = r->srv->blobs;
-    u->bs = bs;
-    int rc = bs->ops->writer_open(bs, &u->w);
-    if (rc != VODUP_BLOB_OK) {
-        u->w = NULL;
-        oss_error(r, rc == VODUP_BLOB_ENOSPC ? OSS_ERR_StorageFull : OSS_ERR_InternalError,
-                  rc == VODUP_BLOB_ENOSPC ? VODUP_STORAGE_FULL_MSG : "The object store cannot accept data now.");
+    core c;
+    oss_core(r, &c);
+    vodupd_status st = core_ingest_open(&u->in, &c, max_size, VODUPD_DIGEST_MD5 | VODUPD_DIGEST_CRC64, &d);
+    if (st == VODUPD_OK && has_want)
+        st = core_ingest_expect(u->in, VODUPD_DIGEST_MD5, want, 16);
+    if (st != VODUPD_OK) {
+        oss_status_error(r, st, &d);
         return NULL;
     }
     return u;
@@ -92,72 +74,32 @@ oss_upload *oss_upload_begin(http_request *r, uint64_t max_size, const char *wha
 int oss_upload_body(http_request *r, const char *p, size_t n)
 {
     oss_upload *u = r->op_state;
-    if (!u || u->failed)
+    if (!u || u->failed || !u->in)
         return 0;
-    if (u->size + n > u->limit) {
-        /* Only a chunked body gets here (a declared length was checked up front): we
-         * cannot answer mid-body, so the connection is dropped. */
-        u->failed = 1;
-        oss_error(r, OSS_ERR_EntityTooLarge, "The body exceeds %llu bytes.", (unsigned long long)u->limit);
-        return -1;
-    }
-    vodup_md5_update(u->md5, p, n);
-    u->crc = vodup_crc64(u->crc, p, n);
-    u->size += n;
-    int rc = u->bs->ops->writer_write(u->w, p, n);
-    if (rc != VODUP_BLOB_OK) {
-        u->failed = 1;
-        u->bs->ops->writer_abort(u->w);
-        u->w = NULL;
-        oss_error(r, rc == VODUP_BLOB_ENOSPC ? OSS_ERR_StorageFull : OSS_ERR_InternalError,
-                  rc == VODUP_BLOB_ENOSPC ? VODUP_STORAGE_FULL_MSG
-                                          : "Writing the data failed; nothing was stored.");
-    }
-    return 0;
-}
-
-int oss_upload_digest(http_request *r, oss_upload *u)
-{
-    (void)r;
-    if (u->failed || !u->w)
-        return -1;
-    if (!u->digested) {
-        vodup_md5_final(u->md5, u->md5sum);
-        u->digested = 1;
-    }
-    return 0;
-}
-
-int oss_upload_commit(http_request *r, oss_upload *u)
-{
-    if (oss_upload_digest(r, u) != 0)
-        return -1;
-    if (u->has_want_md5 && memcmp(u->md5sum, u->want_md5, 16) != 0) {
-        oss_error(r, OSS_ERR_InvalidDigest, "The Content-MD5 you specified did not match what was received.");
-        return -1;
-    }
-    vodup_blob_writer *w = u->w;
-    u->w = NULL;
-    if (u->size == 0) {
-        /* Nothing to keep: an empty body costs no file (else 10000 empty parts per
-         * upload would each hold an inode). Readers never open a zero-size segment. */
-        u->bs->ops->writer_abort(w);
-        memcpy(u->blob, OSS_BLOB_EMPTY, sizeof OSS_BLOB_EMPTY);
+    vodupd_detail d = {0};
+    vodupd_status st = core_ingest_write(u->in, p, n, &d);
+    if (st == VODUPD_OK)
         return 0;
-    }
-    int rc = u->bs->ops->writer_commit(w, u->blob);
-    if (rc != VODUP_BLOB_OK) {
-        oss_error(r, rc == VODUP_BLOB_ENOSPC ? OSS_ERR_StorageFull : OSS_ERR_InternalError,
-                  "Making the data durable failed; nothing was stored.");
-        return -1;
-    }
-    u->committed = 1;
-    return 0;
+    u->failed = 1;
+    oss_status_error(r, st, &d);
+    /* Past the limit only a chunked body gets here (a declared length was checked up
+     * front): we cannot answer mid-body, so the connection is dropped. */
+    return st == VODUPD_ETOOLARGE ? -1 : 0;
 }
 
-void oss_upload_discard(http_request *r, oss_upload *u)
+void oss_reply_written(http_request *r, const oss_upload *u)
 {
-    if (u->committed)
-        r->srv->blobs->ops->remove(r->srv->blobs, u->blob);
-    u->committed = 0;
+    char hex[33], buf[64];
+    const unsigned char *md5 = core_ingest_md5(u->in);
+    vodup_hex_upper(hex, md5, 16);
+    http_response *resp = http_response_empty();
+    snprintf(buf, sizeof buf, "\"%s\"", hex);
+    http_response_header(resp, "ETag", buf);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)core_ingest_crc64(u->in));
+    http_response_header(resp, "x-oss-hash-crc64ecma", buf);
+    vbuf b64 = VBUF_INIT;
+    vodup_base64_encode(&b64, md5, 16);
+    http_response_header(resp, "Content-MD5", vbuf_cstr(&b64));
+    vbuf_free(&b64);
+    http_reply(r, 200, resp);
 }

@@ -63,25 +63,27 @@ int oss_check_key(http_request *r)
     return 0;
 }
 
+const core_rules oss_rules = {
+    .max_put_size = OSS_MAX_PUT_SIZE,
+    .max_part_size = OSS_MAX_PART_SIZE,
+    .min_part_size = OSS_MIN_PART_SIZE,
+    .max_part_number = OSS_MAX_PART_NUMBER,
+    .multipart_etag = core_etag_md5_of_hex,
+};
+
+void oss_core(http_request *r, core *c)
+{
+    core_of_server(c, r->srv);
+}
+
 int oss_require_bucket(http_request *r, vodup_meta_bucket *b)
 {
-    int rc = vodup_meta_bucket_get(r->srv->meta, r->bucket, b);
-    if (rc == VODUP_META_ENOTFOUND) {
-        char extra[128 + 64];
-        vbuf x = VBUF_INIT;
-        vodup_xml_elem(&x, "BucketName", r->bucket, strlen(r->bucket));
-        snprintf(extra, sizeof extra, "%s", vbuf_cstr(&x));
-        vbuf_free(&x);
-        oss_error_x(r, OSS_ERR_NoSuchBucket, extra, "The specified bucket does not exist.");
-        return -1;
-    }
-    if (rc != VODUP_META_OK) {
-        oss_error(r, OSS_ERR_InternalError, "The metadata store failed.");
-        return -1;
-    }
-    if (strcmp(b->account_id, r->cred.account_id) != 0) {
-        vodup_meta_bucket_clear(b);
-        oss_error(r, OSS_ERR_AccessDenied, "You have no right to access this bucket.");
+    core c;
+    oss_core(r, &c);
+    vodupd_detail d = {0};
+    vodupd_status st = core_bucket_get(&c, r->bucket, r->cred.account_id, b, &d);
+    if (st != VODUPD_OK) {
+        oss_status_error(r, st, &d);
         return -1;
     }
     return 0;
@@ -104,29 +106,36 @@ void oss_xml_key(vbuf *b, const char *elem, const char *key, size_t n, int url_e
     vbuf_free(&enc);
 }
 
+void oss_xml_common_prefix(vbuf *b, const core_list_entry *e, int url_encode)
+{
+    vbuf_puts(b, "<CommonPrefixes>");
+    oss_xml_key(b, "Prefix", e->prefix, e->prefix_len, url_encode);
+    vbuf_puts(b, "</CommonPrefixes>");
+}
+
 void oss_xml_u64(vbuf *b, const char *elem, unsigned long long v)
 {
     vbuf_printf(b, "<%s>%llu</%s>", elem, v, elem);
 }
 
-void oss_add_object_headers(struct MHD_Response *resp, const vodup_meta_object *o)
+void oss_add_object_headers(http_response *resp, const vodup_meta_object *o)
 {
     char buf[96];
     snprintf(buf, sizeof buf, "\"%s\"", o->etag);
-    MHD_add_response_header(resp, "ETag", buf);
+    http_response_header(resp, "ETag", buf);
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)o->crc64);
-    MHD_add_response_header(resp, "x-oss-hash-crc64ecma", buf);
-    MHD_add_response_header(resp, "x-oss-object-type", o->type);
-    MHD_add_response_header(resp, "x-oss-storage-class", "Standard");
+    http_response_header(resp, "x-oss-hash-crc64ecma", buf);
+    http_response_header(resp, "x-oss-object-type", o->type);
+    http_response_header(resp, "x-oss-storage-class", "Standard");
     char date[30];
     vodup_time_http(date, o->mtime);
-    MHD_add_response_header(resp, "Last-Modified", date);
-    MHD_add_response_header(resp, "Content-Type",
+    http_response_header(resp, "Last-Modified", date);
+    http_response_header(resp, "Content-Type",
                             o->content_type && *o->content_type ? o->content_type : "application/octet-stream");
     if (o->has_md5) {
         vbuf b64 = VBUF_INIT;
         vodup_base64_encode(&b64, o->md5, 16);
-        MHD_add_response_header(resp, "Content-MD5", vbuf_cstr(&b64));
+        http_response_header(resp, "Content-MD5", vbuf_cstr(&b64));
         vbuf_free(&b64);
     }
     if (o->user_meta) {
@@ -139,7 +148,7 @@ void oss_add_object_headers(struct MHD_Response *resp, const vodup_meta_object *
                     continue;
                 vbuf name = VBUF_INIT;
                 vbuf_printf(&name, "x-oss-meta-%s", k);
-                MHD_add_response_header(resp, vbuf_cstr(&name), json_string_value(v));
+                http_response_header(resp, vbuf_cstr(&name), json_string_value(v));
                 vbuf_free(&name);
             }
         }
@@ -274,27 +283,4 @@ int oss_parse_range(const char *h, uint64_t size, int clip, uint64_t *first, uin
     *first = a;
     *last = b;
     return 1;
-}
-
-const vodup_meta_guard *oss_write_guard(http_request *r, vodup_meta_guard *g)
-{
-    if (!r->cred.has_scope)
-        return NULL;
-    g->issued_ms = r->cred.issued_ms;
-    g->expires = r->cred.expires;
-    return g;
-}
-
-int oss_guard_refused(http_request *r, int rc)
-{
-    if (rc == VODUP_META_EDENIED) {
-        oss_error(r, OSS_ERR_AccessDenied,
-                  "This media's upload is complete; get new credentials (RefreshUploadVideo) to upload it again.");
-        return 1;
-    }
-    if (rc == VODUP_META_EREVOKED) {
-        oss_error(r, OSS_ERR_AccessDenied, "The upload was revoked: its media has been deleted.");
-        return 1;
-    }
-    return 0;
 }

@@ -14,9 +14,10 @@
 #include "common/xml.h"
 #include "server/config.h"
 #include "server/auth/ratelimit.h"
-#include "server/oss/oss.h"
-#include "server/oss/upload.h"
+#include "server/dialect.h"
 #include "server/store/meta_vod.h"
+
+static void render_error(http_request *r, vodupd_status st, const vodupd_detail *d);
 
 #define RPC_MAX_BODY (64 * 1024)
 /* How long a used SignatureNonce is remembered. It must outlive the whole timestamp
@@ -26,9 +27,9 @@
 #define RPC_UNTIMED_MAX_LIFE 3600 /* seconds a credential signing without Timestamp may still live */
 #define RPC_NONCE_TTL (RPC_UNTIMED_MAX_LIFE + 2 * OSS_MAX_TIME_SKEW)
 
-int rpc_is_rpc(http_request *r)
+static int rpc_detect(const http_request *r)
 {
-    if (r->target.path_len != 1 || r->target.path[0] != '/')
+    if (!r->target.path || r->target.path_len != 1 || r->target.path[0] != '/')
         return 0;
     if (http_has_query(r, "Action"))
         return 1;
@@ -72,11 +73,11 @@ static void json_to_xml(vbuf *x, const char *name, const json_t *v)
     vbuf_printf(x, "</%s>", name);
 }
 
-static void send_json(rpc_call *c, unsigned int status, json_t *body, const char *root)
+static void send_body(http_request *r, int xml, unsigned int status, json_t *body, const char *root)
 {
     vbuf out = VBUF_INIT;
     const char *ctype;
-    if (c->xml) {
+    if (xml) {
         vbuf_puts(&out, "<?xml version='1.0' encoding='UTF-8'?>");
         json_to_xml(&out, root, body);
         ctype = "text/xml;charset=utf-8";
@@ -88,17 +89,21 @@ static void send_json(rpc_call *c, unsigned int status, json_t *body, const char
         ctype = "application/json;charset=utf-8";
     }
     json_decref(body);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(out.len, out.data ? out.data : (void *)"",
-                                                                out.data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!resp) {
-        vbuf_free(&out);
-        return;
-    }
-    out.data = NULL;
-    MHD_add_response_header(resp, "Content-Type", ctype);
-    MHD_add_response_header(resp, "x-acs-request-id", c->request_id);
-    c->r->resp_bytes = out.len;
-    http_respond(c->r, status, resp);
+    http_response *resp = http_response_buf(ctype, &out);
+    vbuf_free(&out);
+    http_reply(r, status, resp);
+}
+
+/* The gateway's error body, {"RequestId","HostId","Code","Message"}: every RPC error,
+ * the action's and the front's, takes this shape. */
+static void error_body(http_request *r, int xml, unsigned int status, const char *code, const char *msg)
+{
+    const char *host = r->host ? r->host : "";
+    json_t *body = json_pack("{s:s,s:s,s:s,s:s}", "RequestId", r->request_id, "HostId", host, "Code", code,
+                             "Message", msg);
+    r->err_code = code;
+    if (body)
+        send_body(r, xml, status, body, "Error");
 }
 
 int rpc_error(rpc_call *c, unsigned int status, const char *code, const char *fmt, ...)
@@ -108,12 +113,7 @@ int rpc_error(rpc_call *c, unsigned int status, const char *code, const char *fm
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    const char *host = c->r->host ? c->r->host : "";
-    json_t *body = json_pack("{s:s,s:s,s:s,s:s}", "RequestId", c->request_id, "HostId", host, "Code", code,
-                             "Message", msg);
-    c->r->err_code = code;
-    if (body)
-        send_json(c, status, body, "Error");
+    error_body(c->r, c->xml, status, code, msg);
     return -1;
 }
 
@@ -133,12 +133,12 @@ int rpc_reply(rpc_call *c, json_t *body)
     if (!body)
         return rpc_error(c, 500, "InternalError", "The request processing has failed due to some unknown error.");
     json_t *out = json_object();
-    json_object_set_new(out, "RequestId", json_string(c->request_id));
+    json_object_set_new(out, "RequestId", json_string(c->r->request_id));
     json_object_update(out, body);
     json_decref(body);
     char root[128];
     snprintf(root, sizeof root, "%sResponse", c->action);
-    send_json(c, 200, out, root);
+    send_body(c->r, c->xml, 200, out, root);
     return 0;
 }
 
@@ -273,19 +273,14 @@ static int rpc_begin(http_request *r)
 {
     rpc_call *c = calloc(1, sizeof *c);
     if (!c) {
-        oss_error(r, OSS_ERR_InternalError, "Out of memory.");
+        render_error(r, VODUPD_ENOMEM, NULL);
         return 0;
     }
     r->op_state = c;
     r->op_free = call_free;
     c->r = r;
-    unsigned char id[16];
-    vodup_random(id, sizeof id);
-    snprintf(c->request_id, sizeof c->request_id,
-             "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X", id[0], id[1], id[2], id[3],
-             id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11], id[12], id[13], id[14], id[15]);
     uint64_t len;
-    if (oss_content_length(r, &len) == 1 && len > RPC_MAX_BODY) {
+    if (http_content_length(r, &len) == 1 && len > RPC_MAX_BODY) {
         rpc_error(c, 400, "InvalidParameter", "The request body may be at most %d bytes.", RPC_MAX_BODY);
         return 0;
     }
@@ -321,7 +316,7 @@ static const rpc_action *find_action(const rpc_action *table, const char *name)
 static int storage_full(rpc_call *c)
 {
     vodup_blobstore *bs = c->r->srv->blobs;
-    return bs->ops->space_check && bs->ops->space_check(bs, 0) != VODUP_BLOB_OK;
+    return vodup_blob_space_check(bs, 0) != VODUP_BLOB_OK;
 }
 
 static int refused_for_space(rpc_call *c, int full)
@@ -329,7 +324,7 @@ static int refused_for_space(rpc_call *c, int full)
     static const char *const GROWS[] = {"CreateUploadVideo", "CreateUploadImage", "CreateUploadAttachedMedia", NULL};
     for (int i = 0; full && GROWS[i]; i++)
         if (strcmp(c->action, GROWS[i]) == 0) {
-            rpc_error(c, 507, "InsufficientStorage", VODUP_STORAGE_FULL_MSG);
+            render_error(c->r, VODUPD_ENOSPC, NULL);
             return 1;
         }
     return 0;
@@ -385,3 +380,72 @@ static void rpc_finish(http_request *r)
 }
 
 const http_op rpc_op = {"RPC", rpc_begin, rpc_body, rpc_finish, 1};
+
+/* ---- the dialect ------------------------------------------------------------------ */
+
+/* The gateway's ids are upper-case UUIDs. */
+static void format_id(char out[VODUP_REQUEST_ID_MAX], const unsigned char id[16])
+{
+    snprintf(out, VODUP_REQUEST_ID_MAX, "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X", id[0],
+             id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11], id[12], id[13], id[14],
+             id[15]);
+}
+
+static int route(http_request *r)
+{
+    r->op = &rpc_op;
+    return 0;
+}
+
+/* The one mapping of the core's statuses (core/status.h) to the gateway's answers: the
+ * HTTP status, the code and the message. The front's own refusals arrive here too. */
+static void render_error(http_request *r, vodupd_status st, const vodupd_detail *d)
+{
+    static const vodupd_detail none;
+    if (!d)
+        d = &none;
+    rpc_call *c = r->op == &rpc_op ? r->op_state : NULL;
+    int xml = c ? c->xml : 0;
+    const char *what = d->what;
+    switch (st) {
+    case VODUPD_EBADREQUEST:
+        error_body(r, xml, 400, "InvalidParameter", what ? what : "The request is malformed.");
+        return;
+    case VODUPD_ENOTIMPL:
+        error_body(r, xml, 501, "InvalidParameter", what ? what : "The request is not supported.");
+        return;
+    case VODUPD_EBUSY:
+        error_body(r, xml, 503, "ServiceUnavailable", what ? what : "Please try again later.");
+        return;
+    case VODUPD_ENOSPC:
+        error_body(r, xml, 507, "InsufficientStorage", VODUP_STORAGE_FULL_MSG);
+        return;
+    case VODUPD_ENOMEM:
+        error_body(r, xml, 500, "InternalError", "Out of memory.");
+        return;
+    case VODUPD_EINTERNAL:
+        error_body(r, xml, 500, "InternalError", what ? what : "The request processing has failed due to some unknown error.");
+        return;
+    default:
+        error_body(r, xml, 500, "InternalError", "The request processing has failed due to some unknown error.");
+        return;
+    }
+}
+
+static void common_headers(const http_request *r, http_response *resp)
+{
+    http_response_header(resp, "x-acs-request-id", r->request_id);
+    /* Answers have always carried the OSS header too; it holds the same id. */
+    http_response_header(resp, "x-oss-request-id", r->request_id);
+    http_cors_headers(r, resp, "x-acs-request-id, x-oss-request-id, Content-Length");
+}
+
+const vodup_dialect vodup_dialect_rpc = {
+    .name = "rpc",
+    .detect = rpc_detect,
+    .format_id = format_id,
+    .route = route,
+    .authenticate = NULL, /* in rpc_finish: the signed parameters may be in the body */
+    .render_error = render_error,
+    .common_headers = common_headers,
+};

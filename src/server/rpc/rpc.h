@@ -4,7 +4,8 @@
  * application/x-www-form-urlencoded POST body). Parameters are checked in this order:
  * form (required common parameters, no duplicates), Version, Timestamp window, the key,
  * the HMAC-SHA1 signature, then the nonce is spent; only then does the action run.
- * Answers are JSON (or XML with Format=XML) with a RequestId; errors are
+ * Answers are JSON (or XML with Format=XML) with a RequestId (the request's one id,
+ * also in x-acs-request-id and the log line); errors are
  * {"RequestId","HostId","Code","Message"} with the statuses the real gateway uses.
  */
 #ifndef VODUPD_RPC_H
@@ -22,12 +23,9 @@ typedef struct rpc_call {
     const char *action;
     const char *version;
     int xml;                    /* Format=XML */
-    char request_id[37];        /* upper-case UUID */
     time_t now;
 } rpc_call;
 
-/* 1 when r is an RPC request (decided before authentication). */
-int rpc_is_rpc(http_request *r);
 extern const http_op rpc_op;
 
 /* Parameter value, or NULL when absent. */

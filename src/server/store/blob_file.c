@@ -1,10 +1,12 @@
 /* blob_file.c - the byte store on a local file system.
  *
- * A blob is a file <dir>/objects/<first 2 hex>/<id>. It is written under <dir>/tmp/<id>,
- * then fdatasync'ed, renamed into its shard and the shard directory fsync'ed, so that a
- * commit that returned OK survives a power loss: the data is on disk before the name, and
- * the name is on disk before we answer. Anything left in tmp/ after a crash was never
- * acknowledged and is dropped by recover().
+ * A blob is a file <dir>/objects/<first 2 hex>/<id>. It is written under
+ * <dir>/tmp/<node>.<id>, then fdatasync'ed, renamed into its shard and the shard directory
+ * fsync'ed, so that a commit that returned OK survives a power loss: the data is on disk
+ * before the name, and the name is on disk before we answer. What this node left in tmp/
+ * after a crash was never acknowledged and is dropped by recover(); tmp files of other
+ * nodes (the same byte store shared by several vodupd instances) are writes in flight that
+ * recover leaves alone: each node cleans up its own at its own restart.
  *
  * Paths are only ever built from ids that passed vodup_blob_id_valid() (exactly 32
  * lower-case hex), so nothing a client sends can reach the file system. All access goes
@@ -59,15 +61,21 @@ typedef struct file_store {
     pthread_mutex_t space_mu;
     atomic_int headroom_held;   /* the headroom file is allocated */
     atomic_int full;            /* last check found no room (to log changes only) */
+    char node[VODUP_BLOB_NODE_MAX + 1];     /* this instance's node id: its tmp files' prefix */
 } file_store;
 
-struct vodup_blob_writer {
+/* tmp/<node>.<id> */
+#define TMP_NAME_MAX (VODUP_BLOB_NODE_MAX + 1 + VODUP_BLOB_ID_LEN + 1)
+
+typedef struct file_writer {
+    vodup_blob_writer base;
     file_store *fs;
     int fd;
     uint64_t written;
     uint64_t check_at;  /* re-read the free space before writing past this */
     char id[VODUP_BLOB_ID_LEN + 1];
-};
+    char tmp[TMP_NAME_MAX];
+} file_writer;
 
 int vodup_blob_id_valid(const char *id)
 {
@@ -215,9 +223,10 @@ static int fw_open(vodup_blobstore *bs, vodup_blob_writer **out)
             return VODUP_BLOB_ENOSPC;
         }
     }
-    vodup_blob_writer *w = calloc(1, sizeof *w);
+    file_writer *w = calloc(1, sizeof *w);
     if (!w)
         return VODUP_BLOB_ENOMEM;
+    w->base.bs = bs;
     w->fs = fs;
     w->check_at = fs->floor ? check_step(fs, avail) : UINT64_MAX;
     /* A collision of 128 random bits is not expected; the retry only guards against a
@@ -230,9 +239,10 @@ static int fw_open(vodup_blobstore *bs, vodup_blob_writer **out)
             return VODUP_BLOB_EIO;
         }
         vodup_hex_lower(w->id, raw, sizeof raw);
-        w->fd = openat(fs->tmp_fd, w->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        snprintf(w->tmp, sizeof w->tmp, "%s.%s", fs->node, w->id);
+        w->fd = openat(fs->tmp_fd, w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (w->fd >= 0) {
-            *out = w;
+            *out = &w->base;
             return VODUP_BLOB_OK;
         }
         if (errno != EEXIST)
@@ -244,8 +254,9 @@ static int fw_open(vodup_blobstore *bs, vodup_blob_writer **out)
     return space_error(e) ? VODUP_BLOB_ENOSPC : VODUP_BLOB_EIO;
 }
 
-static int fw_write(vodup_blob_writer *w, const void *p, size_t n)
+static int fw_write(vodup_blob_writer *bw, const void *p, size_t n)
 {
+    file_writer *w = (file_writer *)bw;
     const unsigned char *c = p;
     file_store *fs = w->fs;
     if (fs->floor && w->written + n > w->check_at) {
@@ -277,8 +288,9 @@ static int fw_write(vodup_blob_writer *w, const void *p, size_t n)
     return VODUP_BLOB_OK;
 }
 
-static int fw_commit(vodup_blob_writer *w, char id[VODUP_BLOB_ID_LEN + 1])
+static int fw_commit(vodup_blob_writer *bw, char id[VODUP_BLOB_ID_LEN + 1])
 {
+    file_writer *w = (file_writer *)bw;
     file_store *fs = w->fs;
     char rel[VODUP_BLOB_ID_LEN + 4];
     char shard[3] = { w->id[0], w->id[1], '\0' };
@@ -307,7 +319,7 @@ static int fw_commit(vodup_blob_writer *w, char id[VODUP_BLOB_ID_LEN + 1])
         goto fail;
     }
     object_rel(rel, w->id);
-    if (renameat(fs->tmp_fd, w->id, fs->objects_fd, rel) != 0) {
+    if (renameat(fs->tmp_fd, w->tmp, fs->objects_fd, rel) != 0) {
         e = errno;
         goto fail;
     }
@@ -325,7 +337,7 @@ fail:
     if (renamed)
         unlinkat(fs->objects_fd, rel, 0);
     else
-        unlinkat(fs->tmp_fd, w->id, 0);
+        unlinkat(fs->tmp_fd, w->tmp, 0);
     if (space_error(e))
         rc = VODUP_BLOB_ENOSPC;
     free(w);
@@ -333,13 +345,14 @@ fail:
     return rc;
 }
 
-static void fw_abort(vodup_blob_writer *w)
+static void fw_abort(vodup_blob_writer *bw)
 {
+    file_writer *w = (file_writer *)bw;
     if (!w)
         return;
     int e = errno;
     close(w->fd);
-    unlinkat(w->fs->tmp_fd, w->id, 0);
+    unlinkat(w->fs->tmp_fd, w->tmp, 0);
     free(w);
     errno = e;
 }
@@ -481,6 +494,26 @@ static long recover_shard(int objects_fd, const char *shard,
     return removed;
 }
 
+/* Whether recover may remove tmp/<name>: this node's own (<node>.<id>), and names no live
+ * writer of any node can have (junk, and the bare <id> of versions before node ids, which
+ * ran alone on their data directory). A well-formed name of another node is a write in
+ * flight there. */
+static int tmp_is_ours(const file_store *fs, const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot || !vodup_blob_id_valid(dot + 1))
+        return 1;
+    size_t nlen = (size_t)(dot - name);
+    char node[VODUP_BLOB_NODE_MAX + 1];
+    if (nlen == 0 || nlen > VODUP_BLOB_NODE_MAX)
+        return 1;
+    memcpy(node, name, nlen);
+    node[nlen] = '\0';
+    if (!vodup_blob_node_valid(node))
+        return 1;
+    return strcmp(node, fs->node) == 0;
+}
+
 static long fs_recover(vodup_blobstore *bs, int (*is_live)(const char *id, void *u), void *u)
 {
     file_store *fs = (file_store *)bs;
@@ -491,7 +524,8 @@ static long fs_recover(vodup_blobstore *bs, int (*is_live)(const char *id, void 
         return -1;
     struct dirent *de;
     while ((de = readdir(dir)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+            !tmp_is_ours(fs, de->d_name))
             continue;
         if (unlinkat(dirfd(dir), de->d_name, 0) == 0)
             removed++;
@@ -551,9 +585,118 @@ static int subdir(int root, const char *name)
     return openat(root, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+int vodup_blob_node_valid(const char *node)
+{
+    size_t n = node ? strlen(node) : 0;
+    if (n == 0 || n > VODUP_BLOB_NODE_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = node[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Reads <root>/node-id into out; 0, -1 with errno (ENOENT: none yet, EINVAL: not an id). */
+static int node_read(int root, char out[VODUP_BLOB_NODE_MAX + 1])
+{
+    int fd = openat(root, VODUP_BLOB_NODE_FILE, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char buf[VODUP_BLOB_NODE_MAX + 2];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    int e = errno;
+    close(fd);
+    if (n < 0) {
+        errno = e;
+        return -1;
+    }
+    buf[n] = '\0';
+    if (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    if (!vodup_blob_node_valid(buf)) {
+        fprintf(stderr, "vodup blob: %s does not hold a node id (1 to %d of a-z 0-9 -)\n",
+                VODUP_BLOB_NODE_FILE, VODUP_BLOB_NODE_MAX);
+        errno = EINVAL;
+        return -1;
+    }
+    memcpy(out, buf, (size_t)n + 1);
+    return 0;
+}
+
+/* Writes a new random id durably (tmp file, fsync, link without replacing, fsync the
+ * directory): two processes opening a new data directory at once agree on the winner's. */
+static int node_create(int root, char out[VODUP_BLOB_NODE_MAX + 1])
+{
+    unsigned char raw[8];
+    char id[2 * sizeof raw + 2], tmp[64];
+    if (vodup_random(raw, sizeof raw) != 0) {
+        errno = EIO;
+        return -1;
+    }
+    vodup_hex_lower(id, raw, sizeof raw);
+    snprintf(tmp, sizeof tmp, VODUP_BLOB_NODE_FILE ".%s.new", id);
+    int fd = openat(root, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(id);
+    id[len] = '\n';
+    int ok = write(fd, id, len + 1) == (ssize_t)(len + 1) && fsync(fd) == 0;
+    int e = errno;
+    ok = close(fd) == 0 && ok;
+    if (ok && linkat(root, tmp, root, VODUP_BLOB_NODE_FILE, 0) != 0) {
+        e = errno;
+        ok = 0;
+    }
+    unlinkat(root, tmp, 0);
+    if (!ok) {
+        if (e == EEXIST)
+            return node_read(root, out);   /* another process made it first */
+        errno = e;
+        return -1;
+    }
+    if (fsync(root) != 0)
+        return -1;
+    return node_read(root, out);
+}
+
+static int node_of(int root, char out[VODUP_BLOB_NODE_MAX + 1])
+{
+    if (node_read(root, out) == 0)
+        return 0;
+    return errno == ENOENT ? node_create(root, out) : -1;
+}
+
+int vodup_blob_node_id(const char *data_dir, char out[VODUP_BLOB_NODE_MAX + 1])
+{
+    int root = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return -1;
+    int rc = node_of(root, out);
+    int e = errno;
+    close(root);
+    errno = e;
+    return rc;
+}
+
 vodup_blobstore *vodup_blobstore_file_open(const char *data_dir)
 {
+    char node[VODUP_BLOB_NODE_MAX + 1];
     if (!data_dir || !*data_dir) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (mkdir(data_dir, 0700) != 0 && errno != EEXIST)
+        return NULL;
+    if (vodup_blob_node_id(data_dir, node) != 0)
+        return NULL;
+    return vodup_blobstore_file_open_node(data_dir, node);
+}
+
+vodup_blobstore *vodup_blobstore_file_open_node(const char *data_dir, const char *node)
+{
+    if (!data_dir || !*data_dir || !vodup_blob_node_valid(node)) {
         errno = EINVAL;
         return NULL;
     }
@@ -569,6 +712,7 @@ vodup_blobstore *vodup_blobstore_file_open(const char *data_dir)
         return NULL;
     }
     fs->base.ops = &file_ops;
+    snprintf(fs->node, sizeof fs->node, "%s", node);
     pthread_mutex_init(&fs->space_mu, NULL);
     fs->objects_fd = subdir(root, "objects");
     fs->tmp_fd = fs->objects_fd >= 0 ? subdir(root, "tmp") : -1;

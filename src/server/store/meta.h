@@ -1,17 +1,26 @@
 /* meta.h - the metadata store: accounts, access keys, buckets, objects, multipart uploads.
  *
- * Handlers see only these calls, each one transaction. meta_sqlite.c implements them on
- * SQLite (WAL, synchronous=FULL, a small connection pool so threads read in parallel);
- * PostgreSQL can implement the same set later. Strings returned inside structs are owned
+ * Handlers see only these calls, each one transaction. They are thin wrappers (meta.c)
+ * over a versioned table of operations (meta_ops.h, in the style of libgit2's
+ * git_refdb_backend) that a back end fills: meta_sqlite.c implements it on SQLite (WAL,
+ * synchronous=FULL, a small connection pool so threads read in parallel) and
+ * vodup_meta_open_sqlite is its constructor; PostgreSQL can implement the same table
+ * later. What every back end must keep is in docs/internals/store-contract.md, and
+ * tests/unit/test_store_conformance.c checks it. Strings returned inside structs are owned
  * by the struct and released with the matching _clear/_free function.
  *
  * Blob ids that an operation stops referencing (an overwritten object, a deleted one, an
  * aborted upload, parts left out of a Complete) are put on a durable garbage list in the
  * same transaction; vodup_meta_gc_take hands them out for removal, so a crash between the
  * commit and the unlink never leaks or loses a file.
+ *
+ * Store calls block (disk, later the network): in debug builds every wrapper aborts when
+ * it is called on a thread marked as an HTTP event-loop thread (loop_guard.h).
  */
 #ifndef VODUP_STORE_META_H
 #define VODUP_STORE_META_H
+
+#include "server/store/blob.h"   /* VODUP_BLOB_ID_LEN */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -37,8 +46,15 @@ enum {
  * list callbacks run after the store has let go of its connection, so a callback may call
  * back into the store. */
 
-/* Opens (creating and migrating) <data_dir>/vodup.db. pool: connections kept (>= 1). */
-int vodup_meta_open(vodup_meta **out, const char *data_dir, int pool);
+/* The SQLite back end: opens (creating and migrating) <data_dir>/vodup.db. pool:
+ * connections kept (>= 1). */
+int vodup_meta_open_sqlite(vodup_meta **out, const char *data_dir, int pool);
+/* The name vodup_meta_open_sqlite had before there was a choice of back ends. */
+static inline int vodup_meta_open(vodup_meta **out, const char *data_dir, int pool)
+{
+    return vodup_meta_open_sqlite(out, data_dir, pool);
+}
+/* Closes any back end's store; NULL is a no-op. */
 void vodup_meta_close(vodup_meta *m);
 
 /* --- accounts and keys ------------------------------------------------------ */
@@ -81,7 +97,7 @@ void vodup_meta_bucket_clear(vodup_meta_bucket *b);
 
 /* --- objects ---------------------------------------------------------------- */
 typedef struct vodup_meta_segment {
-    char blob[33];
+    char blob[VODUP_BLOB_ID_LEN + 1];
     uint64_t size;
 } vodup_meta_segment;
 
@@ -132,7 +148,7 @@ typedef struct vodup_meta_upload {
 
 typedef struct vodup_meta_part {
     int number;
-    char blob[33];
+    char blob[VODUP_BLOB_ID_LEN + 1];
     uint64_t size;
     char etag[33];          /* upper-case MD5 hex, no quotes */
     uint64_t crc64;
@@ -184,10 +200,10 @@ int vodup_meta_upload_complete(vodup_meta *m, const char *upload_id,
                                vodup_meta_object *out, size_t *bad_index);
 
 /* --- blob bookkeeping ----------------------------------------------------------- */
-/* Up to max blob ids from the garbage list (each 33 bytes incl. NUL, in ids[]); returns
+/* Up to max blob ids from the garbage list (each VODUP_BLOB_ID_LEN + 1 bytes incl. NUL, in ids[]); returns
  * the count. After removing the files, vodup_meta_gc_done forgets them. */
-int vodup_meta_gc_take(vodup_meta *m, char (*ids)[33], int max);
-int vodup_meta_gc_done(vodup_meta *m, char (*ids)[33], int n);
+int vodup_meta_gc_take(vodup_meta *m, char (*ids)[VODUP_BLOB_ID_LEN + 1], int max);
+int vodup_meta_gc_done(vodup_meta *m, char (*ids)[VODUP_BLOB_ID_LEN + 1], int n);
 /* 1 when some object segment or part references blob, 0 when none, <0 on error. */
 int vodup_meta_blob_is_live(vodup_meta *m, const char *blob);
 
@@ -219,6 +235,19 @@ int vodup_meta_upload_complete_guarded(vodup_meta *m, const char *upload_id,
                                        const vodup_meta_complete_part *parts, size_t nparts,
                                        uint64_t min_part_size, time_t now, vodup_meta_object *out,
                                        size_t *bad_index, const vodup_meta_guard *g);
+/* Completes an upload with what the caller decided (the core: core_upload_complete
+ * applies the dialect's rules and forms the ETag; the store keeps none of them). In one
+ * transaction: ENOTFOUND when the upload does not exist; g checked against its key (NULL:
+ * none); each of parts (as the caller read them with vodup_meta_part_list) must still be
+ * stored under its number with the same blob and size, else EINVALIDPART with *bad_index
+ * (the caller re-reads and decides again). Then the object at the upload's bucket/key
+ * becomes those parts' blobs in the order given, with etag, size, crc64, type and mtime
+ * from fields (its bucket, key, content type and user metadata are the upload's), the
+ * upload's other parts' blobs go to the garbage list and the upload is removed. out (may
+ * be NULL) receives the new object. */
+int vodup_meta_upload_commit(vodup_meta *m, const char *upload_id, const vodup_meta_part *parts,
+                             size_t nparts, const vodup_meta_object *fields, const vodup_meta_guard *g,
+                             vodup_meta_object *out, size_t *bad_index);
 /* As vodup_meta_upload_create, for upload credentials: g is checked; when max_per_key
  * uploads opened by upload credentials are already open on the key, the least recently
  * written ones are aborted to make room (their parts to the garbage list; *evicted, may
@@ -234,7 +263,7 @@ int vodup_meta_upload_expire_creds(vodup_meta *m, time_t before, int max);
 /* As vodup_meta_gc_take, in id order after `after` ("" from the start), so that a
  * collector that leaves some ids on the list (blobs a reader still holds) reaches the
  * rest. */
-int vodup_meta_gc_take_after(vodup_meta *m, const char *after, char (*ids)[33], int max);
+int vodup_meta_gc_take_after(vodup_meta *m, const char *after, char (*ids)[VODUP_BLOB_ID_LEN + 1], int max);
 /* --- revocation of temporary credentials (meta_sqlite_auth.c) ---------------------- */
 /* Each principal of an account ("role/<name>", "user/<name>") has a generation, 0 until it
  * is first revoked. Temporary credentials seal the generations of the principals they
@@ -249,12 +278,18 @@ int vodup_meta_principal_delete_revoking(vodup_meta *m, const char *kind, const 
 int vodup_meta_revocation_get(vodup_meta *m, const char *account_id, const char *principal,
                               long long *gen);
 
-/* The generations cached for request-time checks: one connection of its own, refreshed
- * whenever PRAGMA data_version says any connection (any process) committed and the
- * revocation epoch moved, so a revocation by another process is seen by the next call.
- * Thread-safe (one mutex). NULL with errno on failure. */
+/* The generations cached for request-time checks, thread-safe, and seeing a revocation
+ * committed by any process at the next call. The SQLite back end's cache
+ * (vodup_meta_revocations_open_sqlite) has one connection of its own, refreshed whenever
+ * PRAGMA data_version says any connection committed and the revocation epoch moved.
+ * NULL with errno on failure. */
 typedef struct vodup_meta_revocations vodup_meta_revocations;
-vodup_meta_revocations *vodup_meta_revocations_open(const char *data_dir);
+vodup_meta_revocations *vodup_meta_revocations_open_sqlite(const char *data_dir);
+/* The name vodup_meta_revocations_open_sqlite had before there was a choice of back ends. */
+static inline vodup_meta_revocations *vodup_meta_revocations_open(const char *data_dir)
+{
+    return vodup_meta_revocations_open_sqlite(data_dir);
+}
 int vodup_meta_revocations_get(vodup_meta_revocations *r, const char *account_id, const char *principal,
                                long long *gen);
 void vodup_meta_revocations_close(vodup_meta_revocations *r);

@@ -10,7 +10,11 @@
  * could time out. The shared transaction starts with BEGIN IMMEDIATE, so only another
  * process (an admin command) makes it wait there.
  *
- * Every public call is exactly one transaction. Blob ids that stop being referenced go to
+ * This is a back end behind the ops table of meta_ops.h: the msq_* functions are its
+ * members (meta__sqlite_ops at the end of this file), called only through the
+ * vodup_meta_* wrappers of meta.c, and vodup_meta_open_sqlite is its constructor.
+ *
+ * Every operation is exactly one transaction. Blob ids that stop being referenced go to
  * blob_gc in that same transaction (see meta.h). Object and upload keys are BLOBs, which
  * SQLite orders with memcmp then length: the byte order OSS listing wants.
  *
@@ -230,7 +234,9 @@ static const char ensure_sql[] =
 
 /* ---- connections and the pool ------------------------------------------------------- */
 
-struct vodup_meta {
+/* The SQLite back end's handle; the common part first (meta_ops.h). */
+struct meta_sqlite {
+    vodup_meta base;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int n;
@@ -246,7 +252,6 @@ struct vodup_meta {
     pthread_cond_t wcv;
     unsigned long w_next;       /* ticket of the next writer to arrive */
     unsigned long w_serving;    /* ticket now allowed to write */
-    vodup_meta_sealer sealer;   /* callback AuthKeys (meta_sqlite_vod.c); seal NULL: none */
 
     /* Group commit. Every write runs on wconn (its handle and statements are swapped into
      * the caller's conn for the duration), each in a SAVEPOINT of one open transaction;
@@ -270,21 +275,22 @@ typedef struct group_member {
 } group_member;
 
 
-void vodup_meta_set_sealer(vodup_meta *m, const vodup_meta_sealer *sealer)
+/* Every vodup_meta this file hands out is a meta_sqlite (base comes first). */
+static meta_sqlite *sq(vodup_meta *m)
 {
-    if (sealer)
-        m->sealer = *sealer;
-    else
-        memset(&m->sealer, 0, sizeof m->sealer);
+    return (meta_sqlite *)m;
 }
 
-const vodup_meta_sealer *meta__sealer(const vodup_meta *m)
-{
-    return m->sealer.seal && m->sealer.open ? &m->sealer : NULL;
-}
+/* Ops that others below build on. */
+static int msq_upload_abort(vodup_meta *m, const char *upload_id);
+static int msq_upload_complete_guarded(vodup_meta *m, const char *upload_id,
+                                       const vodup_meta_complete_part *parts, size_t nparts,
+                                       uint64_t min_part_size, time_t now, vodup_meta_object *out,
+                                       size_t *bad_index, const vodup_meta_guard *g);
+static int msq_gc_take_after(vodup_meta *m, const char *after, char (*ids)[VODUP_BLOB_ID_LEN + 1],
+                             int max);
 
-
-static void writer_enter(vodup_meta *m)
+static void writer_enter(meta_sqlite *m)
 {
     pthread_mutex_lock(&m->wmu);
     unsigned long t = m->w_next++;
@@ -294,13 +300,13 @@ static void writer_enter(vodup_meta *m)
 }
 
 /* Passes the turn on. Under wmu. */
-static void writer_leave_locked(vodup_meta *m)
+static void writer_leave_locked(meta_sqlite *m)
 {
     m->w_serving++;
     pthread_cond_broadcast(&m->wcv);
 }
 
-static void writer_leave(vodup_meta *m)
+static void writer_leave(meta_sqlite *m)
 {
     pthread_mutex_lock(&m->wmu);
     writer_leave_locked(m);
@@ -319,8 +325,9 @@ static void conn_swap(conn *a, conn *b)
     memcpy(b->st, t, sizeof t);
 }
 
-conn *meta__acquire(vodup_meta *m)
+conn *meta__acquire(vodup_meta *mp)
 {
+    meta_sqlite *m = sq(mp);
     pthread_mutex_lock(&m->mu);
     while (m->nidle == 0)
         pthread_cond_wait(&m->cv, &m->mu);
@@ -329,8 +336,9 @@ conn *meta__acquire(vodup_meta *m)
     return c;
 }
 
-void meta__release(vodup_meta *m, conn *c)
+void meta__release(vodup_meta *mp, conn *c)
 {
+    meta_sqlite *m = sq(mp);
     if (c->writing) {
         /* A write transaction left open by a caller: never let it keep the turn. */
         fprintf(stderr, "vodup meta: write transaction left open; rolled back\n");
@@ -413,14 +421,14 @@ static int exec_id(conn *c, int id, const char *what)
     return s ? meta__exec_done(c, s, what) : VODUP_META_EIO;
 }
 
-static void group_end(vodup_meta *m, group_member *me);
-static void group_commit(vodup_meta *m, int leave);
+static void group_end(meta_sqlite *m, group_member *me);
+static void group_commit(meta_sqlite *m, int leave);
 
 int meta__tx_begin(conn *c, int write)
 {
     if (!write)
         return exec_id(c, S_BEGIN_READ, "begin");
-    vodup_meta *m = c->owner;
+    meta_sqlite *m = c->owner;
     writer_enter(m);
     conn_swap(c, &m->wconn);
     int rc = VODUP_META_OK;
@@ -449,7 +457,7 @@ int meta__tx_begin(conn *c, int write)
 
 /* Commits the group on wconn (the caller has the turn) and tells every member; then
  * passes the turn on when leave. */
-static void group_commit(vodup_meta *m, int leave)
+static void group_commit(meta_sqlite *m, int leave)
 {
     int rc = m->group_lost ? VODUP_META_EIO : exec_id(&m->wconn, S_COMMIT, "commit");
     if (rc != VODUP_META_OK && !sqlite3_get_autocommit(m->wconn.db))
@@ -472,7 +480,7 @@ static void group_commit(vodup_meta *m, int leave)
 /* A member's part is done (me->rc its own result): it joins the group, and either
  * commits the group (nobody queued behind it, or the group is full) or passes the turn
  * to the next writer and waits for the commit. */
-static void group_end(vodup_meta *m, group_member *me)
+static void group_end(meta_sqlite *m, group_member *me)
 {
     pthread_mutex_lock(&m->wmu);
     me->next = m->members;
@@ -500,7 +508,7 @@ int meta__tx_end(conn *c, int rc)
             exec_id(c, S_ROLLBACK, "rollback");
         return rc;
     }
-    vodup_meta *m = c->owner;
+    meta_sqlite *m = c->owner;
     c->writing = 0;
     if (rc == VODUP_META_OK)
         rc = exec_id(c, S_RELEASE, "release");
@@ -542,8 +550,9 @@ int meta__run(conn *c, sqlite3_stmt *s, const char *what, int if_unchanged)
 /* s was prepared and bound on c's own handle, so it cannot join the group on the writer
  * connection: with the turn, it first commits the group it was handed (if any), then
  * runs in a transaction of its own on c. */
-static int single_write(vodup_meta *m, conn *c, sqlite3_stmt *s, const char *what, int if_unchanged)
+static int single_write(vodup_meta *mp, conn *c, sqlite3_stmt *s, const char *what, int if_unchanged)
 {
+    meta_sqlite *m = sq(mp);
     int rc = VODUP_META_EIO;
     if (s) {
         writer_enter(m);
@@ -559,7 +568,7 @@ static int single_write(vodup_meta *m, conn *c, sqlite3_stmt *s, const char *wha
         }
         writer_leave(m);
     }
-    meta__release(m, c);
+    meta__release(mp, c);
     return rc;
 }
 
@@ -789,7 +798,9 @@ fail:
     return -1;
 }
 
-int vodup_meta_open(vodup_meta **out, const char *data_dir, int pool)
+static void msq_close(vodup_meta *mp);
+
+int vodup_meta_open_sqlite(vodup_meta **out, const char *data_dir, int pool)
 {
     _Static_assert(SCHEMA_VERSION == (int)(sizeof migrations / sizeof migrations[0]) - 1,
                    "SCHEMA_VERSION must match the migrations");
@@ -798,11 +809,16 @@ int vodup_meta_open(vodup_meta **out, const char *data_dir, int pool)
         pool = 1;
     size_t plen = strlen(data_dir) + sizeof "/vodup.db";
     char *path = malloc(plen);
-    vodup_meta *m = calloc(1, sizeof *m);
+    meta_sqlite *m = calloc(1, sizeof *m);
     if (!path || !m) {
         free(path);
         free(m);
         return VODUP_META_ENOMEM;
+    }
+    if (vodup_meta_init(&m->base, &meta__sqlite_ops) != VODUP_META_OK) {
+        free(path);
+        free(m);
+        return VODUP_META_EIO;
     }
     snprintf(path, plen, "%s/vodup.db", data_dir);
     m->conns = calloc((size_t)pool, sizeof *m->conns);
@@ -835,19 +851,18 @@ int vodup_meta_open(vodup_meta **out, const char *data_dir, int pool)
     m->wconn.owner = m;
     free(path);
     if (!ok) {
-        vodup_meta_close(m);
+        msq_close(&m->base);
         return VODUP_META_EIO;
     }
     for (int i = 0; i < m->n; i++)
         m->idle[m->nidle++] = &m->conns[i];
-    *out = m;
+    *out = &m->base;
     return VODUP_META_OK;
 }
 
-void vodup_meta_close(vodup_meta *m)
+static void msq_close(vodup_meta *mp)
 {
-    if (!m)
-        return;
+    meta_sqlite *m = sq(mp);
     for (int i = 0; i < m->n; i++)
         conn_close(&m->conns[i]);
     conn_close(&m->wconn);
@@ -862,7 +877,7 @@ void vodup_meta_close(vodup_meta *m)
 
 /* ---- accounts, keys, settings -------------------------------------------------------- */
 
-int vodup_meta_account_create(vodup_meta *m, const char *account_id, const char *name, time_t now)
+static int msq_account_create(vodup_meta *m, const char *account_id, const char *name, time_t now)
 {
     conn *c = meta__acquire(m);
     sqlite3_stmt *s = meta__st(c, S_ACCOUNT_INSERT);
@@ -874,7 +889,7 @@ int vodup_meta_account_create(vodup_meta *m, const char *account_id, const char 
     return meta__single_write(m, c, s, "account create");
 }
 
-int vodup_meta_key_create(vodup_meta *m, const char *key_id, const char *account_id,
+static int msq_key_create(vodup_meta *m, const char *key_id, const char *account_id,
                           const char *principal, const void *secret_sealed, size_t sealed_len,
                           time_t now)
 {
@@ -909,36 +924,20 @@ static int key_from_row(sqlite3_stmt *s, void *row, void *arg)
     return VODUP_META_OK;
 }
 
-int vodup_meta_key_get(vodup_meta *m, const char *key_id, vodup_meta_key *out)
+static int msq_key_get(vodup_meta *m, const char *key_id, vodup_meta_key *out)
 {
     memset(out, 0, sizeof *out);
     return meta__get_by_text(m, S_KEY_GET, key_id, "key get", key_from_row, out);
 }
 
-void vodup_meta_key_clear(vodup_meta_key *k)
-{
-    if (!k)
-        return;
-    free(k->key_id);
-    free(k->account_id);
-    free(k->principal);
-    if (k->sealed) {
-        /* Sealed, but still nothing to leave lying around in freed memory. */
-        volatile unsigned char *p = k->sealed;
-        for (size_t i = 0; i < k->sealed_len; i++)
-            p[i] = 0;
-    }
-    free(k->sealed);
-    memset(k, 0, sizeof *k);
-}
 
-int vodup_meta_setting_get(vodup_meta *m, const char *name, char **value)
+static int msq_setting_get(vodup_meta *m, const char *name, char **value)
 {
     *value = NULL;
     return meta__get_by_text(m, S_SETTING_GET, name, "setting get", meta__text_from_row, value);
 }
 
-int vodup_meta_setting_add(vodup_meta *m, const char *name, const char *value)
+static int msq_setting_add(vodup_meta *m, const char *name, const char *value)
 {
     conn *c = meta__acquire(m);
     sqlite3_stmt *s = meta__st(c, S_SETTING_ADD);
@@ -949,7 +948,7 @@ int vodup_meta_setting_add(vodup_meta *m, const char *name, const char *value)
     return meta__single_write(m, c, s, "setting add");
 }
 
-int vodup_meta_setting_set(vodup_meta *m, const char *name, const char *value)
+static int msq_setting_set(vodup_meta *m, const char *name, const char *value)
 {
     conn *c = meta__acquire(m);
     sqlite3_stmt *s = meta__st(c, S_SETTING_SET);
@@ -962,7 +961,7 @@ int vodup_meta_setting_set(vodup_meta *m, const char *name, const char *value)
 
 /* ---- buckets ---------------------------------------------------------------------------- */
 
-int vodup_meta_bucket_create(vodup_meta *m, const char *name, const char *account_id, time_t now)
+static int msq_bucket_create(vodup_meta *m, const char *name, const char *account_id, time_t now)
 {
     conn *c = meta__acquire(m);
     sqlite3_stmt *s = meta__st(c, S_BUCKET_INSERT);
@@ -998,7 +997,7 @@ static void bucket_clear_row(void *row)
     vodup_meta_bucket_clear(row);
 }
 
-int vodup_meta_bucket_get(vodup_meta *m, const char *name, vodup_meta_bucket *out)
+static int msq_bucket_get(vodup_meta *m, const char *name, vodup_meta_bucket *out)
 {
     memset(out, 0, sizeof *out);
     return meta__get_by_text(m, S_BUCKET_GET, name, "bucket get", bucket_from_row, out);
@@ -1020,7 +1019,7 @@ static int exists(conn *c, int id, const char *arg, const char *what)
     return meta__db_fail(c, what, r);
 }
 
-int vodup_meta_bucket_delete(vodup_meta *m, const char *name)
+static int msq_bucket_delete(vodup_meta *m, const char *name)
 {
     conn *c = meta__acquire(m);
     int rc = meta__tx_begin(c, 1);
@@ -1044,7 +1043,7 @@ int vodup_meta_bucket_delete(vodup_meta *m, const char *name)
     return rc;
 }
 
-int vodup_meta_bucket_list(vodup_meta *m, const char *account_id,
+static int msq_bucket_list(vodup_meta *m, const char *account_id,
                            int (*cb)(const vodup_meta_bucket *b, void *u), void *u)
 {
     meta_rows rows;
@@ -1062,14 +1061,6 @@ int vodup_meta_bucket_list(vodup_meta *m, const char *account_id,
     return rc;
 }
 
-void vodup_meta_bucket_clear(vodup_meta_bucket *b)
-{
-    if (!b)
-        return;
-    free(b->name);
-    free(b->account_id);
-    memset(b, 0, sizeof *b);
-}
 
 /* ---- objects ---------------------------------------------------------------------------- */
 
@@ -1192,7 +1183,7 @@ static int object_store(conn *c, const vodup_meta_object *o, const char *const *
     return rc;
 }
 
-int vodup_meta_object_put_guarded(vodup_meta *m, const vodup_meta_object *o, const vodup_meta_guard *g)
+static int msq_object_put_guarded(vodup_meta *m, const vodup_meta_object *o, const vodup_meta_guard *g)
 {
     conn *c = meta__acquire(m);
     int rc = meta__tx_begin(c, 1);
@@ -1207,9 +1198,9 @@ int vodup_meta_object_put_guarded(vodup_meta *m, const vodup_meta_object *o, con
     return rc;
 }
 
-int vodup_meta_object_put(vodup_meta *m, const vodup_meta_object *o)
+static int msq_object_put(vodup_meta *m, const vodup_meta_object *o)
 {
-    return vodup_meta_object_put_guarded(m, o, NULL);
+    return msq_object_put_guarded(m, o, NULL);
 }
 
 /* Fills o from a row of OBJECT_COLS (segments not included). When arg is not NULL it is
@@ -1256,7 +1247,7 @@ static int segment_from_row(sqlite3_stmt *s, void *row, void *arg)
     return VODUP_META_OK;
 }
 
-int vodup_meta_object_get(vodup_meta *m, const char *bucket, const char *key, size_t key_len,
+static int msq_object_get(vodup_meta *m, const char *bucket, const char *key, size_t key_len,
                           vodup_meta_object *out)
 {
     memset(out, 0, sizeof *out);
@@ -1290,7 +1281,7 @@ int vodup_meta_object_get(vodup_meta *m, const char *bucket, const char *key, si
     return rc;
 }
 
-int vodup_meta_object_delete(vodup_meta *m, const char *bucket, const char *key, size_t key_len)
+static int msq_object_delete(vodup_meta *m, const char *bucket, const char *key, size_t key_len)
 {
     conn *c = meta__acquire(m);
     int rc = meta__tx_begin(c, 1);
@@ -1305,17 +1296,6 @@ int vodup_meta_object_delete(vodup_meta *m, const char *bucket, const char *key,
     return rc;
 }
 
-void vodup_meta_object_clear(vodup_meta_object *o)
-{
-    if (!o)
-        return;
-    free(o->bucket);
-    free(o->key);
-    free(o->content_type);
-    free(o->user_meta);
-    free(o->segs);
-    memset(o, 0, sizeof *o);
-}
 
 /* memcmp order, a proper prefix first: SQLite's BLOB order. */
 static int bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
@@ -1410,7 +1390,7 @@ static int list_key_range(vodup_meta *m, const char *sql, const char *what, cons
     return rc;
 }
 
-int vodup_meta_object_list(vodup_meta *m, const char *bucket,
+static int msq_object_list(vodup_meta *m, const char *bucket,
                            const char *prefix, size_t prefix_len,
                            const char *after, size_t after_len, size_t limit,
                            int (*cb)(const vodup_meta_object *o, void *u), void *u)
@@ -1455,7 +1435,7 @@ static int count_rows(conn *c, int id, const char *a, const char *key, size_t ke
     return rc;
 }
 
-int vodup_meta_upload_create_guarded(vodup_meta *m, const vodup_meta_upload *up, const char *account_id,
+static int msq_upload_create_guarded(vodup_meta *m, const vodup_meta_upload *up, const char *account_id,
                                      int max_open, const vodup_meta_guard *g, int max_per_key, int *evicted)
 {
     if (evicted)
@@ -1524,10 +1504,10 @@ int vodup_meta_upload_create_guarded(vodup_meta *m, const vodup_meta_upload *up,
     return rc;
 }
 
-int vodup_meta_upload_create(vodup_meta *m, const vodup_meta_upload *up, const char *account_id,
+static int msq_upload_create(vodup_meta *m, const vodup_meta_upload *up, const char *account_id,
                              int max_open)
 {
-    return vodup_meta_upload_create_guarded(m, up, account_id, max_open, NULL, 0, NULL);
+    return msq_upload_create_guarded(m, up, account_id, max_open, NULL, 0, NULL);
 }
 
 /* Fills up from a row of UPLOAD_COLS. */
@@ -1562,7 +1542,7 @@ static int upload_read(conn *c, const char *id, vodup_meta_upload *out)
     return meta__row_by_text(c, S_UPLOAD_GET, id, "upload get", upload_from_row, out);
 }
 
-int vodup_meta_upload_get(vodup_meta *m, const char *upload_id, vodup_meta_upload *out)
+static int msq_upload_get(vodup_meta *m, const char *upload_id, vodup_meta_upload *out)
 {
     conn *c = meta__acquire(m);
     int rc = upload_read(c, upload_id, out);
@@ -1570,16 +1550,6 @@ int vodup_meta_upload_get(vodup_meta *m, const char *upload_id, vodup_meta_uploa
     return rc;
 }
 
-void vodup_meta_upload_clear(vodup_meta_upload *up)
-{
-    if (!up)
-        return;
-    free(up->bucket);
-    free(up->key);
-    free(up->content_type);
-    free(up->user_meta);
-    memset(up, 0, sizeof *up);
-}
 
 static int upload_exists(conn *c, const char *upload_id)
 {
@@ -1621,7 +1591,7 @@ static int gc_add(conn *c, const char *blob)
     return meta__run_text(c, S_GC_ADD, blob, "gc add");
 }
 
-int vodup_meta_part_put_guarded(vodup_meta *m, const char *upload_id, const vodup_meta_part *p,
+static int msq_part_put_guarded(vodup_meta *m, const char *upload_id, const vodup_meta_part *p,
                                 const vodup_meta_guard *g)
 {
     conn *c = meta__acquire(m);
@@ -1670,12 +1640,12 @@ int vodup_meta_part_put_guarded(vodup_meta *m, const char *upload_id, const vodu
     return rc;
 }
 
-int vodup_meta_part_put(vodup_meta *m, const char *upload_id, const vodup_meta_part *p)
+static int msq_part_put(vodup_meta *m, const char *upload_id, const vodup_meta_part *p)
 {
-    return vodup_meta_part_put_guarded(m, upload_id, p, NULL);
+    return msq_part_put_guarded(m, upload_id, p, NULL);
 }
 
-int vodup_meta_part_list(vodup_meta *m, const char *upload_id, int marker, size_t limit,
+static int msq_part_list(vodup_meta *m, const char *upload_id, int marker, size_t limit,
                          int (*cb)(const vodup_meta_part *p, void *u), void *u)
 {
     meta_rows rows;
@@ -1715,13 +1685,13 @@ int meta__upload_drop(conn *c, const char *upload_id)
 
 static int expire_where(vodup_meta *m, const char *sql, time_t before, int max);
 
-int vodup_meta_upload_expire(vodup_meta *m, time_t before, int max)
+static int msq_upload_expire(vodup_meta *m, time_t before, int max)
 {
     return expire_where(m, "SELECT id FROM uploads WHERE initiated < ?1 ORDER BY initiated LIMIT ?2", before,
                         max);
 }
 
-int vodup_meta_upload_expire_creds(vodup_meta *m, time_t before, int max)
+static int msq_upload_expire_creds(vodup_meta *m, time_t before, int max)
 {
     return expire_where(m, "SELECT upload_id FROM upload_creds WHERE expires < ?1 ORDER BY expires LIMIT ?2",
                         before, max);
@@ -1754,13 +1724,13 @@ static int expire_where(vodup_meta *m, const char *sql, time_t before, int max)
     }
     int done = 0;
     for (int i = 0; i < n; i++)
-        if (vodup_meta_upload_abort(m, ids[i]) == VODUP_META_OK)
+        if (msq_upload_abort(m, ids[i]) == VODUP_META_OK)
             done++;
     free(ids);
     return done;
 }
 
-int vodup_meta_upload_abort(vodup_meta *m, const char *upload_id)
+static int msq_upload_abort(vodup_meta *m, const char *upload_id)
 {
     conn *c = meta__acquire(m);
     int rc = meta__tx_begin(c, 1);
@@ -1774,7 +1744,7 @@ int vodup_meta_upload_abort(vodup_meta *m, const char *upload_id)
     return rc;
 }
 
-int vodup_meta_upload_list(vodup_meta *m, const char *bucket, const char *prefix, size_t prefix_len,
+static int msq_upload_list(vodup_meta *m, const char *bucket, const char *prefix, size_t prefix_len,
                            const char *key_marker, size_t key_marker_len,
                            const char *upload_id_marker, size_t limit,
                            int (*cb)(const vodup_meta_upload *u, void *user), void *user)
@@ -1861,16 +1831,51 @@ static int multipart_etag(char out[64], const vodup_meta_part *got, size_t n)
     return VODUP_META_OK;
 }
 
-int vodup_meta_upload_complete(vodup_meta *m, const char *upload_id,
+/* The end of every Complete, inside its transaction: o (its own fields set by the
+ * caller) becomes the object at the upload's bucket/key, made of got's blobs in order;
+ * the upload's other parts go to the garbage list; the upload is removed. blobs and sizes
+ * are scratch arrays of n entries. */
+static int complete_record(conn *c, const char *upload_id, const vodup_meta_upload *up,
+                           vodup_meta_object *o, const vodup_meta_part *got, size_t n,
+                           const char **blobs, uint64_t *sizes)
+{
+    o->bucket = up->bucket;
+    o->key = up->key;
+    o->key_len = up->key_len;
+    o->content_type = up->content_type;
+    o->user_meta = up->user_meta;
+    for (size_t i = 0; i < n; i++) {
+        blobs[i] = got[i].blob;
+        sizes[i] = got[i].size;
+    }
+    int64_t id;
+    int rc = object_store(c, o, blobs, sizes, n, &id);
+    if (rc == VODUP_META_OK) {
+        sqlite3_stmt *s = meta__st(c, S_PARTS_UNUSED_TO_GC);
+        if (s) {
+            bind_text(s, 1, upload_id);
+            bind_i64(s, 2, id);
+        }
+        rc = meta__run(c, s, "complete gc", VODUP_META_OK);
+    }
+    /* The listed blobs now belong to the object; only the rest went to gc. */
+    if (rc == VODUP_META_OK)
+        rc = meta__run_text(c, S_PARTS_DELETE, upload_id, "complete drop");
+    if (rc == VODUP_META_OK)
+        rc = meta__run_text(c, S_UPLOAD_DELETE, upload_id, "complete drop");
+    return rc;
+}
+
+static int msq_upload_complete(vodup_meta *m, const char *upload_id,
                                const vodup_meta_complete_part *parts, size_t nparts,
                                uint64_t min_part_size, time_t now,
                                vodup_meta_object *out, size_t *bad_index)
 {
-    return vodup_meta_upload_complete_guarded(m, upload_id, parts, nparts, min_part_size, now, out,
+    return msq_upload_complete_guarded(m, upload_id, parts, nparts, min_part_size, now, out,
                                               bad_index, NULL);
 }
 
-int vodup_meta_upload_complete_guarded(vodup_meta *m, const char *upload_id,
+static int msq_upload_complete_guarded(vodup_meta *m, const char *upload_id,
                                        const vodup_meta_complete_part *parts, size_t nparts,
                                        uint64_t min_part_size, time_t now, vodup_meta_object *out,
                                        size_t *bad_index, const vodup_meta_guard *g)
@@ -1905,11 +1910,6 @@ int vodup_meta_upload_complete_guarded(vodup_meta *m, const char *upload_id,
         if (rc == VODUP_META_OK)
             rc = multipart_etag(o.etag, got, nparts);
         if (rc == VODUP_META_OK) {
-            o.bucket = up.bucket;
-            o.key = up.key;
-            o.key_len = up.key_len;
-            o.content_type = up.content_type;
-            o.user_meta = up.user_meta;
             snprintf(o.type, sizeof o.type, "Multipart");
             o.mtime = now;
             o.crc64 = got[0].crc64;
@@ -1917,24 +1917,8 @@ int vodup_meta_upload_complete_guarded(vodup_meta *m, const char *upload_id,
                 if (i)
                     o.crc64 = vodup_crc64_combine(o.crc64, got[i].crc64, got[i].size);
                 o.size += got[i].size;
-                blobs[i] = got[i].blob;
-                sizes[i] = got[i].size;
             }
-            int64_t id;
-            rc = object_store(c, &o, blobs, sizes, nparts, &id);
-            if (rc == VODUP_META_OK) {
-                sqlite3_stmt *s = meta__st(c, S_PARTS_UNUSED_TO_GC);
-                if (s) {
-                    bind_text(s, 1, upload_id);
-                    bind_i64(s, 2, id);
-                }
-                rc = meta__run(c, s, "complete gc", VODUP_META_OK);
-            }
-            /* The listed blobs now belong to the object; only the rest went to gc. */
-            if (rc == VODUP_META_OK)
-                rc = meta__run_text(c, S_PARTS_DELETE, upload_id, "complete drop");
-            if (rc == VODUP_META_OK)
-                rc = meta__run_text(c, S_UPLOAD_DELETE, upload_id, "complete drop");
+            rc = complete_record(c, upload_id, &up, &o, got, nparts, blobs, sizes);
         }
         rc = meta__tx_end(c, rc);
     }
@@ -1952,14 +1936,77 @@ int vodup_meta_upload_complete_guarded(vodup_meta *m, const char *upload_id,
     return rc;
 }
 
-/* ---- blob bookkeeping ------------------------------------------------------------------ */
-
-int vodup_meta_gc_take(vodup_meta *m, char (*ids)[33], int max)
+static int msq_upload_commit(vodup_meta *m, const char *upload_id, const vodup_meta_part *parts,
+                             size_t nparts, const vodup_meta_object *fields,
+                             const vodup_meta_guard *g, vodup_meta_object *out, size_t *bad_index)
 {
-    return vodup_meta_gc_take_after(m, NULL, ids, max);
+    size_t bad_dummy;
+    if (!bad_index)
+        bad_index = &bad_dummy;
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (nparts == 0) {
+        *bad_index = 0;
+        return VODUP_META_EINVALIDPART;
+    }
+    const char **blobs = calloc(nparts, sizeof *blobs);
+    uint64_t *sizes = calloc(nparts, sizeof *sizes);
+    if (!blobs || !sizes) {
+        free(blobs);
+        free(sizes);
+        return VODUP_META_ENOMEM;
+    }
+    vodup_meta_upload up;
+    memset(&up, 0, sizeof up);
+    vodup_meta_object o = *fields;
+    o.segs = NULL;
+    o.nsegs = 0;
+
+    conn *c = meta__acquire(m);
+    int rc = meta__tx_begin(c, 1);
+    if (rc == VODUP_META_OK) {
+        rc = upload_read(c, upload_id, &up);
+        if (rc == VODUP_META_OK)
+            rc = guard_check(c, g, up.bucket, up.key, up.key_len);
+        /* Each part must still be the one the caller read: a part uploaded again since
+         * (a new blob under its number) or gone makes the caller's checks stale. */
+        for (size_t i = 0; rc == VODUP_META_OK && i < nparts; i++) {
+            vodup_meta_part now;
+            int r = part_read(c, upload_id, parts[i].number, &now);
+            if (r == VODUP_META_ENOTFOUND ||
+                (r == VODUP_META_OK && (strcmp(now.blob, parts[i].blob) != 0 || now.size != parts[i].size))) {
+                *bad_index = i;
+                rc = VODUP_META_EINVALIDPART;
+            } else {
+                rc = r;
+            }
+        }
+        if (rc == VODUP_META_OK)
+            rc = complete_record(c, upload_id, &up, &o, parts, nparts, blobs, sizes);
+        rc = meta__tx_end(c, rc);
+    }
+    meta__release(m, c);
+
+    if (rc == VODUP_META_OK && out) {
+        /* Hand the upload's strings over to the result instead of copying them. */
+        *out = o;
+        up.bucket = up.key = up.content_type = up.user_meta = NULL;
+    }
+    vodup_meta_upload_clear(&up);
+    free(blobs);
+    free(sizes);
+    return rc;
 }
 
-int vodup_meta_gc_take_after(vodup_meta *m, const char *after, char (*ids)[33], int max)
+/* ---- blob bookkeeping ------------------------------------------------------------------ */
+
+static int msq_gc_take(vodup_meta *m, char (*ids)[VODUP_BLOB_ID_LEN + 1], int max)
+{
+    return msq_gc_take_after(m, NULL, ids, max);
+}
+
+static int msq_gc_take_after(vodup_meta *m, const char *after, char (*ids)[VODUP_BLOB_ID_LEN + 1],
+                             int max)
 {
     if (max <= 0)
         return 0;
@@ -1972,7 +2019,7 @@ int vodup_meta_gc_take_after(vodup_meta *m, const char *after, char (*ids)[33], 
             bind_text(s, 2, after);
         int r = SQLITE_DONE;
         while (n < max && (r = sqlite3_step(s)) == SQLITE_ROW)
-            copy_text(ids[n++], 33, s, 0);
+            copy_text(ids[n++], sizeof ids[0], s, 0);
         rc = (n == max || r == SQLITE_DONE) ? VODUP_META_OK : meta__db_fail(c, "gc take", r);
         sqlite3_reset(s);
     }
@@ -1980,7 +2027,7 @@ int vodup_meta_gc_take_after(vodup_meta *m, const char *after, char (*ids)[33], 
     return rc == VODUP_META_OK ? n : rc;
 }
 
-int vodup_meta_gc_done(vodup_meta *m, char (*ids)[33], int n)
+static int msq_gc_done(vodup_meta *m, char (*ids)[VODUP_BLOB_ID_LEN + 1], int n)
 {
     if (n <= 0)
         return VODUP_META_OK;
@@ -1988,8 +2035,8 @@ int vodup_meta_gc_done(vodup_meta *m, char (*ids)[33], int n)
     int rc = meta__tx_begin(c, 1);
     if (rc == VODUP_META_OK) {
         for (int i = 0; i < n && rc == VODUP_META_OK; i++) {
-            char id[33];
-            snprintf(id, sizeof id, "%.32s", ids[i]);
+            char id[VODUP_BLOB_ID_LEN + 1];
+            snprintf(id, sizeof id, "%.*s", VODUP_BLOB_ID_LEN, ids[i]);
             rc = gc_forget(c, id);
         }
         rc = meta__tx_end(c, rc);
@@ -1998,7 +2045,7 @@ int vodup_meta_gc_done(vodup_meta *m, char (*ids)[33], int n)
     return rc;
 }
 
-int vodup_meta_blob_is_live(vodup_meta *m, const char *blob)
+static int msq_blob_is_live(vodup_meta *m, const char *blob)
 {
     conn *c = meta__acquire(m);
     sqlite3_stmt *s = meta__st(c, S_BLOB_LIVE);
@@ -2015,3 +2062,69 @@ int vodup_meta_blob_is_live(vodup_meta *m, const char *blob)
     meta__release(m, c);
     return rc;
 }
+
+/* ---- the ops table --------------------------------------------------------------- */
+
+const vodup_meta_ops meta__sqlite_ops = {
+    .version = VODUP_META_OPS_VERSION,
+    .name = "sqlite",
+    .close = msq_close,
+    .account_create = msq_account_create,
+    .key_create = msq_key_create,
+    .key_get = msq_key_get,
+    .setting_get = msq_setting_get,
+    .setting_set = msq_setting_set,
+    .setting_add = msq_setting_add,
+    .bucket_create = msq_bucket_create,
+    .bucket_get = msq_bucket_get,
+    .bucket_delete = msq_bucket_delete,
+    .bucket_list = msq_bucket_list,
+    .object_put = msq_object_put,
+    .object_get = msq_object_get,
+    .object_delete = msq_object_delete,
+    .object_list = msq_object_list,
+    .upload_create = msq_upload_create,
+    .upload_get = msq_upload_get,
+    .part_put = msq_part_put,
+    .part_list = msq_part_list,
+    .upload_abort = msq_upload_abort,
+    .upload_expire = msq_upload_expire,
+    .upload_list = msq_upload_list,
+    .upload_complete = msq_upload_complete,
+    .gc_take = msq_gc_take,
+    .gc_done = msq_gc_done,
+    .blob_is_live = msq_blob_is_live,
+    .object_put_guarded = msq_object_put_guarded,
+    .part_put_guarded = msq_part_put_guarded,
+    .upload_complete_guarded = msq_upload_complete_guarded,
+    .upload_commit = msq_upload_commit,
+    .upload_create_guarded = msq_upload_create_guarded,
+    .upload_expire_creds = msq_upload_expire_creds,
+    .gc_take_after = msq_gc_take_after,
+    .principal_delete_revoking = msq_principal_delete_revoking,
+    .revocation_get = msq_revocation_get,
+    .principal_create = msq_principal_create,
+    .principal_get = msq_principal_get,
+    .principal_list = msq_principal_list,
+    .principal_delete = msq_principal_delete,
+    .key_list = msq_key_list,
+    .nonce_use = msq_nonce_use,
+    .media_create = msq_media_create,
+    .media_get = msq_media_get,
+    .media_find_object = msq_media_find_object,
+    .media_list = msq_media_list,
+    .media_delete = msq_media_delete,
+    .media_set_status = msq_media_set_status,
+    .callback_set = msq_callback_set,
+    .callback_get = msq_callback_get,
+    .callback_seal_all = msq_callback_seal_all,
+    .event_due = msq_event_due,
+    .event_list = msq_event_list,
+    .event_prepare = msq_event_prepare,
+    .event_done = msq_event_done,
+    .event_retry = msq_event_retry,
+    .event_defer = msq_event_defer,
+    .event_next = msq_event_next,
+    .revocations_get = msq_revocations_get,
+    .revocations_close = msq_revocations_close,
+};

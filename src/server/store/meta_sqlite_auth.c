@@ -21,7 +21,6 @@
  * row), and only when the epoch moved does it reload the table. So an admin command's
  * revocation is seen by the very next request, with no TTL.
  */
-#include "server/store/meta.h"
 #include "server/store/meta_sqlite_int.h"
 
 #include <errno.h>
@@ -69,7 +68,7 @@ static int bump(conn *c, const char *name)
     return rc;
 }
 
-int vodup_meta_principal_delete_revoking(vodup_meta *m, const char *kind, const char *account_id, const char *name)
+int msq_principal_delete_revoking(vodup_meta *m, const char *kind, const char *account_id, const char *name)
 {
     char rname[REVOKE_NAME_MAX], principal[160];
     int r = snprintf(principal, sizeof principal, "%s/%s", kind, name);
@@ -91,14 +90,14 @@ int vodup_meta_principal_delete_revoking(vodup_meta *m, const char *kind, const 
     return rc;
 }
 
-int vodup_meta_revocation_get(vodup_meta *m, const char *account_id, const char *principal, long long *gen)
+int msq_revocation_get(vodup_meta *m, const char *account_id, const char *principal, long long *gen)
 {
     *gen = 0;
     char rname[REVOKE_NAME_MAX];
     if (revoke_name(rname, sizeof rname, account_id, principal) != 0)
         return VODUP_META_OK; /* a name no principal can have was never revoked */
     char *v = NULL;
-    int rc = vodup_meta_setting_get(m, rname, &v);
+    int rc = meta__get_by_text(m, S_SETTING_GET, rname, "revocation get", meta__text_from_row, &v);
     if (rc == VODUP_META_ENOTFOUND) {
         free(v);
         return VODUP_META_OK;
@@ -121,7 +120,9 @@ typedef struct rev_entry {
     long long gen;
 } rev_entry;
 
-struct vodup_meta_revocations {
+/* The SQLite back end's revocation cache; the common part first (meta_ops.h). */
+typedef struct rev_cache {
+    vodup_meta_revocations base;
     pthread_mutex_t mu;  /* one request at a time uses the connection and the table */
     sqlite3 *db;
     sqlite3_stmt *dv, *epoch, *all, *begin, *commit;
@@ -130,7 +131,7 @@ struct vodup_meta_revocations {
     long long epoch_value;
     rev_entry *v;
     size_t n;
-};
+} rev_cache;
 
 static void entries_free(rev_entry *v, size_t n)
 {
@@ -152,7 +153,7 @@ static int step_reset(sqlite3_stmt *s, int *row)
 }
 
 /* Reads the whole table (inside the caller's read transaction). */
-static int reload(vodup_meta_revocations *r)
+static int reload(rev_cache *r)
 {
     rev_entry *v = NULL;
     size_t n = 0, cap = 0;
@@ -202,7 +203,7 @@ static int reload(vodup_meta_revocations *r)
 
 /* Brings the table up to date with the database (caller holds mu). 0 ok, -1 failed (the
  * cache is then left as it was and marked stale, so the next call tries again). */
-static int refresh(vodup_meta_revocations *r)
+static int refresh(rev_cache *r)
 {
     int row;
     sqlite3_reset(r->dv);
@@ -251,9 +252,11 @@ static int refresh(vodup_meta_revocations *r)
     return 0;
 }
 
-vodup_meta_revocations *vodup_meta_revocations_open(const char *data_dir)
+static void cache_close(rev_cache *r);
+
+vodup_meta_revocations *vodup_meta_revocations_open_sqlite(const char *data_dir)
 {
-    vodup_meta_revocations *r = calloc(1, sizeof *r);
+    rev_cache *r = calloc(1, sizeof *r);
     size_t plen = strlen(data_dir) + sizeof "/vodup.db";
     char *path = malloc(plen);
     if (!r || !path) {
@@ -262,10 +265,16 @@ vodup_meta_revocations *vodup_meta_revocations_open(const char *data_dir)
         errno = ENOMEM;
         return NULL;
     }
+    if (vodup_meta_revocations_init(&r->base, &meta__sqlite_ops) != VODUP_META_OK) {
+        free(r);
+        free(path);
+        errno = EINVAL;
+        return NULL;
+    }
     snprintf(path, plen, "%s/vodup.db", data_dir);
     pthread_mutex_init(&r->mu, NULL);
     /* Never writes; READWRITE only because a WAL reader may need to create the -shm
-     * file. No CREATE: the database exists (vodup_meta_open made and migrated it). */
+     * file. No CREATE: the database exists (vodup_meta_open_sqlite made and migrated it). */
     int rc = sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     free(path);
     if (rc == SQLITE_OK) {
@@ -287,16 +296,17 @@ vodup_meta_revocations *vodup_meta_revocations_open(const char *data_dir)
         rc = sqlite3_prepare_v2(r->db, "COMMIT", -1, &r->commit, NULL);
     if (rc != SQLITE_OK) {
         fprintf(stderr, "vodup meta: revocation cache: %s\n", r->db ? sqlite3_errmsg(r->db) : sqlite3_errstr(rc));
-        vodup_meta_revocations_close(r);
+        cache_close(r);
         errno = EIO;
         return NULL;
     }
-    return r;
+    return &r->base;
 }
 
-int vodup_meta_revocations_get(vodup_meta_revocations *r, const char *account_id, const char *principal,
-                               long long *gen)
+int msq_revocations_get(vodup_meta_revocations *rp, const char *account_id, const char *principal,
+                        long long *gen)
 {
+    rev_cache *r = (rev_cache *)rp;
     *gen = 0;
     char name[REVOKE_NAME_MAX];
     int r1 = snprintf(name, sizeof name, "%s:%s", account_id, principal);
@@ -314,10 +324,13 @@ int vodup_meta_revocations_get(vodup_meta_revocations *r, const char *account_id
     return rc;
 }
 
-void vodup_meta_revocations_close(vodup_meta_revocations *r)
+void msq_revocations_close(vodup_meta_revocations *r)
 {
-    if (!r)
-        return;
+    cache_close((rev_cache *)r);
+}
+
+static void cache_close(rev_cache *r)
+{
     sqlite3_finalize(r->dv);
     sqlite3_finalize(r->epoch);
     sqlite3_finalize(r->all);

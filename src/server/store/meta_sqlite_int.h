@@ -9,7 +9,7 @@
 #ifndef VODUP_STORE_META_SQLITE_INT_H
 #define VODUP_STORE_META_SQLITE_INT_H
 
-#include "server/store/meta.h"
+#include "server/store/meta_ops.h"
 
 #include <limits.h>
 #include <sqlite3.h>
@@ -107,10 +107,12 @@ extern const char *const meta__vod_sql[S_COUNT - S_CORE_END];
 
 /* ---- connections ------------------------------------------------------------------- */
 
+typedef struct meta_sqlite meta_sqlite;
+
 typedef struct conn {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
-    struct vodup_meta *owner;
+    struct meta_sqlite *owner;
     int writing;            /* holds the store's writer turn (meta__tx_begin(c, 1)) */
 } conn;
 
@@ -202,6 +204,49 @@ int meta__upload_drop(conn *c, const char *upload_id);
 int meta__media_object_written(conn *c, const char *bucket, const char *key, size_t key_len,
                                uint64_t size, uint64_t crc64, time_t now);
 
+/* ---- the ops of meta_sqlite_vod.c and meta_sqlite_auth.c -------------------------- */
+
+/* The SQLite implementations of the meta_vod.h calls and of the revocation calls of
+ * meta.h, each with the contract of the vodup_meta_* wrapper of the same name; the ops
+ * table at the end of meta_sqlite.c points at them. */
+int msq_principal_create(vodup_meta *m, const char *kind, const vodup_meta_principal *p);
+int msq_principal_get(vodup_meta *m, const char *kind, const char *account_id, const char *name,
+                      vodup_meta_principal *out);
+int msq_principal_list(vodup_meta *m, const char *kind, const char *account_id,
+                       int (*cb)(const vodup_meta_principal *p, void *u), void *u);
+int msq_principal_delete(vodup_meta *m, const char *kind, const char *account_id, const char *name);
+int msq_key_list(vodup_meta *m, const char *account_id, const char *principal,
+                 int (*cb)(const char *key_id, int active, time_t created, void *u), void *u);
+int msq_nonce_use(vodup_meta *m, const char *key_id, const char *nonce, time_t now, int ttl);
+int msq_media_create(vodup_meta *m, const vodup_meta_media *md);
+int msq_media_get(vodup_meta *m, const char *account_id, const char *id, vodup_meta_media *out);
+int msq_media_find_object(vodup_meta *m, const char *bucket, const char *key, size_t key_len,
+                          vodup_meta_media *out);
+int msq_media_list(vodup_meta *m, const char *account_id, const vodup_meta_media_filter *f,
+                   int (*cb)(const vodup_meta_media *md, void *u), void *u, size_t *total);
+int msq_media_delete(vodup_meta *m, const char *account_id, const char *id);
+int msq_media_set_status(vodup_meta *m, const char *id, const char *status, time_t now);
+int msq_callback_set(vodup_meta *m, const char *account_id, const char *config_json);
+int msq_callback_get(vodup_meta *m, const char *account_id, char **config_json);
+int msq_callback_seal_all(vodup_meta *m);
+int msq_event_due(vodup_meta *m, time_t now, size_t max,
+                  int (*cb)(const vodup_meta_event *e, void *u), void *u);
+int msq_event_list(vodup_meta *m, const char *account_id,
+                   int (*cb)(const vodup_meta_event *e, void *u), void *u);
+int msq_event_prepare(vodup_meta *m, long long id, const char *body, const char *url,
+                      const char *auth_key);
+int msq_event_done(vodup_meta *m, long long id);
+int msq_event_retry(vodup_meta *m, long long id, time_t next_at, const char *error);
+int msq_event_defer(vodup_meta *m, long long id, time_t next_at);
+int msq_event_next(vodup_meta *m, time_t *next_at);
+int msq_principal_delete_revoking(vodup_meta *m, const char *kind, const char *account_id,
+                                  const char *name);
+int msq_revocation_get(vodup_meta *m, const char *account_id, const char *principal,
+                       long long *gen);
+int msq_revocations_get(vodup_meta_revocations *r, const char *account_id, const char *principal,
+                        long long *gen);
+void msq_revocations_close(vodup_meta_revocations *r);
+
 /* ---- small bind/column helpers ----------------------------------------------------- */
 
 /* sqlite3_bind_blob binds NULL for a NULL pointer; an empty key must stay an empty BLOB. */
@@ -285,8 +330,7 @@ static inline int64_t clamp_limit(size_t limit)
     return limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
 }
 
-/* The sealer vodup_meta_set_sealer installed, NULL when none (meta_sqlite_vod.c). */
-struct vodup_meta_sealer;
-const struct vodup_meta_sealer *meta__sealer(const vodup_meta *m);
+/* The back end's table (meta_sqlite.c), for the handles meta_sqlite_auth.c opens too. */
+extern const vodup_meta_ops meta__sqlite_ops;
 
 #endif

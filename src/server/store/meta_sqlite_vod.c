@@ -13,7 +13,6 @@
 #include "server/store/meta_sqlite_int.h"
 
 #include <ctype.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,7 +118,7 @@ int meta__media_object_written(conn *c, const char *bucket, const char *key, siz
 
 /* ---- RAM users and roles ---------------------------------------------------------------- */
 
-int vodup_meta_principal_create(vodup_meta *m, const char *kind, const vodup_meta_principal *p)
+int msq_principal_create(vodup_meta *m, const char *kind, const vodup_meta_principal *p)
 {
     /* The ARN follows from the rest when the caller leaves it out. */
     char arn[512];
@@ -170,7 +169,7 @@ static void principal_clear_row(void *row)
     vodup_meta_principal_clear(row);
 }
 
-int vodup_meta_principal_get(vodup_meta *m, const char *kind, const char *account_id, const char *name,
+int msq_principal_get(vodup_meta *m, const char *kind, const char *account_id, const char *name,
                              vodup_meta_principal *out)
 {
     memset(out, 0, sizeof *out);
@@ -186,7 +185,7 @@ int vodup_meta_principal_get(vodup_meta *m, const char *kind, const char *accoun
     return rc;
 }
 
-int vodup_meta_principal_list(vodup_meta *m, const char *kind, const char *account_id,
+int msq_principal_list(vodup_meta *m, const char *kind, const char *account_id,
                               int (*cb)(const vodup_meta_principal *p, void *u), void *u)
 {
     meta_rows rows;
@@ -230,7 +229,7 @@ int meta__principal_delete_tx(conn *c, const char *kind, const char *account_id,
     return rc;
 }
 
-int vodup_meta_principal_delete(vodup_meta *m, const char *kind, const char *account_id, const char *name)
+int msq_principal_delete(vodup_meta *m, const char *kind, const char *account_id, const char *name)
 {
     conn *c = meta__acquire(m);
     int rc = meta__tx_begin(c, 1);
@@ -242,16 +241,6 @@ int vodup_meta_principal_delete(vodup_meta *m, const char *kind, const char *acc
     return rc;
 }
 
-void vodup_meta_principal_clear(vodup_meta_principal *p)
-{
-    if (!p)
-        return;
-    free(p->account_id);
-    free(p->name);
-    free(p->arn);
-    free(p->policies);
-    memset(p, 0, sizeof *p);
-}
 
 typedef struct key_row {
     char *key_id;
@@ -276,7 +265,7 @@ static void key_clear_row(void *row)
     free(((key_row *)row)->key_id);
 }
 
-int vodup_meta_key_list(vodup_meta *m, const char *account_id, const char *principal,
+int msq_key_list(vodup_meta *m, const char *account_id, const char *principal,
                         int (*cb)(const char *key_id, int active, time_t created, void *u), void *u)
 {
     meta_rows rows;
@@ -299,7 +288,7 @@ int vodup_meta_key_list(vodup_meta *m, const char *account_id, const char *princ
 
 /* ---- replay protection ---------------------------------------------------------------- */
 
-int vodup_meta_nonce_use(vodup_meta *m, const char *key_id, const char *nonce, time_t now, int ttl)
+int msq_nonce_use(vodup_meta *m, const char *key_id, const char *nonce, time_t now, int ttl)
 {
     if (ttl < 0)
         ttl = 0;
@@ -341,7 +330,7 @@ int vodup_meta_nonce_use(vodup_meta *m, const char *key_id, const char *nonce, t
 
 /* ---- media ------------------------------------------------------------------------------ */
 
-int vodup_meta_media_create(vodup_meta *m, const vodup_meta_media *md)
+int msq_media_create(vodup_meta *m, const vodup_meta_media *md)
 {
     conn *c = meta__acquire(m);
     sqlite3_stmt *s = meta__st(c, V_MEDIA_INSERT);
@@ -432,7 +421,7 @@ static int media_get_on(conn *c, const char *account_id, const char *id, vodup_m
     return meta__step_one(c, s, "media get", media_from_row, out, NULL);
 }
 
-int vodup_meta_media_get(vodup_meta *m, const char *account_id, const char *id, vodup_meta_media *out)
+int msq_media_get(vodup_meta *m, const char *account_id, const char *id, vodup_meta_media *out)
 {
     memset(out, 0, sizeof *out);
     conn *c = meta__acquire(m);
@@ -441,7 +430,7 @@ int vodup_meta_media_get(vodup_meta *m, const char *account_id, const char *id, 
     return rc;
 }
 
-int vodup_meta_media_find_object(vodup_meta *m, const char *bucket, const char *key, size_t key_len,
+int msq_media_find_object(vodup_meta *m, const char *bucket, const char *key, size_t key_len,
                                  vodup_meta_media *out)
 {
     memset(out, 0, sizeof *out);
@@ -511,7 +500,7 @@ static void bind_filter(sqlite3_stmt *s, const char *account_id, const vodup_met
         bind_text(s, 7, f->storage_location);
 }
 
-int vodup_meta_media_list(vodup_meta *m, const char *account_id, const vodup_meta_media_filter *f,
+int msq_media_list(vodup_meta *m, const char *account_id, const vodup_meta_media_filter *f,
                           int (*cb)(const vodup_meta_media *md, void *u), void *u, size_t *total)
 {
     if (total)
@@ -603,7 +592,7 @@ static int drop_key_uploads(conn *c, const char *bucket, const char *key, size_t
     return rc;
 }
 
-int vodup_meta_media_delete(vodup_meta *m, const char *account_id, const char *id)
+int msq_media_delete(vodup_meta *m, const char *account_id, const char *id)
 {
     vodup_meta_media md;
     memset(&md, 0, sizeof md);
@@ -632,7 +621,7 @@ int vodup_meta_media_delete(vodup_meta *m, const char *account_id, const char *i
     return rc;
 }
 
-int vodup_meta_media_set_status(vodup_meta *m, const char *id, const char *status, time_t now)
+int msq_media_set_status(vodup_meta *m, const char *id, const char *status, time_t now)
 {
     conn *c = meta__acquire(m);
     sqlite3_stmt *s = meta__st(c, V_MEDIA_SET_STATUS);
@@ -644,104 +633,16 @@ int vodup_meta_media_set_status(vodup_meta *m, const char *id, const char *statu
     return meta__single_update(m, c, s, "media set status");
 }
 
-void vodup_meta_media_clear(vodup_meta_media *md)
-{
-    if (!md)
-        return;
-    free(md->account_id);
-    free(md->title);
-    free(md->description);
-    free(md->tags);
-    free(md->cover_url);
-    free(md->user_data);
-    free(md->template_group_id);
-    free(md->app_id);
-    free(md->file_name);
-    free(md->storage_location);
-    free(md->image_type);
-    free(md->business_type);
-    free(md->ext);
-    free(md->bucket);
-    free(md->object_key);
-    memset(md, 0, sizeof *md);
-}
 
 /* ---- callback configuration ------------------------------------------------------------ */
 
-/* A sealed AuthKey is stored as this prefix and the sealer's text. Real AuthKeys are
- * letters and digits only (SetMessageCallback checks), so the prefix cannot be one. */
-#define SEALED_PREFIX "vodup-sealed:1:"
-#define SEAL_AAD_PREFIX "callback-authkey:"
-
-static int is_sealed(const char *v)
-{
-    return strncmp(v, SEALED_PREFIX, sizeof SEALED_PREFIX - 1) == 0;
-}
-
-/* The sealing is bound to the account, so a sealed key copied to another account's row
- * does not open there. */
-static int seal_aad(char *aad, size_t n, const char *account_id)
-{
-    int r = snprintf(aad, n, "%s%s", SEAL_AAD_PREFIX, account_id);
-    return r < 0 || (size_t)r >= n ? -1 : 0;
-}
-
-/* Rewrites the AuthKey of config text (seal = 1: plain to sealed; 0: sealed to plain).
- * *out is the new malloc'd text, or NULL when nothing changes. Text that is not a JSON
- * object with a string AuthKey is left alone: it holds no key to protect. */
-static int rewrite_auth_key(const vodup_meta_sealer *sl, const char *account_id, const char *config,
-                            int seal, char **out)
-{
-    *out = NULL;
-    json_t *cfg = json_loads(config, 0, NULL);
-    json_t *k = json_is_object(cfg) ? json_object_get(cfg, "AuthKey") : NULL;
-    const char *v = json_is_string(k) ? json_string_value(k) : NULL;
-    if (!v || !*v || (seal ? is_sealed(v) : !is_sealed(v))) {
-        json_decref(cfg);
-        return VODUP_META_OK;
-    }
-    char aad[200];
-    if (seal_aad(aad, sizeof aad, account_id) != 0) {
-        json_decref(cfg);
-        return VODUP_META_EIO;
-    }
-    int rc = VODUP_META_ENOMEM;
-    char *nv = NULL, *tmp = NULL;
-    if (seal) {
-        tmp = sl->seal(sl->ctx, aad, v);
-        size_t n = tmp ? sizeof SEALED_PREFIX + strlen(tmp) : 0;
-        nv = tmp ? malloc(n) : NULL;
-        if (nv)
-            snprintf(nv, n, "%s%s", SEALED_PREFIX, tmp);
-    } else {
-        nv = sl->open(sl->ctx, aad, v + sizeof SEALED_PREFIX - 1);
-        if (!nv) {
-            /* Never the key or the sealed text: only whose it is. */
-            fprintf(stderr, "vodupd: the callback AuthKey of account %s does not open with this data dir's "
-                            "master key\n", account_id);
-            rc = VODUP_META_EIO;
-        }
-    }
-    free(tmp);
-    if (nv && json_object_set_new(cfg, "AuthKey", json_string(nv)) == 0) {
-        *out = json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        rc = *out ? VODUP_META_OK : VODUP_META_ENOMEM;
-    }
-    if (nv) {
-        memset(nv, 0, strlen(nv));
-        free(nv);
-    }
-    json_decref(cfg);   /* jansson frees its own copies of the key without wiping them */
-    return rc;
-}
-
-int vodup_meta_callback_set(vodup_meta *m, const char *account_id, const char *config_json)
+int msq_callback_set(vodup_meta *m, const char *account_id, const char *config_json)
 {
     char *sealed = NULL;
-    const vodup_meta_sealer *sl = meta__sealer(m);
+    const vodup_meta_sealer *sl = vodup_meta_sealer_of(m);
     if (config_json && sl) {
         /* With a sealer the key is never written in plain text: a failure is an error. */
-        int r = rewrite_auth_key(sl, account_id, config_json, 1, &sealed);
+        int r = vodup_meta_auth_key_rewrite(sl, account_id, config_json, 1, &sealed);
         if (r != VODUP_META_OK)
             return r;
     }
@@ -758,16 +659,16 @@ int vodup_meta_callback_set(vodup_meta *m, const char *account_id, const char *c
     return rc;
 }
 
-int vodup_meta_callback_get(vodup_meta *m, const char *account_id, char **config_json)
+int msq_callback_get(vodup_meta *m, const char *account_id, char **config_json)
 {
     *config_json = NULL;
     int rc = meta__get_by_text(m, V_CALLBACK_GET, account_id, "callback get", meta__text_from_row,
                                config_json);
-    const vodup_meta_sealer *sl = meta__sealer(m);
+    const vodup_meta_sealer *sl = vodup_meta_sealer_of(m);
     if (rc != VODUP_META_OK || !sl || !*config_json)
         return rc;
     char *plain = NULL;
-    rc = rewrite_auth_key(sl, account_id, *config_json, 0, &plain);
+    rc = vodup_meta_auth_key_rewrite(sl, account_id, *config_json, 0, &plain);
     if (rc != VODUP_META_OK) {
         free(*config_json);
         *config_json = NULL;
@@ -780,9 +681,9 @@ int vodup_meta_callback_get(vodup_meta *m, const char *account_id, char **config
     return VODUP_META_OK;
 }
 
-int vodup_meta_callback_seal_all(vodup_meta *m)
+int msq_callback_seal_all(vodup_meta *m)
 {
-    const vodup_meta_sealer *sl = meta__sealer(m);
+    const vodup_meta_sealer *sl = vodup_meta_sealer_of(m);
     if (!sl)
         return VODUP_META_EIO;
     conn *c = meta__acquire(m);
@@ -804,7 +705,7 @@ int vodup_meta_callback_seal_all(vodup_meta *m)
         char *out = NULL;
         if (!acc || !cfg)
             continue;
-        rc = rewrite_auth_key(sl, acc, cfg, 1, &out);
+        rc = vodup_meta_auth_key_rewrite(sl, acc, cfg, 1, &out);
         if (rc == VODUP_META_OK && out) {
             sqlite3_bind_text(upd, 1, acc, -1, SQLITE_TRANSIENT);
             sqlite3_bind_text(upd, 2, out, -1, SQLITE_TRANSIENT);
@@ -903,20 +804,20 @@ static void bind_account(sqlite3_stmt *s, const void *a)
     bind_text(s, 1, a);
 }
 
-int vodup_meta_event_due(vodup_meta *m, time_t now, size_t max,
+int msq_event_due(vodup_meta *m, time_t now, size_t max,
                          int (*cb)(const vodup_meta_event *e, void *u), void *u)
 {
     due_args d = { now, max };
     return event_rows(m, V_EVENT_DUE, "event due", bind_due, &d, cb, u);
 }
 
-int vodup_meta_event_list(vodup_meta *m, const char *account_id,
+int msq_event_list(vodup_meta *m, const char *account_id,
                           int (*cb)(const vodup_meta_event *e, void *u), void *u)
 {
     return event_rows(m, V_EVENT_LIST, "event list", bind_account, account_id, cb, u);
 }
 
-int vodup_meta_event_prepare(vodup_meta *m, long long id, const char *body, const char *url, const char *auth_key)
+int msq_event_prepare(vodup_meta *m, long long id, const char *body, const char *url, const char *auth_key)
 {
     conn *c = meta__acquire(m);
     sqlite3_stmt *s = meta__st(c, V_EVENT_PREPARE);
@@ -929,7 +830,7 @@ int vodup_meta_event_prepare(vodup_meta *m, long long id, const char *body, cons
     return meta__single_update(m, c, s, "event prepare");
 }
 
-int vodup_meta_event_done(vodup_meta *m, long long id)
+int msq_event_done(vodup_meta *m, long long id)
 {
     conn *c = meta__acquire(m);
     sqlite3_stmt *s = meta__st(c, V_EVENT_DONE);
@@ -938,7 +839,7 @@ int vodup_meta_event_done(vodup_meta *m, long long id)
     return meta__single_update(m, c, s, "event done");
 }
 
-int vodup_meta_event_retry(vodup_meta *m, long long id, time_t next_at, const char *error)
+int msq_event_retry(vodup_meta *m, long long id, time_t next_at, const char *error)
 {
     conn *c = meta__acquire(m);
     sqlite3_stmt *s = meta__st(c, V_EVENT_RETRY);
@@ -950,7 +851,7 @@ int vodup_meta_event_retry(vodup_meta *m, long long id, time_t next_at, const ch
     return meta__single_update(m, c, s, "event retry");
 }
 
-int vodup_meta_event_defer(vodup_meta *m, long long id, time_t next_at)
+int msq_event_defer(vodup_meta *m, long long id, time_t next_at)
 {
     conn *c = meta__acquire(m);
     sqlite3_stmt *s = meta__st(c, V_EVENT_DEFER);
@@ -961,7 +862,7 @@ int vodup_meta_event_defer(vodup_meta *m, long long id, time_t next_at)
     return meta__single_update(m, c, s, "event defer");
 }
 
-int vodup_meta_event_next(vodup_meta *m, time_t *next_at)
+int msq_event_next(vodup_meta *m, time_t *next_at)
 {
     *next_at = 0;
     conn *c = meta__acquire(m);
@@ -985,16 +886,3 @@ int vodup_meta_event_next(vodup_meta *m, time_t *next_at)
     return rc;
 }
 
-void vodup_meta_event_clear(vodup_meta_event *e)
-{
-    if (!e)
-        return;
-    free(e->account_id);
-    free(e->media_id);
-    free(e->event_type);
-    free(e->body);
-    free(e->url);
-    free(e->auth_key);
-    free(e->last_error);
-    memset(e, 0, sizeof *e);
-}

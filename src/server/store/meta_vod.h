@@ -2,8 +2,8 @@
  * per-account callback configuration, the event outbox and the nonce ledger.
  *
  * Same conventions as meta.h (one transaction per call, strings owned by the struct and
- * released with the _clear function, VODUP_META_* codes). Implemented on SQLite next to
- * meta_sqlite.c.
+ * released with the _clear function, VODUP_META_* codes, wrappers over the back end's ops
+ * table of meta_ops.h). The SQLite back end implements them in meta_sqlite_vod.c.
  *
  * The link between the object store and media is made inside the store's own
  * transactions: when vodup_meta_object_put or vodup_meta_upload_complete writes an

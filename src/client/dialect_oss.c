@@ -1,4 +1,5 @@
-/* oss_request.c - OSS requests: addressing, V1 signatures, answers (headers and XML). */
+/* dialect_oss.c - the OSS dialect (dialect.h): addressing, V1 signatures, the answers'
+ * headers and XML, and what OSS's error codes mean. */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -17,7 +18,8 @@
 
 #define VCL_MAX_OSS_ANSWER (16u << 20)
 
-int vcl_oss_virtual_host(const char *endpoint)
+/* 1 when the endpoint is real OSS (virtual-host style), 0 for path style. */
+static int virtual_host(const char *endpoint)
 {
     /* Real OSS wants virtual-host style (<bucket>.<endpoint host>); vodupd answers path
      * style on its own address, which it always hands out (IP, localhost or its public
@@ -77,18 +79,6 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *u)
     return n;
 }
 
-void vcl_xfer_free(vcl_xfer *x)
-{
-    if (!x)
-        return;
-    if (x->easy)
-        curl_easy_cleanup(x->easy);
-    curl_slist_free_all(x->hdrs);
-    vbuf_free(&x->out);
-    vbuf_free(&x->resp);
-    free(x);
-}
-
 static int add_header(vcl_xfer *x, const char *name, const char *value)
 {
     vbuf b = VBUF_INIT;
@@ -103,8 +93,11 @@ static int add_header(vcl_xfer *x, const char *name, const char *value)
     return 0;
 }
 
-int vcl_oss_prepare(vcl_xfer *x, const vodup_client *c, const char *method, const vcl_addr *a,
-                    const vcl_creds *k, const char *const *query, const char *content_type)
+/* Builds, signs and configures x->easy for an OSS request on address a with creds k.
+ * query: NULL-terminated name, value pairs (value NULL: a bare sub-resource such as
+ * "uploads"). */
+static int oss_request(vcl_xfer *x, const vodup_client *c, const char *method, const vcl_addr *a,
+                       const vcl_creds *k, const char *const *query, const char *content_type)
 {
     vbuf url = VBUF_INIT, sts = VBUF_INIT, tmp = VBUF_INIT;
     vodup_param qp[4];
@@ -118,7 +111,7 @@ int vcl_oss_prepare(vcl_xfer *x, const vodup_client *c, const char *method, cons
     const char *hostp = strstr(ep, "://");
     if (!hostp)
         return VODUP_EINVAL;
-    if (vcl_oss_virtual_host(ep)) {
+    if (virtual_host(ep)) {
         vbuf_append(&url, ep, (size_t)(hostp + 3 - ep));
         vbuf_puts(&url, a->bucket);
         vbuf_putc(&url, '.');
@@ -199,7 +192,7 @@ int vcl_oss_prepare(vcl_xfer *x, const vodup_client *c, const char *method, cons
      * the multi handle keeps them alive for the next parts. */
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->o.connect_timeout_ms);
-    /* Stalls are detected by engine.c's progress callback, not CURLOPT_LOW_SPEED_*. */
+    /* Stalls are detected by transfers.c's progress callback, not CURLOPT_LOW_SPEED_*. */
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent ? c->user_agent : "libvodup/" VODUP_VERSION_STRING);
     if (c->ca_file)
@@ -224,7 +217,7 @@ static void copy_text(char *dst, size_t dstlen, const vodup_xml_node *n)
     snprintf(dst, dstlen, "%s", n->text);
 }
 
-void vcl_oss_error(const vbuf *body, char *code, size_t codelen, char *message, size_t msglen)
+static void oss_error(const vbuf *body, char *code, size_t codelen, char *message, size_t msglen)
 {
     if (codelen)
         code[0] = '\0';
@@ -240,7 +233,7 @@ void vcl_oss_error(const vbuf *body, char *code, size_t codelen, char *message, 
     vodup_xml_free(root);
 }
 
-char *vcl_oss_upload_id(const vbuf *body)
+static char *oss_upload_id(const vbuf *body)
 {
     vodup_xml_node *root = NULL;
     char *id = NULL;
@@ -266,9 +259,7 @@ static int parse_num(const vodup_xml_node *n, uint64_t *out)
     return 0;
 }
 
-int vcl_oss_list_parts(const vbuf *body, int (*cb)(void *u, int n, const char *etag, uint64_t size, int has_crc,
-                                                   uint64_t crc),
-                       void *u, int *next_marker)
+static int oss_list_parts(const vbuf *body, vcl_list_cb *cb, void *u, int *next_marker)
 {
     *next_marker = 0;
     vodup_xml_node *root = NULL;
@@ -297,4 +288,84 @@ int vcl_oss_list_parts(const vbuf *body, int (*cb)(void *u, int n, const char *e
         *next_marker = (int)nm;
     vodup_xml_free(root);
     return rc;
+}
+
+static int oss_prepare(vcl_xfer *x, const vodup_client *c, const vcl_request *rq)
+{
+    char num[24];
+    switch (rq->kind) {
+    case X_PUT:
+        return oss_request(x, c, "PUT", rq->addr, rq->creds, NULL, rq->content_type);
+    case X_INIT: {
+        const char *q[] = {"uploads", NULL, NULL};
+        return oss_request(x, c, "POST", rq->addr, rq->creds, q, rq->content_type);
+    }
+    case X_PART: {
+        snprintf(num, sizeof num, "%d", rq->part_number);
+        const char *q[] = {"partNumber", num, "uploadId", rq->upload_id, NULL};
+        return oss_request(x, c, "PUT", rq->addr, rq->creds, q, NULL);
+    }
+    case X_LIST: {
+        snprintf(num, sizeof num, "%d", rq->list_marker);
+        const char *q[] = {"uploadId", rq->upload_id, "max-parts", "1000", "part-number-marker", num, NULL};
+        if (!rq->list_marker)
+            q[4] = NULL;
+        int rc = oss_request(x, c, "GET", rq->addr, rq->creds, q, NULL);
+        if (rc == 0)
+            curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
+        return rc;
+    }
+    case X_COMPLETE: {
+        const char *q[] = {"uploadId", rq->upload_id, NULL};
+        return oss_request(x, c, "POST", rq->addr, rq->creds, q, "application/xml");
+    }
+    case X_ABORT: {
+        const char *q[] = {"uploadId", rq->upload_id, NULL};
+        return oss_request(x, c, "DELETE", rq->addr, rq->creds, q, NULL);
+    }
+    }
+    return VODUP_EINVAL;
+}
+
+static int oss_complete_body(vbuf *out, char *const *etags, size_t n)
+{
+    char num[24];
+    vbuf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUpload>");
+    for (size_t i = 0; i < n; i++) {
+        snprintf(num, sizeof num, "%zu", i + 1);
+        vbuf_puts(out, "<Part>");
+        vodup_xml_elem(out, "PartNumber", num, strlen(num));
+        vodup_xml_elem(out, "ETag", etags[i], strlen(etags[i]));
+        vbuf_puts(out, "</Part>");
+    }
+    vbuf_puts(out, "</CompleteMultipartUpload>");
+    return out->oom ? VODUP_ENOMEM : 0;
+}
+
+static vcl_verdict oss_classify(const vcl_xfer *x, const vcl_creds *k, const char *what, char *code, size_t codelen,
+                                char *msg, size_t msglen)
+{
+    char m[256];
+    oss_error(&x->resp, code, codelen, m, sizeof m);
+    snprintf(msg, msglen, "%s: HTTP %ld %s%s%s", what, x->status, code[0] ? code : "", m[0] ? ": " : "", m);
+    /* OSS names an expired STS key InvalidAccessKeyId once its token is gone. */
+    int sts_key = k->ak && strncmp(k->ak, "STS.", 4) == 0;
+    if (x->status == 403 &&
+        (strcmp(code, "SecurityTokenExpired") == 0 || (sts_key && strcmp(code, "InvalidAccessKeyId") == 0)))
+        return VCL_ANS_EXPIRED;
+    if (x->status == 404 && strcmp(code, "NoSuchUpload") == 0)
+        return VCL_ANS_NO_UPLOAD;
+    if (x->status >= 500 || x->status == 408 || x->status == 429 || strcmp(code, "RequestTimeTooSkewed") == 0)
+        return VCL_ANS_RETRY;
+    return x->status == 403 ? VCL_ANS_DENIED : VCL_ANS_REFUSED;
+}
+
+const vcl_dialect vcl_dialect_oss = {
+    "oss", oss_prepare, oss_complete_body, oss_classify, oss_upload_id, oss_list_parts,
+};
+
+const vcl_dialect *vcl_dialect_for(const vcl_addr *a)
+{
+    (void)a;
+    return &vcl_dialect_oss;
 }

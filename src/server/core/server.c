@@ -1,0 +1,29 @@
+/* server.c - the core of a running vodupd: its stores, its collector, its event sender. */
+#include "server/core/core.h"
+
+#include "server/config.h"
+#include "server/events/events.h"
+#include "server/server.h"
+
+static void kick_gc(void *u)
+{
+    vodupd_gc_kick(u);
+}
+
+static void kick_events(void *u)
+{
+    vodupd *s = u;
+    if (s->events)
+        events_kick(s->events);
+}
+
+void core_of_server(core *c, vodupd *s)
+{
+    c->meta = s->meta;
+    c->blobs = s->blobs;
+    c->gc_kick = kick_gc;
+    c->events_kick = kick_events;
+    c->kick_user = s;
+    c->max_uploads_per_account = s->max_uploads_per_account;
+    c->max_uploads_per_credential_key = VODUPD_MAX_UPLOADS_PER_CREDENTIAL_KEY;
+}

@@ -1,0 +1,364 @@
+/* router.c - from a raw request to an S3 operation: detection, addressing, SigV4
+ * authentication, authorization, dispatch (docs/s3.md).
+ *
+ * Detection looks for S3's own signs only (an AWS4-HMAC-SHA256 Authorization, an
+ * X-Amz-Algorithm query, an x-amz-* header), so it sits before OSS, which takes the
+ * rest. Addressing is OSS's (common/target.h): our own host means path style, any other
+ * Host names the bucket in its first label. The signature is checked by common/sigv4.c
+ * (V4 canonicalisation shared with OSS V4); the caller's key, temporary credentials and
+ * upload-credential scope by the same auth/ and core functions as OSS.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/codec.h"
+#include "common/digest.h"
+#include "common/sigv4.h"
+#include "common/target.h"
+#include "server/auth/ratelimit.h"
+#include "server/dialect.h"
+#include "server/s3/s3.h"
+
+/* The per-request state of the dialect, installed by authenticate and extended by the
+ * operations that stream a body (object.c): r->op_state of every S3 request. */
+#include "server/s3/state.h"
+
+const s3_payload *s3_request_payload(const http_request *r)
+{
+    static const s3_payload none;
+    const s3_state *s = r->op_state;
+    return s ? &s->payload : &none;
+}
+
+/* Sub-resources vodupd does not offer yet: NotImplemented rather than silently a plain
+ * bucket or object request. */
+static const char *const UNSUPPORTED[] = {
+    "acl", "cors", "logging", "website", "lifecycle", "delete", "tagging", "restore", "versioning",
+    "versions", "versionId", "policy", "policyStatus", "encryption", "replication", "inventory",
+    "notification", "requestPayment", "accelerate", "analytics", "metrics", "ownershipControls",
+    "publicAccessBlock", "object-lock", "retention", "legal-hold", "torrent", "select", "attributes",
+    "intelligent-tiering", "location", NULL,
+};
+
+static const http_op *not_implemented(http_request *r, const char *what)
+{
+    s3_error(r, S3_ERR_NotImplemented, "%s is not implemented by vodupd.", what);
+    return NULL;
+}
+
+static const http_op *pick(http_request *r)
+{
+    const char *m = r->method;
+    int has_bucket = r->bucket && r->bucket[0];
+    for (int i = 0; UNSUPPORTED[i]; i++)
+        if (http_has_query(r, UNSUPPORTED[i])) {
+            s3_error(r, S3_ERR_NotImplemented, "The '%s' sub-resource is not implemented by vodupd.", UNSUPPORTED[i]);
+            return NULL;
+        }
+    if (!has_bucket) {
+        if (strcmp(m, "GET") == 0)
+            return &s3_op_list_buckets;
+        s3_error(r, S3_ERR_MethodNotAllowed, "The specified method is not allowed against this resource.");
+        return NULL;
+    }
+    if (r->key_len == 0) {
+        if (strcmp(m, "GET") == 0) {
+            if (http_has_query(r, "uploads"))
+                return not_implemented(r, "ListMultipartUploads");
+            return &s3_op_list_objects;
+        }
+        if (strcmp(m, "HEAD") == 0)
+            return &s3_op_head_bucket;
+        if (strcmp(m, "PUT") == 0)
+            return &s3_op_create_bucket;
+        if (strcmp(m, "DELETE") == 0)
+            return &s3_op_delete_bucket;
+        if (strcmp(m, "POST") == 0)
+            return not_implemented(r, "This POST operation");
+        s3_error(r, S3_ERR_MethodNotAllowed, "The specified method is not allowed against this resource.");
+        return NULL;
+    }
+    int up = http_has_query(r, "uploadId");
+    if (strcmp(m, "PUT") == 0) {
+        if (http_header(r, "x-amz-copy-source"))
+            return not_implemented(r, up ? "UploadPartCopy" : "CopyObject");
+        if (up || http_has_query(r, "partNumber"))
+            return &s3_op_upload_part;
+        return &s3_op_put_object;
+    }
+    if (strcmp(m, "GET") == 0)
+        return up ? &s3_op_list_parts : &s3_op_get_object;
+    if (strcmp(m, "HEAD") == 0)
+        return &s3_op_head_object;
+    if (strcmp(m, "DELETE") == 0)
+        return up ? &s3_op_abort_multipart : &s3_op_delete_object;
+    if (strcmp(m, "POST") == 0) {
+        if (http_has_query(r, "uploads"))
+            return &s3_op_create_multipart;
+        if (up)
+            return &s3_op_complete_multipart;
+        return not_implemented(r, "This POST operation");
+    }
+    s3_error(r, S3_ERR_MethodNotAllowed, "The specified method is not allowed against this resource.");
+    return NULL;
+}
+
+/* The RAM action an S3 operation needs: the OSS name of the same operation, so that one
+ * policy governs one namespace whichever dialect reaches it. */
+static const char *policy_action(const http_op *op)
+{
+    if (op == &s3_op_create_bucket)
+        return "PutBucket";
+    if (op == &s3_op_head_bucket)
+        return "GetBucketInfo";
+    if (op == &s3_op_list_objects)
+        return "ListObjects";
+    if (op == &s3_op_create_multipart)
+        return "InitiateMultipartUpload";
+    return op->name; /* the same name in both dialects */
+}
+
+/* Upload credentials may run only the writing operations on their one object (core
+ * scope check, as in OSS); RAM users and roles need a policy allowing the action. */
+static int authorize(http_request *r)
+{
+    vodup_cred *c = &r->cred;
+    const char *action = policy_action(r->op);
+    if (c->has_scope) {
+        core co;
+        s3_core(r, &co);
+        core_write w = r->op == &s3_op_put_object           ? CORE_WRITE_PUT
+                       : r->op == &s3_op_complete_multipart ? CORE_WRITE_COMPLETE
+                                                            : CORE_WRITE_OTHER;
+        core_scope_result res;
+        vodupd_detail d = {0};
+        vodupd_status st = core_scope_check(&co, c, action, w, r->bucket, r->key, r->key_len,
+                                            http_query(r, "uploadId"), &res, &d);
+        if (st != VODUPD_OK) {
+            s3_status_error(r, st, &d);
+            return -1;
+        }
+        r->replay_only = res.replay_only;
+        return 0;
+    }
+    if (!c->policy_sets && !c->temporary)
+        return 0;
+    vbuf res = VBUF_INIT, act = VBUF_INIT;
+    vbuf_printf(&act, "oss:%s", action);
+    vbuf_printf(&res, "acs:oss:*:%s:%s", c->account_id, r->bucket && *r->bucket ? r->bucket : "*");
+    if (r->key_len) {
+        vbuf_putc(&res, '/');
+        vbuf_append(&res, r->key, r->key_len);
+    }
+    int ok = !res.oom && !act.oom && auth_authorize(c, vbuf_cstr(&act), vbuf_cstr(&res));
+    vbuf_free(&res);
+    vbuf_free(&act);
+    if (!ok) {
+        s3_error(r, S3_ERR_AccessDenied, "Access Denied: your policies do not allow %s.", action);
+        return -1;
+    }
+    return 0;
+}
+
+static void state_free(void *p)
+{
+    s3_state *s = p;
+    if (!s)
+        return;
+    core_ingest_free(s->in);
+    vodup_sha256_free(s->sha);
+    free(s->content_type);
+    free(s->user_meta);
+    free(s);
+}
+
+/* Checks the signature and resolves the caller; fills r->cred and the payload rules. */
+static int verify(http_request *r)
+{
+    vodup_s3_request q = {
+        .method = r->method, .path = r->target.path, .path_len = r->target.path_len,
+        .query = r->target.query, .nquery = r->target.nquery,
+        .headers = r->headers, .nheaders = r->nheaders,
+    };
+    vodup_s3_auth a;
+    int rc = vodup_s3_auth_parse(&a, &q);
+    if (rc == 0 && a.kind == VODUP_S3_AUTH_NONE) {
+        s3_error(r, S3_ERR_AccessDenied, "Access Denied: anonymous access is not allowed.");
+        return -1;
+    }
+    time_t now = time(NULL);
+    if (rc == 0)
+        rc = vodup_s3_auth_check_time(&a, now);
+    if (rc != 0) {
+        const char *code, *msg;
+        int status;
+        vodup_s3_auth_error(rc, a.kind, &code, &status, &msg);
+        s3_error_code(r, (unsigned)status, code, msg);
+        return -1;
+    }
+    if (strcmp(a.service, "s3") != 0) {
+        s3_error(r, S3_ERR_AuthorizationHeaderMalformed, "The credential scope names service '%s'; expecting 's3'.",
+                 a.service);
+        return -1;
+    }
+    const char *unsigned_h = vodup_s3_unsigned_amz_header(&q, &a);
+    if (unsigned_h) {
+        s3_error(r, S3_ERR_AccessDenied, "There were headers present in the request which were not signed: %s",
+                 unsigned_h);
+        return -1;
+    }
+    switch (auth_resolve(r->srv, a.access_key_id, a.security_token, now, &r->cred)) {
+    case AUTH_OK:
+        break;
+    case AUTH_ENOKEY:
+    case AUTH_EINACTIVE:
+        s3_error(r, S3_ERR_InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.");
+        return -1;
+    case AUTH_ENOTOKEN:
+        s3_error(r, S3_ERR_InvalidAccessKeyId, "A temporary access key id needs its session token.");
+        return -1;
+    case AUTH_ETOKEN:
+    case AUTH_ETOKEN_MISMATCH:
+        s3_error(r, S3_ERR_InvalidToken, "The provided token is malformed or otherwise invalid.");
+        return -1;
+    case AUTH_ETOKEN_EXPIRED:
+        s3_error(r, S3_ERR_ExpiredToken, "The provided token has expired.");
+        return -1;
+    default:
+        s3_error(r, S3_ERR_InternalError, "Credentials could not be checked.");
+        return -1;
+    }
+    if (r->cred.temporary && r->cred.expires < a.date) {
+        auth_cred_clear(&r->cred);
+        s3_error(r, S3_ERR_ExpiredToken, "The provided token has expired.");
+        return -1;
+    }
+    vbuf sts = VBUF_INIT;
+    int ok = vodup_s3_verify(&q, &a, r->cred.secret, &sts, NULL);
+    vbuf_free(&sts);
+    if (ok != 1) {
+        auth_cred_clear(&r->cred);
+        if (ok < 0)
+            s3_error(r, S3_ERR_InternalError, "Out of memory.");
+        else
+            s3_error(r, S3_ERR_SignatureDoesNotMatch, "The request signature we calculated does not match the "
+                                                      "signature you provided. Check your key and signing method.");
+        return -1;
+    }
+    if (!auth_ratelimit_take(r->srv->ratelimit, a.access_key_id, NULL)) {
+        auth_cred_clear(&r->cred);
+        s3_error(r, S3_ERR_SlowDown, "Please reduce your request rate.");
+        return -1;
+    }
+    s3_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        s3_error(r, S3_ERR_InternalError, "Out of memory.");
+        return -1;
+    }
+    r->op_state = s;
+    r->op_free = state_free;
+    switch (a.payload) {
+    case VODUP_S3_PAYLOAD_SHA256:
+        /* the parser checked the form: 64 hex digits */
+        for (int i = 0; i < 32; i++)
+            s->payload.sha256[i] = (unsigned char)(vodup_hex_digit(a.payload_hash[2 * i]) << 4 |
+                                                   vodup_hex_digit(a.payload_hash[2 * i + 1]));
+        s->payload.check_sha256 = 1;
+        break;
+    case VODUP_S3_PAYLOAD_UNSIGNED:
+        break;
+    default:
+        s3_error(r, S3_ERR_NotImplemented, "aws-chunked request bodies (%s) are not implemented by vodupd yet.",
+                 a.payload_hash);
+        return -1;
+    }
+    r->authenticated = 1;
+    return 0;
+}
+
+/* Below the disk reserve nothing that makes the store grow starts (store/blob.h). */
+static int refused_for_space(http_request *r)
+{
+    vodup_blobstore *bs = r->srv->blobs;
+    if (!bs->ops->space_check || (r->op != &s3_op_put_object && r->op != &s3_op_upload_part &&
+                                     r->op != &s3_op_create_multipart && r->op != &s3_op_create_bucket))
+        return 0;
+    uint64_t need = 0;
+    if (http_content_length(r, &need) != 1)
+        need = 0;
+    if (bs->ops->space_check(bs, need) == VODUP_BLOB_OK)
+        return 0;
+    s3_error(r, S3_ERR_InsufficientStorage, VODUP_STORAGE_FULL_MSG);
+    return 1;
+}
+
+/* ---- the dialect ------------------------------------------------------------------ */
+
+static int detect(const http_request *r)
+{
+    const char *a = http_header(r, "Authorization");
+    if (a && strncmp(a, "AWS4-HMAC-SHA256", 16) == 0)
+        return 1;
+    if (r->target.path && http_has_query(r, "X-Amz-Algorithm"))
+        return 1;
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (strncasecmp(r->headers[i].name, "x-amz-", 6) == 0)
+            return 1;
+    return 0;
+}
+
+/* S3 request ids: 16 upper-case hex digits. */
+static void format_id(char out[VODUP_REQUEST_ID_MAX], const unsigned char id[16])
+{
+    vodup_hex_upper(out, id, 8);
+}
+
+static int route(http_request *r)
+{
+    if (!r->target.path) {
+        s3_error(r, S3_ERR_InvalidRequest, "The request target is malformed.");
+        return -1;
+    }
+    const char *host = r->host && *r->host ? r->host : "localhost";
+    int rc = vodup_oss_address(host, r->target.path, r->target.path_len, vodupd_is_own_host, r->srv, &r->bucket,
+                               &r->key, &r->key_len);
+    if (rc != 0) {
+        s3_error(r, rc == -1 ? S3_ERR_InvalidRequest : S3_ERR_InternalError,
+                 rc == -1 ? "The Host header is malformed." : "Out of memory.");
+        return -1;
+    }
+    if (r->target.path_has_nul) {
+        s3_error(r, S3_ERR_InvalidArgument, "The object key must not contain NUL bytes.");
+        return -1;
+    }
+    const http_op *op = pick(r);
+    if (!op)
+        return -1;
+    r->op = op;
+    return 0;
+}
+
+static int authenticate(http_request *r)
+{
+    if (verify(r) != 0 || authorize(r) != 0 || refused_for_space(r))
+        return -1;
+    return 0;
+}
+
+static void common_headers(const http_request *r, http_response *resp)
+{
+    http_response_header(resp, "x-amz-request-id", r->request_id);
+}
+
+const vodup_dialect vodup_dialect_s3 = {
+    .name = "s3",
+    .detect = detect,
+    .format_id = format_id,
+    .route = route,
+    .authenticate = authenticate,
+    .render_error = s3_status_error,
+    .common_headers = common_headers,
+};
