@@ -614,3 +614,30 @@ void vodup_meta_event_clear(vodup_meta_event *e)
     free(e->last_error);
     memset(e, 0, sizeof *e);
 }
+
+/* ---- meta_admin.h (ops version 3) ---- */
+
+int vodup_meta_key_create_max(vodup_meta *m, const char *key_id, const char *account_id, const char *principal,
+                              const void *secret_sealed, size_t sealed_len, time_t now, int max)
+{
+    STORE_CALL();
+    return m->ops->key_create_max(m, key_id, account_id, principal, secret_sealed, sealed_len, now, max);
+}
+
+int vodup_meta_key_set_active(vodup_meta *m, const char *account_id, const char *key_id, int active)
+{
+    STORE_CALL();
+    return m->ops->key_set_active(m, account_id, key_id, active);
+}
+
+int vodup_meta_key_delete(vodup_meta *m, const char *account_id, const char *key_id)
+{
+    STORE_CALL();
+    return m->ops->key_delete(m, account_id, key_id);
+}
+
+int vodup_meta_media_expire_uploading(vodup_meta *m, time_t before, time_t now, int max)
+{
+    STORE_CALL();
+    return m->ops->media_expire_uploading(m, before, now, max);
+}

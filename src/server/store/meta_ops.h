@@ -17,11 +17,12 @@
 #define VODUP_STORE_META_OPS_H
 
 #include "server/store/meta.h"
+#include "server/store/meta_admin.h"
 #include "server/store/meta_vod.h"
 
 /* Bumped whenever a member is added, removed or changes its signature or contract, so a
  * back end built against another table is refused at open instead of misbehaving. */
-#define VODUP_META_OPS_VERSION 2
+#define VODUP_META_OPS_VERSION 3
 
 typedef struct vodup_meta_ops {
     unsigned version;           /* VODUP_META_OPS_VERSION */
@@ -124,6 +125,12 @@ typedef struct vodup_meta_ops {
     int (*revocations_get)(vodup_meta_revocations *r, const char *account_id,
                            const char *principal, long long *gen);
     void (*revocations_close)(vodup_meta_revocations *r);
+    /* version 3: what operator commands need (meta_admin.h) */
+    int (*key_create_max)(vodup_meta *m, const char *key_id, const char *account_id, const char *principal,
+                          const void *secret_sealed, size_t sealed_len, time_t now, int max);
+    int (*key_set_active)(vodup_meta *m, const char *account_id, const char *key_id, int active);
+    int (*key_delete)(vodup_meta *m, const char *account_id, const char *key_id);
+    int (*media_expire_uploading)(vodup_meta *m, time_t before, time_t now, int max);
 } vodup_meta_ops;
 
 /* The part of every back end's handle that is not the back end's: it comes first in the

@@ -2127,4 +2127,8 @@ const vodup_meta_ops meta__sqlite_ops = {
     .event_next = msq_event_next,
     .revocations_get = msq_revocations_get,
     .revocations_close = msq_revocations_close,
+    .key_create_max = msq_key_create_max,
+    .key_set_active = msq_key_set_active,
+    .key_delete = msq_key_delete,
+    .media_expire_uploading = msq_media_expire_uploading,
 };

@@ -1,6 +1,8 @@
-/* meta_sqlite_admin.c - meta_admin.h on SQLite: AccessKeys one by one, and the database
- * half of `vodupd backup`. */
+/* meta_sqlite_admin.c - meta_admin.h on SQLite: AccessKeys one by one and expiring media
+ * (members of the ops table since its version 3, wrapped by meta.c), and the database half
+ * of `vodupd backup` (SQLite's online backup API: SQLite only, called directly). */
 #include "server/store/meta_admin.h"
+#include "server/store/meta_ops.h"
 #include "server/store/meta_sqlite_int.h"
 
 #include <errno.h>
@@ -13,7 +15,7 @@ static const char KEY_INSERT_SQL[] = "INSERT INTO access_keys(id, account_id, pr
 static const char KEY_ACTIVE_SQL[] = "UPDATE access_keys SET active = ?3 WHERE account_id = ?1 AND id = ?2";
 static const char KEY_DELETE_SQL[] = "DELETE FROM access_keys WHERE account_id = ?1 AND id = ?2";
 
-int vodup_meta_key_create_max(vodup_meta *m, const char *key_id, const char *account_id, const char *principal,
+int msq_key_create_max(vodup_meta *m, const char *key_id, const char *account_id, const char *principal,
                               const void *secret_sealed, size_t sealed_len, time_t now, int max)
 {
     conn *c = meta__acquire(m);
@@ -76,12 +78,12 @@ static int key_change(vodup_meta *m, const char *sql, const char *account_id, co
     return rc;
 }
 
-int vodup_meta_key_set_active(vodup_meta *m, const char *account_id, const char *key_id, int active)
+int msq_key_set_active(vodup_meta *m, const char *account_id, const char *key_id, int active)
 {
     return key_change(m, KEY_ACTIVE_SQL, account_id, key_id, active ? 1 : 0);
 }
 
-int vodup_meta_key_delete(vodup_meta *m, const char *account_id, const char *key_id)
+int msq_key_delete(vodup_meta *m, const char *account_id, const char *key_id)
 {
     return key_change(m, KEY_DELETE_SQL, account_id, key_id, -1);
 }
@@ -90,7 +92,7 @@ static const char MEDIA_EXPIRE_SQL[] =
     "UPDATE media SET status = 'UploadFail', modified = ?2 WHERE id IN"
     " (SELECT id FROM media WHERE status = 'Uploading' AND modified < ?1 LIMIT ?3)";
 
-int vodup_meta_media_expire_uploading(vodup_meta *m, time_t before, time_t now, int max)
+int msq_media_expire_uploading(vodup_meta *m, time_t before, time_t now, int max)
 {
     conn *c = meta__acquire(m);
     int rc = meta__tx_begin(c, 1), n = 0;

@@ -333,4 +333,11 @@ static inline int64_t clamp_limit(size_t limit)
 /* The back end's table (meta_sqlite.c), for the handles meta_sqlite_auth.c opens too. */
 extern const vodup_meta_ops meta__sqlite_ops;
 
+/* meta_sqlite_admin.c: the ops table's version-3 members (meta_admin.h). */
+int msq_key_create_max(vodup_meta *m, const char *key_id, const char *account_id, const char *principal,
+                       const void *secret_sealed, size_t sealed_len, time_t now, int max);
+int msq_key_set_active(vodup_meta *m, const char *account_id, const char *key_id, int active);
+int msq_key_delete(vodup_meta *m, const char *account_id, const char *key_id);
+int msq_media_expire_uploading(vodup_meta *m, time_t before, time_t now, int max);
+
 #endif
