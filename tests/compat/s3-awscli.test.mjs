@@ -16,6 +16,7 @@ import zlib from 'node:zlib';
 import {
   startVodupd, cleanupTmpDirs, withLogs, makeTmpDir, SLOW, randomHex, randomFile, md5File, xmlTag,
 } from './lib/vodupd.mjs';
+import { vodClient } from './lib/vod.mjs';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -306,6 +307,26 @@ describe('awscli against the S3 dialect', { skip: !haveAws && 'aws (awscli) is n
       assert.equal(xmlTag(r.body.toString(), 'Code'), 'BadDigest');
       assert.deepEqual((await get()).body, data2);
     }));
+
+  it('UploadAuth through AWS_SESSION_TOKEN writes its one object and nothing else', T, withLogs(async () => {
+    const vod = vodClient(srv);
+    const cr = await vod.request('CreateUploadVideo', { Title: 's3 upload', FileName: 'clip.mp4' }, { method: 'POST' });
+    const addr = JSON.parse(Buffer.from(cr.UploadAddress, 'base64').toString());
+    const auth = JSON.parse(Buffer.from(cr.UploadAuth, 'base64').toString());
+    const as = { AWS_ACCESS_KEY_ID: auth.AccessKeyId, AWS_SECRET_ACCESS_KEY: auth.AccessKeySecret, AWS_SESSION_TOKEN: auth.SecurityToken };
+    const file = await randomFile(work, 300000);
+    const other = addr.FileName.replace(/\.mp4$/, '.other.mp4');
+    await awsFails(['s3', 'cp', file, `s3://${addr.Bucket}/${other}`], as, 'AccessDenied');
+    await awsFails(['s3', 'ls', `s3://${addr.Bucket}/`], as, 'AccessDenied');
+    await awsFails(['s3api', 'get-object', '--bucket', addr.Bucket, '--key', addr.FileName, path.join(work, 'x')], as, 'AccessDenied');
+    await awsFails(['s3', 'ls'], { ...as, AWS_SESSION_TOKEN: auth.SecurityToken.slice(0, -4) + 'AAAA' }, 'InvalidToken');
+    await aws(['s3', 'cp', file, `s3://${addr.Bucket}/${addr.FileName}`], as);
+    const back = path.join(work, 'clip.back');
+    await aws(['s3', 'cp', `s3://${addr.Bucket}/${addr.FileName}`, back]); // the root key reads it
+    assert.equal(await md5File(back), await md5File(file));
+    const info = await vod.request('GetVideoInfo', { VideoId: cr.VideoId }, { method: 'POST' });
+    assert.equal(info.Video.Status, 'UploadSucc');
+  }));
 
   it('one namespace: ali-oss reads what S3 wrote, S3 reads what ali-oss wrote', T, withLogs(async () => {
     const oss = srv.client({ bucket });
