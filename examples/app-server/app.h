@@ -24,6 +24,7 @@ typedef enum MHD_Result app_mhd_result;
 /* Videos whose credentials this server handed out, remembered so that a user can refresh
  * only their own (in memory: a real service keeps this in its database). */
 #define APP_MAX_OWNED 4096
+#define APP_MAX_CORS_ORIGINS 64
 
 typedef struct app_user {
     unsigned char token_hash[32]; /* SHA-256 of the bearer token: compared in constant time */
@@ -40,6 +41,8 @@ typedef struct app_config {
     char *static_dir;     /* NULL: no static files; else its realpath */
     app_user *users;
     size_t nusers;
+    char **cors_origins;  /* web origins whose pages may call /api/ (CORS); NULL: none */
+    size_t ncors;
 } app_config;
 
 typedef struct app_owned {
@@ -69,6 +72,8 @@ void app_config_free(app_config *cfg);
 /* The user whose token this is, or NULL. Looks at every token whatever the result, so
  * the time taken does not tell how close a guess was. */
 const char *app_authenticate(const app_config *cfg, const char *token);
+/* origin (the request's Origin header) when it is one of cors_origins, else NULL. */
+const char *app_cors_origin(const app_config *cfg, const char *origin);
 
 /* handlers.c: the /api/ endpoints. user is authenticated; body is the request's JSON;
  * conn gives GET endpoints their query arguments. */

@@ -4,7 +4,8 @@
  *    "access_key_id": "...", "access_key_secret": "...",
  *    "tokens": {"<bearer token>": "<user name>", ...},
  *    "role_arn": "acs:ram::...:role/uploader",      (optional: enables /api/sts)
- *    "static_dir": "public"}                         (optional; relative to the file)
+ *    "static_dir": "public",                         (optional; relative to the file)
+ *    "cors_origins": ["https://app.example.com"]}    (optional: pages that may call /api/)
  */
 #include <errno.h>
 #include <limits.h>
@@ -108,6 +109,31 @@ int app_config_load(app_config *cfg, const char *path)
         if (!cfg->static_dir)
             goto out;
     }
+    json_t *origins = json_object_get(root, "cors_origins");
+    if (origins) {
+        size_t i, n = json_array_size(origins);
+        json_t *o;
+        if (!json_is_array(origins) || n > APP_MAX_CORS_ORIGINS) {
+            fprintf(stderr, "app-server: %s: \"cors_origins\" must be an array of at most %d origins\n", path,
+                    APP_MAX_CORS_ORIGINS);
+            goto out;
+        }
+        if (n && !(cfg->cors_origins = calloc(n, sizeof *cfg->cors_origins)))
+            goto out;
+        json_array_foreach(origins, i, o) {
+            /* An origin is scheme://host[:port], nothing after: what browsers send. */
+            const char *v = json_string_value(o);
+            const char *host = v ? strstr(v, "://") : NULL;
+            if (!host || (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) || !host[3] ||
+                strchr(host + 3, '/')) {
+                fprintf(stderr, "app-server: %s: cors_origins[%zu] must be an origin like \"https://app.example.com\"\n",
+                        path, i);
+                goto out;
+            }
+            if (!(cfg->cors_origins[cfg->ncors++] = strdup(v)))
+                goto out;
+        }
+    }
     json_t *tokens = json_object_get(root, "tokens");
     if (!json_is_object(tokens) || json_object_size(tokens) == 0 || json_object_size(tokens) > APP_MAX_TOKENS) {
         fprintf(stderr, "app-server: %s: \"tokens\" must be an object of 1..%d {\"token\": \"user name\"}\n", path,
@@ -152,6 +178,9 @@ void app_config_free(app_config *cfg)
     for (size_t i = 0; i < cfg->nusers; i++)
         free(cfg->users[i].name);
     free(cfg->users);
+    for (size_t i = 0; i < cfg->ncors; i++)
+        free(cfg->cors_origins[i]);
+    free(cfg->cors_origins);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -169,4 +198,14 @@ const char *app_authenticate(const app_config *cfg, const char *token)
             found = cfg->users[i].name;
     }
     return found;
+}
+
+const char *app_cors_origin(const app_config *cfg, const char *origin)
+{
+    if (!origin)
+        return NULL;
+    for (size_t i = 0; i < cfg->ncors; i++)
+        if (strcmp(cfg->cors_origins[i], origin) == 0) /* exact: origins are case-normalised by browsers */
+            return cfg->cors_origins[i];
+    return NULL;
 }

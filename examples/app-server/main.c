@@ -2,6 +2,8 @@
  *
  *   vodup-app-server CONFIG.json
  *
+ * GET /healthz answers 200 without a token; pages of the origins in cors_origins may
+ * call /api/ from the browser (CORS preflights answered without a token).
  * Authenticates its users by bearer token, holds the account AccessKey, and offers
  * POST /api/upload-auth, /api/refresh-auth, /api/image-upload-auth and /api/sts, and
  * GET /api/media?id= (the user's own media only); serves static_dir under /. See README.md. Stops on SIGTERM or SIGINT. */
@@ -23,7 +25,8 @@ static const char USAGE[] =
     "one file at a time, signing its VOD API calls with the account AccessKey it holds.\n"
     "CONFIG.json: {\"listen\":\"127.0.0.1:8080\",\"vod_endpoint\":\"http://127.0.0.1:9000\",\n"
     "  \"access_key_id\":\"...\",\"access_key_secret\":\"...\",\"tokens\":{\"TOKEN\":\"user\"},\n"
-    "  \"role_arn\":\"...\" (optional), \"static_dir\":\"...\" (optional)}\n"
+    "  \"role_arn\":\"...\" (optional), \"static_dir\":\"...\" (optional),\n"
+    "  \"cors_origins\":[\"https://app.example.com\"] (optional)}\n"
     "See examples/app-server/README.md.\n";
 
 /* Per request: the body as it arrives, and when it started (for the log). */
@@ -32,6 +35,7 @@ typedef struct request {
     size_t len;
     int too_big;
     const char *user;
+    const char *cors;   /* the request's Origin when configured (cors_origins): answers say so */
     struct timespec t0;
 } request;
 
@@ -58,12 +62,23 @@ static app_mhd_result send_reply(struct MHD_Connection *conn, const char *method
         if (rep->status == 401)
             MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"vodup-app-server\"");
     }
+    /* Answers depend on Origin whenever CORS is configured, so caches must key on it. */
+    if (rq && rq->cors)
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", rq->cors);
+    MHD_add_response_header(resp, "Vary", "Origin");
     app_mhd_result r = MHD_queue_response(conn, rep->status, resp);
     MHD_destroy_response(resp);
     json_decref(rep->body);
-    /* One line per request; the path has no query (MHD strips it) and no secret. */
-    fprintf(stderr, "%s %s %u user=%s %.1fms\n", method, url, rep->status, rq && rq->user ? rq->user : "-",
-            rq ? ms_since(&rq->t0) : 0.0);
+    /* One line per request, with its time (UTC, ms); the path has no query (MHD strips
+     * it) and no secret. */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    char when[32];
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    fprintf(stderr, "%s.%03ldZ %s %s %u user=%s %.1fms\n", when, now.tv_nsec / 1000000, method, url, rep->status,
+            rq && rq->user ? rq->user : "-", rq ? ms_since(&rq->t0) : 0.0);
     return r;
 }
 
@@ -96,6 +111,34 @@ static app_mhd_result handle(void *cls, struct MHD_Connection *conn, const char 
             return MHD_NO;
         clock_gettime(CLOCK_MONOTONIC, &rq->t0);
         *con_cls = rq;
+        if (strcmp(url, "/healthz") == 0) {
+            /* Liveness for a load balancer or systemd: no token, no VOD call. */
+            if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+                app_error(&rep, 405, "MethodNotAllowed", "GET /healthz.");
+            else
+                rep.status = 200, rep.body = json_pack("{s:s}", "status", "ok");
+            return send_reply(conn, method, url, rq, &rep);
+        }
+        rq->cors = is_api ? app_cors_origin(&a->cfg, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin"))
+                          : NULL;
+        if (is_api && strcmp(method, "OPTIONS") == 0) {
+            /* A CORS preflight carries no credentials (browsers never send Authorization
+             * with it): allowed origins get the permission, others a 403 without it. */
+            if (!rq->cors) {
+                app_error(&rep, 403, "CorsOriginNotAllowed",
+                          "This origin may not call the API (cors_origins in the configuration).");
+                return send_reply(conn, method, url, rq, &rep);
+            }
+            struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+            if (!resp)
+                return MHD_NO;
+            MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+            MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+            MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+            rep.status = 204;
+            rep.raw = resp;
+            return send_reply(conn, method, url, rq, &rep);
+        }
         if (is_api) {
             rq->user = app_authenticate(&a->cfg, bearer(conn));
             if (!rq->user) {

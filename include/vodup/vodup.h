@@ -184,12 +184,13 @@ typedef enum vodup_change_policy {
 } vodup_change_policy;
 #define VODUP_MAX_CHANGE_RESTARTS 5
 
-#define VODUP_OPTIONS_VERSION 3
+#define VODUP_OPTIONS_VERSION 4
 typedef struct vodup_options {
     unsigned int version;
     const char *record_dir;         /* where resume records live; NULL: no resume across processes */
     int parallel;                   /* parts in flight per file (default 4, max 32) */
-    int files_at_once;              /* files uploading at the same time (default 2) */
+    int files_at_once;              /* files uploading at the same time (default 2; 1..64); small
+                                     * files may run more at once: small_files_at_once */
     uint64_t part_size;             /* 0: automatic (1/32 of the file within 1..8 MiB, raised to keep within 10000 parts) */
     uint64_t put_threshold;         /* files smaller than this use one PutObject (default 1 MiB) */
     int max_retries;                /* per request (default 5); backoff 0.5 s doubling, with jitter, max 30 s */
@@ -209,15 +210,23 @@ typedef struct vodup_options {
     /* version 3 */
     const char *ca_file;            /* PEM file of the certificate authorities to trust for https
                                      * endpoints (a private CA's, say); NULL: the system's store */
+    /* version 4 */
+    int small_files_at_once;        /* files below put_threshold (one PutObject each) uploading at
+                                     * the same time (default 8; 1..64). Each costs the service two
+                                     * commits and the client one connection, not parts in flight,
+                                     * so many images go faster side by side. Larger files still
+                                     * keep within files_at_once; all together within the greater
+                                     * of the two. */
 } vodup_options;
 #define VODUP_OPTIONS_INIT                                                                                  \
     {VODUP_OPTIONS_VERSION, NULL, 4, 2, 0, 1024 * 1024, 5, 10000, 30, 0, 0, 200, 1, 300, NULL, NULL,      \
-     VODUP_CHANGE_FAIL, 1, NULL}
+     VODUP_CHANGE_FAIL, 1, NULL, 8}
 
 /* Creates a client. opts and listener may be NULL (defaults, no callbacks); both are
  * copied. *out is freed with vodup_client_free. Errors: VODUP_EINVAL (bad options),
  * VODUP_ENOMEM, VODUP_EIO (record_dir cannot be created). Starts the client's threads
- * (the worker, which runs the transfers; the callback thread; the VOD-call thread). */
+ * (the worker, which runs the transfers; the callback thread; the VOD-call threads, one per
+ * file that may run at once, up to 16; the thread that flushes resume records). */
 VODUP_EXTERN int vodup_client_new(vodup_client **out, const vodup_options *opts, const vodup_listener *listener);
 /* Stops every transfer (records are kept, so a later client resumes), joins the client's
  * threads and frees the client: callbacks already queued are delivered first, a callback

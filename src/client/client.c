@@ -114,13 +114,15 @@ int vodup_client_new(vodup_client **out, const vodup_options *opts, const vodup_
         /* Only the fields of the caller's version: a program built against an older
          * header passes a shorter struct (the rest keeps its default), and a newer
          * caller's extra fields are beyond this struct and ignored. */
-        size_t n = opts->version >= 3   ? sizeof o
+        size_t n = opts->version >= 4   ? sizeof o
+                   : opts->version == 3 ? offsetof(vodup_options, small_files_at_once)
                    : opts->version == 2 ? offsetof(vodup_options, ca_file)
                                         : offsetof(vodup_options, on_change);
         memcpy(&o, opts, n);
         o.version = VODUP_OPTIONS_VERSION;
     }
     if ((o.on_change != VODUP_CHANGE_FAIL && o.on_change != VODUP_CHANGE_RESTART) || o.parallel < 1 || o.parallel > 32 || o.files_at_once < 1 || o.files_at_once > 64 || o.max_retries < 0 ||
+        o.small_files_at_once < 1 || o.small_files_at_once > 64 ||
         o.progress_interval_ms < 0 || o.refresh_before_s < 0 ||
         (o.part_size && (o.part_size < 100 * 1024 || o.part_size > 5ull * 1024 * 1024 * 1024)))
         return VODUP_EINVAL;
@@ -173,18 +175,23 @@ int vodup_client_new(vodup_client **out, const vodup_options *opts, const vodup_
         client_destroy(c);
         return VODUP_ENOMEM;
     }
-    /* Keep enough idle connections for every part slot, so parts reuse them. */
-    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)(o.parallel * o.files_at_once + 4));
-    if (vcl_jobq_start(&c->cbq, c) != 0) {
+    /* Keep enough idle connections for every part slot and small file, so that the next
+     * parts and files reuse them. */
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS,
+                      (long)(o.parallel * o.files_at_once + o.small_files_at_once + 4));
+    if (vcl_jobq_start(&c->cbq, c, 1) != 0) {
         client_destroy(c);
         return VODUP_ENOMEM;
     }
-    if (vcl_jobq_start(&c->rpcq, c) != 0) {
+    /* A Create call per file starting: files that start together (small images, eight at
+     * a time) do not wait in line for one another's answers. */
+    int slots = o.files_at_once > o.small_files_at_once ? o.files_at_once : o.small_files_at_once;
+    if (vcl_jobq_start(&c->rpcq, c, slots) != 0) {
         vcl_jobq_stop(&c->cbq);
         client_destroy(c);
         return VODUP_ENOMEM;
     }
-    if (vcl_jobq_start(&c->syncq, c) != 0) {
+    if (vcl_jobq_start(&c->syncq, c, 1) != 0) {
         vcl_jobq_stop(&c->rpcq);
         vcl_jobq_stop(&c->cbq);
         client_destroy(c);

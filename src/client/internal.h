@@ -166,8 +166,11 @@ typedef struct vcl_job {
     void (*drop)(struct vcl_job *j);    /* frees the job (after run, or instead of it) */
 } vcl_job;
 
+#define VCL_JOBQ_MAX_THREADS 16
+
 typedef struct vcl_jobq {
-    pthread_t th;
+    pthread_t th[VCL_JOBQ_MAX_THREADS];
+    int nth;                /* threads running (set before any job is pushed) */
     int started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -177,7 +180,8 @@ typedef struct vcl_jobq {
     struct vodup_client *c;
 } vcl_jobq;
 
-int vcl_jobq_start(vcl_jobq *q, struct vodup_client *c);
+/* Starts threads (1..VCL_JOBQ_MAX_THREADS) taking q's jobs: one keeps them in order. */
+int vcl_jobq_start(vcl_jobq *q, struct vodup_client *c, int threads);
 void vcl_jobq_push(vcl_jobq *q, vcl_job *j);
 /* Runs what is queued (dropping blocking jobs) and joins the thread. */
 void vcl_jobq_stop(vcl_jobq *q);
@@ -312,7 +316,8 @@ struct vodup_client {
     vodup_listener l;
     pthread_t thread;
     vcl_jobq cbq;           /* callbacks and the auth provider, in order */
-    vcl_jobq rpcq;          /* VOD API calls (STS mode) */
+    vcl_jobq rpcq;          /* VOD API calls (STS mode): one thread per file slot, so the
+                             * files starting together make their Create calls together */
     vcl_jobq syncq;         /* flushes of resume records (record.c), off the transfer loop */
     CURLM *multi;
 

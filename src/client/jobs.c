@@ -1,4 +1,5 @@
-/* jobs.c - the client's helper threads: a FIFO of jobs each, run one at a time.
+/* jobs.c - the client's helper threads: a FIFO of jobs per queue, taken in order by the
+ * queue's threads (one thread: run one at a time, in order; more: run side by side).
  *
  * The worker (engine.c) never waits for the application or for the VOD API: callbacks,
  * the auth provider and the VOD calls (Create..., Refresh...) are jobs for a helper thread, whose
@@ -34,20 +35,31 @@ static void *jobq_main(void *arg)
     return NULL;
 }
 
-int vcl_jobq_start(vcl_jobq *q, vodup_client *c)
+int vcl_jobq_start(vcl_jobq *q, vodup_client *c, int threads)
 {
     q->c = c;
     q->head = q->tail = NULL;
     q->quit = 0;
+    q->nth = 0;
     atomic_init(&q->quitting, 0);
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cv, NULL);
-    if (pthread_create(&q->th, NULL, jobq_main, q) != 0) {
-        pthread_mutex_destroy(&q->mu);
-        pthread_cond_destroy(&q->cv);
-        return VODUP_ENOMEM;
-    }
+    if (threads < 1)
+        threads = 1;
+    if (threads > VCL_JOBQ_MAX_THREADS)
+        threads = VCL_JOBQ_MAX_THREADS;
     q->started = 1;
+    for (int i = 0; i < threads; i++) {
+        if (pthread_create(&q->th[i], NULL, jobq_main, q) != 0) {
+            if (q->nth)
+                break;   /* fewer threads than asked: the queue still works */
+            q->started = 0;
+            pthread_mutex_destroy(&q->mu);
+            pthread_cond_destroy(&q->cv);
+            return VODUP_ENOMEM;
+        }
+        q->nth++;
+    }
     return 0;
 }
 
@@ -71,9 +83,10 @@ void vcl_jobq_stop(vcl_jobq *q)
     atomic_store(&q->quitting, 1);   /* an RPC under way aborts (vcl_rpc.cancel) */
     pthread_mutex_lock(&q->mu);
     q->quit = 1;
-    pthread_cond_signal(&q->cv);
+    pthread_cond_broadcast(&q->cv);
     pthread_mutex_unlock(&q->mu);
-    pthread_join(q->th, NULL);
+    for (int i = 0; i < q->nth; i++)
+        pthread_join(q->th[i], NULL);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->cv);
     q->started = 0;
@@ -81,5 +94,10 @@ void vcl_jobq_stop(vcl_jobq *q)
 
 int vcl_jobq_is_self(const vcl_jobq *q)
 {
-    return q->started && pthread_equal(pthread_self(), q->th);
+    if (!q->started)
+        return 0;
+    for (int i = 0; i < q->nth; i++)
+        if (pthread_equal(pthread_self(), q->th[i]))
+            return 1;
+    return 0;
 }

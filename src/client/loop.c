@@ -27,6 +27,12 @@ int vcl_on_own_thread(const vodup_client *c)
     return pthread_equal(pthread_self(), c->thread) || vcl_jobq_is_self(&c->cbq) || vcl_jobq_is_self(&c->rpcq);
 }
 
+/* A file sent with one PutObject (its size as last seen [mu]). */
+static int is_small(const vodup_client *c, const vcl_item *it)
+{
+    return it->size < c->o.put_threshold;
+}
+
 /* Brings what runs in line with what the API asked [mu held]. Deleted items are moved
  * to *trash for the caller to tear down without the lock. */
 static void reconcile_locked(vodup_client *c, vcl_item ***trash, size_t *ntrash)
@@ -74,19 +80,28 @@ static void reconcile_locked(vodup_client *c, vcl_item ***trash, size_t *ntrash)
     c->nitems = w;
     if (!c->started || paused)
         return;
-    int active = 0;
-    for (size_t i = 0; i < c->nitems; i++)
+    /* Slots: files_at_once for files of parts; small files (one PutObject) up to
+     * small_files_at_once, all within the greater of the two. */
+    int cap = c->o.files_at_once > c->o.small_files_at_once ? c->o.files_at_once : c->o.small_files_at_once;
+    int active = 0, active_large = 0;
+    for (size_t i = 0; i < c->nitems; i++) {
         active += c->items[i]->e.active;
-    for (size_t i = 0; i < c->nitems && active < c->o.files_at_once; i++) {
+        active_large += c->items[i]->e.active && !is_small(c, c->items[i]);
+    }
+    for (size_t i = 0; i < c->nitems && active < cap; i++) {
         vcl_item *it = c->items[i];
         if (it->deleted || it->e.active || it->status != VODUP_STATUS_INIT)
             continue;
+        int small = is_small(c, it);
+        if (!small && active_large >= c->o.files_at_once)
+            continue;   /* a small file further on may still start */
         it->status = VODUP_STATUS_UPLOADING;
         it->last_error = 0;
         it->e.active = 1;
         it->e.phase = PH_IDENTIFY;
         it->e.restarts = 0;
         active++;
+        active_large += !small;
     }
 }
 

@@ -72,4 +72,12 @@
  * one --upload-auth-ttl. */
 #define VODUPD_DEFAULT_UPLOAD_CRED_GRACE 3600
 
+/* AccessKeys one principal (the root account, a RAM user) may hold: two, as in RAM, so a
+ * key can be replaced without downtime (create the new one, move clients, delete the old). */
+#define VODUPD_MAX_KEYS_PER_PRINCIPAL 2
+
+/* How often a serving vodupd looks for token keys added by `vodupd keys rotate` (seconds;
+ * SIGHUP looks at once). */
+#define VODUPD_TOKEN_KEYS_REFRESH 5
+
 #endif

@@ -13,17 +13,10 @@
 
 #include <stddef.h>
 
+#include "server/core/status.h"
+
 typedef struct http_request http_request;
 typedef struct http_response http_response;
-
-/* What went wrong, in no dialect's words: the errors the front detects itself. Each
- * dialect turns one into its HTTP status, code and message in its render_error. */
-typedef enum vodup_front_err {
-    VODUP_FRONT_BAD_REQUEST,     /* header syntax, framing, target: 400 */
-    VODUP_FRONT_NOT_IMPLEMENTED, /* a Transfer-Encoding we do not take: 501 */
-    VODUP_FRONT_UNAVAILABLE,     /* over a connection limit: 503 */
-    VODUP_FRONT_INTERNAL,        /* shutting down, out of memory, no answer: 500 */
-} vodup_front_err;
 
 #define VODUP_REQUEST_ID_MAX 40 /* room for any dialect's spelling of an id, with its NUL */
 
@@ -41,8 +34,10 @@ typedef struct vodup_dialect {
      * after answering. NULL: the dialect authenticates inside its op (RPC signs
      * parameters that may travel in the body). */
     int (*authenticate)(http_request *r);
-    /* Answers r with err; detail is the human-readable message. */
-    void (*render_error)(http_request *r, vodup_front_err err, const char *detail);
+    /* Answers r with st (detail d, may be NULL): the dialect's one mapping of the core's
+     * statuses (core/status.h) to its HTTP status, code and message. The front's own
+     * refusals come as EBADREQUEST, ENOTIMPL, EBUSY, EINTERNAL with d->what the message. */
+    void (*render_error)(http_request *r, vodupd_status st, const vodupd_detail *d);
     /* Headers every answer in this dialect carries (request id, CORS). */
     void (*common_headers)(const http_request *r, http_response *resp);
 } vodup_dialect;

@@ -1,13 +1,15 @@
 /* gc.c - removal of blobs nothing references any more.
  *
  * It also aborts multipart uploads abandoned for longer than --upload-expiry-days, and
- * those of upload credentials that expired.
+ * those of upload credentials that expired, and marks media Uploading for as long
+ * UploadFail (also `vodupd gc`, admin.c).
  *
  * The metadata store moves freed blob ids onto a durable list in the same transaction
  * that stops referencing them; this thread unlinks the files afterwards and forgets the
  * ids. A crash between the two steps only delays the removal to the next start.
  */
 #include "server/server.h"
+#include "server/store/meta_admin.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,6 +198,12 @@ static void expire_uploads(vodupd *s, time_t *last)
     while ((n = vodup_meta_upload_expire(s->meta, now - (time_t)s->upload_expiry, 1000)) > 0) {
         fprintf(stderr, "vodupd: aborted %d multipart upload(s) unfinished for more than %ld s\n", n,
                 s->upload_expiry);
+        if (n < 1000)
+            break;
+    }
+    /* Media whose upload never finished, after as long: UploadFail (store/meta_admin.h). */
+    while ((n = vodup_meta_media_expire_uploading(s->meta, now - (time_t)s->upload_expiry, now, 1000)) > 0) {
+        fprintf(stderr, "vodupd: marked %d media UploadFail: Uploading for more than %ld s\n", n, s->upload_expiry);
         if (n < 1000)
             break;
     }

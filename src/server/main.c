@@ -41,10 +41,13 @@ static const char USAGE[] =
     "  serve   run the service\n"
     "  user    create, list, delete RAM users (and their AccessKeys)\n"
     "  role    create, list, delete RAM roles (for STS AssumeRole)\n"
-    "  keys    rotate the server key that seals temporary credentials\n"
-    "  events  list upload events not yet delivered\n"
+    "  key     create, list, disable, enable, delete AccessKeys (root or a RAM user; two each)\n"
+    "  keys    rotate the server key that seals temporary credentials (picked up live)\n"
+    "  events  list, retry or drop upload events not yet delivered\n"
     "  check   verify that the database and the object files agree (also while serving)\n"
     "  config  check the configuration file and print the effective configuration\n"
+    "  backup  copy a data directory consistently, also while it is served\n"
+    "  gc      abort abandoned uploads and expire media stuck in Uploading now\n"
     "  help    show this text, or `vodupd help <command>`\n"
     "\n"
     "`vodupd <command> --help` describes each command's options. --config FILE (or\n"
@@ -84,7 +87,8 @@ static const char USAGE_SERVE[] =
     "  --upload-cred-grace S  a multipart upload opened by UploadAuth credentials is aborted\n"
     "                     S seconds after the newest credential that wrote to it expired\n"
     "                     (default: the larger of 3600 and --upload-auth-ttl)\n"
-    "  --upload-expiry-days N  abort multipart uploads unfinished after N days (default 7; 0 never)\n"
+    "  --upload-expiry-days N  abort multipart uploads unfinished after N days, and mark media\n"
+    "                     Uploading for as long UploadFail (default 7; 0 never)\n"
     "  --callback-allow CIDR  let event callbacks reach this range too (repeatable), e.g.\n"
     "                     10.1.2.0/24; by default they reach public unicast addresses only\n"
     "                     (never loopback, private, link-local, CGNAT, ULA, multicast ...)\n"
@@ -940,11 +944,24 @@ static int cmd_serve(int argc, char **argv)
 
     int sig = 0;
     for (;;) {
-        sigwait(&sigs, &sig);
+        /* Between signals, token keys added by `vodupd keys rotate` (another process) are
+         * picked up, so rotation needs no restart. */
+        struct timespec every = {VODUPD_TOKEN_KEYS_REFRESH, 0};
+        sig = sigtimedwait(&sigs, NULL, &every);
+        if (sig < 0 || sig == SIGHUP) {
+            int r = token_keys_refresh(s.token_keys, data_dir);
+            if (r > 0)
+                fprintf(stderr, "vodupd: a new token key (vodupd keys rotate) now seals temporary credentials\n");
+            else if (r < 0 && sig == SIGHUP)
+                fprintf(stderr, "vodupd: SIGHUP: reading the token keys in %s/keys failed: %s\n", data_dir,
+                        strerror(errno));
+        }
+        if (sig < 0)
+            continue;
         if (sig != SIGHUP)
             break;
         if (!tls) {
-            fprintf(stderr, "vodupd: SIGHUP received; nothing to reload (no --tls-listen)\n");
+            fprintf(stderr, "vodupd: SIGHUP received; token keys re-read, no certificate to reload (no --tls-listen)\n");
             continue;
         }
         char err[512];
@@ -1111,8 +1128,9 @@ int main(int argc, char **argv)
         const char *name;
         command_fn fn;
     } commands[] = {{"init", cmd_init},         {"serve", NULL},           {"user", admin_user},
-                    {"role", admin_role},       {"keys", admin_keys},      {"events", admin_events},
-                    {"check", vodupd_check}};
+                    {"role", admin_role},       {"key", admin_key},        {"keys", admin_keys},      {"events", admin_events},
+                    {"check", vodupd_check},    {"backup", admin_backup},
+                    {"gc", admin_gc}};
     size_t ci = 0, nc = sizeof commands / sizeof commands[0];
     while (ci < nc && strcmp(commands[ci].name, cmd) != 0)
         ci++;

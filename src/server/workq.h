@@ -1,8 +1,9 @@
 /* workq.h - a fixed pool of threads running queued jobs.
  *
- * The HTTP threads hand blocking work here (fdatasync, rename, database commits) so that
- * a slow disk flush stalls only the request that waits for it, never the other
- * connections multiplexed on the same event loop.
+ * The HTTP threads hand every request's store work here (key lookups, metadata reads and
+ * listings, fdatasync, rename, database commits: http/front.c) so that a slow disk or
+ * database stalls only the request that waits for it, never the other connections
+ * multiplexed on the same event loop.
  */
 #ifndef VODUPD_WORKQ_H
 #define VODUPD_WORKQ_H

@@ -1,6 +1,7 @@
 // The example app server (examples/app-server, build/vodup-app-server) in front of a vodupd
 // it starts: bearer-token authentication, the upload credentials it hands out (used by the
-// CLI's upload-auth mode, i.e. libvodup), refresh ownership, STS, and the static folder.
+// CLI's upload-auth mode, i.e. libvodup), refresh ownership, STS, the static folder, CORS for
+// configured origins (preflights answered without a token), /healthz, and its log.
 //
 // Environment (CTest): VODUPD, VODUP_BUILD_DIR, VODUP_TEST_TMP, VODUP_SANITIZE.
 
@@ -108,6 +109,7 @@ describe('app server', () => {
     app = await startApp(dir, {
       vod_endpoint: srv.endpoint, access_key_id: srv.creds.AccessKeyId, access_key_secret: srv.creds.AccessKeySecret,
       tokens: { [ALICE]: 'alice', [BOB]: 'bob' }, static_dir: path.join(dir, 'public'),
+      cors_origins: ['https://app.example.com', 'http://localhost:3000'],
     });
     user = admin(srv.dataDir, 'user', 'create', 'app-server', '--policy', 'AliyunSTSAssumeRoleAccess',
       '--policy', 'AliyunVODFullAccess');
@@ -303,11 +305,54 @@ describe('app server', () => {
     }
   });
 
-  it('logs one line per request, without secrets', T, async () => {
+  it('answers a CORS preflight of a configured origin (no token), and refuses other origins', T, async () => {
+    const pre = origin => request(app.port, { method: 'OPTIONS', path: '/api/upload-auth', headers: {
+      ...(origin ? { origin } : {}), 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' } });
+    let r = await pre('https://app.example.com');
+    assert.equal(r.status, 204, r.text);
+    assert.equal(r.headers['access-control-allow-origin'], 'https://app.example.com');
+    assert.match(r.headers['access-control-allow-methods'], /POST/);
+    assert.match(r.headers['access-control-allow-headers'], /Authorization/i);
+    assert.match(r.headers['access-control-allow-headers'], /Content-Type/i);
+    assert.match(r.headers.vary, /Origin/);
+    r = await pre('http://localhost:3000');
+    assert.equal(r.status, 204);
+    for (const origin of ['https://evil.example', 'https://app.example.com.evil.example', undefined]) {
+      r = await pre(origin);
+      assert.equal(r.status, 403, `${origin}: ${r.status}`);
+      assert.equal(r.json.Code, 'CorsOriginNotAllowed');
+      assert.equal(r.headers['access-control-allow-origin'], undefined);
+    }
+    // the real request from that origin: its answer is readable by the page, errors too
+    r = await request(app.port, { method: 'POST', path: '/api/upload-auth', token: ALICE, body: { Title: 'c', FileName: 'c.mp4' }, headers: { origin: 'https://app.example.com' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers['access-control-allow-origin'], 'https://app.example.com');
+    r = await request(app.port, { method: 'POST', path: '/api/upload-auth', body: {}, headers: { origin: 'https://app.example.com' } });
+    assert.equal(r.status, 401);
+    assert.equal(r.headers['access-control-allow-origin'], 'https://app.example.com');
+    r = await request(app.port, { method: 'POST', path: '/api/upload-auth', token: ALICE, body: { Title: 'c', FileName: 'c.mp4' }, headers: { origin: 'https://evil.example' } });
+    assert.equal(r.headers['access-control-allow-origin'], undefined);
+    // without cors_origins (appSts) every preflight is refused, never 401
+    r = await request(appSts.port, { method: 'OPTIONS', path: '/api/sts', headers: { origin: 'https://app.example.com' } });
+    assert.equal(r.status, 403);
+  });
+
+  it('GET /healthz answers 200 without a token', T, async () => {
+    const r = await request(app.port, { path: '/healthz' });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json, { status: 'ok' });
+    assert.equal((await request(app.port, { method: 'POST', path: '/healthz', body: {} })).status, 405);
+  });
+
+  it('logs one line per request, with its time, without secrets', T, async () => {
     await request(app.port, { method: 'POST', path: '/api/upload-auth', token: ALICE, body: { Title: 'l', FileName: 'l.mp4' } });
     await sleep(100);
     const log = app.log();
-    assert.match(log, /POST \/api\/upload-auth 200 user=alice/);
+    const line = log.split('\n').find(l => / POST \/api\/upload-auth 200 user=alice /.test(l));
+    assert.ok(line, log);
+    const stamp = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) /.exec(line);
+    assert.ok(stamp, `no timestamp: ${line}`);
+    assert.ok(Math.abs(Date.parse(stamp[1]) - Date.now()) < 60000 * SLOW, stamp[1]);
     for (const s of [ALICE, BOB, srv.creds.AccessKeySecret]) assert.ok(!log.includes(s), 'a secret is in the log');
   });
 });

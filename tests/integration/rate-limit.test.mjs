@@ -32,12 +32,15 @@ const probe = (creds, extra = {}) => signedRequest({ port: srv.port, method: 'GE
 describe('rate per key', () => {
   it('refuses a key over its rate with 429 QpsLimitExceeded, and not another key', T, withLogs(async () => {
     const codes = [];
-    for (let i = 0; i < 4 * RATE; i++) codes.push((await probe(srv.creds)).status);
+    let r = null; // the first refusal, read below (the next probe could already find a refilled token)
+    for (let i = 0; i < 4 * RATE; i++) {
+      const a = await probe(srv.creds);
+      codes.push(a.status);
+      if (a.status === 429 && !r) r = a;
+    }
     const limited = codes.filter(c => c === 429).length;
     assert.ok(limited >= RATE, `expected refusals after a burst of ${2 * RATE}, got statuses ${codes}`);
     assert.ok(codes.slice(0, 2 * RATE - 2).every(c => c !== 429), `the burst must pass: ${codes}`);
-    const r = await probe(srv.creds);
-    assert.equal(r.status, 429);
     assert.equal(xmlTag(r.text, 'Code'), 'QpsLimitExceeded');
     assert.match(xmlTag(r.text, 'Message'), /reduce your request rate/);
     // Another key has its own budget.

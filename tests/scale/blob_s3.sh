@@ -3,6 +3,7 @@
 # the radosgw of the `scale` fixture (SCALE_ENV), or, run by hand without SCALE_ENV, against
 # a one-node Ceph cluster of its own. Exit 77 (skip) when Ceph is not installed.
 set -euo pipefail
+# shellcheck source=tests/scale/lib.sh
 . "$(dirname "$0")/lib.sh"
 bin=${1:?usage: blob_s3.sh TEST_BINARY}
 if [ -z "${SCALE_ENV:-}" ]; then

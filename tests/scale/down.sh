@@ -3,6 +3,7 @@
 # scale.up started (scripts/scale/stop, by PID) and fails if any of its processes, or DIR,
 # is left. Nothing to do when scale.up was skipped.
 set -uo pipefail
+# shellcheck source=tests/scale/lib.sh
 . "$(dirname "$0")/lib.sh"
 dir=${1:?usage: down.sh DIR}
 rm -f "$dir.env"

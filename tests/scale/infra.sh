@@ -6,6 +6,7 @@
 # that scripts/scale/stop leaves no process and no directory. Exit 77 (skip) when the
 # packages are not installed.
 set -euo pipefail
+# shellcheck source=tests/scale/lib.sh
 . "$(dirname "$0")/lib.sh"
 own=0
 if [ -z "${SCALE_ENV:-}" ]; then

@@ -1,4 +1,5 @@
 # tests/scale/lib.sh - sourced by the scale tests (bash): the cluster they share.
+# shellcheck shell=bash
 #
 # The ctest fixture `scale` (scale.up, scale.down in tests/tests.cmake) starts PostgreSQL,
 # Ceph with radosgw and HAProxy once for every scale test; SCALE_ENV names the file that
@@ -16,6 +17,7 @@ scale_load() {
         exit 77
     fi
     set -a
+    # shellcheck disable=SC1090 # the endpoints scripts/scale/start wrote
     . "$SCALE_ENV"
     set +a
 }

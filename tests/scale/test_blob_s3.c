@@ -16,6 +16,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,15 +65,15 @@ static unsigned char *pattern(size_t n, unsigned seed)
 static void put(vodup_blobstore *bs, const unsigned char *p, size_t n, char id[33])
 {
     vodup_blob_writer *w = NULL;
-    assert_int_equal(bs->ops->writer_open(bs, &w), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_writer_open(bs, &w), VODUP_BLOB_OK);
     size_t off = 0, step = 70001;
     while (off < n) {
         size_t k = n - off < step ? n - off : step;
-        assert_int_equal(bs->ops->writer_write(w, p + off, k), VODUP_BLOB_OK);
+        assert_int_equal(vodup_blob_write(w, p + off, k), VODUP_BLOB_OK);
         off += k;
         step = step * 3 % 1000003 + 1;
     }
-    assert_int_equal(bs->ops->writer_commit(w, id), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_commit(w, id), VODUP_BLOB_OK);
     assert_true(vodup_blob_id_valid(id));
 }
 
@@ -81,7 +82,7 @@ static void expect_range(vodup_blobstore *bs, const char *id, const unsigned cha
 {
     unsigned char *got = malloc(n ? n : 1);
     assert_non_null(got);
-    ssize_t r = bs->ops->read(bs, id, off, got, n);
+    ssize_t r = vodup_blob_read(bs, id, off, got, n);
     size_t want = off >= size ? 0 : (size - off < n ? (size_t)(size - off) : n);
     assert_int_equal(r, (ssize_t)want);
     if (want)
@@ -110,10 +111,10 @@ static void test_small_blob(void **state)
     put(bs, p, 0, empty);
     assert_string_not_equal(empty, id);
     expect_range(bs, empty, p, 0, 0, 10);
-    assert_int_equal(bs->ops->remove(bs, id), VODUP_BLOB_OK);
-    assert_int_equal(bs->ops->remove(bs, empty), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_remove(bs, id), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_remove(bs, empty), VODUP_BLOB_OK);
     free(p);
-    bs->ops->close(bs);
+    vodup_blobstore_close(bs);
 }
 
 static void test_multipart_blob(void **state)
@@ -134,10 +135,10 @@ static void test_multipart_blob(void **state)
     char id2[33];
     put(bs, p, ps, id2);
     expect_range(bs, id2, p, ps, ps - 7, 100);
-    assert_int_equal(bs->ops->remove(bs, id), VODUP_BLOB_OK);
-    assert_int_equal(bs->ops->remove(bs, id2), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_remove(bs, id), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_remove(bs, id2), VODUP_BLOB_OK);
     free(p);
-    bs->ops->close(bs);
+    vodup_blobstore_close(bs);
 }
 
 static void test_remove_and_bad_ids(void **state)
@@ -148,18 +149,21 @@ static void test_remove_and_bad_ids(void **state)
     char id[33];
     put(bs, p, 1000, id);
     unsigned char b[16];
-    assert_int_equal(bs->ops->read(bs, id, 0, b, sizeof b), (ssize_t)sizeof b);
-    assert_int_equal(bs->ops->remove(bs, id), VODUP_BLOB_OK);
-    assert_int_equal(bs->ops->read(bs, id, 0, b, sizeof b), VODUP_BLOB_ENOENT);
-    assert_int_equal(bs->ops->remove(bs, id), VODUP_BLOB_OK);   /* gone already: fine */
-    assert_int_equal(bs->ops->read(bs, "../etc/passwd", 0, b, sizeof b), VODUP_BLOB_ENOENT);
-    assert_int_equal(bs->ops->read(bs, "0123456789ABCDEF0123456789abcdef", 0, b, sizeof b),
+    assert_int_equal(vodup_blob_read(bs, id, 0, b, sizeof b), (ssize_t)sizeof b);
+    assert_int_equal(vodup_blob_remove(bs, id), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_read(bs, id, 0, b, sizeof b), VODUP_BLOB_ENOENT);
+    assert_int_equal(vodup_blob_remove(bs, id), VODUP_BLOB_OK);   /* gone already: fine */
+    assert_int_equal(vodup_blob_read(bs, "../etc/passwd", 0, b, sizeof b), VODUP_BLOB_ENOENT);
+    assert_int_equal(vodup_blob_read(bs, "0123456789ABCDEF0123456789abcdef", 0, b, sizeof b),
                      VODUP_BLOB_ENOENT);
-    assert_int_equal(bs->ops->remove(bs, "not-an-id"), VODUP_BLOB_ENOENT);
-    assert_null(bs->ops->open_fd);   /* no fds: callers read through read() */
-    assert_null(bs->ops->space_check);
+    assert_int_equal(vodup_blob_remove(bs, "not-an-id"), VODUP_BLOB_ENOENT);
+    /* no fds: callers read through read(); no free-space policy: the cluster's own */
+    assert_false(vodup_blob_has_fd(bs));
+    int fd = -1;
+    assert_int_equal(vodup_blob_open_fd(bs, id, &fd), VODUP_BLOB_ENOTSUP);
+    assert_int_equal(vodup_blob_space_check(bs, 1ULL << 40), VODUP_BLOB_OK);
     free(p);
-    bs->ops->close(bs);
+    vodup_blobstore_close(bs);
 }
 
 /* Keeps every blob: a recovery with it removes unfinished uploads only. */
@@ -176,13 +180,13 @@ static void test_abort_leaves_nothing(void **state)
     size_t n = VODUP_BLOB_S3_MIN_PART + 1000;   /* one part sent, then the abort */
     unsigned char *p = pattern(n, 4);
     vodup_blob_writer *w = NULL;
-    assert_int_equal(bs->ops->writer_open(bs, &w), VODUP_BLOB_OK);
-    assert_int_equal(bs->ops->writer_write(w, p, n), VODUP_BLOB_OK);
-    bs->ops->writer_abort(w);
+    assert_int_equal(vodup_blob_writer_open(bs, &w), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_write(w, p, n), VODUP_BLOB_OK);
+    vodup_blob_abort(w);
     /* nothing to recover: the upload is gone, and no blob was made */
-    assert_int_equal(bs->ops->recover(bs, keep_all, NULL), 0);
+    assert_int_equal(vodup_blob_recover(bs, keep_all, NULL), 0);
     free(p);
-    bs->ops->close(bs);
+    vodup_blobstore_close(bs);
 }
 
 typedef struct live_set {
@@ -214,17 +218,17 @@ static void test_recover_own_leftovers_only(void **state)
 
     /* A crash in the middle of a big write on node a: one part has left. */
     vodup_blob_writer *a_crashed = NULL;
-    assert_int_equal(a->ops->writer_open(a, &a_crashed), VODUP_BLOB_OK);
-    assert_int_equal(a->ops->writer_write(a_crashed, p, big), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_writer_open(a, &a_crashed), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_write(a_crashed, p, big), VODUP_BLOB_OK);
     /* Node b is writing a big blob at the same time, still in flight during a's recovery. */
     vodup_blob_writer *b_writing = NULL;
-    assert_int_equal(b->ops->writer_open(b, &b_writing), VODUP_BLOB_OK);
-    assert_int_equal(b->ops->writer_write(b_writing, p, big), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_writer_open(b, &b_writing), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_write(b_writing, p, big), VODUP_BLOB_OK);
 
     /* Node a restarts: a new store on the same node name recovers. */
     vodup_blobstore *a2 = open_store("recover/", "node-a");
     live_set l = {.live = live};
-    long removed = a2->ops->recover(a2, is_live, &l);
+    long removed = vodup_blob_recover(a2, is_live, &l);
     assert_int_equal(removed, 2);   /* the unfinished upload and the unknown blob */
     /* is_live was asked about node a's two blobs only */
     assert_int_equal(l.nseen, 2);
@@ -232,25 +236,25 @@ static void test_recover_own_leftovers_only(void **state)
         assert_true(!strcmp(l.seen[i], live) || !strcmp(l.seen[i], dead));
 
     unsigned char buf[8];
-    assert_int_equal(a2->ops->read(a2, live, 0, buf, 8), 8);
-    assert_int_equal(a2->ops->read(a2, dead, 0, buf, 8), VODUP_BLOB_ENOENT);
-    assert_int_equal(a2->ops->read(a2, b_dead, 0, buf, 8), 8);   /* b's: untouched */
+    assert_int_equal(vodup_blob_read(a2, live, 0, buf, 8), 8);
+    assert_int_equal(vodup_blob_read(a2, dead, 0, buf, 8), VODUP_BLOB_ENOENT);
+    assert_int_equal(vodup_blob_read(a2, b_dead, 0, buf, 8), 8);   /* b's: untouched */
 
     /* b's write in flight completes with the right bytes */
     char b_id[33];
-    assert_int_equal(b->ops->writer_commit(b_writing, b_id), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_commit(b_writing, b_id), VODUP_BLOB_OK);
     expect_range(a2, b_id, p, big, big - 5000, 5000);
     /* a's crashed upload is gone: its late commit fails, nothing appears */
     char a_id[33];
-    assert_int_equal(a->ops->writer_commit(a_crashed, a_id), VODUP_BLOB_EIO);
+    assert_int_equal(vodup_blob_commit(a_crashed, a_id), VODUP_BLOB_EIO);
 
-    assert_int_equal(a2->ops->remove(a2, live), VODUP_BLOB_OK);
-    assert_int_equal(a2->ops->remove(a2, b_dead), VODUP_BLOB_OK);
-    assert_int_equal(a2->ops->remove(a2, b_id), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_remove(a2, live), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_remove(a2, b_dead), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_remove(a2, b_id), VODUP_BLOB_OK);
     free(p);
-    a->ops->close(a);
-    a2->ops->close(a2);
-    b->ops->close(b);
+    vodup_blobstore_close(a);
+    vodup_blobstore_close(a2);
+    vodup_blobstore_close(b);
 }
 
 static int is_live_fails(const char *id, void *u)
@@ -266,12 +270,12 @@ static void test_recover_stops_without_an_answer(void **state)
     unsigned char *p = pattern(100, 6);
     char id[33];
     put(bs, p, 100, id);
-    assert_true(bs->ops->recover(bs, is_live_fails, NULL) < 0);
+    assert_true(vodup_blob_recover(bs, is_live_fails, NULL) < 0);
     unsigned char b[100];
     expect_range(bs, id, p, 100, 0, sizeof b);   /* still there */
-    assert_int_equal(bs->ops->remove(bs, id), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_remove(bs, id), VODUP_BLOB_OK);
     free(p);
-    bs->ops->close(bs);
+    vodup_blobstore_close(bs);
 }
 
 static void test_wrong_secret_fails(void **state)
@@ -282,13 +286,63 @@ static void test_wrong_secret_fails(void **state)
     vodup_blobstore *bs = vodup_blobstore_s3_open(&c);
     assert_non_null(bs);
     vodup_blob_writer *w = NULL;
-    assert_int_equal(bs->ops->writer_open(bs, &w), VODUP_BLOB_OK);
-    assert_int_equal(bs->ops->writer_write(w, "abc", 3), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_writer_open(bs, &w), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_write(w, "abc", 3), VODUP_BLOB_OK);
     char id[33];
     errno = 0;
-    assert_int_equal(bs->ops->writer_commit(w, id), VODUP_BLOB_EIO);
+    assert_int_equal(vodup_blob_commit(w, id), VODUP_BLOB_EIO);
     assert_int_equal(errno, EIO);
-    bs->ops->close(bs);
+    vodup_blobstore_close(bs);
+}
+
+/* Many writers and readers on one store at once (it shares a pool of connections between
+ * threads): every blob reads back as written. */
+typedef struct worker_arg {
+    vodup_blobstore *bs;
+    unsigned seed;
+    int ok;
+} worker_arg;
+
+static void *worker(void *u)
+{
+    worker_arg *a = u;
+    size_t sizes[] = {1000 + a->seed, 200000, VODUP_BLOB_S3_MIN_PART + 777 * a->seed};
+    a->ok = 1;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes && a->ok; i++) {
+        unsigned char *p = pattern(sizes[i], a->seed * 10 + (unsigned)i);
+        unsigned char *got = malloc(sizes[i]);
+        vodup_blob_writer *w = NULL;
+        char id[33];
+        a->ok = got && vodup_blob_writer_open(a->bs, &w) == VODUP_BLOB_OK &&
+                vodup_blob_write(w, p, sizes[i] / 2) == VODUP_BLOB_OK &&
+                vodup_blob_write(w, p + sizes[i] / 2, sizes[i] - sizes[i] / 2) == VODUP_BLOB_OK &&
+                vodup_blob_commit(w, id) == VODUP_BLOB_OK &&
+                vodup_blob_read(a->bs, id, 0, got, sizes[i]) == (ssize_t)sizes[i] &&
+                memcmp(got, p, sizes[i]) == 0 && vodup_blob_remove(a->bs, id) == VODUP_BLOB_OK;
+        free(p);
+        free(got);
+    }
+    return NULL;
+}
+
+static void test_concurrent_writers(void **state)
+{
+    (void)state;
+    vodup_blobstore *bs = open_store("concurrent/", "node-a");
+    enum { N = 8 };
+    pthread_t t[N];
+    worker_arg args[N];
+    for (unsigned i = 0; i < N; i++) {
+        args[i] = (worker_arg){bs, i + 1, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, worker, &args[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_true(args[i].ok);
+    }
+    /* nothing left behind: every blob was removed, every upload completed */
+    assert_int_equal(vodup_blob_recover(bs, keep_all, NULL), 0);
+    vodup_blobstore_close(bs);
 }
 
 static double now_s(void)
@@ -316,26 +370,26 @@ static void test_throughput_figures(void **state)
     put(bs, p, n, id);
     double t1 = now_s();
     for (size_t off = 0; off < n; off += step)
-        assert_int_equal(bs->ops->read(bs, id, off, got + off, step), (ssize_t)step);
+        assert_int_equal(vodup_blob_read(bs, id, off, got + off, step), (ssize_t)step);
     double t2 = now_s();
     assert_memory_equal(got, p, n);
     memset(got, 0, n);
-    assert_int_equal(bs->ops->read(bs, id, 0, got, n), (ssize_t)n);
+    assert_int_equal(vodup_blob_read(bs, id, 0, got, n), (ssize_t)n);
     double t3 = now_s();
     assert_memory_equal(got, p, n);
     char small[33];
     for (int i = 0; i < 200; i++) {
         put(bs, p + i, 4096, small);
-        assert_int_equal(bs->ops->remove(bs, small), VODUP_BLOB_OK);
+        assert_int_equal(vodup_blob_remove(bs, small), VODUP_BLOB_OK);
     }
     double t4 = now_s();
     printf("figures: 32 MiB blob: write %.0f MB/s, read in 256 KiB reads %.0f MB/s, in one read "
            "%.0f MB/s; 4 KiB blobs: %.0f put+remove/s\n",
            n / 1e6 / (t1 - t0), n / 1e6 / (t2 - t1), n / 1e6 / (t3 - t2), 200 / (t4 - t3));
-    assert_int_equal(bs->ops->remove(bs, id), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_remove(bs, id), VODUP_BLOB_OK);
     free(p);
     free(got);
-    bs->ops->close(bs);
+    vodup_blobstore_close(bs);
 }
 
 static void test_bad_config(void **state)
@@ -352,6 +406,8 @@ static void test_bad_config(void **state)
     vodup_blobstore_s3_config c = base_cfg("a b/", "n");   /* a prefix needing escapes */
     assert_null(vodup_blobstore_s3_open(&c));
     c = base_cfg("", "");
+    assert_null(vodup_blobstore_s3_open(&c));
+    c = base_cfg("", "Node_A");   /* not a node id (vodup_blob_node_valid) */
     assert_null(vodup_blobstore_s3_open(&c));
     c = base_cfg("", "n");
     c.part_size = VODUP_BLOB_S3_MIN_PART - 1;
@@ -382,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_recover_stops_without_an_answer),
         cmocka_unit_test(test_wrong_secret_fails),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_concurrent_writers),
         cmocka_unit_test(test_throughput_figures),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

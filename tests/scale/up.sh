@@ -17,6 +17,7 @@ if [ $rc != 0 ]; then
     exit $rc
 fi
 mv "$dir.env.tmp" "$dir.env"
+# shellcheck disable=SC1090 # the endpoints scripts/scale/start wrote
 . "$dir.env"
 echo "started: PostgreSQL $SCALE_START_PG s, RADOS (mon + OSD) $SCALE_START_RADOS s," \
      "radosgw $SCALE_START_RADOSGW s, HAProxy $SCALE_START_HAPROXY s"

@@ -191,6 +191,15 @@ static void run(int use_provider)
  * nothing during the hold (at most what was already answered, and only after it). */
 #define FLOW_PARTS 4
 
+/* How many of ids are in status st now. */
+static int count_status(vodup_client *c, const int *ids, int n, vodup_status st)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += th_status(c, ids[i]) == st;
+    return k;
+}
+
 static void slow_vod_call(const char *b_path, vodup_media_type b_type)
 {
     th_rec rec;
@@ -261,6 +270,60 @@ static void test_slow_image_call(void **state)
     slow_vod_call(g_img, VODUP_MEDIA_IMAGE);
 }
 
+/* Small files run side by side (project issue 13, R4): NSMALL images in STS mode with the
+ * default small_files_at_once (8) and files_at_once 1. The first Create call is held
+ * BLOCK_MS by the proxy; while it is held, the other images must make their own calls and
+ * finish (SUCCESS, counted as the hold goes on). With one file at a time, or one VOD-call
+ * thread for all files, every other image waits behind the held call: none finishes. */
+#define NSMALL 6
+
+static void test_small_files_side_by_side(void **state)
+{
+    (void)state;
+    th_rec rec;
+    th_rec_init(&rec);
+    vodup_options o = VODUP_OPTIONS_INIT;
+    o.files_at_once = 1;
+    vodup_client *c = th_sts_client(&g_srv, &o, &rec);
+    char paths[NSMALL][1024], md5[NSMALL][33];
+    int ids[NSMALL];
+    for (int i = 0; i < NSMALL; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "small-%d.png", i);
+        th_make_source(&g_srv, paths[i], sizeof paths[i], name, IMG_SIZE, 60 + (uint64_t)i, md5[i]);
+        assert_int_equal(vodup_client_add_file(c, &ids[i], paths[i], VODUP_MEDIA_IMAGE, NULL), VODUP_OK);
+    }
+    int d0 = atomic_load(&g_px.rpc_delays), r0 = atomic_load(&g_px.rpc_releases);
+    atomic_store(&g_px.rpc_delay_ms, (long)BLOCK_MS);
+    assert_int_equal(vodup_client_start(c), VODUP_OK);
+    int ok = 0;
+    TH_WAIT(ok, atomic_load(&g_px.rpc_delays) == d0 + 1, 10000);
+    if (!ok)
+        fail_msg("no Create call reached the proxy");
+    int done = 0, held = 1;
+    /* until all but the held one succeeded, or the hold ends */
+    TH_WAIT(ok,
+            (done = count_status(c, ids, NSMALL, VODUP_STATUS_SUCCESS)) >= NSMALL - 1 ||
+                !(held = atomic_load(&g_px.rpc_releases) == r0),
+            BLOCK_MS + 5000);
+    print_message("one CreateUploadImage held %d ms: %d of the other %d images finished meanwhile\n", BLOCK_MS, done,
+                  NSMALL - 1);
+    if (!held || done < NSMALL - 1)
+        fail_msg("one Create call held %d ms: %d of the other %d small files finished during the hold", BLOCK_MS, done,
+                 NSMALL - 1);
+    assert_int_equal(vodup_client_wait(c, 60000), VODUP_OK);
+    vodup_api *api = th_api_root(&g_srv);
+    for (int i = 0; i < NSMALL; i++) {
+        assert_int_equal(th_status(c, ids[i]), VODUP_STATUS_SUCCESS);
+        th_check_callbacks(&rec, ids[i]);
+        th_check_object(&g_srv, &rec, ids[i], md5[i]);
+        th_check_image(api, th_get(&rec, ids[i]).media_id, IMG_SIZE);
+    }
+    vodup_api_free(api);
+    vodup_client_free(c);
+    th_rec_destroy(&rec);
+}
+
 static void test_blocking_callback(void **state)
 {
     (void)state;
@@ -280,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_blocking_callback),
         cmocka_unit_test(test_slow_vod_call),
         cmocka_unit_test(test_slow_image_call),
+        cmocka_unit_test(test_small_files_side_by_side),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

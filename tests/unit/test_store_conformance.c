@@ -136,6 +136,7 @@ static void test_ops_table_complete(void **state)
     CHECK_MEMBER(object_put_guarded);
     CHECK_MEMBER(part_put_guarded);
     CHECK_MEMBER(upload_complete_guarded);
+    CHECK_MEMBER(upload_commit);
     CHECK_MEMBER(upload_create_guarded);
     CHECK_MEMBER(upload_expire_creds);
     CHECK_MEMBER(gc_take_after);
@@ -892,6 +893,84 @@ static void assert_upload_intact(vodup_meta *m)
     assert_int_equal(vodup_meta_gc_take(m, ids, 4), 0);
     vodup_meta_object g;
     assert_int_equal(vodup_meta_object_get(m, "b1", "fail", 4, &g), VODUP_META_ENOTFOUND);
+}
+
+typedef struct commit_read {
+    vodup_meta_part p[4];
+    int n;
+} commit_read;
+
+static int commit_read_cb(const vodup_meta_part *p, void *u)
+{
+    commit_read *r = u;
+    if (r->n < 4)
+        r->p[r->n++] = *p;
+    return 0;
+}
+
+/* upload_commit (the core's Complete): the caller's fields, the parts in the order given,
+ * and only while each part is still the one the caller read. */
+static void test_upload_commit(void **state)
+{
+    fx *f = *state;
+    vodup_meta *m = f->m;
+    fx_new_upload(m, "UM", "b1", "k", 1);
+    put_part(m, "UM", 1, 901, 10, "11111111111111111111111111111111", 5);
+    put_part(m, "UM", 2, 902, 20, "22222222222222222222222222222222", 6);
+    put_part(m, "UM", 3, 903, 30, "33333333333333333333333333333333", 7);
+    commit_read r = {0};
+    assert_int_equal(vodup_meta_part_list(m, "UM", 0, 10, commit_read_cb, &r), VODUP_META_OK);
+    assert_int_equal(r.n, 3);
+    vodup_meta_object fields;
+    memset(&fields, 0, sizeof fields);
+    snprintf(fields.etag, sizeof fields.etag, "E-2");
+    fields.size = 40;
+    fields.crc64 = 99;
+    snprintf(fields.type, sizeof fields.type, "Multipart");
+    fields.mtime = 4343;
+    size_t bad = 99;
+
+    /* part 3 uploaded again since it was read: refused, nothing changes */
+    put_part(m, "UM", 3, 913, 30, "33333333333333333333333333333333", 7);
+    vodup_meta_part chosen[2] = {r.p[0], r.p[2]};
+    assert_int_equal(vodup_meta_upload_commit(m, "UM", chosen, 2, &fields, NULL, NULL, &bad),
+                     VODUP_META_EINVALIDPART);
+    assert_int_equal(bad, 1);
+    vodup_meta_object o;
+    assert_int_equal(vodup_meta_object_get(m, "b1", "k", 1, &o), VODUP_META_ENOTFOUND);
+    assert_int_equal(vodup_meta_upload_commit(m, "nope", chosen, 2, &fields, NULL, NULL, &bad),
+                     VODUP_META_ENOTFOUND);
+
+    r.n = 0;
+    assert_int_equal(vodup_meta_part_list(m, "UM", 0, 10, commit_read_cb, &r), VODUP_META_OK);
+    chosen[1] = r.p[2];
+    vodup_meta_object out;
+    assert_int_equal(vodup_meta_upload_commit(m, "UM", chosen, 2, &fields, NULL, &out, &bad), VODUP_META_OK);
+    assert_string_equal(out.etag, "E-2");
+    assert_string_equal(out.content_type, "video/mp4");
+    vodup_meta_object_clear(&out);
+    assert_int_equal(vodup_meta_object_get(m, "b1", "k", 1, &o), VODUP_META_OK);
+    assert_string_equal(o.etag, "E-2");
+    assert_int_equal(o.size, 40);
+    assert_true(o.crc64 == 99);
+    assert_string_equal(o.type, "Multipart");
+    assert_int_equal(o.mtime, 4343);
+    assert_int_equal(o.nsegs, 2);
+    char b[33];
+    fx_blob_id(b, 901);
+    assert_string_equal(o.segs[0].blob, b);
+    fx_blob_id(b, 913);
+    assert_string_equal(o.segs[1].blob, b);
+    vodup_meta_object_clear(&o);
+    /* the unlisted part and the replaced one are garbage; the upload is gone */
+    char ids[8][33];
+    int n = gc_all(m, ids, 8);
+    fx_blob_id(b, 902);
+    assert_true(gc_has(ids, n, b));
+    fx_blob_id(b, 903);
+    assert_true(gc_has(ids, n, b));
+    vodup_meta_upload up;
+    assert_int_equal(vodup_meta_upload_get(m, "UM", &up), VODUP_META_ENOTFOUND);
 }
 
 static void test_complete_failures(void **state)
@@ -2340,6 +2419,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upload_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_complete_success, setup, teardown),
         cmocka_unit_test_setup_teardown(test_complete_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upload_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_take_done, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guarded_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credential_uploads, setup, teardown),

@@ -75,6 +75,9 @@ int auth_master_key_load(const char *data_dir, unsigned char key[32]);
  * key_id gets "LTAI" + 20 characters, secret 30 characters. */
 int auth_key_create(vodupd *s, const char *account_id, const char *principal,
                     char key_id[25], char secret[31]);
+/* As auth_key_create, refused (-2) when principal has max keys already (0: no limit). */
+int auth_key_create_max(vodupd *s, const char *account_id, const char *principal, int max, char key_id[25],
+                        char secret[31]);
 
 /* The current generation of principal ("user/<name>", "role/<name>") of account_id:
  * from s->revocations when the server has the cache, else read from s->meta. 0 ok,

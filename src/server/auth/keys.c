@@ -17,6 +17,7 @@
 
 #include "common/digest.h"
 #include "server/auth/token.h"
+#include "server/store/meta_admin.h"
 #include "server/store/meta_vod.h"
 
 #define SEAL_NONCE 12
@@ -137,8 +138,8 @@ int auth_unseal(const unsigned char key[32], const char *aad, const unsigned cha
     return 0;
 }
 
-int auth_key_create(vodupd *s, const char *account_id, const char *principal,
-                    char key_id[25], char secret[31])
+int auth_key_create_max(vodupd *s, const char *account_id, const char *principal, int max, char key_id[25],
+                        char secret[31])
 {
     memcpy(key_id, "LTAI", 4);
     if (auth_random_id(key_id + 4, 20, ALNUM) != 0 || auth_random_id(secret, 30, ALNUM) != 0)
@@ -147,9 +148,16 @@ int auth_key_create(vodupd *s, const char *account_id, const char *principal,
     size_t slen;
     if (auth_seal(s->master_key, key_id, secret, 30, &sealed, &slen) != 0)
         return -1;
-    int r = vodup_meta_key_create(s->meta, key_id, account_id, principal, sealed, slen, time(NULL));
+    int r = max > 0 ? vodup_meta_key_create_max(s->meta, key_id, account_id, principal, sealed, slen, time(NULL), max)
+                    : vodup_meta_key_create(s->meta, key_id, account_id, principal, sealed, slen, time(NULL));
     free(sealed);
-    return r == VODUP_META_OK ? 0 : -1;
+    return r == VODUP_META_OK ? 0 : r == VODUP_META_ELIMIT ? -2 : -1;
+}
+
+int auth_key_create(vodupd *s, const char *account_id, const char *principal,
+                    char key_id[25], char secret[31])
+{
+    return auth_key_create_max(s, account_id, principal, 0, key_id, secret);
 }
 
 int auth_generation(vodupd *s, const char *account_id, const char *principal, long long *gen)

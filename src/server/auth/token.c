@@ -270,6 +270,19 @@ int token_keys_rotate(token_keys *k, const char *data_dir)
     return id;
 }
 
+int token_keys_refresh(token_keys *k, const char *data_dir)
+{
+    char dir[4096];
+    if (!k || !data_dir || keys_dir(dir, sizeof dir, data_dir) != 0)
+        return -1;
+    pthread_rwlock_wrlock(&k->lock);
+    int before = k->current;
+    int r = scan_keys(k, dir);
+    int added = k->current != before;
+    pthread_rwlock_unlock(&k->lock);
+    return r != 0 ? -1 : added;
+}
+
 void token_keys_free(token_keys *k)
 {
     if (!k)

@@ -27,6 +27,9 @@ typedef struct token_keys token_keys;
 token_keys *token_keys_load(const char *data_dir);
 /* Writes a new key (the highest id + 1) and makes it current. Returns its id or -1. */
 int token_keys_rotate(token_keys *k, const char *data_dir);
+/* Loads key files added since (another process's `vodupd keys rotate`): the newest
+ * becomes current. 1 when the current key changed, 0 when not, -1 with errno. */
+int token_keys_refresh(token_keys *k, const char *data_dir);
 void token_keys_free(token_keys *k);
 
 /* The claims, as JSON (compact, small):

@@ -46,7 +46,14 @@ typedef struct core_rules {
     uint64_t max_part_size;     /* one part's body */
     uint64_t min_part_size;     /* every part of a Complete but the last */
     int max_part_number;        /* part numbers run from 1 to this */
+    /* Forms a completed upload's ETag (no quotes) from its parts in order; out[0] = '\0'
+     * when it cannot (no memory). */
+    void (*multipart_etag)(char out[64], const vodup_meta_part *parts, size_t n);
 } core_rules;
+
+/* OSS's multipart ETag: "HEX-N", the upper-case MD5 of the parts' upper-case hex ETags
+ * concatenated (S3 hashes the parts' binary MD5s instead: its dialect brings its own). */
+void core_etag_md5_of_hex(char out[64], const vodup_meta_part *parts, size_t n);
 
 /* Fills c for the running server s (its stores, its collector and event sender). */
 struct vodupd;
@@ -196,10 +203,14 @@ vodupd_status core_upload_initiate(const core *c, const core_initiate *in, char 
 vodupd_status core_part_put(const core *c, const char *upload_id, int number, core_ingest *in,
                             const vodup_meta_guard *guard, vodupd_detail *d);
 /* Completes upload_id from parts (number and ETag as the client listed them; quotes
- * already stripped) under rules: EPARTORDER, EINVALIDPART, ETOOSMALL (detail.part: the
- * number at fault; .limit: rules->min_part_size), ENOUPLOAD, EDENIED / EREVOKED from the
- * guard, EIO. out (may be NULL) receives the new object. Kicks the collector and the
- * event sender. */
+ * already stripped) under rules: the numbers must ascend (EPARTORDER), each part exist
+ * with that ETag, case-insensitively (EINVALIDPART), every part but the last have
+ * rules->min_part_size bytes (ETOOSMALL, detail.limit); detail.part is the number at
+ * fault. The object's ETag is rules->multipart_etag's, its CRC-64 the parts' combined.
+ * The store then commits only if the parts are still as read (a part uploaded again
+ * meanwhile: read and decided again, a few times). ENOUPLOAD, EDENIED / EREVOKED from
+ * the guard, EIO, ENOMEM. out (may be NULL) receives the new object. Kicks the collector
+ * and the event sender. */
 vodupd_status core_upload_complete(const core *c, const core_rules *rules, const char *upload_id,
                                    const vodup_meta_complete_part *parts, size_t nparts,
                                    const vodup_meta_guard *guard, vodup_meta_object *out, vodupd_detail *d);

@@ -45,7 +45,7 @@ vodupd_status core_ingest_open(core_ingest **out, const core *c, uint64_t limit,
         core_ingest_free(in);
         return core__fail(d, VODUPD_ENOMEM, "Starting the body");
     }
-    int rc = in->bs->ops->writer_open(in->bs, &in->w);
+    int rc = vodup_blob_writer_open(in->bs, &in->w);
     if (rc != VODUP_BLOB_OK) {
         in->w = NULL;
         core_ingest_free(in);
@@ -83,10 +83,10 @@ vodupd_status core_ingest_write(core_ingest *in, const void *p, size_t n, vodupd
     vodup_md5_update(in->md5, p, n);
     in->crc = vodup_crc64(in->crc, p, n);
     in->size += n;
-    int rc = in->bs->ops->writer_write(in->w, p, n);
+    int rc = vodup_blob_write(in->w, p, n);
     if (rc != VODUP_BLOB_OK) {
         in->failed = 1;
-        in->bs->ops->writer_abort(in->w);
+        vodup_blob_abort(in->w);
         in->w = NULL;
         return core__fail(d, blob_status(rc), "Writing the data");
     }
@@ -151,10 +151,10 @@ vodupd_status core__ingest_commit(core_ingest *in, char id[VODUP_BLOB_ID_LEN + 1
     if (in->size == 0) {
         /* Nothing to keep: an empty body costs no file (else 10000 empty parts per
          * upload would each hold an inode). */
-        in->bs->ops->writer_abort(w);
+        vodup_blob_abort(w);
         memcpy(in->blob, CORE_BLOB_EMPTY, sizeof CORE_BLOB_EMPTY);
     } else {
-        int rc = in->bs->ops->writer_commit(w, in->blob);
+        int rc = vodup_blob_commit(w, in->blob);
         if (rc != VODUP_BLOB_OK) {
             in->failed = 1;
             return core__fail(d, blob_status(rc), "Making the data durable");
@@ -168,7 +168,7 @@ vodupd_status core__ingest_commit(core_ingest *in, char id[VODUP_BLOB_ID_LEN + 1
 void core__ingest_discard(core_ingest *in)
 {
     if (in->committed && in->blob[0])
-        in->bs->ops->remove(in->bs, in->blob);
+        vodup_blob_remove(in->bs, in->blob);
     in->committed = 0;
     in->failed = 1;
 }
@@ -178,7 +178,7 @@ void core_ingest_free(core_ingest *in)
     if (!in)
         return;
     if (in->w)
-        in->bs->ops->writer_abort(in->w);
+        vodup_blob_abort(in->w);
     vodup_md5_free(in->md5);
     free(in);
 }

@@ -20,6 +20,10 @@ static const char *const NAMES[VODUPD_STATUS__COUNT] = {
     [VODUPD_EIO] = "EIO",
     [VODUPD_ENOMEM] = "ENOMEM",
     [VODUPD_EINCOMPLETE] = "EINCOMPLETE",
+    [VODUPD_EBADREQUEST] = "EBADREQUEST",
+    [VODUPD_ENOTIMPL] = "ENOTIMPL",
+    [VODUPD_EBUSY] = "EBUSY",
+    [VODUPD_EINTERNAL] = "EINTERNAL",
 };
 
 const char *vodupd_status_name(vodupd_status s)

@@ -34,6 +34,12 @@ typedef enum vodupd_status {
     VODUPD_EIO,             /* a store failed (logged where it failed); detail.what */
     VODUPD_ENOMEM,
     VODUPD_EINCOMPLETE,     /* a body ended before it was whole, or its writer failed earlier */
+    /* What the HTTP front refuses itself, before or around any operation (http/front.c);
+     * detail.what is the whole message. */
+    VODUPD_EBADREQUEST,     /* the message cannot be trusted or parsed: framing, header syntax, target */
+    VODUPD_ENOTIMPL,        /* the request asks for something the server does not do */
+    VODUPD_EBUSY,           /* over a server limit (connections from one address) */
+    VODUPD_EINTERNAL,       /* the server cannot answer it (shutting down, no answer made) */
     VODUPD_STATUS__COUNT
 } vodupd_status;
 
@@ -63,7 +69,8 @@ typedef struct vodupd_detail {
     unsigned char expected[VODUPD_DIGEST_MAX_LEN];  /* EBADDIGEST: as declared */
     unsigned char actual[VODUPD_DIGEST_MAX_LEN];    /* EBADDIGEST: as received */
     size_t digest_len;
-    const char *what;       /* EIO, ENOMEM: static text naming what failed ("Recording the part") */
+    const char *what;       /* EIO, ENOMEM: static text naming what failed ("Recording the part");
+                               EBADREQUEST, ENOTIMPL, EBUSY, EINTERNAL: the message */
 } vodupd_detail;
 
 /* "OK", "ENOBUCKET", ... for logs and tests; "?" for a value out of range. */

@@ -4,11 +4,12 @@
  * libmicrohttpd 0.9.75's edge-triggered epoll mode, a client's close that arrives
  * together with the last bytes of a body is never noticed, so a truncated upload kept
  * its connection and temporary file until the idle timeout; tests/integration
- * errors.test.mjs "interrupted uploads" catches it.) Each request goes
- * through: raw target captured (uri_log) -> headers in, routed and authenticated
- * (first access call) -> body chunks to the handler -> at the end, the handler's finish
- * step, which for writing operations runs on the worker pool while the connection is
- * suspended, so a slow fdatasync never stalls the event loop -> response -> log line.
+ * errors.test.mjs "interrupted uploads" catches it.) Each request goes through: raw
+ * target captured (uri_log) -> headers in, its dialect detected, checked and routed
+ * (first access call) -> the head step (authentication, the operation's begin) on the
+ * worker pool, the connection suspended -> body chunks to the handler -> the finish step
+ * on the worker pool -> response -> log line. The front knows no protocol: the dialect
+ * table (server/dialect.h) does. docs/internals/server-pipeline.md walks through it.
  */
 #include "server/http/request.h"
 
@@ -34,6 +35,7 @@
 #include "common/xml.h"
 #include "server/config.h"
 #include "server/dialect.h"
+#include "server/store/loop_guard.h"
 #include "server/http/conn.h"
 #include "server/http/metrics.h"
 #include "server/http/net.h"
@@ -61,11 +63,11 @@ int http_has_query(const http_request *r, const char *name)
 /* ---- errors answered by the front itself ---------------------------------------- */
 
 /* The front refuses what it cannot trust (framing, header syntax, limits) in the
- * dialect the request speaks: the dialect turns err into its status, code and body. */
-static void front_error(http_request *r, vodup_front_err err, const char *fmt, ...)
+ * dialect the request speaks, as a core status the dialect maps like any other. */
+static void front_error(http_request *r, vodupd_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void front_error(http_request *r, vodup_front_err err, const char *fmt, ...)
+static void front_error(http_request *r, vodupd_status st, const char *fmt, ...)
 {
     if (r->resp)
         return;
@@ -75,24 +77,16 @@ static void front_error(http_request *r, vodup_front_err err, const char *fmt, .
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (r->dialect) {
-        r->dialect->render_error(r, err, msg);
+        vodupd_detail d = {.what = msg};
+        r->dialect->render_error(r, st, &d);
         return;
     }
     /* No dialect took the request: plain HTTP. */
-    static const struct {
-        unsigned int status;
-        const char *code;
-    } PLAIN[] = {
-        [VODUP_FRONT_BAD_REQUEST] = {400, "BadRequest"},
-        [VODUP_FRONT_NOT_IMPLEMENTED] = {501, "NotImplemented"},
-        [VODUP_FRONT_UNAVAILABLE] = {503, "ServiceUnavailable"},
-        [VODUP_FRONT_INTERNAL] = {500, "InternalError"},
-    };
-    size_t i = (size_t)err < sizeof PLAIN / sizeof PLAIN[0] ? (size_t)err : VODUP_FRONT_INTERNAL;
+    unsigned int status = st == VODUPD_EBADREQUEST ? 400 : st == VODUPD_ENOTIMPL ? 501 : st == VODUPD_EBUSY ? 503 : 500;
     vbuf b = VBUF_INIT;
     vbuf_printf(&b, "%s\n", msg);
-    r->err_code = PLAIN[i].code;
-    http_respond_buf(r, PLAIN[i].status, "text/plain; charset=utf-8", &b);
+    r->err_code = vodupd_status_name(st);
+    http_respond_buf(r, status, "text/plain; charset=utf-8", &b);
     vbuf_free(&b);
 }
 
@@ -112,21 +106,19 @@ static void detect_dialect(http_request *r)
         }
 }
 
-/* Routes r in its dialect, authenticates the caller and starts the operation. */
-static void dispatch(http_request *r)
+/* Routes r in its dialect: 1 when an operation was picked and its store work (the
+ * caller's authentication, the operation's begin step) is to run; 0 when r is answered
+ * already. Nothing here touches a store. */
+static int route(http_request *r)
 {
     if (r->target.path && http_sdk_route(r)) /* GET /sdk/vodup-upload.js, the web upload SDK */
-        return;
+        return 0;
     const vodup_dialect *d = r->dialect;
     if (!d) {
-        front_error(r, VODUP_FRONT_BAD_REQUEST, "No protocol served here takes this request.");
-        return;
+        front_error(r, VODUPD_EBADREQUEST, "No protocol served here takes this request.");
+        return 0;
     }
-    if (d->route(r) != 0)
-        return;
-    if (d->authenticate && d->authenticate(r) != 0)
-        return;
-    r->op->begin(r);
+    return d->route(r) == 0 && r->op;
 }
 
 /* ---- lifecycle -------------------------------------------------------------- */
@@ -194,7 +186,7 @@ static int forwarded_client(http_request *r)
     snprintf(r->via, sizeof r->via, "%s", r->peer);
     http_addr_format(&client, r->peer, sizeof r->peer);
     if (http__conn_account_client(hc, &client) != 0) {
-        front_error(r, VODUP_FRONT_UNAVAILABLE,
+        front_error(r, VODUPD_EBUSY,
                     "Too many connections from your address (at most %u).", hc->f->lim.max_per_ip);
         return -1;
     }
@@ -206,7 +198,7 @@ static int forwarded_client(http_request *r)
 static int check_head(http_request *r)
 {
     if (!http_is_token(r->method, strlen(r->method))) {
-        front_error(r, VODUP_FRONT_BAD_REQUEST, "The request method is not a valid HTTP token.");
+        front_error(r, VODUPD_EBADREQUEST, "The request method is not a valid HTTP token.");
         return -1;
     }
     for (size_t i = 0; i < r->nheaders; i++) {
@@ -214,13 +206,13 @@ static int check_head(http_request *r)
         if (!http_is_token(name, strlen(name))) {
             vbuf shown = VBUF_INIT;
             http_log_escape(&shown, name, strlen(name), 64);
-            front_error(r, VODUP_FRONT_BAD_REQUEST,
+            front_error(r, VODUPD_EBADREQUEST,
                         "The header name \"%s\" is not valid (only token characters, no spaces).", vbuf_cstr(&shown));
             vbuf_free(&shown);
             return -1;
         }
         if (!http_value_ok(value, strlen(value))) {
-            front_error(r, VODUP_FRONT_BAD_REQUEST,
+            front_error(r, VODUPD_EBADREQUEST,
                         "The value of header \"%s\" contains a control character (CR, LF or another byte below 0x20).",
                         name);
             return -1;
@@ -243,12 +235,12 @@ static int check_framing(http_request *r)
             size_t n = strlen(value);
             if (n == 0 || n > 20 || strspn(value, "0123456789") != n) {
                 r->must_close = 1;
-                front_error(r, VODUP_FRONT_BAD_REQUEST, "The Content-Length header is not a number.");
+                front_error(r, VODUPD_EBADREQUEST, "The Content-Length header is not a number.");
                 return -1;
             }
             if (cl && strcmp(cl, value) != 0) {
                 r->must_close = 1;
-                front_error(r, VODUP_FRONT_BAD_REQUEST,
+                front_error(r, VODUPD_EBADREQUEST,
                             "The request has several different Content-Length headers.");
                 return -1;
             }
@@ -261,13 +253,13 @@ static int check_framing(http_request *r)
     }
     if (te && ncl) {
         r->must_close = 1;
-        front_error(r, VODUP_FRONT_BAD_REQUEST,
+        front_error(r, VODUPD_EBADREQUEST,
                     "The request has both Content-Length and Transfer-Encoding.");
         return -1;
     }
     if (te && (nte > 1 || strcasecmp(te, "chunked") != 0)) {
         r->must_close = 1;
-        front_error(r, VODUP_FRONT_NOT_IMPLEMENTED,
+        front_error(r, VODUPD_ENOTIMPL,
                     "Transfer-Encoding other than a single \"chunked\" is not supported.");
         return -1;
     }
@@ -311,25 +303,89 @@ static enum MHD_Result queue(http_request *r)
     return MHD_queue_response(r->conn, r->status, r->resp);
 }
 
+/* The rest of the first call, once the head step is done (on a worker and back, or
+ * skipped). libmicrohttpd closes the connection when the answer is queued from the
+ * first call, without reading the body. That suits a client that waits for it
+ * (Expect: 100-continue), a body too large to be worth reading, or framing we do not
+ * trust; but a client still sending a small body then gets a reset instead of our
+ * answer. So small refused bodies are read and dropped, and the answer follows them,
+ * on a connection that stays alive. */
+static enum MHD_Result head_done(http_request *r)
+{
+    http__conn_head_done(r->hc, expects_body(r));
+    if (r->resp && answer_early(r))
+        return queue(r);
+    return MHD_YES;
+}
+
+/* The store work of a request runs on the worker pool while its connection is
+ * suspended (a database read or a flush there stalls nobody else), in two steps: head
+ * (authenticate the caller, begin the operation) once the headers are in, and finish
+ * once the body is. The event loop keeps what cannot wait or block: framing, routing,
+ * body chunks, queueing the answer. A worker never queues the answer itself:
+ * libmicrohttpd wants MHD_queue_response from the access handler, which it calls again
+ * after MHD_resume_connection. The loop threads carry the store's mark
+ * (store/loop_guard.h) while the access handler runs, so in debug builds a store call
+ * left on the loop aborts the test that reaches it. */
+static void run_head(void *p)
+{
+    http_request *r = p;
+    struct MHD_Connection *c = r->conn;
+    const vodup_dialect *d = r->dialect;
+    if (!d->authenticate || d->authenticate(r) == 0)
+        r->op->begin(r);
+    r->head_resumed = 1;
+    /* After resume the event loop may go on with r at once: touch nothing. */
+    MHD_resume_connection(c);
+}
+
 static void run_finish(void *p)
 {
     http_request *r = p;
     struct MHD_Connection *c = r->conn;
     r->op->finish(r);
     r->finished = 1;
-    /* After resume the event loop may complete and free r at once: touch nothing. */
     MHD_resume_connection(c);
 }
 
-static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
-                                 const char *method, const char *version, const char *upload_data,
-                                 size_t *upload_data_size, void **req_cls)
+/* Suspends c and hands r to fn on the worker pool: 0, or -1 (shutting down) with c
+ * running again. */
+static int offload(http_request *r, struct MHD_Connection *c, workq_fn *fn)
 {
-    (void)cls, (void)url, (void)version;
-    http_request *r = *req_cls;
-    if (!r || !r->raw_target)
-        return MHD_NO;
+    MHD_suspend_connection(c);
+    if (workq_push(r->srv->wq, fn, r) == 0)
+        return 0;
+    MHD_resume_connection(c);
+    return -1;
+}
 
+/* The first call, headers in: checks and routing here, then the head step on a worker. */
+static enum MHD_Result on_head(http_request *r, struct MHD_Connection *c)
+{
+    int nh = MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, r);
+    peer_address(r);
+    r->host = http_header(r, "Host");
+    detect_dialect(r);
+    int go = 0;
+    if (nh > VODUPD_MAX_HEADERS) /* collect_header stops one past the limit */
+        front_error(r, VODUPD_EBADREQUEST, "Too many request headers (at most %d).", VODUPD_MAX_HEADERS);
+    else if (check_framing(r) == 0 && check_head(r) == 0 && forwarded_client(r) == 0)
+        go = route(r);
+    if (go) {
+        /* No body is read while the head step runs: the body-rate guard starts after it. */
+        http__conn_head_done(r->hc, 0);
+        if (offload(r, c, run_head) == 0)
+            return MHD_YES;
+        front_error(r, VODUPD_EINTERNAL, "The server is shutting down.");
+    }
+    return head_done(r);
+}
+
+/* Where a request stands when libmicrohttpd calls: headers just in, back from the head
+ * step, a body chunk, or the end of the body (or back from the finish step). */
+static enum MHD_Result access_step(http_request *r, struct MHD_Connection *c, const char *method,
+                                   const char *upload_data, size_t *upload_data_size)
+{
     if (!r->began) {
         r->began = 1;
         r->conn = c;
@@ -337,25 +393,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         r->headers = calloc(VODUPD_MAX_HEADERS, sizeof *r->headers);
         if (!r->headers)
             return MHD_NO;
-        int nh = MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, r);
-        peer_address(r);
-        r->host = http_header(r, "Host");
-        http__conn_head_done(r->hc, expects_body(r));
-        detect_dialect(r);
-        if (nh > VODUPD_MAX_HEADERS) /* collect_header stops one past the limit */
-            front_error(r, VODUP_FRONT_BAD_REQUEST, "Too many request headers (at most %d).",
-                        VODUPD_MAX_HEADERS);
-        else if (check_framing(r) == 0 && check_head(r) == 0 && forwarded_client(r) == 0)
-            dispatch(r);
-        /* libmicrohttpd closes the connection when the answer is queued from this first
-         * call, without reading the body. That suits a client that waits for it
-         * (Expect: 100-continue), a body too large to be worth reading, or framing we
-         * do not trust; but a client still sending a small body then gets a reset
-         * instead of our answer. So small refused bodies are read and dropped, and the
-         * answer follows them, on a connection that stays alive. */
-        if (r->resp && answer_early(r))
-            return queue(r);
-        return MHD_YES;
+        return on_head(r, c);
+    }
+    if (r->head_resumed) { /* libmicrohttpd repeats its first call after the resume */
+        r->head_resumed = 0;
+        enum MHD_Result rc = head_done(r);
+        if (r->queued || !*upload_data_size)
+            return rc;
     }
 
     if (*upload_data_size) {
@@ -366,34 +410,42 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
             atomic_fetch_add(&r->hc->body_bytes, n);
         if (r->resp || !r->op || !r->op->body)
             return MHD_YES; /* answered already: drain what the client still sends */
-        if (r->op->body(r, upload_data, n) < 0)
-            return MHD_NO;  /* the handler wants the connection dropped */
-        return MHD_YES;
+        /* Chunks stream into the byte store here, on the loop: each write is an append
+         * to a local file; the flush that makes it durable is finish's. */
+        vodup_thread_mark_event_loop(0);
+        int rc = r->op->body(r, upload_data, n);
+        vodup_thread_mark_event_loop(1);
+        return rc < 0 ? MHD_NO : MHD_YES; /* < 0: the handler wants the connection dropped */
     }
 
-    /* End of the request body (or back from the worker pool). */
+    /* End of the request body (or back from the finish step). */
     if (!r->body_done) {
         r->body_done = 1;
         http__conn_body_done(r->hc);
     }
-    if (!r->resp && r->op && r->op->finish && !r->finished) {
-        if (r->op->offload && !r->suspended) {
-            r->suspended = 1;
-            MHD_suspend_connection(c);
-            if (workq_push(r->srv->wq, run_finish, r) != 0) {
-                MHD_resume_connection(c);
-                front_error(r, VODUP_FRONT_INTERNAL, "The server is shutting down.");
-            }
+    if (!r->resp && r->op && r->op->finish && !r->finished && !r->finishing) {
+        r->finishing = 1;
+        if (offload(r, c, run_finish) == 0)
             return MHD_YES;
-        }
-        if (!r->op->offload) {
-            r->op->finish(r);
-            r->finished = 1;
-        }
+        front_error(r, VODUPD_EINTERNAL, "The server is shutting down.");
     }
     if (!r->resp)
-        front_error(r, VODUP_FRONT_INTERNAL, "The request produced no answer.");
+        front_error(r, VODUPD_EINTERNAL, "The request produced no answer.");
     return queue(r);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **req_cls)
+{
+    (void)cls, (void)url, (void)version;
+    http_request *r = *req_cls;
+    if (!r || !r->raw_target)
+        return MHD_NO;
+    vodup_thread_mark_event_loop(1);
+    enum MHD_Result rc = access_step(r, c, method, upload_data, upload_data_size);
+    vodup_thread_mark_event_loop(0);
+    return rc;
 }
 
 /* ---- the log line ----------------------------------------------------------------

@@ -24,15 +24,16 @@ typedef struct http_front http_front;
 struct http_conn;
 
 /* A handler's three moments. begin runs once the headers are in and the caller is
- * authenticated; it either answers (http_respond*) or accepts a body. body gets each
- * chunk (return non-zero after answering to stop reading). finish runs after the last
- * chunk, on a worker thread when the operation writes (so its flushes block nobody). */
+ * authenticated, on a worker thread (it may read the stores); it either answers
+ * (http_reply) or accepts a body. body gets each chunk, on the event loop (return < 0
+ * to have the connection dropped). finish runs after the last chunk, on a worker
+ * thread (its store reads and flushes block nobody). */
 typedef struct http_op {
     const char *name;           /* "PutObject", for the log */
     int (*begin)(http_request *r);
     int (*body)(http_request *r, const char *p, size_t n);
     void (*finish)(http_request *r);
-    int offload;                /* run finish on the worker pool */
+    int offload;                /* the operation writes: it makes the store grow or changes it */
 } http_op;
 
 struct http_request {
@@ -66,9 +67,10 @@ struct http_request {
     const http_op *op;
     const char *op_name;   /* finer name for the log (the RPC Action), borrowed */
     int began;
+    int head_resumed;      /* the head step ran on a worker; the next call completes it */
     int body_done;
-    int suspended;
-    int finished;          /* finish has run (on whichever thread) */
+    int finishing;         /* the finish step was handed to a worker */
+    int finished;          /* finish has run */
 
     /* small bodies (XML) are collected here, up to body_limit */
     vbuf body;

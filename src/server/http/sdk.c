@@ -114,28 +114,23 @@ int http_sdk_route(http_request *r)
     const char *v = http_query(r, "v");
     const char *cache = v && strcmp(v, version_tag) == 0 ? SDK_MAX_AGE_VERSIONED : SDK_MAX_AGE_PLAIN;
     const char *inm = http_header(r, "If-None-Match");
-    struct MHD_Response *resp;
+    http_response *resp;
     unsigned int status;
     if (inm && etag_listed(inm, etag)) {
-        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-        status = MHD_HTTP_NOT_MODIFIED;
+        resp = http_response_empty();
+        status = 304;
     } else {
-        size_t len = mjs ? vodupd_sdk_mjs_len : vodupd_sdk_js_len;
-        resp = MHD_create_response_from_buffer(len, (void *)(mjs ? vodupd_sdk_mjs : vodupd_sdk_js),
-                                               MHD_RESPMEM_PERSISTENT);
-        status = MHD_HTTP_OK;
-        if (resp) {
-            MHD_add_response_header(resp, "Content-Type", "text/javascript; charset=utf-8");
-            r->resp_bytes = len;
-        }
+        resp = http_response_static("text/javascript; charset=utf-8", mjs ? vodupd_sdk_mjs : vodupd_sdk_js,
+                                    mjs ? vodupd_sdk_mjs_len : vodupd_sdk_js_len);
+        status = 200;
     }
     if (!resp)
         return 0; /* out of memory: the caller answers with its own error path */
-    MHD_add_response_header(resp, "ETag", etag);
-    MHD_add_response_header(resp, "Cache-Control", cache);
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    http_response_header(resp, "ETag", etag);
+    http_response_header(resp, "Cache-Control", cache);
+    http_response_header(resp, "X-Content-Type-Options", "nosniff");
     /* Pages load it with integrity= and crossorigin: any origin may read it. */
-    MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "cross-origin");
-    http_respond(r, status, resp);
+    http_response_header(resp, "Cross-Origin-Resource-Policy", "cross-origin");
+    http_reply(r, status, resp);
     return 1;
 }

@@ -50,10 +50,9 @@ static void put_bucket_finish(http_request *r)
     }
     char loc[128];
     snprintf(loc, sizeof loc, "/%s", r->bucket);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    if (resp)
-        MHD_add_response_header(resp, "Location", loc);
-    http_respond(r, 200, resp);
+    http_response *resp = http_response_empty();
+    http_response_header(resp, "Location", loc);
+    http_reply(r, 200, resp);
 }
 
 const http_op oss_op_put_bucket = {"PutBucket", put_bucket_begin, oss_collect_body, put_bucket_finish, 1};

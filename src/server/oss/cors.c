@@ -28,15 +28,13 @@ static int options_begin(http_request *r)
                   "CORSResponse: this CORS request is not allowed: the method must be one of GET, PUT, POST, DELETE, HEAD.");
         return 0;
     }
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    if (!resp)
-        return 0;
-    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, PUT, POST, DELETE, HEAD");
+    http_response *resp = http_response_empty();
+    http_response_header(resp, "Access-Control-Allow-Methods", "GET, PUT, POST, DELETE, HEAD");
     const char *hdrs = http_header(r, "Access-Control-Request-Headers");
     if (hdrs && *hdrs)
-        MHD_add_response_header(resp, "Access-Control-Allow-Headers", hdrs);
-    MHD_add_response_header(resp, "Access-Control-Max-Age", "3600");
-    http_respond(r, 200, resp);
+        http_response_header(resp, "Access-Control-Allow-Headers", hdrs);
+    http_response_header(resp, "Access-Control-Max-Age", "3600");
+    http_reply(r, 200, resp);
     return 0;
 }
 

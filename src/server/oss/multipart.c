@@ -303,20 +303,13 @@ static void complete_finish(http_request *r)
     oss_xml_key(&x, "Key", r->key, r->key_len, url);
     vbuf_printf(&x, "<ETag>&quot;%s&quot;</ETag>", o.etag);
     vbuf_puts(&x, "</CompleteMultipartUploadResult>\n");
-    size_t blen = x.len;
-    char *body = vbuf_steal(&x);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(blen, body, MHD_RESPMEM_MUST_FREE);
-    if (resp) {
-        char buf[96];
-        snprintf(buf, sizeof buf, "\"%s\"", o.etag);
-        MHD_add_response_header(resp, "ETag", buf);
-        snprintf(buf, sizeof buf, "%llu", (unsigned long long)o.crc64);
-        MHD_add_response_header(resp, "x-oss-hash-crc64ecma", buf);
-        MHD_add_response_header(resp, "Content-Type", "application/xml");
-        http_respond(r, 200, resp);
-    } else {
-        free(body);
-    }
+    http_response *resp = http_response_buf("application/xml", &x);
+    char buf[96];
+    snprintf(buf, sizeof buf, "\"%s\"", o.etag);
+    http_response_header(resp, "ETag", buf);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)o.crc64);
+    http_response_header(resp, "x-oss-hash-crc64ecma", buf);
+    http_reply(r, 200, resp);
 out:
     vodup_meta_object_clear(&o);
     free(parts);

@@ -71,7 +71,7 @@ static ssize_t seg_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     seg_reader *sr = cls;
     uint64_t at = sr->start + pos;
-    /* Responses are read forward; rewind only if MHD ever asks for earlier bytes. */
+    /* Responses are read forward; rewind only if the front ever asks for earlier bytes. */
     if (at < sr->cur_off) {
         if (sr->fd >= 0)
             close(sr->fd);
@@ -87,22 +87,22 @@ static ssize_t seg_read(void *cls, uint64_t pos, char *buf, size_t max)
         sr->fd = -1;
     }
     if (sr->cur >= sr->nsegs)
-        return MHD_CONTENT_READER_END_OF_STREAM;
+        return HTTP_BODY_END;
     vodup_blobstore *bs = sr->srv->blobs;
     uint64_t in_seg = at - sr->cur_off;
     uint64_t left = sr->segs[sr->cur].size - in_seg;
     if (max > left)
         max = (size_t)left;
-    if (bs->ops->open_fd) {
-        if (sr->fd < 0 && bs->ops->open_fd(bs, sr->segs[sr->cur].blob, &sr->fd) != 0) {
+    if (vodup_blob_has_fd(bs)) {
+        if (sr->fd < 0 && vodup_blob_open_fd(bs, sr->segs[sr->cur].blob, &sr->fd) != 0) {
             sr->fd = -1;
-            return MHD_CONTENT_READER_END_WITH_ERROR;
+            return HTTP_BODY_ERROR;
         }
         ssize_t n = pread(sr->fd, buf, max, (off_t)in_seg);
-        return n > 0 ? n : MHD_CONTENT_READER_END_WITH_ERROR;
+        return n > 0 ? n : HTTP_BODY_ERROR;
     }
-    ssize_t n = bs->ops->read(bs, sr->segs[sr->cur].blob, in_seg, buf, max);
-    return n > 0 ? n : MHD_CONTENT_READER_END_WITH_ERROR;
+    ssize_t n = vodup_blob_read(bs, sr->segs[sr->cur].blob, in_seg, buf, max);
+    return n > 0 ? n : HTTP_BODY_ERROR;
 }
 
 static void seg_free(void *cls)
@@ -116,28 +116,21 @@ static void seg_free(void *cls)
     free(sr);
 }
 
-static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    (void)cls, (void)pos, (void)buf, (void)max;
-    return MHD_CONTENT_READER_END_WITH_ERROR;
-}
-
 /* The response body. A single-blob body holds its open fd (the bytes stay readable if
  * the object is overwritten or deleted meanwhile); a body streamed across part blobs pins
  * them until the response is freed. Either way the caller's reader may end on return. */
-static struct MHD_Response *body_response(http_request *r, vodup_meta_object *o, uint64_t first, uint64_t len)
+static http_response *body_response(http_request *r, vodup_meta_object *o, uint64_t first, uint64_t len)
 {
-    if (strcmp(r->method, "HEAD") == 0 || len == 0)
-        return MHD_create_response_from_callback(len, 4096, no_body, NULL, NULL);
+    if (strcmp(r->method, "HEAD") == 0)
+        return http_response_head(len);
+    if (len == 0)
+        return http_response_empty();
     vodup_blobstore *bs = r->srv->blobs;
-    if (o->nsegs == 1 && bs->ops->open_fd) {
+    if (o->nsegs == 1 && vodup_blob_has_fd(bs)) {
         int fd;
-        if (bs->ops->open_fd(bs, o->segs[0].blob, &fd) != 0)
+        if (vodup_blob_open_fd(bs, o->segs[0].blob, &fd) != 0)
             return NULL;
-        struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, first);
-        if (!resp)
-            close(fd);
-        return resp;
+        return http_response_fd(fd, first, len); /* closes fd if it fails */
     }
     seg_reader *sr = calloc(1, sizeof *sr);
     if (!sr)
@@ -154,10 +147,7 @@ static struct MHD_Response *body_response(http_request *r, vodup_meta_object *o,
         return NULL;
     }
     sr->pinned = 1;
-    struct MHD_Response *resp = MHD_create_response_from_callback(len, 256 * 1024, seg_read, sr, seg_free);
-    if (!resp)
-        seg_free(sr);
-    return resp;
+    return http_response_reader(len, 256 * 1024, seg_read, sr, seg_free); /* frees sr if it fails */
 }
 
 
@@ -253,12 +243,12 @@ static int get_begin(http_request *r)
         vodupd_reader_end(r->srv, reader);
         return 0;
     }
-    struct MHD_Response *resp;
+    http_response *resp;
     unsigned int status = 200;
     uint64_t first = 0, last = o.size ? o.size - 1 : 0, len = o.size;
     if (cond == 304) {
         status = 304;
-        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        resp = http_response_empty();
     } else {
         const char *rb = http_header(r, "x-oss-range-behavior");
         int standard = rb && strcasecmp(rb, "standard") == 0;
@@ -287,12 +277,12 @@ static int get_begin(http_request *r)
         return 0;
     }
     oss_add_object_headers(resp, &o);
-    MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+    http_response_header(resp, "Accept-Ranges", "bytes");
     if (status == 206) {
         char cr[96];
         snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)first,
                  (unsigned long long)last, (unsigned long long)o.size);
-        MHD_add_response_header(resp, "Content-Range", cr);
+        http_response_header(resp, "Content-Range", cr);
     }
     const char *type = o.content_type && *o.content_type ? o.content_type : "application/octet-stream";
     for (size_t i = 0; i < sizeof OVERRIDES / sizeof OVERRIDES[0]; i++) {
@@ -300,22 +290,22 @@ static int get_begin(http_request *r)
         if (!v)
             continue;
         if (strcmp(OVERRIDES[i][1], "Content-Type") == 0) {
-            MHD_del_response_header(resp, "Content-Type", type);
+            http_response_del_header(resp, "Content-Type", type);
             type = v;
         }
-        MHD_add_response_header(resp, OVERRIDES[i][1], v);
+        http_response_header(resp, OVERRIDES[i][1], v);
     }
     /* User content comes from our origin: a browser must neither guess a type for it nor
      * run it as a page of this service (stored XSS against everyone using it). Active
      * types download as attachments, unless the signed request asked for its own
      * Content-Disposition or the operator serves such content on purpose. */
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    http_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (!r->srv->serve_active_content && !http_query(r, "response-content-disposition") && active_type(type))
-        MHD_add_response_header(resp, "Content-Disposition", "attachment");
+        http_response_header(resp, "Content-Disposition", "attachment");
     r->resp_bytes = len;
     vodup_meta_object_clear(&o);
     vodupd_reader_end(r->srv, reader); /* the body holds its fd or pins its blobs now */
-    http_respond(r, status, resp);
+    http_reply(r, status, resp);
     return 0;
 }
 

@@ -69,7 +69,7 @@ void oss_xml_key(vbuf *b, const char *elem, const char *key, size_t n, int url_e
 /* <CommonPrefixes><Prefix>...</Prefix></CommonPrefixes> for a listing's prefix entry. */
 void oss_xml_common_prefix(vbuf *b, const core_list_entry *e, int url_encode);
 void oss_xml_u64(vbuf *b, const char *elem, unsigned long long v);
-void oss_add_object_headers(struct MHD_Response *resp, const vodup_meta_object *o);
+void oss_add_object_headers(http_response *resp, const vodup_meta_object *o);
 int oss_collect_user_meta(http_request *r, char **json);   /* x-oss-meta-* -> JSON; answers on error */
 /* Body collection for XML and ignored bodies, with r->body_limit. */
 int oss_collect_body(http_request *r, const char *p, size_t n);

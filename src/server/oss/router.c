@@ -323,14 +323,14 @@ static int refused_for_space(http_request *r)
 {
     vodup_blobstore *bs = r->srv->blobs;
     const http_op *op = r->op;
-    if (!op->offload || !bs->ops->space_check)
+    if (!op->offload)
         return 0;
     int grows = op == &oss_op_put_object || op == &oss_op_upload_part || op == &oss_op_initiate ||
                 op == &oss_op_put_bucket;
     uint64_t need = 0;
     if (grows && http_content_length(r, &need) != 1)
         need = 0;
-    if (bs->ops->space_check(bs, need) == VODUP_BLOB_OK || !grows)
+    if (vodup_blob_space_check(bs, need) == VODUP_BLOB_OK || !grows)
         return 0;
     oss_error(r, OSS_ERR_StorageFull, VODUP_STORAGE_FULL_MSG);
     return 1;
@@ -388,19 +388,6 @@ static int authenticate(http_request *r)
     return 0;
 }
 
-/* The front's errors in OSS's words: the one place they get a status and code. */
-static void render_error(http_request *r, vodup_front_err err, const char *detail)
-{
-    static const oss_err MAP[] = {
-        [VODUP_FRONT_BAD_REQUEST] = OSS_ERR_InvalidArgument,
-        [VODUP_FRONT_NOT_IMPLEMENTED] = OSS_ERR_NotImplemented,
-        [VODUP_FRONT_UNAVAILABLE] = OSS_ERR_ServiceUnavailable,
-        [VODUP_FRONT_INTERNAL] = OSS_ERR_InternalError,
-    };
-    oss_err e = (size_t)err < sizeof MAP / sizeof MAP[0] ? MAP[err] : OSS_ERR_InternalError;
-    oss_error(r, e, "%s", detail);
-}
-
 static const char CORS_EXPOSE[] =
     "ETag, x-oss-request-id, x-oss-hash-crc64ecma, x-oss-object-type, x-oss-storage-class, "
     "x-oss-err, x-oss-ec, x-oss-next-append-position, Content-MD5, Content-Length, Content-Range, "
@@ -418,6 +405,6 @@ const vodup_dialect vodup_dialect_oss = {
     .format_id = format_id,
     .route = route,
     .authenticate = authenticate,
-    .render_error = render_error,
+    .render_error = oss_status_error, /* status.c: the one mapping */
     .common_headers = common_headers,
 };

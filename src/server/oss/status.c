@@ -101,6 +101,22 @@ void oss_status_map(vodupd_status st, const vodupd_detail *d, oss_err *code, cha
         *code = OSS_ERR_InternalError;
         snprintf(msg, msg_len, "The body was not received whole; nothing was stored.");
         return;
+    case VODUPD_EBADREQUEST:
+        *code = OSS_ERR_InvalidArgument;
+        snprintf(msg, msg_len, "%s", d->what ? d->what : "The request is malformed.");
+        return;
+    case VODUPD_ENOTIMPL:
+        *code = OSS_ERR_NotImplemented;
+        snprintf(msg, msg_len, "%s", d->what ? d->what : "Not implemented.");
+        return;
+    case VODUPD_EBUSY:
+        *code = OSS_ERR_ServiceUnavailable;
+        snprintf(msg, msg_len, "%s", d->what ? d->what : "Please try again later.");
+        return;
+    case VODUPD_EINTERNAL:
+        *code = OSS_ERR_InternalError;
+        snprintf(msg, msg_len, "%s", d->what ? d->what : "Internal error.");
+        return;
     }
     *code = OSS_ERR_InternalError;
     snprintf(msg, msg_len, "Internal error.");

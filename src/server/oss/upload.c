@@ -10,19 +10,7 @@
 
 int oss_content_length(http_request *r, uint64_t *len)
 {
-    const char *cl = http_header(r, "Content-Length");
-    if (!cl)
-        return 0;
-    if (!*cl || strlen(cl) > 19)
-        return -1;
-    uint64_t v = 0;
-    for (const char *p = cl; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    *len = v;
-    return 1;
+    return http_content_length(r, len);
 }
 
 static void upload_free(void *p)
@@ -104,16 +92,14 @@ void oss_reply_written(http_request *r, const oss_upload *u)
     char hex[33], buf[64];
     const unsigned char *md5 = core_ingest_md5(u->in);
     vodup_hex_upper(hex, md5, 16);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    if (!resp)
-        return;
+    http_response *resp = http_response_empty();
     snprintf(buf, sizeof buf, "\"%s\"", hex);
-    MHD_add_response_header(resp, "ETag", buf);
+    http_response_header(resp, "ETag", buf);
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)core_ingest_crc64(u->in));
-    MHD_add_response_header(resp, "x-oss-hash-crc64ecma", buf);
+    http_response_header(resp, "x-oss-hash-crc64ecma", buf);
     vbuf b64 = VBUF_INIT;
     vodup_base64_encode(&b64, md5, 16);
-    MHD_add_response_header(resp, "Content-MD5", vbuf_cstr(&b64));
+    http_response_header(resp, "Content-MD5", vbuf_cstr(&b64));
     vbuf_free(&b64);
-    http_respond(r, 200, resp);
+    http_reply(r, 200, resp);
 }

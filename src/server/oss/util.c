@@ -68,6 +68,7 @@ const core_rules oss_rules = {
     .max_part_size = OSS_MAX_PART_SIZE,
     .min_part_size = OSS_MIN_PART_SIZE,
     .max_part_number = OSS_MAX_PART_NUMBER,
+    .multipart_etag = core_etag_md5_of_hex,
 };
 
 void oss_core(http_request *r, core *c)
@@ -117,24 +118,24 @@ void oss_xml_u64(vbuf *b, const char *elem, unsigned long long v)
     vbuf_printf(b, "<%s>%llu</%s>", elem, v, elem);
 }
 
-void oss_add_object_headers(struct MHD_Response *resp, const vodup_meta_object *o)
+void oss_add_object_headers(http_response *resp, const vodup_meta_object *o)
 {
     char buf[96];
     snprintf(buf, sizeof buf, "\"%s\"", o->etag);
-    MHD_add_response_header(resp, "ETag", buf);
+    http_response_header(resp, "ETag", buf);
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)o->crc64);
-    MHD_add_response_header(resp, "x-oss-hash-crc64ecma", buf);
-    MHD_add_response_header(resp, "x-oss-object-type", o->type);
-    MHD_add_response_header(resp, "x-oss-storage-class", "Standard");
+    http_response_header(resp, "x-oss-hash-crc64ecma", buf);
+    http_response_header(resp, "x-oss-object-type", o->type);
+    http_response_header(resp, "x-oss-storage-class", "Standard");
     char date[30];
     vodup_time_http(date, o->mtime);
-    MHD_add_response_header(resp, "Last-Modified", date);
-    MHD_add_response_header(resp, "Content-Type",
+    http_response_header(resp, "Last-Modified", date);
+    http_response_header(resp, "Content-Type",
                             o->content_type && *o->content_type ? o->content_type : "application/octet-stream");
     if (o->has_md5) {
         vbuf b64 = VBUF_INIT;
         vodup_base64_encode(&b64, o->md5, 16);
-        MHD_add_response_header(resp, "Content-MD5", vbuf_cstr(&b64));
+        http_response_header(resp, "Content-MD5", vbuf_cstr(&b64));
         vbuf_free(&b64);
     }
     if (o->user_meta) {
@@ -147,7 +148,7 @@ void oss_add_object_headers(struct MHD_Response *resp, const vodup_meta_object *
                     continue;
                 vbuf name = VBUF_INIT;
                 vbuf_printf(&name, "x-oss-meta-%s", k);
-                MHD_add_response_header(resp, vbuf_cstr(&name), json_string_value(v));
+                http_response_header(resp, vbuf_cstr(&name), json_string_value(v));
                 vbuf_free(&name);
             }
         }

@@ -17,6 +17,8 @@
 #include "server/dialect.h"
 #include "server/store/meta_vod.h"
 
+static void render_error(http_request *r, vodupd_status st, const vodupd_detail *d);
+
 #define RPC_MAX_BODY (64 * 1024)
 /* How long a used SignatureNonce is remembered. It must outlive the whole timestamp
  * window, and also every temporary credential that may sign a request without a
@@ -271,7 +273,7 @@ static int rpc_begin(http_request *r)
 {
     rpc_call *c = calloc(1, sizeof *c);
     if (!c) {
-        error_body(r, 0, 500, "InternalError", "Out of memory.");
+        render_error(r, VODUPD_ENOMEM, NULL);
         return 0;
     }
     r->op_state = c;
@@ -314,7 +316,7 @@ static const rpc_action *find_action(const rpc_action *table, const char *name)
 static int storage_full(rpc_call *c)
 {
     vodup_blobstore *bs = c->r->srv->blobs;
-    return bs->ops->space_check && bs->ops->space_check(bs, 0) != VODUP_BLOB_OK;
+    return vodup_blob_space_check(bs, 0) != VODUP_BLOB_OK;
 }
 
 static int refused_for_space(rpc_call *c, int full)
@@ -322,7 +324,7 @@ static int refused_for_space(rpc_call *c, int full)
     static const char *const GROWS[] = {"CreateUploadVideo", "CreateUploadImage", "CreateUploadAttachedMedia", NULL};
     for (int i = 0; full && GROWS[i]; i++)
         if (strcmp(c->action, GROWS[i]) == 0) {
-            rpc_error(c, 507, "InsufficientStorage", VODUP_STORAGE_FULL_MSG);
+            render_error(c->r, VODUPD_ENOSPC, NULL);
             return 1;
         }
     return 0;
@@ -395,25 +397,38 @@ static int route(http_request *r)
     return 0;
 }
 
-/* The front's errors in the gateway's words: the one place they get a status and code. */
-static void render_error(http_request *r, vodup_front_err err, const char *detail)
+/* The one mapping of the core's statuses (core/status.h) to the gateway's answers: the
+ * HTTP status, the code and the message. The front's own refusals arrive here too. */
+static void render_error(http_request *r, vodupd_status st, const vodupd_detail *d)
 {
+    static const vodupd_detail none;
+    if (!d)
+        d = &none;
     rpc_call *c = r->op == &rpc_op ? r->op_state : NULL;
     int xml = c ? c->xml : 0;
-    switch (err) {
-    case VODUP_FRONT_BAD_REQUEST:
-        error_body(r, xml, 400, "InvalidParameter", detail);
-        break;
-    case VODUP_FRONT_NOT_IMPLEMENTED:
-        error_body(r, xml, 501, "InvalidParameter", detail);
-        break;
-    case VODUP_FRONT_UNAVAILABLE:
-        error_body(r, xml, 503, "ServiceUnavailable", detail);
-        break;
-    case VODUP_FRONT_INTERNAL:
+    const char *what = d->what;
+    switch (st) {
+    case VODUPD_EBADREQUEST:
+        error_body(r, xml, 400, "InvalidParameter", what ? what : "The request is malformed.");
+        return;
+    case VODUPD_ENOTIMPL:
+        error_body(r, xml, 501, "InvalidParameter", what ? what : "The request is not supported.");
+        return;
+    case VODUPD_EBUSY:
+        error_body(r, xml, 503, "ServiceUnavailable", what ? what : "Please try again later.");
+        return;
+    case VODUPD_ENOSPC:
+        error_body(r, xml, 507, "InsufficientStorage", VODUP_STORAGE_FULL_MSG);
+        return;
+    case VODUPD_ENOMEM:
+        error_body(r, xml, 500, "InternalError", "Out of memory.");
+        return;
+    case VODUPD_EINTERNAL:
+        error_body(r, xml, 500, "InternalError", what ? what : "The request processing has failed due to some unknown error.");
+        return;
     default:
-        error_body(r, xml, 500, "InternalError", detail);
-        break;
+        error_body(r, xml, 500, "InternalError", "The request processing has failed due to some unknown error.");
+        return;
     }
 }
 

@@ -379,18 +379,6 @@ static int authenticate(http_request *r)
     return 0;
 }
 
-static void render_error(http_request *r, vodup_front_err err, const char *detail)
-{
-    static const s3_err MAP[] = {
-        [VODUP_FRONT_BAD_REQUEST] = S3_ERR_InvalidRequest,
-        [VODUP_FRONT_NOT_IMPLEMENTED] = S3_ERR_NotImplemented,
-        [VODUP_FRONT_UNAVAILABLE] = S3_ERR_SlowDown,
-        [VODUP_FRONT_INTERNAL] = S3_ERR_InternalError,
-    };
-    s3_err e = (size_t)err < sizeof MAP / sizeof MAP[0] ? MAP[err] : S3_ERR_InternalError;
-    s3_error(r, e, "%s", detail);
-}
-
 static void common_headers(const http_request *r, http_response *resp)
 {
     http_response_header(resp, "x-amz-request-id", r->request_id);
@@ -402,6 +390,6 @@ const vodup_dialect vodup_dialect_s3 = {
     .format_id = format_id,
     .route = route,
     .authenticate = authenticate,
-    .render_error = render_error,
+    .render_error = s3_status_error,
     .common_headers = common_headers,
 };

@@ -87,6 +87,22 @@ void s3_status_map(vodupd_status st, const vodupd_detail *d, s3_err *code, char 
         *code = S3_ERR_InternalError;
         snprintf(msg, msg_len, "%s failed.", d->what ? d->what : "The operation");
         return;
+    case VODUPD_EBADREQUEST:
+        *code = S3_ERR_InvalidRequest;
+        snprintf(msg, msg_len, "%s", d->what ? d->what : "The request is malformed.");
+        return;
+    case VODUPD_ENOTIMPL:
+        *code = S3_ERR_NotImplemented;
+        snprintf(msg, msg_len, "%s", d->what ? d->what : "A header you provided implies functionality that is not implemented.");
+        return;
+    case VODUPD_EBUSY:
+        *code = S3_ERR_SlowDown;
+        snprintf(msg, msg_len, "%s", d->what ? d->what : "Please reduce your request rate.");
+        return;
+    case VODUPD_EINTERNAL:
+        *code = S3_ERR_InternalError;
+        snprintf(msg, msg_len, "%s", d->what ? d->what : "We encountered an internal error. Please try again.");
+        return;
     case VODUPD_ENOMEM:
     case VODUPD_OK: /* not an error: a caller's slip, answered as one */
     case VODUPD_STATUS__COUNT:

@@ -55,8 +55,10 @@ typedef struct s3_store {
 } s3_store;
 
 typedef struct s3_writer {
+    vodup_blob_writer base;   /* first: the vodup_blob_* wrappers reach the ops through it */
     s3_store *s;
     char id[VODUP_BLOB_ID_LEN + 1];
+    vbuf key;               /* its object key */
     unsigned char *buf;     /* part_size bytes */
     size_t len;
     char *upload_id;        /* the multipart upload, once the first part left; else NULL */
@@ -321,6 +323,7 @@ static int s3_writer_open(vodup_blobstore *bs, vodup_blob_writer **wp)
         free(w);
         return VODUP_BLOB_ENOMEM;
     }
+    w->base.bs = bs;
     w->s = s;
     unsigned char raw[(VODUP_BLOB_ID_LEN - VODUP_BLOB_S3_TAG_LEN) / 2];
     if (vodup_random(raw, sizeof raw) != 0) {
@@ -332,7 +335,13 @@ static int s3_writer_open(vodup_blobstore *bs, vodup_blob_writer **wp)
     memcpy(w->id, s->tag, VODUP_BLOB_S3_TAG_LEN);
     vodup_hex_lower(w->id + VODUP_BLOB_S3_TAG_LEN, raw, sizeof raw);
     w->id[VODUP_BLOB_ID_LEN] = '\0';
-    *wp = (vodup_blob_writer *)w;
+    if (blob_key(&w->key, s, w->id) != 0) {
+        vbuf_free(&w->key);
+        free(w->buf);
+        free(w);
+        return VODUP_BLOB_ENOMEM;
+    }
+    *wp = &w->base;
     return VODUP_BLOB_OK;
 }
 
@@ -340,14 +349,12 @@ static int s3_writer_open(vodup_blobstore *bs, vodup_blob_writer **wp)
 static int send_part(s3_writer *w)
 {
     s3_store *s = w->s;
-    vbuf key = VBUF_INIT;
+    const char *key = vbuf_cstr(&w->key);
     s3_resp r = {.body_max = 1 << 20};
-    int rc = VODUP_BLOB_ENOMEM;
-    if (blob_key(&key, s, w->id) != 0)
-        goto out;
+    int rc;
     if (!w->upload_id) {
         vodup_param q[] = {{"uploads", "", 0}};
-        if ((rc = s3_request(s, "POST", vbuf_cstr(&key), q, 1, NULL, 0, NULL, &r)) != 0)
+        if ((rc = s3_request(s, "POST", key, q, 1, NULL, 0, NULL, &r)) != 0)
             goto out;
         vodup_xml_node *root = NULL;
         const vodup_xml_node *id = NULL;
@@ -364,7 +371,9 @@ static int send_part(s3_writer *w)
         if (!w->upload_id || vbuf_puts(&w->etags, "<CompleteMultipartUpload>") != 0)
             goto out;
         vbuf_reset(&r.body);
+        r.etag[0] = '\0';
     }
+    /* S3's limit: a blob of more than MAX_PARTS parts (80 GB at the default part size). */
     if (w->parts >= MAX_PARTS) {
         errno = EFBIG;
         rc = VODUP_BLOB_EIO;
@@ -374,7 +383,7 @@ static int send_part(s3_writer *w)
     snprintf(num, sizeof num, "%d", w->parts + 1);
     vodup_param q[] = {{"partNumber", num, strlen(num)},
                        {"uploadId", w->upload_id, strlen(w->upload_id)}};
-    if ((rc = s3_request(s, "PUT", vbuf_cstr(&key), q, 2, w->buf, w->len, NULL, &r)) != 0)
+    if ((rc = s3_request(s, "PUT", key, q, 2, w->buf, w->len, NULL, &r)) != 0)
         goto out;
     if (r.status != 200 || !r.etag[0]) {
         rc = s3_fail("UploadPart", &r);
@@ -389,7 +398,6 @@ static int send_part(s3_writer *w)
     w->len = 0;
     rc = VODUP_BLOB_OK;
 out:
-    vbuf_free(&key);
     vbuf_free(&r.body);
     return rc;
 }
@@ -430,6 +438,7 @@ static void writer_free(s3_writer *w)
 {
     free(w->buf);
     free(w->upload_id);
+    vbuf_free(&w->key);
     vbuf_free(&w->etags);
     free(w);
 }
@@ -438,13 +447,11 @@ static int s3_writer_commit(vodup_blob_writer *wp, char id[VODUP_BLOB_ID_LEN + 1
 {
     s3_writer *w = (s3_writer *)wp;
     s3_store *s = w->s;
-    vbuf key = VBUF_INIT;
+    const char *key = vbuf_cstr(&w->key);
     s3_resp r = {.body_max = 1 << 20};
-    int rc = VODUP_BLOB_ENOMEM;
-    if (blob_key(&key, s, w->id) != 0)
-        goto out;
+    int rc;
     if (!w->upload_id) {
-        if ((rc = s3_request(s, "PUT", vbuf_cstr(&key), NULL, 0, w->buf, w->len, NULL, &r)) != 0)
+        if ((rc = s3_request(s, "PUT", key, NULL, 0, w->buf, w->len, NULL, &r)) != 0)
             goto out;
         if (r.status != 200) {
             rc = s3_fail("PutObject", &r);
@@ -457,7 +464,7 @@ static int s3_writer_commit(vodup_blob_writer *wp, char id[VODUP_BLOB_ID_LEN + 1
         if (vbuf_puts(&w->etags, "</CompleteMultipartUpload>") != 0)
             goto out;
         vodup_param q[] = {{"uploadId", w->upload_id, strlen(w->upload_id)}};
-        if ((rc = s3_request(s, "POST", vbuf_cstr(&key), q, 1, w->etags.data, w->etags.len, NULL,
+        if ((rc = s3_request(s, "POST", key, q, 1, w->etags.data, w->etags.len, NULL,
                              &r)) != 0)
             goto out;
         /* S3 may answer 200 with an <Error> body when it failed after sending the status. */
@@ -470,8 +477,7 @@ static int s3_writer_commit(vodup_blob_writer *wp, char id[VODUP_BLOB_ID_LEN + 1
     rc = VODUP_BLOB_OK;
 out:
     if (rc != VODUP_BLOB_OK && w->upload_id)
-        abort_upload(s, vbuf_cstr(&key), w->upload_id);
-    vbuf_free(&key);
+        abort_upload(s, key, w->upload_id);
     vbuf_free(&r.body);
     writer_free(w);
     return rc;
@@ -480,12 +486,8 @@ out:
 static void s3_writer_abort(vodup_blob_writer *wp)
 {
     s3_writer *w = (s3_writer *)wp;
-    if (w->upload_id) {
-        vbuf key = VBUF_INIT;
-        if (blob_key(&key, w->s, w->id) == 0)
-            abort_upload(w->s, vbuf_cstr(&key), w->upload_id);
-        vbuf_free(&key);
-    }
+    if (w->upload_id)
+        abort_upload(w->s, vbuf_cstr(&w->key), w->upload_id);
     writer_free(w);
 }
 
@@ -716,7 +718,7 @@ vodup_blobstore *vodup_blobstore_s3_open(const vodup_blobstore_s3_config *cfg)
     const char *prefix = cfg && cfg->prefix ? cfg->prefix : "";
     if (!hostp || !*hostp || strchr(hostp, '/') || !cfg->bucket ||
         !bucket_ok(cfg->bucket) || !key_chars_ok(prefix) || !cfg->region ||
-        !cfg->access_key_id || !cfg->secret || !cfg->node || !*cfg->node ||
+        !cfg->access_key_id || !cfg->secret || !cfg->node || !vodup_blob_node_valid(cfg->node) ||
         part < VODUP_BLOB_S3_MIN_PART) {
         errno = EINVAL;
         return NULL;

@@ -25,7 +25,8 @@ typedef struct vodup_blobstore_s3_config {
     const char *access_key_id;
     const char *secret;         /* never logged */
     const char *prefix;         /* key prefix ("" or e.g. "vodup/"): [A-Za-z0-9/_.-] only */
-    const char *node;           /* this node's name, unique among the nodes sharing the bucket */
+    const char *node;           /* this node's id, unique among the nodes sharing the bucket
+                                   (vodup_blob_node_valid: the file store's rule) */
     size_t part_size;           /* a writer buffers this much, then sends it as one part of a
                                    multipart upload; smaller blobs go in one PutObject.
                                    0: VODUP_BLOB_S3_DEFAULT_PART; at least VODUP_BLOB_S3_MIN_PART */

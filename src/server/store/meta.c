@@ -252,6 +252,14 @@ int vodup_meta_upload_complete_guarded(vodup_meta *m, const char *upload_id,
                                            bad_index, g);
 }
 
+int vodup_meta_upload_commit(vodup_meta *m, const char *upload_id, const vodup_meta_part *parts,
+                             size_t nparts, const vodup_meta_object *fields, const vodup_meta_guard *g,
+                             vodup_meta_object *out, size_t *bad_index)
+{
+    STORE_CALL();
+    return m->ops->upload_commit(m, upload_id, parts, nparts, fields, g, out, bad_index);
+}
+
 int vodup_meta_upload_create_guarded(vodup_meta *m, const vodup_meta_upload *u,
                                      const char *account_id, int max_open,
                                      const vodup_meta_guard *g, int max_per_key, int *evicted)

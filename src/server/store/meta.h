@@ -235,6 +235,19 @@ int vodup_meta_upload_complete_guarded(vodup_meta *m, const char *upload_id,
                                        const vodup_meta_complete_part *parts, size_t nparts,
                                        uint64_t min_part_size, time_t now, vodup_meta_object *out,
                                        size_t *bad_index, const vodup_meta_guard *g);
+/* Completes an upload with what the caller decided (the core: core_upload_complete
+ * applies the dialect's rules and forms the ETag; the store keeps none of them). In one
+ * transaction: ENOTFOUND when the upload does not exist; g checked against its key (NULL:
+ * none); each of parts (as the caller read them with vodup_meta_part_list) must still be
+ * stored under its number with the same blob and size, else EINVALIDPART with *bad_index
+ * (the caller re-reads and decides again). Then the object at the upload's bucket/key
+ * becomes those parts' blobs in the order given, with etag, size, crc64, type and mtime
+ * from fields (its bucket, key, content type and user metadata are the upload's), the
+ * upload's other parts' blobs go to the garbage list and the upload is removed. out (may
+ * be NULL) receives the new object. */
+int vodup_meta_upload_commit(vodup_meta *m, const char *upload_id, const vodup_meta_part *parts,
+                             size_t nparts, const vodup_meta_object *fields, const vodup_meta_guard *g,
+                             vodup_meta_object *out, size_t *bad_index);
 /* As vodup_meta_upload_create, for upload credentials: g is checked; when max_per_key
  * uploads opened by upload credentials are already open on the key, the least recently
  * written ones are aborted to make room (their parts to the garbage list; *evicted, may

@@ -21,7 +21,7 @@
 
 /* Bumped whenever a member is added, removed or changes its signature or contract, so a
  * back end built against another table is refused at open instead of misbehaving. */
-#define VODUP_META_OPS_VERSION 1
+#define VODUP_META_OPS_VERSION 2
 
 typedef struct vodup_meta_ops {
     unsigned version;           /* VODUP_META_OPS_VERSION */
@@ -74,6 +74,10 @@ typedef struct vodup_meta_ops {
                                    const vodup_meta_complete_part *parts, size_t nparts,
                                    uint64_t min_part_size, time_t now, vodup_meta_object *out,
                                    size_t *bad_index, const vodup_meta_guard *g);
+    /* version 2: Complete with the caller's (the core's) checks and ETag */
+    int (*upload_commit)(vodup_meta *m, const char *upload_id, const vodup_meta_part *parts,
+                         size_t nparts, const vodup_meta_object *fields,
+                         const vodup_meta_guard *g, vodup_meta_object *out, size_t *bad_index);
     int (*upload_create_guarded)(vodup_meta *m, const vodup_meta_upload *u, const char *account_id,
                                  int max_open, const vodup_meta_guard *g, int max_per_key,
                                  int *evicted);

@@ -1831,6 +1831,41 @@ static int multipart_etag(char out[64], const vodup_meta_part *got, size_t n)
     return VODUP_META_OK;
 }
 
+/* The end of every Complete, inside its transaction: o (its own fields set by the
+ * caller) becomes the object at the upload's bucket/key, made of got's blobs in order;
+ * the upload's other parts go to the garbage list; the upload is removed. blobs and sizes
+ * are scratch arrays of n entries. */
+static int complete_record(conn *c, const char *upload_id, const vodup_meta_upload *up,
+                           vodup_meta_object *o, const vodup_meta_part *got, size_t n,
+                           const char **blobs, uint64_t *sizes)
+{
+    o->bucket = up->bucket;
+    o->key = up->key;
+    o->key_len = up->key_len;
+    o->content_type = up->content_type;
+    o->user_meta = up->user_meta;
+    for (size_t i = 0; i < n; i++) {
+        blobs[i] = got[i].blob;
+        sizes[i] = got[i].size;
+    }
+    int64_t id;
+    int rc = object_store(c, o, blobs, sizes, n, &id);
+    if (rc == VODUP_META_OK) {
+        sqlite3_stmt *s = meta__st(c, S_PARTS_UNUSED_TO_GC);
+        if (s) {
+            bind_text(s, 1, upload_id);
+            bind_i64(s, 2, id);
+        }
+        rc = meta__run(c, s, "complete gc", VODUP_META_OK);
+    }
+    /* The listed blobs now belong to the object; only the rest went to gc. */
+    if (rc == VODUP_META_OK)
+        rc = meta__run_text(c, S_PARTS_DELETE, upload_id, "complete drop");
+    if (rc == VODUP_META_OK)
+        rc = meta__run_text(c, S_UPLOAD_DELETE, upload_id, "complete drop");
+    return rc;
+}
+
 static int msq_upload_complete(vodup_meta *m, const char *upload_id,
                                const vodup_meta_complete_part *parts, size_t nparts,
                                uint64_t min_part_size, time_t now,
@@ -1875,11 +1910,6 @@ static int msq_upload_complete_guarded(vodup_meta *m, const char *upload_id,
         if (rc == VODUP_META_OK)
             rc = multipart_etag(o.etag, got, nparts);
         if (rc == VODUP_META_OK) {
-            o.bucket = up.bucket;
-            o.key = up.key;
-            o.key_len = up.key_len;
-            o.content_type = up.content_type;
-            o.user_meta = up.user_meta;
             snprintf(o.type, sizeof o.type, "Multipart");
             o.mtime = now;
             o.crc64 = got[0].crc64;
@@ -1887,24 +1917,8 @@ static int msq_upload_complete_guarded(vodup_meta *m, const char *upload_id,
                 if (i)
                     o.crc64 = vodup_crc64_combine(o.crc64, got[i].crc64, got[i].size);
                 o.size += got[i].size;
-                blobs[i] = got[i].blob;
-                sizes[i] = got[i].size;
             }
-            int64_t id;
-            rc = object_store(c, &o, blobs, sizes, nparts, &id);
-            if (rc == VODUP_META_OK) {
-                sqlite3_stmt *s = meta__st(c, S_PARTS_UNUSED_TO_GC);
-                if (s) {
-                    bind_text(s, 1, upload_id);
-                    bind_i64(s, 2, id);
-                }
-                rc = meta__run(c, s, "complete gc", VODUP_META_OK);
-            }
-            /* The listed blobs now belong to the object; only the rest went to gc. */
-            if (rc == VODUP_META_OK)
-                rc = meta__run_text(c, S_PARTS_DELETE, upload_id, "complete drop");
-            if (rc == VODUP_META_OK)
-                rc = meta__run_text(c, S_UPLOAD_DELETE, upload_id, "complete drop");
+            rc = complete_record(c, upload_id, &up, &o, got, nparts, blobs, sizes);
         }
         rc = meta__tx_end(c, rc);
     }
@@ -1917,6 +1931,68 @@ static int msq_upload_complete_guarded(vodup_meta *m, const char *upload_id,
     }
     vodup_meta_upload_clear(&up);
     free(got);
+    free(blobs);
+    free(sizes);
+    return rc;
+}
+
+static int msq_upload_commit(vodup_meta *m, const char *upload_id, const vodup_meta_part *parts,
+                             size_t nparts, const vodup_meta_object *fields,
+                             const vodup_meta_guard *g, vodup_meta_object *out, size_t *bad_index)
+{
+    size_t bad_dummy;
+    if (!bad_index)
+        bad_index = &bad_dummy;
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (nparts == 0) {
+        *bad_index = 0;
+        return VODUP_META_EINVALIDPART;
+    }
+    const char **blobs = calloc(nparts, sizeof *blobs);
+    uint64_t *sizes = calloc(nparts, sizeof *sizes);
+    if (!blobs || !sizes) {
+        free(blobs);
+        free(sizes);
+        return VODUP_META_ENOMEM;
+    }
+    vodup_meta_upload up;
+    memset(&up, 0, sizeof up);
+    vodup_meta_object o = *fields;
+    o.segs = NULL;
+    o.nsegs = 0;
+
+    conn *c = meta__acquire(m);
+    int rc = meta__tx_begin(c, 1);
+    if (rc == VODUP_META_OK) {
+        rc = upload_read(c, upload_id, &up);
+        if (rc == VODUP_META_OK)
+            rc = guard_check(c, g, up.bucket, up.key, up.key_len);
+        /* Each part must still be the one the caller read: a part uploaded again since
+         * (a new blob under its number) or gone makes the caller's checks stale. */
+        for (size_t i = 0; rc == VODUP_META_OK && i < nparts; i++) {
+            vodup_meta_part now;
+            int r = part_read(c, upload_id, parts[i].number, &now);
+            if (r == VODUP_META_ENOTFOUND ||
+                (r == VODUP_META_OK && (strcmp(now.blob, parts[i].blob) != 0 || now.size != parts[i].size))) {
+                *bad_index = i;
+                rc = VODUP_META_EINVALIDPART;
+            } else {
+                rc = r;
+            }
+        }
+        if (rc == VODUP_META_OK)
+            rc = complete_record(c, upload_id, &up, &o, parts, nparts, blobs, sizes);
+        rc = meta__tx_end(c, rc);
+    }
+    meta__release(m, c);
+
+    if (rc == VODUP_META_OK && out) {
+        /* Hand the upload's strings over to the result instead of copying them. */
+        *out = o;
+        up.bucket = up.key = up.content_type = up.user_meta = NULL;
+    }
+    vodup_meta_upload_clear(&up);
     free(blobs);
     free(sizes);
     return rc;
@@ -2021,6 +2097,7 @@ const vodup_meta_ops meta__sqlite_ops = {
     .object_put_guarded = msq_object_put_guarded,
     .part_put_guarded = msq_part_put_guarded,
     .upload_complete_guarded = msq_upload_complete_guarded,
+    .upload_commit = msq_upload_commit,
     .upload_create_guarded = msq_upload_create_guarded,
     .upload_expire_creds = msq_upload_expire_creds,
     .gc_take_after = msq_gc_take_after,

@@ -137,12 +137,14 @@ export async function startVodupd({ dataDir, creds, readyTimeout = 20000 * SLOW,
   child.stderr.setEncoding('utf8');
   child.stdout.setEncoding('utf8');
   child.stderr.on('data', d => { errText += d; logStream.write(d); });
+  // The log ends with stderr, not with 'exit': the last lines can arrive after the exit event.
+  child.stderr.on('end', () => logStream.end());
   child.stdout.on('data', d => { outText += d; });
   const exited = new Promise(resolve => {
     child.on('exit', (code, signal) => resolve({ code, signal }));
   });
   let exitInfo = null;
-  exited.then(info => { exitInfo = info; logStream.end(); });
+  exited.then(info => { exitInfo = info; });
 
   const server = {
     id,
