@@ -5,7 +5,7 @@
  * one that said yes: how the request id is spelled, addressing and the choice of the
  * operation (route), who the caller is (authenticate), how an error looks on the wire
  * (render_error) and what every answer carries (common_headers). Today the table holds
- * RPC (VOD + STS, rpc/rpc.c) and OSS (oss/router.c); the last entry takes whatever the
+ * RPC (VOD + STS, rpc/rpc.c), S3 (s3/router.c) and OSS (oss/router.c); the last entry takes whatever the
  * others did not. docs/internals/server-pipeline.md walks through a request.
  */
 #ifndef VODUPD_DIALECT_H

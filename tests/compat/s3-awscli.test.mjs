@@ -12,9 +12,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import {
   startVodupd, cleanupTmpDirs, withLogs, makeTmpDir, SLOW, randomHex, randomFile, md5File, xmlTag,
 } from './lib/vodupd.mjs';
+import { vodClient } from './lib/vod.mjs';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -54,10 +56,10 @@ const hmac = (k, s) => crypto.createHmac('sha256', k).update(s).digest();
 
 /** Signs a path-style request with SigV4 in the Authorization header (the test's own
  * signer, independent of vodupd's): x-amz-content-sha256 is the body's hash. */
-function signV4({ method, pathname, headers = {}, body = Buffer.alloc(0), creds }) {
+function signV4({ method, pathname, headers = {}, body = Buffer.alloc(0), payload, creds, out = {} }) {
   const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
   const day = amzDate.slice(0, 8);
-  const h = { host: `127.0.0.1:${srv.port}`, 'x-amz-date': amzDate, 'x-amz-content-sha256': sha256(body) };
+  const h = { host: `127.0.0.1:${srv.port}`, 'x-amz-date': amzDate, 'x-amz-content-sha256': payload ?? sha256(body) };
   for (const [k, v] of Object.entries(headers)) h[k.toLowerCase()] = v;
   const names = Object.keys(h).sort();
   const canonUri = pathname.split('/').map(s => encodeURIComponent(s)).join('/');
@@ -68,8 +70,37 @@ function signV4({ method, pathname, headers = {}, body = Buffer.alloc(0), creds 
   for (const p of ['us-east-1', 's3', 'aws4_request']) k = hmac(k, p);
   const sig = crypto.createHmac('sha256', k).update(sts).digest('hex');
   h.authorization = `AWS4-HMAC-SHA256 Credential=${creds.AccessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${sig}`;
+  Object.assign(out, { key: k, amzDate, scope, sig });
   return h;
 }
+
+/** An aws-chunked body with signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), each
+ * chunk's signature chained on the one before, seeded by the request's. */
+function signedChunks(data, chunkSize, { key, amzDate, scope, sig }) {
+  const parts = [];
+  let prev = sig;
+  for (let off = 0; ; off += chunkSize) {
+    const c = data.subarray(off, Math.min(off + chunkSize, data.length));
+    const sts = ['AWS4-HMAC-SHA256-PAYLOAD', amzDate, scope, prev, sha256(Buffer.alloc(0)), sha256(c)].join('\n');
+    prev = crypto.createHmac('sha256', key).update(sts).digest('hex');
+    parts.push(Buffer.from(`${c.length.toString(16)};chunk-signature=${prev}\r\n`), c, Buffer.from('\r\n'));
+    if (c.length === 0) break;
+  }
+  return Buffer.concat(parts);
+}
+
+/** An aws-chunked body of plain chunks and a trailing checksum (STREAMING-UNSIGNED-PAYLOAD-TRAILER). */
+function unsignedTrailerChunks(data, chunkSize, trailerValue) {
+  const parts = [];
+  for (let off = 0; off < data.length; off += chunkSize) {
+    const c = data.subarray(off, off + chunkSize);
+    parts.push(Buffer.from(`${c.length.toString(16)}\r\n`), c, Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from(`0\r\nx-amz-checksum-crc32:${trailerValue}\r\n\r\n`));
+  return Buffer.concat(parts);
+}
+
+const crc32b64 = buf => { const b = Buffer.alloc(4); b.writeUInt32BE(zlib.crc32(buf)); return b.toString('base64'); };
 
 before(withLogs(async () => {
   srv = await startVodupd();
@@ -123,9 +154,8 @@ describe('awscli against the S3 dialect', { skip: !haveAws && 'aws (awscli) is n
     assert.equal(await md5File(back), await md5File(file));
     const buf = fs.readFileSync(file);
     const partMd5s = [0, 1, 2].map(i => crypto.createHash('md5').update(buf.subarray(i * 8 * MiB, (i + 1) * 8 * MiB)).digest());
-    // The core's multipart rule today (docs/s3.md, ETags): the MD5 of the parts' upper-case
-    // hex ETags, "-N". S3's own (the MD5 of the binary digests) needs a core rule: left.
-    const want = `"${crypto.createHash('md5').update(partMd5s.map(m => m.toString('hex').toUpperCase()).join('')).digest('hex')}-3"`;
+    // S3's rule: the MD5 of the parts' binary MD5s, "-N" (what S3 tools recompute)
+    const want = `"${crypto.createHash('md5').update(Buffer.concat(partMd5s)).digest('hex')}-3"`;
     const head = JSON.parse((await aws(['s3api', 'head-object', '--bucket', bucket, '--key', 'big.bin'])).stdout);
     assert.equal(head.ETag, want);
     assert.equal(head.ContentLength, 20 * MiB + 1);
@@ -232,6 +262,70 @@ describe('awscli against the S3 dialect', { skip: !haveAws && 'aws (awscli) is n
       assert.equal(r.status, 501);
       assert.equal(xmlTag(r.body.toString(), 'Code'), 'NotImplemented');
     }));
+
+  it('aws-chunked bodies: signed chunks and unsigned chunks with a CRC-32 trailer; a bad chunk or trailer stores nothing', T,
+    withLogs(async () => {
+      const data = crypto.randomBytes(200000);
+      const pathname = `/${bucket}/chunked.bin`;
+      const get = async () => {
+        const h = signV4({ method: 'GET', pathname, creds: srv.creds });
+        return request(`${endpoint}${pathname}`, { headers: h });
+      };
+      const put = async (body, headers, payload, out = {}) => {
+        const h = signV4({ method: 'PUT', pathname, payload, creds: srv.creds, out,
+          headers: { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(data.length), ...headers } });
+        return { h, out };
+      };
+      // signed chunks of 64 KiB
+      let { h, out } = await put(null, {}, 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD');
+      let body = signedChunks(data, 65536, out);
+      let r = await request(`${endpoint}${pathname}`, { method: 'PUT', headers: h, body });
+      assert.equal(r.status, 200, r.body.toString());
+      assert.deepEqual((await get()).body, data);
+      // one byte of one chunk changed: its signature fails, the object stays as it was
+      ({ h, out } = await put(null, {}, 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD'));
+      const other = Buffer.from(data); other[0] ^= 1;
+      body = signedChunks(other, 65536, out);
+      body[body.indexOf('\r\n') + 2 + 70000] ^= 1;
+      r = await request(`${endpoint}${pathname}`, { method: 'PUT', headers: h, body });
+      assert.equal(r.status, 403, r.body.toString());
+      assert.equal(xmlTag(r.body.toString(), 'Code'), 'SignatureDoesNotMatch');
+      assert.deepEqual((await get()).body, data);
+      // unsigned chunks with a trailing checksum, as current SDKs send over TLS
+      const data2 = crypto.randomBytes(200000);
+      const trailer = { 'x-amz-trailer': 'x-amz-checksum-crc32', 'x-amz-decoded-content-length': String(data2.length) };
+      ({ h } = await put(null, trailer, 'STREAMING-UNSIGNED-PAYLOAD-TRAILER'));
+      r = await request(`${endpoint}${pathname}`, { method: 'PUT', headers: h, body: unsignedTrailerChunks(data2, 8192, crc32b64(data2)) });
+      assert.equal(r.status, 200, r.body.toString());
+      assert.equal(r.headers['x-amz-checksum-crc32'], crc32b64(data2));
+      assert.deepEqual((await get()).body, data2);
+      // a trailer that does not match the bytes: BadDigest, nothing replaced
+      ({ h } = await put(null, trailer, 'STREAMING-UNSIGNED-PAYLOAD-TRAILER'));
+      r = await request(`${endpoint}${pathname}`, { method: 'PUT', headers: h, body: unsignedTrailerChunks(data, 8192, crc32b64(data2)) });
+      assert.equal(r.status, 400, r.body.toString());
+      assert.equal(xmlTag(r.body.toString(), 'Code'), 'BadDigest');
+      assert.deepEqual((await get()).body, data2);
+    }));
+
+  it('UploadAuth through AWS_SESSION_TOKEN writes its one object and nothing else', T, withLogs(async () => {
+    const vod = vodClient(srv);
+    const cr = await vod.request('CreateUploadVideo', { Title: 's3 upload', FileName: 'clip.mp4' }, { method: 'POST' });
+    const addr = JSON.parse(Buffer.from(cr.UploadAddress, 'base64').toString());
+    const auth = JSON.parse(Buffer.from(cr.UploadAuth, 'base64').toString());
+    const as = { AWS_ACCESS_KEY_ID: auth.AccessKeyId, AWS_SECRET_ACCESS_KEY: auth.AccessKeySecret, AWS_SESSION_TOKEN: auth.SecurityToken };
+    const file = await randomFile(work, 300000);
+    const other = addr.FileName.replace(/\.mp4$/, '.other.mp4');
+    await awsFails(['s3', 'cp', file, `s3://${addr.Bucket}/${other}`], as, 'AccessDenied');
+    await awsFails(['s3', 'ls', `s3://${addr.Bucket}/`], as, 'AccessDenied');
+    await awsFails(['s3api', 'get-object', '--bucket', addr.Bucket, '--key', addr.FileName, path.join(work, 'x')], as, 'AccessDenied');
+    await awsFails(['s3', 'ls'], { ...as, AWS_SESSION_TOKEN: auth.SecurityToken.slice(0, -4) + 'AAAA' }, 'InvalidToken');
+    await aws(['s3', 'cp', file, `s3://${addr.Bucket}/${addr.FileName}`], as);
+    const back = path.join(work, 'clip.back');
+    await aws(['s3', 'cp', `s3://${addr.Bucket}/${addr.FileName}`, back]); // the root key reads it
+    assert.equal(await md5File(back), await md5File(file));
+    const info = await vod.request('GetVideoInfo', { VideoId: cr.VideoId }, { method: 'POST' });
+    assert.equal(info.Video.Status, 'UploadSucc');
+  }));
 
   it('one namespace: ali-oss reads what S3 wrote, S3 reads what ali-oss wrote', T, withLogs(async () => {
     const oss = srv.client({ bucket });

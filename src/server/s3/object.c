@@ -16,6 +16,65 @@
 #include "server/s3/s3.h"
 #include "server/s3/state.h"
 
+/* The x-amz-checksum-* values the client declares, in headers or (aws-chunked) as
+ * trailers announced by x-amz-trailer: computed over the body and compared at its end. */
+static int checksums_begin(http_request *r, s3_state *s)
+{
+    unsigned algs = 0;
+    for (size_t i = 0; i < r->nheaders; i++)
+        algs |= vodup_s3_checksum_from_header(r->headers[i].name);
+    const char *t = http_header(r, "x-amz-trailer");
+    if (t && s->chunked) {
+        char name[64];
+        while (*t) {
+            size_t k = strcspn(t, ",");
+            size_t a = 0, b = k;
+            while (a < b && t[a] == ' ')
+                a++;
+            while (b > a && t[b - 1] == ' ')
+                b--;
+            if (b - a < sizeof name) {
+                memcpy(name, t + a, b - a);
+                name[b - a] = 0;
+                algs |= vodup_s3_checksum_from_header(name);
+            }
+            t += k + (t[k] == ',');
+        }
+    }
+    if (!algs)
+        return 0;
+    if (vodup_s3_checksum_init(&s->ck, algs) != 0) {
+        s3_status_error(r, VODUPD_ENOMEM, NULL);
+        return -1;
+    }
+    s->ck_algs = algs;
+    return 0;
+}
+
+static int checksums_end(http_request *r, s3_state *s)
+{
+    if (!s->ck_algs)
+        return 0;
+    vodup_s3_checksum_final(&s->ck);
+    for (unsigned alg = 1; alg <= VODUP_S3_CK_ALL; alg <<= 1) {
+        if (!(s->ck_algs & alg))
+            continue;
+        const char *name = vodup_s3_checksum_header(alg);
+        const char *v = http_header(r, name);
+        if (!v && s->chunked)
+            v = vodup_chunked_get_trailer(s->chunked, name);
+        if (!v) {
+            s3_error(r, S3_ERR_InvalidRequest, "The %s trailer announced by x-amz-trailer was not sent.", name);
+            return -1;
+        }
+        if (!vodup_s3_checksum_matches(&s->ck, alg, v)) {
+            s3_error(r, S3_ERR_BadDigest, "The %s you specified did not match the calculated checksum.", name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int s3_body_begin(http_request *r, uint64_t max_size)
 {
     s3_state *s = r->op_state;
@@ -24,6 +83,10 @@ int s3_body_begin(http_request *r, uint64_t max_size)
     if (has_len < 0) {
         s3_error(r, S3_ERR_InvalidArgument, "Content-Length is malformed.");
         return -1;
+    }
+    if (s->chunked) { /* the object's size is the decoded one; the framing comes on top */
+        len = s->chunked->decoded_length;
+        has_len = 1;
     }
     if (has_len == 0) {
         s3_error(r, S3_ERR_MissingContentLength, "You must provide the Content-Length HTTP header.");
@@ -46,6 +109,8 @@ int s3_body_begin(http_request *r, uint64_t max_size)
         }
         memcpy(want, raw, 16);
     }
+    if (checksums_begin(r, s) != 0)
+        return -1;
     if (s->payload.check_sha256 && !(s->sha = vodup_sha256_new())) {
         s3_status_error(r, VODUPD_ENOMEM, NULL);
         return -1;
@@ -62,20 +127,46 @@ int s3_body_begin(http_request *r, uint64_t max_size)
     return 0;
 }
 
-int s3_body_chunk(http_request *r, const char *p, size_t n)
+/* The decoded bytes: hashed and handed to the ingest. 0, or -1 after answering (st
+ * ETOOLARGE: the caller drops the connection). */
+static int sink(void *ctx, const void *p, size_t n)
 {
+    http_request *r = ctx;
     s3_state *s = r->op_state;
-    if (!s || s->failed || !s->in)
-        return 0;
     if (s->sha)
         vodup_sha256_update(s->sha, p, n);
+    if (s->ck_algs)
+        vodup_s3_checksum_update(&s->ck, p, n);
     vodupd_detail d = {0};
     vodupd_status st = core_ingest_write(s->in, p, n, &d);
     if (st == VODUPD_OK)
         return 0;
     s->failed = 1;
     s3_status_error(r, st, &d);
-    return st == VODUPD_ETOOLARGE ? -1 : 0;
+    return st == VODUPD_ETOOLARGE ? -2 : -1;
+}
+
+static void chunked_error(http_request *r, int rc)
+{
+    const char *code, *msg;
+    int status;
+    vodup_chunked_error(rc, &code, &status, &msg);
+    s3_error_code(r, (unsigned)status, code, msg);
+}
+
+int s3_body_chunk(http_request *r, const char *p, size_t n)
+{
+    s3_state *s = r->op_state;
+    if (!s || s->failed || !s->in)
+        return 0;
+    if (!s->chunked)
+        return sink(r, p, n) == -2 ? -1 : 0;
+    int rc = vodup_chunked_feed(s->chunked, p, n, sink, r);
+    if (rc == 0 || s->failed) /* ESINK: the sink answered */
+        return 0;
+    s->failed = 1;
+    chunked_error(r, rc);
+    return 0;
 }
 
 int s3_body_end(http_request *r)
@@ -83,6 +174,13 @@ int s3_body_end(http_request *r)
     s3_state *s = r->op_state;
     if (!s || s->failed || !s->in || r->resp)
         return -1;
+    if (s->chunked) {
+        int rc = vodup_chunked_finish(s->chunked);
+        if (rc != 0) {
+            chunked_error(r, rc);
+            return -1;
+        }
+    }
     vodupd_detail d = {0};
     vodupd_status st = core_ingest_finish(s->in, &d);
     if (st != VODUPD_OK) {
@@ -98,7 +196,7 @@ int s3_body_end(http_request *r)
             return -1;
         }
     }
-    return 0;
+    return checksums_end(r, s);
 }
 
 void s3_reply_written(http_request *r, const s3_state *s)
@@ -108,6 +206,11 @@ void s3_reply_written(http_request *r, const s3_state *s)
     snprintf(etag, sizeof etag, "\"%s\"", hex);
     http_response *resp = http_response_empty();
     http_response_header(resp, "ETag", etag);
+    for (unsigned alg = 1; alg <= VODUP_S3_CK_ALL; alg <<= 1) {
+        char v[VODUP_S3_CK_B64_MAX];
+        if ((s->ck_algs & alg) && vodup_s3_checksum_value(&s->ck, alg, v) == 0)
+            http_response_header(resp, vodup_s3_checksum_header(alg), v);
+    }
     http_reply(r, 200, resp);
 }
 

@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "common/codec.h"
 #include "common/digest.h"
 #include "common/sigv4.h"
@@ -170,9 +172,56 @@ static void state_free(void *p)
         return;
     core_ingest_free(s->in);
     vodup_sha256_free(s->sha);
+    if (s->chunked) {
+        vodup_chunked_free(s->chunked);
+        free(s->chunked);
+    }
+    if (s->ck_algs)
+        vodup_s3_checksum_free(&s->ck);
     free(s->content_type);
     free(s->user_meta);
     free(s);
+}
+
+/* What the signature says about the body, into the request's state: a payload hash to
+ * check, or an aws-chunked body to decode (its chunk signatures chained on the request's,
+ * with the signing key). 0, or -1 after answering. */
+static int payload_rules(http_request *r, const vodup_s3_auth *a, const unsigned char key[32])
+{
+    s3_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        s3_error(r, S3_ERR_InternalError, "Out of memory.");
+        return -1;
+    }
+    r->op_state = s;
+    r->op_free = state_free;
+    switch (a->payload) {
+    case VODUP_S3_PAYLOAD_SHA256:
+        /* the parser checked the form: 64 hex digits */
+        for (int i = 0; i < 32; i++)
+            s->payload.sha256[i] = (unsigned char)(vodup_hex_digit(a->payload_hash[2 * i]) << 4 |
+                                                   vodup_hex_digit(a->payload_hash[2 * i + 1]));
+        s->payload.check_sha256 = 1;
+        return 0;
+    case VODUP_S3_PAYLOAD_UNSIGNED:
+        return 0;
+    default:
+        break;
+    }
+    if (!(s->chunked = malloc(sizeof *s->chunked))) {
+        s3_error(r, S3_ERR_InternalError, "Out of memory.");
+        return -1;
+    }
+    int rc = vodup_chunked_init(s->chunked, a, key, http_header(r, "x-amz-trailer"),
+                                http_header(r, "x-amz-decoded-content-length"));
+    if (rc != 0) {
+        const char *code, *msg;
+        int status;
+        vodup_chunked_error(rc, &code, &status, &msg);
+        s3_error_code(r, (unsigned)status, code, msg);
+        return -1;
+    }
+    return 0;
 }
 
 /* Checks the signature and resolves the caller; fills r->cred and the payload rules. */
@@ -236,9 +285,8 @@ static int verify(http_request *r)
         s3_error(r, S3_ERR_ExpiredToken, "The provided token has expired.");
         return -1;
     }
-    vbuf sts = VBUF_INIT;
-    int ok = vodup_s3_verify(&q, &a, r->cred.secret, &sts, NULL);
-    vbuf_free(&sts);
+    unsigned char key[32]; /* the signing key: the aws-chunked decoder checks chunks with it */
+    int ok = vodup_s3_verify(&q, &a, r->cred.secret, NULL, key);
     if (ok != 1) {
         auth_cred_clear(&r->cred);
         if (ok < 0)
@@ -246,33 +294,16 @@ static int verify(http_request *r)
         else
             s3_error(r, S3_ERR_SignatureDoesNotMatch, "The request signature we calculated does not match the "
                                                       "signature you provided. Check your key and signing method.");
+        OPENSSL_cleanse(key, sizeof key);
         return -1;
     }
+    int rc2 = payload_rules(r, &a, key);
+    OPENSSL_cleanse(key, sizeof key);
+    if (rc2 != 0)
+        return -1;
     if (!auth_ratelimit_take(r->srv->ratelimit, a.access_key_id, NULL)) {
         auth_cred_clear(&r->cred);
         s3_error(r, S3_ERR_SlowDown, "Please reduce your request rate.");
-        return -1;
-    }
-    s3_state *s = calloc(1, sizeof *s);
-    if (!s) {
-        s3_error(r, S3_ERR_InternalError, "Out of memory.");
-        return -1;
-    }
-    r->op_state = s;
-    r->op_free = state_free;
-    switch (a.payload) {
-    case VODUP_S3_PAYLOAD_SHA256:
-        /* the parser checked the form: 64 hex digits */
-        for (int i = 0; i < 32; i++)
-            s->payload.sha256[i] = (unsigned char)(vodup_hex_digit(a.payload_hash[2 * i]) << 4 |
-                                                   vodup_hex_digit(a.payload_hash[2 * i + 1]));
-        s->payload.check_sha256 = 1;
-        break;
-    case VODUP_S3_PAYLOAD_UNSIGNED:
-        break;
-    default:
-        s3_error(r, S3_ERR_NotImplemented, "aws-chunked request bodies (%s) are not implemented by vodupd yet.",
-                 a.payload_hash);
         return -1;
     }
     r->authenticated = 1;

@@ -3,7 +3,9 @@
 #ifndef VODUPD_S3_STATE_H
 #define VODUPD_S3_STATE_H
 
+#include "common/aws_chunked.h"
 #include "common/digest.h"
+#include "common/s3_checksum.h"
 #include "server/s3/s3.h"
 
 typedef struct s3_state {
@@ -15,6 +17,9 @@ typedef struct s3_state {
     char *user_meta;
     int part_number;            /* UploadPart */
     char upload_id[33];
+    vodup_chunked *chunked;     /* an aws-chunked body's decoder (authenticate sets it up) */
+    vodup_s3_checksum ck;       /* x-amz-checksum-* declared in headers or trailers */
+    unsigned ck_algs;           /* ... the algorithms being computed (0: none) */
 } s3_state;
 
 /* A written body (object.c), for PutObject and UploadPart alike. begin opens the ingest

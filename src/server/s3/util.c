@@ -7,9 +7,32 @@
 #include <strings.h>
 
 #include "common/codec.h"
+#include "common/digest.h"
 #include "common/timefmt.h"
 #include "server/config.h"
 #include "server/s3/s3.h"
+
+/* S3's multipart ETag: "HEX-N", the MD5 of the parts' binary MD5s concatenated (what
+ * S3 clients compute to check a multipart object), stored upper-case like every ETag. */
+static void s3_multipart_etag(char out[64], const vodup_meta_part *parts, size_t n)
+{
+    unsigned char *bin = malloc(n ? n * 16 : 1);
+    if (!bin) {
+        out[0] = '\0';
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < 16; j++) {
+            int hi = vodup_hex_digit(parts[i].etag[2 * j]), lo = hi < 0 ? -1 : vodup_hex_digit(parts[i].etag[2 * j + 1]);
+            bin[i * 16 + j] = (unsigned char)(hi < 0 || lo < 0 ? 0 : hi << 4 | lo);
+        }
+    unsigned char dg[16];
+    char hex[33];
+    vodup_md5(dg, bin, n * 16);
+    free(bin);
+    vodup_hex_upper(hex, dg, 16);
+    snprintf(out, 64, "%s-%zu", hex, n);
+}
 
 /* S3's limits: parts of 5 MiB at least (but the last), 5 GiB at most, 10000 of them. */
 const core_rules s3_rules = {
@@ -17,6 +40,7 @@ const core_rules s3_rules = {
     .max_part_size = 5ULL * 1024 * 1024 * 1024,
     .min_part_size = 5ULL * 1024 * 1024,
     .max_part_number = 10000,
+    .multipart_etag = s3_multipart_etag,
 };
 
 #define S3_MAX_KEY_LEN 1024
