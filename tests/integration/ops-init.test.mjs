@@ -82,4 +82,26 @@ describe('vodupd init', { timeout: 120000 * SLOW }, () => {
     assert.match(refused.err, /exists and is not an empty directory/);
     assert.deepEqual(fs.readdirSync(full), ['something']);
   });
+
+  it('an existing directory is filled in place (a mount point cannot be renamed over): a failed init leaves only its temporary dir, which the retry clears', async () => {
+    const parent = makeTmpDir('init-inplace-');
+    const dir = path.join(parent, 'mnt');
+    fs.mkdirSync(dir);
+    fs.mkdirSync(path.join(dir, 'lost+found')); // what a fresh file system holds
+    const failed = init(dir, { prelude: "trap '' XFSZ; ulimit -f 1;" });
+    assert.equal(failed.status, 1, failed.err);
+    const left = fs.readdirSync(dir).filter(n => n !== 'lost+found');
+    assert.ok(left.every(n => n.startsWith('.init-')), `a failed init left ${left}`);
+    assert.ok(!fs.existsSync(path.join(dir, 'vodup.db')));
+    // what a killed init (no chance to clean up) leaves inside
+    fs.mkdirSync(path.join(dir, '.init-Xk2Pq9', 'keys'), { recursive: true });
+    fs.writeFileSync(path.join(dir, '.init-Xk2Pq9', 'keys', 'master.key'), 'half');
+    const ok = init(dir);
+    assert.equal(ok.status, 0, ok.err);
+    assert.deepEqual(fs.readdirSync(dir).filter(n => n.startsWith('.init-')), [], 'the retry left temporary dirs');
+    assert.ok(fs.existsSync(path.join(dir, 'vodup.db')));
+    const srv = await startVodupd({ dataDir: dir, creds: creds(ok.out) });
+    assert.equal((await srv.request({ method: 'GET' })).status, 200);
+    await srv.stop();
+  });
 });
