@@ -185,7 +185,7 @@ static int init_clear_leftovers(const char *dir)
     while (ok && (e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || strcmp(e->d_name, "lost+found") == 0)
             continue;
-        if (strncmp(e->d_name, "." INIT_TMP_PREFIX, sizeof INIT_TMP_PREFIX) == 0) {
+        if (strncmp(e->d_name, INIT_TMP_PREFIX, sizeof INIT_TMP_PREFIX - 1) == 0) {
             char path[4200];
             snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
             ok = nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0;
