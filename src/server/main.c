@@ -752,7 +752,7 @@ static int cmd_serve(int argc, char **argv)
     const char *host = o->host, *tls_host = o->tls_host, *admin_host = o->admin_host;
     int threads = o->threads, workers = o->workers, port = o->port, tls_port = o->tls_port, admin_port = o->admin_port;
     http_limits lim = o->lim;
-    if (tls_listen && !MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+    if (tls_listen && !http_tls_supported()) {
         fprintf(stderr, "vodupd serve: this libmicrohttpd was built without HTTPS support\n");
         return 1;
     }
@@ -903,8 +903,7 @@ static int cmd_serve(int argc, char **argv)
     lim.trusted_proxies = o->trusted;
     lim.ntrusted = o->ntrusted;
     http_front *front = http_start(&s, lfd, &lim);
-    struct MHD_Daemon *d = http_daemon(front);
-    if (!d) {
+    if (!front) {
         fprintf(stderr, "vodupd serve: cannot start the HTTP front on %s\n", listen);
         events_stop(s.events);
         close(lfd);
@@ -925,9 +924,8 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "vodupd: listening on https://%s%s%s:%d\n", strchr(tls_host, ':') ? "[" : "", tls_host,
                 strchr(tls_host, ':') ? "]" : "", tls_bound);
     }
-    metrics_add_front(d, "http");
-    if (tls_front)
-        metrics_add_front(http_daemon(tls_front), "https");
+    metrics_add_front(front, "http");
+    metrics_add_front(tls_front, "https");
     metrics_admin *admin = NULL;
     if (admin_listen) {
         int abound = 0, afd = http_bind(admin_host, admin_port, &abound);
@@ -974,11 +972,8 @@ static int cmd_serve(int argc, char **argv)
 
     /* Stop accepting, let requests in flight finish (bounded), then stop. Idle
      * keep-alive connections are no reason to wait: they are simply closed. */
-    MHD_socket quiet = MHD_quiesce_daemon(d); /* ours to close from now on */
-    if (quiet != MHD_INVALID_SOCKET)
-        close(quiet);
-    if (tls_front && (quiet = MHD_quiesce_daemon(http_daemon(tls_front))) != MHD_INVALID_SOCKET)
-        close(quiet);
+    http_quiesce(front);
+    http_quiesce(tls_front);
     for (int i = 0; i < 100; i++) {
         if (atomic_load(&s.active_requests) == 0)
             break;

@@ -766,6 +766,20 @@ struct MHD_Daemon *http_daemon(http_front *f)
     return f ? f->d : NULL;
 }
 
+void http_quiesce(http_front *f)
+{
+    if (!f)
+        return;
+    MHD_socket quiet = MHD_quiesce_daemon(f->d); /* ours to close from now on */
+    if (quiet != MHD_INVALID_SOCKET)
+        close(quiet);
+}
+
+int http_tls_supported(void)
+{
+    return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
+}
+
 void http_stop(http_front *f)
 {
     if (!f)

@@ -13,6 +13,7 @@
  * identifier, or any series beyond the table, is counted as operation "other".
  */
 #include "server/http/metrics.h"
+#include "server/http/request.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -124,8 +125,11 @@ void metrics_request(const char *dialect, const char *op, unsigned status, uint6
         ;
 }
 
-void metrics_add_front(struct MHD_Daemon *d, const char *name)
+void metrics_add_front(http_front *f, const char *name)
 {
+    struct MHD_Daemon *d = http_daemon(f);
+    if (!d)
+        return;
     int i = atomic_load(&g_nfronts);
     if (i >= METRICS_MAX_FRONTS)
         return;

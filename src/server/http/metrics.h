@@ -5,15 +5,15 @@
 
 #include <stdint.h>
 
-struct MHD_Daemon;
 struct vodupd;
+typedef struct http_front http_front;
 
 /* One finished request: dialect "oss" or "rpc", operation name (NULL: "-"), status,
  * body bytes in and out, seconds from its first byte to its end. Thread-safe, lock-free
  * for series seen before. */
 void metrics_request(const char *dialect, const char *op, unsigned status, uint64_t in, uint64_t out, double secs);
 /* A listener whose open connections /metrics reports, by name ("http", "https"). */
-void metrics_add_front(struct MHD_Daemon *d, const char *name);
+void metrics_add_front(http_front *f, const char *name); /* NULL f: ignored */
 
 typedef struct metrics_admin metrics_admin;
 /* Serves /healthz and /metrics on listen_fd (taken over), on its own thread: their
