@@ -26,6 +26,7 @@
 #include "common/digest.h"
 #include "server/auth/auth.h"
 #include "server/core/core.h"
+#include "server/core/media.h"
 #include "server/store/meta_vod.h"
 #include "fake_meta.h"
 #include "store_harness.h"
@@ -811,6 +812,102 @@ static void test_complete_rereads_after_race(void **state)
     vodup_meta_object_clear(&o);
 }
 
+/* ---- the media core (media.h) ------------------------------------------------------------
+ * Over SQLite only: the fake store has no media records beyond the one scope.c reads. */
+
+static void test_media_get_refusals(void **state)
+{
+    fx *f = *state;
+    if (f->fake)
+        skip();
+    media_at(f, "Uploading", 1500);
+    char id[33];
+    snprintf(id, sizeof id, "%032x", 7u);
+    vodup_meta_media md;
+    vodupd_detail d = {0};
+    assert_int_equal(core_media_get(&f->c, "acc1", id, "video", &md, &d), VODUPD_OK);
+    assert_string_equal(md.object_key, "sv/x.mp4");
+    vodup_meta_media_clear(&md);
+    /* another account's, another kind's, and no such id: all the same ENOKEY */
+    assert_int_equal(core_media_get(&f->c, "acc2", id, "video", &md, &d), VODUPD_ENOKEY);
+    assert_int_equal(core_media_get(&f->c, "acc1", id, "image", &md, &d), VODUPD_ENOKEY);
+    assert_int_equal(core_media_get(&f->c, "acc1", "0123", NULL, &md, &d), VODUPD_ENOKEY);
+    assert_int_equal(core_media_delete(&f->c, "acc2", id, "video", &d), VODUPD_ENOKEY);
+    assert_int_equal(core_media_delete(&f->c, "acc1", id, "image", &d), VODUPD_ENOKEY);
+    assert_int_equal(f->gc_kicks, 0);
+    /* the refused deletes left it in place */
+    assert_int_equal(core_media_get(&f->c, "acc1", id, NULL, &md, &d), VODUPD_OK);
+    vodup_meta_media_clear(&md);
+}
+
+/* Deleting a media drops its object (collector kicked) and revokes its upload
+ * credentials: their next write is EREVOKED. */
+static void test_media_delete_revokes(void **state)
+{
+    fx *f = *state;
+    if (f->fake)
+        skip();
+    media_at(f, "Uploading", 1500);
+    assert_int_equal(put(f, "sv/x.mp4", "abc"), VODUPD_OK);
+    int kicks = f->gc_kicks;
+    vodup_cred cred;
+    memset(&cred, 0, sizeof cred);
+    cred.has_scope = 1;
+    snprintf(cred.scope_bucket, sizeof cred.scope_bucket, "media");
+    cred.scope_key = strdup("sv/x.mp4");
+    cred.scope_key_len = 8;
+    cred.scope_ops = json_pack("[s]", "PutObject");
+    cred.issued_ms = 2000 * 1000LL;
+    assert_non_null(cred.scope_ops);
+    core_scope_result res;
+    vodupd_detail d = {0};
+    assert_int_equal(core_scope_check(&f->c, &cred, "PutObject", CORE_WRITE_PUT, "media", "sv/x.mp4", 8, NULL, &res, &d),
+                     VODUPD_OK);
+    char id[33];
+    snprintf(id, sizeof id, "%032x", 7u);
+    assert_int_equal(core_media_delete(&f->c, "acc1", id, "video", &d), VODUPD_OK);
+    assert_int_equal(f->gc_kicks, kicks + 1);
+    vodup_meta_object o;
+    assert_int_equal(core_object_get(&f->c, "media", "sv/x.mp4", 8, &o, &d), VODUPD_ENOKEY);
+    assert_int_equal(core_scope_check(&f->c, &cred, "PutObject", CORE_WRITE_PUT, "media", "sv/x.mp4", 8, NULL, &res, &d),
+                     VODUPD_EREVOKED);
+    assert_int_equal(core_media_delete(&f->c, "acc1", id, "video", &d), VODUPD_ENOKEY);
+    free(cred.scope_key);
+    json_decref(cred.scope_ops);
+}
+
+static void test_media_account_state(void **state)
+{
+    fx *f = *state;
+    if (f->fake)
+        skip();
+    vodupd_detail d = {0};
+    /* the default VOD storage: made once, the same afterwards, checked as the account's */
+    char b1[64], b2[64];
+    assert_int_equal(core_media_storage(&f->c, "acc1", b1, &d), VODUPD_OK);
+    assert_int_equal(strncmp(b1, "outin-", 6), 0);
+    assert_int_equal(core_media_storage(&f->c, "acc1", b2, &d), VODUPD_OK);
+    assert_string_equal(b1, b2);
+    assert_int_equal(core_media_storage_check(&f->c, "acc1", b1, &d), VODUPD_OK);
+    assert_int_equal(core_media_storage_check(&f->c, "acc1", "media", &d), VODUPD_ENOBUCKET);
+    assert_int_equal(core_media_storage_check(&f->c, "acc2", b1, &d), VODUPD_ENOBUCKET);
+    /* callbacks: none, then set (the event sender kicked) */
+    char *text = (char *)"x";
+    assert_int_equal(core_callback_get(&f->c, "acc1", &text, &d), VODUPD_OK);
+    assert_null(text);
+    assert_int_equal(core_callback_set(&f->c, "acc1", "{\"CallbackURL\":\"http://h/\"}", &d), VODUPD_OK);
+    assert_int_equal(f->event_kicks, 1);
+    assert_int_equal(core_callback_get(&f->c, "acc1", &text, &d), VODUPD_OK);
+    assert_non_null(strstr(text, "http://h/"));
+    free(text);
+    /* a nonce is good once */
+    assert_int_equal(core_nonce_use(&f->c, "AK1", "n-1", 1000, 60, &d), VODUPD_OK);
+    assert_int_equal(core_nonce_use(&f->c, "AK1", "n-1", 1001, 60, &d), VODUPD_EEXISTS);
+    assert_int_equal(core_nonce_use(&f->c, "AK1", "n-2", 1001, 60, &d), VODUPD_OK);
+    vodup_meta_principal p;
+    assert_int_equal(core_principal_get(&f->c, "role", "acc1", "nobody", &p, &d), VODUPD_ENOKEY);
+}
+
 static void test_status_names(void **state)
 {
     (void)state;
@@ -840,6 +937,9 @@ int main(void)
         cmocka_unit_test(test_scope_decide),
         cmocka_unit_test_setup_teardown(test_scope_check, setup, teardown),
         cmocka_unit_test(test_status_names),
+        cmocka_unit_test_setup_teardown(test_media_get_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_media_delete_revokes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_media_account_state, setup, teardown),
     };
     use_fake_meta = 1;
     int failed = cmocka_run_group_tests_name("core over the fake metadata store", tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* rpc.c - see rpc.h: parsing, authentication and answers of RPC-style requests. */
 #include "server/rpc/rpc.h"
 #include "server/rpc/rpc_params.h"
+#include "server/rpc/status.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -248,11 +249,14 @@ static int authenticate(rpc_call *c)
         auth_cred_clear(&r->cred);
         return rpc_error(c, 400, "Throttling.User", "Request was denied due to user flow control.");
     }
-    int n = vodup_meta_nonce_use(r->srv->meta, ak, rpc_param(c, "SignatureNonce"), c->now, RPC_NONCE_TTL);
-    if (n == VODUP_META_EEXISTS)
+    core co;
+    rpc_core(c, &co);
+    vodupd_detail d = {0};
+    vodupd_status n = core_nonce_use(&co, ak, rpc_param(c, "SignatureNonce"), c->now, RPC_NONCE_TTL, &d);
+    if (n == VODUPD_EEXISTS)
         return rpc_error(c, 400, "SignatureNonceUsed", "Specified signature nonce was used already.");
-    if (n != VODUP_META_OK)
-        return rpc_error(c, 500, "InternalError", "The request processing has failed due to some unknown error.");
+    if (n != VODUPD_OK)
+        return rpc_status_error(c, n, &d, "The request processing has failed due to some unknown error.");
     r->authenticated = 1;
     return 0;
 }
@@ -315,8 +319,9 @@ static const rpc_action *find_action(const rpc_action *table, const char *name)
  * hands the database its headroom back first (store/blob.h). */
 static int storage_full(rpc_call *c)
 {
-    vodup_blobstore *bs = c->r->srv->blobs;
-    return vodup_blob_space_check(bs, 0) != VODUP_BLOB_OK;
+    core co;
+    rpc_core(c, &co);
+    return core_space_check(&co, NULL) != VODUPD_OK;
 }
 
 static int refused_for_space(rpc_call *c, int full)

@@ -10,6 +10,7 @@
 #include "server/auth/policy.h"
 #include "server/auth/token.h"
 #include "server/rpc/rpc.h"
+#include "server/rpc/status.h"
 #include "server/store/meta_vod.h"
 
 #define STS_MIN_DURATION 900
@@ -78,14 +79,17 @@ static int assume_role(rpc_call *c)
     snprintf(role_prn, sizeof role_prn, "role/%s", name);
     if (auth_generation(c->r->srv, acct, role_prn, &role_gen) != 0)
         return rpc_error(c, 500, "InternalError", "STS Server Internal Error happened.");
+    core co;
+    rpc_core(c, &co);
     vodup_meta_principal role;
-    int rc = strcmp(acct, cred->account_id) != 0
-                 ? VODUP_META_ENOTFOUND
-                 : vodup_meta_principal_get(c->r->srv->meta, "role", acct, name, &role);
-    if (rc == VODUP_META_ENOTFOUND)
+    vodupd_detail det = {0};
+    vodupd_status st = strcmp(acct, cred->account_id) != 0
+                           ? VODUPD_ENOKEY
+                           : core_principal_get(&co, "role", acct, name, &role, &det);
+    if (st == VODUPD_ENOKEY)
         return rpc_error(c, 404, "EntityNotExist.Role", "The specified Role not exists.");
-    if (rc != VODUP_META_OK)
-        return rpc_error(c, 500, "InternalError", "STS Server Internal Error happened.");
+    if (st != VODUPD_OK)
+        return rpc_status_error(c, st, &det, "STS Server Internal Error happened.");
 
     long duration = 3600;
     const char *d = rpc_param(c, "DurationSeconds");
@@ -149,7 +153,7 @@ static int assume_role(rpc_call *c)
     json_t *claims = json_pack("{s:s,s:s,s:I,s:I,s:o,s:o}", "acct", acct, "prn", prn, "iat", now, "exp", exp, "pol",
                                sets, "rev", rev);
     char *ak = NULL, *sk = NULL, *token = NULL;
-    rc = claims ? token_issue(c->r->srv->token_keys, claims, &ak, &sk, &token) : -1;
+    int rc = claims ? token_issue(c->r->srv->token_keys, claims, &ak, &sk, &token) : -1;
     json_decref(claims);
     if (rc != 0)
         return rpc_error(c, 500, "InternalError", "STS Server Internal Error happened.");

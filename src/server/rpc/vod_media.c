@@ -7,8 +7,8 @@
 #include <strings.h>
 
 #include "common/timefmt.h"
-#include "server/events/events.h"
 #include "server/rpc/rpc.h"
+#include "server/rpc/status.h"
 #include "server/rpc/vod.h"
 #include "server/store/meta_vod.h"
 
@@ -158,7 +158,9 @@ static int get_video_list(rpc_call *c)
     f.limit = (size_t)page_size;
     list_ctx l = {c->r->srv, json_array()};
     size_t total = 0;
-    if (vodup_meta_media_list(c->r->srv->meta, c->r->cred.account_id, &f, list_cb, &l, &total) != VODUP_META_OK) {
+    core co;
+    rpc_core(c, &co);
+    if (core_media_list(&co, c->r->cred.account_id, &f, list_cb, &l, &total, NULL) != VODUPD_OK) {
         json_decref(l.arr);
         return rpc_error(c, 500, "InternalError", "The metadata store failed.");
     }
@@ -209,27 +211,23 @@ static int delete_video(rpc_call *c)
         return rpc_error(c, 403, "Forbidden.RAM",
                          "User not authorized to operate on the specified resource, or this API doesn't support RAM.");
     }
+    core co;
+    rpc_core(c, &co);
     int deleted = 0;
     for (int i = 0; i < count; i++) {
         if (!allowed[i]) {
             json_array_append_new(forbidden, json_string(id[i]));
             continue;
         }
-        vodup_meta_media md;
-        int rc = vodup_meta_media_get(c->r->srv->meta, c->r->cred.account_id, id[i], &md);
-        if (rc == VODUP_META_OK) {
-            int video = strcmp(md.kind, "video") == 0;
-            vodup_meta_media_clear(&md);
-            rc = video ? vodup_meta_media_delete(c->r->srv->meta, c->r->cred.account_id, id[i]) : VODUP_META_ENOTFOUND;
-        }
-        if (rc == VODUP_META_OK)
+        /* The core kicks the collector and revokes the media's upload credentials. */
+        vodupd_status st = core_media_delete(&co, c->r->cred.account_id, id[i], "video", NULL);
+        if (st == VODUPD_OK)
             deleted++;
-        else if (rc == VODUP_META_ENOTFOUND)
+        else if (st == VODUPD_ENOKEY)
             json_array_append_new(missing, json_string(id[i]));
         else
             json_array_append_new(forbidden, json_string(id[i]));
     }
-    vodupd_gc_kick(c->r->srv);
     if (deleted == 0 && json_array_size(forbidden) == 0) {
         json_decref(missing);
         json_decref(forbidden);
@@ -282,9 +280,11 @@ static int set_message_callback(rpc_call *c)
                          "The specified parameter \"AuthKey\" is not valid: at most 32 characters, with upper-case, "
                          "lower-case letters and digits.");
     /* Unset fields keep their previous values, as a partial update. */
+    core co;
+    rpc_core(c, &co);
     char *old = NULL;
     json_t *cfg = NULL;
-    if (vodup_meta_callback_get(c->r->srv->meta, c->r->cred.account_id, &old) == VODUP_META_OK && old)
+    if (core_callback_get(&co, c->r->cred.account_id, &old, NULL) == VODUPD_OK && old)
         cfg = json_loads(old, 0, NULL);
     free(old);
     if (!json_is_object(cfg)) {
@@ -305,12 +305,12 @@ static int set_message_callback(rpc_call *c)
     json_object_set_new(cfg, "AppId", json_string(app && *app ? app : "app-1000000"));
     char *text = json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(cfg);
-    int rc = text ? vodup_meta_callback_set(c->r->srv->meta, c->r->cred.account_id, text) : VODUP_META_ENOMEM;
+    /* The core kicks the event sender: events waiting for a callback may go now. */
+    vodupd_detail d = {0};
+    vodupd_status st = text ? core_callback_set(&co, c->r->cred.account_id, text, &d) : VODUPD_ENOMEM;
     free(text);
-    if (rc != VODUP_META_OK)
-        return rpc_error(c, 500, "InternalError", "Saving the callback configuration failed.");
-    if (c->r->srv->events)
-        events_kick(c->r->srv->events);
+    if (st != VODUPD_OK)
+        return rpc_status_error(c, st, &d, "Saving the callback configuration failed.");
     return rpc_reply(c, json_object());
 }
 
@@ -318,10 +318,13 @@ static int get_message_callback(rpc_call *c)
 {
     if (vod_authorize(c, "vod:GetMessageCallback", NULL, NULL) != 0)
         return -1;
+    core co;
+    rpc_core(c, &co);
     char *text = NULL;
-    int rc = vodup_meta_callback_get(c->r->srv->meta, c->r->cred.account_id, &text);
-    if (rc != VODUP_META_OK && rc != VODUP_META_ENOTFOUND)
-        return rpc_error(c, 500, "InternalError", "The metadata store failed.");
+    vodupd_detail d = {0};
+    vodupd_status st = core_callback_get(&co, c->r->cred.account_id, &text, &d);
+    if (st != VODUPD_OK)
+        return rpc_status_error(c, st, &d, "The metadata store failed.");
     json_t *cfg = text ? json_loads(text, 0, NULL) : NULL;
     free(text);
     json_t *body = json_object();

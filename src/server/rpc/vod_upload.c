@@ -18,6 +18,7 @@
 #include "common/timefmt.h"
 #include "server/auth/token.h"
 #include "server/rpc/rpc.h"
+#include "server/rpc/status.h"
 #include "server/rpc/vod.h"
 #include "server/store/meta_vod.h"
 
@@ -208,7 +209,9 @@ int vod_authorize(rpc_call *c, const char *action, const char *type, const char 
  * web site is served from. */
 int vod_storage(rpc_call *c, char bucket[64])
 {
-    vodupd *s = c->r->srv;
+    core co;
+    rpc_core(c, &co);
+    vodupd_detail d = {0};
     const char *acct = c->r->cred.account_id;
     const char *loc = rpc_param(c, "StorageLocation");
     if (loc && *loc) {
@@ -217,60 +220,14 @@ int vod_storage(rpc_call *c, char bucket[64])
             return rpc_error(c, 404, "InvalidStorage.NotFound", "The StorageLocation does not exist.");
         memcpy(bucket, loc, n);
         bucket[n] = '\0';
-        char setting[96], *vod = NULL;
-        snprintf(setting, sizeof setting, "vod_storage:%s", acct);
-        int rc = vodup_meta_setting_get(s->meta, setting, &vod);
-        if (rc != VODUP_META_OK && rc != VODUP_META_ENOTFOUND)
-            return rpc_error(c, 500, "InternalError", "The metadata store failed.");
-        int enabled = rc == VODUP_META_OK && vod && strcmp(vod, bucket) == 0;
-        free(vod);
-        /* The setting was written for acct; the bucket must also still exist and be
-         * acct's (checked again rather than trusted). */
-        vodup_meta_bucket b;
-        if (enabled) {
-            rc = vodup_meta_bucket_get(s->meta, bucket, &b);
-            enabled = rc == VODUP_META_OK && strcmp(b.account_id, acct) == 0;
-            if (rc == VODUP_META_OK)
-                vodup_meta_bucket_clear(&b);
-        }
-        if (!enabled)
+        vodupd_status st = core_media_storage_check(&co, acct, bucket, &d);
+        if (st == VODUPD_ENOBUCKET)
             return rpc_error(c, 404, "InvalidStorage.NotFound",
                              "The StorageLocation does not exist or is not enabled for VOD.");
-        return 0;
+        return st == VODUPD_OK ? 0 : rpc_status_error(c, st, &d, "The metadata store failed.");
     }
-    char name[96], *v = NULL;
-    snprintf(name, sizeof name, "vod_storage:%s", acct);
-    if (vodup_meta_setting_get(s->meta, name, &v) == VODUP_META_OK && v && strlen(v) < 64) {
-        memcpy(bucket, v, strlen(v) + 1);
-        free(v);
-        return 0;
-    }
-    free(v);
-    v = NULL;
-    unsigned char rnd[16];
-    char hex[33];
-    if (vodup_random(rnd, sizeof rnd) != 0)
-        return rpc_error(c, 500, "InternalError", "No randomness available.");
-    vodup_hex_lower(hex, rnd, sizeof rnd);
-    snprintf(bucket, 64, "outin-%s", hex);
-    if (vodup_meta_bucket_create(s->meta, bucket, acct, c->now) != VODUP_META_OK)
-        return rpc_error(c, 500, "InternalError", "Creating the account's VOD storage failed.");
-    /* Concurrent first uploads each made a bucket: the first to record its own wins,
-     * the others drop theirs (still empty) and use the winner's. */
-    int rc = vodup_meta_setting_add(s->meta, name, bucket);
-    if (rc == VODUP_META_EEXISTS) {
-        vodup_meta_bucket_delete(s->meta, bucket);
-        if (vodup_meta_setting_get(s->meta, name, &v) == VODUP_META_OK && v && strlen(v) < 64) {
-            memcpy(bucket, v, strlen(v) + 1);
-            free(v);
-            return 0;
-        }
-        free(v);
-        rc = VODUP_META_EIO;
-    }
-    if (rc != VODUP_META_OK)
-        return rpc_error(c, 500, "InternalError", "Recording the account's VOD storage failed.");
-    return 0;
+    vodupd_status st = core_media_storage(&co, acct, bucket, &d);
+    return st == VODUPD_OK ? 0 : rpc_status_error(c, st, &d, NULL);
 }
 
 void vod_storage_location(const vodupd *s, const char *bucket, char *out, size_t n)
@@ -403,7 +360,9 @@ static int store_and_answer(rpc_call *c, vodup_meta_media *md, json_t *body)
         json_decref(body);
         return rpc_error(c, 500, "InternalError", "Out of memory.");
     }
-    if (vodup_meta_media_create(c->r->srv->meta, md) != VODUP_META_OK) {
+    core co;
+    rpc_core(c, &co);
+    if (core_media_create(&co, md, NULL) != VODUPD_OK) {
         json_decref(body);
         return rpc_error(c, 503, "AddVideoFailed", "Adding the media record has failed.");
     }
@@ -465,17 +424,16 @@ int vod_get_media(rpc_call *c, const char *param, const char *kind, vodup_meta_m
     const char *id = rpc_param(c, param);
     if (!id || !*id)
         return rpc_missing(c, param);
-    int rc = vodup_meta_media_get(c->r->srv->meta, c->r->cred.account_id, id, md);
-    if (rc == VODUP_META_OK && strcmp(md->kind, kind) != 0) {
-        vodup_meta_media_clear(md);
-        rc = VODUP_META_ENOTFOUND;
-    }
-    if (rc == VODUP_META_ENOTFOUND)
+    core co;
+    rpc_core(c, &co);
+    vodupd_detail d = {0};
+    vodupd_status st = core_media_get(&co, c->r->cred.account_id, id, kind, md, &d);
+    if (st == VODUPD_ENOKEY)
         return strcmp(kind, "video") == 0
                    ? rpc_error(c, 404, "InvalidVideo.NotFound", "The video does not exist.")
                    : rpc_error(c, 404, "NoSuchResource", "The specified resource does not exist.");
-    if (rc != VODUP_META_OK)
-        return rpc_error(c, 500, "InternalError", "The metadata store failed.");
+    if (st != VODUPD_OK)
+        return rpc_status_error(c, st, &d, "The metadata store failed.");
     return 0;
 }
 
