@@ -175,6 +175,9 @@ endif()
 set_tests_properties(${VODUP_SCALE_TESTS} PROPERTIES FIXTURES_REQUIRED scale SKIP_RETURN_CODE 77
   TIMEOUT 300 ENVIRONMENT "${VODUP_SCALE_ENV}")
 
+# Sources are listed in CMakeLists.txt, not globbed: none may be left out.
+add_test(NAME build.sources COMMAND ${CMAKE_SOURCE_DIR}/tests/build/sources-listed.sh ${CMAKE_SOURCE_DIR})
+
 # Labels, so a part of the suite runs alone: `ctest -L unit` (in-process, seconds),
 # `-L e2e` (real vodupd and client processes), `-L compat` (the official SDKs as peers),
 # `-L browser` (headless Chromium), `-L scale` (PostgreSQL, Ceph, HAProxy), `-L fuzz` (corpus
