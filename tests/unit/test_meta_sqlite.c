@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "server/core/core.h"
 #include "server/store/meta.h"
 #include "store_harness.h"
 
@@ -54,7 +55,7 @@ typedef struct group_worker {
 static void *group_main(void *arg)
 {
     group_worker *w = arg;
-    vodup_meta_guard g = { .issued_ms = 1, .expires = 1 };
+    vodup_meta_guard g = { .issued_ms = 1, .expires = 1, .writable = core_guard_writable };
     for (int r = 0; r < GROUP_ROUNDS; r++) {
         char key[32];
         snprintf(key, sizeof key, "g%d/%d", w->index, r);

@@ -24,6 +24,7 @@
 #include "common/crc.h"
 #include "common/digest.h"
 #include "server/store/blob.h"
+#include "server/core/core.h"
 #include "server/store/meta_ops.h"
 #include "store_harness.h"
 
@@ -1100,7 +1101,7 @@ static void test_guarded_writes(void **state)
     fx *f = *state;
     vodup_meta *m = f->m;
     new_media(m, "0123456789abcdef0123456789abcdef", "v.mp4");
-    vodup_meta_guard g = { .issued_ms = 100500, .expires = 5000 };
+    vodup_meta_guard g = { .issued_ms = 100500, .expires = 5000, .writable = core_guard_writable };
     vodup_meta_segment s1, s2, s3;
     vodup_meta_object o1 = fx_simple_object("v.mp4", &s1, 1, 200);
     assert_int_equal(vodup_meta_object_put_guarded(m, &o1, &g), VODUP_META_OK);
@@ -1138,7 +1139,7 @@ static void test_guarded_writes(void **state)
     vodup_meta_upload_clear(&up);
 
     /* credentials issued after the second of the completion (201 -> 201999 ms) may */
-    vodup_meta_guard fresh = { .issued_ms = 201000, .expires = 6000 };
+    vodup_meta_guard fresh = { .issued_ms = 201000, .expires = 6000, .writable = core_guard_writable };
     assert_int_equal(vodup_meta_object_put_guarded(m, &o2, &fresh), VODUP_META_OK);
     fresh.issued_ms = 200999;
     vodup_meta_object o3 = fx_simple_object("v.mp4", &s3, 3, 202);
@@ -1181,7 +1182,7 @@ static void test_credential_uploads(void **state)
     fx *f = *state;
     vodup_meta *m = f->m;
     new_media(m, "fedcba9876543210fedcba9876543210", "c.mp4");
-    vodup_meta_guard g = { .issued_ms = 100500, .expires = 1000 };
+    vodup_meta_guard g = { .issued_ms = 100500, .expires = 1000, .writable = core_guard_writable };
     cred_upload(m, "C0", 150, &g, 0);
     cred_upload(m, "C1", 160, &g, 0);
     vodup_meta_upload up;
@@ -1196,7 +1197,7 @@ static void test_credential_uploads(void **state)
     assert_true(upload_exists_pub(m, "C1"));
     assert_true(upload_exists_pub(m, "ROOT"));
 
-    vodup_meta_guard later = { .issued_ms = 100600, .expires = 3000 };
+    vodup_meta_guard later = { .issued_ms = 100600, .expires = 3000, .writable = core_guard_writable };
     vodup_meta_part p;
     memset(&p, 0, sizeof p);
     p.number = 1;

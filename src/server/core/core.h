@@ -261,6 +261,10 @@ typedef struct core_scope_result {
  * whether its upload is still open. */
 vodupd_status core_scope_decide(const core_media_state *m, long long issued_ms, core_write w, int upload_exists,
                                 core_scope_result *res, vodupd_detail *d);
+/* The guard's rule (meta.h vodup_meta_guard.writable), core_scope_decide's: 1 while
+ * the media in status, last changed at modified, is being uploaded, or g was issued
+ * after the second it last completed. */
+int core_guard_writable(const vodup_meta_guard *g, const char *status, time_t modified);
 struct vodup_cred;
 /* The guard that writes by cred carry (g filled), or NULL when cred is not scoped. */
 const vodup_meta_guard *core_write_guard(const struct vodup_cred *cred, vodup_meta_guard *g);

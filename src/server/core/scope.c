@@ -72,11 +72,22 @@ vodupd_status core_scope_check(const core *c, const vodup_cred *cred, const char
     return core_scope_decide(&m, cred->issued_ms, w, upload_exists, res, d);
 }
 
+int core_guard_writable(const vodup_meta_guard *g, const char *status, time_t modified)
+{
+    /* The check at the headers with what the transaction sees: a write that got past it
+     * (a replay or the Complete of a gone upload included) changes content only while
+     * the media may be written at all. */
+    core_media_state m = {1, strcmp(status, CORE_MEDIA_UPLOADING) == 0, modified};
+    core_scope_result res;
+    return core_scope_decide(&m, g->issued_ms, CORE_WRITE_OTHER, 1, &res, NULL) == VODUPD_OK;
+}
+
 const vodup_meta_guard *core_write_guard(const vodup_cred *cred, vodup_meta_guard *g)
 {
     if (!cred->has_scope)
         return NULL;
     g->issued_ms = cred->issued_ms;
     g->expires = cred->expires;
+    g->writable = core_guard_writable;
     return g;
 }

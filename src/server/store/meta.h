@@ -222,6 +222,11 @@ enum {
 typedef struct vodup_meta_guard {
     long long issued_ms;    /* when the credential was issued (Unix ms) */
     time_t expires;         /* when it expires */
+    /* The rule, which is the caller's, not the store's (the core's: core_guard_writable):
+     * 1 when the media at the key, in `status` and last changed at `modified`, may still
+     * be written with g. The store reads the media inside the committing transaction and
+     * asks; NULL is a programming error (EIO). */
+    int (*writable)(const struct vodup_meta_guard *g, const char *status, time_t modified);
 } vodup_meta_guard;
 
 /* As vodup_meta_object_put, with g checked against bucket/key first (g NULL: no check). */

@@ -1116,11 +1116,11 @@ static int guard_check(conn *c, const vodup_meta_guard *g, const char *bucket, c
     if (r == SQLITE_ROW) {
         const unsigned char *status = sqlite3_column_text(s, 0);
         long long modified = sqlite3_column_int64(s, 1);
-        /* The same rule as the router's: uploading, or issued after the second in which
-         * the media last completed. */
-        int uploading = (status && strcmp((const char *)status, "Uploading") == 0) ||
-                        g->issued_ms > modified * 1000LL + 999;
-        rc = uploading ? VODUP_META_OK : VODUP_META_EDENIED;
+        /* The rule is the caller's (meta.h): the store only reads the media. */
+        rc = g->writable && g->writable(g, status ? (const char *)status : "", (time_t)modified) ? VODUP_META_OK
+                                                                                              : VODUP_META_EDENIED;
+        if (!g->writable)
+            rc = VODUP_META_EIO;
     } else if (r == SQLITE_DONE) {
         rc = VODUP_META_EREVOKED;
     } else {
