@@ -68,6 +68,7 @@ struct http_front {
     int stop;
     int64_t last_refusal_log_ms;
     unsigned long refused_since_log;
+    atomic_int draining;       /* http_quiesce ran: new requests are refused, answers close */
 };
 
 int64_t http__now_ms(void);

@@ -298,7 +298,8 @@ static enum MHD_Result queue(http_request *r)
     if (!r->resp)
         return MHD_NO;
     r->queued = 1;
-    if (r->must_close)
+    /* While draining, no answer invites another request on its connection. */
+    if (r->must_close || (r->hc && atomic_load(&r->hc->f->draining)))
         MHD_add_response_header(r->resp, "Connection", "close");
     return MHD_queue_response(r->conn, r->status, r->resp);
 }
@@ -367,7 +368,12 @@ static enum MHD_Result on_head(http_request *r, struct MHD_Connection *c)
     r->host = http_header(r, "Host");
     detect_dialect(r);
     int go = 0;
-    if (nh > VODUPD_MAX_HEADERS) /* collect_header stops one past the limit */
+    if (r->hc && atomic_load(&r->hc->f->draining)) {
+        /* After SIGTERM a kept-alive connection may still bring requests: refused at once
+         * (and the connection closed), so only what was in flight delays the exit. */
+        r->must_close = 1;
+        front_error(r, VODUPD_EBUSY, "The server is shutting down; retry on a new connection.");
+    } else if (nh > VODUPD_MAX_HEADERS) /* collect_header stops one past the limit */
         front_error(r, VODUPD_EBADREQUEST, "Too many request headers (at most %d).", VODUPD_MAX_HEADERS);
     else if (check_framing(r) == 0 && check_head(r) == 0 && forwarded_client(r) == 0)
         go = route(r);
@@ -770,6 +776,7 @@ void http_quiesce(http_front *f)
 {
     if (!f)
         return;
+    atomic_store(&f->draining, 1);
     MHD_socket quiet = MHD_quiesce_daemon(f->d); /* ours to close from now on */
     if (quiet != MHD_INVALID_SOCKET)
         close(quiet);

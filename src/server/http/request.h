@@ -130,7 +130,8 @@ int http_check_cidr(const char *s);
 /* Starts the HTTP front on a listening socket (taken over). NULL on failure. */
 http_front *http_start(vodupd *s, int listen_fd, const http_limits *lim);
 struct MHD_Daemon *http_daemon(http_front *f);
-/* Stops accepting: the listening socket is closed, connections in flight go on. */
+/* Stops accepting: the listening socket is closed; a new request on a connection kept
+ * alive is answered 503 with Connection: close; requests in flight go on. */
 void http_quiesce(http_front *f);
 /* 1 when this libmicrohttpd can serve HTTPS. */
 int http_tls_supported(void);
