@@ -121,6 +121,10 @@ describe('requests libmicrohttpd refuses itself', () => {
     // every one of them has its log line (the request is released when its connection closes)
     await waitFor(() => requestLines(srv).filter(l => l.includes('"/?a0=b&a1=b')).length === N + 1,
       { what: 'one log line per refused request' });
+    // libmicrohttpd's own messages about them go through the log: a time and a level each
+    const mhd = logLines(srv).filter(l => l.includes('vodupd: http:'));
+    assert.ok(mhd.length > 0, 'no libmicrohttpd message was logged');
+    for (const l of mhd) assert.match(l, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ vodupd: http: (info|warning): \S/, l);
     const grown = rssKiB(srv.pid) - before;
     // ~64 KiB per request was kept before (the request record and a copy of the target).
     // Under ASan freed memory sits in quarantine, so RSS says nothing there; LeakSanitizer

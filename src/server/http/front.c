@@ -596,8 +596,18 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     size_t n = strlen(msg);
     while (n && msg[n - 1] == '\n')
         n--;
+    /* A time and a level like every other line: a peer going away is routine (info), the
+     * rest is something to look at (warning). */
+    static const char *const ROUTINE[] = {"closed by remote", "reset by peer", "has been disconnected",
+                                          "timed out", NULL};
+    const char *level = "warning";
+    for (size_t i = 0; ROUTINE[i]; i++)
+        if (strstr(msg, ROUTINE[i]))
+            level = "info";
+    char when[21];
+    vodup_time_iso(when, time(NULL));
     vbuf line = VBUF_INIT;
-    vbuf_puts(&line, "vodupd: http: ");
+    vbuf_printf(&line, "%s vodupd: http: %s: ", when, level);
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)msg[i];
         if (ch == ' ')
