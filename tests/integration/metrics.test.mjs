@@ -10,7 +10,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
-import { startVodupd, withLogs, SLOW, cleanupTmpDirs, randomBuf, signedRequest, waitFor } from '../compat/lib/vodupd.mjs';
+import { startVodupd, withLogs, SLOW, cleanupTmpDirs, randomBuf, signedRequest, waitFor, plainRequest } from '../compat/lib/vodupd.mjs';
 import { stopServer, vodClient } from '../compat/lib/vod.mjs';
 
 const T = { timeout: 120000 * SLOW };
@@ -106,6 +106,18 @@ describe('admin listener', () => {
     }
     assert.equal(value(m1, 'vodupd_database_up'), 1);
     assert.ok(value(m1, 'vodupd_disk_free_bytes') > 0);
+
+    // every dialect of the table has its own latency histogram: an S3 request is counted
+    // under s3, not under OSS
+    const s3count = l => value(l, 'vodupd_request_duration_seconds_count', { dialect: 's3' });
+    const s3 = await plainRequest({ port: srv.port, path: '/', headers: {
+      authorization: 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00',
+      'x-amz-date': '20260101T000000Z', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+    assert.ok(s3.status >= 400 && s3.status < 500 && /<Resource>/.test(s3.text), s3.text); // S3's error shape
+    let m2;
+    await waitFor(async () => { m2 = await scrape(port); return s3count(m2) - s3count(m1) >= 1; },
+      { timeout: 5000 * SLOW, what: 'the S3 request to be counted under s3' });
+    assert.equal(count(m2), count(m1), 'the S3 request was counted under oss');
   }));
 
   it('an RPC Action a client made up is counted as "other", not as a new series', T, withLogs(async () => {

@@ -13,6 +13,7 @@
  * identifier, or any series beyond the table, is counted as operation "other".
  */
 #include "server/http/metrics.h"
+#include "server/dialect.h"
 #include "server/http/request.h"
 
 #include <errno.h>
@@ -49,9 +50,35 @@ typedef struct series {
 } series;
 
 static series g_series[METRICS_MAX_SERIES];
-static atomic_ullong g_hist[2][NBUCKETS + 1]; /* per dialect; last: +Inf */
-static atomic_ullong g_hist_count[2];
-static _Atomic double g_hist_sum[2];
+/* One histogram per entry of the dialect table (dialect.h), and one for requests no dialect
+ * took ("-"). */
+#define METRICS_MAX_DIALECTS 8
+static atomic_ullong g_hist[METRICS_MAX_DIALECTS + 1][NBUCKETS + 1]; /* last: +Inf */
+static atomic_ullong g_hist_count[METRICS_MAX_DIALECTS + 1];
+static _Atomic double g_hist_sum[METRICS_MAX_DIALECTS + 1];
+
+/* The dialects' histogram slots: their index in the table; ndialects() for "-". */
+static int ndialects(void)
+{
+    int n = 0;
+    while (n < METRICS_MAX_DIALECTS && vodup_dialects[n])
+        n++;
+    return n;
+}
+
+static int dialect_slot(const char *name)
+{
+    int n = ndialects();
+    for (int i = 0; i < n; i++)
+        if (strcmp(vodup_dialects[i]->name, name) == 0)
+            return i;
+    return n;
+}
+
+static const char *slot_name(int i)
+{
+    return i < ndialects() ? vodup_dialects[i]->name : "-";
+}
 static struct {
     struct MHD_Daemon *d;
     const char *name;
@@ -114,7 +141,7 @@ void metrics_request(const char *dialect, const char *op, unsigned status, uint6
         atomic_fetch_add(&s->bytes_in, in);
         atomic_fetch_add(&s->bytes_out, out);
     }
-    int d = strcmp(dialect, "rpc") == 0;
+    int d = dialect_slot(dialect);
     size_t b = 0;
     while (b < NBUCKETS && secs > BUCKETS[b])
         b++;
@@ -293,7 +320,6 @@ static enum MHD_Result healthz(metrics_admin *a, struct MHD_Connection *c)
 static enum MHD_Result metrics(metrics_admin *a, struct MHD_Connection *c)
 {
     vbuf b = VBUF_INIT;
-    static const char *const DIALECT[2] = {"oss", "rpc"};
     vbuf_puts(&b, "# HELP vodupd_requests_total Requests answered, by dialect, operation and status.\n"
                   "# TYPE vodupd_requests_total counter\n");
     for (size_t i = 0; i < METRICS_MAX_SERIES; i++) {
@@ -317,20 +343,21 @@ static enum MHD_Result metrics(metrics_admin *a, struct MHD_Connection *c)
     }
     vbuf_puts(&b, "# HELP vodupd_request_duration_seconds Time from a request's first byte to its end.\n"
                   "# TYPE vodupd_request_duration_seconds histogram\n");
-    for (int d = 0; d < 2; d++) {
+    for (int d = 0; d <= ndialects(); d++) {
+        const char *dn = slot_name(d);
         unsigned long long cum = 0;
         for (size_t i = 0; i <= NBUCKETS; i++) {
             cum += atomic_load(&g_hist[d][i]);
             if (i < NBUCKETS)
-                vbuf_printf(&b, "vodupd_request_duration_seconds_bucket{dialect=\"%s\",le=\"%g\"} %llu\n", DIALECT[d],
+                vbuf_printf(&b, "vodupd_request_duration_seconds_bucket{dialect=\"%s\",le=\"%g\"} %llu\n", dn,
                             BUCKETS[i], cum);
             else
                 vbuf_printf(&b, "vodupd_request_duration_seconds_bucket{dialect=\"%s\",le=\"+Inf\"} %llu\n",
-                            DIALECT[d], cum);
+                            dn, cum);
         }
-        vbuf_printf(&b, "vodupd_request_duration_seconds_sum{dialect=\"%s\"} %.6f\n", DIALECT[d],
+        vbuf_printf(&b, "vodupd_request_duration_seconds_sum{dialect=\"%s\"} %.6f\n", dn,
                     atomic_load(&g_hist_sum[d]));
-        vbuf_printf(&b, "vodupd_request_duration_seconds_count{dialect=\"%s\"} %llu\n", DIALECT[d],
+        vbuf_printf(&b, "vodupd_request_duration_seconds_count{dialect=\"%s\"} %llu\n", dn,
                     (unsigned long long)atomic_load(&g_hist_count[d]));
     }
     vbuf_puts(&b, "# HELP vodupd_connections Open client connections, by listener.\n"
