@@ -36,6 +36,10 @@ typedef struct core {
     void (*gc_kick)(void *user);
     void (*events_kick)(void *user);
     void *kick_user;
+    /* Keep blobs from the collector while a body streams from them (read.h); NULL: the
+     * byte store needs no pins. pin returns 0 or -1. Both get kick_user. */
+    int (*pin)(void *user, const vodup_meta_segment *segs, size_t n);
+    void (*unpin)(void *user, const vodup_meta_segment *segs, size_t n);
     int max_uploads_per_account;            /* open multipart uploads per account, 0 no limit */
     int max_uploads_per_credential_key;     /* uploads one object's upload credentials may hold */
 } core;

@@ -175,8 +175,8 @@ vodupd_status core_nonce_use(const core *c, const char *key_id, const char *nonc
     return VODUPD_OK;
 }
 
-vodupd_status core_space_check(const core *c, vodupd_detail *d)
+vodupd_status core_space_check(const core *c, uint64_t need, vodupd_detail *d)
 {
     (void)d;
-    return vodup_blob_space_check(c->blobs, 0) == VODUP_BLOB_OK ? VODUPD_OK : VODUPD_ENOSPC;
+    return vodup_blob_space_check(c->blobs, need) == VODUP_BLOB_OK ? VODUPD_OK : VODUPD_ENOSPC;
 }

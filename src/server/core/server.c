@@ -17,6 +17,16 @@ static void kick_events(void *u)
         events_kick(s->events);
 }
 
+static int pin_blobs(void *u, const vodup_meta_segment *segs, size_t n)
+{
+    return vodupd_blobs_pin(u, segs, n);
+}
+
+static void unpin_blobs(void *u, const vodup_meta_segment *segs, size_t n)
+{
+    vodupd_blobs_unpin(u, segs, n);
+}
+
 void core_of_server(core *c, vodupd *s)
 {
     c->meta = s->meta;
@@ -24,6 +34,8 @@ void core_of_server(core *c, vodupd *s)
     c->gc_kick = kick_gc;
     c->events_kick = kick_events;
     c->kick_user = s;
+    c->pin = pin_blobs;
+    c->unpin = unpin_blobs;
     c->max_uploads_per_account = s->max_uploads_per_account;
     c->max_uploads_per_credential_key = VODUPD_MAX_UPLOADS_PER_CREDENTIAL_KEY;
 }

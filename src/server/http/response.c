@@ -1,5 +1,6 @@
 /* response.c - see response.h: the one place that turns an answer into libmicrohttpd's. */
 #include "server/http/response.h"
+#include "server/core/read.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -186,4 +187,31 @@ int http_content_length(const http_request *r, uint64_t *len)
     }
     *len = v;
     return 1;
+}
+
+/* ---- an object's bytes from the core --------------------------------------------- */
+
+static ssize_t core_body_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    ssize_t n = core_reader_read(cls, pos, buf, max);
+    return n > 0 ? n : n == 0 ? HTTP_BODY_END : HTTP_BODY_ERROR;
+}
+
+static void core_body_free(void *cls)
+{
+    core_reader_free(cls);
+}
+
+http_response *http_response_core_body(core_body *b)
+{
+    if (b->fd >= 0) {
+        int fd = b->fd;
+        b->fd = -1;
+        return http_response_fd(fd, b->off, b->len); /* closes fd if it fails */
+    }
+    if (!b->reader)
+        return http_response_empty();
+    core_reader *rd = b->reader;
+    b->reader = NULL;
+    return http_response_reader(b->len, 256 * 1024, core_body_read, rd, core_body_free); /* frees rd if it fails */
 }

@@ -38,6 +38,10 @@ http_response *http_response_fd(int fd, uint64_t offset, uint64_t len);
  * when the response is released, also when this fails. */
 http_response *http_response_reader(uint64_t len, size_t block, http_body_reader *read, void *cls,
                                     void (*free_cls)(void *));
+/* An object's bytes from the core (core/read.h), taken over: its descriptor or its reader
+ * (freed with the response, or at once when this fails). */
+struct core_body;
+http_response *http_response_core_body(struct core_body *b);
 /* An answer to HEAD: Content-Length says len, and no body follows. */
 http_response *http_response_head(uint64_t len);
 

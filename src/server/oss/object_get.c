@@ -13,6 +13,7 @@
 
 #include "common/timefmt.h"
 #include "common/xml.h"
+#include "server/core/read.h"
 #include "server/oss/oss.h"
 
 static int etag_matches(const char *cond, const char *etag)
@@ -55,99 +56,18 @@ static int check_conditions(http_request *r, const vodup_meta_object *o)
     return 0;
 }
 
-/* Streaming across part blobs. */
-typedef struct seg_reader {
-    vodupd *srv;
-    vodup_meta_segment *segs;   /* pinned (vodupd_blobs_pin) until the response is freed */
-    size_t nsegs;
-    uint64_t start;   /* object offset of response byte 0 */
-    size_t cur;       /* segment of the open fd */
-    uint64_t cur_off; /* object offset where segs[cur] begins */
-    int fd;
-    int pinned;
-} seg_reader;
-
-static ssize_t seg_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    seg_reader *sr = cls;
-    uint64_t at = sr->start + pos;
-    /* Responses are read forward; rewind only if the front ever asks for earlier bytes. */
-    if (at < sr->cur_off) {
-        if (sr->fd >= 0)
-            close(sr->fd);
-        sr->fd = -1;
-        sr->cur = 0;
-        sr->cur_off = 0;
-    }
-    while (sr->cur < sr->nsegs && at >= sr->cur_off + sr->segs[sr->cur].size) {
-        sr->cur_off += sr->segs[sr->cur].size;
-        sr->cur++;
-        if (sr->fd >= 0)
-            close(sr->fd);
-        sr->fd = -1;
-    }
-    if (sr->cur >= sr->nsegs)
-        return HTTP_BODY_END;
-    vodup_blobstore *bs = sr->srv->blobs;
-    uint64_t in_seg = at - sr->cur_off;
-    uint64_t left = sr->segs[sr->cur].size - in_seg;
-    if (max > left)
-        max = (size_t)left;
-    if (vodup_blob_has_fd(bs)) {
-        if (sr->fd < 0 && vodup_blob_open_fd(bs, sr->segs[sr->cur].blob, &sr->fd) != 0) {
-            sr->fd = -1;
-            return HTTP_BODY_ERROR;
-        }
-        ssize_t n = pread(sr->fd, buf, max, (off_t)in_seg);
-        return n > 0 ? n : HTTP_BODY_ERROR;
-    }
-    ssize_t n = vodup_blob_read(bs, sr->segs[sr->cur].blob, in_seg, buf, max);
-    return n > 0 ? n : HTTP_BODY_ERROR;
-}
-
-static void seg_free(void *cls)
-{
-    seg_reader *sr = cls;
-    if (sr->pinned)
-        vodupd_blobs_unpin(sr->srv, sr->segs, sr->nsegs);
-    if (sr->fd >= 0)
-        close(sr->fd);
-    free(sr->segs);
-    free(sr);
-}
-
-/* The response body. A single-blob body holds its open fd (the bytes stay readable if
- * the object is overwritten or deleted meanwhile); a body streamed across part blobs pins
- * them until the response is freed. Either way the caller's reader may end on return. */
-static http_response *body_response(http_request *r, vodup_meta_object *o, uint64_t first, uint64_t len)
+/* The response body: the core's (core/read.h), one blob's descriptor or a reader across
+ * the part blobs, pinned until the response is freed. The caller's read pin may end on
+ * return. */
+static http_response *body_response(http_request *r, const core *c, vodup_meta_object *o, uint64_t first,
+                                    uint64_t len)
 {
     if (strcmp(r->method, "HEAD") == 0)
         return http_response_head(len);
-    if (len == 0)
-        return http_response_empty();
-    vodup_blobstore *bs = r->srv->blobs;
-    if (o->nsegs == 1 && vodup_blob_has_fd(bs)) {
-        int fd;
-        if (vodup_blob_open_fd(bs, o->segs[0].blob, &fd) != 0)
-            return NULL;
-        return http_response_fd(fd, first, len); /* closes fd if it fails */
-    }
-    seg_reader *sr = calloc(1, sizeof *sr);
-    if (!sr)
+    core_body b;
+    if (core_object_body(c, o, first, len, &b, NULL) != VODUPD_OK)
         return NULL;
-    sr->srv = r->srv;
-    sr->segs = o->segs; /* taken over */
-    sr->nsegs = o->nsegs;
-    o->segs = NULL;
-    o->nsegs = 0;
-    sr->start = first;
-    sr->fd = -1;
-    if (vodupd_blobs_pin(r->srv, sr->segs, sr->nsegs) != 0) {
-        seg_free(sr);
-        return NULL;
-    }
-    sr->pinned = 1;
-    return http_response_reader(len, 256 * 1024, seg_read, sr, seg_free); /* frees sr if it fails */
+    return http_response_core_body(&b);
 }
 
 
@@ -268,7 +188,7 @@ static int get_begin(http_request *r)
             first = 0;
             len = o.size;
         }
-        resp = body_response(r, &o, first, len);
+        resp = body_response(r, &c, &o, first, len);
     }
     if (!resp) {
         oss_error(r, OSS_ERR_InternalError, "The object's data could not be opened.");

@@ -18,6 +18,7 @@
 #include "server/config.h"
 #include "server/auth/ratelimit.h"
 #include "server/dialect.h"
+#include "server/core/media.h"
 #include "server/oss/oss.h"
 #include "server/oss/upload.h"
 #include "server/store/meta_vod.h"
@@ -321,7 +322,6 @@ static int verify(http_request *r)
  * check hands the headroom back to a full file system (store/blob.h). */
 static int refused_for_space(http_request *r)
 {
-    vodup_blobstore *bs = r->srv->blobs;
     const http_op *op = r->op;
     if (!op->offload)
         return 0;
@@ -330,7 +330,9 @@ static int refused_for_space(http_request *r)
     uint64_t need = 0;
     if (grows && http_content_length(r, &need) != 1)
         need = 0;
-    if (vodup_blob_space_check(bs, need) == VODUP_BLOB_OK || !grows)
+    core c;
+    oss_core(r, &c);
+    if (core_space_check(&c, need, NULL) == VODUPD_OK || !grows)
         return 0;
     oss_error(r, OSS_ERR_StorageFull, VODUP_STORAGE_FULL_MSG);
     return 1;

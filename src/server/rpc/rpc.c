@@ -321,7 +321,7 @@ static int storage_full(rpc_call *c)
 {
     core co;
     rpc_core(c, &co);
-    return core_space_check(&co, NULL) != VODUPD_OK;
+    return core_space_check(&co, 0, NULL) != VODUPD_OK;
 }
 
 static int refused_for_space(rpc_call *c, int full)

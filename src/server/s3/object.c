@@ -12,7 +12,7 @@
 #include "common/codec.h"
 #include "common/digest.h"
 #include "server/oss/oss.h" /* oss_parse_range: protocol-neutral, belongs in common/ */
-#include "server/s3/read.h"
+#include "server/core/read.h"
 #include "server/s3/s3.h"
 #include "server/s3/state.h"
 
@@ -304,7 +304,12 @@ static int get_begin(http_request *r)
     } else {
         first = 0;
     }
-    http_response *resp = head ? http_response_head(len) : s3_object_body(r->srv, &o, first, len);
+    http_response *resp = NULL;
+    core_body body;
+    if (head)
+        resp = http_response_head(len);
+    else if (core_object_body(&c, &o, first, len, &body, NULL) == VODUPD_OK)
+        resp = http_response_core_body(&body);
     if (!resp) {
         vodup_meta_object_clear(&o);
         vodupd_reader_end(r->srv, reader);

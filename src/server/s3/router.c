@@ -21,6 +21,7 @@
 #include "common/sigv4.h"
 #include "common/target.h"
 #include "server/auth/ratelimit.h"
+#include "server/core/media.h"
 #include "server/dialect.h"
 #include "server/s3/s3.h"
 
@@ -313,14 +314,15 @@ static int verify(http_request *r)
 /* Below the disk reserve nothing that makes the store grow starts (store/blob.h). */
 static int refused_for_space(http_request *r)
 {
-    vodup_blobstore *bs = r->srv->blobs;
-    if (!bs->ops->space_check || (r->op != &s3_op_put_object && r->op != &s3_op_upload_part &&
+    if ((r->op != &s3_op_put_object && r->op != &s3_op_upload_part &&
                                      r->op != &s3_op_create_multipart && r->op != &s3_op_create_bucket))
         return 0;
     uint64_t need = 0;
     if (http_content_length(r, &need) != 1)
         need = 0;
-    if (bs->ops->space_check(bs, need) == VODUP_BLOB_OK)
+    core c;
+    core_of_server(&c, r->srv);
+    if (core_space_check(&c, need, NULL) == VODUPD_OK)
         return 0;
     s3_error(r, S3_ERR_InsufficientStorage, VODUP_STORAGE_FULL_MSG);
     return 1;
