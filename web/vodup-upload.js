@@ -1491,7 +1491,7 @@ var VodupUpload = (function (global) {
           onDone: function () { finish(null, image ? { imageId: state.imageId } : { videoId: state.videoId }); },
           onFail: function (e) { finish(e); }
         });
-        var job = { t: t, finish: finish, paused: false, done: false };
+        var job = { t: t, finish: finish, paused: false, done: false, refreshing: function () { return refreshing; } };
         jobs.set(file, job);
         fingerprint(file).then(function (fp) {
           t.o.recordKey = fp;
@@ -1534,6 +1534,17 @@ var VodupUpload = (function (global) {
         j.t.pause();
         j.finish(UploadError('Canceled', 'The upload was cancelled.'));
         return true;
+      },
+      /** For tests and bug reports: where this file's transfer stands (no secrets). */
+      _state: function (file) {
+        var j = job(file);
+        if (!j) return null;
+        var t = j.t, parts = t.parts || [];
+        return { paused: j.paused, running: t.running, phase: t.phase, waitingCreds: t.waitingCreds,
+                 credWaiters: t.credWaiters.length, inflight: t.inflight.length, uploadId: !!t.uploadId,
+                 credsLeftMs: t.creds ? t.creds.expireAt - Date.now() : null, credsDead: !!(t.creds && t.creds.dead),
+                 parts: parts.length, done: parts.filter(function (p) { return p.done; }).length,
+                 busy: parts.filter(function (p) { return p.busy; }).length, refreshing: j.refreshing ? j.refreshing() : undefined };
       },
       /** Stops the file, aborts its multipart upload, drops its resume record, rejects with 'Aborted'. */
       abort: function (file) {

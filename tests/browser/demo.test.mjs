@@ -94,7 +94,14 @@ describe('demo page in Chromium', { skip }, () => {
   const status = (p, name) => p.$eval(row(name), li => li.dataset.status);
   const waitFor = (p, name, fn, arg, timeout = 120000) =>
     p.waitForFunction(([sel, src, a]) => { const li = document.querySelector(sel); return li && new Function('li', 'a', src)(li, a); },
-      [row(name), fn, arg], { timeout: timeout * SLOW, polling: 50 });
+      [row(name), fn, arg], { timeout: timeout * SLOW, polling: 50 }).catch(async e => {
+      // What the page and the app server were doing: the rows and the SDK's transfer state.
+      const rows = await p.evaluate(() => window.demo.rows.map(r => ({ name: r.file.name, status: r.status, loaded: r.loaded,
+        text: r.li && r.li.textContent.replace(/\s+/g, ' '), sdk: window.demo.uploader?._state?.(r.file) })))
+        .catch(err => `(page not readable: ${err.message})`);
+      e.message += `\nwaiting for ${name}: ${fn}\nrows: ${JSON.stringify(rows, null, 1)}\napp server log (tail):\n${app.log().slice(-4000)}`;
+      throw e;
+    });
 
   /** The media of these files: UploadSucc, the file's size, and the stored bytes' MD5. */
   async function checkMedia(p, files) {
