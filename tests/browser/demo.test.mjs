@@ -99,8 +99,9 @@ describe('demo page in Chromium', { skip }, () => {
       const rows = await p.evaluate(() => window.demo.rows.map(r => ({ name: r.file.name, status: r.status, loaded: r.loaded,
         text: r.li && r.li.textContent.replace(/\s+/g, ' '), sdk: window.demo.uploader?._state?.(r.file) })))
         .catch(err => `(page not readable: ${err.message})`);
-      e.message += `\nwaiting for ${name}: ${fn}\nrows: ${JSON.stringify(rows, null, 1)}\napp server log (tail):\n${app.log().slice(-4000)}`;
-      throw e;
+      const events = await p.evaluate(() => window.demo.events.join('\n')).catch(() => '');
+      throw new Error(`${e.message}\nwaiting for ${name}: ${fn}\nrows: ${JSON.stringify(rows, null, 1)}\npage events:\n${events}\n` +
+        `app server log (tail):\n${app.log().slice(-4000)}`, { cause: e });
     });
 
   /** The media of these files: UploadSucc, the file's size, and the stored bytes' MD5. */
@@ -164,7 +165,8 @@ describe('demo page in Chromium', { skip }, () => {
     await clickButton(p, `${row(pausedName)} [data-act=resume]`);
     await clickButton(p, `${row(cancelledName)} [data-act=retry]`);
 
-    for (const f of files) await waitFor(p, path.basename(f), 'return li.dataset.status === "done"', null, 240000);
+    const dbg = setInterval(() => p.evaluate(() => window.demo.rows.map(r => ({ name: r.file.name, status: r.status, loaded: r.loaded, sdk: window.demo.uploader._state(r.file) })))
+    for (const f of files) await waitFor(p, path.basename(f), 'return li.dataset.status === "done"', null, 100000);
     await p.screenshot({ path: path.join(SHOTS, 'demo-done.png'), fullPage: true });
     await p.setViewportSize({ width: 390, height: 844 });
     await p.screenshot({ path: path.join(SHOTS, 'demo-phone.png'), fullPage: true });
