@@ -173,6 +173,7 @@ static void test_ops_table_complete(void **state)
     CHECK_MEMBER(probe_job_finish);
     CHECK_MEMBER(probe_job_count);
     CHECK_MEMBER(media_info_get);
+    CHECK_MEMBER(probe_job_requeue_node);
 #undef CHECK_MEMBER
     /* A table of another version is refused. */
     vodup_meta_ops other = *ops;
@@ -1821,12 +1822,23 @@ static void test_probe_jobs(void **state)
     /* Node a claims; b finds nothing within the lease, takes it after. */
     assert_int_equal(vodup_meta_probe_job_claim(f->m, "nodea", 4100, 60, &j), VODUP_META_OK);
     assert_string_equal(j.media_id, FX_MEDIA_ID(1));
+    assert_string_equal(j.account_id, "acc1");
     assert_int_equal(j.attempts, 1);
     assert_int_equal(j.lease_until, 4160);
     assert_int_equal(vodup_meta_probe_job_claim(f->m, "nodeb", 4160, 60, &j), VODUP_META_ENOTFOUND);
     assert_int_equal(vodup_meta_probe_job_claim(f->m, "nodeb", 4161, 60, &j), VODUP_META_OK);
     assert_string_equal(j.media_id, FX_MEDIA_ID(1));
     assert_int_equal(j.attempts, 2);
+
+    /* A restarted node takes back what its previous life held, without the lease;
+     * another node's claims stay. */
+    assert_int_equal(vodup_meta_probe_job_requeue_node(f->m, "nodea", 4162), 0);
+    assert_int_equal(vodup_meta_probe_job_requeue_node(f->m, "nodeb", 4162), 1);
+    assert_int_equal(vodup_meta_probe_job_claim(f->m, "nodeb", 4162, 60, &j), VODUP_META_OK);
+    assert_int_equal(j.attempts, 3);
+    assert_int_equal(vodup_meta_probe_job_requeue_node(f->m, "nodeb", 4162), 1);
+    assert_int_equal(vodup_meta_probe_job_claim(f->m, "nodeb", 4162, 60, &j), VODUP_META_OK);
+    assert_int_equal(j.attempts, 4);
 
     /* a's late result is refused and changes nothing. */
     const char *const evs[] = { "VideoAnalysisComplete", "SnapshotComplete" };
@@ -1848,7 +1860,7 @@ static void test_probe_jobs(void **state)
                      VODUP_META_OK);
     assert_int_equal(vodup_meta_probe_job_claim(f->m, "nodeb", 4299, 60, &j), VODUP_META_ENOTFOUND);
     assert_int_equal(vodup_meta_probe_job_claim(f->m, "nodeb", 4300, 60, &j), VODUP_META_OK);
-    assert_int_equal(j.attempts, 3);
+    assert_int_equal(j.attempts, 5);
 
     /* b's result: status, cover, info, the cover's image record and the events, at once. */
     vodup_meta_media cover;

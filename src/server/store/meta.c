@@ -683,3 +683,9 @@ int vodup_meta_media_info_get(vodup_meta *m, const char *media_id, char **json)
     *json = NULL;
     return m->ops->media_info_get(m, media_id, json);
 }
+
+int vodup_meta_probe_job_requeue_node(vodup_meta *m, const char *node, time_t now)
+{
+    STORE_CALL();
+    return m->ops->probe_job_requeue_node(m, node, now);
+}

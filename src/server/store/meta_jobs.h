@@ -25,6 +25,7 @@
 
 typedef struct vodup_meta_probe_job {
     char media_id[33];
+    char account_id[64];    /* the media's account */
     int attempts;           /* claims so far, this one included */
     time_t lease_until;     /* the claim is the claimer's until then */
 } vodup_meta_probe_job;
@@ -41,6 +42,12 @@ int vodup_meta_probe_job_claim(vodup_meta *m, const char *node, time_t now, int 
  * next_at with error kept for operators. ENOTFOUND when node does not hold it. */
 int vodup_meta_probe_job_release(vodup_meta *m, const char *media_id, const char *node,
                                  time_t next_at, const char *error);
+
+/* Requeues (due at now) every job claimed by node: called by a node as it starts, when
+ * whatever it held was claimed by its previous life (one vodupd per data directory and
+ * node id), so a restart after a crash does not wait for the lease. The number of jobs
+ * requeued, or a negative code. */
+int vodup_meta_probe_job_requeue_node(vodup_meta *m, const char *node, time_t now);
 
 /* What a finished probe leaves behind. */
 typedef struct vodup_meta_probe_result {

@@ -142,6 +142,7 @@ typedef struct vodup_meta_ops {
     int (*probe_job_finish)(vodup_meta *m, const vodup_meta_probe_result *r);
     int (*probe_job_count)(vodup_meta *m);
     int (*media_info_get)(vodup_meta *m, const char *media_id, char **json);
+    int (*probe_job_requeue_node)(vodup_meta *m, const char *node, time_t now);
     /* ---- end of probe jobs ---- */
 } vodup_meta_ops;
 

@@ -2147,4 +2147,5 @@ const vodup_meta_ops meta__sqlite_ops = {
     .probe_job_finish = msq_probe_job_finish,
     .probe_job_count = msq_probe_job_count,
     .media_info_get = msq_media_info_get,
+    .probe_job_requeue_node = msq_probe_job_requeue_node,
 };

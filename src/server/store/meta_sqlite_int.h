@@ -355,5 +355,6 @@ int msq_probe_job_release(vodup_meta *m, const char *media_id, const char *node,
 int msq_probe_job_finish(vodup_meta *m, const vodup_meta_probe_result *r);
 int msq_probe_job_count(vodup_meta *m);
 int msq_media_info_get(vodup_meta *m, const char *media_id, char **json);
+int msq_probe_job_requeue_node(vodup_meta *m, const char *node, time_t now);
 
 #endif

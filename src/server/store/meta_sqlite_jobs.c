@@ -141,6 +141,18 @@ int msq_probe_job_claim(vodup_meta *m, const char *node, time_t now, int lease_s
             rc = VODUP_META_ENOTFOUND;
         sqlite3_finalize(s);
     }
+    if (rc == VODUP_META_OK) {
+        rc = meta__prepare_once(c, "SELECT account_id FROM media WHERE id = ?1", "probe job account", &s);
+        if (rc == VODUP_META_OK) {
+            bind_text(s, 1, out->media_id);
+            int r = sqlite3_step(s);
+            if (r == SQLITE_ROW)
+                copy_text(out->account_id, sizeof out->account_id, s, 0);
+            else if (r != SQLITE_DONE) /* DONE: no media (deleted jobs go with it): empty */
+                rc = meta__db_fail(c, "probe job account", r);
+            sqlite3_finalize(s);
+        }
+    }
     /* ENOTFOUND changed nothing: commit (nothing) rather than count it as a failure. */
     int end = meta__tx_end(c, rc == VODUP_META_ENOTFOUND ? VODUP_META_OK : rc);
     meta__release(m, c);
@@ -279,4 +291,28 @@ int msq_media_info_get(vodup_meta *m, const char *media_id, char **json)
     }
     meta__release(m, c);
     return rc;
+}
+
+int msq_probe_job_requeue_node(vodup_meta *m, const char *node, time_t now)
+{
+    conn *c = meta__acquire(m);
+    int rc = meta__tx_begin(c, 1), n = 0;
+    if (rc != VODUP_META_OK) {
+        meta__release(m, c);
+        return rc;
+    }
+    sqlite3_stmt *s = NULL;
+    rc = meta__prepare_once(c, "UPDATE probe_jobs SET state = 'queued', claimed_by = NULL, lease_until = 0,"
+                               " next_at = ?2 WHERE state = 'claimed' AND claimed_by = ?1",
+                            "probe job requeue", &s);
+    if (rc == VODUP_META_OK) {
+        bind_text(s, 1, node);
+        bind_i64(s, 2, now);
+        rc = meta__exec_done(c, s, "probe job requeue");
+        n = sqlite3_changes(c->db);
+        sqlite3_finalize(s);
+    }
+    rc = meta__tx_end(c, rc);
+    meta__release(m, c);
+    return rc == VODUP_META_OK ? n : rc;
 }
