@@ -18,6 +18,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { startVodupd, makeTmpDir, cleanupTmpDirs, withLogs, waitFor, SLOW, restart } from '../compat/lib/vodupd.mjs';
 import { stopServer, vodClient, uploadClient } from '../compat/lib/vod.mjs';
+import { startReceiver } from '../compat/lib/receiver.mjs';
 import { SKIP, ffmpeg, ffprobe, rate, lavfiVideo, lavfiAudio } from './media-lib.mjs';
 
 const T = { timeout: 180000 * SLOW };
@@ -182,6 +183,31 @@ describe('media probe jobs', { skip: SKIP }, () => {
         e => e.code === 'InvalidVideo.NoneStream');
     }
     assert.match(srv.stderr(), /probed video \w+: TranscodeFail: .*cut short|probed video \w+: TranscodeFail: .+/);
+  }));
+
+  it('VideoAnalysisComplete and SnapshotComplete reach the callback', { ...T, skip: SKIP }, withLogs(async () => {
+    const rcv = await startReceiver();
+    try {
+      await vodClient(srv).request('SetMessageCallback', { CallbackType: 'HTTP', CallbackURL: rcv.url,
+        EventTypeList: 'FileUploadComplete,VideoAnalysisComplete,SnapshotComplete', AuthSwitch: 'off' }, { method: 'POST' });
+      const ok = await upload(srv, f.webm), bad = await upload(srv, f.rand);
+      const v = await probed(srv, ok);
+      const evs = await rcv.waitFor(5, 30000 * SLOW, r => r.body?.VideoId === ok || r.body?.VideoId === bad);
+      const of = (id, type) => evs.filter(r => r.body.VideoId === id && r.body.EventType === type).map(r => r.body);
+      const [analysis] = of(ok, 'VideoAnalysisComplete'), [snap] = of(ok, 'SnapshotComplete');
+      assert.equal(analysis.Status, 'success');
+      assert.match(analysis.EventTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      assert.equal(snap.Status, 'success');
+      assert.equal(snap.CoverUrl.split('?')[0], v.CoverURL.split('?')[0]);
+      assert.equal(of(ok, 'FileUploadComplete').length, 1);
+      // The file that is not media: analysis failed, no snapshot.
+      assert.equal(of(bad, 'VideoAnalysisComplete')[0].Status, 'fail');
+      assert.equal(of(bad, 'SnapshotComplete').length, 0);
+      await vodClient(srv).request('SetMessageCallback', { CallbackType: 'HTTP', CallbackURL: rcv.url,
+        EventTypeList: 'FileUploadComplete', AuthSwitch: 'off' }, { method: 'POST' });
+    } finally {
+      await rcv.close();
+    }
   }));
 
   it('a signed URL expires', { ...T, skip: SKIP }, withLogs(async () => {
