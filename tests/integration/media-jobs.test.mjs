@@ -13,6 +13,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -243,4 +244,18 @@ describe('media probe jobs survive a crash', { skip: SKIP }, () => {
       await stopServer(srv);
     }
   }));
+});
+
+describe('make demo', { skip: SKIP }, () => {
+  it('uploads an ffmpeg video and shows its duration, streams and status Normal', { ...T, skip: SKIP }, async () => {
+    const build = process.env.VODUP_BUILD_DIR || path.resolve('build');
+    const r = spawnSync('scripts/demo', [build], { encoding: 'utf8', timeout: 120000 * SLOW });
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /generated a 10 s test video with ffmpeg/);
+    assert.match(r.stdout, /^Duration +10\.0\d\d$/m, r.stdout);
+    assert.match(r.stdout, /^Video +1280x720, 30 fps$/m);
+    assert.match(r.stdout, /^VideoCodec +h264$/m);
+    assert.match(r.stdout, /^CoverURL +http:\/\/127\.0\.0\.1:\d+\/.*snapshots\/cover-00001\.jpg\?/m);
+    assert.match(r.stdout, /^Status +Normal$/m);
+  });
 });
