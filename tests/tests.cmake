@@ -18,7 +18,7 @@ foreach(src ${VODUP_UNIT_TESTS})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   add_test(NAME unit.${mod} COMMAND ${name})
   set_tests_properties(unit.${mod} PROPERTIES
-    ENVIRONMENT "VODUP_VECTORS=${CMAKE_SOURCE_DIR}/tests/vectors;VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp;VODUPD=$<TARGET_FILE:vodupd>;VODUP_BUILD_DIR=${CMAKE_BINARY_DIR}"
+    ENVIRONMENT "VODUP_VECTORS=${CMAKE_SOURCE_DIR}/tests/vectors;VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp;VODUPD=$<TARGET_FILE:vodupd>;VODUP_BUILD_DIR=${CMAKE_BINARY_DIR};VODUPD_PROBE_WORKERS=0"
     TIMEOUT 300)
 endforeach()
 
@@ -55,7 +55,7 @@ if(NODE AND TARGET vodupd)
       string(REGEX REPLACE "\\.test\\.mjs$" "" name ${fname})
       add_test(NAME ${dir}.${name} COMMAND ${NODE} --test --test-reporter=spec ${src})
       set_tests_properties(${dir}.${name} PROPERTIES
-        ENVIRONMENT "VODUPD=$<TARGET_FILE:vodupd>;VODUP_BUILD_DIR=${CMAKE_BINARY_DIR};VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp;VODUP_SANITIZE=$<BOOL:${VODUP_SANITIZE}>"
+        ENVIRONMENT "VODUPD=$<TARGET_FILE:vodupd>;VODUP_BUILD_DIR=${CMAKE_BINARY_DIR};VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp;VODUP_SANITIZE=$<BOOL:${VODUP_SANITIZE}>;VODUPD_PROBE_WORKERS=0"
         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
         TIMEOUT 600)
     endforeach()
@@ -120,7 +120,7 @@ if(NODE AND TARGET vodupd)
     string(REGEX REPLACE "\\.test\\.mjs$" "" name ${fname})
     add_test(NAME browser.${name} COMMAND ${NODE} --test --test-reporter=spec ${src})
     set_tests_properties(browser.${name} PROPERTIES
-      ENVIRONMENT "VODUPD=$<TARGET_FILE:vodupd>;VODUP_BUILD_DIR=${CMAKE_BINARY_DIR};VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp;VODUP_SANITIZE=$<BOOL:${VODUP_SANITIZE}>"
+      ENVIRONMENT "VODUPD=$<TARGET_FILE:vodupd>;VODUP_BUILD_DIR=${CMAKE_BINARY_DIR};VODUP_TEST_TMP=${CMAKE_BINARY_DIR}/tests/tmp;VODUP_SANITIZE=$<BOOL:${VODUP_SANITIZE}>;VODUPD_PROBE_WORKERS=0"
       WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
       RESOURCE_LOCK chromium
       TIMEOUT ${VODUP_BROWSER_TIMEOUT})

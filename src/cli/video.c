@@ -77,6 +77,8 @@ static void print_field(const char *name, json_t *v)
         printf("%-17s %s\n", name, json_string_value(v));
     } else if (json_is_integer(v)) {
         printf("%-17s %lld\n", name, (long long)json_integer_value(v));
+    } else if (json_is_real(v)) {
+        printf("%-17s %.3f\n", name, json_real_value(v));   /* Duration: seconds */
     } else {
         char *s = json_dumps(v, JSON_COMPACT);
         printf("%-17s %s\n", name, s ? s : "");
@@ -101,13 +103,23 @@ static int video_info(int argc, char **argv)
     }
     rc = EXIT_FAILED;
     vodup_api *a = cli_api_open(&cfg, cmd);
-    json_t *resp = NULL;
+    json_t *resp = NULL, *play = NULL, *mezz = NULL;
     const char *params[] = {"VideoId", argv[optind], NULL};
     /* The id in every message: with several commands in a script, which video failed? */
     char what[256];
     snprintf(what, sizeof what, "%s %s", cmd, argv[optind]);
     if (a && cli_api_call(a, &cfg, what, VOD_VERSION, "GetVideoInfo", params, &resp) == 0) {
         json_t *v = json_object_get(resp, "Video");
+        /* A probed video (Normal) also has its stream and the file's streams: GetPlayInfo
+         * and GetMezzanineInfo, added to the answer under their own names. */
+        if (!strcmp(str(v, "Status"), "Normal")) {
+            if (cli_api_call(a, &cfg, what, VOD_VERSION, "GetPlayInfo", params, &play) == 0)
+                json_object_set(resp, "PlayInfoList", json_object_get(play, "PlayInfoList"));
+            if (cli_api_call(a, &cfg, what, VOD_VERSION, "GetMezzanineInfo", params, &mezz) == 0)
+                json_object_set(resp, "Mezzanine", json_object_get(mezz, "Mezzanine"));
+        }
+        json_t *pi = json_array_get(json_object_get(json_object_get(resp, "PlayInfoList"), "PlayInfo"), 0);
+        json_t *mz = json_object_get(resp, "Mezzanine");
         if (json) {
             json_dumpf(resp, stdout, JSON_COMPACT);
             putchar('\n');
@@ -128,11 +140,32 @@ static int video_info(int argc, char **argv)
                 if (!seen)
                     print_field(k, val);
             }
+            if (pi) {
+                char line[128];
+                long long w = json_integer_value(json_object_get(pi, "Width"));
+                long long h = json_integer_value(json_object_get(pi, "Height"));
+                if (w > 0) {
+                    snprintf(line, sizeof line, "%lldx%lld, %s fps", w, h, str(pi, "Fps"));
+                    printf("%-17s %s\n", "Video", line);
+                }
+                printf("%-17s %s kbps, %s\n", "Bitrate", str(pi, "Bitrate"), str(pi, "Format"));
+            }
+            json_t *vs = json_array_get(json_object_get(json_object_get(mz, "VideoStreamList"), "VideoStream"), 0);
+            json_t *as = json_array_get(json_object_get(json_object_get(mz, "AudioStreamList"), "AudioStream"), 0);
+            if (vs)
+                printf("%-17s %s\n", "VideoCodec", str(vs, "CodecName"));
+            if (as)
+                printf("%-17s %s, %s channel(s), %s Hz\n", "AudioCodec", str(as, "CodecName"), str(as, "Channels"),
+                       str(as, "SampleRate"));
+            if (pi)
+                print_field("PlayURL", json_object_get(pi, "PlayURL"));
             print_field("Status", json_object_get(v, "Status"));
         }
         rc = EXIT_OK;
     }
     json_decref(resp);
+    json_decref(play);
+    json_decref(mezz);
     vodup_api_free(a);
     cli_config_free(&cfg);
     return rc;

@@ -19,6 +19,7 @@ const conf_key conf_keys[] = {
     {"server", "region", 0, 0, 0, "cn-hangzhou"},
     {"server", "threads", 0, 0, 0, "4"},
     {"server", "workers", 0, 0, 0, "8"},
+    {"server", "probe-workers", 0, 0, 0, "2"},
     {"tls", "tls-listen", 0, 0, 0, D_NONE},
     {"tls", "tls-cert", 0, 0, 0, D_NONE},
     {"tls", "tls-key", 0, 0, 0, D_NONE},

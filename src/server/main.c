@@ -18,6 +18,7 @@
 
 #include <curl/curl.h>
 
+#include "server/probe_jobs.h"
 #include "server/admin.h"
 #include "server/auth/auth.h"
 #include "server/auth/ratelimit.h"
@@ -95,6 +96,7 @@ static const char USAGE_SERVE[] =
     "  --callback-allow-private  let event callbacks reach any address (development only:\n"
     "                     callback URLs come from clients)\n"
     "  --callback-deny-private  the default now; accepted for compatibility\n"
+    "  --probe-workers N  media probes at once after uploads (default 2; 0: none)\n"
     "  --event-max-attempts N  give up on an event callback after N failed tries\n"
     "                     (default 0: keep trying, with backoff up to 10 minutes)\n"
     "  --serve-active-content  serve objects of active types (HTML, SVG, XML, JavaScript, ...)\n"
@@ -488,7 +490,7 @@ static void explain_data_dir(const char *data_dir)
  * environment, the command line). */
 typedef struct serve_opts {
     const char *data_dir, *listen, *public_url, *region;
-    int threads, workers, max_uploads, auth_ttl, max_attempts, expiry_days;
+    int threads, workers, max_uploads, auth_ttl, max_attempts, expiry_days, probe_workers;
     int allow_private, n_allow, serve_active;
     vodupd_cidr allow[VODUPD_MAX_CALLBACK_ALLOW];
     uint64_t disk_reserve;
@@ -535,6 +537,7 @@ static int serve_parse(int argc, char **argv, serve_opts *o, long nofile)
     o->region = "cn-hangzhou";
     o->threads = 4;
     o->workers = 8;
+    o->probe_workers = VODUPD_DEFAULT_PROBE_WORKERS;
     o->max_uploads = VODUPD_DEFAULT_MAX_UPLOADS;
     o->auth_ttl = 3000;
     o->expiry_days = 7;
@@ -545,7 +548,7 @@ static int serve_parse(int argc, char **argv, serve_opts *o, long nofile)
     http_limits_default(&o->lim, nofile);
     http_limits *lim = &o->lim;
     enum { OPT_MAX_CONN = 0x100, OPT_MAX_PER_IP, OPT_HEAD_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MIN_BODY_RATE,
-           OPT_BODY_WINDOW, OPT_TRUSTED_PROXY, OPT_RATE_PER_KEY, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_ADMIN_LISTEN, OPT_CRED_GRACE };
+           OPT_BODY_WINDOW, OPT_TRUSTED_PROXY, OPT_RATE_PER_KEY, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_ADMIN_LISTEN, OPT_CRED_GRACE, OPT_PROBE_WORKERS };
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
                                          {"listen", required_argument, NULL, 'l'},
                                          {"public-url", required_argument, NULL, 'u'},
@@ -574,6 +577,7 @@ static int serve_parse(int argc, char **argv, serve_opts *o, long nofile)
                                          {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
                                          {"tls-key", required_argument, NULL, OPT_TLS_KEY},
                                          {"admin-listen", required_argument, NULL, OPT_ADMIN_LISTEN},
+                                         {"probe-workers", required_argument, NULL, OPT_PROBE_WORKERS},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -666,6 +670,7 @@ static int serve_parse(int argc, char **argv, serve_opts *o, long nofile)
         case OPT_TLS_CERT: o->tls_cert = optarg; break;
         case OPT_TLS_KEY: o->tls_key = optarg; break;
         case OPT_ADMIN_LISTEN: o->admin_listen = optarg; break;
+        case OPT_PROBE_WORKERS: o->probe_workers = (int)strtol(optarg, &end, 10); break;
         case 'h': fputs(USAGE_SERVE, stdout); return 1;
         default:
             if (perr_buf)
@@ -689,7 +694,8 @@ static int serve_parse(int argc, char **argv, serve_opts *o, long nofile)
     } ranges[] = {{"threads", o->threads, 1, 256},          {"workers", o->workers, 1, 256},
                   {"max-uploads", o->max_uploads, 0, INT_MAX}, {"upload-auth-ttl", o->auth_ttl, 5, 43200},
                   {"event-max-attempts", o->max_attempts, 0, INT_MAX},
-                  {"upload-expiry-days", o->expiry_days, 0, 3650}};
+                  {"upload-expiry-days", o->expiry_days, 0, 3650},
+                  {"probe-workers", o->probe_workers, 0, 64}};
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
         if (ranges[i].v < ranges[i].lo || ranges[i].v > ranges[i].hi) {
             perr("--%s wants %ld..%ld, got %ld\n", ranges[i].name, ranges[i].lo, ranges[i].hi, ranges[i].v);
@@ -899,6 +905,25 @@ static int cmd_serve(int argc, char **argv)
         close(lfd);
         return 1;
     }
+    /* The probe child lives next to vodupd (make install puts both in bindir). */
+    if (o->probe_workers > 0) {
+        char exe[4096], probe_exe[4200];
+        ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[el > 0 ? el : 0] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        snprintf(probe_exe, sizeof probe_exe, "%s/vodupd-probe", slash ? exe : ".");
+        if (access(probe_exe, X_OK) != 0)
+            fprintf(stderr, "vodupd: warning: %s: %s; uploaded videos stay UploadSucc until it exists\n",
+                    probe_exe, strerror(errno));
+        s.probe = probe_jobs_start(&s, o->probe_workers, probe_exe);
+        if (!s.probe) {
+            fprintf(stderr, "vodupd serve: cannot start the media probe workers\n");
+            close(lfd);
+            return 1;
+        }
+    }
     lim.threads = threads;
     lim.trusted_proxies = o->trusted;
     lim.ntrusted = o->ntrusted;
@@ -985,6 +1010,7 @@ static int cmd_serve(int argc, char **argv)
     http_stop(front);
     http_stop(tls_front);
     http_tls_free(tls);
+    probe_jobs_stop(s.probe);
     events_stop(s.events);
     vodupd_gc_stop(&s);
     vodupd_gc_run(&s);

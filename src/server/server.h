@@ -40,6 +40,7 @@ typedef struct vodupd {
     long upload_cred_grace;        /* seconds past its credentials' expiry an upload of upload credentials lives */
     long upload_expiry;            /* seconds after which an unfinished multipart upload is aborted; 0 never */
     struct events *events;         /* the callback sender (events/events.h) */
+    struct probe_jobs *probe;      /* the media probe workers (probe_jobs.h); NULL: none */
     struct token_keys *token_keys; /* seals temporary credentials (auth/token.h) */
     struct auth_ratelimit *ratelimit; /* requests per second per AccessKeyId (auth/ratelimit.h); NULL: none */
     int serve_active_content;      /* GetObject serves HTML/SVG/... inline (see object_get.c) */

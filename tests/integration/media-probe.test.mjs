@@ -13,28 +13,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeTmpDir, cleanupTmpDirs, withLogs, SLOW, SANITIZE } from '../compat/lib/vodupd.mjs';
+import { SKIP, ffmpeg, ffprobe, rate, lavfiVideo, lavfiAudio } from './media-lib.mjs';
 
 const buildDir = () => process.env.VODUP_BUILD_DIR || path.resolve('build');
 const PROBE = path.join(buildDir(), 'vodupd-probe');
 const RUN_TOOL = path.join(buildDir(), 'tests', 'probe-run-tool');
-const HAVE_FFMPEG = spawnSync('ffmpeg', ['-version']).status === 0 && spawnSync('ffprobe', ['-version']).status === 0;
-const SKIP = HAVE_FFMPEG ? false : 'ffmpeg/ffprobe not installed (scripts/install-deps installs them)';
 const T = { timeout: 120000 * SLOW, skip: SKIP };
 const COVER_MAX_WIDTH = 1280;   // VODUP_PROBE_COVER_MAX_WIDTH
 
 let dir;
-
-function ffmpeg(...args) {
-  const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], { encoding: 'utf8' });
-  assert.equal(r.status, 0, `ffmpeg ${args.join(' ')}: ${r.stderr}`);
-}
-
-function ffprobe(file) {
-  const r = spawnSync('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', file],
-    { encoding: 'utf8' });
-  assert.equal(r.status, 0, `ffprobe ${file}: ${r.stderr}`);
-  return JSON.parse(r.stdout);
-}
 
 // vodup_probe_run() on file: the parsed struct, and the cover's path when there is one.
 function probeRun(file, { timeoutMs = 20000 * SLOW, env = {}, cpuSeconds = 0 } = {}) {
@@ -50,7 +37,6 @@ function probeRun(file, { timeoutMs = 20000 * SLOW, env = {}, cpuSeconds = 0 } =
   return info;
 }
 
-const rate = s => { const [n, d] = String(s).split('/').map(Number); return d ? n / d : 0; };
 
 function checkAgainstFfprobe(file, info) {
   const p = ffprobe(file);
@@ -104,9 +90,6 @@ function checkCover(info, v, { firstFrame = false } = {}) {
   assert.ok(info.cover_time >= target - 0.001 && info.cover_time < target + 0.25,
     `cover from ${info.cover_time} s, want near ${target} s`);
 }
-
-const lavfiVideo = (size, secs) => ['-f', 'lavfi', '-i', `testsrc=size=${size}:rate=25:duration=${secs}`];
-const lavfiAudio = (secs, sr = 44100) => ['-f', 'lavfi', '-i', `sine=frequency=440:duration=${secs}:sample_rate=${sr}`];
 
 describe('media probe', { skip: SKIP }, () => {
   const f = {};

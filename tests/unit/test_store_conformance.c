@@ -167,6 +167,13 @@ static void test_ops_table_complete(void **state)
     CHECK_MEMBER(event_next);
     CHECK_MEMBER(revocations_get);
     CHECK_MEMBER(revocations_close);
+    CHECK_MEMBER(probe_job_add);
+    CHECK_MEMBER(probe_job_claim);
+    CHECK_MEMBER(probe_job_release);
+    CHECK_MEMBER(probe_job_finish);
+    CHECK_MEMBER(probe_job_count);
+    CHECK_MEMBER(media_info_get);
+    CHECK_MEMBER(probe_job_requeue_node);
 #undef CHECK_MEMBER
     /* A table of another version is refused. */
     vodup_meta_ops other = *ops;
@@ -1794,6 +1801,159 @@ static void test_hook_put(void **state)
 }
 
 
+/* ==== the probe job queue (meta_jobs.h) ==== */
+
+/* Completing a video's object queues its probe in the same transaction; an image's does
+ * not. A claim is the claimer's for its lease; after the lease another node takes it
+ * (the claimer died), and then only the new holder's result is stored. */
+static void test_probe_jobs(void **state)
+{
+    fx *f = *state;
+    fx_new_media(f->m, FX_MEDIA_ID(1), "video", "acc1", "vod", "sv/1/a.mp4", 4000);
+    fx_new_media(f->m, FX_MEDIA_ID(2), "image", "acc1", "vod", "im/2.png", 4000);
+    vodup_meta_probe_job j;
+    assert_int_equal(vodup_meta_probe_job_claim(f->m, "nodea", 4100, 60, &j), VODUP_META_ENOTFOUND);
+    assert_int_equal(vodup_meta_probe_job_count(f->m), 0);
+    assert_int_equal(fx_put_media_object(f->m, "vod", "im/2.png", 1, 10, 11, 4100), VODUP_META_OK);
+    assert_int_equal(vodup_meta_probe_job_count(f->m), 0);
+    assert_int_equal(fx_put_media_object(f->m, "vod", "sv/1/a.mp4", 2, 10, 11, 4100), VODUP_META_OK);
+    assert_int_equal(vodup_meta_probe_job_count(f->m), 1);
+
+    /* Node a claims; b finds nothing within the lease, takes it after. */
+    assert_int_equal(vodup_meta_probe_job_claim(f->m, "nodea", 4100, 60, &j), VODUP_META_OK);
+    assert_string_equal(j.media_id, FX_MEDIA_ID(1));
+    assert_string_equal(j.account_id, "acc1");
+    assert_int_equal(j.attempts, 1);
+    assert_int_equal(j.lease_until, 4160);
+    assert_int_equal(vodup_meta_probe_job_claim(f->m, "nodeb", 4160, 60, &j), VODUP_META_ENOTFOUND);
+    assert_int_equal(vodup_meta_probe_job_claim(f->m, "nodeb", 4161, 60, &j), VODUP_META_OK);
+    assert_string_equal(j.media_id, FX_MEDIA_ID(1));
+    assert_int_equal(j.attempts, 2);
+
+    /* A restarted node takes back what its previous life held, without the lease;
+     * another node's claims stay. */
+    assert_int_equal(vodup_meta_probe_job_requeue_node(f->m, "nodea", 4162), 0);
+    assert_int_equal(vodup_meta_probe_job_requeue_node(f->m, "nodeb", 4162), 1);
+    assert_int_equal(vodup_meta_probe_job_claim(f->m, "nodeb", 4162, 60, &j), VODUP_META_OK);
+    assert_int_equal(j.attempts, 3);
+    assert_int_equal(vodup_meta_probe_job_requeue_node(f->m, "nodeb", 4162), 1);
+    assert_int_equal(vodup_meta_probe_job_claim(f->m, "nodeb", 4162, 60, &j), VODUP_META_OK);
+    assert_int_equal(j.attempts, 4);
+
+    /* a's late result is refused and changes nothing. */
+    const char *const evs[] = { "VideoAnalysisComplete", "SnapshotComplete" };
+    vodup_meta_probe_result r = { .media_id = FX_MEDIA_ID(1), .node = "nodea", .status = "Normal",
+                                  .info_json = "{\"Duration\":2.5}", .cover_url = "http://x/c.jpg",
+                                  .events = evs, .nevents = 2, .now = 4200 };
+    int events_before = fx_event_count(f->m);
+    assert_int_equal(vodup_meta_probe_job_finish(f->m, &r), VODUP_META_ENOTFOUND);
+    fx_expect_status(f->m, "acc1", FX_MEDIA_ID(1), "UploadSucc");
+    char *info = NULL;
+    assert_int_equal(vodup_meta_media_info_get(f->m, FX_MEDIA_ID(1), &info), VODUP_META_ENOTFOUND);
+    assert_null(info);
+    assert_int_equal(fx_event_count(f->m), events_before);
+
+    /* b releases it (retry later): not due before next_at. */
+    assert_int_equal(vodup_meta_probe_job_release(f->m, FX_MEDIA_ID(1), "nodea", 4300, "x"),
+                     VODUP_META_ENOTFOUND);
+    assert_int_equal(vodup_meta_probe_job_release(f->m, FX_MEDIA_ID(1), "nodeb", 4300, "busy"),
+                     VODUP_META_OK);
+    assert_int_equal(vodup_meta_probe_job_claim(f->m, "nodeb", 4299, 60, &j), VODUP_META_ENOTFOUND);
+    assert_int_equal(vodup_meta_probe_job_claim(f->m, "nodeb", 4300, 60, &j), VODUP_META_OK);
+    assert_int_equal(j.attempts, 5);
+
+    /* b's result: status, cover, info, the cover's image record and the events, at once. */
+    vodup_meta_media cover;
+    memset(&cover, 0, sizeof cover);
+    snprintf(cover.id, sizeof cover.id, "%s", FX_MEDIA_ID(3));
+    snprintf(cover.kind, sizeof cover.kind, "image");
+    snprintf(cover.status, sizeof cover.status, "Normal");
+    cover.account_id = "acc1";
+    cover.image_type = "cover";
+    cover.bucket = "vod";
+    cover.object_key = "snapshot/1.jpg";
+    cover.cate_id = -1;
+    cover.size = 1234;
+    cover.created = 4300;
+    r.node = "nodeb";
+    r.cover = &cover;
+    assert_int_equal(vodup_meta_probe_job_finish(f->m, &r), VODUP_META_OK);
+    assert_int_equal(vodup_meta_probe_job_count(f->m), 0);
+    vodup_meta_media g;
+    assert_int_equal(vodup_meta_media_get(f->m, "acc1", FX_MEDIA_ID(1), &g), VODUP_META_OK);
+    assert_string_equal(g.status, "Normal");
+    assert_string_equal(g.cover_url, "http://x/c.jpg");
+    assert_int_equal(g.modified, 4200);
+    vodup_meta_media_clear(&g);
+    assert_int_equal(vodup_meta_media_get(f->m, "acc1", FX_MEDIA_ID(3), &g), VODUP_META_OK);
+    assert_string_equal(g.kind, "image");
+    assert_string_equal(g.image_type, "cover");
+    assert_int_equal(g.size, 1234);
+    vodup_meta_media_clear(&g);
+    assert_int_equal(vodup_meta_media_info_get(f->m, FX_MEDIA_ID(1), &info), VODUP_META_OK);
+    assert_string_equal(info, "{\"Duration\":2.5}");
+    free(info);
+    fx_ev_list l = { .n = 0 };
+    assert_int_equal(vodup_meta_event_list(f->m, NULL, fx_collect_event, &l), VODUP_META_OK);
+    assert_int_equal(l.n, events_before + 2);
+    assert_string_equal(l.type[l.n - 2], "VideoAnalysisComplete");
+    assert_string_equal(l.type[l.n - 1], "SnapshotComplete");
+    assert_string_equal(l.media[l.n - 1], FX_MEDIA_ID(1));
+    /* Finished once: a second finish finds no job. */
+    assert_int_equal(vodup_meta_probe_job_finish(f->m, &r), VODUP_META_ENOTFOUND);
+
+    /* add: an unknown media is ENOTFOUND; a known one is queued again; deleting the media
+     * drops its job and its info. */
+    assert_int_equal(vodup_meta_probe_job_add(f->m, FX_MEDIA_ID(9), 4400), VODUP_META_ENOTFOUND);
+    assert_int_equal(vodup_meta_probe_job_add(f->m, FX_MEDIA_ID(1), 4400), VODUP_META_OK);
+    assert_int_equal(vodup_meta_probe_job_count(f->m), 1);
+    assert_int_equal(vodup_meta_media_delete(f->m, "acc1", FX_MEDIA_ID(1)), VODUP_META_OK);
+    assert_int_equal(vodup_meta_probe_job_count(f->m), 0);
+    assert_int_equal(vodup_meta_media_info_get(f->m, FX_MEDIA_ID(1), &info), VODUP_META_ENOTFOUND);
+}
+
+typedef struct claim_race {
+    vodup_meta *m;
+    const char *node;
+    int got;
+} claim_race;
+
+static void *claim_thread(void *arg)
+{
+    claim_race *c = arg;
+    vodup_meta_probe_job j;
+    for (;;) {
+        int rc = vodup_meta_probe_job_claim(c->m, c->node, 5000, 600, &j);
+        if (rc != VODUP_META_OK)
+            break;
+        c->got++;
+    }
+    return NULL;
+}
+
+/* Two nodes claiming at once: every job is claimed exactly once. */
+static void test_probe_jobs_race(void **state)
+{
+    fx *f = *state;
+    enum { N = 24 };
+    for (int i = 0; i < N; i++) {
+        char id[33], key[32];
+        snprintf(id, sizeof id, "%032d", i + 100);
+        snprintf(key, sizeof key, "sv/%d.mp4", i);
+        fx_new_media(f->m, id, "video", "acc1", "vod", key, 4000);
+        assert_int_equal(fx_put_media_object(f->m, "vod", key, (unsigned)i + 1, 10, 11, 4100), VODUP_META_OK);
+    }
+    assert_int_equal(vodup_meta_probe_job_count(f->m), N);
+    claim_race a = { f->m, "nodea", 0 }, b = { f->m, "nodeb", 0 };
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, claim_thread, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, claim_thread, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.got + b.got, N);
+}
+
+
 static void vod_new_upload(vodup_meta *m, const char *upload_id, const char *key, time_t t)
 {
     vodup_meta_upload up;
@@ -2433,6 +2593,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_principals, setup_vod, teardown),
         cmocka_unit_test_setup_teardown(test_media_crud, setup_vod, teardown),
         cmocka_unit_test_setup_teardown(test_hook_put, setup_vod, teardown),
+        cmocka_unit_test_setup_teardown(test_probe_jobs, setup_vod, teardown),
+        cmocka_unit_test_setup_teardown(test_probe_jobs_race, setup_vod, teardown),
         cmocka_unit_test_setup_teardown(test_hook_complete, setup_vod, teardown),
         cmocka_unit_test_setup_teardown(test_media_delete_cleans_up, setup_vod, teardown),
         cmocka_unit_test_setup_teardown(test_media_list, setup_vod, teardown),

@@ -9,6 +9,7 @@
 #include "common/codec.h"
 #include "common/digest.h"
 #include "server/core/internal.h"
+#include "server/store/meta_jobs.h"
 
 vodupd_status core_media_create(const core *c, const vodup_meta_media *md, vodupd_detail *d)
 {
@@ -179,4 +180,14 @@ vodupd_status core_space_check(const core *c, uint64_t need, vodupd_detail *d)
 {
     (void)d;
     return vodup_blob_space_check(c->blobs, need) == VODUP_BLOB_OK ? VODUPD_OK : VODUPD_ENOSPC;
+}
+
+vodupd_status core_media_info_get(const core *c, const char *id, char **json, vodupd_detail *d)
+{
+    int rc = vodup_meta_media_info_get(c->meta, id, json);
+    if (rc == VODUP_META_ENOTFOUND)
+        return VODUPD_OK;
+    if (rc != VODUP_META_OK)
+        return core__fail(d, VODUPD_EIO, "Reading the media info");
+    return VODUPD_OK;
 }

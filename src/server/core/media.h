@@ -54,6 +54,10 @@ vodupd_status core_principal_get(const core *c, const char *kind, const char *ac
 /* Records nonce as used by key_id for ttl seconds: EEXISTS when it was already, EIO. */
 vodupd_status core_nonce_use(const core *c, const char *key_id, const char *nonce, time_t now, int ttl,
                              vodupd_detail *d);
+/* What the media probe found for media id (JSON text, *json malloc'd; NULL when it was
+ * not probed: OK). EIO. */
+vodupd_status core_media_info_get(const core *c, const char *id, char **json, vodupd_detail *d);
+
 /* OK while the byte store takes need more bytes (0: any new body) above its reserve;
  * ENOSPC otherwise. */
 vodupd_status core_space_check(const core *c, uint64_t need, vodupd_detail *d);

@@ -3,6 +3,7 @@
 
 #include "server/config.h"
 #include "server/events/events.h"
+#include "server/probe_jobs.h"
 #include "server/server.h"
 
 static void kick_gc(void *u)
@@ -15,6 +16,9 @@ static void kick_events(void *u)
     vodupd *s = u;
     if (s->events)
         events_kick(s->events);
+    /* Kicked after commits that may complete a media: a video may now be waiting for its
+     * probe too. */
+    probe_jobs_kick(s->probe);
 }
 
 static int pin_blobs(void *u, const vodup_meta_segment *segs, size_t n)

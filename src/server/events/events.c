@@ -90,6 +90,10 @@ static const event_kind KINDS[] = {
     {"FileUploadComplete", "VideoId", "FileUrl"},
     {"ImageUploadComplete", "ImageId", "FileURL"},
     {"AttachedMediaUploadComplete", "AttachedMediaId", "FileURL"},
+    /* The probe's (server/probe_jobs.c): no file URL or size; Status says whether the
+     * video is usable; SnapshotComplete carries CoverUrl. */
+    {"VideoAnalysisComplete", "VideoId", NULL},
+    {"SnapshotComplete", "VideoId", NULL},
 };
 
 static const event_kind *kind_of(const char *type)
@@ -204,9 +208,13 @@ static int build(const vodupd *s, const vodup_meta_event *e, const vodup_meta_me
     bad |= json_object_set_new(out, "EventTime", json_string(when));
     bad |= json_object_set_new(out, "EventType", json_string(k->type));
     bad |= json_object_set_new(out, k->id_field, json_string(md->id));
-    bad |= json_object_set_new(out, "Status", json_string("success"));
-    bad |= json_object_set_new(out, "Size", json_integer((json_int_t)md->size));
-    if (md->bucket && md->object_key && s->public_url) {
+    int failed = !strcmp(md->status, "TranscodeFail") && !k->url_field;
+    bad |= json_object_set_new(out, "Status", json_string(failed ? "fail" : "success"));
+    if (k->url_field)
+        bad |= json_object_set_new(out, "Size", json_integer((json_int_t)md->size));
+    if (!strcmp(k->type, "SnapshotComplete") && md->cover_url)
+        bad |= json_object_set_new(out, "CoverUrl", json_string(md->cover_url));
+    if (k->url_field && md->bucket && md->object_key && s->public_url) {
         const char *pub = s->public_url;
         size_t plen = strlen(pub);
         while (plen > 0 && pub[plen - 1] == '/')   /* "http://h/" + "/" would double it */

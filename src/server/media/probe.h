@@ -120,4 +120,12 @@ typedef struct vodup_probe_run_opts {
  * loop. Thread-safe. */
 int vodup_probe_run(vodup_media_info *out, int fd, const vodup_probe_run_opts *opts);
 
+/* Parts of an object the child may be given (one fd each, RLIMIT_NOFILE raised to fit). */
+#define VODUP_PROBE_MAX_SEGMENTS 1000
+/* As vodup_probe_run for an object stored as n files in order (a multipart upload's
+ * parts: the blob store's segments), fds[i] open on part i; the child reads them as one
+ * (vodupd-probe --segments). TOO_LARGE over VODUP_PROBE_MAX_SEGMENTS. */
+int vodup_probe_run_segments(vodup_media_info *out, const int *fds, size_t n,
+                             const vodup_probe_run_opts *opts);
+
 #endif

@@ -1,7 +1,9 @@
 /* probe_main.c - vodupd-probe: the media probe as a throw-away child process.
  *
- *   vodupd-probe [--fd N | PATH] [--deadline-ms MS] [--cpu-seconds S] [--as-mib M]
+ *   vodupd-probe [--fd N | --segments N | PATH] [--deadline-ms MS] [--cpu-seconds S] [--as-mib M]
  *
+ * --segments N: the object is the files open on fds 3 .. 3+N-1 read as one, in order
+ * (a multipart object's parts, as vodup_probe_run_segments passes them).
  * Reads the object from fd N (default 0, with pread: the parent's file offset is not
  * moved) or PATH, probes it with vodup_probe under tight limits, and writes to stdout one
  * JSON line (the fields of vodup_media_info, status by name, "cover_size") followed by
@@ -63,6 +65,34 @@ static ssize_t fd_read(void *user, uint64_t off, void *buf, size_t n)
     }
 }
 
+/* The object as segments: fds 3.. with their sizes and start offsets. */
+typedef struct seg_reader {
+    int n;
+    int fd[VODUP_PROBE_MAX_SEGMENTS];
+    uint64_t start[VODUP_PROBE_MAX_SEGMENTS + 1];   /* start[n] = the total size */
+} seg_reader;
+
+static ssize_t seg_read(void *user, uint64_t off, void *buf, size_t n)
+{
+    seg_reader *r = user;
+    if (off >= r->start[r->n] || n == 0)
+        return 0;
+    /* The segment holding off (binary search over the starts). */
+    int lo = 0, hi = r->n - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (r->start[mid] <= off)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    uint64_t in = off - r->start[lo], left = r->start[lo + 1] - r->start[lo] - in;
+    if (n > left)
+        n = (size_t)left;   /* a short read; the caller asks again for the rest */
+    int fd = r->fd[lo];
+    return fd_read(&fd, in, buf, n);
+}
+
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
     char *end;
@@ -78,7 +108,7 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 
 static void usage(void)
 {
-    fputs("usage: vodupd-probe [--fd N | PATH] [--deadline-ms MS] [--cpu-seconds S] [--as-mib M]\n", stderr);
+    fputs("usage: vodupd-probe [--fd N | --segments N | PATH] [--deadline-ms MS] [--cpu-seconds S] [--as-mib M]\n", stderr);
 }
 
 static int write_all(int fd, const void *p, size_t n)
@@ -116,7 +146,7 @@ static void test_sleep(void)
 
 int main(int argc, char **argv)
 {
-    unsigned long fdnum = 0, deadline = VODUP_PROBE_DEADLINE_MS, cpu = PROBE_CHILD_CPU_S,
+    unsigned long fdnum = 0, nseg = 0, deadline = VODUP_PROBE_DEADLINE_MS, cpu = PROBE_CHILD_CPU_S,
                   as_mib = PROBE_CHILD_AS_MIB;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
@@ -124,6 +154,8 @@ int main(int argc, char **argv)
         unsigned long *dst = NULL, max = 0;
         if (strcmp(a, "--fd") == 0)
             dst = &fdnum, max = 1023;
+        else if (strcmp(a, "--segments") == 0)
+            dst = &nseg, max = VODUP_PROBE_MAX_SEGMENTS;
         else if (strcmp(a, "--deadline-ms") == 0)
             dst = &deadline, max = 3600000;
         else if (strcmp(a, "--cpu-seconds") == 0)
@@ -154,8 +186,26 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    static seg_reader segs;
+    if (nseg) {
+        /* The parts on 3..3+nseg-1, every one a regular file; nothing else stays open. */
+        close_range((unsigned)(3 + nseg), ~0u, 0);
+        segs.n = (int)nseg;
+        for (int i = 0; i < segs.n; i++) {
+            struct stat sst;
+            segs.fd[i] = 3 + i;
+            if (fstat(segs.fd[i], &sst) < 0 || !S_ISREG(sst.st_mode)) {
+                fprintf(stderr, "vodupd-probe: segment %d is not a regular file\n", i);
+                return 1;
+            }
+            segs.start[i + 1] = segs.start[i] + (uint64_t)sst.st_size;
+        }
+        fd = -1;
+    }
     /* Whatever else the parent left open (sockets, the database) is not the probe's. */
-    if (fd < 3) {
+    if (nseg) {
+        /* closed above */
+    } else if (fd < 3) {
         close_range(3, ~0u, 0);
     } else {
         if (fd > 3)
@@ -163,7 +213,10 @@ int main(int argc, char **argv)
         close_range((unsigned)fd + 1, ~0u, 0);
     }
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (nseg) {
+        memset(&st, 0, sizeof st);
+        st.st_size = (off_t)segs.start[segs.n];
+    } else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         fprintf(stderr, "vodupd-probe: the input must be a regular file\n");
         return 1;
     }
@@ -176,7 +229,7 @@ int main(int argc, char **argv)
         {(rlim_t)as_mib << 20, (rlim_t)as_mib << 20},
         {(rlim_t)cpu, (rlim_t)cpu + 1},   /* soft: SIGXCPU; hard one second later: SIGKILL */
         {fsize, fsize},
-        {PROBE_CHILD_NOFILE, PROBE_CHILD_NOFILE},
+        {PROBE_CHILD_NOFILE + nseg, PROBE_CHILD_NOFILE + nseg},
     };
     const int which[] = {RLIMIT_AS, RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NOFILE};
     for (size_t i = PROBE_HAVE_ASAN ? 1 : 0; i < sizeof which / sizeof which[0]; i++) {
@@ -192,6 +245,8 @@ int main(int argc, char **argv)
     vodup_probe_limits lim = VODUP_PROBE_LIMITS_INIT;
     lim.deadline_ms = (unsigned)deadline;
     vodup_media_reader r = {fd_read, (uint64_t)st.st_size, &fd};
+    if (nseg)
+        r = (vodup_media_reader){seg_read, segs.start[segs.n], &segs};
     vodup_media_info info;
     vodup_probe(&info, &r, &lim);
 

@@ -109,9 +109,16 @@ static int parse_answer(vodup_media_info *out, const unsigned char *buf, size_t 
     return 0;
 }
 
-int vodup_probe_run(vodup_media_info *out, int fd, const vodup_probe_run_opts *opts)
+/* nseg 0: the object is fd, given as stdin (--fd 0). nseg > 0: the object is the
+ * concatenation of the files open on segs[0..nseg-1], given as fds 3.. (--segments). */
+static int run_child(vodup_media_info *out, int fd, const int *segs, size_t nseg,
+                     const vodup_probe_run_opts *opts)
 {
     memset(out, 0, sizeof *out);
+    if (nseg > VODUP_PROBE_MAX_SEGMENTS)
+        return fail(out, VODUP_PROBE_TOO_LARGE, "the object has more parts than the media probe reads");
+    char nseg_s[16];
+    snprintf(nseg_s, sizeof nseg_s, "%zu", nseg);
     unsigned timeout = opts->timeout_ms ? opts->timeout_ms : VODUP_PROBE_RUN_TIMEOUT_MS;
     unsigned child_deadline = timeout > 2 * PROBE_RUN_GRACE_MS ? timeout - PROBE_RUN_GRACE_MS : timeout / 2;
     char deadline_s[16], cpu_s[16], as_s[16];
@@ -121,8 +128,13 @@ int vodup_probe_run(vodup_media_info *out, int fd, const vodup_probe_run_opts *o
     char *argv[12];
     int ac = 0;
     argv[ac++] = (char *)opts->exe;
-    argv[ac++] = "--fd";
-    argv[ac++] = "0";
+    if (nseg) {
+        argv[ac++] = "--segments";
+        argv[ac++] = nseg_s;
+    } else {
+        argv[ac++] = "--fd";
+        argv[ac++] = "0";
+    }
     argv[ac++] = "--deadline-ms";
     argv[ac++] = deadline_s;
     if (opts->cpu_seconds) {
@@ -138,10 +150,32 @@ int vodup_probe_run(vodup_media_info *out, int fd, const vodup_probe_run_opts *o
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
         return fail(out, VODUP_PROBE_INTERNAL, "could not start the media probe (pipe)");
+    /* Segment i becomes the child's fd 3 + i. Duplicated first above that range, so that
+     * no dup2 overwrites a source still to be moved, and never src == target (a dup2 to
+     * itself would keep close-on-exec set). */
+    int dups[VODUP_PROBE_MAX_SEGMENTS];
+    size_t ndups = 0;
+    for (; ndups < nseg; ndups++) {
+        dups[ndups] = fcntl(segs[ndups], F_DUPFD_CLOEXEC, (int)(3 + nseg));
+        if (dups[ndups] < 0)
+            break;
+    }
+    if (ndups < nseg) {
+        for (size_t i = 0; i < ndups; i++)
+            close(dups[i]);
+        close(p[0]);
+        close(p[1]);
+        return fail(out, VODUP_PROBE_INTERNAL, "could not start the media probe (dup)");
+    }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fd, STDIN_FILENO);
     posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+    if (nseg)
+        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    else
+        posix_spawn_file_actions_adddup2(&fa, fd, STDIN_FILENO);
+    for (size_t i = 0; i < nseg; i++)
+        posix_spawn_file_actions_adddup2(&fa, dups[i], (int)(3 + i));
     /* The child's environment: only the test hooks, nothing of vodupd's (no secrets, no
      * FFREPORT or AV_LOG_FORCE_* steering libav*). */
     char *envp[8];
@@ -153,6 +187,8 @@ int vodup_probe_run(vodup_media_info *out, int fd, const vodup_probe_run_opts *o
     pid_t pid;
     int rc = posix_spawn(&pid, opts->exe, &fa, NULL, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
+    for (size_t i = 0; i < nseg; i++)
+        close(dups[i]);
     close(p[1]);
     if (rc != 0) {
         close(p[0]);
@@ -242,4 +278,19 @@ int vodup_probe_run(vodup_media_info *out, int fd, const vodup_probe_run_opts *o
     }
     free(buf);
     return rc;
+}
+
+int vodup_probe_run(vodup_media_info *out, int fd, const vodup_probe_run_opts *opts)
+{
+    return run_child(out, fd, NULL, 0, opts);
+}
+
+int vodup_probe_run_segments(vodup_media_info *out, const int *fds, size_t n,
+                             const vodup_probe_run_opts *opts)
+{
+    if (n == 0) {
+        memset(out, 0, sizeof *out);
+        return fail(out, VODUP_PROBE_NOT_MEDIA, "the object is empty");
+    }
+    return run_child(out, -1, fds, n, opts);
 }

@@ -366,6 +366,8 @@ static void rpc_finish(http_request *r)
         a = find_action(vod_upload_actions, c->action);
         if (!a)
             a = find_action(vod_media_actions, c->action);
+        if (!a)
+            a = find_action(vod_play_actions, c->action);
     } else if (strcmp(c->version, "2015-04-01") == 0) {
         a = find_action(sts_actions, c->action);
     } else {

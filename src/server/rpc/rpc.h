@@ -49,6 +49,7 @@ typedef struct rpc_action {
 /* NULL-terminated tables of each product's actions (rpc/vod_*.c, rpc/sts.c). */
 extern const rpc_action vod_upload_actions[];
 extern const rpc_action vod_media_actions[];
+extern const rpc_action vod_play_actions[];
 extern const rpc_action sts_actions[];
 
 #endif

@@ -32,4 +32,8 @@ int vod_resource(const rpc_call *c, const char *type, const char *id, char *out,
  * nothing about whether it exists. */
 int vod_authorize(rpc_call *c, const char *action, const char *type, const char *id);
 
+/* The media probe's fields of a video (rpc/vod_play.c): Duration, and CoverURL signed
+ * for the caller when it is the probe's cover. */
+void vod_probe_fields(rpc_call *c, json_t *video, const vodup_meta_media *md);
+
 #endif

@@ -57,7 +57,9 @@ static int get_video_info(rpc_call *c)
     if (vod_get_media(c, "VideoId", "video", &md) != 0)
         return -1;
     json_t *body = json_object();
-    json_object_set_new(body, "Video", video_json(c->r->srv, &md));
+    json_t *video = video_json(c->r->srv, &md);
+    vod_probe_fields(c, video, &md);
+    json_object_set_new(body, "Video", video);
     vodup_meta_media_clear(&md);
     return rpc_reply(c, body);
 }
@@ -102,14 +104,16 @@ static int get_image_info(rpc_call *c)
 }
 
 typedef struct list_ctx {
-    const vodupd *s;
+    rpc_call *c;
     json_t *arr;
 } list_ctx;
 
 static int list_cb(const vodup_meta_media *md, void *u)
 {
     list_ctx *l = u;
-    json_array_append_new(l->arr, video_json(l->s, md));
+    json_t *video = video_json(l->c->r->srv, md);
+    vod_probe_fields(l->c, video, md);
+    json_array_append_new(l->arr, video);
     return 0;
 }
 
@@ -156,7 +160,7 @@ static int get_video_list(rpc_call *c)
         return rpc_invalid(c, "EndTime");
     f.offset = (size_t)((page_no - 1) * page_size);
     f.limit = (size_t)page_size;
-    list_ctx l = {c->r->srv, json_array()};
+    list_ctx l = {c, json_array()};
     size_t total = 0;
     core co;
     rpc_core(c, &co);

@@ -641,3 +641,51 @@ int vodup_meta_media_expire_uploading(vodup_meta *m, time_t before, time_t now, 
     STORE_CALL();
     return m->ops->media_expire_uploading(m, before, now, max);
 }
+
+/* ---- meta_jobs.h (ops version 4, probe jobs) ---- */
+
+int vodup_meta_probe_job_add(vodup_meta *m, const char *media_id, time_t now)
+{
+    STORE_CALL();
+    return m->ops->probe_job_add(m, media_id, now);
+}
+
+int vodup_meta_probe_job_claim(vodup_meta *m, const char *node, time_t now, int lease_s,
+                               vodup_meta_probe_job *out)
+{
+    STORE_CALL();
+    memset(out, 0, sizeof *out);
+    return m->ops->probe_job_claim(m, node, now, lease_s, out);
+}
+
+int vodup_meta_probe_job_release(vodup_meta *m, const char *media_id, const char *node,
+                                 time_t next_at, const char *error)
+{
+    STORE_CALL();
+    return m->ops->probe_job_release(m, media_id, node, next_at, error);
+}
+
+int vodup_meta_probe_job_finish(vodup_meta *m, const vodup_meta_probe_result *r)
+{
+    STORE_CALL();
+    return m->ops->probe_job_finish(m, r);
+}
+
+int vodup_meta_probe_job_count(vodup_meta *m)
+{
+    STORE_CALL();
+    return m->ops->probe_job_count(m);
+}
+
+int vodup_meta_media_info_get(vodup_meta *m, const char *media_id, char **json)
+{
+    STORE_CALL();
+    *json = NULL;
+    return m->ops->media_info_get(m, media_id, json);
+}
+
+int vodup_meta_probe_job_requeue_node(vodup_meta *m, const char *node, time_t now)
+{
+    STORE_CALL();
+    return m->ops->probe_job_requeue_node(m, node, now);
+}

@@ -18,11 +18,12 @@
 
 #include "server/store/meta.h"
 #include "server/store/meta_admin.h"
+#include "server/store/meta_jobs.h"
 #include "server/store/meta_vod.h"
 
 /* Bumped whenever a member is added, removed or changes its signature or contract, so a
  * back end built against another table is refused at open instead of misbehaving. */
-#define VODUP_META_OPS_VERSION 3
+#define VODUP_META_OPS_VERSION 4
 
 typedef struct vodup_meta_ops {
     unsigned version;           /* VODUP_META_OPS_VERSION */
@@ -131,6 +132,18 @@ typedef struct vodup_meta_ops {
     int (*key_set_active)(vodup_meta *m, const char *account_id, const char *key_id, int active);
     int (*key_delete)(vodup_meta *m, const char *account_id, const char *key_id);
     int (*media_expire_uploading)(vodup_meta *m, time_t before, time_t now, int max);
+    /* ---- version 4, probe jobs (issue 16): the durable media probe queue (meta_jobs.h).
+     * Kept together; another version-4 block (quotas) may sit beside it. ---- */
+    int (*probe_job_add)(vodup_meta *m, const char *media_id, time_t now);
+    int (*probe_job_claim)(vodup_meta *m, const char *node, time_t now, int lease_s,
+                           vodup_meta_probe_job *out);
+    int (*probe_job_release)(vodup_meta *m, const char *media_id, const char *node, time_t next_at,
+                             const char *error);
+    int (*probe_job_finish)(vodup_meta *m, const vodup_meta_probe_result *r);
+    int (*probe_job_count)(vodup_meta *m);
+    int (*media_info_get)(vodup_meta *m, const char *media_id, char **json);
+    int (*probe_job_requeue_node)(vodup_meta *m, const char *node, time_t now);
+    /* ---- end of probe jobs ---- */
 } vodup_meta_ops;
 
 /* The part of every back end's handle that is not the back end's: it comes first in the

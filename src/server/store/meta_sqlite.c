@@ -230,7 +230,16 @@ static const char ensure_sql[] =
     "  upload_id TEXT PRIMARY KEY REFERENCES uploads(id) ON DELETE CASCADE,"
     "  expires INTEGER NOT NULL, touched INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS upload_creds_expires ON upload_creds(expires);"
-    "CREATE INDEX IF NOT EXISTS upload_creds_touched ON upload_creds(touched);";
+    "CREATE INDEX IF NOT EXISTS upload_creds_touched ON upload_creds(touched);"
+    /* probe_jobs: videos to probe (meta_jobs.h), claimed by a node with a lease;
+     * media_info: what the probe found, as JSON, per media. */
+    "CREATE TABLE IF NOT EXISTS probe_jobs("
+    "  media_id TEXT PRIMARY KEY, state TEXT NOT NULL CHECK(state IN ('queued', 'claimed')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0, claimed_by TEXT, lease_until INTEGER NOT NULL DEFAULT 0,"
+    "  next_at INTEGER NOT NULL, created INTEGER NOT NULL, last_error TEXT) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS probe_jobs_due ON probe_jobs(state, next_at);"
+    "CREATE TABLE IF NOT EXISTS media_info("
+    "  media_id TEXT PRIMARY KEY, info TEXT NOT NULL) WITHOUT ROWID;";
 
 /* ---- connections and the pool ------------------------------------------------------- */
 
@@ -2131,4 +2140,12 @@ const vodup_meta_ops meta__sqlite_ops = {
     .key_set_active = msq_key_set_active,
     .key_delete = msq_key_delete,
     .media_expire_uploading = msq_media_expire_uploading,
+    /* version 4, probe jobs */
+    .probe_job_add = msq_probe_job_add,
+    .probe_job_claim = msq_probe_job_claim,
+    .probe_job_release = msq_probe_job_release,
+    .probe_job_finish = msq_probe_job_finish,
+    .probe_job_count = msq_probe_job_count,
+    .media_info_get = msq_media_info_get,
+    .probe_job_requeue_node = msq_probe_job_requeue_node,
 };

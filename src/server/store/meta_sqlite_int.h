@@ -340,4 +340,21 @@ int msq_key_set_active(vodup_meta *m, const char *account_id, const char *key_id
 int msq_key_delete(vodup_meta *m, const char *account_id, const char *key_id);
 int msq_media_expire_uploading(vodup_meta *m, time_t before, time_t now, int max);
 
+/* meta_sqlite_jobs.c: the probe job queue (meta_jobs.h, ops version 4). The hook queues
+ * a probe of every video whose object bucket/key now is, inside the caller's write
+ * transaction; _forget drops media_id's job and media info inside it. */
+int meta__probe_job_hook(conn *c, const char *bucket, const char *key, size_t key_len, time_t now);
+int meta__probe_job_forget(conn *c, const char *media_id);
+/* The media insert statement of c bound to md; NULL when preparing failed. */
+sqlite3_stmt *meta__media_insert_st(conn *c, const vodup_meta_media *md);
+int msq_probe_job_add(vodup_meta *m, const char *media_id, time_t now);
+int msq_probe_job_claim(vodup_meta *m, const char *node, time_t now, int lease_s,
+                        vodup_meta_probe_job *out);
+int msq_probe_job_release(vodup_meta *m, const char *media_id, const char *node, time_t next_at,
+                          const char *error);
+int msq_probe_job_finish(vodup_meta *m, const vodup_meta_probe_result *r);
+int msq_probe_job_count(vodup_meta *m);
+int msq_media_info_get(vodup_meta *m, const char *media_id, char **json);
+int msq_probe_job_requeue_node(vodup_meta *m, const char *node, time_t now);
+
 #endif

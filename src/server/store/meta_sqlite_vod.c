@@ -113,7 +113,11 @@ int meta__media_object_written(conn *c, const char *bucket, const char *key, siz
     bind_i64(s, 3, now);
     bind_i64(s, 4, (int64_t)size);
     bind_i64(s, 5, (int64_t)crc64);
-    return meta__exec_done(c, s, "media complete");
+    rc = meta__exec_done(c, s, "media complete");
+    /* A completed video is to be probed: queued in this same transaction. */
+    if (rc == VODUP_META_OK)
+        rc = meta__probe_job_hook(c, bucket, key, key_len, now);
+    return rc;
 }
 
 /* ---- RAM users and roles ---------------------------------------------------------------- */
@@ -330,9 +334,10 @@ int msq_nonce_use(vodup_meta *m, const char *key_id, const char *nonce, time_t n
 
 /* ---- media ------------------------------------------------------------------------------ */
 
-int msq_media_create(vodup_meta *m, const vodup_meta_media *md)
+/* The media insert statement of c bound to md (NULL when preparing failed): shared by
+ * media_create and the probe job's cover record (meta_sqlite_jobs.c). */
+sqlite3_stmt *meta__media_insert_st(conn *c, const vodup_meta_media *md)
 {
-    conn *c = meta__acquire(m);
     sqlite3_stmt *s = meta__st(c, V_MEDIA_INSERT);
     if (s) {
         bind_text(s, 1, md->id);
@@ -362,7 +367,13 @@ int msq_media_create(vodup_meta *m, const vodup_meta_media *md)
         bind_i64(s, 23, md->created);
         bind_i64(s, 24, md->modified ? md->modified : md->created);
     }
-    return meta__single_write(m, c, s, "media create");
+    return s;
+}
+
+int msq_media_create(vodup_meta *m, const vodup_meta_media *md)
+{
+    conn *c = meta__acquire(m);
+    return meta__single_write(m, c, meta__media_insert_st(c, md), "media create");
 }
 
 /* Fills md from a row of MEDIA_COLS. */
@@ -614,6 +625,9 @@ int msq_media_delete(vodup_meta *m, const char *account_id, const char *id)
         /* Nobody is to be told about media that no longer exists. */
         if (rc == VODUP_META_OK)
             rc = meta__run_text(c, V_MEDIA_EVENTS_DELETE, id, "media events delete");
+        /* Nor probed: its job and stored media info go with it. */
+        if (rc == VODUP_META_OK)
+            rc = meta__probe_job_forget(c, id);
         rc = meta__tx_end(c, rc);
     }
     meta__release(m, c);
