@@ -27,7 +27,9 @@ static const char USAGE_S3[] =
     "  --part-size SIZE     part size (default: automatic; at least 5M for S3)\n"
     "  --limit-rate RATE    at most RATE bytes per second, e.g. 500k, 2M\n"
     "  --record-dir DIR     resume records (default ~/.cache/vodup/records)\n"
-    "  -q, --quiet / -v, --verbose / --json   as for `vodup upload`\n"
+    "  -q, --quiet          results and failures only\n"
+    "  -v, --verbose        say the endpoint and record dir, and every retry\n"
+    "  --json               one JSON object per file on stdout (as `vodup upload`'s)\n"
     "\n"
     "Keys: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and, for temporary keys,\n"
     "AWS_SESSION_TOKEN; or --access-key-id, --access-key-secret, --security-token.\n";

@@ -1,7 +1,7 @@
 /* test_sigv4.c - AWS SigV4 (S3) against requests signed by boto3 (tests/vectors/
- * s3-sigv4.requests.jsonl), the signing side reproducing those signatures, presigned URLs
- * (also through libvodup's S3 dialect, vcl_s3_sign: same URL, same Authorization),
- * made here, malformed credentials and the clock checks.
+ * s3-sigv4.requests.jsonl), the signing side reproducing those signatures (also through
+ * libvodup's S3 dialect, vcl_s3_sign: same URL, same Authorization), presigned URLs made
+ * here, malformed credentials and the clock checks.
  *
  * Each captured request must verify, and must stop verifying when any one signed thing
  * changes by one byte; changing an unsigned header must not matter.
