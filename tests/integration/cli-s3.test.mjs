@@ -3,11 +3,13 @@
 // and run again goes on from its resume journal, sending less than the whole file (counted
 // from vodupd's log: the in= of its UploadPart lines), and the object is the file; the same
 // run without the journal (record dir removed) sends the whole file again, which shows that
-// the count tells a resumed run from one that is not; bad usage exits 2.
+// the count tells a resumed run from one that is not; temporary keys (an UploadAuth) go
+// through AWS_SESSION_TOKEN and write only their object; bad usage exits 2.
 //
 // Environment (CTest): VODUPD, VODUP_BUILD_DIR, VODUP_TEST_TMP, VODUP_SANITIZE.
 
 import { describe, it, before, after } from 'node:test';
+import RPCClient from '@alicloud/pop-core';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -116,6 +118,33 @@ describe('vodup s3 cp', () => {
       const again = await copy(srv, unthrottled(args2), env);
       assert.equal(again.sent.bytes, size, 'without its journal the re-run sends the whole file');
       assert.equal(await stored(srv, 'killed-2.mp4'), await md5File(f));
+    }));
+
+  it('uploads with temporary keys (an UploadAuth through AWS_SESSION_TOKEN), to their one object only', T,
+    withLogs(async () => {
+      const vod = new RPCClient({ endpoint: srv.endpoint, apiVersion: '2017-03-21',
+        accessKeyId: srv.creds.AccessKeyId, accessKeySecret: srv.creds.AccessKeySecret });
+      const c = await vod.request('CreateUploadVideo', { Title: 's3-token', FileName: 'token.mp4' }, { method: 'POST' });
+      const addr = JSON.parse(Buffer.from(c.UploadAddress, 'base64').toString());
+      const auth = JSON.parse(Buffer.from(c.UploadAuth, 'base64').toString());
+      assert.ok(auth.SecurityToken, 'an UploadAuth carries a token');
+      const env = cliEnv(null, dir, {
+        AWS_ACCESS_KEY_ID: auth.AccessKeyId, AWS_SECRET_ACCESS_KEY: auth.AccessKeySecret,
+        AWS_SESSION_TOKEN: auth.SecurityToken,
+      });
+      const f = await randomFile(dir, 6 * MiB + 1, 'token.mp4');
+      const rec = path.join(dir, 'rec-token');
+      const ok = await runCliAsync(['s3', 'cp', f, `s3://${addr.Bucket}/${addr.FileName}`, '--endpoint', srv.endpoint,
+        '--json', '--record-dir', rec], env);
+      assert.equal(ok.code, 0, show(ok));
+      assert.equal(jsonLines(ok.stdout)[0].Status, 'UploadSucc', ok.stdout);
+      const got = await srv.client({ bucket: addr.Bucket }).get(addr.FileName);
+      assert.equal(md5(got.content), await md5File(f));
+      // Another key with the same keys: refused (403), and the CLI says so (exit 1).
+      const bad = await runCliAsync(['s3', 'cp', f, `s3://${addr.Bucket}/other.mp4`, '--endpoint', srv.endpoint,
+        '--json', '--record-dir', rec], env);
+      assert.equal(bad.code, 1, show(bad));
+      assert.match(jsonLines(bad.stdout)[0].Error, /403/, bad.stdout);
     }));
 
   it('says what is missing: exit 2 without --endpoint, keys or a destination', T, () => {
