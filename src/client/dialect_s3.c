@@ -49,7 +49,9 @@ int vcl_s3_sign(const vcl_s3_msg *m, const vcl_creds *k, vbuf *url, struct curl_
     if (vhost)
         vbuf_printf(&host, "%s.", a->bucket);
     vbuf_append(&host, auth, alen);
-    /* The canonical URI is the decoded path; sigv4.c encodes it as the URL does. */
+    /* The canonical URI is the decoded path; sigv4.c encodes it as the URL does. An
+     * endpoint with a path (a store behind a proxy's prefix) puts it in front. */
+    vbuf_puts(&path, auth + alen);
     if (!vhost) {
         vbuf_putc(&path, '/');
         vbuf_puts(&path, a->bucket);

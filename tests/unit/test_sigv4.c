@@ -729,6 +729,19 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The header lines ("Name: value") vcl_s3_sign made, as q's headers; frees them. */
+static void treq_take_lines(treq *q, struct curl_slist *hdrs)
+{
+    for (const struct curl_slist *h = hdrs; h; h = h->next) {
+        const char *colon = strchr(h->data, ':');
+        assert_non_null(colon);
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(colon - h->data), h->data);
+        treq_add_header(q, name, colon + 2);
+    }
+    curl_slist_free_all(hdrs);
+}
+
 /* The S3 dialect in virtual-host style with temporary keys: the bucket goes into the URL's
  * host and the signed Host, the token is sent and signed, and the server's verifier
  * (vodup_s3_verify) accepts what was sent, and refuses it under another secret. */
@@ -744,14 +757,7 @@ static void test_client_virtual_host(void **state)
     assert_int_equal(vcl_s3_sign(&m, &k, &url, &hdrs), 0);
     assert_string_equal(vbuf_cstr(&url), "http://media.127.0.0.1:9000/videos/a%20b.mp4?uploadId=U1&partNumber=3");
     treq q = {0};
-    for (const struct curl_slist *h = hdrs; h; h = h->next) {
-        const char *colon = strchr(h->data, ':');
-        assert_non_null(colon);
-        char name[64];
-        snprintf(name, sizeof name, "%.*s", (int)(colon - h->data), h->data);
-        treq_add_header(&q, name, colon + 2);
-    }
-    curl_slist_free_all(hdrs);
+    treq_take_lines(&q, hdrs);
     treq_finish(&q, "PUT", "/videos/a%20b.mp4?uploadId=U1&partNumber=3");
     ssize_t hi = treq_find(&q, "host"), ti = treq_find(&q, "x-amz-security-token");
     assert_true(hi >= 0 && ti >= 0);
@@ -765,6 +771,23 @@ static void test_client_virtual_host(void **state)
     assert_int_equal(verify(&q, &a, "secret-1"), 1);
     assert_int_equal(verify(&q, &a, "secret-2"), 0);
     treq_free(&q);
+    vbuf_free(&url);
+
+    /* path style behind a prefix: the prefix is in the URL and in the signed path */
+    vcl_addr pre = {"s3+http://127.0.0.1:9000/store", "media", "k"};
+    vcl_creds lk = {"AKID", "secret-1", NULL, NULL, 0, 0};
+    vcl_s3_msg m2 = {"GET", &pre, NULL, NULL, 0, VODUP_S3_EMPTY_SHA256, 1764000000};
+    hdrs = NULL;
+    assert_int_equal(vcl_s3_sign(&m2, &lk, &url, &hdrs), 0);
+    assert_string_equal(vbuf_cstr(&url), "http://127.0.0.1:9000/store/media/k");
+    treq p = {0};
+    treq_take_lines(&p, hdrs);
+    treq_finish(&p, "GET", "/store/media/k");
+    assert_int_equal(vodup_s3_auth_parse(&a, &p.r), 0);
+    assert_string_equal(a.region, "us-east-1"); /* none given */
+    assert_null(a.security_token);
+    assert_int_equal(verify(&p, &a, "secret-1"), 1);
+    treq_free(&p);
     vbuf_free(&url);
 }
 
