@@ -199,7 +199,8 @@ typedef struct vodup_options {
     uint64_t limit_rate;            /* bytes per second for the whole client, 0: unlimited */
     int pause_on_cellular;          /* pause while the network is cellular (default 0) */
     long progress_interval_ms;      /* at most one progress callback per file per interval (default 200) */
-    int verify_crc64;               /* compare x-oss-hash-crc64ecma end to end (default 1) */
+    int verify_crc64;               /* compare x-oss-hash-crc64ecma end to end (default 1; S3 stores
+                                     * give no CRC-64: verify_reread checks those) */
     long refresh_before_s;          /* ask for new credentials this long before they expire (default 300) */
     const char *region;             /* for signing when the credentials do not say (default "cn-hangzhou") */
     const char *user_agent;
