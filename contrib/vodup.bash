@@ -29,25 +29,26 @@ _vodup() {
         return ;;
     --endpoint|--access-key-id|--access-key-secret|--security-token|--title|--description|--tags|--cate-id|\
     --parallel|--part-size|--limit-rate|--include|--upload-address|--upload-auth|--video-id|--role-arn|\
-    --session-name|--duration|--expires)
+    --session-name|--duration|--expires|--region)
         return ;;
     esac
     if [ -z "$cmd" ]; then
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "$(_vodup_help_options "$prog")" -- "$cur"))
         else
-            COMPREPLY=($(compgen -W "upload image video sts help" -- "$cur"))
+            COMPREPLY=($(compgen -W "upload image video sts s3 help" -- "$cur"))
         fi
         return
     fi
     case $cmd in
-    image|video|sts|help)
+    image|video|sts|s3|help)
         if [ -z "$sub" ] && [[ $cur != -* ]]; then
             case $cmd in
             image) COMPREPLY=($(compgen -W "upload url" -- "$cur")) ;;
             video) COMPREPLY=($(compgen -W "info list delete" -- "$cur")) ;;
             sts) COMPREPLY=($(compgen -W "assume-role" -- "$cur")) ;;
-            help) COMPREPLY=($(compgen -W "upload image video sts" -- "$cur")) ;;
+            s3) COMPREPLY=($(compgen -W "cp" -- "$cur")) ;;
+            help) COMPREPLY=($(compgen -W "upload image video sts s3" -- "$cur")) ;;
             esac
             return
         fi ;;

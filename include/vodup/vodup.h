@@ -251,6 +251,35 @@ VODUP_EXTERN int vodup_client_use_upload_auth(vodup_client *c);
  * when they do not decode, VODUP_ESTATE outside upload-auth mode (resume_with_auth too). */
 VODUP_EXTERN int vodup_client_set_upload_auth(vodup_client *c, int id, const char *upload_address,
                                               const char *upload_auth, const char *media_id);
+/* An object in any S3-compatible store, and the keys to write it: what
+ * vodup_client_set_s3_target gives an item in place of UploadAddress and UploadAuth.
+ *
+ * The same can come as an UploadAddress: an Endpoint whose scheme is "s3+http://" or
+ * "s3+https://" (path style) or "s3-vhost+http(s)://" (virtual-host style) speaks S3,
+ * signed with SigV4 for the UploadAuth's Region (default "us-east-1"); any other Endpoint
+ * speaks OSS. S3 parts are at least 5 MiB (every part but the last), whatever part_size
+ * says, and S3 stores give no CRC-64: verify_reread is then the end-to-end check. */
+#define VODUP_S3_TARGET_VERSION 1
+typedef struct vodup_s3_target {
+    unsigned int version;
+    const char *endpoint;           /* "http://host:port" or "https://host" (required) */
+    const char *bucket, *key;       /* required */
+    const char *region;             /* the SigV4 scope's region (NULL: "us-east-1") */
+    const char *access_key_id;      /* required */
+    const char *secret_access_key;  /* required */
+    const char *session_token;      /* temporary credentials' token (NULL: long-term keys) */
+    int virtual_host;               /* 1: <bucket>.<host>/<key>; 0 (default): <host>/<bucket>/<key> */
+} vodup_s3_target;
+#define VODUP_S3_TARGET_INIT {VODUP_S3_TARGET_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0}
+
+/* Upload-auth mode: item id goes to the S3 object t names, signed with t's keys (strings
+ * copied), typically from on_upload_started. Resume records, parallel parts, retries and
+ * progress work as for OSS; new keys after on_upload_token_expired come through
+ * vodup_client_resume_with_auth (an UploadAuth with AccessKeyId, AccessKeySecret,
+ * SecurityToken, Region) or another call of this function. Errors: VODUP_EINVAL (a
+ * required field missing, an endpoint that is not http:// or https://), VODUP_ENOENT
+ * (no such item), VODUP_ESTATE (not upload-auth mode, or the item ended), VODUP_ENOMEM. */
+VODUP_EXTERN int vodup_client_set_s3_target(vodup_client *c, int id, const vodup_s3_target *t);
 /* After on_upload_token_expired in upload-auth mode: new UploadAuth (e.g. from
  * RefreshUploadVideo) for item id, and the upload goes on from its stored parts. */
 VODUP_EXTERN int vodup_client_resume_with_auth(vodup_client *c, int id, const char *upload_auth);

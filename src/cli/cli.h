@@ -122,6 +122,13 @@ int cmd_video(int argc, char **argv);
 /* `vodup image upload|url`; usage is the group's help text. */
 int cmd_image(int argc, char **argv, const char *usage);
 int cmd_sts(int argc, char **argv);
+/* `vodup s3 cp` (s3.c). */
+int cmd_s3(int argc, char **argv);
+/* `vodup upload`'s engine with the file going to the S3 object t (s3 NULL: the VOD
+ * service): argv as upload's (the files and the upload options); cmd and usage name the
+ * command in messages. Resume records, parts, progress and --json rows as upload's. */
+int cli_upload_run(int argc, char **argv, vodup_media_type type, const char *cmd, const char *usage,
+                   const vodup_s3_target *s3);
 
 /* progress.c - the terminal view of an upload: one bar per file and a total line. */
 typedef struct cli_progress cli_progress;

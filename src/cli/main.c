@@ -24,6 +24,7 @@ static const char USAGE[] =
     "  video list                   list videos\n"
     "  video delete ID...           delete videos\n"
     "  sts assume-role --role-arn ARN   get temporary credentials (STS AssumeRole)\n"
+    "  s3 cp FILE s3://BUCKET/KEY --endpoint URL   upload a file to an S3-compatible store\n"
     "  help COMMAND                 the help of a command, e.g. `vodup help video list`\n"
     "\n"
     "  --version                    print the version\n"
@@ -107,6 +108,8 @@ int main(int argc, char **argv)
         return cmd_video(sub_argc, sub_argv);
     if (strcmp(cmd, "sts") == 0)
         return cmd_sts(sub_argc, sub_argv);
+    if (strcmp(cmd, "s3") == 0)
+        return cmd_s3(sub_argc, sub_argv);
     fprintf(stderr, "vodup: unknown command '%s'\n\n", cmd);
     return print_usage(0);
 }

@@ -114,6 +114,7 @@ typedef struct upload_state {
     cli_progress *progress;
     /* upload-auth mode */
     const char *upload_address, *upload_auth, *video_id;
+    const vodup_s3_target *s3;  /* `vodup s3 cp`: the object and its keys */
 } upload_state;
 
 static item *find(upload_state *st, int id)
@@ -225,16 +226,20 @@ static void cb_started(vodup_client *c, const vodup_file_info *f, void *user)
         fprintf(stderr, "%s: uploading %s\n", path ? path : f->path, cli_human_bytes(sz, sizeof sz, (double)size));
         free(path);
     }
-    if (st->upload_auth) {
-        int rc = vodup_client_set_upload_auth(c, f->id, st->upload_address, st->upload_auth, st->video_id);
+    if (st->upload_auth || st->s3) {
+        int rc = st->s3 ? vodup_client_set_s3_target(c, f->id, st->s3)
+                        : vodup_client_set_upload_auth(c, f->id, st->upload_address, st->upload_auth, st->video_id);
         if (rc != VODUP_OK) {
             /* Canceling ends the file without on_upload_failed: end it here, or nothing
              * would say why it stopped. */
             char why[512];
-            snprintf(why, sizeof why,
-                     "--upload-address/--upload-auth are not what CreateUploadVideo returns (base64 of JSON "
-                     "expected): %s",
-                     vodup_client_last_error(c));
+            if (st->s3)
+                snprintf(why, sizeof why, "the S3 target is refused: %s", vodup_client_last_error(c));
+            else
+                snprintf(why, sizeof why,
+                         "--upload-address/--upload-auth are not what CreateUploadVideo returns (base64 of JSON "
+                         "expected): %s",
+                         vodup_client_last_error(c));
             pthread_mutex_lock(&st->mu);
             if (it) {
                 set_str(&it->message, why);
@@ -535,9 +540,14 @@ static void print_result(upload_state *st, item *it)
     } else if (ok) {
         char sz[32], sent[32];
         char *path = cli_display_text(label(it->path));
-        printf("%s: uploaded, %s %s (%s, %s sent in %.1f s)\n", path ? path : it->path, id_field,
-               it->media_id ? it->media_id : "?", cli_human_bytes(sz, sizeof sz, (double)it->size),
-               cli_human_bytes(sent, sizeof sent, (double)it->bytes_sent), seconds(it));
+        if (st->s3)
+            printf("%s: uploaded to s3://%s/%s (%s, %s sent in %.1f s)\n", path ? path : it->path, st->s3->bucket,
+                   st->s3->key, cli_human_bytes(sz, sizeof sz, (double)it->size),
+                   cli_human_bytes(sent, sizeof sent, (double)it->bytes_sent), seconds(it));
+        else
+            printf("%s: uploaded, %s %s (%s, %s sent in %.1f s)\n", path ? path : it->path, id_field,
+                   it->media_id ? it->media_id : "?", cli_human_bytes(sz, sizeof sz, (double)it->size),
+                   cli_human_bytes(sent, sizeof sent, (double)it->bytes_sent), seconds(it));
         free(path);
         fflush(stdout);
     }
@@ -800,8 +810,13 @@ static int expand_dirs(const char *cmd, char **args, int n)
 
 int cmd_upload(int argc, char **argv, vodup_media_type type)
 {
-    const char *cmd = type == VODUP_MEDIA_IMAGE ? "vodup image upload" : "vodup upload";
-    const char *usage = type == VODUP_MEDIA_IMAGE ? USAGE_IMAGE_UPLOAD : USAGE_UPLOAD;
+    return cli_upload_run(argc, argv, type, type == VODUP_MEDIA_IMAGE ? "vodup image upload" : "vodup upload",
+                          type == VODUP_MEDIA_IMAGE ? USAGE_IMAGE_UPLOAD : USAGE_UPLOAD, NULL);
+}
+
+int cli_upload_run(int argc, char **argv, vodup_media_type type, const char *cmd, const char *usage,
+                   const vodup_s3_target *s3)
+{
     enum { O_TITLE = 1, O_DESC, O_TAGS, O_CATE, O_PAR, O_PART, O_RATE, O_REC, O_JSON, O_ADDR, O_AUTH, O_VID, O_INCL,
            O_SIZE, O_NAME };
     static const struct option opts[] = {CLI_COMMON_OPTIONS,
@@ -926,6 +941,29 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
         optind = 0;
     }
     int auth_mode = st.upload_address || st.upload_auth || st.video_id;
+    if (s3 && (auth_mode || info.title || info.description || info.tags || info.cate_id >= 0 || recursive))
+        return cli_bad_usage(cmd, usage, "the VOD options (--title, --upload-auth, --recursive...) are not for S3");
+    if (s3 && argc - optind != 1)
+        return cli_bad_usage(cmd, usage, "give one FILE and its s3://BUCKET/KEY");
+    /* S3's endpoint and keys: the common flags, else the AWS tools' variables (never the
+     * VODUP_* ones: those are a VOD service's). */
+    vodup_s3_target s3t;
+    if (s3) {
+        s3t = *s3;
+        s3t.endpoint = flags.endpoint ? flags.endpoint : getenv("AWS_ENDPOINT_URL");
+        s3t.access_key_id = flags.access_key_id ? flags.access_key_id : getenv("AWS_ACCESS_KEY_ID");
+        s3t.secret_access_key = flags.access_key_secret ? flags.access_key_secret : getenv("AWS_SECRET_ACCESS_KEY");
+        s3t.session_token = flags.security_token ? flags.security_token : getenv("AWS_SESSION_TOKEN");
+        if (!s3t.endpoint || !*s3t.endpoint)
+            return cli_bad_usage(cmd, usage, "which S3 store? give --endpoint URL (or AWS_ENDPOINT_URL)");
+        if (strncmp(s3t.endpoint, "http://", 7) != 0 && strncmp(s3t.endpoint, "https://", 8) != 0)
+            return cli_bad_usage(cmd, usage, "--endpoint must start with http:// or https://, not '%s'", s3t.endpoint);
+        if (!s3t.access_key_id || !*s3t.access_key_id || !s3t.secret_access_key || !*s3t.secret_access_key)
+            return cli_bad_usage(cmd, usage, "no S3 keys: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or give "
+                                             "--access-key-id and --access-key-secret)");
+        s3 = &s3t;
+    }
+    st.s3 = s3;
     if (auth_mode && !(st.upload_address && st.upload_auth && st.video_id))
         return cli_bad_usage(cmd, usage, "--upload-address, --upload-auth and --video-id go together");
     if (auth_mode && argc - optind != 1)
@@ -968,7 +1006,7 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
 
     cli_config cfg;
     int rc = cli_config_load(&cfg, &flags);
-    if (rc == EXIT_OK && !auth_mode)
+    if (rc == EXIT_OK && !auth_mode && !s3)
         rc = cli_config_require(&cfg, cmd);
     if (rc != EXIT_OK) {
         fail_all(st.json, argv + optind, argc - optind, "ConfigurationError",
@@ -976,15 +1014,17 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
         cli_config_free(&cfg);
         return rc;
     }
-    if (!auth_mode) {
+    if (!auth_mode || s3) {
         /* Nothing listening at the endpoint is said now, not after the retries that are
          * there for networks failing mid-upload. */
         char why[512];
-        if (cli_probe(cfg.endpoint, why, sizeof why) != 0) {
-            fprintf(stderr, "%s: cannot reach the VOD endpoint %s (from %s): %s\n%s: %s\n", cmd, cfg.endpoint,
-                    cfg.endpoint_from ? cfg.endpoint_from : "?", why, cmd, cli_error_hint(VODUP_ENETWORK, 0));
+        const char *probe = s3 ? s3->endpoint : cfg.endpoint;
+        if (cli_probe(probe, why, sizeof why) != 0) {
+            fprintf(stderr, "%s: cannot reach the %s endpoint %s (from %s): %s\n%s: %s\n", cmd, s3 ? "S3" : "VOD",
+                    probe, s3 ? "--endpoint" : cfg.endpoint_from ? cfg.endpoint_from : "?", why, cmd,
+                    cli_error_hint(VODUP_ENETWORK, 0));
             char msg[1024];
-            snprintf(msg, sizeof msg, "cannot reach the VOD endpoint %s: %s", cfg.endpoint, why);
+            snprintf(msg, sizeof msg, "cannot reach the %s endpoint %s: %s", s3 ? "S3" : "VOD", probe, why);
             fail_all(st.json, argv + optind, argc - optind, "EndpointUnreachable", msg);
             cli_config_free(&cfg);
             return EXIT_FAILED;
@@ -1008,11 +1048,12 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
     st.n = argc - optind;
     st.items = calloc((size_t)st.n, sizeof *st.items);
     st.tty = isatty(STDERR_FILENO) && !st.quiet;
+    st.endpoint = s3 ? s3->endpoint : cfg.endpoint && !auth_mode ? cfg.endpoint : "the upload address";
+    int cfg_ep = !auth_mode && !s3;   /* the endpoint came from the configuration */
     if (st.verbose)
         fprintf(stderr, "%s: %d file%s to %s%s%s%s, resume records in %s\n", cmd, st.n, st.n == 1 ? "" : "s",
-                auth_mode ? "the upload address" : cfg.endpoint, auth_mode ? "" : " (from ",
-                auth_mode ? "" : (cfg.endpoint_from ? cfg.endpoint_from : "?"), auth_mode ? "" : ")", record_dir);
-    st.endpoint = cfg.endpoint && !auth_mode ? cfg.endpoint : "the upload address";
+                st.endpoint, cfg_ep ? " (from " : "", cfg_ep ? (cfg.endpoint_from ? cfg.endpoint_from : "?") : "",
+                cfg_ep ? ")" : "", record_dir);
     st.endpoint_from = cfg.endpoint_from;
     st.progress = cli_progress_new(st.n, stderr, st.tty);
     cli_progress_set_limit(st.progress, vo.limit_rate);
@@ -1038,7 +1079,7 @@ int cmd_upload(int argc, char **argv, vodup_media_type type)
         fail_all(st.json, argv + optind, argc - optind, code_word(err), vodup_strerror(err));
         goto out;
     }
-    err = auth_mode ? vodup_client_use_upload_auth(client)
+    err = auth_mode || s3 ? vodup_client_use_upload_auth(client)
                     : vodup_client_use_sts(client, cfg.endpoint, cfg.access_key_id, cfg.access_key_secret,
                                            cfg.security_token);
     if (err != VODUP_OK) {

@@ -194,3 +194,28 @@ int vcl_decode_upload_auth(const char *b64, vcl_creds *out, char *msg, size_t ms
     json_decref(j);
     return 0;
 }
+
+/* The dialect rule of dialect.h: the endpoint's scheme says S3 ("s3+" path style,
+ * "s3-vhost+" virtual-host style); any other endpoint is OSS, as every VOD service's. */
+#define S3_PATH_PREFIX "s3+"
+#define S3_VHOST_PREFIX "s3-vhost+"
+
+const char *vcl_endpoint_url(const char *endpoint, int *vhost)
+{
+    int vh = 0;
+    const char *u = endpoint;
+    if (strncmp(endpoint, S3_PATH_PREFIX, strlen(S3_PATH_PREFIX)) == 0)
+        u = endpoint + strlen(S3_PATH_PREFIX);
+    else if (strncmp(endpoint, S3_VHOST_PREFIX, strlen(S3_VHOST_PREFIX)) == 0)
+        u = endpoint + strlen(S3_VHOST_PREFIX), vh = 1;
+    if (vhost)
+        *vhost = vh;
+    return u;
+}
+
+const vcl_dialect *vcl_dialect_for(const vcl_addr *a)
+{
+    if (a && a->endpoint && vcl_endpoint_url(a->endpoint, NULL) != a->endpoint)
+        return &vcl_dialect_s3;
+    return &vcl_dialect_oss;
+}

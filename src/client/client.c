@@ -364,6 +364,8 @@ static int auth_target_ok(vodup_client *c, int id)
     return rc;
 }
 
+static int set_target(vodup_client *c, int id, vcl_addr *ap, vcl_creds *kp, const char *media_id);
+
 int vodup_client_set_upload_auth(vodup_client *c, int id, const char *upload_address, const char *upload_auth,
                                  const char *media_id)
 {
@@ -383,6 +385,15 @@ int vodup_client_set_upload_auth(vodup_client *c, int id, const char *upload_add
         vcl_addr_free(&a);
         return FAIL(c, rc, "UploadAuth: %s", msg);
     }
+    return set_target(c, id, &a, &k, media_id);
+}
+
+/* Gives item id its address and credentials (moved from a and k). */
+static int set_target(vodup_client *c, int id, vcl_addr *ap, vcl_creds *kp, const char *media_id)
+{
+    vcl_addr a = *ap;
+    vcl_creds k = *kp;
+    int rc;
     char *m = NULL;
     if (media_id && *media_id && !(m = strdup(media_id))) {
         vcl_addr_free(&a);
@@ -407,6 +418,47 @@ int vodup_client_set_upload_auth(vodup_client *c, int id, const char *upload_add
     it->pend_media = m;
     it->pend_full = 1;
     return unlock_wake(c);
+}
+
+int vodup_client_set_s3_target(vodup_client *c, int id, const vodup_s3_target *t)
+{
+    if (!c)
+        return VODUP_EINVAL;
+    if (!t || t->version < 1 || !t->endpoint || !t->bucket || !*t->bucket || !t->key || !*t->key ||
+        !t->access_key_id || !*t->access_key_id || !t->secret_access_key || !*t->secret_access_key)
+        return FAIL(c, VODUP_EINVAL, "an S3 target needs endpoint, bucket, key, access_key_id and secret_access_key");
+    if (strncmp(t->endpoint, "http://", 7) != 0 && strncmp(t->endpoint, "https://", 8) != 0)
+        return FAIL(c, VODUP_EINVAL, "S3 endpoint \"%.200s\" must start with http:// or https://", t->endpoint);
+    int rc = auth_target_ok(c, id);
+    if (rc)
+        return rc;
+    /* The dialect rides on the endpoint's scheme (dialect.h), so that resume records
+     * keep it. */
+    vcl_addr a;
+    vcl_creds k;
+    memset(&a, 0, sizeof a);
+    memset(&k, 0, sizeof k);
+    size_t n = strlen(t->endpoint);
+    while (n && t->endpoint[n - 1] == '/')
+        n--;
+    const char *prefix = t->virtual_host ? "s3-vhost+" : "s3+";
+    a.endpoint = malloc(strlen(prefix) + n + 1);
+    if (a.endpoint)
+        snprintf(a.endpoint, strlen(prefix) + n + 1, "%s%.*s", prefix, (int)n, t->endpoint);
+    a.bucket = strdup(t->bucket);
+    a.key = strdup(t->key);
+    k.ak = strdup(t->access_key_id);
+    k.sk = strdup(t->secret_access_key);
+    k.token = t->session_token && *t->session_token ? strdup(t->session_token) : NULL;
+    k.region = strdup(t->region && *t->region ? t->region : "us-east-1");
+    k.received = time(NULL);
+    if (!a.endpoint || !a.bucket || !a.key || !k.ak || !k.sk || !k.region ||
+        (t->session_token && *t->session_token && !k.token)) {
+        vcl_addr_free(&a);
+        vcl_creds_free(&k);
+        return FAIL(c, VODUP_ENOMEM, "out of memory");
+    }
+    return set_target(c, id, &a, &k, NULL);
 }
 
 int vodup_client_resume_with_auth(vodup_client *c, int id, const char *upload_auth)

@@ -83,9 +83,17 @@ static int adopt_auth(vodup_client *c, vcl_item *it, vcl_addr *addr, vcl_creds *
                 return rc;
             e->acked = 0;
         }
+        int first = !e->addr.endpoint;
         vcl_addr_free(&e->addr);
         e->addr = *addr;
         memset(addr, 0, sizeof *addr);
+        /* The plan made before the address was known assumed OSS's part sizes; the
+         * address's dialect may want others (S3: 5 MiB). Nothing was sent yet. */
+        if (first && !e->upload_id) {
+            int rc = vcl_plan(c, e);
+            if (rc)
+                return rc;
+        }
     }
     if (!e->addr.endpoint)
         return VODUP_EINVAL;

@@ -17,7 +17,7 @@
 #include "common/crc.h"
 #include "common/xml.h"
 
-static uint64_t choose_part_size(const vodup_client *c, uint64_t size)
+static uint64_t choose_part_size(const vodup_client *c, const vcl_engine *e, uint64_t size)
 {
     /* Automatic: a part per 1/32 of the file, between 1 MiB and 8 MiB. Each part costs
      * the server two flushes and a commit, and the client a record write, so a 1 GiB file
@@ -29,13 +29,15 @@ static uint64_t choose_part_size(const vodup_client *c, uint64_t size)
         ps = ps < MIB ? MIB : ps > 8 * MIB ? 8 * MIB : ps;
     }
     /* Stay within 10000 parts, in 4 KiB multiples (friendly to page-cache reads), and
-     * at least OSS's 100 KiB minimum for every part but the last. */
+     * at least the dialect's minimum for every part but the last (OSS 100 KiB, S3 5 MiB;
+     * before the address is known, OSS's: credentials.c plans again when it comes). */
     uint64_t min = (size + 9999) / 10000;
     min = (min + 4095) & ~(uint64_t)4095;
     if (ps < min)
         ps = min;
-    if (ps < 100 * KIB)
-        ps = 100 * KIB;
+    uint64_t dmin = vcl_dialect_for(&e->addr)->min_part_size;
+    if (ps < dmin)
+        ps = dmin;
     return ps;
 }
 
@@ -64,7 +66,7 @@ int vcl_plan(vodup_client *c, vcl_engine *e)
     e->multipart = e->size > 0 && e->size >= c->o.put_threshold;
     if (!e->multipart)
         return 0;
-    return vcl_plan_parts(e, choose_part_size(c, e->size));
+    return vcl_plan_parts(e, choose_part_size(c, e, e->size));
 }
 
 static const char *mime_of(const char *path)

@@ -21,7 +21,8 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
 
 describe('bash completion', () => {
   it('completes commands, subcommands, options and statuses', () => {
-    assert.deepEqual(complete(''), ['upload', 'image', 'video', 'sts', 'help']);
+    assert.deepEqual(complete(''), ['upload', 'image', 'video', 'sts', 's3', 'help']);
+    assert.deepEqual(complete('s3', ''), ['cp']);
     assert.deepEqual(complete('video', ''), ['info', 'list', 'delete']);
     assert.deepEqual(complete('image', ''), ['upload', 'url']);
     assert.deepEqual(complete('upload', '--li'), ['--limit-rate']);

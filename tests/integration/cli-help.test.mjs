@@ -47,6 +47,7 @@ const COMMANDS = [
   { args: ['video', 'list'], doc: [['video', 'list']] },
   { args: ['video', 'delete'], doc: [['video', 'delete']] },
   { args: ['sts', 'assume-role'], doc: [['sts', 'assume-role']] },
+  { args: ['s3', 'cp'], doc: [['s3', 'cp']] },
 ];
 
 describe('vodup help and docs/cli.md', () => {

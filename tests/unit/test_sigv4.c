@@ -1,6 +1,7 @@
 /* test_sigv4.c - AWS SigV4 (S3) against requests signed by boto3 (tests/vectors/
- * s3-sigv4.requests.jsonl), the signing side reproducing those signatures, presigned URLs
- * made here, malformed credentials and the clock checks.
+ * s3-sigv4.requests.jsonl), the signing side reproducing those signatures (also through
+ * libvodup's S3 dialect, vcl_s3_sign: same URL, same Authorization), presigned URLs made
+ * here, malformed credentials and the clock checks.
  *
  * Each captured request must verify, and must stop verifying when any one signed thing
  * changes by one byte; changing an unsigned header must not matter.
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "client/internal.h"
 #include "common/codec.h"
 #include "common/sigv4.h"
 #include "common/target.h"
@@ -156,6 +158,61 @@ static int verify(const treq *q, const vodup_s3_auth *a, const char *secret)
 static void flip(char *s, size_t i)
 {
     s[i] ^= 1;
+}
+
+/* libvodup's S3 dialect (vcl_s3_sign, dialect_s3.c) given what boto3 was asked to send
+ * (method, bucket, key, query, the headers it signed besides its own, payload hash, time)
+ * builds the same URL and the same Authorization, byte for byte. */
+static void client_signs_alike(const treq *q, const vodup_s3_auth *a, const char *secret, const char *sent,
+                               const char *target)
+{
+    ssize_t hi = treq_find(q, "host");
+    assert_true(hi >= 0);
+    char endpoint[256], bucket[64];
+    snprintf(endpoint, sizeof endpoint, "http://%s", q->hval[hi]);
+    /* path style: /bucket/key */
+    const char *p = q->t.path + 1, *slash = strchr(p, '/');
+    assert_non_null(slash);
+    snprintf(bucket, sizeof bucket, "%.*s", (int)(slash - p), p);
+    vcl_addr addr = {endpoint, bucket, (char *)slash + 1};
+    const char *query[2 * 8 + 1];
+    size_t nq = 0;
+    assert_true(q->t.nquery <= 8);
+    for (size_t i = 0; i < q->t.nquery; i++) {
+        query[nq++] = q->t.query[i].name;
+        query[nq++] = q->t.query[i].value_len ? q->t.query[i].value : NULL;
+    }
+    query[nq] = NULL;
+    vodup_header extra[MAX_HDRS];
+    size_t ne = 0;
+    const char *token = NULL;
+    for (size_t i = 0; i < q->nh; i++) {
+        if (strcasecmp(q->hname[i], "x-amz-security-token") == 0)
+            token = q->hval[i];
+        if (!vodup_v4_in_list(a->signed_headers, q->hname[i]) || strcasecmp(q->hname[i], "host") == 0 ||
+            strcasecmp(q->hname[i], "x-amz-date") == 0 || strcasecmp(q->hname[i], "x-amz-content-sha256") == 0 ||
+            strcasecmp(q->hname[i], "x-amz-security-token") == 0)
+            continue;
+        extra[ne++] = q->h[i];
+    }
+    vcl_creds k = {(char *)a->access_key_id, (char *)secret, (char *)token, (char *)a->region, 0, 0};
+    vcl_s3_msg m = {q->method, &addr, query, extra, ne, a->payload_hash, a->date};
+    vbuf url = VBUF_INIT;
+    struct curl_slist *hdrs = NULL;
+    assert_int_equal(vcl_s3_sign(&m, &k, &url, &hdrs), 0);
+    /* the URL: the path as boto3 encoded it, the query in the same order */
+    char want[1024];
+    snprintf(want, sizeof want, "%s%s", endpoint, target);
+    assert_string_equal(vbuf_cstr(&url), want);
+    const struct curl_slist *h = hdrs;
+    const char *authz = NULL;
+    for (; h; h = h->next)
+        if (strncmp(h->data, "Authorization: ", 15) == 0)
+            authz = h->data + 15;
+    assert_non_null(authz);
+    assert_string_equal(authz, sent);
+    curl_slist_free_all(hdrs);
+    vbuf_free(&url);
 }
 
 static void check_line(json_t *line, int *lines, int *mutations)
@@ -321,6 +378,7 @@ static void check_line(json_t *line, int *lines, int *mutations)
                      0);
     assert_string_equal(vbuf_cstr(&authz), sent);
     vbuf_free(&authz);
+    client_signs_alike(&q, &a, secret, sent, json_string_value(json_object_get(line, "target")));
     free(sent);
     treq_free(&q);
 }
@@ -671,10 +729,73 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The header lines ("Name: value") vcl_s3_sign made, as q's headers; frees them. */
+static void treq_take_lines(treq *q, struct curl_slist *hdrs)
+{
+    for (const struct curl_slist *h = hdrs; h; h = h->next) {
+        const char *colon = strchr(h->data, ':');
+        assert_non_null(colon);
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(colon - h->data), h->data);
+        treq_add_header(q, name, colon + 2);
+    }
+    curl_slist_free_all(hdrs);
+}
+
+/* The S3 dialect in virtual-host style with temporary keys: the bucket goes into the URL's
+ * host and the signed Host, the token is sent and signed, and the server's verifier
+ * (vodup_s3_verify) accepts what was sent, and refuses it under another secret. */
+static void test_client_virtual_host(void **state)
+{
+    (void)state;
+    vcl_addr addr = {"s3-vhost+http://127.0.0.1:9000", "media", "videos/a b.mp4"};
+    vcl_creds k = {"AKIDTEMP", "secret-1", "token/1+2", "eu-west-1", 0, 0};
+    const char *query[] = {"uploadId", "U1", "partNumber", "3", NULL};
+    vcl_s3_msg m = {"PUT", &addr, query, NULL, 0, "UNSIGNED-PAYLOAD", 1764000000};
+    vbuf url = VBUF_INIT;
+    struct curl_slist *hdrs = NULL;
+    assert_int_equal(vcl_s3_sign(&m, &k, &url, &hdrs), 0);
+    assert_string_equal(vbuf_cstr(&url), "http://media.127.0.0.1:9000/videos/a%20b.mp4?uploadId=U1&partNumber=3");
+    treq q = {0};
+    treq_take_lines(&q, hdrs);
+    treq_finish(&q, "PUT", "/videos/a%20b.mp4?uploadId=U1&partNumber=3");
+    ssize_t hi = treq_find(&q, "host"), ti = treq_find(&q, "x-amz-security-token");
+    assert_true(hi >= 0 && ti >= 0);
+    assert_string_equal(q.hval[hi], "media.127.0.0.1:9000");
+    assert_string_equal(q.hval[ti], "token/1+2");
+    vodup_s3_auth a;
+    assert_int_equal(vodup_s3_auth_parse(&a, &q.r), 0);
+    assert_string_equal(a.signed_headers, "host;x-amz-content-sha256;x-amz-date;x-amz-security-token");
+    assert_string_equal(a.region, "eu-west-1");
+    assert_string_equal(a.security_token, "token/1+2");
+    assert_int_equal(verify(&q, &a, "secret-1"), 1);
+    assert_int_equal(verify(&q, &a, "secret-2"), 0);
+    treq_free(&q);
+    vbuf_free(&url);
+
+    /* path style behind a prefix: the prefix is in the URL and in the signed path */
+    vcl_addr pre = {"s3+http://127.0.0.1:9000/store", "media", "k"};
+    vcl_creds lk = {"AKID", "secret-1", NULL, NULL, 0, 0};
+    vcl_s3_msg m2 = {"GET", &pre, NULL, NULL, 0, VODUP_S3_EMPTY_SHA256, 1764000000};
+    hdrs = NULL;
+    assert_int_equal(vcl_s3_sign(&m2, &lk, &url, &hdrs), 0);
+    assert_string_equal(vbuf_cstr(&url), "http://127.0.0.1:9000/store/media/k");
+    treq p = {0};
+    treq_take_lines(&p, hdrs);
+    treq_finish(&p, "GET", "/store/media/k");
+    assert_int_equal(vodup_s3_auth_parse(&a, &p.r), 0);
+    assert_string_equal(a.region, "us-east-1"); /* none given */
+    assert_null(a.security_token);
+    assert_int_equal(verify(&p, &a, "secret-1"), 1);
+    treq_free(&p);
+    vbuf_free(&url);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vectors),
+        cmocka_unit_test(test_client_virtual_host),
         cmocka_unit_test(test_canonical_request),
         cmocka_unit_test(test_aws_doc_example),
         cmocka_unit_test(test_presign_roundtrip),
