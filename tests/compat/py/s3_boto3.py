@@ -46,13 +46,26 @@ h = s3.head_object(Bucket=bucket, Key='b/one.bin')
 check(h['ContentLength'] == len(data), 'head length')
 print('ok put-get-head', flush=True)
 
-# ChecksumAlgorithm: whatever this botocore sends for it (header or aws-chunked trailer)
+# ChecksumAlgorithm: whatever this botocore sends for it (a header over a plain body, or
+# aws-chunked with a trailer): the line printed says which, for the log.
+wire = {}
+
+
+def record(request, **_):
+    def get(name, default):
+        v = request.headers.get(name, default)
+        return v.decode() if isinstance(v, bytes) else v
+    wire['how'] = 'content-encoding=%s trailer=%s' % (get('Content-Encoding', '-'), get('x-amz-trailer', '-'))
+
+
+s3.meta.events.register('before-send.s3.PutObject', record)
 for alg in ('CRC32', 'SHA256'):
     d = os.urandom(100000 + len(alg))
     r = s3.put_object(Bucket=bucket, Key='b/sum-' + alg, Body=d, ChecksumAlgorithm=alg)
     check(('Checksum' + alg) in r, '%s not echoed: %r' % (alg, sorted(r)))
     check(s3.get_object(Bucket=bucket, Key='b/sum-' + alg)['Body'].read() == d, alg + ' get bytes')
     print('ok checksum', alg, flush=True)
+    print('  sent as:', wire.get('how'), flush=True)
 
 # multipart through upload_file with a small threshold, with and without a checksum
 src = os.path.join(work, 'boto-big.bin')
