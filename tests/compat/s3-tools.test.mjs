@@ -234,6 +234,12 @@ describe('temporary keys through AWS_SESSION_TOKEN', { skip: !haveAws && 'aws (a
     await awsFails(['s3api', 'delete-bucket', '--bucket', B], as, 'AccessDenied');
     await awsFails(['s3api', 'create-bucket', '--bucket', `s3u-${randomHex(4)}`], as, 'AccessDenied');
     await awsFails(['s3api', 'create-multipart-upload', '--bucket', B, '--key', other], as, 'AccessDenied');
+    // a part into an upload the root key started on another key
+    const { UploadId } = JSON.parse((await aws(['s3api', 'create-multipart-upload', '--bucket', B, '--key', other])).stdout);
+    await awsFails(['s3api', 'upload-part', '--bucket', B, '--key', other, '--upload-id', UploadId, '--part-number', '1',
+      '--body', small], as, 'AccessDenied');
+    await awsFails(['s3api', 'abort-multipart-upload', '--bucket', B, '--key', other, '--upload-id', UploadId], as, 'AccessDenied');
+    await aws(['s3api', 'abort-multipart-upload', '--bucket', B, '--key', other, '--upload-id', UploadId]);
     // its own object, in 8 MiB parts
     const file = await randomFile(work, 17 * MiB + 3);
     await aws(['s3', 'cp', file, `s3://${B}/${own}`], as);
@@ -244,5 +250,23 @@ describe('temporary keys through AWS_SESSION_TOKEN', { skip: !haveAws && 'aws (a
     assert.equal(fs.readFileSync(x, 'utf8'), 'not yours');
     const info = await vod.request('GetVideoInfo', { VideoId: cr.VideoId }, { method: 'POST' });
     assert.equal(info.Video.Status, 'UploadSucc');
+  }));
+
+  // todo: CopyObject answers 501 NotImplemented today (another engineer is adding it to the
+  // S3 handlers); once it exists the scope check must refuse a copy from an object that is not
+  // the upload keys' own.
+  it('UploadAuth keys: a copy of another object into their own key is AccessDenied', {
+    ...T, todo: 'CopyObject is 501 NotImplemented in the S3 dialect until the CopyObject work lands',
+  }, withLogs(async () => {
+    const cr = await vodClient(srv).request('CreateUploadVideo', { Title: 's3 copy', FileName: 'copy.mp4' }, { method: 'POST' });
+    const addr = JSON.parse(Buffer.from(cr.UploadAddress, 'base64').toString());
+    const auth = JSON.parse(Buffer.from(cr.UploadAuth, 'base64').toString());
+    const as = { AWS_ACCESS_KEY_ID: auth.AccessKeyId, AWS_SECRET_ACCESS_KEY: auth.AccessKeySecret, AWS_SESSION_TOKEN: auth.SecurityToken };
+    const other = addr.FileName.replace(/\.mp4$/, '.other.mp4');
+    const small = path.join(work, 'copy-small');
+    fs.writeFileSync(small, 'not yours');
+    await aws(['s3', 'cp', small, `s3://${addr.Bucket}/${other}`]);
+    await awsFails(['s3api', 'copy-object', '--bucket', addr.Bucket, '--key', addr.FileName,
+      '--copy-source', `${addr.Bucket}/${other}`], as, 'AccessDenied');
   }));
 });
