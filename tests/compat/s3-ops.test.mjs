@@ -85,6 +85,19 @@ describe('S3 operations beyond the first slice', { skip: !haveAws && 'aws (awscl
       err => /304|Not Modified/.test(err.stderr));
   }));
 
+  it('get-bucket-location answers the server region (empty for us-east-1); a LocationConstraint body is accepted', T, withLogs(async () => {
+    const loc = JSON.parse((await aws(['s3api', 'get-bucket-location', '--bucket', bucket])).stdout);
+    // startVodupd's server has no --region of S3's default: the name, or null for us-east-1
+    const head = await aws(['s3api', 'head-bucket', '--bucket', bucket, '--debug']);
+    const region = /x-amz-bucket-region': '([^']+)'/.exec(head.stderr)?.[1];
+    assert.ok(region, 'head-bucket names a region');
+    assert.equal(loc.LocationConstraint ?? 'us-east-1', region);
+    const other = `s3o-${randomHex(4)}`;
+    await aws(['s3api', 'create-bucket', '--bucket', other, '--create-bucket-configuration', `LocationConstraint=${region === 'us-east-1' ? 'eu-west-1' : region}`]);
+    await aws(['s3api', 'head-bucket', '--bucket', other]);
+    await awsFails(['s3api', 'get-bucket-location', '--bucket', `nx-${randomHex(4)}`], 'NoSuchBucket');
+  }));
+
   it('the same conditions through OSS give the same outcomes', T, withLogs(async () => {
     const oss = new OSS({ endpoint, region: 'oss-cn-hangzhou', secure: false, bucket, cname: false,
       accessKeyId: srv.creds.AccessKeyId, accessKeySecret: srv.creds.AccessKeySecret });
