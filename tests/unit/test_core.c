@@ -25,6 +25,7 @@
 #include "common/crc.h"
 #include "common/digest.h"
 #include "server/auth/auth.h"
+#include "server/core/cond.h"
 #include "server/core/core.h"
 #include "server/core/media.h"
 #include "server/store/meta_vod.h"
@@ -908,6 +909,47 @@ static void test_media_account_state(void **state)
     assert_int_equal(core_principal_get(&f->c, "role", "acc1", "nobody", &p, &d), VODUPD_ENOKEY);
 }
 
+/* The conditional-request rules both dialects share (core/cond.c): 412 before 304, a
+ * holding If-Match overrides a failing If-Unmodified-Since, a failing If-None-Match leaves
+ * If-Modified-Since to decide (S3's documented rule), bad dates ignored, tag lists and "*". */
+static void test_conditions(void **state)
+{
+    (void)state;
+    const char *etag = "0CC175B9C0F1B6A831C399E269772661";
+    time_t m = 1700000000; /* Tue, 14 Nov 2023 22:13:20 GMT */
+    const char *before = "Tue, 14 Nov 2023 21:13:20 GMT", *after = "Tue, 14 Nov 2023 23:13:20 GMT";
+    core_conditions none = {0};
+    assert_int_equal(core_conditions_check(&none, etag, m), 0);
+    core_conditions c = {.if_match = "\"0cc175b9c0f1b6a831c399e269772661\""};
+    assert_int_equal(core_conditions_check(&c, etag, m), 0);
+    c.if_match = "\"abc\", \"def\"";
+    assert_int_equal(core_conditions_check(&c, etag, m), 412);
+    c.if_match = "\"abc\", 0CC175B9C0F1B6A831C399E269772661";
+    assert_int_equal(core_conditions_check(&c, etag, m), 0);
+    c.if_match = "*";
+    assert_int_equal(core_conditions_check(&c, etag, m), 0);
+    c = (core_conditions){.if_unmodified_since = before};
+    assert_int_equal(core_conditions_check(&c, etag, m), 412);
+    c.if_unmodified_since = after;
+    assert_int_equal(core_conditions_check(&c, etag, m), 0);
+    c.if_unmodified_since = "not a date";
+    assert_int_equal(core_conditions_check(&c, etag, m), 0);
+    c = (core_conditions){.if_match = etag, .if_unmodified_since = before};
+    assert_int_equal(core_conditions_check(&c, etag, m), 0);
+    c = (core_conditions){.if_none_match = etag};
+    assert_int_equal(core_conditions_check(&c, etag, m), 304);
+    c.if_none_match = "\"abc\"";
+    assert_int_equal(core_conditions_check(&c, etag, m), 0);
+    c = (core_conditions){.if_modified_since = after};
+    assert_int_equal(core_conditions_check(&c, etag, m), 304);
+    c.if_modified_since = before;
+    assert_int_equal(core_conditions_check(&c, etag, m), 0);
+    c = (core_conditions){.if_none_match = "\"abc\"", .if_modified_since = after};
+    assert_int_equal(core_conditions_check(&c, etag, m), 304);
+    c = (core_conditions){.if_match = "\"abc\"", .if_none_match = etag};
+    assert_int_equal(core_conditions_check(&c, etag, m), 412);
+}
+
 static void test_status_names(void **state)
 {
     (void)state;
@@ -937,6 +979,7 @@ int main(void)
         cmocka_unit_test(test_scope_decide),
         cmocka_unit_test_setup_teardown(test_scope_check, setup, teardown),
         cmocka_unit_test(test_status_names),
+        cmocka_unit_test(test_conditions),
         cmocka_unit_test_setup_teardown(test_media_get_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_media_delete_revokes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_media_account_state, setup, teardown),

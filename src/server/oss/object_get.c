@@ -13,47 +13,16 @@
 
 #include "common/timefmt.h"
 #include "common/xml.h"
+#include "server/core/cond.h"
 #include "server/core/read.h"
 #include "server/oss/oss.h"
 
-static int etag_matches(const char *cond, const char *etag)
-{
-    /* a list of quoted or bare tags, or "*" */
-    const char *p = cond;
-    size_t el = strlen(etag);
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (*p == '*')
-            return 1;
-        const char *s = p;
-        while (*p && *p != ',')
-            p++;
-        const char *e = p;
-        while (e > s && e[-1] == ' ')
-            e--;
-        if (e - s >= 2 && *s == '"' && e[-1] == '"')
-            s++, e--;
-        if ((size_t)(e - s) == el && strncasecmp(s, etag, el) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-/* 0 go on, 304 or 412 when a condition stops the request. */
+/* 0 go on, 304 or 412 when a condition stops the request (the rules: core/cond.c). */
 static int check_conditions(http_request *r, const vodup_meta_object *o)
 {
-    const char *h;
-    time_t t;
-    if ((h = http_header(r, "If-Match")) && !etag_matches(h, o->etag))
-        return 412;
-    if ((h = http_header(r, "If-Unmodified-Since")) && vodup_time_parse_http(h, &t) == 0 && o->mtime > t)
-        return 412;
-    if ((h = http_header(r, "If-None-Match")) && etag_matches(h, o->etag))
-        return 304;
-    if ((h = http_header(r, "If-Modified-Since")) && vodup_time_parse_http(h, &t) == 0 && o->mtime <= t)
-        return 304;
-    return 0;
+    core_conditions c = {http_header(r, "If-Match"), http_header(r, "If-None-Match"),
+                         http_header(r, "If-Modified-Since"), http_header(r, "If-Unmodified-Since")};
+    return core_conditions_check(&c, o->etag, o->mtime);
 }
 
 /* The response body: the core's (core/read.h), one blob's descriptor or a reader across

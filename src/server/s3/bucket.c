@@ -1,4 +1,4 @@
-/* bucket.c - ListBuckets, CreateBucket, HeadBucket, DeleteBucket over the core. */
+/* bucket.c - ListBuckets, CreateBucket, HeadBucket, GetBucketLocation, DeleteBucket over the core. */
 #include <stdio.h>
 #include <string.h>
 
@@ -70,6 +70,12 @@ static void create_finish(http_request *r)
 
 const http_op s3_op_create_bucket = {"CreateBucket", create_begin, ignore_body, create_finish, 1};
 
+/* The one region every bucket is in: vodupd's --region, us-east-1 when it has none. */
+static const char *bucket_region(const http_request *r)
+{
+    return r->srv->region[0] ? r->srv->region : "us-east-1";
+}
+
 static int head_begin(http_request *r)
 {
     vodup_meta_bucket b;
@@ -77,12 +83,33 @@ static int head_begin(http_request *r)
         return 0;
     vodup_meta_bucket_clear(&b);
     http_response *resp = http_response_empty();
-    http_response_header(resp, "x-amz-bucket-region", r->srv->region[0] ? r->srv->region : "us-east-1");
+    http_response_header(resp, "x-amz-bucket-region", bucket_region(r));
     http_reply(r, 200, resp);
     return 0;
 }
 
 const http_op s3_op_head_bucket = {"HeadBucket", head_begin, NULL, NULL, 0};
+
+/* GetBucketLocation: S3 answers an empty LocationConstraint for us-east-1, the region's
+ * name otherwise (what the SDKs expect when they pick the endpoint for a bucket). */
+static int location_begin(http_request *r)
+{
+    vodup_meta_bucket b;
+    if (s3_require_bucket(r, &b) != 0)
+        return 0;
+    vodup_meta_bucket_clear(&b);
+    const char *region = bucket_region(r);
+    vbuf x = VBUF_INIT;
+    s3_xml_start(&x, "LocationConstraint");
+    if (strcmp(region, "us-east-1") != 0)
+        vodup_xml_escape(&x, region, strlen(region));
+    vbuf_puts(&x, "</LocationConstraint>\n");
+    http_respond_buf(r, 200, "application/xml", &x);
+    vbuf_free(&x);
+    return 0;
+}
+
+const http_op s3_op_get_bucket_location = {"GetBucketLocation", location_begin, NULL, NULL, 0};
 
 static int delete_begin(http_request *r)
 {

@@ -12,6 +12,7 @@
 #include "common/codec.h"
 #include "common/digest.h"
 #include "server/oss/oss.h" /* oss_parse_range: protocol-neutral, belongs in common/ */
+#include "server/core/cond.h"
 #include "server/core/read.h"
 #include "server/s3/s3.h"
 #include "server/s3/state.h"
@@ -282,6 +283,27 @@ static int get_begin(http_request *r)
     if (st != VODUPD_OK) {
         vodupd_reader_end(r->srv, reader);
         s3_status_error(r, st, &d);
+        return 0;
+    }
+    core_conditions cond = {http_header(r, "If-Match"), http_header(r, "If-None-Match"),
+                            http_header(r, "If-Modified-Since"), http_header(r, "If-Unmodified-Since")};
+    int verdict = core_conditions_check(&cond, o.etag, o.mtime);
+    if (verdict == 412) {
+        vodup_meta_object_clear(&o);
+        vodupd_reader_end(r->srv, reader);
+        s3_error(r, S3_ERR_PreconditionFailed, "At least one of the pre-conditions you specified did not hold");
+        return 0;
+    }
+    if (verdict == 304) { /* no body; the validators say what the client's copy is */
+        http_response *nm = http_response_empty();
+        if (nm)
+            s3_object_headers(nm, &o);
+        vodup_meta_object_clear(&o);
+        vodupd_reader_end(r->srv, reader);
+        if (nm)
+            http_reply(r, 304, nm);
+        else
+            s3_status_error(r, VODUPD_ENOMEM, NULL);
         return 0;
     }
     int head = strcmp(r->method, "HEAD") == 0;

@@ -43,7 +43,7 @@ static const char *const UNSUPPORTED[] = {
     "versions", "versionId", "policy", "policyStatus", "encryption", "replication", "inventory",
     "notification", "requestPayment", "accelerate", "analytics", "metrics", "ownershipControls",
     "publicAccessBlock", "object-lock", "retention", "legal-hold", "torrent", "select", "attributes",
-    "intelligent-tiering", "location", NULL,
+    "intelligent-tiering", NULL,
 };
 
 static const http_op *not_implemented(http_request *r, const char *what)
@@ -71,6 +71,8 @@ static const http_op *pick(http_request *r)
         if (strcmp(m, "GET") == 0) {
             if (http_has_query(r, "uploads"))
                 return not_implemented(r, "ListMultipartUploads");
+            if (http_has_query(r, "location"))
+                return &s3_op_get_bucket_location;
             return &s3_op_list_objects;
         }
         if (strcmp(m, "HEAD") == 0)
@@ -115,8 +117,8 @@ static const char *policy_action(const http_op *op)
 {
     if (op == &s3_op_create_bucket)
         return "PutBucket";
-    if (op == &s3_op_head_bucket)
-        return "GetBucketInfo";
+    if (op == &s3_op_head_bucket || op == &s3_op_get_bucket_location)
+        return "GetBucketInfo"; /* OSS answers ?location within GetBucketInfo */
     if (op == &s3_op_list_objects)
         return "ListObjects";
     if (op == &s3_op_create_multipart)

@@ -78,6 +78,7 @@ const s3_payload *s3_request_payload(const http_request *r);
 /* Operations. */
 extern const http_op s3_op_list_buckets, s3_op_create_bucket, s3_op_head_bucket, s3_op_delete_bucket,
     s3_op_list_objects, s3_op_put_object, s3_op_get_object, s3_op_head_object, s3_op_delete_object,
-    s3_op_create_multipart, s3_op_upload_part, s3_op_complete_multipart, s3_op_abort_multipart, s3_op_list_parts;
+    s3_op_create_multipart, s3_op_upload_part, s3_op_complete_multipart, s3_op_abort_multipart, s3_op_list_parts,
+    s3_op_get_bucket_location;
 
 #endif
