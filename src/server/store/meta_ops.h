@@ -18,11 +18,12 @@
 
 #include "server/store/meta.h"
 #include "server/store/meta_admin.h"
+#include "server/store/meta_quota.h"
 #include "server/store/meta_vod.h"
 
 /* Bumped whenever a member is added, removed or changes its signature or contract, so a
  * back end built against another table is refused at open instead of misbehaving. */
-#define VODUP_META_OPS_VERSION 3
+#define VODUP_META_OPS_VERSION 4
 
 typedef struct vodup_meta_ops {
     unsigned version;           /* VODUP_META_OPS_VERSION */
@@ -131,6 +132,9 @@ typedef struct vodup_meta_ops {
     int (*key_set_active)(vodup_meta *m, const char *account_id, const char *key_id, int active);
     int (*key_delete)(vodup_meta *m, const char *account_id, const char *key_id);
     int (*media_expire_uploading)(vodup_meta *m, time_t before, time_t now, int max);
+    /* version 4: per-account storage (meta_quota.h) */
+    int (*usage_get)(vodup_meta *m, const char *account_id, uint64_t *used, int64_t *quota);
+    int (*quota_set)(vodup_meta *m, const char *account_id, int64_t quota);
 } vodup_meta_ops;
 
 /* The part of every back end's handle that is not the back end's: it comes first in the
