@@ -29,6 +29,7 @@ const conf_key conf_keys[] = {
     {"uploads", "upload-cred-grace", 0, 0, 0, "(the larger of 3600 and upload-auth-ttl)"},
     {"uploads", "upload-expiry-days", 0, 0, 0, "7"},
     {"uploads", "disk-reserve", 0, 0, 0, "64M"},
+    {"uploads", "storage-quota", 0, 0, 0, "0"},
     {"uploads", "serve-active-content", 1, 0, 0, "false"},
     {"events", "event-max-attempts", 0, 0, 0, "0"},
     {"events", "callback-allow", 0, 1, 0, D_NONE},

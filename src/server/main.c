@@ -106,6 +106,8 @@ static const char USAGE_SERVE[] =
     "                     (powers of 1024) or a percentage of the file system, e.g. 5%%\n"
     "                     (default 64M; 0 turns the floor off). Below it, uploads get\n"
     "                     507 InsufficientStorage\n"
+    "  --storage-quota SIZE  bytes each account may store (objects and open uploads' parts)\n"
+    "                     unless `vodupd quota set` gave it its own; 0: no limit (default)\n"
     "\n"
     "connection guards (docs/reliability.md; S: seconds, decimals allowed; 0 turns a timeout,\n"
     "the per-address limit or the body rate off):\n"
@@ -494,6 +496,7 @@ typedef struct serve_opts {
     int allow_private, n_allow, serve_active;
     vodupd_cidr allow[VODUPD_MAX_CALLBACK_ALLOW];
     uint64_t disk_reserve;
+    uint64_t storage_quota;     /* bytes per account without its own quota, 0 none */
     unsigned reserve_pct;
     http_limits lim;
     const char *trusted[VODUPD_MAX_TRUSTED_PROXIES];
@@ -548,7 +551,7 @@ static int serve_parse(int argc, char **argv, serve_opts *o, long nofile)
     http_limits_default(&o->lim, nofile);
     http_limits *lim = &o->lim;
     enum { OPT_MAX_CONN = 0x100, OPT_MAX_PER_IP, OPT_HEAD_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MIN_BODY_RATE,
-           OPT_BODY_WINDOW, OPT_TRUSTED_PROXY, OPT_RATE_PER_KEY, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_ADMIN_LISTEN, OPT_CRED_GRACE, OPT_PROBE_WORKERS };
+           OPT_BODY_WINDOW, OPT_TRUSTED_PROXY, OPT_RATE_PER_KEY, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_ADMIN_LISTEN, OPT_CRED_GRACE, OPT_PROBE_WORKERS, OPT_STORAGE_QUOTA };
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
                                          {"listen", required_argument, NULL, 'l'},
                                          {"public-url", required_argument, NULL, 'u'},
@@ -564,6 +567,7 @@ static int serve_parse(int argc, char **argv, serve_opts *o, long nofile)
                                          {"callback-allow-private", no_argument, NULL, 'A'},
                                          {"serve-active-content", no_argument, NULL, 'V'},
                                          {"disk-reserve", required_argument, NULL, 'R'},
+                                         {"storage-quota", required_argument, NULL, OPT_STORAGE_QUOTA},
                                          {"max-connections", required_argument, NULL, OPT_MAX_CONN},
                                          {"max-connections-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
                                          {"header-timeout", required_argument, NULL, OPT_HEAD_TIMEOUT},
@@ -613,6 +617,14 @@ static int serve_parse(int argc, char **argv, serve_opts *o, long nofile)
                 return 2;
             }
             break;
+        case OPT_STORAGE_QUOTA: {
+            unsigned pct = 0;
+            if (parse_reserve(optarg, &o->storage_quota, &pct) != 0 || pct) {
+                perr("--storage-quota wants a size (10G, 500M, 0 for none), got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        }
         case OPT_MAX_CONN: case OPT_MAX_PER_IP: case OPT_MIN_BODY_RATE: {
             long long v = strtoll(optarg, &end, 10);
             if (v < 0 || v > 100000000 || (c == OPT_MAX_CONN && v < 1)) {
@@ -786,6 +798,7 @@ static int cmd_serve(int argc, char **argv)
     pthread_mutex_init(&s.readers_mu, NULL);
     s.data_dir = (char *)data_dir;
     s.max_uploads_per_account = o->max_uploads;
+    s.storage_quota = o->storage_quota;
     s.upload_auth_ttl = o->auth_ttl;
     s.upload_cred_grace = o->cred_grace > 0                                ? o->cred_grace
                           : o->auth_ttl > VODUPD_DEFAULT_UPLOAD_CRED_GRACE ? o->auth_ttl

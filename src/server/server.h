@@ -31,6 +31,7 @@ typedef struct vodupd {
     char *own_hosts[8];            /* host names (lower case, no port) that mean "path style" */
     int n_own_hosts;
     int max_uploads_per_account;
+    uint64_t storage_quota;     /* default bytes per account (core.h), 0 none */
     atomic_int active_requests;    /* requests between their first byte and their log line */
     int event_max_attempts;        /* 0: retry until delivered */
     int callback_allow_private;    /* development: callbacks may reach any address (events.c) */

@@ -59,6 +59,7 @@ typedef struct fake_meta {
      * change the store between the core's read and its commit (a race it cannot time). */
     void (*before_commit)(void *u);
     void *before_commit_u;
+    int64_t quota;              /* every account's own storage quota (meta_quota.h); -1 none */
 } fake_meta;
 
 static inline fake_meta *fm(vodup_meta *m)
@@ -528,6 +529,37 @@ static inline void fm_close(vodup_meta *m)
     free(f);
 }
 
+/* Usage as a sum (the fake's size makes it cheap): objects and parts in the account's
+ * buckets. Any account exists; all share the one quota field. */
+static inline int fm_usage_get(vodup_meta *m, const char *account_id, uint64_t *used, int64_t *quota)
+{
+    fake_meta *f = fm(m);
+    uint64_t n = 0;
+    for (int b = 0; b < FM_MAX; b++) {
+        if (!f->buckets[b].used || strcmp(f->buckets[b].account, account_id) != 0)
+            continue;
+        for (int i = 0; i < FM_MAX; i++)
+            if (f->objects[i].used && strcmp(f->objects[i].bucket, f->buckets[b].name) == 0)
+                n += f->objects[i].o.size;
+        for (int i = 0; i < FM_MAX; i++)
+            if (f->uploads[i].used && strcmp(f->uploads[i].bucket, f->buckets[b].name) == 0)
+                for (size_t p = 0; p < f->uploads[i].nparts; p++)
+                    n += f->uploads[i].parts[p].size;
+    }
+    if (used)
+        *used = n;
+    if (quota)
+        *quota = f->quota;
+    return VODUP_META_OK;
+}
+
+static inline int fm_quota_set(vodup_meta *m, const char *account_id, int64_t quota)
+{
+    (void)account_id;
+    fm(m)->quota = quota;
+    return VODUP_META_OK;
+}
+
 static const vodup_meta_ops FAKE_META_OPS = {
     .version = VODUP_META_OPS_VERSION,
     .name = "fake",
@@ -549,12 +581,16 @@ static const vodup_meta_ops FAKE_META_OPS = {
     .upload_commit = fm_upload_commit,
     .upload_create_guarded = fm_upload_create_guarded,
     .media_find_object = fm_media_find_object,
+    .usage_get = fm_usage_get,
+    .quota_set = fm_quota_set,
 };
 
 /* A new fake store (closed with vodup_meta_close), or NULL. */
 static inline vodup_meta *fake_meta_new(void)
 {
     fake_meta *f = calloc(1, sizeof *f);
+    if (f)
+        f->quota = -1;
     if (!f || vodup_meta_init(&f->base, &FAKE_META_OPS) != VODUP_META_OK) {
         free(f);
         return NULL;

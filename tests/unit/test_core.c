@@ -27,6 +27,7 @@
 #include "server/auth/auth.h"
 #include "server/core/cond.h"
 #include "server/core/core.h"
+#include "server/store/meta_quota.h"
 #include "server/core/media.h"
 #include "server/store/meta_vod.h"
 #include "fake_meta.h"
@@ -950,6 +951,59 @@ static void test_conditions(void **state)
     assert_int_equal(core_conditions_check(&c, etag, m), 412);
 }
 
+/* ---- storage quotas ------------------------------------------------------------------- */
+
+/* Over the limit, a put or part is refused before its blob is committed (nothing stays),
+ * with the limit and the usage; a replaced object gives its bytes back; deleting gives
+ * space back; the account's own quota overrides the default (0: none). */
+static void test_storage_quota(void **state)
+{
+    fx *f = *state;
+    f->c.storage_quota = 20;
+    assert_int_equal(put(f, "a", "0123456789"), VODUPD_OK);              /* 10 of 20 */
+    core_ingest *in = ingest(f, "0123456789X", 4);                        /* 21 > 20 */
+    core_put p = {"media", "b", 1, "video/mp4", NULL, NULL};
+    vodupd_detail d = {0};
+    assert_int_equal(core_object_put(&f->c, &p, in, &d), VODUPD_EQUOTA);
+    core_ingest_free(in);
+    assert_int_equal(d.limit, 20);
+    assert_int_equal(d.used, 10);
+    assert_int_equal(fake_live_count(f->fb), 1);                          /* only "a" */
+    vodup_meta_object o;
+    assert_int_equal(core_object_get(&f->c, "media", "b", 1, &o, &d), VODUPD_ENOKEY);
+    assert_int_equal(put(f, "a", "0123456789012345678"), VODUPD_OK);     /* replaces: 19 */
+    uint64_t used = 0, limit = 0;
+    assert_int_equal(core_quota_get(&f->c, "acc1", &used, &limit, &d), VODUPD_OK);
+    assert_int_equal(used, 19);
+    assert_int_equal(limit, 20);
+
+    /* a part over the limit */
+    char id[33];
+    initiate(f, "m", id);
+    in = ingest(f, "xy", 2);
+    memset(&d, 0, sizeof d);
+    assert_int_equal(core_part_put(&f->c, id, 1, in, NULL, &d), VODUPD_EQUOTA);
+    core_ingest_free(in);
+    assert_int_equal(d.used, 19);
+    in = ingest(f, "x", 1);
+    assert_int_equal(core_part_put(&f->c, id, 1, in, NULL, &d), VODUPD_OK); /* exactly 20 */
+    core_ingest_free(in);
+
+    /* deleting gives the space back */
+    assert_int_equal(core_object_delete(&f->c, "media", "a", 1, &d), VODUPD_OK);
+    assert_int_equal(put(f, "b", "0123456789"), VODUPD_OK);
+    assert_int_equal(core_quota_get(&f->c, "acc1", &used, NULL, &d), VODUPD_OK);
+    assert_int_equal(used, 11);
+
+    /* the account's own quota wins over the default */
+    assert_int_equal(vodup_meta_quota_set(f->c.meta, "acc1", 12), VODUP_META_OK);
+    assert_int_equal(put(f, "c", "xy"), VODUPD_EQUOTA);
+    assert_int_equal(vodup_meta_quota_set(f->c.meta, "acc1", 0), VODUP_META_OK);
+    assert_int_equal(put(f, "c", "0123456789012345678901234"), VODUPD_OK);
+    assert_int_equal(core_quota_get(&f->c, "acc1", NULL, &limit, &d), VODUPD_OK);
+    assert_int_equal(limit, 0);
+}
+
 static void test_status_names(void **state)
 {
     (void)state;
@@ -978,6 +1032,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_listing_common_prefixes, setup, teardown),
         cmocka_unit_test(test_scope_decide),
         cmocka_unit_test_setup_teardown(test_scope_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storage_quota, setup, teardown),
         cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_conditions),
         cmocka_unit_test_setup_teardown(test_media_get_refusals, setup, teardown),

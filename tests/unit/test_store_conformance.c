@@ -174,6 +174,8 @@ static void test_ops_table_complete(void **state)
     CHECK_MEMBER(probe_job_count);
     CHECK_MEMBER(media_info_get);
     CHECK_MEMBER(probe_job_requeue_node);
+    CHECK_MEMBER(usage_get);
+    CHECK_MEMBER(quota_set);
 #undef CHECK_MEMBER
     /* A table of another version is refused. */
     vodup_meta_ops other = *ops;
@@ -1549,6 +1551,119 @@ static void test_revocation_generations(void **state)
     vodup_meta_revocations_close(cache);
 }
 
+/* ==== per-account storage (meta_quota.h, ops version 4) ==== */
+
+static void quota_put_object(vodup_meta *m, const char *bucket, const char *key, unsigned blob, uint64_t size)
+{
+    vodup_meta_object o;
+    memset(&o, 0, sizeof o);
+    vodup_meta_segment seg;
+    fx_blob_id(seg.blob, blob);
+    seg.size = size;
+    o.bucket = (char *)bucket;
+    o.key = (char *)key;
+    o.key_len = strlen(key);
+    o.size = size;
+    snprintf(o.etag, sizeof o.etag, "0123456789ABCDEF0123456789ABCDEF");
+    o.content_type = "video/mp4";
+    snprintf(o.type, sizeof o.type, "Normal");
+    o.mtime = 1;
+    o.segs = &seg;
+    o.nsegs = 1;
+    assert_int_equal(vodup_meta_object_put(m, &o), VODUP_META_OK);
+}
+
+static uint64_t usage_of(vodup_meta *m, const char *account_id)
+{
+    uint64_t used = 12345;
+    assert_int_equal(vodup_meta_usage_get(m, account_id, &used, NULL), VODUP_META_OK);
+    return used;
+}
+
+/* The counter follows every write that adds or removes bytes, for the bucket's owner
+ * only: objects put, replaced and deleted; parts put and replaced; Complete (parts become
+ * the object, unlisted parts go); abort; expiry. */
+static void test_usage_counts(void **state)
+{
+    fx *f = *state;
+    vodup_meta *m = f->m;
+    assert_int_equal(vodup_meta_usage_get(m, "nobody", NULL, NULL), VODUP_META_ENOTFOUND);
+    int64_t quota = 7;
+    uint64_t used = 7;
+    assert_int_equal(vodup_meta_usage_get(m, "acc1", &used, &quota), VODUP_META_OK);
+    assert_int_equal(used, 0);
+    assert_int_equal(quota, -1);
+    assert_int_equal(vodup_meta_bucket_create(m, "b2", "acc2", 1), VODUP_META_OK);
+
+    quota_put_object(m, "b1", "a", 1, 100);
+    quota_put_object(m, "b1", "b", 2, 50);
+    quota_put_object(m, "b2", "a", 3, 7);
+    assert_int_equal(usage_of(m, "acc1"), 150);
+    assert_int_equal(usage_of(m, "acc2"), 7);
+    quota_put_object(m, "b1", "a", 4, 30); /* replaced: 100 out, 30 in */
+    assert_int_equal(usage_of(m, "acc1"), 80);
+    assert_int_equal(vodup_meta_object_delete(m, "b1", "b", 1), VODUP_META_OK);
+    assert_int_equal(usage_of(m, "acc1"), 30);
+
+    /* parts of open uploads count; a part put again counts once */
+    fx_new_upload(m, "UQ", "b1", "k", 1);
+    put_part(m, "UQ", 1, 11, 10, "11111111111111111111111111111111", 1);
+    put_part(m, "UQ", 2, 12, 20, "22222222222222222222222222222222", 2);
+    put_part(m, "UQ", 2, 13, 25, "22222222222222222222222222222222", 2);
+    assert_int_equal(usage_of(m, "acc1"), 30 + 35);
+    /* Complete with part 1 only: the object (10) replaces the parts (35) */
+    commit_read r = {0};
+    assert_int_equal(vodup_meta_part_list(m, "UQ", 0, 10, commit_read_cb, &r), VODUP_META_OK);
+    vodup_meta_object fields;
+    memset(&fields, 0, sizeof fields);
+    snprintf(fields.etag, sizeof fields.etag, "E-1");
+    fields.size = 10;
+    snprintf(fields.type, sizeof fields.type, "Multipart");
+    fields.mtime = 2;
+    size_t bad = 0;
+    assert_int_equal(vodup_meta_upload_commit(m, "UQ", r.p, 1, &fields, NULL, NULL, &bad), VODUP_META_OK);
+    assert_int_equal(usage_of(m, "acc1"), 30 + 10);
+
+    /* abort and expiry give the parts' bytes back */
+    fx_new_upload(m, "UA", "b1", "k2", 2);
+    put_part(m, "UA", 1, 21, 1000, "11111111111111111111111111111111", 1);
+    assert_int_equal(usage_of(m, "acc1"), 1040);
+    assert_int_equal(vodup_meta_upload_abort(m, "UA"), VODUP_META_OK);
+    assert_int_equal(usage_of(m, "acc1"), 40);
+    fx_new_upload(m, "UE", "b1", "k3", 2); /* initiated 4242 */
+    put_part(m, "UE", 1, 22, 500, "11111111111111111111111111111111", 1);
+    assert_int_equal(usage_of(m, "acc1"), 540);
+    assert_int_equal(vodup_meta_upload_expire(m, 5000, 10), 1);
+    assert_int_equal(usage_of(m, "acc1"), 40);
+    assert_int_equal(usage_of(m, "acc2"), 7);
+}
+
+static void test_quota_set(void **state)
+{
+    fx *f = *state;
+    vodup_meta *m = f->m;
+    int64_t q = 0;
+    assert_int_equal(vodup_meta_quota_set(m, "acc1", 1000), VODUP_META_OK);
+    assert_int_equal(vodup_meta_usage_get(m, "acc1", NULL, &q), VODUP_META_OK);
+    assert_int_equal(q, 1000);
+    assert_int_equal(vodup_meta_usage_get(m, "acc2", NULL, &q), VODUP_META_OK);
+    assert_int_equal(q, -1); /* the other account keeps the default */
+    assert_int_equal(vodup_meta_quota_set(m, "acc1", 0), VODUP_META_OK);
+    assert_int_equal(vodup_meta_usage_get(m, "acc1", NULL, &q), VODUP_META_OK);
+    assert_int_equal(q, 0);
+    assert_int_equal(vodup_meta_quota_set(m, "acc1", -5), VODUP_META_OK);
+    assert_int_equal(vodup_meta_usage_get(m, "acc1", NULL, &q), VODUP_META_OK);
+    assert_int_equal(q, -1);
+    assert_int_equal(vodup_meta_quota_set(m, "nobody", 10), VODUP_META_ENOTFOUND);
+    /* the quota survives writes to the counter */
+    assert_int_equal(vodup_meta_quota_set(m, "acc1", 77), VODUP_META_OK);
+    quota_put_object(m, "b1", "q", 1, 5);
+    uint64_t used = 0;
+    assert_int_equal(vodup_meta_usage_get(m, "acc1", &used, &q), VODUP_META_OK);
+    assert_int_equal(used, 5);
+    assert_int_equal(q, 77);
+}
+
 /* ==== the VOD half (meta_vod.h) ==== */
 
 
@@ -2581,6 +2696,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_complete_success, setup, teardown),
         cmocka_unit_test_setup_teardown(test_complete_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upload_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_usage_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quota_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_take_done, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guarded_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credential_uploads, setup, teardown),

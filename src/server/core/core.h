@@ -41,6 +41,7 @@ typedef struct core {
     int (*pin)(void *user, const vodup_meta_segment *segs, size_t n);
     void (*unpin)(void *user, const vodup_meta_segment *segs, size_t n);
     int max_uploads_per_account;            /* open multipart uploads per account, 0 no limit */
+    uint64_t storage_quota;                 /* bytes per account unless it has its own, 0 no limit */
     int max_uploads_per_credential_key;     /* uploads one object's upload credentials may hold */
 } core;
 
@@ -107,6 +108,25 @@ vodupd_status core_bucket_delete(const core *c, const char *name, vodupd_detail 
  * name order; cb returning non-zero stops. EIO. */
 vodupd_status core_bucket_list(const core *c, const char *account_id, const char *prefix,
                                int (*cb)(const vodup_meta_bucket *b, void *u), void *u, vodupd_detail *d);
+
+/* ---- storage quotas (quota.c) ------------------------------------------------------
+ * An account's usage is its committed objects plus the parts of its open uploads, in the
+ * buckets it owns (meta_quota.h). Its limit is its own quota (`vodupd quota set`) or else
+ * c->storage_quota. Writes check it before the metadata commit, so a refused body's
+ * blob is removed with its ingest and nothing of it remains. The check and the commit
+ * are not one transaction: writes racing each other can pass the limit by what is in
+ * flight at once, never by more. */
+
+/* OK when the owner of bucket may add `adding` bytes while `freeing` bytes (an object
+ * the write replaces) go; a write that adds no more than it frees always may. EQUOTA
+ * (detail.limit, .used) when it would pass the limit, EIO; a missing bucket has no quota
+ * (OK: the write itself then answers ENOBUCKET). */
+vodupd_status core_quota_check(const core *c, const char *bucket, uint64_t adding, uint64_t freeing,
+                               vodupd_detail *d);
+/* The account's usage and limit (0: none), for operators. ENOBUCKET when the account does
+ * not exist (no such account), EIO. */
+vodupd_status core_quota_get(const core *c, const char *account_id, uint64_t *used, uint64_t *limit,
+                             vodupd_detail *d);
 
 /* ---- objects --------------------------------------------------------------------------
  * Writes by upload credentials carry a guard (meta.h): the store checks it again in the

@@ -82,7 +82,20 @@ vodupd_status core_part_put(const core *c, const char *upload_id, int number, co
 {
     vodup_meta_part p;
     memset(&p, 0, sizeof p);
-    vodupd_status st = core__ingest_commit(in, p.blob, d);
+    vodupd_status st = core_ingest_finish(in, d);
+    if (st == VODUPD_OK) {
+        /* the quota before the blob is committed: a refused part leaves nothing */
+        vodup_meta_upload u;
+        int rc = vodup_meta_upload_get(c->meta, upload_id, &u);
+        if (rc == VODUP_META_OK) {
+            st = core_quota_check(c, u.bucket, core_ingest_size(in), 0, d);
+            vodup_meta_upload_clear(&u);
+        } else if (rc != VODUP_META_ENOTFOUND) { /* gone: the commit below answers ENOUPLOAD */
+            return core__fail(d, VODUPD_EIO, "Reading the upload");
+        }
+    }
+    if (st == VODUPD_OK)
+        st = core__ingest_commit(in, p.blob, d);
     if (st != VODUPD_OK)
         return st;
     p.number = number;

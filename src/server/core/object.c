@@ -35,10 +35,27 @@ static int matches_stored(const core *c, const char *bucket, const char *key, si
     return same;
 }
 
+/* The quota check of a put: the object it replaces, if any, gives its bytes back. Before
+ * the blob is committed, so a refused body leaves nothing (core_ingest_free drops it). */
+static vodupd_status object_quota(const core *c, const core_put *p, uint64_t size, vodupd_detail *d)
+{
+    uint64_t old = 0;
+    vodup_meta_object o;
+    if (vodup_meta_object_get(c->meta, p->bucket, p->key, p->key_len, &o) == VODUP_META_OK) {
+        old = o.size;
+        vodup_meta_object_clear(&o);
+    }
+    return core_quota_check(c, p->bucket, size, old, d);
+}
+
 vodupd_status core_object_put(const core *c, const core_put *p, core_ingest *in, vodupd_detail *d)
 {
     vodup_meta_segment seg;
-    vodupd_status st = core__ingest_commit(in, seg.blob, d);
+    vodupd_status st = core_ingest_finish(in, d);
+    if (st == VODUPD_OK)
+        st = object_quota(c, p, core_ingest_size(in), d);
+    if (st == VODUPD_OK)
+        st = core__ingest_commit(in, seg.blob, d);
     if (st != VODUPD_OK)
         return st;
     seg.size = core_ingest_size(in);

@@ -41,5 +41,6 @@ void core_of_server(core *c, vodupd *s)
     c->pin = pin_blobs;
     c->unpin = unpin_blobs;
     c->max_uploads_per_account = s->max_uploads_per_account;
+    c->storage_quota = s->storage_quota;
     c->max_uploads_per_credential_key = VODUPD_MAX_UPLOADS_PER_CREDENTIAL_KEY;
 }

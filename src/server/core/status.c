@@ -24,6 +24,7 @@ static const char *const NAMES[VODUPD_STATUS__COUNT] = {
     [VODUPD_ENOTIMPL] = "ENOTIMPL",
     [VODUPD_EBUSY] = "EBUSY",
     [VODUPD_EINTERNAL] = "EINTERNAL",
+    [VODUPD_EQUOTA] = "EQUOTA",
 };
 
 const char *vodupd_status_name(vodupd_status s)

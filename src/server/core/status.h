@@ -40,6 +40,7 @@ typedef enum vodupd_status {
     VODUPD_ENOTIMPL,        /* the request asks for something the server does not do */
     VODUPD_EBUSY,           /* over a server limit (connections from one address) */
     VODUPD_EINTERNAL,       /* the server cannot answer it (shutting down, no answer made) */
+    VODUPD_EQUOTA,          /* the account's storage quota would be passed; detail.limit, .used */
     VODUPD_STATUS__COUNT
 } vodupd_status;
 
@@ -63,7 +64,8 @@ typedef enum vodupd_digest {
 /* What a status is about. Only the fields its status names are set; the rest stay 0. */
 typedef struct vodupd_detail {
     int part;               /* EINVALIDPART, EPARTORDER, ETOOSMALL: the part number at fault */
-    uint64_t limit;         /* ETOOSMALL, ETOOLARGE, ELIMIT: the limit that applied */
+    uint64_t limit;         /* ETOOSMALL, ETOOLARGE, ELIMIT, EQUOTA: the limit that applied */
+    uint64_t used;          /* EQUOTA: the bytes the account holds already */
     vodupd_deny deny;       /* EDENIED */
     vodupd_digest digest;   /* EBADDIGEST: which one */
     unsigned char expected[VODUPD_DIGEST_MAX_LEN];  /* EBADDIGEST: as declared */

@@ -45,6 +45,7 @@ static const struct {
     [OSS_ERR_TooManyBuckets] = {"TooManyBuckets", 400},
     [OSS_ERR_AccessKeyIdAndSecurityTokenNotMatch] = {"AccessKeyIdAndSecurityTokenNotMatch", 403},
     [OSS_ERR_StorageFull] = {"InsufficientStorage", 507},  /* no OSS equivalent: HTTP's own name */
+    [OSS_ERR_QuotaExceeded] = {"QuotaExceeded", 403},      /* the account's storage quota; radosgw's name */
     [OSS_ERR_QpsLimitExceeded] = {"QpsLimitExceeded", 429},
     [OSS_ERR_ServiceUnavailable] = {"ServiceUnavailable", 503},
 };

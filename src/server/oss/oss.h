@@ -39,6 +39,7 @@ typedef enum oss_err {
     OSS_ERR_StorageFull,
     OSS_ERR_QpsLimitExceeded,
     OSS_ERR_ServiceUnavailable,
+    OSS_ERR_QuotaExceeded,
     OSS_ERR__COUNT
 } oss_err;
 

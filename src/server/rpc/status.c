@@ -14,6 +14,11 @@ int rpc_status_error(rpc_call *c, vodupd_status st, const vodupd_detail *d, cons
     switch (st) {
     case VODUPD_ENOSPC:
         return rpc_error(c, 507, "InsufficientStorage", "%s", VODUP_STORAGE_FULL_MSG);
+    case VODUPD_EQUOTA:
+        return rpc_error(c, 403, "QuotaExceeded",
+                         "The account's storage quota of %llu bytes would be exceeded (%llu in use); delete media "
+                         "or ask the operator for more.",
+                         (unsigned long long)(d ? d->limit : 0), (unsigned long long)(d ? d->used : 0));
     case VODUPD_EIO:
     case VODUPD_ENOMEM:
     default:

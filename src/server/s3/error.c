@@ -46,6 +46,7 @@ static const struct {
     [S3_ERR_SlowDown] = {"SlowDown", 503},
     [S3_ERR_ServiceUnavailable] = {"ServiceUnavailable", 503},
     [S3_ERR_InsufficientStorage] = {"InsufficientStorage", 507},
+    [S3_ERR_QuotaExceeded] = {"QuotaExceeded", 403},   /* as radosgw answers a user quota */
     [S3_ERR_XAmzContentSHA256Mismatch] = {"XAmzContentSHA256Mismatch", 400},
 };
 

@@ -43,6 +43,7 @@ typedef enum s3_err {
     S3_ERR_ServiceUnavailable,
     S3_ERR_InsufficientStorage,
     S3_ERR_XAmzContentSHA256Mismatch,
+    S3_ERR_QuotaExceeded,
     S3_ERR__COUNT
 } s3_err;
 

@@ -75,6 +75,11 @@ void s3_status_map(vodupd_status st, const vodupd_detail *d, s3_err *code, char 
         snprintf(msg, msg_len, "Too many %s (at most %llu); complete or abort some.",
                  d->what ? d->what : "open requests", (unsigned long long)d->limit);
         return;
+    case VODUPD_EQUOTA:
+        *code = S3_ERR_QuotaExceeded;
+        snprintf(msg, msg_len, "The account's storage quota of %llu bytes would be exceeded (%llu in use); delete "
+                 "objects or media, or ask the operator for more.", (unsigned long long)d->limit, (unsigned long long)d->used);
+        return;
     case VODUPD_ENOSPC:
         *code = S3_ERR_InsufficientStorage;
         snprintf(msg, msg_len, "%s", VODUP_STORAGE_FULL_MSG);

@@ -689,3 +689,16 @@ int vodup_meta_probe_job_requeue_node(vodup_meta *m, const char *node, time_t no
     STORE_CALL();
     return m->ops->probe_job_requeue_node(m, node, now);
 }
+
+int vodup_meta_usage_get(vodup_meta *m, const char *account_id, uint64_t *used, int64_t *quota)
+{
+    STORE_CALL();
+    return m->ops->usage_get(m, account_id, used, quota);
+}
+
+int vodup_meta_quota_set(vodup_meta *m, const char *account_id, int64_t quota)
+{
+    STORE_CALL();
+    /* Every negative value means "the default": back ends see -1 only. */
+    return m->ops->quota_set(m, account_id, quota < 0 ? -1 : quota);
+}

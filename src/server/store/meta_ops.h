@@ -19,11 +19,12 @@
 #include "server/store/meta.h"
 #include "server/store/meta_admin.h"
 #include "server/store/meta_jobs.h"
+#include "server/store/meta_quota.h"
 #include "server/store/meta_vod.h"
 
 /* Bumped whenever a member is added, removed or changes its signature or contract, so a
  * back end built against another table is refused at open instead of misbehaving. */
-#define VODUP_META_OPS_VERSION 4
+#define VODUP_META_OPS_VERSION 5
 
 typedef struct vodup_meta_ops {
     unsigned version;           /* VODUP_META_OPS_VERSION */
@@ -144,6 +145,9 @@ typedef struct vodup_meta_ops {
     int (*media_info_get)(vodup_meta *m, const char *media_id, char **json);
     int (*probe_job_requeue_node)(vodup_meta *m, const char *node, time_t now);
     /* ---- end of probe jobs ---- */
+    /* ---- version 5: per-account storage (meta_quota.h) ---- */
+    int (*usage_get)(vodup_meta *m, const char *account_id, uint64_t *used, int64_t *quota);
+    int (*quota_set)(vodup_meta *m, const char *account_id, int64_t quota);
 } vodup_meta_ops;
 
 /* The part of every back end's handle that is not the back end's: it comes first in the

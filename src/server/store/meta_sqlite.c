@@ -47,7 +47,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 /* Column lists shared by the statements and the row readers below (object_from_row and
  * so on index columns by these positions), so each struct has one reader for all the
@@ -215,6 +215,44 @@ static const char *const migrations[] = {
     "  next_at INTEGER NOT NULL, last_error TEXT);"
     "CREATE INDEX IF NOT EXISTS events_next ON events(next_at, id);"
     "CREATE INDEX IF NOT EXISTS events_media ON events(media_id);",
+    /* 3: per-account storage (meta_quota.h). account_usage.bytes is kept by triggers in
+     * the transaction of every write to objects and parts, so no write path can forget it
+     * and a quota check reads one row instead of summing. An object or an upload's part
+     * counts for the account that owns its bucket; parts are deleted before their upload
+     * and objects before their bucket (foreign keys), so the join always finds the owner.
+     * quota: -1 the server's default, 0 no limit, else bytes. The counters of an existing
+     * data directory are computed once here. */
+    "CREATE TABLE IF NOT EXISTS account_usage("
+    "  account_id TEXT PRIMARY KEY REFERENCES accounts(id),"
+    "  bytes INTEGER NOT NULL DEFAULT 0, quota INTEGER NOT NULL DEFAULT -1) WITHOUT ROWID;"
+    "INSERT OR IGNORE INTO account_usage(account_id, bytes) SELECT a.id,"
+    "  coalesce((SELECT sum(o.size) FROM objects o JOIN buckets b ON b.name = o.bucket"
+    "            WHERE b.account_id = a.id), 0) +"
+    "  coalesce((SELECT sum(p.size) FROM parts p JOIN uploads u ON u.id = p.upload_id"
+    "            JOIN buckets b ON b.name = u.bucket WHERE b.account_id = a.id), 0)"
+    "  FROM accounts a;"
+    "CREATE TRIGGER IF NOT EXISTS usage_account AFTER INSERT ON accounts BEGIN"
+    "  INSERT OR IGNORE INTO account_usage(account_id) VALUES(NEW.id); END;"
+    "CREATE TRIGGER IF NOT EXISTS usage_object_ins AFTER INSERT ON objects BEGIN"
+    "  UPDATE account_usage SET bytes = bytes + NEW.size"
+    "   WHERE account_id = (SELECT account_id FROM buckets WHERE name = NEW.bucket); END;"
+    "CREATE TRIGGER IF NOT EXISTS usage_object_del AFTER DELETE ON objects BEGIN"
+    "  UPDATE account_usage SET bytes = bytes - OLD.size"
+    "   WHERE account_id = (SELECT account_id FROM buckets WHERE name = OLD.bucket); END;"
+    "CREATE TRIGGER IF NOT EXISTS usage_object_upd AFTER UPDATE OF size, bucket ON objects BEGIN"
+    "  UPDATE account_usage SET bytes = bytes - OLD.size"
+    "   WHERE account_id = (SELECT account_id FROM buckets WHERE name = OLD.bucket);"
+    "  UPDATE account_usage SET bytes = bytes + NEW.size"
+    "   WHERE account_id = (SELECT account_id FROM buckets WHERE name = NEW.bucket); END;"
+    "CREATE TRIGGER IF NOT EXISTS usage_part_ins AFTER INSERT ON parts BEGIN"
+    "  UPDATE account_usage SET bytes = bytes + NEW.size WHERE account_id = (SELECT b.account_id"
+    "   FROM uploads u JOIN buckets b ON b.name = u.bucket WHERE u.id = NEW.upload_id); END;"
+    "CREATE TRIGGER IF NOT EXISTS usage_part_del AFTER DELETE ON parts BEGIN"
+    "  UPDATE account_usage SET bytes = bytes - OLD.size WHERE account_id = (SELECT b.account_id"
+    "   FROM uploads u JOIN buckets b ON b.name = u.bucket WHERE u.id = OLD.upload_id); END;"
+    "CREATE TRIGGER IF NOT EXISTS usage_part_upd AFTER UPDATE OF size ON parts BEGIN"
+    "  UPDATE account_usage SET bytes = bytes - OLD.size + NEW.size WHERE account_id = (SELECT b.account_id"
+    "   FROM uploads u JOIN buckets b ON b.name = u.bucket WHERE u.id = NEW.upload_id); END;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]) - 1)
 
@@ -2148,4 +2186,6 @@ const vodup_meta_ops meta__sqlite_ops = {
     .probe_job_count = msq_probe_job_count,
     .media_info_get = msq_media_info_get,
     .probe_job_requeue_node = msq_probe_job_requeue_node,
+    .usage_get = msq_usage_get,
+    .quota_set = msq_quota_set,
 };

@@ -339,6 +339,8 @@ int msq_key_create_max(vodup_meta *m, const char *key_id, const char *account_id
 int msq_key_set_active(vodup_meta *m, const char *account_id, const char *key_id, int active);
 int msq_key_delete(vodup_meta *m, const char *account_id, const char *key_id);
 int msq_media_expire_uploading(vodup_meta *m, time_t before, time_t now, int max);
+int msq_usage_get(vodup_meta *m, const char *account_id, uint64_t *used, int64_t *quota);
+int msq_quota_set(vodup_meta *m, const char *account_id, int64_t quota);
 
 /* meta_sqlite_jobs.c: the probe job queue (meta_jobs.h, ops version 4). The hook queues
  * a probe of every video whose object bucket/key now is, inside the caller's write
