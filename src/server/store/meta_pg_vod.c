@@ -814,9 +814,11 @@ int mpg_event_due(vodup_meta *m, time_t now, size_t max, int (*cb)(const vodup_m
     pg_params p = { .n = 0 };
     pgp_i64(&p, now);
     pgp_i64(&p, clamp(max));
-    /* SKIP LOCKED: rows another node is reading for its own batch right now are left to
-     * it, so two senders polling at once get disjoint batches instead of queueing. The
-     * claim that lasts past this call is the sender's event_defer (its lease). */
+    /* SKIP LOCKED: a batch another node is reading at this moment is passed over rather
+     * than waited for. That is no claim: the lock ends with this statement, and the
+     * sender's claim is its event_defer (a lease) afterwards, so two nodes polling within
+     * that gap can both take an event. Delivery stays at least once (the contract);
+     * once-per-node needs the lease taken inside this statement (docs/scale-out.md). */
     PGresult *r;
     int rc = query(m, "event due",
                    "SELECT " EVENT_COLS " FROM events WHERE next_at <= $1 ORDER BY next_at, id LIMIT $2"
