@@ -4,6 +4,7 @@
  * meta_pg.c; the semantics are meta_sqlite_vod.c's, meta_sqlite_auth.c's and
  * meta_sqlite_admin.c's.
  */
+#include "server/store/meta_shared.h"
 #include "server/store/meta_pg_int.h"
 #include "server/store/meta_vod.h"
 
@@ -514,39 +515,6 @@ int mpg_media_find_object(vodup_meta *m, const char *bucket, const char *key, si
     return rc;
 }
 
-/* ",a,b," from "A, b" (see meta_sqlite_vod.c); NULL when the list names none. */
-static int status_set(const char *list, char **out)
-{
-    *out = NULL;
-    if (!list)
-        return VODUP_META_OK;
-    size_t n = strlen(list);
-    char *r = malloc(n + 3);
-    if (!r)
-        return VODUP_META_ENOMEM;
-    size_t j = 0;
-    int any = 0;
-    r[j++] = ',';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)list[i];
-        if (isspace(ch))
-            continue;
-        if (ch != ',')
-            any = 1;
-        if (ch == ',' && r[j - 1] == ',')
-            continue;
-        r[j++] = (char)tolower(ch);
-    }
-    if (r[j - 1] != ',')
-        r[j++] = ',';
-    r[j] = '\0';
-    if (!any) {
-        free(r);
-        return VODUP_META_OK;
-    }
-    *out = r;
-    return VODUP_META_OK;
-}
 
 int mpg_media_list(vodup_meta *m, const char *account_id, const vodup_meta_media_filter *f,
                           int (*cb)(const vodup_meta_media *md, void *u), void *u, size_t *total)
@@ -554,7 +522,7 @@ int mpg_media_list(vodup_meta *m, const char *account_id, const vodup_meta_media
     if (total)
         *total = 0;
     char *statuses = NULL;
-    int rc = status_set(f->statuses, &statuses);
+    int rc = meta__status_set(f->statuses, &statuses);
     if (rc != VODUP_META_OK)
         return rc;
     /* Every parameter is always bound (NULL when unused) and each condition tests for
