@@ -171,6 +171,14 @@ if(TARGET vodupd_core)
   set_target_properties(test_blob_s3 PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   add_test(NAME scale.blob_s3 COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/blob_s3.sh $<TARGET_FILE:test_blob_s3>)
   list(APPEND VODUP_SCALE_TESTS scale.blob_s3)
+  # The store conformance suite on the PostgreSQL metadata store (meta_pg*.c).
+  add_test(NAME scale.meta_pg COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/meta_pg.sh
+           $<TARGET_FILE:test_store_conformance>)
+  list(APPEND VODUP_SCALE_TESTS scale.meta_pg)
+  # vodupd --metadata postgres://... end to end (init, CLI and ali-oss uploads, restart).
+  add_test(NAME scale.vodupd_pg COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/vodupd_pg.sh
+           $<TARGET_FILE:vodupd> $<TARGET_FILE:vodup-cli>)
+  list(APPEND VODUP_SCALE_TESTS scale.vodupd_pg)
 endif()
 set_tests_properties(${VODUP_SCALE_TESTS} PROPERTIES FIXTURES_REQUIRED scale SKIP_RETURN_CODE 77
   TIMEOUT 300 ENVIRONMENT "${VODUP_SCALE_ENV}")

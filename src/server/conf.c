@@ -14,6 +14,7 @@
 /* The order here is the order `config check` prints. */
 const conf_key conf_keys[] = {
     {"server", "data-dir", 0, 0, 0, "./vodup-data"},
+    {"server", "metadata", 0, 0, 1, "(SQLite: data-dir/vodup.db)"},
     {"server", "listen", 0, 0, 0, "127.0.0.1:9000"},
     {"server", "public-url", 0, 0, 0, "(http or https://, the listen or tls-listen address)"},
     {"server", "region", 0, 0, 0, "cn-hangzhou"},

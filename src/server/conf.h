@@ -21,7 +21,7 @@ typedef struct conf_key {
     const char *name;      /* the key, and the `vodupd serve` option --name */
     int is_bool;           /* true/false in the file; a flag without a value */
     int repeat;            /* may be given more than once (a list) */
-    int secret;            /* `config check` prints it elided (no key holds a secret yet) */
+    int secret;            /* `config check` prints it elided (metadata: its URL may hold a password) */
     const char *def;       /* the default, as `config check` shows it */
 } conf_key;
 

@@ -56,7 +56,7 @@ static const char USAGE[] =
     "flags override both (man vodupd.conf).\n";
 
 static const char USAGE_INIT[] =
-    "usage: vodupd init [--data-dir DIR]\n"
+    "usage: vodupd init [--data-dir DIR] [--metadata postgres://...]\n"
     "\n"
     "Creates DIR (default ./vodup-data, mode 0700) with its database, server key and a root\n"
     "account, and prints once, as JSON, the root account's AccessKey:\n"
@@ -64,13 +64,19 @@ static const char USAGE_INIT[] =
     "The secret is not shown again: keep it. When standard output is a file others could\n"
     "read, it is made private (0600) first; or run `umask 077` before `init > root.json`.\n"
     "DIR is built under a temporary name beside it and renamed into place: a failed init\n"
-    "leaves nothing behind that stops a retry. DIR must not exist or be empty.\n";
+    "leaves nothing behind that stops a retry. DIR must not exist or be empty.\n"
+    "--metadata postgres://USER:PASSWORD@HOST:PORT/DB (or postgresql://, any libpq URL) keeps\n"
+    "the metadata in that PostgreSQL database instead of DIR/vodup.db: init creates its\n"
+    "schema and the root account there, and refuses a database that already has one.\n";
 
 static const char USAGE_SERVE[] =
     "usage: vodupd serve [--data-dir DIR] [--listen HOST:PORT] [--public-url URL] [--region R]\n"
     "                    [--threads N] [--workers N] [connection guards, below]\n"
     "\n"
     "  --data-dir DIR     data directory made by `vodupd init` (default ./vodup-data)\n"
+    "  --metadata URL     postgres://USER:PASSWORD@HOST:PORT/DB: the metadata in that\n"
+    "                     PostgreSQL database (the one `vodupd init --metadata` set up)\n"
+    "                     instead of DIR/vodup.db (docs/scale-out.md); never logged\n"
     "  --listen HOST:PORT address to listen on (default 127.0.0.1:9000; port 0 picks a free one)\n"
     "  --public-url URL   how clients reach this server (default http://HOST:PORT)\n"
     "  --region R         region name reported to clients (default cn-hangzhou)\n"
@@ -201,9 +207,22 @@ static int init_clear_leftovers(const char *dir)
     return ok ? 0 : -1;
 }
 
+/* 1 when spec names a PostgreSQL database (the metadata's other back end). */
+static int metadata_is_postgres(const char *spec)
+{
+    return spec && (strncmp(spec, "postgres://", 11) == 0 || strncmp(spec, "postgresql://", 13) == 0);
+}
+
+/* The metadata store: PostgreSQL when spec names one, else SQLite in data_dir. */
+static int metadata_open(vodup_meta **m, const char *spec, const char *data_dir, int pool)
+{
+    return metadata_is_postgres(spec) ? vodup_meta_open_postgres(m, spec, pool)
+                                      : vodup_meta_open_sqlite(m, data_dir, pool);
+}
+
 /* Moves what init built in tmp (a directory inside dir) into dir: every entry but the
  * database first, vodup.db last, so dir counts as initialised only once it is whole. */
-static int init_move_in(const char *tmp, const char *dir)
+static int init_move_in(const char *tmp, const char *dir, int has_db)
 {
     static const char db_name[] = "vodup.db";
     DIR *d = opendir(tmp);
@@ -220,7 +239,7 @@ static int init_move_in(const char *tmp, const char *dir)
         rc = rename(from, to);
     }
     closedir(d);
-    if (rc == 0) {
+    if (rc == 0 && has_db) {
         fsync_parent(to);
         snprintf(from, sizeof from, "%s/%s", tmp, db_name);
         snprintf(to, sizeof to, "%s/%s", dir, db_name);
@@ -232,7 +251,7 @@ static int init_move_in(const char *tmp, const char *dir)
 }
 
 /* The root account of a new data directory at dir: master key, database, account, key. */
-static int init_build(const char *dir, char account[17], char key_id[25], char secret[31])
+static int init_build(const char *dir, const char *metadata, char account[17], char key_id[25], char secret[31])
 {
     vodupd s;
     memset(&s, 0, sizeof s);
@@ -241,17 +260,30 @@ static int init_build(const char *dir, char account[17], char key_id[25], char s
         fprintf(stderr, "vodupd init: cannot write the master key in %s: %s\n", dir, strerror(errno));
         return -1;
     }
-    if (vodup_meta_open_sqlite(&s.meta, dir, 1) != VODUP_META_OK) {
-        fprintf(stderr, "vodupd init: cannot create the database in %s\n", dir);
+    if (metadata_open(&s.meta, metadata, dir, 1) != VODUP_META_OK) {
+        if (metadata_is_postgres(metadata))
+            fprintf(stderr, "vodupd init: cannot open or set up the PostgreSQL database of --metadata\n");
+        else
+            fprintf(stderr, "vodupd init: cannot create the database in %s\n", dir);
         return -1;
     }
-    int rc = auth_random_id(account, 16, "0123456789");
+    /* A shared database is set up once: a second root account there would be sealed
+     * with another master key. */
+    char *have = NULL;
+    int rc = vodup_meta_setting_get(s.meta, "root_account", &have) == VODUP_META_ENOTFOUND ? 0 : -1;
+    if (rc != 0)
+        fprintf(stderr, "vodupd init: the metadata database already has a root account (%s)\n",
+                have ? have : "or could not be read");
+    free(have);
+    if (rc == 0)
+        rc = auth_random_id(account, 16, "0123456789");
     if (rc == 0 && account[0] == '0')
         account[0] = '1';
     if (rc == 0)
         rc = vodup_meta_account_create(s.meta, account, "root", time(NULL)) == VODUP_META_OK ? 0 : -1;
+    /* add, not set: of two inits racing on one database, one wins. */
     if (rc == 0)
-        rc = vodup_meta_setting_set(s.meta, "root_account", account) == VODUP_META_OK ? 0 : -1;
+        rc = vodup_meta_setting_add(s.meta, "root_account", account) == VODUP_META_OK ? 0 : -1;
     if (rc == 0)
         rc = auth_key_create(&s, account, "root", key_id, secret);
     vodup_meta_close(s.meta);
@@ -263,14 +295,21 @@ static int init_build(const char *dir, char account[17], char key_id[25], char s
 
 static int cmd_init(int argc, char **argv)
 {
-    const char *data_dir = "./vodup-data";
+    const char *data_dir = "./vodup-data", *metadata = NULL;
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
+                                         {"metadata", required_argument, NULL, 'M'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
         if (c == 'd') {
             data_dir = optarg;
+        } else if (c == 'M' && metadata_is_postgres(optarg)) {
+            metadata = optarg;
+        } else if (c == 'M') {
+            /* Not echoed: it may be a mistyped URL holding a password. */
+            fprintf(stderr, "vodupd init: --metadata wants a postgres:// or postgresql:// URL\n");
+            return 2;
         } else if (c == 'h') {
             fputs(USAGE_INIT, stdout);
             return 0;
@@ -326,9 +365,9 @@ static int cmd_init(int argc, char **argv)
         return 1;
     }
     char account[17], key_id[25], secret[31];
-    int rc = init_build(tmp, account, key_id, secret);
+    int rc = init_build(tmp, metadata, account, key_id, secret);
     if (rc == 0 && in_place)
-        rc = init_move_in(tmp, dir);
+        rc = init_move_in(tmp, dir, !metadata);
     else if (rc == 0 && rename(tmp, dir) != 0) {
         fprintf(stderr, "vodupd init: cannot rename %s to %s: %s\n", tmp, dir, strerror(errno));
         rc = -1;
@@ -491,7 +530,7 @@ static void explain_data_dir(const char *data_dir)
 /* Everything `vodupd serve` is told, from its options (after conf_merge: the file, the
  * environment, the command line). */
 typedef struct serve_opts {
-    const char *data_dir, *listen, *public_url, *region;
+    const char *data_dir, *listen, *public_url, *region, *metadata;
     int threads, workers, max_uploads, auth_ttl, max_attempts, expiry_days, probe_workers;
     int allow_private, n_allow, serve_active;
     vodupd_cidr allow[VODUPD_MAX_CALLBACK_ALLOW];
@@ -551,8 +590,9 @@ static int serve_parse(int argc, char **argv, serve_opts *o, long nofile)
     http_limits_default(&o->lim, nofile);
     http_limits *lim = &o->lim;
     enum { OPT_MAX_CONN = 0x100, OPT_MAX_PER_IP, OPT_HEAD_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MIN_BODY_RATE,
-           OPT_BODY_WINDOW, OPT_TRUSTED_PROXY, OPT_RATE_PER_KEY, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_ADMIN_LISTEN, OPT_CRED_GRACE, OPT_PROBE_WORKERS, OPT_STORAGE_QUOTA };
+           OPT_BODY_WINDOW, OPT_TRUSTED_PROXY, OPT_RATE_PER_KEY, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_ADMIN_LISTEN, OPT_CRED_GRACE, OPT_PROBE_WORKERS, OPT_STORAGE_QUOTA, OPT_METADATA };
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
+                                         {"metadata", required_argument, NULL, OPT_METADATA},
                                          {"listen", required_argument, NULL, 'l'},
                                          {"public-url", required_argument, NULL, 'u'},
                                          {"region", required_argument, NULL, 'r'},
@@ -591,6 +631,14 @@ static int serve_parse(int argc, char **argv, serve_opts *o, long nofile)
         char *end = NULL;
         switch (c) {
         case 'd': o->data_dir = optarg; break;
+        case OPT_METADATA:
+            if (!metadata_is_postgres(optarg)) {
+                /* Not echoed: it may be a mistyped URL holding a password. */
+                perr("--metadata wants a postgres:// or postgresql:// URL\n");
+                return 2;
+            }
+            o->metadata = optarg;
+            break;
         case 'l': o->listen = optarg; break;
         case 'u': o->public_url = optarg; break;
         case 'r': o->region = optarg; break;
@@ -839,8 +887,11 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     vodup_blobstore_file_set_reserve(s.blobs, o->disk_reserve, o->reserve_pct);
-    if (vodup_meta_open_sqlite(&s.meta, data_dir, threads + workers + 2) != VODUP_META_OK) {
-        fprintf(stderr, "vodupd serve: cannot open the database in %s\n", data_dir);
+    if (metadata_open(&s.meta, o->metadata, data_dir, threads + workers + 2) != VODUP_META_OK) {
+        if (o->metadata)
+            fprintf(stderr, "vodupd serve: cannot open the PostgreSQL database of --metadata\n");
+        else
+            fprintf(stderr, "vodupd serve: cannot open the database in %s\n", data_dir);
         vodup_blobstore_close(s.blobs);
         return 1;
     }
@@ -851,6 +902,11 @@ static int cmd_serve(int argc, char **argv)
     if (removed > 0)
         fprintf(stderr, "vodupd: recovery removed %ld unreferenced blob(s)\n", removed);
 
+    if (s.storage_quota && !vodup_meta_supports(s.meta, 5)) {
+        fprintf(stderr, "vodupd serve: this metadata store keeps no storage usage yet: "
+                        "storage-quota needs the SQLite store\n");
+        return 1;
+    }
     /* Callback AuthKeys are sealed at rest like AccessKey secrets; older data dirs get theirs sealed now. */
     if (events_seal_install(&s) != 0) {
         fprintf(stderr, "vodupd serve: cannot seal the callback AuthKeys in %s\n", data_dir);
@@ -866,7 +922,8 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "vodupd serve: out of memory\n");
         return 1;
     }
-    s.revocations = vodup_meta_revocations_open_sqlite(data_dir);
+    s.revocations = o->metadata ? vodup_meta_revocations_open_postgres(o->metadata)
+                                : vodup_meta_revocations_open_sqlite(data_dir);
     if (!s.revocations) {
         fprintf(stderr, "vodupd serve: cannot open the revocation cache in %s\n", data_dir);
         return 1;
@@ -919,7 +976,10 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     /* The probe child lives next to vodupd (make install puts both in bindir). */
-    if (o->probe_workers > 0) {
+    if (o->probe_workers > 0 && !vodup_meta_supports(s.meta, 4))
+        fprintf(stderr, "vodupd: this metadata store keeps no probe jobs yet: uploaded videos stay "
+                        "UploadSucc (docs/internals/media-probe.md)\n");
+    else if (o->probe_workers > 0) {
         char exe[4096], probe_exe[4200];
         ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
         exe[el > 0 ? el : 0] = '\0';

@@ -15,6 +15,8 @@ vodupd_status core_quota_get(const core *c, const char *account_id, uint64_t *us
     int64_t own = -1;
     uint64_t u = 0;
     int rc = vodup_meta_usage_get(c->meta, account_id, &u, &own);
+    if (rc == VODUP_META_ENOTSUP && !c->storage_quota) /* a store without usage counters: no quota */
+        rc = VODUP_META_OK;
     if (rc == VODUP_META_ENOTFOUND)
         return VODUPD_ENOBUCKET;
     if (rc != VODUP_META_OK)

@@ -18,7 +18,7 @@
 
 int vodup_meta_init(vodup_meta *m, const vodup_meta_ops *ops)
 {
-    if (!ops || ops->version != VODUP_META_OPS_VERSION) {
+    if (!ops || ops->version < VODUP_META_OPS_MIN_VERSION || ops->version > VODUP_META_OPS_VERSION) {
         fprintf(stderr, "vodup meta: back end %s implements ops version %u, this vodupd %u\n",
                 ops && ops->name ? ops->name : "(unnamed)", ops ? ops->version : 0,
                 (unsigned)VODUP_META_OPS_VERSION);
@@ -37,6 +37,19 @@ int vodup_meta_revocations_init(vodup_meta_revocations *r, const vodup_meta_ops 
         r->ops = ops;
     return rc;
 }
+
+int vodup_meta_supports(const vodup_meta *m, unsigned version)
+{
+    return m && m->ops->version >= version;
+}
+
+/* The wrappers of calls added after VODUP_META_OPS_MIN_VERSION: an older back end has no
+ * such member. */
+#define SINCE(v)                                \
+    do {                                        \
+        if (m->ops->version < (v))              \
+            return VODUP_META_ENOTSUP;          \
+    } while (0)
 
 void vodup_meta_close(vodup_meta *m)
 {
@@ -647,6 +660,7 @@ int vodup_meta_media_expire_uploading(vodup_meta *m, time_t before, time_t now, 
 int vodup_meta_probe_job_add(vodup_meta *m, const char *media_id, time_t now)
 {
     STORE_CALL();
+    SINCE(4);
     return m->ops->probe_job_add(m, media_id, now);
 }
 
@@ -655,6 +669,7 @@ int vodup_meta_probe_job_claim(vodup_meta *m, const char *node, time_t now, int 
 {
     STORE_CALL();
     memset(out, 0, sizeof *out);
+    SINCE(4);
     return m->ops->probe_job_claim(m, node, now, lease_s, out);
 }
 
@@ -662,18 +677,21 @@ int vodup_meta_probe_job_release(vodup_meta *m, const char *media_id, const char
                                  time_t next_at, const char *error)
 {
     STORE_CALL();
+    SINCE(4);
     return m->ops->probe_job_release(m, media_id, node, next_at, error);
 }
 
 int vodup_meta_probe_job_finish(vodup_meta *m, const vodup_meta_probe_result *r)
 {
     STORE_CALL();
+    SINCE(4);
     return m->ops->probe_job_finish(m, r);
 }
 
 int vodup_meta_probe_job_count(vodup_meta *m)
 {
     STORE_CALL();
+    SINCE(4);
     return m->ops->probe_job_count(m);
 }
 
@@ -681,24 +699,28 @@ int vodup_meta_media_info_get(vodup_meta *m, const char *media_id, char **json)
 {
     STORE_CALL();
     *json = NULL;
+    SINCE(4);
     return m->ops->media_info_get(m, media_id, json);
 }
 
 int vodup_meta_probe_job_requeue_node(vodup_meta *m, const char *node, time_t now)
 {
     STORE_CALL();
+    SINCE(4);
     return m->ops->probe_job_requeue_node(m, node, now);
 }
 
 int vodup_meta_usage_get(vodup_meta *m, const char *account_id, uint64_t *used, int64_t *quota)
 {
     STORE_CALL();
+    SINCE(5);
     return m->ops->usage_get(m, account_id, used, quota);
 }
 
 int vodup_meta_quota_set(vodup_meta *m, const char *account_id, int64_t quota)
 {
     STORE_CALL();
+    SINCE(5);
     /* Every negative value means "the default": back ends see -1 only. */
     return m->ops->quota_set(m, account_id, quota < 0 ? -1 : quota);
 }

@@ -38,8 +38,13 @@ enum {
     VODUP_META_ETOOSMALL = -6,       /* Complete: a part other than the last is too small */
     VODUP_META_EIO = -7,             /* database error (logged) */
     VODUP_META_ENOMEM = -8,
-    VODUP_META_ELIMIT = -9           /* a quota was reached */
+    VODUP_META_ELIMIT = -9,          /* a quota was reached */
+    VODUP_META_ENOTSUP = -20         /* the back end's ops version predates this call (meta_ops.h) */
 };
+
+/* 1 when m's back end implements the calls of ops version `version` (meta_ops.h: probe
+ * jobs 4, storage quotas 5), 0 when it predates them. */
+int vodup_meta_supports(const vodup_meta *m, unsigned version);
 
 /* Conventions of every implementation: a create whose parent row is missing (key or
  * bucket of an unknown account, object or upload in an unknown bucket) returns ENOTFOUND;
@@ -54,6 +59,10 @@ static inline int vodup_meta_open(vodup_meta **out, const char *data_dir, int po
 {
     return vodup_meta_open_sqlite(out, data_dir, pool);
 }
+/* The PostgreSQL back end (several vodupd nodes on one database, docs/scale-out.md):
+ * conninfo is a libpq connection string or postgres:// URL (never logged: it may hold a
+ * password); creates or migrates the schema. pool: connections kept (>= 1). */
+int vodup_meta_open_postgres(vodup_meta **out, const char *conninfo, int pool);
 /* Closes any back end's store; NULL is a no-op. */
 void vodup_meta_close(vodup_meta *m);
 
@@ -295,6 +304,9 @@ static inline vodup_meta_revocations *vodup_meta_revocations_open(const char *da
 {
     return vodup_meta_revocations_open_sqlite(data_dir);
 }
+/* The PostgreSQL back end's: a connection of its own that reads the generation at each
+ * call, so a revocation made on any node holds on every node at once. */
+vodup_meta_revocations *vodup_meta_revocations_open_postgres(const char *conninfo);
 int vodup_meta_revocations_get(vodup_meta_revocations *r, const char *account_id, const char *principal,
                                long long *gen);
 void vodup_meta_revocations_close(vodup_meta_revocations *r);

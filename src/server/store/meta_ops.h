@@ -25,9 +25,14 @@
 /* Bumped whenever a member is added, removed or changes its signature or contract, so a
  * back end built against another table is refused at open instead of misbehaving. */
 #define VODUP_META_OPS_VERSION 5
+/* The oldest table still accepted. Versions only ever append members, so a back end of
+ * version 3 or 4 fills a prefix of the table and leaves the later members NULL; their
+ * wrappers answer VODUP_META_ENOTSUP for it (vodup_meta_supports tells up front), and the
+ * features on them (probe jobs: 4, storage quotas: 5) are off on such a back end. */
+#define VODUP_META_OPS_MIN_VERSION 3
 
 typedef struct vodup_meta_ops {
-    unsigned version;           /* VODUP_META_OPS_VERSION */
+    unsigned version;           /* VODUP_META_OPS_VERSION, or an older one down to _MIN_VERSION */
     const char *name;           /* "sqlite": for messages */
     /* Releases everything the handle holds, the handle included. */
     void (*close)(vodup_meta *m);

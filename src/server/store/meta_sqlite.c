@@ -30,6 +30,7 @@
  * object_store calls its completion hook, so that an object written where a media record
  * points completes that record in the same transaction.
  */
+#include "server/store/meta_shared.h"
 #include "server/store/meta.h"
 #include "server/store/meta_sqlite_int.h"
 #include "server/store/meta_vod.h"
@@ -1344,78 +1345,12 @@ static int msq_object_delete(vodup_meta *m, const char *bucket, const char *key,
 }
 
 
-/* memcmp order, a proper prefix first: SQLite's BLOB order. */
-static int bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
-{
-    size_t n = an < bn ? an : bn;
-    int r = n ? memcmp(a, b, n) : 0;
-    if (r)
-        return r;
-    return an < bn ? -1 : an > bn;
-}
-
-/* The smallest byte string greater than every string starting with p: p without its
- * trailing 0xFF bytes, last byte incremented. Returns its length, 0 when there is none
- * (p empty or all 0xFF: no upper bound). out has room for n bytes. */
-static size_t prefix_successor(unsigned char *out, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    while (n > 0 && b[n - 1] == 0xFF)
-        n--;
-    if (n == 0)
-        return 0;
-    memcpy(out, b, n);
-    out[n - 1]++;
-    return n;
-}
-
-/* Range over keys of one bucket shared by the two listings: the tighter of the prefix
- * and the marker becomes the single lower bound so that SQLite seeks straight to it in
- * the (bucket, key) index instead of scanning from the prefix. */
-typedef struct key_range {
-    const void *lo;
-    size_t lo_len;
-    int lo_strict;      /* key > lo rather than key >= lo */
-    int marker_is_lo;   /* lo is the marker (uploads then compare (key, id)) */
-    unsigned char *hi;  /* exclusive, NULL for none */
-    size_t hi_len;
-} key_range;
-
-static int key_range_init(key_range *r, const char *prefix, size_t prefix_len, const char *after,
-                          size_t after_len)
-{
-    memset(r, 0, sizeof *r);
-    if (!prefix)
-        prefix_len = 0;
-    if (!after)
-        after_len = 0;
-    if (prefix_len) {
-        r->hi = malloc(prefix_len);
-        if (!r->hi)
-            return VODUP_META_ENOMEM;
-        r->hi_len = prefix_successor(r->hi, prefix, prefix_len);
-        if (!r->hi_len) {
-            free(r->hi);
-            r->hi = NULL;
-        }
-    }
-    if (after_len && bytes_cmp(after, after_len, prefix, prefix_len) >= 0) {
-        r->lo = after;
-        r->lo_len = after_len;
-        r->lo_strict = 1;
-        r->marker_is_lo = 1;
-    } else {
-        r->lo = prefix;
-        r->lo_len = prefix_len;
-    }
-    return VODUP_META_OK;
-}
 
 /* Runs a listing of one bucket's key range, built by the caller with the parameters ?1
  * bucket, ?2 the lower bound, ?3 the upper bound (when kr has one), ?4 the limit and ?5
  * the upload id marker (when id_marker is not NULL), and collects its rows. Frees kr. */
 static int list_key_range(vodup_meta *m, const char *sql, const char *what, const char *bucket,
-                          key_range *kr, size_t limit, const char *id_marker, meta_fill_fn fill,
+                          meta_key_range *kr, size_t limit, const char *id_marker, meta_fill_fn fill,
                           meta_rows *rows)
 {
     conn *c = meta__acquire(m);
@@ -1442,8 +1377,8 @@ static int msq_object_list(vodup_meta *m, const char *bucket,
                            const char *after, size_t after_len, size_t limit,
                            int (*cb)(const vodup_meta_object *o, void *u), void *u)
 {
-    key_range kr;
-    int rc = key_range_init(&kr, prefix, prefix_len, after, after_len);
+    meta_key_range kr;
+    int rc = meta__key_range_init(&kr, prefix, prefix_len, after, after_len);
     if (rc != VODUP_META_OK)
         return rc;
     char sql[320];
@@ -1796,8 +1731,8 @@ static int msq_upload_list(vodup_meta *m, const char *bucket, const char *prefix
                            const char *upload_id_marker, size_t limit,
                            int (*cb)(const vodup_meta_upload *u, void *user), void *user)
 {
-    key_range kr;
-    int rc = key_range_init(&kr, prefix, prefix_len, key_marker, key_marker_len);
+    meta_key_range kr;
+    int rc = meta__key_range_init(&kr, prefix, prefix_len, key_marker, key_marker_len);
     if (rc != VODUP_META_OK)
         return rc;
     int by_id = kr.marker_is_lo && upload_id_marker && *upload_id_marker;
@@ -1854,29 +1789,6 @@ static int complete_check(conn *c, const char *upload_id, const vodup_meta_compl
     return VODUP_META_OK;
 }
 
-/* "HEX-N": MD5 over the parts' upper-case hex ETags, concatenated. */
-static int multipart_etag(char out[64], const vodup_meta_part *got, size_t n)
-{
-    vodup_md5_ctx *md = vodup_md5_new();
-    if (!md)
-        return VODUP_META_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        char up[33];
-        size_t len = strnlen(got[i].etag, 32);
-        for (size_t j = 0; j < len; j++) {
-            char ch = got[i].etag[j];
-            up[j] = (ch >= 'a' && ch <= 'z') ? (char)(ch - 'a' + 'A') : ch;
-        }
-        vodup_md5_update(md, up, len);
-    }
-    unsigned char d[16];
-    char hex[33];
-    vodup_md5_final(md, d);
-    vodup_md5_free(md);
-    vodup_hex_upper(hex, d, sizeof d);
-    snprintf(out, 64, "%s-%zu", hex, n);
-    return VODUP_META_OK;
-}
 
 /* The end of every Complete, inside its transaction: o (its own fields set by the
  * caller) becomes the object at the upload's bucket/key, made of got's blobs in order;
@@ -1955,7 +1867,7 @@ static int msq_upload_complete_guarded(vodup_meta *m, const char *upload_id,
         if (rc == VODUP_META_OK)
             rc = complete_check(c, upload_id, parts, nparts, min_part_size, got, bad_index);
         if (rc == VODUP_META_OK)
-            rc = multipart_etag(o.etag, got, nparts);
+            rc = meta__multipart_etag(o.etag, got, nparts);
         if (rc == VODUP_META_OK) {
             snprintf(o.type, sizeof o.type, "Multipart");
             o.mtime = now;

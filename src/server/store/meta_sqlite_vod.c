@@ -9,6 +9,7 @@
  * own write transaction; vodup_meta_media_delete in turn reuses the object store's
  * object and upload removal so that blobs reach blob_gc the same way in both halves.
  */
+#include "server/store/meta_shared.h"
 #include "server/store/meta_vod.h"
 #include "server/store/meta_sqlite_int.h"
 
@@ -456,42 +457,6 @@ int msq_media_find_object(vodup_meta *m, const char *bucket, const char *key, si
     return rc;
 }
 
-/* ",a,b," from "A, b": lower case, blanks dropped, so that one instr() tests membership
- * case-insensitively whatever the number of statuses. NULL (and *empty) when the list
- * names none, which means any status. */
-static int status_set(const char *list, char **out)
-{
-    *out = NULL;
-    if (!list)
-        return VODUP_META_OK;
-    size_t n = strlen(list);
-    char *r = malloc(n + 3);
-    if (!r)
-        return VODUP_META_ENOMEM;
-    size_t j = 0;
-    int any = 0;
-    r[j++] = ',';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)list[i];
-        if (isspace(ch))
-            continue;
-        if (ch != ',')
-            any = 1;
-        /* No empty entries: ",," would match a (never stored) empty status. */
-        if (ch == ',' && r[j - 1] == ',')
-            continue;
-        r[j++] = (char)tolower(ch);
-    }
-    if (r[j - 1] != ',')
-        r[j++] = ',';
-    r[j] = '\0';
-    if (!any) {
-        free(r);
-        return VODUP_META_OK;
-    }
-    *out = r;
-    return VODUP_META_OK;
-}
 
 /* Binds the filter's parameters (?1..?7) present in the statement's WHERE. */
 static void bind_filter(sqlite3_stmt *s, const char *account_id, const vodup_meta_media_filter *f,
@@ -517,7 +482,7 @@ int msq_media_list(vodup_meta *m, const char *account_id, const vodup_meta_media
     if (total)
         *total = 0;
     char *statuses = NULL;
-    int rc = status_set(f->statuses, &statuses);
+    int rc = meta__status_set(f->statuses, &statuses);
     if (rc != VODUP_META_OK)
         return rc;
     /* Only the conditions in use are in the SQL, so that the (account_id, kind, created)

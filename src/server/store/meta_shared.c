@@ -1,0 +1,129 @@
+/* meta_shared.c - what the metadata back ends (meta_sqlite*.c, meta_pg*.c) compute alike,
+ * outside any database: the key range of a listing, the multipart ETag, the status set of
+ * a media listing. See meta_shared.h. */
+#include "server/store/meta_shared.h"
+
+#include "common/codec.h"
+#include "common/digest.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* memcmp order, a proper prefix first: the order of SQLite's BLOB and PostgreSQL's BYTEA. */
+static int bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    int r = n ? memcmp(a, b, n) : 0;
+    if (r)
+        return r;
+    return an < bn ? -1 : an > bn;
+}
+
+/* The smallest byte string greater than every string starting with p: p without its
+ * trailing 0xFF bytes, last byte incremented. Returns its length, 0 when there is none
+ * (p empty or all 0xFF: no upper bound). out has room for n bytes. */
+static size_t prefix_successor(unsigned char *out, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    while (n > 0 && b[n - 1] == 0xFF)
+        n--;
+    if (n == 0)
+        return 0;
+    memcpy(out, b, n);
+    out[n - 1]++;
+    return n;
+}
+
+
+int meta__key_range_init(meta_key_range *r, const char *prefix, size_t prefix_len, const char *after,
+                          size_t after_len)
+{
+    memset(r, 0, sizeof *r);
+    if (!prefix)
+        prefix_len = 0;
+    if (!after)
+        after_len = 0;
+    if (prefix_len) {
+        r->hi = malloc(prefix_len);
+        if (!r->hi)
+            return VODUP_META_ENOMEM;
+        r->hi_len = prefix_successor(r->hi, prefix, prefix_len);
+        if (!r->hi_len) {
+            free(r->hi);
+            r->hi = NULL;
+        }
+    }
+    if (after_len && bytes_cmp(after, after_len, prefix, prefix_len) >= 0) {
+        r->lo = after;
+        r->lo_len = after_len;
+        r->lo_strict = 1;
+        r->marker_is_lo = 1;
+    } else {
+        r->lo = prefix;
+        r->lo_len = prefix_len;
+    }
+    return VODUP_META_OK;
+}
+
+/* "HEX-N": MD5 over the parts' upper-case hex ETags, concatenated. */
+int meta__multipart_etag(char out[64], const vodup_meta_part *got, size_t n)
+{
+    vodup_md5_ctx *md = vodup_md5_new();
+    if (!md)
+        return VODUP_META_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        char up[33];
+        size_t len = strnlen(got[i].etag, 32);
+        for (size_t j = 0; j < len; j++) {
+            char ch = got[i].etag[j];
+            up[j] = (ch >= 'a' && ch <= 'z') ? (char)(ch - 'a' + 'A') : ch;
+        }
+        vodup_md5_update(md, up, len);
+    }
+    unsigned char d[16];
+    char hex[33];
+    vodup_md5_final(md, d);
+    vodup_md5_free(md);
+    vodup_hex_upper(hex, d, sizeof d);
+    snprintf(out, 64, "%s-%zu", hex, n);
+    return VODUP_META_OK;
+}
+
+/* ",a,b," from "A, b": lower case, blanks dropped, so that one instr() tests membership
+ * case-insensitively whatever the number of statuses. NULL (and *empty) when the list
+ * names none, which means any status. */
+int meta__status_set(const char *list, char **out)
+{
+    *out = NULL;
+    if (!list)
+        return VODUP_META_OK;
+    size_t n = strlen(list);
+    char *r = malloc(n + 3);
+    if (!r)
+        return VODUP_META_ENOMEM;
+    size_t j = 0;
+    int any = 0;
+    r[j++] = ',';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)list[i];
+        if (isspace(ch))
+            continue;
+        if (ch != ',')
+            any = 1;
+        /* No empty entries: ",," would match a (never stored) empty status. */
+        if (ch == ',' && r[j - 1] == ',')
+            continue;
+        r[j++] = (char)tolower(ch);
+    }
+    if (r[j - 1] != ',')
+        r[j++] = ',';
+    r[j] = '\0';
+    if (!any) {
+        free(r);
+        return VODUP_META_OK;
+    }
+    *out = r;
+    return VODUP_META_OK;
+}
