@@ -30,6 +30,7 @@
 #include "server/http/request.h"
 #include "server/http/tls.h"
 #include "server/http/metrics.h"
+#include "server/quota_cmd.h"
 #include "server/server.h"
 
 static const char USAGE[] =
@@ -49,6 +50,7 @@ static const char USAGE[] =
     "  config  check the configuration file and print the effective configuration\n"
     "  backup  copy a data directory consistently, also while it is served\n"
     "  gc      abort abandoned uploads and expire media stuck in Uploading now\n"
+    "  quota   show an account's storage usage and quota, or set its own quota\n"
     "  help    show this text, or `vodupd help <command>`\n"
     "\n"
     "`vodupd <command> --help` describes each command's options. --config FILE (or\n"
@@ -456,41 +458,6 @@ static void add_own_host(vodupd *s, const char *h, size_t n)
     s->own_hosts[s->n_own_hosts++] = c;
 }
 
-/* "64M", "1073741824", "5%": bytes (binary suffixes) or a share of the file system. */
-static int parse_reserve(const char *s, uint64_t *bytes, unsigned *pct)
-{
-    char *end;
-    if (*s < '0' || *s > '9') /* strtoull would take " -1" */
-        return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno)
-        return -1;
-    *pct = 0;
-    if (*end == '%' && end[1] == '\0') {
-        if (v < 1 || v > 50)
-            return -1;
-        *pct = (unsigned)v;
-        *bytes = 0;
-        return 0;
-    }
-    unsigned shift = 0;
-    switch (*end) {
-    case '\0': break;
-    case 'K': case 'k': shift = 10; break;
-    case 'M': case 'm': shift = 20; break;
-    case 'G': case 'g': shift = 30; break;
-    case 'T': case 't': shift = 40; break;
-    default: return -1;
-    }
-    if (*end && end[1] != '\0' && !((end[1] == 'i' || end[1] == 'B') && end[2] == '\0'))
-        return -1;
-    if (shift && v > (UINT64_MAX >> shift))
-        return -1;
-    *bytes = (uint64_t)v << shift;
-    return 0;
-}
-
 /* Why the data directory's master key could not be read, from what really failed:
  * missing directory, not a directory, no key (not initialised), no permission, damage. */
 static void explain_data_dir(const char *data_dir)
@@ -660,14 +627,14 @@ static int serve_parse(int argc, char **argv, serve_opts *o, long nofile)
             o->n_allow++;
             break;
         case 'R':
-            if (parse_reserve(optarg, &o->disk_reserve, &o->reserve_pct) != 0) {
+            if (vodupd_parse_size(optarg, &o->disk_reserve, &o->reserve_pct, 1) != 0) {
                 perr("--disk-reserve wants a size (64M, 1G, 0) or 1%%..50%%, got '%s'\n", optarg);
                 return 2;
             }
             break;
         case OPT_STORAGE_QUOTA: {
             unsigned pct = 0;
-            if (parse_reserve(optarg, &o->storage_quota, &pct) != 0 || pct) {
+            if (vodupd_parse_size(optarg, &o->storage_quota, &pct, 0) != 0) {
                 perr("--storage-quota wants a size (10G, 500M, 0 for none), got '%s'\n", optarg);
                 return 2;
             }
@@ -1224,7 +1191,7 @@ int main(int argc, char **argv)
     } commands[] = {{"init", cmd_init},         {"serve", NULL},           {"user", admin_user},
                     {"role", admin_role},       {"key", admin_key},        {"keys", admin_keys},      {"events", admin_events},
                     {"check", vodupd_check},    {"backup", admin_backup},
-                    {"gc", admin_gc}};
+                    {"gc", admin_gc},         {"quota", admin_quota}};
     size_t ci = 0, nc = sizeof commands / sizeof commands[0];
     while (ci < nc && strcmp(commands[ci].name, cmd) != 0)
         ci++;
@@ -1241,6 +1208,21 @@ int main(int argc, char **argv)
     if (rc == 0 && !merged) {
         fprintf(stderr, "vodupd: out of memory\n");
         rc = 1;
+    }
+    /* `quota show` names the server's default, which is serve's storage-quota: the file's
+     * or the environment's goes right after the verb, so the command line's still wins. */
+    char quota_def[128];
+    if (rc == 0 && merged && commands[ci].fn == admin_quota && n >= 2) {
+        const conf_setting *q = NULL;
+        for (size_t i = 0; i < c.n; i++)
+            if (strcmp(c.v[i].key->name, "storage-quota") == 0 && (!q || c.v[i].from_env >= q->from_env))
+                q = &c.v[i];
+        if (q && snprintf(quota_def, sizeof quota_def, "--storage-quota=%s", q->value) < (int)sizeof quota_def) {
+            /* conf_merge leaves room: its vector has a slot for every setting */
+            memmove(merged + 3, merged + 2, (size_t)(n - 1) * sizeof *merged);
+            merged[2] = quota_def;
+            n++;
+        }
     }
     if (rc == 0 && is_serve) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
