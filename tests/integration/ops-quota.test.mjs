@@ -1,0 +1,129 @@
+// Per-account storage quotas beside a serving vodupd (issue 12): --storage-quota as the
+// default, a write that would pass it refused with 403 QuotaExceeded through OSS and S3
+// without leaving the object behind, `vodupd quota show` reporting the bytes in use,
+// DeleteObject giving the space back, and `vodupd quota set` changing the account's own
+// limit (a number, none, default) for the very next write.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import http from 'node:http';
+import { startVodupd, withLogs, SLOW, randomBuf, randomHex, cleanupTmpDirs, vodupdPath } from '../compat/lib/vodupd.mjs';
+import { stopServer, cli } from '../compat/lib/vod.mjs';
+
+const KiB = 1024;
+const LIMIT = 1024 * KiB; // --storage-quota 1M
+const SIZE = 600 * KiB;
+let srv, oss, bucket;
+
+const sha256 = b => crypto.createHash('sha256').update(b).digest('hex');
+const hmac = (k, s) => crypto.createHmac('sha256', k).update(s).digest();
+
+/** A path-style S3 PUT signed with SigV4 (the test's own signer, independent of
+ * vodupd's): {status, body}. */
+function s3Put(key, body) {
+  const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+  const day = amzDate.slice(0, 8);
+  const h = { host: `127.0.0.1:${srv.port}`, 'x-amz-date': amzDate, 'x-amz-content-sha256': sha256(body),
+    'content-length': String(body.length) };
+  const names = Object.keys(h).sort();
+  const pathname = `/${bucket}/${key}`;
+  const creq = ['PUT', pathname, '', ...names.map(n => `${n}:${h[n]}`), '', names.join(';'), h['x-amz-content-sha256']].join('\n');
+  const scope = `${day}/us-east-1/s3/aws4_request`;
+  const sts = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(creq)].join('\n');
+  let k = hmac(`AWS4${srv.creds.AccessKeySecret}`, day);
+  for (const p of ['us-east-1', 's3', 'aws4_request']) k = hmac(k, p);
+  const sig = crypto.createHmac('sha256', k).update(sts).digest('hex');
+  h.authorization = `AWS4-HMAC-SHA256 Credential=${srv.creds.AccessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${sig}`;
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: srv.port, method: 'PUT', path: pathname, headers: h, agent: false },
+      res => {
+        const chunks = [];
+        res.on('data', c => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
+      });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function ossRefused(key) {
+  await assert.rejects(oss.put(key, randomBuf(SIZE)), err => {
+    assert.equal(err.status, 403, `expected 403, got ${err.status} ${err.code}`);
+    assert.equal(err.code, 'QuotaExceeded');
+    return true;
+  }, 'the PUT over the quota succeeded');
+}
+
+async function absent(key) {
+  await assert.rejects(oss.head(key), err => { assert.equal(err.status, 404); return true; }, `${key} exists`);
+}
+
+/** `vodupd quota args...` expected to fail: its status and stderr. */
+function quotaFails(...args) {
+  const r = spawnSync(vodupdPath(), ['quota', ...args, '--data-dir', srv.dataDir], { encoding: 'utf8', timeout: 60000 * SLOW });
+  assert.notEqual(r.status, 0, `vodupd quota ${args.join(' ')} succeeded: ${r.stdout}`);
+  return { status: r.status, err: r.stderr };
+}
+
+const show = (...extra) => cli(srv.dataDir, 'quota', 'show', ...extra);
+
+before(async () => {
+  srv = await startVodupd({ extraArgs: ['--storage-quota', '1M'] });
+  bucket = `quota-${randomHex(4)}`;
+  await srv.client().putBucket(bucket);
+  oss = srv.client({ bucket });
+});
+after(async () => {
+  if (srv) await stopServer(srv);
+  cleanupTmpDirs();
+});
+
+describe('vodupd quota', { timeout: 120000 * SLOW }, () => {
+  it('refuses a write over the default quota through OSS and S3, gives space back on delete, and follows quota set', withLogs(async () => {
+    const before = show('--storage-quota', '1M');
+    assert.equal(before.UsedBytes, 0);
+    assert.equal(before.Quota, `default (${LIMIT})`);
+    const account = before.AccountId;
+
+    await oss.put('first', randomBuf(SIZE));
+    assert.equal(show().UsedBytes, SIZE);
+
+    await ossRefused('second');
+    await absent('second');
+    const s3 = await s3Put('second', randomBuf(SIZE));
+    assert.equal(s3.status, 403, s3.body);
+    assert.match(s3.body, /<Code>QuotaExceeded<\/Code>/);
+    await absent('second');
+    assert.equal(show().UsedBytes, SIZE, 'a refused write counted');
+
+    // deleting gives the space back
+    await oss.delete('first');
+    assert.equal(show().UsedBytes, 0);
+    assert.equal((await s3Put('second', randomBuf(SIZE))).status, 200);
+    assert.equal(show(account).UsedBytes, SIZE);
+    await ossRefused('third');
+
+    // the account's own limit wins over the default, from the next write on
+    const raised = cli(srv.dataDir, 'quota', 'set', account, '1500K');
+    assert.deepEqual(raised, { AccountId: account, UsedBytes: SIZE, Quota: 1500 * KiB });
+    await oss.put('third', randomBuf(SIZE));
+    await ossRefused('fourth');
+    await absent('fourth');
+
+    // none lifts the limit whatever the default is; default brings the default back
+    assert.equal(cli(srv.dataDir, 'quota', 'set', account, 'none').Quota, 'none');
+    await oss.put('fourth', randomBuf(SIZE));
+    assert.equal(show().UsedBytes, 3 * SIZE);
+    assert.equal(cli(srv.dataDir, 'quota', 'set', account, 'default').Quota, 'default (none)');
+    await ossRefused('fifth');
+    await absent('fifth');
+  }));
+
+  it('says what is wrong with a bad account or limit', () => {
+    assert.match(quotaFails('set', 'nosuchaccount', '1G').err, /no account 'nosuchaccount'/);
+    assert.match(quotaFails('set', show().AccountId, 'lots').err, /BYTES, a SIZE/);
+    assert.match(quotaFails('frob').err, /unknown verb 'frob'/);
+  });
+});
