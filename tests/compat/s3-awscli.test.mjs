@@ -6,37 +6,22 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import {
   startVodupd, cleanupTmpDirs, withLogs, makeTmpDir, SLOW, randomHex, randomFile, md5File, xmlTag,
 } from './lib/vodupd.mjs';
 import { vodClient } from './lib/vod.mjs';
+import { awsSession, haveAws } from './lib/awscli.mjs';
 
-const run = promisify(execFile);
 const MiB = 1024 * 1024;
 const T = { timeout: 300000 * SLOW };
-const haveAws = spawnSync('aws', ['--version']).status === 0;
 
-let srv, work, env, endpoint;
-
-/** Runs `aws --endpoint-url ... args`; resolves {stdout, stderr}, rejects with them on failure. */
-function aws(args, extraEnv = {}) {
-  return run('aws', ['--endpoint-url', endpoint, ...args],
-    { env: { ...env, ...extraEnv }, maxBuffer: 64 * MiB, timeout: 240000 * SLOW });
-}
-
-async function awsFails(args, extraEnv, code) {
-  await assert.rejects(aws(args, extraEnv), err => {
-    assert.match(err.stderr, new RegExp(`\\(${code}\\)`), err.stderr);
-    return true;
-  });
-}
+let srv, work, env, endpoint, aws, awsFails;
 
 /** A plain HTTP request: {status, headers, body (Buffer)}. */
 function request(url, { method = 'GET', headers = {}, body } = {}) {
@@ -105,14 +90,7 @@ const crc32b64 = buf => { const b = Buffer.alloc(4); b.writeUInt32BE(zlib.crc32(
 before(withLogs(async () => {
   srv = await startVodupd();
   work = makeTmpDir('s3-awscli-');
-  endpoint = `http://127.0.0.1:${srv.port}`;
-  const cfg = path.join(work, 'aws-config');
-  fs.writeFileSync(cfg, '[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n    multipart_threshold = 8MB\n    multipart_chunksize = 8MB\n    signature_version = s3v4\n');
-  env = {
-    PATH: process.env.PATH, HOME: work, AWS_CONFIG_FILE: cfg, AWS_SHARED_CREDENTIALS_FILE: path.join(work, 'none'),
-    AWS_ACCESS_KEY_ID: srv.creds.AccessKeyId, AWS_SECRET_ACCESS_KEY: srv.creds.AccessKeySecret,
-    AWS_EC2_METADATA_DISABLED: 'true', AWS_PAGER: '',
-  };
+  ({ endpoint, env, aws, awsFails } = awsSession(srv, work));
 }));
 
 after(async () => {

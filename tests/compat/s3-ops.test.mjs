@@ -5,44 +5,23 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import OSS from 'ali-oss';
 import {
   startVodupd, cleanupTmpDirs, withLogs, makeTmpDir, SLOW, randomHex, randomFile, md5File,
 } from './lib/vodupd.mjs';
+import { awsSession, haveAws } from './lib/awscli.mjs';
 
-const run = promisify(execFile);
 const MiB = 1024 * 1024;
 const T = { timeout: 300000 * SLOW };
-const haveAws = spawnSync('aws', ['--version']).status === 0;
 
-let srv, work, env, endpoint;
-
-function aws(args) {
-  return run('aws', ['--endpoint-url', endpoint, ...args], { env, maxBuffer: 64 * MiB, timeout: 240000 * SLOW });
-}
-
-async function awsFails(args, code) {
-  await assert.rejects(aws(args), err => {
-    assert.match(err.stderr, new RegExp(`\\(${code}\\)`), err.stderr);
-    return true;
-  });
-}
+let srv, work, env, endpoint, aws, awsFails;
 
 before(withLogs(async () => {
   srv = await startVodupd();
   work = makeTmpDir('s3-ops-');
-  endpoint = `http://127.0.0.1:${srv.port}`;
-  const cfg = path.join(work, 'aws-config');
-  fs.writeFileSync(cfg, '[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n    signature_version = s3v4\n');
-  env = {
-    PATH: process.env.PATH, HOME: work, AWS_CONFIG_FILE: cfg, AWS_SHARED_CREDENTIALS_FILE: path.join(work, 'none'),
-    AWS_ACCESS_KEY_ID: srv.creds.AccessKeyId, AWS_SECRET_ACCESS_KEY: srv.creds.AccessKeySecret,
-    AWS_EC2_METADATA_DISABLED: 'true', AWS_PAGER: '',
-  };
+  ({ endpoint, env, aws, awsFails } = awsSession(srv, work, { partMiB: 0 }));
 }));
 
 after(async () => {
@@ -68,15 +47,15 @@ describe('S3 operations beyond the first slice', { skip: !haveAws && 'aws (awscl
     const get = extra => aws(['s3api', 'get-object', '--bucket', bucket, '--key', 'c.bin', ...extra, out]);
     await get(['--if-match', etag]);
     assert.equal(await md5File(out), await md5File(file));
-    await awsFails(['s3api', 'get-object', '--bucket', bucket, '--key', 'c.bin', '--if-match', '"0123"', out], 'PreconditionFailed');
+    await awsFails(['s3api', 'get-object', '--bucket', bucket, '--key', 'c.bin', '--if-match', '"0123"', out], {}, 'PreconditionFailed');
     const before = new Date(lastModified.getTime() - 3600e3).toISOString();
     const later = new Date(lastModified.getTime() + 3600e3).toISOString();
-    await awsFails(['s3api', 'get-object', '--bucket', bucket, '--key', 'c.bin', '--if-unmodified-since', before, out], 'PreconditionFailed');
+    await awsFails(['s3api', 'get-object', '--bucket', bucket, '--key', 'c.bin', '--if-unmodified-since', before, out], {}, 'PreconditionFailed');
     await get(['--if-unmodified-since', later]);
     // If-Match that holds wins over a failing If-Unmodified-Since (S3's documented rule)
     await get(['--if-match', etag, '--if-unmodified-since', before]);
-    await awsFails(['s3api', 'get-object', '--bucket', bucket, '--key', 'c.bin', '--if-none-match', etag, out], '304');
-    await awsFails(['s3api', 'get-object', '--bucket', bucket, '--key', 'c.bin', '--if-modified-since', later, out], '304');
+    await awsFails(['s3api', 'get-object', '--bucket', bucket, '--key', 'c.bin', '--if-none-match', etag, out], {}, '304');
+    await awsFails(['s3api', 'get-object', '--bucket', bucket, '--key', 'c.bin', '--if-modified-since', later, out], {}, '304');
     await get(['--if-none-match', '"0123"']);
     await get(['--if-modified-since', before]);
     await assert.rejects(aws(['s3api', 'head-object', '--bucket', bucket, '--key', 'c.bin', '--if-match', '"0123"']),
@@ -95,7 +74,7 @@ describe('S3 operations beyond the first slice', { skip: !haveAws && 'aws (awscl
     const other = `s3o-${randomHex(4)}`;
     await aws(['s3api', 'create-bucket', '--bucket', other, '--create-bucket-configuration', `LocationConstraint=${region === 'us-east-1' ? 'eu-west-1' : region}`]);
     await aws(['s3api', 'head-bucket', '--bucket', other]);
-    await awsFails(['s3api', 'get-bucket-location', '--bucket', `nx-${randomHex(4)}`], 'NoSuchBucket');
+    await awsFails(['s3api', 'get-bucket-location', '--bucket', `nx-${randomHex(4)}`], {}, 'NoSuchBucket');
   }));
 
   it('the same conditions through OSS give the same outcomes', T, withLogs(async () => {

@@ -7,21 +7,19 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import {
   startVodupd, cleanupTmpDirs, withLogs, makeTmpDir, SLOW, randomHex, randomFile, md5File, listFilesRecursive,
 } from './lib/vodupd.mjs';
 import { vodClient, stsClient, cli } from './lib/vod.mjs';
+import { awsSession, haveAws } from './lib/awscli.mjs';
 
-const run = promisify(execFile);
 const MiB = 1024 * 1024;
 const T = { timeout: 300000 * SLOW };
 const has = (cmd, args) => { const r = spawnSync(cmd, args); return !r.error && r.status === 0; };
-const haveAws = has('aws', ['--version']);
 const haveS3cmd = has('s3cmd', ['--version']);
 const haveRclone = has('rclone', ['version']);
 // Debian's python3-boto3 lives in /usr/bin/python3's path; a python3 first on PATH may hold
@@ -32,18 +30,7 @@ const pythons = ['/usr/bin/python3', 'python3'].filter(p => botoVersion(p).statu
 const python = pythons[0];
 const BOTO = path.join(path.dirname(fileURLToPath(import.meta.url)), 'py', 's3_boto3.py');
 
-let srv, work, env, endpoint;
-
-function tool(cmd, args, extraEnv = {}) {
-  return run(cmd, args, { env: { ...env, ...extraEnv }, maxBuffer: 64 * MiB, timeout: 240000 * SLOW });
-}
-const aws = (args, extraEnv) => tool('aws', ['--endpoint-url', endpoint, ...args], extraEnv);
-async function awsFails(args, extraEnv, code) {
-  await assert.rejects(aws(args, extraEnv), err => {
-    assert.match(err.stderr, new RegExp(`\\(${code}\\)`), err.stderr);
-    return true;
-  });
-}
+let srv, work, env, endpoint, tool, aws, awsFails;
 /** {relative path: md5} of every file under dir. */
 async function tree(dir) {
   const out = {};
@@ -62,14 +49,7 @@ async function makeTree(dir) {
 before(withLogs(async () => {
   srv = await startVodupd();
   work = makeTmpDir('s3-tools-');
-  endpoint = `http://127.0.0.1:${srv.port}`;
-  const cfg = path.join(work, 'aws-config');
-  fs.writeFileSync(cfg, '[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n    multipart_threshold = 8MB\n    multipart_chunksize = 8MB\n    signature_version = s3v4\n');
-  env = {
-    PATH: process.env.PATH, HOME: work, AWS_CONFIG_FILE: cfg, AWS_SHARED_CREDENTIALS_FILE: path.join(work, 'none'),
-    AWS_ACCESS_KEY_ID: srv.creds.AccessKeyId, AWS_SECRET_ACCESS_KEY: srv.creds.AccessKeySecret,
-    AWS_EC2_METADATA_DISABLED: 'true', AWS_PAGER: '',
-  };
+  ({ endpoint, env, tool, aws, awsFails } = awsSession(srv, work));
 }));
 
 after(async () => {
