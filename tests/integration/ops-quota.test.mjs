@@ -121,6 +121,13 @@ describe('vodupd quota', { timeout: 120000 * SLOW }, () => {
     await absent('fifth');
   }));
 
+  it('quota show names the default from the environment (as from the configuration), the flag winning', () => {
+    const run = (...args) => spawnSync(vodupdPath(), ['quota', 'show', ...args, '--data-dir', srv.dataDir],
+      { encoding: 'utf8', timeout: 60000 * SLOW, env: { ...process.env, VODUPD_STORAGE_QUOTA: '3M' } });
+    assert.equal(JSON.parse(run().stdout).Quota, `default (${3 * LIMIT})`);
+    assert.equal(JSON.parse(run('--storage-quota', '4M').stdout).Quota, `default (${4 * LIMIT})`);
+  });
+
   it('says what is wrong with a bad account or limit', () => {
     assert.match(quotaFails('set', 'nosuchaccount', '1G').err, /no account 'nosuchaccount'/);
     assert.match(quotaFails('set', show().AccountId, 'lots').err, /BYTES, a SIZE/);
