@@ -133,7 +133,7 @@ int admin_quota(int argc, char **argv)
     }
     char **pos = argv + 1 + optind;
     int npos = argc - 1 - optind;
-    if (npos > (is_set ? 2 : 1) || (is_set && npos != 2)) {
+    if (is_set ? npos != 2 : npos > 1) {
         fprintf(stderr, "vodupd quota %s: %s\n%s", verb, is_set ? "wants ACCOUNT and a limit" : "takes one ACCOUNT at most",
                 USAGE_QUOTA);
         return 2;
