@@ -241,6 +241,8 @@ void vcl_on_done(vodup_client *c, vcl_xfer *x, CURLcode cc)
         part->attempts = 0;
         e->acked += part->len;
         e->sent_run += part->len;
+        if (c->o.verify_reread && vcl_reread_part(c, it, x->part) < 0)
+            break;   /* the file changed: handled */
         vcl_publish(c, it);
         vcl_record_part(c, it, x->part);
         break;

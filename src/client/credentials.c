@@ -188,7 +188,7 @@ static void rpc_run(vodup_client *c, vcl_job *j)
 {
     rpc_job *r = (rpc_job *)j;
     vcl_rpc rpc = {r->endpoint, r->k.ak, r->k.sk, r->k.token, r->user_agent, r->connect_timeout_ms, 60000,
-                   &c->rpcq.quitting, r->ca_file};
+                   &c->rpcq.quitting, r->ca_file, 1};
     vcl_result res;
     memset(&res, 0, sizeof res);
     char msg[1024] = "";

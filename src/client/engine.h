@@ -81,6 +81,7 @@ int vcl_source_changed(vcl_item *it, char *why, size_t whylen);
 void vcl_file_changed(vodup_client *c, vcl_item *it, const char *why);
 void vcl_start_verify(vcl_item *it, uint64_t expect);
 void vcl_verify_step(vodup_client *c, vcl_item *it);
+int vcl_reread_part(vodup_client *c, vcl_item *it, size_t i);
 void vcl_identify(vodup_client *c, vcl_item *it);
 
 /* parts.c */

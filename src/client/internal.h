@@ -69,6 +69,8 @@ typedef struct vcl_rpc {
     long timeout_ms;            /* whole request; 0: none */
     const _Atomic int *cancel;  /* may be NULL; set: the request is abandoned (VODUP_ECANCELED) */
     const char *ca_file;        /* CAs to trust for https (vodup_options.ca_file); NULL: the system's */
+    int reuse;                  /* keep this thread's curl handle, and so its connection, for the
+                                 * next call (helper threads: vcl_rpc_thread_done frees it) */
 } vcl_rpc;
 
 /* One signed POST. 0 on HTTP 2xx with *json (caller frees) set; otherwise a vodup_error
@@ -76,6 +78,8 @@ typedef struct vcl_rpc {
  * receives a malloc'd copy of the API error Code, or NULL. http_status may be NULL. */
 int vcl_rpc_call(const vcl_rpc *r, const char *version, const char *action, const char *const *params,
                  char **json, char **code_out, long *http_status, char *msg, size_t msglen);
+/* Frees the calling thread's kept handle (vcl_rpc.reuse); a helper thread calls it as it ends. */
+void vcl_rpc_thread_done(void);
 
 /* ---- record.c: resume records ----------------------------------------------------------- */
 
@@ -220,6 +224,7 @@ typedef struct vcl_part {
     int state;
     char *etag;
     uint64_t crc;           /* ours, once done */
+    int reread;             /* its bytes read again after its answer and found equal (vcl_reread_part) */
     int attempts;
     int64_t not_before;     /* monotonic ms */
 } vcl_part;

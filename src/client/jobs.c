@@ -32,6 +32,7 @@ static void *jobq_main(void *arg)
         pthread_mutex_lock(&q->mu);
     }
     pthread_mutex_unlock(&q->mu);
+    vcl_rpc_thread_done();   /* the connection an RPC job kept (api.c) */
     return NULL;
 }
 

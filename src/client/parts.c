@@ -164,6 +164,7 @@ static int start_part(vodup_client *c, vcl_item *it, size_t i)
         return rc;
     }
     e->parts[i].state = VCL_PART_INFLIGHT;
+    e->parts[i].reread = 0;
     e->inflight++;
     return 0;
 }
@@ -215,7 +216,10 @@ int64_t vcl_pump(vodup_client *c, vcl_item *it)
                 vcl_file_changed(c, it, why);
                 return -1;
             }
-            if (!e->verified && c->o.verify_reread) {
+            int all_reread = 1;
+            for (size_t i = 0; i < e->nparts && all_reread; i++)
+                all_reread = e->parts[i].reread;
+            if (!e->verified && c->o.verify_reread && !all_reread) {
                 uint64_t crc = 0;
                 for (size_t i = 0; i < e->nparts; i++)
                     crc = vodup_crc64_combine(crc, e->parts[i].crc, e->parts[i].len);

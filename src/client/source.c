@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client/engine.h"
@@ -160,6 +161,65 @@ void vcl_verify_step(vodup_client *c, vcl_item *it)
         return;
     }
     e->phase = PH_RUN;
+}
+
+/* Parts re-read as they are answered: at most this long (a few ms of reading on the
+ * worker); a longer part (a large --part-size) is left to the re-read before Complete. */
+#define VCL_REREAD_PART_MAX (4 * VCL_VERIFY_CHUNK)
+/* How old the file's change time must be for a re-read to stand for the rest of the
+ * upload: longer than any file system's timestamp step (FAT's 2 s, the coarse clock's
+ * few ms on ext4), so that a write after the re-read moves ctime off identify's. */
+#define VCL_REREAD_MARGIN_NS (3LL * 1000000000)
+
+/* Re-reads part i, just answered, and compares its CRC-64 with that of the bytes sent,
+ * while the other parts are still on the wire: when every part passed, the re-read
+ * before Complete (vcl_verify_step) has nothing left to do, and the server is not left
+ * idle for the time of reading the whole file again at the end (bench/README.md).
+ * Its guarantee is the same as the end's: a change before this read shows in the CRC;
+ * a change after it moves ctime, which the check before Complete compares with
+ * identify's, provided the clock has left the tick of the file's last change, which
+ * the margin above makes sure of (otherwise the part is left for the end).
+ * 1: the part is verified; 0: left for the end; -1: the file changed (handled). */
+int vcl_reread_part(vodup_client *c, vcl_item *it, size_t i)
+{
+    vcl_engine *e = &it->e;
+    vcl_part *p = &e->parts[i];
+    struct timespec now;
+    if (p->len > VCL_REREAD_PART_MAX || clock_gettime(CLOCK_REALTIME, &now) != 0 ||
+        (int64_t)now.tv_sec * 1000000000 + now.tv_nsec < e->ident.ctime_ns + VCL_REREAD_MARGIN_NS)
+        return 0;
+    /* Its own buffer, freed here: verify_buf lives as long as the item, which for a file
+     * that failed is until the client is freed. */
+    enum { CHUNK = 256 * 1024 };
+    unsigned char *buf = malloc(CHUNK);
+    if (!buf)
+        return 0;   /* the end's re-read will say it */
+    uint64_t crc = 0, pos = 0;
+    while (pos < p->len) {
+        uint64_t left = p->len - pos;
+        size_t n = left < CHUNK ? (size_t)left : (size_t)CHUNK;
+        ssize_t r;
+        do
+            r = pread(e->fd, buf, n, (off_t)(p->off + pos));
+        while (r < 0 && errno == EINTR);
+        if (r <= 0) {
+            free(buf);
+            if (r == 0)
+                vcl_file_changed(c, it, "it got shorter");
+            else
+                vcl_fail_item(c, it, VODUP_EIO, "reading the file again to verify it failed");
+            return -1;
+        }
+        crc = vodup_crc64(crc, buf, (size_t)r);
+        pos += (uint64_t)r;
+    }
+    free(buf);
+    if (crc != p->crc) {
+        vcl_file_changed(c, it, "its content differs from the bytes sent: CRC-64 of a re-read");
+        return -1;
+    }
+    p->reread = 1;
+    return 1;
 }
 
 void vcl_identify(vodup_client *c, vcl_item *it)
