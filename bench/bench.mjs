@@ -668,7 +668,7 @@ if (CASES.has('1')) {
   const notes = ['nginx stores a PUT without flushing it: its row adds `sync -d` of the stored file, so it too ends durable.',
     '`vodup upload` runs with its defaults (part size 1/32 of the file within 1-8 MiB, 4 parts in flight per file, 2 files at once).'];
   if (!AWS) notes.push('Not measured: awscli (not installed).');
-  else notes.push('awscli runs with its defaults (8 MB parts, 10 requests at once), path-style, one `aws s3 cp` per file.');
+  else notes.push(`awscli runs with its defaults (8 MB parts, 10 requests at once), path-style: one \`aws s3 cp\` (of the directory, --recursive, for several files); ${AWS_MULTI ? '' : 'in the 1-file case only, '}${AWS_RUNS} run${AWS_RUNS > 1 ? 's' : ''}.`);
   if (rgw && rgw.skipped) notes.push(`Ceph radosgw not measured: ${rgw.skipped}.`);
   else if (rgw) notes.push(`Ceph radosgw (Debian's, started by scripts/scale/start in ${fmt(rgw.startS, 0)} s: one mon, one OSD) keeps objects in RAM (memstore: a disk-backed OSD needs a block device or a long bluestore set-up), so its row is not durable: a bound for radosgw on this machine, not a like-for-like figure.`);
   L.push(notes.join(' '), '');
