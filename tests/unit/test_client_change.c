@@ -11,7 +11,12 @@
  * file's, and the VOD record the new size.
  *
  * A last test changes the file without moving its mtime (it is set back with
- * utimensat) and with verify_reread on: caught all the same (ctime, and the re-read). */
+ * utimensat) and with verify_reread on: caught all the same (ctime, and the re-read).
+ *
+ * The re-read runs per part, as each is answered, only once the file's ctime is 3 s old
+ * (source.c): the "aged" tests wait that long before uploading, so that path runs. An
+ * unchanged aged file must succeed with its bytes stored; the kept-mtime change must
+ * still fail. */
 #include "client_harness.h"
 
 static th_server g_srv;
@@ -20,7 +25,10 @@ static th_server g_srv;
 #define PART (1 * MiB)
 #define RATE (4 * MiB)
 
-enum change { CH_OVERWRITE, CH_APPEND, CH_TRUNCATE, CH_RENAME, CH_OVERWRITE_KEEP_MTIME };
+enum change { CH_OVERWRITE, CH_APPEND, CH_TRUNCATE, CH_RENAME, CH_OVERWRITE_KEEP_MTIME, CH_NONE };
+
+/* Milliseconds run_change waits between making the file and uploading it. */
+static unsigned g_age_ms;
 
 typedef struct change_ctx {
     th_rec rec;
@@ -86,6 +94,8 @@ static void make_change(change_ctx *x)
     case CH_TRUNCATE:
         assert_int_equal(truncate(x->path, (off_t)(5 * MiB + 77)), 0);
         break;
+    case CH_NONE:
+        break;
     case CH_RENAME: {
         char tmp[1200];
         snprintf(tmp, sizeof tmp, "%s.new", x->path);
@@ -140,7 +150,13 @@ static int run_change(change_ctx *x, enum change how, int on_change, int verify_
     th_rec_init(&x->rec);
     x->how = how;
     atomic_init(&x->done, 0);
+    unsigned age_ms = g_age_ms;
+    g_age_ms = 0;   /* for this run only, even when an assertion below ends the test */
     th_make_source(&g_srv, x->path, sizeof x->path, name, SIZE, seed, old_md5);
+    if (age_ms) {
+        struct timespec ts = {(time_t)(age_ms / 1000), (long)(age_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     vodup_listener l = VODUP_LISTENER_INIT;
     l.on_upload_started = fwd_started;
     l.on_upload_progress = on_progress_change;
@@ -253,6 +269,40 @@ static void test_overwrite_keep_mtime_fails(void **state)
     expect_changed(CH_OVERWRITE_KEEP_MTIME, "keep-mtime.mp4", 105);
 }
 
+static void test_overwrite_keep_mtime_aged_fails(void **state)
+{
+    (void)state;
+    g_age_ms = 3300;
+    expect_changed(CH_OVERWRITE_KEEP_MTIME, "keep-mtime-aged.mp4", 106);
+}
+
+/* An unchanged file old enough for the per-part re-read: stored whole, no re-read needed
+ * at the end. */
+static void test_unchanged_aged_succeeds(void **state)
+{
+    (void)state;
+    g_age_ms = 3300;
+    change_ctx *x = calloc(1, sizeof *x);
+    assert_non_null(x);
+    char old_md5[33];
+    vodup_client *c = NULL;
+    int wrc = -1;
+    int id = run_change(x, CH_NONE, VODUP_CHANGE_FAIL, 1, "unchanged-aged.mp4", 107, old_md5, &c, &wrc);
+    assert_int_equal(wrc, VODUP_OK);
+    assert_int_equal(th_status(c, id), VODUP_STATUS_SUCCESS);
+    th_item it = th_get(&x->rec, id);
+    assert_int_equal(it.succeed, 1);
+    assert_int_equal(it.failed, 0);
+    char got[33];
+    uint64_t len = 0;
+    assert_int_equal(th_get_object_md5(&g_srv, it.bucket, it.key, got, &len), 200);
+    assert_int_equal(len, (uint64_t)SIZE);
+    assert_string_equal(got, old_md5);
+    vodup_client_free(c);
+    th_rec_destroy(&x->rec);
+    free(x);
+}
+
 static void test_overwrite_restarts(void **state)
 {
     (void)state;
@@ -283,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_overwrite_fails),    cmocka_unit_test(test_append_fails),
         cmocka_unit_test(test_truncate_fails),     cmocka_unit_test(test_rename_fails),
         cmocka_unit_test(test_overwrite_keep_mtime_fails),
+        cmocka_unit_test(test_overwrite_keep_mtime_aged_fails), cmocka_unit_test(test_unchanged_aged_succeeds),
         cmocka_unit_test(test_overwrite_restarts), cmocka_unit_test(test_append_restarts),
         cmocka_unit_test(test_truncate_restarts),  cmocka_unit_test(test_rename_restarts),
     };
