@@ -138,6 +138,60 @@ static const char *const migrations[] = {
     "  next_at BIGINT NOT NULL, last_error TEXT);"
     "CREATE INDEX events_next ON events(next_at, id);"
     "CREATE INDEX events_media ON events(media_id);",
+    /* 2: the probe job queue (meta_jobs.h, meta_pg_jobs.c; SQLite's ensure_sql) */
+    "CREATE TABLE probe_jobs("
+    "  media_id TEXT COLLATE \"C\" PRIMARY KEY,"
+    "  state TEXT NOT NULL CHECK(state IN ('queued', 'claimed')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0, claimed_by TEXT COLLATE \"C\","
+    "  lease_until BIGINT NOT NULL DEFAULT 0, next_at BIGINT NOT NULL, created BIGINT NOT NULL,"
+    "  last_error TEXT);"
+    "CREATE INDEX probe_jobs_due ON probe_jobs(state, next_at);"
+    "CREATE TABLE media_info(media_id TEXT COLLATE \"C\" PRIMARY KEY, info TEXT NOT NULL);",
+    /* 3: per-account storage (meta_quota.h), as SQLite's migration 3: account_usage.bytes
+     * is kept by row triggers in the transaction of every write to objects and parts, so
+     * no write path can forget it. The counter row is locked from a write's first change
+     * of it to its commit, so one account's writes commit one after another across
+     * nodes (docs/scale-out.md); each transaction touches one account, so they never
+     * wait for each other in a cycle. Parts are deleted before their upload and objects
+     * before their bucket, so the join always finds the owner. */
+    "CREATE TABLE account_usage("
+    "  account_id TEXT COLLATE \"C\" PRIMARY KEY REFERENCES accounts(id),"
+    "  bytes BIGINT NOT NULL DEFAULT 0, quota BIGINT NOT NULL DEFAULT -1);"
+    "INSERT INTO account_usage(account_id, bytes) SELECT a.id,"
+    "  coalesce((SELECT sum(o.size) FROM objects o JOIN buckets b ON b.name = o.bucket"
+    "            WHERE b.account_id = a.id), 0) +"
+    "  coalesce((SELECT sum(p.size) FROM parts p JOIN uploads u ON u.id = p.upload_id"
+    "            JOIN buckets b ON b.name = u.bucket WHERE b.account_id = a.id), 0)"
+    "  FROM accounts a;"
+    "CREATE FUNCTION vodup_usage_account() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    "  INSERT INTO account_usage(account_id) VALUES(NEW.id) ON CONFLICT DO NOTHING;"
+    "  RETURN NULL; END $$;"
+    "CREATE TRIGGER usage_account AFTER INSERT ON accounts"
+    "  FOR EACH ROW EXECUTE FUNCTION vodup_usage_account();"
+    "CREATE FUNCTION vodup_usage_object() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    "  IF TG_OP <> 'INSERT' THEN"
+    "    UPDATE account_usage SET bytes = bytes - OLD.size"
+    "     WHERE account_id = (SELECT account_id FROM buckets WHERE name = OLD.bucket);"
+    "  END IF;"
+    "  IF TG_OP <> 'DELETE' THEN"
+    "    UPDATE account_usage SET bytes = bytes + NEW.size"
+    "     WHERE account_id = (SELECT account_id FROM buckets WHERE name = NEW.bucket);"
+    "  END IF;"
+    "  RETURN NULL; END $$;"
+    "CREATE TRIGGER usage_object AFTER INSERT OR DELETE OR UPDATE OF size, bucket ON objects"
+    "  FOR EACH ROW EXECUTE FUNCTION vodup_usage_object();"
+    "CREATE FUNCTION vodup_usage_part() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    "  IF TG_OP <> 'INSERT' THEN"
+    "    UPDATE account_usage SET bytes = bytes - OLD.size WHERE account_id = (SELECT b.account_id"
+    "     FROM uploads u JOIN buckets b ON b.name = u.bucket WHERE u.id = OLD.upload_id);"
+    "  END IF;"
+    "  IF TG_OP <> 'DELETE' THEN"
+    "    UPDATE account_usage SET bytes = bytes + NEW.size WHERE account_id = (SELECT b.account_id"
+    "     FROM uploads u JOIN buckets b ON b.name = u.bucket WHERE u.id = NEW.upload_id);"
+    "  END IF;"
+    "  RETURN NULL; END $$;"
+    "CREATE TRIGGER usage_part AFTER INSERT OR DELETE OR UPDATE OF size, upload_id ON parts"
+    "  FOR EACH ROW EXECUTE FUNCTION vodup_usage_part();",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]) - 1)
 
@@ -1569,7 +1623,7 @@ static int mpg_blob_is_live(vodup_meta *m, const char *blob)
 /* ---- the ops table --------------------------------------------------------------- */
 
 const vodup_meta_ops meta__pg_ops = {
-    .version = 3, /* no probe jobs (4) nor storage quotas (5) yet: meta_ops.h */
+    .version = 5,
     .name = "postgres",
     .close = mpg_close,
     .account_create = mpg_account_create,
@@ -1634,4 +1688,13 @@ const vodup_meta_ops meta__pg_ops = {
     .key_set_active = mpg_key_set_active,
     .key_delete = mpg_key_delete,
     .media_expire_uploading = mpg_media_expire_uploading,
+    .probe_job_add = mpg_probe_job_add,
+    .probe_job_claim = mpg_probe_job_claim,
+    .probe_job_release = mpg_probe_job_release,
+    .probe_job_finish = mpg_probe_job_finish,
+    .probe_job_count = mpg_probe_job_count,
+    .media_info_get = mpg_media_info_get,
+    .probe_job_requeue_node = mpg_probe_job_requeue_node,
+    .usage_get = mpg_usage_get,
+    .quota_set = mpg_quota_set,
 };

@@ -61,11 +61,15 @@ int mpg__media_object_written(pg_conn *c, const char *bucket, const char *key, s
         return rc; /* no media points here: the common case */
     pgp_i64(&p, (long long)size);
     pgp_i64(&p, (long long)crc64);
-    return mpg__exec(c, "media complete",
-                     "UPDATE media SET status = CASE kind WHEN 'video' THEN 'UploadSucc'"
-                     " ELSE 'Normal' END, size = $4, crc64 = $5, modified = $3"
-                     " WHERE bucket = $1 AND object_key = $2",
-                     &p, NULL, NULL);
+    rc = mpg__exec(c, "media complete",
+                   "UPDATE media SET status = CASE kind WHEN 'video' THEN 'UploadSucc'"
+                   " ELSE 'Normal' END, size = $4, crc64 = $5, modified = $3"
+                   " WHERE bucket = $1 AND object_key = $2",
+                   &p, NULL, NULL);
+    /* A completed video is to be probed: queued in this same transaction. */
+    if (rc == VODUP_META_OK)
+        rc = mpg__probe_job_hook(c, bucket, key, key_len, now);
+    return rc;
 }
 
 /* ---- RAM users and roles ---------------------------------------------------------------- */
@@ -396,7 +400,7 @@ int mpg_nonce_use(vodup_meta *m, const char *key_id, const char *nonce, time_t n
 
 /* ---- media ------------------------------------------------------------------------------ */
 
-int mpg_media_create(vodup_meta *m, const vodup_meta_media *md)
+int mpg__media_insert(pg_conn *c, const vodup_meta_media *md)
 {
     pg_params p = { .n = 0 };
     pgp_text(&p, md->id);
@@ -426,10 +430,18 @@ int mpg_media_create(vodup_meta *m, const vodup_meta_media *md)
     pgp_i64(&p, (long long)md->crc64);
     pgp_i64(&p, md->created);
     pgp_i64(&p, md->modified ? md->modified : md->created);
-    return mpg__write(m, "media create",
-                      "INSERT INTO media(" MEDIA_COLS ") VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-                      " $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
-                      &p, NULL);
+    return mpg__exec(c, "media create",
+                     "INSERT INTO media(" MEDIA_COLS ") VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+                     " $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+                     &p, NULL, NULL);
+}
+
+int mpg_media_create(vodup_meta *m, const vodup_meta_media *md)
+{
+    pg_conn *c = mpg__acquire(m);
+    int rc = mpg__media_insert(c, md);
+    mpg__release(m, c);
+    return rc;
 }
 
 static int media_fill(const PGresult *r, int i, vodup_meta_media *md)
@@ -625,6 +637,9 @@ int mpg_media_delete(vodup_meta *m, const char *account_id, const char *id)
         }
         if (rc == VODUP_META_OK)
             rc = mpg__exec(c, "media events delete", "DELETE FROM events WHERE media_id = $1", &p, NULL, NULL);
+        /* Nor probed: its job and stored media info go with it. */
+        if (rc == VODUP_META_OK)
+            rc = mpg__probe_job_forget(c, id);
         rc = mpg__end(c, rc);
     }
     mpg__release(m, c);
