@@ -797,15 +797,20 @@ int mpg_event_due(vodup_meta *m, time_t now, size_t max, int (*cb)(const vodup_m
     pg_params p = { .n = 0 };
     pgp_i64(&p, now);
     pgp_i64(&p, clamp(max));
-    /* SKIP LOCKED: a batch another node is reading at this moment is passed over rather
-     * than waited for. That is no claim: the lock ends with this statement, and the
-     * sender's claim is its event_defer (a lease) afterwards, so two nodes polling within
-     * that gap can both take an event. Delivery stays at least once (the contract);
-     * once-per-node needs the lease taken inside this statement (docs/scale-out.md). */
+    pgp_i64(&p, (long long)now + VODUP_META_EVENT_LEASE);
+    /* The claim (meta_vod.h) is this one statement: the due rows are locked with SKIP
+     * LOCKED (rows another node is claiming at this moment are passed over, not waited
+     * for; a row it claimed and committed meanwhile fails the re-check of next_at) and
+     * leased before the lock ends, so no two nodes get one event within its lease.
+     * RETURNING has no order: the outer query restores the due order. */
     PGresult *r;
     int rc = query(m, "event due",
-                   "SELECT " EVENT_COLS " FROM events WHERE next_at <= $1 ORDER BY next_at, id LIMIT $2"
-                   " FOR UPDATE SKIP LOCKED",
+                   "WITH d AS (SELECT id, next_at FROM events WHERE next_at <= $1 ORDER BY next_at, id LIMIT $2"
+                   " FOR UPDATE SKIP LOCKED),"
+                   " c AS (UPDATE events e SET next_at = $3 FROM d WHERE e.id = d.id RETURNING e.id, e.account_id,"
+                   " e.media_id, e.event_type, e.body, e.url, e.auth_key, e.attempts, e.created, e.next_at,"
+                   " e.last_error, d.next_at AS due)"
+                   " SELECT " EVENT_COLS " FROM c ORDER BY due, id",
                    &p, &r);
     return event_calls(r, rc, cb, u);
 }
