@@ -335,6 +335,21 @@ int mpg__write(vodup_meta *m, const char *what, const char *sql, const pg_params
     return rc;
 }
 
+int mpg__query(vodup_meta *m, const char *what, const char *sql, const pg_params *p, PGresult **r)
+{
+    pg_conn *c = mpg__acquire(m);
+    int rc = mpg__exec(c, what, sql, p, r, NULL);
+    mpg__release(m, c);
+    return rc;
+}
+
+int mpg__write_one(vodup_meta *m, const char *what, const char *sql, const pg_params *p)
+{
+    long long n = 0;
+    int rc = mpg__write(m, what, sql, p, &n);
+    return rc == VODUP_META_OK && n == 0 ? VODUP_META_ENOTFOUND : rc;
+}
+
 char *mpg__text(const PGresult *r, int row, int col, int *oom)
 {
     if (PQgetisnull(r, row, col))

@@ -45,6 +45,11 @@ int mpg__begin(pg_conn *c);
 int mpg__end(pg_conn *c, int rc);
 /* A single statement in its own implicit transaction, through the pool. */
 int mpg__write(vodup_meta *m, const char *what, const char *sql, const pg_params *p, long long *changed);
+/* mpg__write of a statement that must change a row: ENOTFOUND when it changed none. */
+int mpg__write_one(vodup_meta *m, const char *what, const char *sql, const pg_params *p);
+/* A query through the pool, its rows collected in *r (the connection is back in the pool
+ * before the caller looks at them, so callbacks may call into the store). */
+int mpg__query(vodup_meta *m, const char *what, const char *sql, const pg_params *p, PGresult **r);
 
 /* Column helpers: a malloc'd copy (NULL for SQL NULL; *oom set when out of memory). */
 char *mpg__text(const PGresult *r, int row, int col, int *oom);

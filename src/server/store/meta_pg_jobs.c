@@ -25,13 +25,6 @@ static int exec_one(pg_conn *c, const char *what, const char *sql, const pg_para
     return rc == VODUP_META_OK && n == 0 ? VODUP_META_ENOTFOUND : rc;
 }
 
-static int write_one(vodup_meta *m, const char *what, const char *sql, const pg_params *p)
-{
-    pg_conn *c = mpg__acquire(m);
-    int rc = exec_one(c, what, sql, p);
-    mpg__release(m, c);
-    return rc;
-}
 
 /* ---- inside other calls' transactions ------------------------------------------------ */
 
@@ -71,7 +64,7 @@ int mpg_probe_job_add(vodup_meta *m, const char *media_id, time_t now)
     pgp_text(&p, media_id);
     pgp_i64(&p, now);
     /* No media row: nothing inserted, which is ENOTFOUND. */
-    return write_one(m, "probe job add",
+    return mpg__write_one(m, "probe job add",
                      "INSERT INTO probe_jobs(media_id, state, attempts, claimed_by, lease_until, next_at, created)"
                      " SELECT id, 'queued', 0, NULL, 0, $2, $2 FROM media WHERE id = $1" JOB_UPSERT,
                      &p);
@@ -97,10 +90,8 @@ int mpg_probe_job_claim(vodup_meta *m, const char *node, time_t now, int lease_s
     pgp_i64(&p, now);
     pgp_text(&p, node);
     pgp_i64(&p, (long long)now + (lease_s > 0 ? lease_s : 1));
-    pg_conn *c = mpg__acquire(m);
     PGresult *r;
-    int rc = mpg__exec(c, "probe job claim", CLAIM_SQL, &p, &r, NULL);
-    mpg__release(m, c);
+    int rc = mpg__query(m, "probe job claim", CLAIM_SQL, &p, &r);
     if (rc != VODUP_META_OK)
         return rc;
     if (PQntuples(r) == 0) {
@@ -122,7 +113,7 @@ int mpg_probe_job_release(vodup_meta *m, const char *media_id, const char *node,
     pgp_text(&p, node);
     pgp_i64(&p, next_at);
     pgp_text(&p, error);
-    return write_one(m, "probe job release",
+    return mpg__write_one(m, "probe job release",
                      "UPDATE probe_jobs SET state = 'queued', claimed_by = NULL, lease_until = 0, next_at = $3,"
                      " last_error = $4 WHERE media_id = $1 AND state = 'claimed' AND claimed_by = $2",
                      &p);
@@ -184,10 +175,8 @@ int mpg_probe_job_finish(vodup_meta *m, const vodup_meta_probe_result *r)
 
 int mpg_probe_job_count(vodup_meta *m)
 {
-    pg_conn *c = mpg__acquire(m);
     PGresult *r;
-    int rc = mpg__exec(c, "probe job count", "SELECT count(*) FROM probe_jobs", NULL, &r, NULL);
-    mpg__release(m, c);
+    int rc = mpg__query(m, "probe job count", "SELECT count(*) FROM probe_jobs", NULL, &r);
     if (rc != VODUP_META_OK)
         return rc;
     rc = (int)mpg__i64(r, 0, 0);
@@ -200,10 +189,8 @@ int mpg_media_info_get(vodup_meta *m, const char *media_id, char **json)
     *json = NULL;
     pg_params p = { .n = 0 };
     pgp_text(&p, media_id);
-    pg_conn *c = mpg__acquire(m);
     PGresult *r;
-    int rc = mpg__exec(c, "media info get", "SELECT info FROM media_info WHERE media_id = $1", &p, &r, NULL);
-    mpg__release(m, c);
+    int rc = mpg__query(m, "media info get", "SELECT info FROM media_info WHERE media_id = $1", &p, &r);
     if (rc != VODUP_META_OK)
         return rc;
     if (PQntuples(r) == 0) {
@@ -236,13 +223,11 @@ int mpg_usage_get(vodup_meta *m, const char *account_id, uint64_t *used, int64_t
 {
     pg_params p = { .n = 0 };
     pgp_text(&p, account_id);
-    pg_conn *c = mpg__acquire(m);
     PGresult *r;
-    int rc = mpg__exec(c, "usage get",
-                       "SELECT coalesce(u.bytes, 0), coalesce(u.quota, -1) FROM accounts a"
-                       " LEFT JOIN account_usage u ON u.account_id = a.id WHERE a.id = $1",
-                       &p, &r, NULL);
-    mpg__release(m, c);
+    int rc = mpg__query(m, "usage get",
+                        "SELECT coalesce(u.bytes, 0), coalesce(u.quota, -1) FROM accounts a"
+                        " LEFT JOIN account_usage u ON u.account_id = a.id WHERE a.id = $1",
+                        &p, &r);
     if (rc != VODUP_META_OK)
         return rc;
     if (PQntuples(r) == 0) {
@@ -265,7 +250,7 @@ int mpg_quota_set(vodup_meta *m, const char *account_id, int64_t quota)
     pgp_i64(&p, quota);
     /* The row exists for every account (the migration and the accounts trigger make it);
      * the insert covers one that predates neither. No account: nothing changes. */
-    return write_one(m, "quota set",
+    return mpg__write_one(m, "quota set",
                      "INSERT INTO account_usage(account_id, quota) SELECT id, $2 FROM accounts WHERE id = $1"
                      " ON CONFLICT(account_id) DO UPDATE SET quota = excluded.quota",
                      &p);

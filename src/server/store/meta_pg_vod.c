@@ -31,13 +31,6 @@ static long long clamp(size_t limit)
     return limit > (size_t)LLONG_MAX ? LLONG_MAX : (long long)limit;
 }
 
-/* A statement that must change a row: ENOTFOUND when it changed none. */
-static int write_one(vodup_meta *m, const char *what, const char *sql, const pg_params *p)
-{
-    long long n = 0;
-    int rc = mpg__write(m, what, sql, p, &n);
-    return rc == VODUP_META_OK && n == 0 ? VODUP_META_ENOTFOUND : rc;
-}
 
 /* ---- the completion hook ------------------------------------------------------------ */
 
@@ -116,15 +109,6 @@ static int principal_fill(const PGresult *r, int i, vodup_meta_principal *pr)
     return VODUP_META_OK;
 }
 
-/* Runs a query through the pool, collecting its rows (the connection is back in the pool
- * before the caller's callbacks run). */
-static int query(vodup_meta *m, const char *what, const char *sql, const pg_params *p, PGresult **r)
-{
-    pg_conn *c = mpg__acquire(m);
-    int rc = mpg__exec(c, what, sql, p, r, NULL);
-    mpg__release(m, c);
-    return rc;
-}
 
 int mpg_principal_get(vodup_meta *m, const char *kind, const char *account_id, const char *name,
                              vodup_meta_principal *out)
@@ -135,7 +119,7 @@ int mpg_principal_get(vodup_meta *m, const char *kind, const char *account_id, c
     pgp_text(&p, account_id);
     pgp_text(&p, name);
     PGresult *r;
-    int rc = query(m, "principal get",
+    int rc = mpg__query(m, "principal get",
                    "SELECT account_id, name, arn, policies, max_session, created"
                    " FROM principals WHERE kind = $1 AND account_id = $2 AND name = $3",
                    &p, &r);
@@ -153,7 +137,7 @@ int mpg_principal_list(vodup_meta *m, const char *kind, const char *account_id,
     pgp_text(&p, kind);
     pgp_text(&p, account_id);
     PGresult *r;
-    int rc = query(m, "principal list",
+    int rc = mpg__query(m, "principal list",
                    "SELECT account_id, name, arn, policies, max_session, created"
                    " FROM principals WHERE kind = $1 AND account_id = $2 ORDER BY name",
                    &p, &r);
@@ -209,7 +193,7 @@ int mpg_key_list(vodup_meta *m, const char *account_id, const char *principal,
     pgp_text(&p, account_id);
     pgp_text(&p, principal);
     PGresult *r;
-    int rc = query(m, "key list",
+    int rc = mpg__query(m, "key list",
                    "SELECT id, active, created FROM access_keys WHERE account_id = $1 AND principal = $2"
                    " ORDER BY created, id",
                    &p, &r);
@@ -653,7 +637,7 @@ int mpg_media_set_status(vodup_meta *m, const char *id, const char *status, time
     pgp_text(&p, id);
     pgp_text(&p, status);
     pgp_i64(&p, now);
-    return write_one(m, "media set status", "UPDATE media SET status = $2, modified = $3 WHERE id = $1", &p);
+    return mpg__write_one(m, "media set status", "UPDATE media SET status = $2, modified = $3 WHERE id = $1", &p);
 }
 
 /* ---- callback configuration ------------------------------------------------------------ */
@@ -689,7 +673,7 @@ int mpg_callback_get(vodup_meta *m, const char *account_id, char **config_json)
     pg_params p = { .n = 0 };
     pgp_text(&p, account_id);
     PGresult *r;
-    int rc = query(m, "callback get", "SELECT config FROM callbacks WHERE account_id = $1", &p, &r);
+    int rc = mpg__query(m, "callback get", "SELECT config FROM callbacks WHERE account_id = $1", &p, &r);
     if (rc != VODUP_META_OK)
         return rc;
     int oom = 0;
@@ -804,7 +788,7 @@ int mpg_event_due(vodup_meta *m, time_t now, size_t max, int (*cb)(const vodup_m
      * leased before the lock ends, so no two nodes get one event within its lease.
      * RETURNING has no order: the outer query restores the due order. */
     PGresult *r;
-    int rc = query(m, "event due",
+    int rc = mpg__query(m, "event due",
                    "WITH d AS (SELECT id, next_at FROM events WHERE next_at <= $1 ORDER BY next_at, id LIMIT $2"
                    " FOR UPDATE SKIP LOCKED),"
                    " c AS (UPDATE events e SET next_at = $3 FROM d WHERE e.id = d.id RETURNING e.id, e.account_id,"
@@ -821,7 +805,7 @@ int mpg_event_list(vodup_meta *m, const char *account_id, int (*cb)(const vodup_
     pg_params p = { .n = 0 };
     pgp_text(&p, account_id);
     PGresult *r;
-    int rc = query(m, "event list",
+    int rc = mpg__query(m, "event list",
                    "SELECT " EVENT_COLS " FROM events WHERE $1::text IS NULL OR account_id = $1 ORDER BY id", &p, &r);
     return event_calls(r, rc, cb, u);
 }
@@ -833,14 +817,14 @@ int mpg_event_prepare(vodup_meta *m, long long id, const char *body, const char 
     pgp_text(&p, body);
     pgp_text(&p, url);
     pgp_text(&p, auth_key);
-    return write_one(m, "event prepare", "UPDATE events SET body = $2, url = $3, auth_key = $4 WHERE id = $1", &p);
+    return mpg__write_one(m, "event prepare", "UPDATE events SET body = $2, url = $3, auth_key = $4 WHERE id = $1", &p);
 }
 
 int mpg_event_done(vodup_meta *m, long long id)
 {
     pg_params p = { .n = 0 };
     pgp_i64(&p, id);
-    return write_one(m, "event done", "DELETE FROM events WHERE id = $1", &p);
+    return mpg__write_one(m, "event done", "DELETE FROM events WHERE id = $1", &p);
 }
 
 int mpg_event_retry(vodup_meta *m, long long id, time_t next_at, const char *error)
@@ -849,7 +833,7 @@ int mpg_event_retry(vodup_meta *m, long long id, time_t next_at, const char *err
     pgp_i64(&p, id);
     pgp_i64(&p, next_at);
     pgp_text(&p, error);
-    return write_one(m, "event retry",
+    return mpg__write_one(m, "event retry",
                      "UPDATE events SET attempts = attempts + 1, next_at = $2, last_error = $3 WHERE id = $1", &p);
 }
 
@@ -858,14 +842,14 @@ int mpg_event_defer(vodup_meta *m, long long id, time_t next_at)
     pg_params p = { .n = 0 };
     pgp_i64(&p, id);
     pgp_i64(&p, next_at);
-    return write_one(m, "event defer", "UPDATE events SET next_at = $2 WHERE id = $1", &p);
+    return mpg__write_one(m, "event defer", "UPDATE events SET next_at = $2 WHERE id = $1", &p);
 }
 
 int mpg_event_next(vodup_meta *m, time_t *next_at)
 {
     *next_at = 0;
     PGresult *r;
-    int rc = query(m, "event next", "SELECT min(next_at) FROM events", NULL, &r);
+    int rc = mpg__query(m, "event next", "SELECT min(next_at) FROM events", NULL, &r);
     if (rc != VODUP_META_OK)
         return rc;
     if (PQgetisnull(r, 0, 0))
@@ -927,7 +911,7 @@ int mpg_key_set_active(vodup_meta *m, const char *account_id, const char *key_id
     pgp_text(&p, account_id);
     pgp_text(&p, key_id);
     pgp_i64(&p, active ? 1 : 0);
-    return write_one(m, "key change", "UPDATE access_keys SET active = $3 WHERE account_id = $1 AND id = $2", &p);
+    return mpg__write_one(m, "key change", "UPDATE access_keys SET active = $3 WHERE account_id = $1 AND id = $2", &p);
 }
 
 int mpg_key_delete(vodup_meta *m, const char *account_id, const char *key_id)
@@ -935,7 +919,7 @@ int mpg_key_delete(vodup_meta *m, const char *account_id, const char *key_id)
     pg_params p = { .n = 0 };
     pgp_text(&p, account_id);
     pgp_text(&p, key_id);
-    return write_one(m, "key change", "DELETE FROM access_keys WHERE account_id = $1 AND id = $2", &p);
+    return mpg__write_one(m, "key change", "DELETE FROM access_keys WHERE account_id = $1 AND id = $2", &p);
 }
 
 int mpg_media_expire_uploading(vodup_meta *m, time_t before, time_t now, int max)
