@@ -2085,6 +2085,19 @@ static void test_probe_jobs(void **state)
     assert_int_equal(vodup_meta_media_info_get(f->m, FX_MEDIA_ID(1), &info), VODUP_META_ENOTFOUND);
 }
 
+/* n media of kind in bucket vod (keys prefix<i>ext), each with its object put at 4100:
+ * each completes, queueing its event (and a video its probe job). */
+static void completed_media(vodup_meta *m, const char *kind, const char *prefix, const char *ext, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char id[33], key[32];
+        snprintf(id, sizeof id, "%032d", i + 100);
+        snprintf(key, sizeof key, "%s%d%s", prefix, i, ext);
+        fx_new_media(m, id, kind, "acc1", "vod", key, 4000);
+        assert_int_equal(fx_put_media_object(m, "vod", key, (unsigned)i + 1, 10, 11, 4100), VODUP_META_OK);
+    }
+}
+
 typedef struct claim_race {
     vodup_meta *m;
     const char *node;
@@ -2113,13 +2126,7 @@ static void test_probe_jobs_race(void **state)
         skip();
     }
     enum { N = 24 };
-    for (int i = 0; i < N; i++) {
-        char id[33], key[32];
-        snprintf(id, sizeof id, "%032d", i + 100);
-        snprintf(key, sizeof key, "sv/%d.mp4", i);
-        fx_new_media(f->m, id, "video", "acc1", "vod", key, 4000);
-        assert_int_equal(fx_put_media_object(f->m, "vod", key, (unsigned)i + 1, 10, 11, 4100), VODUP_META_OK);
-    }
+    completed_media(f->m, "video", "sv/", ".mp4", N);
     assert_int_equal(vodup_meta_probe_job_count(f->m), N);
     claim_race a = { f->m, "nodea", 0 }, b = { f->m, "nodeb", 0 };
     pthread_t ta, tb;
@@ -2534,13 +2541,7 @@ static int has_id(const long long *ids, int n, long long id)
 static void test_event_claim_race(void **state)
 {
     fx *f = *state;
-    for (int i = 0; i < DUE_RACE_EVENTS; i++) {
-        char id[33], key[32];
-        snprintf(id, sizeof id, "%032d", i + 100);
-        snprintf(key, sizeof key, "im/%d.png", i);
-        fx_new_media(f->m, id, "image", "acc1", "vod", key, 4000);
-        assert_int_equal(fx_put_media_object(f->m, "vod", key, (unsigned)i + 1, 10, 11, 4100), VODUP_META_OK);
-    }
+    completed_media(f->m, "image", "im/", ".png", DUE_RACE_EVENTS);
     due_race listed = { .m = f->m };
     assert_int_equal(vodup_meta_event_list(f->m, NULL, due_race_cb, &listed), VODUP_META_OK);
     assert_int_equal(listed.n, DUE_RACE_EVENTS);

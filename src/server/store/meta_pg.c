@@ -32,16 +32,11 @@
 #include "server/store/meta.h"
 #include "server/store/meta_pg_int.h"
 
-#include "common/codec.h"
-#include "common/crc.h"
-#include "common/digest.h"
-
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define OBJECT_COLS "id, bucket, key, size, etag, crc64, md5, content_type, user_meta, type, mtime"
 #define UPLOAD_COLS "id, bucket, key, initiated, content_type, user_meta"
@@ -1383,53 +1378,23 @@ static int mpg_upload_list(vodup_meta *m, const char *bucket, const char *prefix
     return rc;
 }
 
-static int complete_check(pg_conn *c, const char *upload_id, const vodup_meta_complete_part *parts, size_t nparts,
-                          uint64_t min_part_size, vodup_meta_part *got, size_t *bad_index)
-{
-    if (nparts == 0) {
-        *bad_index = 0;
-        return VODUP_META_EINVALIDPART;
-    }
-    for (size_t i = 1; i < nparts; i++) {
-        if (parts[i].number <= parts[i - 1].number) {
-            *bad_index = i;
-            return VODUP_META_EPARTORDER;
-        }
-    }
-    for (size_t i = 0; i < nparts; i++) {
-        int rc = part_read(c, upload_id, parts[i].number, &got[i]);
-        int terminated = strnlen(parts[i].etag, sizeof parts[i].etag) < sizeof parts[i].etag;
-        if (rc == VODUP_META_ENOTFOUND ||
-            (rc == VODUP_META_OK && (!terminated || strcasecmp(parts[i].etag, got[i].etag)))) {
-            *bad_index = i;
-            return VODUP_META_EINVALIDPART;
-        }
-        if (rc != VODUP_META_OK)
-            return rc;
-    }
-    for (size_t i = 0; i + 1 < nparts; i++) {
-        if (got[i].size < min_part_size) {
-            *bad_index = i;
-            return VODUP_META_ETOOSMALL;
-        }
-    }
-    return VODUP_META_OK;
-}
+/* The part reader of meta_shared.h's Complete checks: one part of this upload on c. */
+typedef struct part_reader {
+    pg_conn *c;
+    const char *upload_id;
+} part_reader;
 
+static int read_part(void *ctx, int number, vodup_meta_part *out)
+{
+    const part_reader *r = ctx;
+    return part_read(r->c, r->upload_id, number, out);
+}
 
 /* The end of every Complete, inside its transaction (see meta_sqlite.c). */
 static int complete_record(pg_conn *c, const char *upload_id, const vodup_meta_upload *up, vodup_meta_object *o,
                            const vodup_meta_part *got, size_t n, const char **blobs, uint64_t *sizes)
 {
-    o->bucket = up->bucket;
-    o->key = up->key;
-    o->key_len = up->key_len;
-    o->content_type = up->content_type;
-    o->user_meta = up->user_meta;
-    for (size_t i = 0; i < n; i++) {
-        blobs[i] = got[i].blob;
-        sizes[i] = got[i].size;
-    }
+    meta__complete_object(o, up, got, n, blobs, sizes);
     long long id;
     int rc = object_store(c, o, blobs, sizes, n, &id);
     if (rc == VODUP_META_OK) {
@@ -1477,21 +1442,13 @@ static int mpg_upload_complete_guarded(vodup_meta *m, const char *upload_id, con
         rc = upload_read(c, upload_id, &up, 1);
         if (rc == VODUP_META_OK)
             rc = guard_check(c, g, up.bucket, up.key, up.key_len);
+        part_reader pr = { c, upload_id };
         if (rc == VODUP_META_OK)
-            rc = complete_check(c, upload_id, parts, nparts, min_part_size, got, bad_index);
+            rc = meta__complete_check(parts, nparts, min_part_size, read_part, &pr, got, bad_index);
         if (rc == VODUP_META_OK)
-            rc = meta__multipart_etag(o.etag, got, nparts);
-        if (rc == VODUP_META_OK) {
-            snprintf(o.type, sizeof o.type, "Multipart");
-            o.mtime = now;
-            o.crc64 = got[0].crc64;
-            for (size_t i = 0; i < nparts; i++) {
-                if (i)
-                    o.crc64 = vodup_crc64_combine(o.crc64, got[i].crc64, got[i].size);
-                o.size += got[i].size;
-            }
+            rc = meta__complete_fields(&o, got, nparts, now);
+        if (rc == VODUP_META_OK)
             rc = complete_record(c, upload_id, &up, &o, got, nparts, blobs, sizes);
-        }
         rc = mpg__end(c, rc);
     }
     mpg__release(m, c);
@@ -1545,17 +1502,10 @@ static int mpg_upload_commit(vodup_meta *m, const char *upload_id, const vodup_m
         rc = upload_read(c, upload_id, &up, 1);
         if (rc == VODUP_META_OK)
             rc = guard_check(c, g, up.bucket, up.key, up.key_len);
-        for (size_t i = 0; rc == VODUP_META_OK && i < nparts; i++) {
-            vodup_meta_part now;
-            int r = part_read(c, upload_id, parts[i].number, &now);
-            if (r == VODUP_META_ENOTFOUND ||
-                (r == VODUP_META_OK && (strcmp(now.blob, parts[i].blob) != 0 || now.size != parts[i].size))) {
-                *bad_index = i;
-                rc = VODUP_META_EINVALIDPART;
-            } else {
-                rc = r;
-            }
-        }
+        /* Each part must still be the one the caller read. */
+        part_reader pr = { c, upload_id };
+        if (rc == VODUP_META_OK)
+            rc = meta__commit_check(parts, nparts, read_part, &pr, bad_index);
         if (rc == VODUP_META_OK)
             rc = complete_record(c, upload_id, &up, &o, parts, nparts, blobs, sizes);
         rc = mpg__end(c, rc);

@@ -35,10 +35,6 @@
 #include "server/store/meta_sqlite_int.h"
 #include "server/store/meta_vod.h"
 
-#include "common/codec.h"
-#include "common/crc.h"
-#include "common/digest.h"
-
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -46,7 +42,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define SCHEMA_VERSION 3
 
@@ -1754,41 +1749,17 @@ static int msq_upload_list(vodup_meta *m, const char *bucket, const char *prefix
     return rc;
 }
 
-/* Checks the requested list against the stored parts; fills got[] on success. */
-static int complete_check(conn *c, const char *upload_id, const vodup_meta_complete_part *parts,
-                          size_t nparts, uint64_t min_part_size, vodup_meta_part *got,
-                          size_t *bad_index)
-{
-    if (nparts == 0) {
-        *bad_index = 0;
-        return VODUP_META_EINVALIDPART;
-    }
-    for (size_t i = 1; i < nparts; i++) {
-        if (parts[i].number <= parts[i - 1].number) {
-            *bad_index = i;
-            return VODUP_META_EPARTORDER;
-        }
-    }
-    for (size_t i = 0; i < nparts; i++) {
-        int rc = part_read(c, upload_id, parts[i].number, &got[i]);
-        int terminated = strnlen(parts[i].etag, sizeof parts[i].etag) < sizeof parts[i].etag;
-        if (rc == VODUP_META_ENOTFOUND ||
-            (rc == VODUP_META_OK && (!terminated || strcasecmp(parts[i].etag, got[i].etag)))) {
-            *bad_index = i;
-            return VODUP_META_EINVALIDPART;
-        }
-        if (rc != VODUP_META_OK)
-            return rc;
-    }
-    for (size_t i = 0; i + 1 < nparts; i++) {
-        if (got[i].size < min_part_size) {
-            *bad_index = i;
-            return VODUP_META_ETOOSMALL;
-        }
-    }
-    return VODUP_META_OK;
-}
+/* The part reader of meta_shared.h's Complete checks: one part of this upload on c. */
+typedef struct part_reader {
+    conn *c;
+    const char *upload_id;
+} part_reader;
 
+static int read_part(void *ctx, int number, vodup_meta_part *out)
+{
+    const part_reader *r = ctx;
+    return part_read(r->c, r->upload_id, number, out);
+}
 
 /* The end of every Complete, inside its transaction: o (its own fields set by the
  * caller) becomes the object at the upload's bucket/key, made of got's blobs in order;
@@ -1798,15 +1769,7 @@ static int complete_record(conn *c, const char *upload_id, const vodup_meta_uplo
                            vodup_meta_object *o, const vodup_meta_part *got, size_t n,
                            const char **blobs, uint64_t *sizes)
 {
-    o->bucket = up->bucket;
-    o->key = up->key;
-    o->key_len = up->key_len;
-    o->content_type = up->content_type;
-    o->user_meta = up->user_meta;
-    for (size_t i = 0; i < n; i++) {
-        blobs[i] = got[i].blob;
-        sizes[i] = got[i].size;
-    }
+    meta__complete_object(o, up, got, n, blobs, sizes);
     int64_t id;
     int rc = object_store(c, o, blobs, sizes, n, &id);
     if (rc == VODUP_META_OK) {
@@ -1864,21 +1827,13 @@ static int msq_upload_complete_guarded(vodup_meta *m, const char *upload_id,
         rc = upload_read(c, upload_id, &up);
         if (rc == VODUP_META_OK)
             rc = guard_check(c, g, up.bucket, up.key, up.key_len);
+        part_reader pr = { c, upload_id };
         if (rc == VODUP_META_OK)
-            rc = complete_check(c, upload_id, parts, nparts, min_part_size, got, bad_index);
+            rc = meta__complete_check(parts, nparts, min_part_size, read_part, &pr, got, bad_index);
         if (rc == VODUP_META_OK)
-            rc = meta__multipart_etag(o.etag, got, nparts);
-        if (rc == VODUP_META_OK) {
-            snprintf(o.type, sizeof o.type, "Multipart");
-            o.mtime = now;
-            o.crc64 = got[0].crc64;
-            for (size_t i = 0; i < nparts; i++) {
-                if (i)
-                    o.crc64 = vodup_crc64_combine(o.crc64, got[i].crc64, got[i].size);
-                o.size += got[i].size;
-            }
+            rc = meta__complete_fields(&o, got, nparts, now);
+        if (rc == VODUP_META_OK)
             rc = complete_record(c, upload_id, &up, &o, got, nparts, blobs, sizes);
-        }
         rc = meta__tx_end(c, rc);
     }
     meta__release(m, c);
@@ -1927,19 +1882,10 @@ static int msq_upload_commit(vodup_meta *m, const char *upload_id, const vodup_m
         rc = upload_read(c, upload_id, &up);
         if (rc == VODUP_META_OK)
             rc = guard_check(c, g, up.bucket, up.key, up.key_len);
-        /* Each part must still be the one the caller read: a part uploaded again since
-         * (a new blob under its number) or gone makes the caller's checks stale. */
-        for (size_t i = 0; rc == VODUP_META_OK && i < nparts; i++) {
-            vodup_meta_part now;
-            int r = part_read(c, upload_id, parts[i].number, &now);
-            if (r == VODUP_META_ENOTFOUND ||
-                (r == VODUP_META_OK && (strcmp(now.blob, parts[i].blob) != 0 || now.size != parts[i].size))) {
-                *bad_index = i;
-                rc = VODUP_META_EINVALIDPART;
-            } else {
-                rc = r;
-            }
-        }
+        /* Each part must still be the one the caller read. */
+        part_reader pr = { c, upload_id };
+        if (rc == VODUP_META_OK)
+            rc = meta__commit_check(parts, nparts, read_part, &pr, bad_index);
         if (rc == VODUP_META_OK)
             rc = complete_record(c, upload_id, &up, &o, parts, nparts, blobs, sizes);
         rc = meta__tx_end(c, rc);
