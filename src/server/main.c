@@ -1067,13 +1067,13 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     /* The probe child lives next to vodupd (make install puts both in bindir). */
-    if (o->probe_workers > 0 && !vodup_meta_supports(s.meta, 4))
-        fprintf(stderr, "vodupd: this metadata store keeps no probe jobs yet: uploaded videos stay "
-                        "UploadSucc (docs/internals/media-probe.md)\n");
-    else if (o->probe_workers > 0 && !vodup_blob_has_fd(s.blobs))
+    if (o->probe_workers > 0 && !vodup_blob_has_fd(s.blobs))
         /* The probe child reads files (probe_jobs.c); a cluster's objects are none. */
         fprintf(stderr, "vodupd: media probe off: the S3 byte store (--bytes) gives the probe no files; uploaded "
                         "videos stay UploadSucc (docs/scale-out.md)\n");
+    else if (o->probe_workers > 0 && !vodup_meta_supports(s.meta, 4))
+        fprintf(stderr, "vodupd: this metadata store keeps no probe jobs yet: uploaded videos stay "
+                        "UploadSucc (docs/internals/media-probe.md)\n");
     else if (o->probe_workers > 0) {
         char exe[4096], probe_exe[4200];
         ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
