@@ -1,8 +1,10 @@
 // tests/scale/vodupd_s3.mjs put|check|delete PORT CREDS_JSON DIR [VIDEO_ID CLIP] - the client
 // side of vodupd_s3.sh (vodupd with --bytes s3://...), over ali-oss and pop-core:
-//   put     creates the bucket `keep`, puts keep/small.bin (4321 bytes) and a parallel
-//           multipart keep/big.bin (7 MiB + 3 in 1 MiB parts); their bytes go to DIR, so
-//           that `check` can compare them after a restart.
+//   put     creates the bucket `keep`, puts keep/small.bin (4321 bytes), keep/large.bin
+//           (20 MiB + 5 in one PutObject: longer than the byte store's 8 MiB part, so its
+//           parts leave for the cluster while the body streams in) and a parallel multipart
+//           keep/big.bin (7 MiB + 3 in 1 MiB parts); their bytes go to DIR, so that `check`
+//           can compare them after a restart.
 //   check   reads both back whole and in ranges (within a part, across a part boundary,
 //           the last bytes) and compares them with DIR's copies (small.bin missing from DIR:
 //           it must be gone, 404 NoSuchKey); with VIDEO_ID and CLIP, also
@@ -35,13 +37,19 @@ async function ranged(name, from, to) {
 if (mode === 'put') {
   await oss.putBucket('keep');
   const small = crypto.randomBytes(4321), big = crypto.randomBytes(7 * PART + 3);
+  const large = crypto.randomBytes(20 * PART + 5);
   fs.writeFileSync(path.join(dir, 'small.bin'), small);
   fs.writeFileSync(path.join(dir, 'big.bin'), big);
+  fs.writeFileSync(path.join(dir, 'large.bin'), large);
   await oss.put('small.bin', small);
+  await oss.put('large.bin', large);
   await oss.multipartUpload('big.bin', path.join(dir, 'big.bin'), { parallel: 4, partSize: PART });
-  console.log('ok: put keep/small.bin and keep/big.bin (8 parts)');
+  console.log('ok: put keep/small.bin, keep/large.bin and keep/big.bin (8 parts)');
 } else if (mode === 'check') {
-  const big = fs.readFileSync(path.join(dir, 'big.bin'));
+  const big = fs.readFileSync(path.join(dir, 'big.bin')), large = fs.readFileSync(path.join(dir, 'large.bin'));
+  assert.ok((await oss.get('large.bin')).content.equals(large), 'large.bin differs');
+  for (const [a, b] of [[8 * PART - 2, 8 * PART + 1], [16 * PART - 1, 16 * PART], [large.length - 3, large.length - 1]])
+    assert.ok((await ranged('large.bin', a, b)).equals(large.subarray(a, b + 1)), `large.bin bytes ${a}-${b} differ`);
   // DIR without small.bin: it was deleted, and must stay so
   const small = fs.existsSync(path.join(dir, 'small.bin')) ? fs.readFileSync(path.join(dir, 'small.bin')) : null;
   if (small) {
@@ -66,7 +74,7 @@ if (mode === 'put') {
     assert.ok(Buffer.from(await r.arrayBuffer()).equals(want.subarray(PART - 100, 2 * PART + 100)),
               'a range of the CLI upload differs');
   }
-  console.log(`ok: keep/small.bin ${small ? 'read' : 'gone'}, keep/big.bin${videoId ? ' and the CLI video' : ''} whole and in ranges`);
+  console.log(`ok: keep/small.bin ${small ? 'read' : 'gone'}, keep/large.bin, keep/big.bin${videoId ? ' and the CLI video' : ''} whole and in ranges`);
 } else if (mode === 'delete') {
   await oss.delete('small.bin');
   console.log('ok: deleted keep/small.bin');

@@ -53,6 +53,7 @@ typedef struct s3_store {
     char tag[VODUP_BLOB_S3_TAG_LEN + 1];
     size_t part_size;
     long timeout_s;
+    int part_threads;   /* full parts leave on a thread of their own (blob_s3.h) */
     pthread_mutex_t pool_mu;
     CURL *pool[POOL_MAX];
     int npool;
@@ -63,8 +64,16 @@ typedef struct s3_writer {
     s3_store *s;
     char id[VODUP_BLOB_ID_LEN + 1];
     vbuf key;               /* its object key */
-    unsigned char *buf;     /* part_size bytes */
+    unsigned char *buf;     /* part_size bytes: the part being filled */
     size_t len;
+    unsigned char *spare;   /* a part buffer free for reuse, or NULL */
+    /* With part_threads: the one part in flight on its own thread (bg_buf, bg_len), and
+     * what its upload returned once joined. Everything below is touched by that thread
+     * alone while it runs, and by the writer's caller after the join. */
+    pthread_t bg;
+    int bg_running, failed, bg_errno;
+    unsigned char *bg_buf;
+    size_t bg_len;
     char *upload_id;        /* the multipart upload, once the first part left; else NULL */
     vbuf etags;             /* the CompleteMultipartUpload body, built part by part */
     int parts;
@@ -366,8 +375,8 @@ static int s3_writer_open(vodup_blobstore *bs, vodup_blob_writer **wp)
     return VODUP_BLOB_OK;
 }
 
-/* Sends the buffer as the next part, starting the multipart upload first if need be. */
-static int send_part(s3_writer *w)
+/* Sends data (len bytes) as the next part, starting the multipart upload first if need be. */
+static int send_part(s3_writer *w, const unsigned char *data, size_t len)
 {
     s3_store *s = w->s;
     const char *key = vbuf_cstr(&w->key);
@@ -404,7 +413,7 @@ static int send_part(s3_writer *w)
     snprintf(num, sizeof num, "%d", w->parts + 1);
     vodup_param q[] = {{"partNumber", num, strlen(num)},
                        {"uploadId", w->upload_id, strlen(w->upload_id)}};
-    if ((rc = s3_request(s, "PUT", key, q, 2, w->buf, w->len, NULL, &r)) != 0)
+    if ((rc = s3_request(s, "PUT", key, q, 2, data, len, NULL, &r)) != 0)
         goto out;
     if (r.status != 200 || !r.etag[0]) {
         rc = s3_fail("UploadPart", &r);
@@ -416,17 +425,77 @@ static int send_part(s3_writer *w)
         vbuf_puts(&w->etags, "</ETag></Part>") != 0)
         goto out;
     w->parts++;
-    w->len = 0;
     rc = VODUP_BLOB_OK;
 out:
     vbuf_free(&r.body);
     return rc;
 }
 
+static void *part_thread(void *u)
+{
+    s3_writer *w = u;
+    w->failed = send_part(w, w->bg_buf, w->bg_len);
+    w->bg_errno = errno;   /* errno is per thread: handed over at the join */
+    return NULL;
+}
+
+/* Waits for the part in flight, if any; its buffer becomes the spare. Its result, and any
+ * earlier failure, sticks: VODUP_BLOB_OK or the error. */
+static int wait_part(s3_writer *w)
+{
+    if (w->bg_running) {
+        pthread_join(w->bg, NULL);
+        w->bg_running = 0;
+        if (!w->spare) {
+            w->spare = w->bg_buf;
+            w->bg_buf = NULL;
+        }
+        if (w->failed)
+            errno = w->bg_errno;
+    }
+    return w->failed;
+}
+
+/* The full buffer leaves as the next part. Request bodies are written on an event-loop
+ * thread (http/front.c), so with part_threads the upload runs on a thread of its own
+ * while the next part fills: the caller waits on the cluster only when it fills a part
+ * before the previous one has left. At most two part buffers per writer. */
+static int flush_part(s3_writer *w)
+{
+    if (!w->s->part_threads) {
+        int rc = send_part(w, w->buf, w->len);
+        w->len = 0;
+        return rc;
+    }
+    int rc = wait_part(w);
+    if (rc != VODUP_BLOB_OK)
+        return rc;
+    unsigned char *next = w->spare ? w->spare : malloc(w->s->part_size);
+    if (!next)
+        return VODUP_BLOB_ENOMEM;
+    w->spare = NULL;
+    free(w->bg_buf);
+    w->bg_buf = w->buf;
+    w->bg_len = w->len;
+    w->buf = next;
+    w->len = 0;
+    if (pthread_create(&w->bg, NULL, part_thread, w) != 0) {
+        /* no thread to be had: send it here */
+        w->failed = send_part(w, w->bg_buf, w->bg_len);
+        return w->failed;
+    }
+    w->bg_running = 1;
+    return VODUP_BLOB_OK;
+}
+
 static int s3_writer_write(vodup_blob_writer *wp, const void *p, size_t n)
 {
     s3_writer *w = (s3_writer *)wp;
     const unsigned char *b = p;
+    /* A part that left on its own thread failed: the blob cannot be whole. (failed is the
+     * thread's to write until it is joined.) */
+    if (!w->bg_running && w->failed)
+        return w->failed;
     while (n) {
         size_t room = w->s->part_size - w->len;
         size_t k = n < room ? n : room;
@@ -437,7 +506,7 @@ static int s3_writer_write(vodup_blob_writer *wp, const void *p, size_t n)
         /* A full buffer leaves only once more bytes come: the last part may be any size,
          * and a blob of exactly part_size stays one PutObject. */
         if (n && w->len == w->s->part_size) {
-            int rc = send_part(w);
+            int rc = flush_part(w);
             if (rc != 0)
                 return rc;
         }
@@ -458,6 +527,8 @@ static void abort_upload(s3_store *s, const char *key, const char *upload_id)
 static void writer_free(s3_writer *w)
 {
     free(w->buf);
+    free(w->spare);
+    free(w->bg_buf);
     free(w->upload_id);
     vbuf_free(&w->key);
     vbuf_free(&w->etags);
@@ -470,7 +541,9 @@ static int s3_writer_commit(vodup_blob_writer *wp, char id[VODUP_BLOB_ID_LEN + 1
     s3_store *s = w->s;
     const char *key = vbuf_cstr(&w->key);
     s3_resp r = {.body_max = 1 << 20};
-    int rc;
+    int rc = wait_part(w);
+    if (rc != VODUP_BLOB_OK)
+        goto out;
     if (!w->upload_id) {
         if ((rc = s3_request(s, "PUT", key, NULL, 0, w->buf, w->len, NULL, &r)) != 0)
             goto out;
@@ -479,7 +552,7 @@ static int s3_writer_commit(vodup_blob_writer *wp, char id[VODUP_BLOB_ID_LEN + 1
             goto out;
         }
     } else {
-        if (w->len && (rc = send_part(w)) != 0)
+        if (w->len && (rc = send_part(w, w->buf, w->len)) != 0)
             goto out;
         rc = VODUP_BLOB_ENOMEM;
         if (vbuf_puts(&w->etags, "</CompleteMultipartUpload>") != 0)
@@ -507,6 +580,7 @@ out:
 static void s3_writer_abort(vodup_blob_writer *wp)
 {
     s3_writer *w = (s3_writer *)wp;
+    wait_part(w);   /* its upload may be the one that started the multipart upload */
     if (w->upload_id)
         abort_upload(w->s, vbuf_cstr(&w->key), w->upload_id);
     writer_free(w);
@@ -784,6 +858,7 @@ vodup_blobstore *vodup_blobstore_s3_open(const vodup_blobstore_s3_config *cfg)
     s->prefix = strdup(prefix);
     s->part_size = part;
     s->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 60;
+    s->part_threads = cfg->part_threads != 0;
     vodup_blobstore_s3_node_tag(cfg->node, s->tag);
     if (!s->endpoint || !s->scheme || !s->host || !s->bucket || !s->region || !s->akid ||
         !s->secret || !s->prefix || (cfg->session_token && *cfg->session_token && !s->token)) {
@@ -1107,7 +1182,7 @@ vodup_blobstore *vodup_blobstore_s3_open_url(const char *url, const char *node, 
     vodup_blobstore_s3_config cfg = {.endpoint = u.endpoint, .bucket = u.bucket, .region = u.region,
                                      .access_key_id = c.access_key_id, .secret = c.secret,
                                      .session_token = c.session_token, .prefix = u.prefix,
-                                     .node = node, .vhost = u.vhost};
+                                     .node = node, .vhost = u.vhost, .part_threads = 1};
     vodup_blobstore *bs = vodup_blobstore_s3_open(&cfg);
     if (!bs)
         snprintf(err, errlen, "cannot open the S3 byte store %s: %s", u.endpoint,

@@ -36,6 +36,12 @@ typedef struct vodup_blobstore_s3_config {
                                    take by default */
     const char *session_token;  /* temporary credentials' token (x-amz-security-token), or
                                    NULL; never logged */
+    int part_threads;           /* 1: a full part leaves on a thread of its own while the
+                                   next one fills (vodupd: request bodies are written on
+                                   its event-loop threads, which must not wait on the
+                                   cluster); a writer then holds up to two part buffers and
+                                   a part's failure shows at the next write or at commit.
+                                   0: writer_write sends a full part itself */
 } vodup_blobstore_s3_config;
 
 /* Opens the store (no request is made: a wrong endpoint or key shows at the first write;
