@@ -96,7 +96,14 @@ start() { # start LOG [serve options]: serve on d1, sets pid and port
     done
     fail "serve did not start"
 }
-stop() { kill "$pid"; wait "$pid" || true; pid=""; }
+# SIGTERM stops serve gracefully with status 0 (a sanitizer's report at exit would not).
+stop() {
+    local rc=0
+    kill "$pid"
+    wait "$pid" || rc=$?
+    pid=""
+    [ $rc = 0 ] || fail "serve exited with status $rc after SIGTERM"
+}
 
 start serve1 --bytes "$bytes"
 grep -q "media probe off: the S3 byte store" "$tmp/serve1.log" || fail "serve did not say that the probe is off"
@@ -177,6 +184,7 @@ grep -q "the metadata says the object bytes are in s3://$S3_BUCKET/$prefix/" "$t
     fail "serve without --bytes did not say why it stopped"
 
 if grep -l -- "$S3_SECRET_ACCESS_KEY" "$tmp"/*.log; then fail "the S3 secret is in a log"; fi
+if grep -l "Sanitizer" "$tmp"/*.log; then fail "a sanitizer reported"; fi
 psql -q "$PG_URL" -c "DROP DATABASE $db" || true
 echo "ok: vodupd on PostgreSQL + radosgw: init refusals, CLI and ali-oss uploads, ranges, one blob per part," \
      "GC in the cluster, per-node recovery, restart, a wrong secret"
