@@ -272,8 +272,12 @@ static vodup_blobstore *bytes_open(const char *cmd, const char *spec, const char
         return NULL;
     }
     vodup_blobstore *bs = vodup_blobstore_s3_open_url(spec, node, err, sizeof err);
-    if (!bs)
+    if (!bs) {
         fprintf(stderr, "vodupd %s: --bytes: %s\n", cmd, err);
+        return NULL;
+    }
+    vodup_blobstore_s3_describe(bs, err, sizeof err);
+    fprintf(stderr, "vodupd: object bytes in the S3 cluster: %s\n", err);
     return bs;
 }
 

@@ -869,6 +869,13 @@ vodup_blobstore *vodup_blobstore_s3_open(const vodup_blobstore_s3_config *cfg)
     return &s->base;
 }
 
+void vodup_blobstore_s3_describe(const vodup_blobstore *bs, char *out, size_t n)
+{
+    const s3_store *s = (const s3_store *)bs;
+    snprintf(out, n, "bucket %s, prefix %s, at %s (%s style), node tag %s", s->bucket, *s->prefix ? s->prefix : "(none)",
+             s->endpoint, s->vhost ? "vhost" : "path", s->tag);
+}
+
 int vodup_blobstore_is_s3(const vodup_blobstore *bs)
 {
     return bs && bs->ops == &s3_ops;

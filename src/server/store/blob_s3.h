@@ -93,6 +93,9 @@ vodup_blobstore *vodup_blobstore_s3_open_url(const char *url, const char *node, 
  * naming the endpoint and bucket and what is wrong (never the secret). */
 int vodup_blobstore_s3_check(vodup_blobstore *bs, char *err, size_t errlen);
 
+/* "bucket B, prefix P/, at ENDPOINT, node tag T" into out: for the start-up log. */
+void vodup_blobstore_s3_describe(const vodup_blobstore *bs, char *out, size_t n);
+
 /* 1 when bs is an S3 byte store. */
 int vodup_blobstore_is_s3(const vodup_blobstore *bs);
 
