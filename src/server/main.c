@@ -282,7 +282,8 @@ static vodup_blobstore *bytes_open(const char *cmd, const char *spec, const char
 }
 
 /* Checks the byte store against the one the metadata recorded, recording it when none
- * is (a store made before the setting existed). 0, or -1 said on stderr. */
+ * is (a store made before the setting existed). 0, or -1 (another byte store was
+ * recorded) said on stderr. */
 static int bytes_match(const char *cmd, vodup_meta *m, const char *spec)
 {
     char id[512], err[512];
@@ -296,13 +297,15 @@ static int bytes_match(const char *cmd, vodup_meta *m, const char *spec)
         /* add: of two nodes racing to record it, the first wins and the other is checked */
         if (vodup_meta_setting_add(m, "byte_store", id) == VODUP_META_OK)
             return 0;
+        /* The record is a guard against mistakes, not data: a store that cannot take it now
+         * (a full disk) still serves, and is recorded at a later start. */
         if (vodup_meta_setting_get(m, "byte_store", &have) != VODUP_META_OK) {
-            fprintf(stderr, "vodupd %s: cannot record the byte store in the metadata\n", cmd);
-            return -1;
+            fprintf(stderr, "vodupd: warning: cannot record the byte store in the metadata (%s); going on\n", id);
+            return 0;
         }
     } else if (r != VODUP_META_OK) {
-        fprintf(stderr, "vodupd %s: cannot read the byte store setting from the metadata\n", cmd);
-        return -1;
+        fprintf(stderr, "vodupd: warning: cannot read the byte store setting from the metadata; going on\n");
+        return 0;
     }
     int same = strcmp(have, id) == 0;
     if (!same)
