@@ -12,7 +12,7 @@
 #     uploaded (Complete copied nothing); the data directory holds no object bytes.
 #   - a DeleteObject's blob leaves the cluster (the collector deletes there).
 #   - restart: startup recovery removes this node's stray blob and leaves another node's;
-#     every object and the video read back the same.
+#     every object and the video read back the same, also through a second node.
 #   - serve with a wrong secret stops at once with the reason; serve without --bytes on
 #     this data directory is refused.
 # The secret appears in no log. Exit 77 (skip) when PostgreSQL or Ceph is not installed.
@@ -25,8 +25,12 @@ if [ -z "${SCALE_ENV:-}" ]; then
 fi
 scale_load
 tmp=$(mktemp -d "${VODUP_TEST_TMP:-/tmp}/vodupd-s3.XXXXXX")
-pid=""
-cleanup() { [ -z "$pid" ] || kill "$pid" 2>/dev/null || true; rm -rf "$tmp"; }
+pid="" pid2=""
+cleanup() {
+    [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
+    [ -z "$pid2" ] || kill "$pid2" 2>/dev/null || true
+    rm -rf "$tmp"
+}
 trap 'cleanup; if [ -n "${scale_own_dir:-}" ]; then "$scale_root/scripts/scale/stop" "$scale_own_dir"; rm -f "$SCALE_ENV"; fi' EXIT
 fail() { echo "FAIL: $*"; for f in "$tmp"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done; exit 1; }
 
@@ -82,10 +86,10 @@ env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_SHARED_CREDENTIALS_FILE="$
     fail "init (credentials file)"
 rm "$tmp/credentials"
 
-start() { # start LOG [serve options]: serve on d1, sets pid and port
+start() { # start LOG [serve options]: serve on $dir (d1), sets pid and port
     local log=$tmp/$1.log
     shift
-    "$vodupd" serve --data-dir "$tmp/d1" --metadata "$meta" --listen 127.0.0.1:0 "$@" > "$log" 2>&1 &
+    "$vodupd" serve --data-dir "${dir:-$tmp/d1}" --metadata "$meta" --listen 127.0.0.1:0 "$@" > "$log" 2>&1 &
     pid=$!
     port=""
     for _ in $(seq 100); do
@@ -163,6 +167,20 @@ export VODUP_ENDPOINT=http://127.0.0.1:$port
 "$vodup" video info "$vid" > "$tmp/info2.log" 2>&1 || fail "video info after a restart"
 grep -q 'Status *UploadSucc' "$tmp/info2.log" || fail "the video is not UploadSucc after a restart"
 client check "$port" "$tmp/root.json" "$tmp/keep" "$vid" "$tmp/clip.mp4"
+
+# A second node beside it, made as docs/scale-out.md says (the keys copied, never node-id):
+# a node id and tag of its own, and every object reads back through it too.
+mkdir -m 700 "$tmp/d2"
+cp -a "$tmp/d1/keys" "$tmp/d2/"
+pid1=$pid port1=$port
+dir=$tmp/d2 start node2 --bytes "$bytes"
+pid2=$pid pid=$pid1
+tag2=$(tr -d '\n' < "$tmp/d2/node-id" | sha256sum | cut -c1-8)
+[ "$tag2" != "$tag" ] || fail "the second node has the first one's tag"
+grep -q "node tag $tag2" "$tmp/node2.log" || fail "node 2 did not log its tag $tag2"
+client check "$port" "$tmp/root.json" "$tmp/keep" "$vid" "$tmp/clip.mp4"
+port=$port1
+kill "$pid2"; wait "$pid2" || fail "node 2 exited with status $? after SIGTERM"; pid2=""
 stop
 s3 -X DELETE -o /dev/null "$S3_ENDPOINT/$S3_BUCKET/$prefix/blobs/${other}0123456789abcdef01234567"
 
