@@ -239,6 +239,35 @@ try {
   }
   console.log('ok: an UploadAuth issued by each node is accepted by each other node');
 
+  // --- a key rotation, in the worst order: node 1 seals with a new key before the others
+  // have its file; once they have it, they take its credentials at once (no 5 s wait for
+  // their periodic re-read), and credentials sealed with the previous key still work.
+  {
+    const kid = auth => Buffer.from(auth.SecurityToken, 'base64')[1];
+    const old = await createUpload(nodes[1].srv.endpoint, 'rotate-old', { ossEndpoint: nodes[2].srv.endpoint });
+    assert.equal(kid(old.auth), 1, 'the first token key seals before a rotation');
+    const key = crypto.randomBytes(32);
+    const install = n => { // as an operator would copy it: a temporary name, then a rename
+      const dir = path.join(dataDir(n.i), 'keys');
+      fs.writeFileSync(path.join(dir, '.token-2.key.tmp'), key, { mode: 0o600 });
+      fs.renameSync(path.join(dir, '.token-2.key.tmp'), path.join(dir, 'token-2.key'));
+    };
+    install(nodes[0]);
+    const fresh = await waitFor(async () => {
+      const u = await createUpload(nodes[0].srv.endpoint, 'rotate-new', { ossEndpoint: nodes[2].srv.endpoint });
+      if (kid(u.auth) !== 2) return null; // (a video that is never uploaded: no event)
+      expected.set(u.videoId, 'rotate-new');
+      return u;
+    }, { timeout: 15000 * SLOW, interval: 200, what: 'node 1 to seal with token key 2' });
+    install(nodes[1]);
+    install(nodes[2]);
+    await fresh.oss.put(fresh.addr.FileName, crypto.randomBytes(2000));
+    await old.oss.put(old.addr.FileName, crypto.randomBytes(2001));
+    expected.set(old.videoId, 'rotate-old');
+    console.log('ok: key rotation: a credential of the new key works on another node as soon as its file ' +
+                'is there, one of the previous key still works');
+  }
+
   // --- uploads per second: one node, then three --------------------------------------------
   async function rate(endpoint, label) {
     const body = crypto.randomBytes(RATE_SIZE);

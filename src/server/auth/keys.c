@@ -215,7 +215,12 @@ static int resolve_temporary(vodupd *s, const char *key_id, const char *token, t
         return AUTH_ENOKEY;
     token_claims c;
     char secret[TOKEN_SECRET_LEN + 1];
-    switch (token_open(s->token_keys, key_id, token, now, &c, secret)) {
+    int opened = token_open(s->token_keys, key_id, token, now, &c, secret);
+    /* Sealed with a key not loaded here: another node may have started sealing with a key
+     * just added to keys/; look once more before refusing. */
+    if (opened == TOKEN_ENOKEY && token_keys_refresh_missing(s->token_keys, s->data_dir, now) > 0)
+        opened = token_open(s->token_keys, key_id, token, now, &c, secret);
+    switch (opened) {
     case TOKEN_OK:
         break;
     case TOKEN_EEXPIRED:
