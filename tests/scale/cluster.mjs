@@ -90,6 +90,15 @@ function freePorts(n) {
   }))));
 }
 
+if (hasBytes) assert.ok(env.S3_ENDPOINT, 'S3_ENDPOINT is not set: the fixture has no radosgw');
+// One prefix per run in the fixture's bucket; init records it, and every node must name the same.
+function bytesArgs() {
+  if (!hasBytes) return [];
+  const q = new URLSearchParams({ endpoint: env.S3_ENDPOINT, region: env.S3_REGION || 'us-east-1' });
+  return ['--bytes', `s3://${env.S3_BUCKET}/${tag}?${q}`];
+}
+const bytesEnv = hasBytes ? { AWS_ACCESS_KEY_ID: env.S3_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.S3_SECRET_ACCESS_KEY } : {};
+
 // --- the database and the data dirs ------------------------------------------------------
 const db = `vodup_cluster_${process.pid}`;
 const pgAdmin = env.PG_URL;
@@ -99,7 +108,8 @@ run('psql', ['-q', pgAdmin, '-c', `DROP DATABASE IF EXISTS ${db}`, '-c', `CREATE
 
 const dataDir = i => path.join(work, `node${i}`, 'data');
 fs.mkdirSync(path.dirname(dataDir(1)));
-const creds = JSON.parse(run(env.VODUPD, ['init', '--data-dir', dataDir(1), '--metadata', dbUrl]));
+const creds = JSON.parse(run(env.VODUPD, ['init', '--data-dir', dataDir(1), '--metadata', dbUrl, ...bytesArgs()],
+                             { env: { ...env, ...bytesEnv } }));
 for (let i = 2; i <= NODES; i++) {
   // The supported way to share the key set: every node's keys/ is a copy of the first's,
   // made before the node first starts (a node that found no token key would make its own).
@@ -107,16 +117,9 @@ for (let i = 2; i <= NODES; i++) {
   run('cp', ['-a', path.join(dataDir(1), 'keys'), path.join(dataDir(i), 'keys')]);
 }
 
-if (hasBytes) assert.ok(env.S3_ENDPOINT, 'S3_ENDPOINT is not set: the fixture has no radosgw');
-function bytesArgs() {
-  if (!hasBytes) return [];
-  const q = new URLSearchParams({ endpoint: env.S3_ENDPOINT, region: env.S3_REGION, prefix: `${tag}/` });
-  return ['--bytes', `s3://${env.S3_BUCKET}?${q}`];
-}
-const bytesEnv = hasBytes ? { AWS_ACCESS_KEY_ID: env.S3_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.S3_SECRET_ACCESS_KEY } : {};
 
 // --- the nodes and HAProxy ------------------------------------------------------------------
-const [haThree, haOne] = await freePorts(2);
+const [haThree, haOne, haStats] = await freePorts(3);
 const haUrl = `http://127.0.0.1:${haThree}`;
 nodes = Array.from({ length: NODES }, (_, k) => ({ i: k + 1, srv: null, admin: 0, last: null }));
 
@@ -147,6 +150,8 @@ function writeHaproxyConfig() {
     '    option http-server-close', '    retries 3', '    option redispatch 1',
     `frontend three`, `    bind 127.0.0.1:${haThree}`, '    default_backend three',
     `frontend one`, `    bind 127.0.0.1:${haOne}`, '    default_backend one',
+    // HAProxy's own counters (CSV): what the clients saw of node 2's death.
+    `frontend stats`, `    bind 127.0.0.1:${haStats}`, '    stats enable', '    stats uri /stats',
     'backend three', '    balance roundrobin', '    option httpchk GET /healthz', ...nodes.map(server),
     'backend one', '    option httpchk GET /healthz', server(nodes[0]),
     '',
@@ -190,6 +195,23 @@ const rootOss = bucket => new OSS({
 });
 const expected = new Map(); // VideoId -> what it is, for the event count
 
+/** HAProxy's counters of one server of backend `three`, by CSV column name. */
+async function haServer(name) {
+  const csv = await new Promise((resolve, reject) => {
+    http.get(`http://127.0.0.1:${haStats}/stats;csv`, res => {
+      let b = '';
+      res.setEncoding('utf8');
+      res.on('data', d => { b += d; });
+      res.on('end', () => resolve(b));
+    }).on('error', reject);
+  });
+  const [head, ...rows] = csv.trim().split('\n');
+  const cols = head.replace(/^# /, '').split(',');
+  const row = rows.map(r => r.split(',')).find(r => r[0] === 'three' && r[1] === name);
+  assert.ok(row, `no HAProxy stats for three/${name}`);
+  return Object.fromEntries(cols.map((c, k) => [c, Number(row[k]) || 0]));
+}
+
 /** Requests each node answered so far, by operation (its /metrics). */
 async function metrics(n) {
   const text = await new Promise((resolve, reject) => {
@@ -219,6 +241,43 @@ function showCounts(title, before, after) {
                 `CompleteMultipartUpload ${d('CompleteMultipartUpload')}, CreateUploadVideo ${d('CreateUploadVideo')}`);
   }
 }
+
+// CPU seconds (user + system) of each process tree named, from /proc: what a run spent where,
+// to say what limits the uploads per second. The fixture's daemons by their PID files.
+const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+function cpuTrees() {
+  const stat = new Map(); // pid -> [ppid, ticks]
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const f = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      stat.set(Number(d), [Number(v[1]), Number(v[11]) + Number(v[12])]);
+    } catch { /* gone meanwhile */ }
+  }
+  const tree = root => {
+    let t = 0;
+    for (const [pid, [, ticks]] of stat) {
+      for (let p = pid, hops = 0; p > 1 && hops < 64; p = stat.get(p)?.[0] ?? 0, hops++) {
+        if (p === root) { t += ticks; break; }
+      }
+    }
+    return t / TICK;
+  };
+  const fixture = name => {
+    try { return Number(fs.readFileSync(path.join(pidDir, name), 'utf8')); } catch { return 0; }
+  };
+  const out = { vodupd: 0 };
+  for (const n of nodes) if (n.srv?.running) out.vodupd += tree(n.srv.pid);
+  for (const name of ['pg', 'radosgw', 'ceph-osd', 'ceph-mon']) out[name] = fixture(name) ? tree(fixture(name)) : 0;
+  out.haproxy = haproxy ? tree(haproxy.pid) : 0;
+  const self = process.cpuUsage();
+  out.client = (self.user + self.system) / 1e6; // the test's node: pop-core and ali-oss
+  return out;
+}
+const cpuDiff = (a, b) => Object.fromEntries(Object.keys(b).map(k => [k, b[k] - (a[k] || 0)]));
+const cpuLine = (d, wall) => `CPU seconds in ${wall.toFixed(2)} s (2 cores: ${(2 * wall).toFixed(2)} available): ` +
+  Object.entries(d).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
 
 let failed = false;
 try {
@@ -285,14 +344,19 @@ try {
     return { s, perSecond: RATE_UPLOADS / s };
   }
   await rate(haUrl, 'warm'); // connections, pools and caches warm on every node
+  const c0 = cpuTrees();
   const one = await rate(`http://127.0.0.1:${haOne}`, 'one');
+  const c1 = cpuTrees();
   const rBefore = await Promise.all(nodes.map(metrics));
   const three = await rate(haUrl, 'three');
   const rAfter = await Promise.all(nodes.map(metrics));
+  const c2 = cpuTrees();
   console.log(`uploads per second (${RATE_UPLOADS} uploads of ${RATE_SIZE / 1024} KiB, each CreateUploadVideo + ` +
               `PutObject with its UploadAuth, ${CLIENTS} concurrent clients, ${hasBytes ? 'bytes in radosgw' : 'bytes on local disks'}):`);
   console.log(`  one node:    ${one.perSecond.toFixed(1)} uploads/s (${one.s.toFixed(2)} s)`);
   console.log(`  three nodes: ${three.perSecond.toFixed(1)} uploads/s (${three.s.toFixed(2)} s)`);
+  console.log(`  one node, ${cpuLine(cpuDiff(c0, c1), one.s)}`);
+  console.log(`  three nodes, ${cpuLine(cpuDiff(c1, c2), three.s)}`);
   showCounts('  requests per node in the three-node run:', rBefore, rAfter);
   for (const n of nodes) {
     assert.ok(count(rAfter[n.i - 1], 'PutObject') > count(rBefore[n.i - 1], 'PutObject'),
@@ -369,6 +433,7 @@ try {
                 count(await metrics(victim), 'UploadPart') - count(before[1], 'UploadPart') >= 12,
                 { timeout: 60000 * SLOW, interval: 20, what: 'node 2 to take 12 parts' });
   assert.ok(!uploadsDone, 'the uploads ended before node 2 had taken 12 parts: nothing was cut');
+  const haBefore = await haServer('node2');
   const atKill = await Promise.all(nodes.map(metrics));
   await victim.srv.kill();
   unregister(`node${victim.i}`);
@@ -376,6 +441,13 @@ try {
               `${count(atKill[1], 'UploadPart') - count(before[1], 'UploadPart')} parts`);
   await uploads;
   const after = await Promise.all(nodes.map(n => (n === victim ? n.last : metrics(n))));
+  // Requests node 2 had in flight when it died: HAProxy saw their connections end early
+  // (srv_abrt: aborted by the server, eresp: no response, econ: refused, wredis: sent elsewhere).
+  const ha = await haServer('node2');
+  const cut = ['srv_abrt', 'eresp', 'econ', 'wredis'].map(k => `${k} ${ha[k] - haBefore[k]}`).join(', ');
+  console.log(`  HAProxy on node 2 from its death on: ${cut}`);
+  assert.ok(ha.srv_abrt + ha.eresp > haBefore.srv_abrt + haBefore.eresp,
+            'node 2 was killed with no request in flight: the kill cut nothing');
   showCounts('  requests per node during the big uploads (node 2: until it was killed):', before, after);
   for (const n of [nodes[0], nodes[2]]) {
     assert.ok(count(after[n.i - 1], 'UploadPart') > count(atKill[n.i - 1], 'UploadPart'),
