@@ -8,13 +8,17 @@
 // 2. An HAProxy of the test's own (config generated here, free ports): frontend `three`
 //    round-robins over the nodes, health-checked on each node's admin /healthz; frontend
 //    `one` has node 1 alone (for the uploads-per-second comparison).
-// 3. Temporary credentials: an UploadAuth issued by each node is used on each other node.
+// 3. Temporary credentials: an UploadAuth issued by each node is used on each other node;
+//    a token key rotation in the worst order (node 1 seals with the new key before the others
+//    have its file) and a credential of the previous key.
 // 4. Uploads per second: the same workload (CreateUploadVideo, then a PutObject with the
-//    UploadAuth) by 8 concurrent clients, through `one` and then through `three`.
+//    UploadAuth) by 8 concurrent clients, through `one` and then through `three`, with the
+//    CPU seconds each process tree spent.
 // 5. ali-oss multipart uploads (UploadAuth credentials, parallel parts) and `vodup upload`
 //    (libvodup, parallel parts) through `three`; node 2 is SIGKILLed once it has taken part
-//    of them; they complete through nodes 1 and 3 (ali-oss resumed from its checkpoint, as an
-//    app does; libvodup retries on its own); every object's bytes are read back and compared.
+//    of them (HAProxy's counters show requests it had in flight cut); they complete through
+//    nodes 1 and 3 (the clients re-send cut parts; ali-oss is resumed from its checkpoint if
+//    a part fails for good, as an app does); every object's bytes are read back and compared.
 //    Node 2 is started again on its data dir and takes an upload.
 // 6. Events: every upload's FileUploadComplete reaches the receiver exactly once (a second
 //    delivery of one event, by any node, fails the test).
@@ -147,7 +151,7 @@ function writeHaproxyConfig() {
     // One server connection per request, so that each request is balanced on its own (a
     // client's keep-alive connection is not pinned to one node); a connection refused by a
     // dead node is retried on another one.
-    '    option http-server-close', '    retries 3', '    option redispatch 1',
+    '    option http-server-close', '    option forwardfor', '    retries 3', '    option redispatch 1',
     `frontend three`, `    bind 127.0.0.1:${haThree}`, '    default_backend three',
     `frontend one`, `    bind 127.0.0.1:${haOne}`, '    default_backend one',
     // HAProxy's own counters (CSV): what the clients saw of node 2's death.
