@@ -179,6 +179,11 @@ if(TARGET vodupd_core)
   add_test(NAME scale.vodupd_pg COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/vodupd_pg.sh
            $<TARGET_FILE:vodupd> $<TARGET_FILE:vodup-cli>)
   list(APPEND VODUP_SCALE_TESTS scale.vodupd_pg)
+  # vodupd --metadata postgres://... --bytes s3://... on radosgw end to end (refusals at
+  # start, uploads, ranges, one blob per part, GC and per-node recovery in the cluster).
+  add_test(NAME scale.vodupd_s3 COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/vodupd_s3.sh
+           $<TARGET_FILE:vodupd> $<TARGET_FILE:vodup-cli>)
+  list(APPEND VODUP_SCALE_TESTS scale.vodupd_s3)
   # Three nodes behind HAProxy: uploads spread across them, one SIGKILLed mid-upload, every
   # event once, uploads per second with one node and with three (docs/scale-out.md).
   add_test(NAME scale.cluster COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/cluster.sh

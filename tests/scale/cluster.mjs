@@ -3,8 +3,8 @@
 //
 // 1. One database on the fixture's PostgreSQL; `vodupd init` on node 1; nodes 2 and 3 get a
 //    copy of node 1's keys/ (master.key and the token keys: docs/scale-out.md, "Running N
-//    nodes"), each its own data dir. With --bytes in vodupd, all three keep bytes in the
-//    fixture's radosgw bucket (under a prefix of this run).
+//    nodes"), each its own data dir; all three keep bytes in the fixture's radosgw bucket
+//    (--bytes, under a prefix of this run).
 // 2. An HAProxy of the test's own (config generated here, free ports): frontend `three`
 //    round-robins over the nodes, health-checked on each node's admin /healthz; frontend
 //    `one` has node 1 alone (for the uploads-per-second comparison).
@@ -43,12 +43,8 @@ const CLIENTS = 8;                              // concurrent clients of the thr
 const RATE_UPLOADS = Number(env.CLUSTER_RATE_UPLOADS || 96); // uploads per throughput run
 const RATE_SIZE = 64 * 1024;                    // bytes per throughput upload
 
-// --- bytes: radosgw through --bytes, when this vodupd has it -----------------------------
-const serveHelp = spawnSync(env.VODUPD, ['serve', '--help'], { encoding: 'utf8' });
-const hasBytes = /--bytes/.test(`${serveHelp.stdout}${serveHelp.stderr}`);
-if (!hasBytes && !env.CLUSTER_WITHOUT_BYTES) {
-  console.log('SKIP: this vodupd has no `serve --bytes s3://...`: without a shared byte store a part ' +
-              'stored on one node cannot be read by another (set CLUSTER_WITHOUT_BYTES=1 to run anyway)');
+if (!env.S3_ENDPOINT) {
+  console.log('SKIP: the scale fixture has no radosgw (S3_ENDPOINT): the nodes need one byte store');
   process.exit(77);
 }
 // --- processes, by PID --------------------------------------------------------------------
@@ -94,14 +90,13 @@ function freePorts(n) {
   }))));
 }
 
-if (hasBytes) assert.ok(env.S3_ENDPOINT, 'S3_ENDPOINT is not set: the fixture has no radosgw');
-// One prefix per run in the fixture's bucket; init records it, and every node must name the same.
+// The bytes in the fixture's radosgw bucket, under a prefix of this run; init records it, and
+// every node names the same.
 function bytesArgs() {
-  if (!hasBytes) return [];
   const q = new URLSearchParams({ endpoint: env.S3_ENDPOINT, region: env.S3_REGION || 'us-east-1' });
   return ['--bytes', `s3://${env.S3_BUCKET}/${tag}?${q}`];
 }
-const bytesEnv = hasBytes ? { AWS_ACCESS_KEY_ID: env.S3_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.S3_SECRET_ACCESS_KEY } : {};
+const bytesEnv = { AWS_ACCESS_KEY_ID: env.S3_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.S3_SECRET_ACCESS_KEY };
 
 // --- the database and the data dirs ------------------------------------------------------
 const db = `vodup_cluster_${process.pid}`;
@@ -358,7 +353,7 @@ try {
   const rAfter = await Promise.all(nodes.map(metrics));
   const c2 = cpuTrees();
   console.log(`uploads per second (${RATE_UPLOADS} uploads of ${RATE_SIZE / 1024} KiB, each CreateUploadVideo + ` +
-              `PutObject with its UploadAuth, ${CLIENTS} concurrent clients, ${hasBytes ? 'bytes in radosgw' : 'bytes on local disks'}):`);
+              `PutObject with its UploadAuth, ${CLIENTS} concurrent clients, bytes in radosgw):`);
   console.log(`  one node:    ${one.perSecond.toFixed(1)} uploads/s (${one.s.toFixed(2)} s)`);
   console.log(`  three nodes: ${three.perSecond.toFixed(1)} uploads/s (${three.s.toFixed(2)} s)`);
   console.log(`  one node, ${cpuLine(cpuDiff(c0, c1), one.s)}`);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/scale/cluster.sh VODUPD VODUP - ctest scale.cluster: three vodupd nodes on one
-# PostgreSQL database (and, when vodupd has --bytes, one radosgw bucket) behind an HAProxy of
+# PostgreSQL database and one radosgw bucket (--bytes) behind an HAProxy of
 # the test's own; uploads through it, a node SIGKILLed mid-upload, every event delivered once
 # to the test's receiver, uploads per second with one node and with three
 # (tests/scale/cluster.mjs does it all; docs/scale-out.md, "Running N nodes").
