@@ -483,11 +483,18 @@ try {
 
   // --- every event exactly once ---------------------------------------------------------------
   const isUpload = r => r.body?.EventType === 'FileUploadComplete';
-  await rcv.waitFor(expected.size, 180000 * SLOW, r => isUpload(r) && expected.has(r.body.VideoId)).catch(e => {
-    const got = new Set(rcv.requests.filter(isUpload).map(r => r.body.VideoId));
-    const missing = [...expected].filter(([v]) => !got.has(v)).map(([v, what]) => `${what} (${v})`);
-    throw new Error(`FileUploadComplete missing for ${missing.length} of ${expected.size}: ${missing.slice(0, 10).join(', ')}`, { cause: e });
-  });
+  // Every upload's event, counted by VideoId (a duplicate must not stand in for a missing
+  // one); an event the killed node had taken waits out its lease (2 min) first.
+  const delivered = () => new Set(rcv.requests.filter(r => isUpload(r) && expected.has(r.body.VideoId))
+    .map(r => r.body.VideoId));
+  await waitFor(() => delivered().size === expected.size, { timeout: 180000 * SLOW, interval: 200,
+                                                          what: 'a FileUploadComplete for every upload' })
+    .catch(e => {
+      const got = delivered();
+      const missing = [...expected].filter(([v]) => !got.has(v)).map(([v, what]) => `${what} (${v})`);
+      throw new Error(`FileUploadComplete missing for ${missing.length} of ${expected.size}: ` +
+                      `${missing.slice(0, 10).join(', ')}`, { cause: e });
+    });
   // A duplicate comes from a second node taking an event the first is sending: wait past the
   // nodes' outbox polls (10 s at most) for one to show up.
   await sleep(12000);
