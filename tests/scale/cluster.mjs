@@ -194,16 +194,19 @@ const rootOss = bucket => new OSS({
 });
 const expected = new Map(); // VideoId -> what it is, for the event count
 
+/** The body of a GET, as text. */
+const getText = url => new Promise((resolve, reject) => {
+  http.get(url, res => {
+    let b = '';
+    res.setEncoding('utf8');
+    res.on('data', d => { b += d; });
+    res.on('end', () => resolve(b));
+  }).on('error', reject);
+});
+
 /** HAProxy's counters of one server of backend `three`, by CSV column name. */
 async function haServer(name) {
-  const csv = await new Promise((resolve, reject) => {
-    http.get(`http://127.0.0.1:${haStats}/stats;csv`, res => {
-      let b = '';
-      res.setEncoding('utf8');
-      res.on('data', d => { b += d; });
-      res.on('end', () => resolve(b));
-    }).on('error', reject);
-  });
+  const csv = await getText(`http://127.0.0.1:${haStats}/stats;csv`);
   const [head, ...rows] = csv.trim().split('\n');
   const cols = head.replace(/^# /, '').split(',');
   const row = rows.map(r => r.split(',')).find(r => r[0] === 'three' && r[1] === name);
@@ -213,14 +216,7 @@ async function haServer(name) {
 
 /** Requests each node answered so far, by operation (its /metrics). */
 async function metrics(n) {
-  const text = await new Promise((resolve, reject) => {
-    http.get(`http://127.0.0.1:${n.admin}/metrics`, res => {
-      let b = '';
-      res.setEncoding('utf8');
-      res.on('data', d => { b += d; });
-      res.on('end', () => resolve(b));
-    }).on('error', reject);
-  });
+  const text = await getText(`http://127.0.0.1:${n.admin}/metrics`);
   const ops = {};
   for (const m of text.matchAll(/^vodupd_requests_total\{dialect="[^"]*",operation="([^"]*)",status="(\d+)"\} (\d+)$/gm)) {
     const key = m[2] < 400 ? m[1] : `${m[1]}:${m[2]}`;
