@@ -287,14 +287,17 @@ struct meta_sqlite {
     conn **idle;        /* stack of free connections */
     int nidle;
 
-    /* The writer turn: a ticket queue, so this process's write transactions run one at
-     * a time in arrival order. Without it, each would wait for SQLite's write lock in
-     * the busy handler, which polls, favours no one, and gives up after its timeout:
-     * under load some writes failed with "database is locked" after 10 s. */
+    /* The writer turn: a FIFO of waiting threads, so this process's write transactions
+     * run one at a time in arrival order. Without it, each would wait for SQLite's write
+     * lock in the busy handler, which polls, favours no one, and gives up after its
+     * timeout: under load some writes failed with "database is locked" after 10 s.
+     * Each waiter sleeps on its own condition variable and the turn is handed to the
+     * first one only: one shared variable woken by broadcast made every waiting writer
+     * and group member wake, take wmu and sleep again at every hand-over, which was a
+     * third of vodupd's context switches under small uploads (commit-path.md). */
     pthread_mutex_t wmu;
-    pthread_cond_t wcv;
-    unsigned long w_next;       /* ticket of the next writer to arrive */
-    unsigned long w_serving;    /* ticket now allowed to write */
+    int w_busy;                         /* a writer has the turn */
+    struct turn_waiter *w_head, *w_tail;    /* waiting for it, in arrival order */
 
     /* Group commit. Every write runs on wconn (its handle and statements are swapped into
      * the caller's conn for the duration), each in a SAVEPOINT of one open transaction;
@@ -314,8 +317,16 @@ struct meta_sqlite {
 typedef struct group_member {
     int rc;                     /* its own result, then the commit's */
     int done;
+    int waiting;                /* sleeps on cv until done */
+    pthread_cond_t cv;
     struct group_member *next;
 } group_member;
+
+typedef struct turn_waiter {
+    pthread_cond_t cv;
+    int go;                     /* the turn is this waiter's */
+    struct turn_waiter *next;
+} turn_waiter;
 
 
 /* Every vodup_meta this file hands out is a meta_sqlite (base comes first). */
@@ -336,17 +347,38 @@ static int msq_gc_take_after(vodup_meta *m, const char *after, char (*ids)[VODUP
 static void writer_enter(meta_sqlite *m)
 {
     pthread_mutex_lock(&m->wmu);
-    unsigned long t = m->w_next++;
-    while (m->w_serving != t)
-        pthread_cond_wait(&m->wcv, &m->wmu);
+    if (!m->w_busy) {
+        m->w_busy = 1;
+        pthread_mutex_unlock(&m->wmu);
+        return;
+    }
+    turn_waiter me = { .go = 0, .next = NULL };
+    pthread_cond_init(&me.cv, NULL);
+    if (m->w_tail)
+        m->w_tail->next = &me;
+    else
+        m->w_head = &me;
+    m->w_tail = &me;
+    while (!me.go)
+        pthread_cond_wait(&me.cv, &m->wmu);
     pthread_mutex_unlock(&m->wmu);
+    pthread_cond_destroy(&me.cv);
 }
 
-/* Passes the turn on. Under wmu. */
+/* Passes the turn on: to the first waiter (w_busy stays set for it), else frees it.
+ * Under wmu, so the waiter cannot leave (and destroy its cv) before the signal. */
 static void writer_leave_locked(meta_sqlite *m)
 {
-    m->w_serving++;
-    pthread_cond_broadcast(&m->wcv);
+    turn_waiter *t = m->w_head;
+    if (!t) {
+        m->w_busy = 0;
+        return;
+    }
+    m->w_head = t->next;
+    if (!m->w_head)
+        m->w_tail = NULL;
+    t->go = 1;
+    pthread_cond_signal(&t->cv);
 }
 
 static void writer_leave(meta_sqlite *m)
@@ -507,16 +539,18 @@ static void group_commit(meta_sqlite *m, int leave)
         exec_id(&m->wconn, S_ROLLBACK, "rollback");
     pthread_mutex_lock(&m->wmu);
     m->group_open = 0;
-    for (group_member *g = m->members; g; g = g->next) {
+    /* Under wmu, a member cannot see done (and leave) before the loop is past it. */
+    for (group_member *g = m->members, *next; g; g = next) {
+        next = g->next;
         if (g->rc == VODUP_META_OK)
             g->rc = rc;
         g->done = 1;
+        if (g->waiting)
+            pthread_cond_signal(&g->cv);
     }
     m->members = NULL;
     if (leave)
         writer_leave_locked(m);
-    else
-        pthread_cond_broadcast(&m->wcv); /* wake the members */
     pthread_mutex_unlock(&m->wmu);
 }
 
@@ -529,16 +563,19 @@ static void group_end(meta_sqlite *m, group_member *me)
     me->next = m->members;
     m->members = me;
     m->group_n++;
-    int queued = m->w_next - m->w_serving > 1;
+    int queued = m->w_head != NULL;
     if (!queued || m->group_n >= META_GROUP_MAX || m->group_lost) {
         pthread_mutex_unlock(&m->wmu);
         group_commit(m, 1);
         return;
     }
     writer_leave_locked(m);
+    me->waiting = 1;
+    pthread_cond_init(&me->cv, NULL);
     while (!me->done)
-        pthread_cond_wait(&m->wcv, &m->wmu);
+        pthread_cond_wait(&me->cv, &m->wmu);
     pthread_mutex_unlock(&m->wmu);
+    pthread_cond_destroy(&me->cv);
 }
 
 /* Commits when rc is OK, rolls back otherwise; returns the final code. */
@@ -876,7 +913,6 @@ int vodup_meta_open_sqlite(vodup_meta **out, const char *data_dir, int pool)
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv, NULL);
     pthread_mutex_init(&m->wmu, NULL);
-    pthread_cond_init(&m->wcv, NULL);
     int ok = 1;
     for (int i = 0; i < pool && ok; i++) {
         if (conn_open(&m->conns[i], path) != 0) {
@@ -911,7 +947,6 @@ static void msq_close(vodup_meta *mp)
     conn_close(&m->wconn);
     pthread_cond_destroy(&m->cv);
     pthread_mutex_destroy(&m->mu);
-    pthread_cond_destroy(&m->wcv);
     pthread_mutex_destroy(&m->wmu);
     free(m->conns);
     free(m->idle);
