@@ -79,10 +79,8 @@ static const http_op *pick(http_request *r)
     }
     int up = http_has_query(r, "uploadId");
     if (strcmp(m, "PUT") == 0) {
-        if (http_header(r, "x-oss-copy-source")) {
-            oss_error(r, OSS_ERR_NotImplemented, "CopyObject is not supported by vodupd.");
-            return NULL;
-        }
+        if (http_header(r, "x-oss-copy-source"))
+            return up || http_has_query(r, "partNumber") ? &oss_op_upload_part_copy : &oss_op_copy_object;
         if (up || http_has_query(r, "partNumber"))
             return &oss_op_upload_part;
         return &oss_op_put_object;

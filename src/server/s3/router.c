@@ -89,7 +89,7 @@ static const http_op *pick(http_request *r)
     int up = http_has_query(r, "uploadId");
     if (strcmp(m, "PUT") == 0) {
         if (http_header(r, "x-amz-copy-source"))
-            return not_implemented(r, up ? "UploadPartCopy" : "CopyObject");
+            return up || http_has_query(r, "partNumber") ? &s3_op_upload_part_copy : &s3_op_copy_object;
         if (up || http_has_query(r, "partNumber"))
             return &s3_op_upload_part;
         return &s3_op_put_object;

@@ -66,6 +66,9 @@ int s3_require_bucket(http_request *r, vodup_meta_bucket *b); /* answers on erro
 int s3_collect_user_meta(http_request *r, char **json);   /* x-amz-meta-* -> JSON; answers on error */
 void s3_object_headers(http_response *resp, const vodup_meta_object *o);
 void s3_xml_start(vbuf *b, const char *root);             /* <?xml ...?><root xmlns=...> */
+/* An UploadPart's (or UploadPartCopy's) target (multipart.c): the key, the bucket, the
+ * partNumber and the ?uploadId of this object. 0, or -1 after answering. */
+int s3_part_target(http_request *r, int *number, char upload_id[33]);
 
 /* What authentication learnt about the body (router.c): the payload hash the signature
  * covers, checked by the writing operations against the bytes received. */
@@ -81,5 +84,6 @@ extern const http_op s3_op_list_buckets, s3_op_create_bucket, s3_op_head_bucket,
     s3_op_list_objects, s3_op_put_object, s3_op_get_object, s3_op_head_object, s3_op_delete_object,
     s3_op_create_multipart, s3_op_upload_part, s3_op_complete_multipart, s3_op_abort_multipart, s3_op_list_parts,
     s3_op_get_bucket_location;
+extern const http_op s3_op_copy_object, s3_op_upload_part_copy; /* copy.c */
 
 #endif
