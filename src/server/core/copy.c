@@ -1,6 +1,6 @@
 /* copy.c - CopyObject and UploadPartCopy over the stores (core.h, "copies").
  *
- * A copy reads its source as a GetObject would (authorized as one: core_copy_source_check)
+ * A copy reads its source as a GetObject would (authorized as one: source_check)
  * and writes its destination as a PutObject or UploadPart would (the dialect's router
  * authorized that). The bytes stream from the source's blobs through a bounded buffer
  * into the core's ingest, which digests them and commits a new blob, so the destination
@@ -107,15 +107,68 @@ static int source_parse(const char *h, char **bucket, char **key, size_t *key_le
     return 0;
 }
 
-vodupd_status core_copy_source_open(const core *c, const vodup_cred *cred, const char *header,
-                                    const core_conditions *cond, core_copy_source *src, int *verdict,
-                                    vodupd_detail *d)
+/* An open copy source: the object, the bytes to copy, its pins. */
+typedef struct copy_source {
+    vodup_meta_object obj;
+    uint64_t first, len;
+    int pinned;
+} copy_source;
+
+static void source_close(const core *c, copy_source *src)
+{
+    if (src->pinned && c->unpin)
+        c->unpin(c->kick_user, src->obj.segs, src->obj.nsegs);
+    vodup_meta_object_clear(&src->obj);
+    memset(src, 0, sizeof *src);
+}
+
+/* 1 when the object at o's key still has o's blobs. */
+static int still_same(const core *c, const vodup_meta_object *o)
+{
+    vodup_meta_object now;
+    if (vodup_meta_object_get(c->meta, o->bucket, o->key, o->key_len, &now) != VODUP_META_OK)
+        return 0;
+    int same = now.nsegs == o->nsegs;
+    for (size_t i = 0; same && i < o->nsegs; i++)
+        same = strcmp(now.segs[i].blob, o->segs[i].blob) == 0;
+    vodup_meta_object_clear(&now);
+    return same;
+}
+
+/* "bytes=first-last", both zero-based and inclusive, narrowing src: 0; 400 for another
+ * form, 416 when it does not lie within the source. */
+static int source_narrow(copy_source *src, const char *range)
+{
+    if (strncmp(range, "bytes=", 6) != 0)
+        return 400;
+    const char *p = range + 6;
+    size_t a = strspn(p, "0123456789");
+    if (a == 0 || a > 19 || p[a] != '-')
+        return 400;
+    size_t b = strspn(p + a + 1, "0123456789");
+    if (b == 0 || b > 19 || p[a + 1 + b])
+        return 400;
+    unsigned long long first = strtoull(p, NULL, 10), last = strtoull(p + a + 1, NULL, 10);
+    if (first > last || last >= src->obj.size)
+        return 416;
+    src->first = first;
+    src->len = last - first + 1;
+    return 0;
+}
+
+/* How often the source is read again when it changed between its read and its pins. */
+#define COPY_SOURCE_TRIES 3
+
+/* Opens from's source (core.h: the rules). OK with *stopped 0 and src open (its blobs
+ * pinned), or with *stopped the reason and nothing held; else the refusal. */
+static vodupd_status source_open(const core *c, const core_copy_from *from, copy_source *src, core_copy_result *out,
+                                 vodupd_detail *d)
 {
     memset(src, 0, sizeof *src);
-    *verdict = 0;
+    memset(out, 0, sizeof *out);
     char *bucket, *key;
     size_t key_len;
-    int rc = source_parse(header, &bucket, &key, &key_len);
+    int rc = source_parse(from->source ? from->source : "", &bucket, &key, &key_len);
     if (rc == -2)
         return core__fail(d, VODUPD_ENOTIMPL, "Copying an object version (versionId in the copy source) is not "
                                               "implemented: vodupd keeps no versions.");
@@ -124,58 +177,38 @@ vodupd_status core_copy_source_open(const core *c, const vodup_cred *cred, const
     if (rc != 0)
         return core__fail(d, VODUPD_EBADREQUEST, "The copy source must name a bucket and a key: /bucket/key, the "
                                                  "key URL-encoded.");
-    vodupd_status st = source_check(c, cred, bucket, key, key_len, d);
-    if (st == VODUPD_OK)
+    vodupd_status st = source_check(c, from->cred, bucket, key, key_len, d);
+    for (int tries = 0; st == VODUPD_OK; tries++) {
         st = core_object_get(c, bucket, key, key_len, &src->obj, d);
-    free(bucket);
-    free(key);
-    if (st != VODUPD_OK) {
-        memset(src, 0, sizeof *src);
-        return st;
-    }
-    if (cond && (*verdict = core_conditions_check(cond, src->obj.etag, src->obj.mtime)) != 0) {
-        vodup_meta_object_clear(&src->obj);
-        memset(src, 0, sizeof *src);
-        return VODUPD_OK;
-    }
-    src->first = 0;
-    src->len = src->obj.size;
-    if (c->pin && src->obj.nsegs) {
+        if (st != VODUPD_OK)
+            break;
+        out->source_size = src->obj.size;
+        if ((out->stopped = core_conditions_check(&from->cond, src->obj.etag, src->obj.mtime)) == 0 && from->range)
+            out->stopped = source_narrow(src, from->range);
+        else
+            src->len = src->obj.size;
+        if (out->stopped || !c->pin || !src->obj.nsegs)
+            break;
+        /* A GetObject registers as a reader before it reads the metadata (server.h); the
+         * core has no server, so it pins what it read and then checks that the object
+         * still has those blobs: they were live after the pin (ids are never reused), so
+         * the collector, which skips pinned blobs, cannot have taken them. */
         if (c->pin(c->kick_user, src->obj.segs, src->obj.nsegs) != 0) {
-            vodup_meta_object_clear(&src->obj);
-            memset(src, 0, sizeof *src);
-            return core__fail(d, VODUPD_ENOMEM, "Reading the copy source");
+            st = core__fail(d, VODUPD_ENOMEM, "Reading the copy source");
+            break;
         }
         src->pinned = 1;
+        if (still_same(c, &src->obj))
+            break;
+        source_close(c, src); /* changed meanwhile: read it again */
+        if (tries + 1 == COPY_SOURCE_TRIES)
+            st = core__fail(d, VODUPD_EIO, "Reading the copy source (it kept changing)");
     }
-    return VODUPD_OK;
-}
-
-int core_copy_source_narrow(core_copy_source *src, const char *range)
-{
-    if (strncmp(range, "bytes=", 6) != 0)
-        return -1;
-    const char *p = range + 6;
-    size_t a = strspn(p, "0123456789");
-    if (a == 0 || a > 19 || p[a] != '-')
-        return -1;
-    size_t b = strspn(p + a + 1, "0123456789");
-    if (b == 0 || b > 19 || p[a + 1 + b])
-        return -1;
-    unsigned long long first = strtoull(p, NULL, 10), last = strtoull(p + a + 1, NULL, 10);
-    if (first > last || last >= src->obj.size)
-        return -2;
-    src->first = first;
-    src->len = last - first + 1;
-    return 0;
-}
-
-void core_copy_source_close(const core *c, core_copy_source *src)
-{
-    if (src->pinned && c->unpin)
-        c->unpin(c->kick_user, src->obj.segs, src->obj.nsegs);
-    vodup_meta_object_clear(&src->obj);
-    memset(src, 0, sizeof *src);
+    free(bucket);
+    free(key);
+    if (st != VODUPD_OK || out->stopped)
+        source_close(c, src);
+    return st;
 }
 
 /* Reads up to n body bytes at pos from a descriptor body or a reader body. */
@@ -193,7 +226,7 @@ static ssize_t body_read(core_body *b, uint64_t pos, char *buf, size_t n)
 /* The source's range streamed into a new ingest (*out, the caller's) of at most limit
  * bytes, finished. ETOOLARGE before a byte is read; EIO when a source blob cannot be
  * read; what the ingest answers. */
-static vodupd_status copy_bytes(const core *c, const core_copy_source *src, uint64_t limit, core_ingest **out,
+static vodupd_status copy_bytes(const core *c, const copy_source *src, uint64_t limit, core_ingest **out,
                                 vodupd_detail *d)
 {
     *out = NULL;
@@ -249,7 +282,9 @@ static vodupd_status copy_bytes(const core *c, const core_copy_source *src, uint
 
 static void result_of_ingest(core_copy_result *out, const core_ingest *in, time_t mtime, int has_md5)
 {
-    memset(out, 0, sizeof *out);
+    memset(out->etag, 0, sizeof out->etag);
+    memset(out->md5, 0, sizeof out->md5);
+    out->has_md5 = 0;
     vodup_hex_upper(out->etag, core_ingest_md5(in), 16);
     out->mtime = mtime;
     out->size = core_ingest_size(in);
@@ -265,7 +300,7 @@ static const char SELF_COPY_MSG[] =
     "object's metadata, storage class, website redirect location or encryption attributes.";
 
 /* A copy onto itself: the same blobs, ETag and type under new metadata. */
-static vodupd_status copy_self(const core *c, const core_copy *p, const core_copy_source *src,
+static vodupd_status copy_self(const core *c, const core_copy *p, const copy_source *src,
                                core_copy_result *out, vodupd_detail *d)
 {
     if (!p->replace && p->self_needs_replace)
@@ -288,7 +323,6 @@ static vodupd_status copy_self(const core *c, const core_copy *p, const core_cop
      * blobs were (this copy wins, as the later write) */
     core__kick_gc(c);
     core__kick_events(c);
-    memset(out, 0, sizeof *out);
     memcpy(out->etag, o.etag, sizeof out->etag);
     out->mtime = o.mtime;
     out->size = o.size;
@@ -298,8 +332,8 @@ static vodupd_status copy_self(const core *c, const core_copy *p, const core_cop
     return VODUPD_OK;
 }
 
-vodupd_status core_copy_object(const core *c, const core_copy *p, const core_copy_source *src, core_copy_result *out,
-                               vodupd_detail *d)
+static vodupd_status copy_object(const core *c, const core_copy *p, const copy_source *src, core_copy_result *out,
+                                 vodupd_detail *d)
 {
     if (strcmp(src->obj.bucket, p->bucket) == 0 && src->obj.key_len == p->key_len &&
         memcmp(src->obj.key, p->key, p->key_len) == 0)
@@ -328,9 +362,9 @@ vodupd_status core_copy_object(const core *c, const core_copy *p, const core_cop
     return st;
 }
 
-vodupd_status core_upload_part_copy(const core *c, const char *upload_id, int number, const core_copy_source *src,
-                                    uint64_t max_part_size, const vodup_meta_guard *guard, core_copy_result *out,
-                                    vodupd_detail *d)
+static vodupd_status part_copy(const core *c, const char *upload_id, int number, const copy_source *src,
+                               uint64_t max_part_size, const vodup_meta_guard *guard, core_copy_result *out,
+                               vodupd_detail *d)
 {
     if (src->len > max_part_size) {
         if (d)
@@ -356,5 +390,32 @@ vodupd_status core_upload_part_copy(const core *c, const char *upload_id, int nu
     if (st == VODUPD_OK)
         result_of_ingest(out, in, now, 0);
     core_ingest_free(in);
+    return st;
+}
+
+vodupd_status core_copy_object(const core *c, const core_copy_from *from, const core_copy *p, core_copy_result *out,
+                               vodupd_detail *d)
+{
+    copy_source src;
+    core_copy_from whole = *from;
+    whole.range = NULL; /* an object is copied whole */
+    vodupd_status st = source_open(c, &whole, &src, out, d);
+    if (st != VODUPD_OK || out->stopped)
+        return st;
+    st = copy_object(c, p, &src, out, d);
+    source_close(c, &src);
+    return st;
+}
+
+vodupd_status core_upload_part_copy(const core *c, const core_copy_from *from, const char *upload_id, int number,
+                                    uint64_t max_part_size, const vodup_meta_guard *guard, core_copy_result *out,
+                                    vodupd_detail *d)
+{
+    copy_source src;
+    vodupd_status st = source_open(c, from, &src, out, d);
+    if (st != VODUPD_OK || out->stopped)
+        return st;
+    st = part_copy(c, upload_id, number, &src, max_part_size, guard, out, d);
+    source_close(c, &src);
     return st;
 }

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "server/core/cond.h"
 #include "server/core/status.h"
 #include "server/store/blob.h"
 #include "server/store/meta.h"
@@ -261,37 +262,15 @@ vodupd_status core_upload_list(const core *c, const char *bucket, const core_lis
 
 #define CORE_COPY_BUF (256u * 1024)
 
-typedef struct core_copy_source {
-    vodup_meta_object obj;      /* the source, with its segments */
-    uint64_t first, len;        /* the bytes to copy: the whole object unless narrowed */
-    int pinned;                 /* its blobs are pinned against the collector */
-} core_copy_source;
-
-struct core_conditions;
 struct vodup_cred;
-/* Opens the copy source that header (x-amz-copy-source, x-oss-copy-source: "[/]bucket/
- * key", the key percent-encoded) names, for cred, and checks cond (may be NULL) against
- * it. The header: EBADREQUEST when it names no bucket and key, ENOTIMPL with a versionId
- * (vodupd keeps no versions); detail.what says which. cred must be able to read the
- * source as a GetObject: upload credentials only inside their scope and only with
- * "GetObject" among their operations (EDENIED, DENY_SCOPE: they never have it); the
- * bucket must exist (ENOBUCKET) and be the account's (EDENIED, DENY_OWNER); RAM users
- * and roles need oss:GetObject on acs:oss:*:<account>:<bucket>/<key> (EDENIED). The
- * destination is the dialect router's check, as for any write. Then ENOKEY, EIO, ENOMEM.
- * OK with *verdict 0 when the copy may go on, else core_conditions_check's 412 or 304
- * (nothing is held then). On 0 the source's blobs are pinned (core.pin) until
- * core_copy_source_close, so that an overwrite or delete of the source during a long
- * copy frees nothing it reads; call it, as a GetObject reads its object, while a
- * vodupd_reader (server.h) is held, which may end once it returns. */
-vodupd_status core_copy_source_open(const core *c, const struct vodup_cred *cred, const char *header,
-                                    const struct core_conditions *cond, core_copy_source *src, int *verdict,
-                                    vodupd_detail *d);
-/* Narrows src to range (x-amz-copy-source-range, x-oss-copy-source-range), which must be
- * "bytes=first-last", both zero-based and inclusive: 0; -1 when it has another form; -2
- * when it does not lie within the source (first past last, or last past its end). */
-int core_copy_source_narrow(core_copy_source *src, const char *range);
-/* Unpins and clears a source (one never opened, zeroed, too). */
-void core_copy_source_close(const core *c, core_copy_source *src);
+/* Where a copy reads from, as the request says it. */
+typedef struct core_copy_from {
+    const struct vodup_cred *cred;  /* the caller: it must be able to read the source */
+    const char *source;             /* x-amz-copy-source, x-oss-copy-source: "[/]bucket/key", the key
+                                       percent-encoded */
+    core_conditions cond;           /* the copy-source-if-* values (NULL: absent) */
+    const char *range;              /* part copies: the copy-source-range value, or NULL (all) */
+} core_copy_from;
 
 typedef struct core_copy {
     const char *bucket;         /* the destination */
@@ -305,30 +284,44 @@ typedef struct core_copy {
     const vodup_meta_guard *guard;
 } core_copy;
 
-/* What a copy made: the new object's (or part's) ETag (upper-case hex, no quotes) and
- * modification time, with its size, CRC-64 and, for a copy into a Normal object, MD5. */
+/* What a copy made, or why it stopped. */
 typedef struct core_copy_result {
-    char etag[64];
+    /* 0: copied. Else nothing was: 412 or 304 when a copy-source-if-* condition failed
+     * (core_conditions_check's verdict); 400 when the range is not "bytes=first-last",
+     * 416 when it does not lie within the source (source_size says its size). */
+    int stopped;
+    uint64_t source_size;
+    char etag[64];              /* the new object's (or part's) ETag: upper-case, no quotes */
     time_t mtime;
     uint64_t size;
     uint64_t crc64;
-    unsigned char md5[16];
+    unsigned char md5[16];      /* for a copy into a Normal object (has_md5) */
     int has_md5;
 } core_copy_result;
 
-/* Copies src (its whole object: a narrowed range is for parts) to p's key. Onto itself
- * (same bucket and key) it rewrites the metadata only, keeping the blobs, ETag and type;
- * without p->replace that is EBADREQUEST when p->self_needs_replace (detail.what says
- * why). Otherwise the bytes stream into a new Normal object (ETag: their MD5): ETOOLARGE
- * (detail.limit) past p->max_size, EQUOTA and ENOSPC (the disk reserve: both checked
- * before a byte is read), and what core_object_put answers. Kicks the collector and the
- * event sender as a put does. */
-vodupd_status core_copy_object(const core *c, const core_copy *p, const core_copy_source *src, core_copy_result *out,
+/* The source, from->source, is read as a GetObject by from->cred would read it: upload
+ * credentials only inside their scope and only with "GetObject" among their operations
+ * (EDENIED, DENY_SCOPE: they never have it); the bucket must exist (ENOBUCKET) and be the
+ * account's (EDENIED, DENY_OWNER); RAM users and roles need oss:GetObject on
+ * acs:oss:*:<account>:<bucket>/<key> (EDENIED). The destination is the dialect router's
+ * check, as for any write. A source header naming no bucket and key is EBADREQUEST, one
+ * with a versionId ENOTIMPL (vodupd keeps no versions); detail.what says which. Then
+ * ENOKEY, or OK with out->stopped when a condition or the range stops the copy. The
+ * source's blobs stay pinned (core.pin) while they are read, so that an overwrite or
+ * delete of the source meanwhile frees nothing being read. */
+
+/* Copies the source to p's key. Onto itself (same bucket and key) it rewrites the
+ * metadata only, keeping the blobs, ETag and type; without p->replace that is
+ * EBADREQUEST when p->self_needs_replace (detail.what says why). Otherwise the bytes
+ * stream into a new Normal object (ETag: their MD5): ETOOLARGE (detail.limit) past
+ * p->max_size, EQUOTA and ENOSPC (the disk reserve), all before a byte is read, then what
+ * core_object_put answers. Kicks the collector and the event sender as a put does. */
+vodupd_status core_copy_object(const core *c, const core_copy_from *from, const core_copy *p, core_copy_result *out,
                                vodupd_detail *d);
-/* Copies src's range [first, first + len) as part `number` of upload_id: ETOOLARGE past
- * max_part_size, ENOUPLOAD, EQUOTA and ENOSPC before a byte is read, then what
- * core_part_put answers (the guard's refusals among them). */
-vodupd_status core_upload_part_copy(const core *c, const char *upload_id, int number, const core_copy_source *src,
+/* Copies the source's from->range (all of it without one) as part `number` of upload_id:
+ * ETOOLARGE past max_part_size, ENOUPLOAD, EQUOTA and ENOSPC before a byte is read, then
+ * what core_part_put answers (the guard's refusals among them). */
+vodupd_status core_upload_part_copy(const core *c, const core_copy_from *from, const char *upload_id, int number,
                                     uint64_t max_part_size, const vodup_meta_guard *guard, core_copy_result *out,
                                     vodupd_detail *d);
 
