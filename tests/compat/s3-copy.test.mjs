@@ -4,11 +4,13 @@
 // REPLACE, the copy onto itself, the x-amz-copy-source-if-* conditions, refusals in S3's
 // codes, `s3api upload-part-copy` with ranges, the storage quota, and the source read
 // with the caller's own rights: temporary keys whose policy reaches one source are
-// AccessDenied on every other, UploadAuth keys on any. Bytes compared each time.
+// AccessDenied on every other, UploadAuth keys on any; boto3's copy_object and managed
+// (multipart) copy. Bytes compared each time.
 // Before the copy work these all failed: CopyObject and UploadPartCopy answered 501.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -20,13 +22,36 @@ import { awsSession, haveAws } from './lib/awscli.mjs';
 const MiB = 1024 * 1024;
 const T = { timeout: 300000 * SLOW };
 
-let srv, work, aws, awsFails;
+// boto3 from Debian's python3-boto3 (the interpreter s3-tools.test.mjs uses first)
+const python = ['/usr/bin/python3', 'python3'].find(p => spawnSync(p, ['-c', 'import boto3']).status === 0);
+const BOTO_COPY = `
+import os, sys, boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+endpoint, bucket = sys.argv[1:3]
+s3 = boto3.client('s3', endpoint_url=endpoint, region_name='us-east-1',
+                  config=Config(signature_version='s3v4', s3={'addressing_style': 'path'}))
+data = os.urandom(11 * 1024 * 1024 + 5)
+s3.put_object(Bucket=bucket, Key='boto/src.bin', Body=data)
+r = s3.copy_object(Bucket=bucket, Key='boto/one.bin', CopySource={'Bucket': bucket, 'Key': 'boto/src.bin'})
+assert s3.get_object(Bucket=bucket, Key='boto/one.bin')['Body'].read() == data, 'copy_object bytes'
+print('ok copy_object', r['CopyObjectResult']['ETag'], flush=True)
+mib5 = 5 * 1024 * 1024
+s3.copy({'Bucket': bucket, 'Key': 'boto/src.bin'}, bucket, 'boto/managed.bin',
+        Config=TransferConfig(multipart_threshold=mib5, multipart_chunksize=mib5))
+got = s3.get_object(Bucket=bucket, Key='boto/managed.bin')
+assert got['ETag'].endswith('-3"'), 'a multipart copy: ' + got['ETag']
+assert got['Body'].read() == data, 'managed copy bytes'
+print('ok managed copy', got['ETag'], flush=True)
+`;
+
+let srv, work, aws, awsFails, tool, endpoint;
 const json = async (args, env) => JSON.parse((await aws(args, env)).stdout);
 
 before(withLogs(async () => {
   srv = await startVodupd();
   work = makeTmpDir('s3-copy-');
-  ({ aws, awsFails } = awsSession(srv, work));
+  ({ aws, awsFails, tool, endpoint } = awsSession(srv, work));
 }));
 
 after(async () => {
@@ -210,5 +235,15 @@ describe('S3 CopyObject and UploadPartCopy', { skip: !haveAws && 'aws (awscli) i
     await awsFails(['s3api', 'copy-object', '--bucket', addr.Bucket, '--key', own, '--copy-source', `${addr.Bucket}/${other}`], as, 'AccessDenied');
     await awsFails(['s3api', 'copy-object', '--bucket', addr.Bucket, '--key', own, '--copy-source', `${A}/src/small.bin`], as, 'AccessDenied');
     await awsFails(['s3api', 'copy-object', '--bucket', addr.Bucket, '--key', other, '--copy-source', `${addr.Bucket}/${own}`], as, 'AccessDenied');
+  }));
+});
+
+describe('boto3 copies', { skip: (!python || !haveAws) && 'python3-boto3 or awscli is not installed' }, () => {
+  it('copy_object, and the managed copy in 5 MiB UploadPartCopy parts, keep the bytes', T, withLogs(async () => {
+    const bucket = `s3cp-boto-${randomHex(4)}`;
+    await aws(['s3', 'mb', `s3://${bucket}`]);
+    const { stdout } = await tool(python, ['-c', BOTO_COPY, endpoint, bucket]);
+    assert.match(stdout, /^ok copy_object "[0-9a-f]{32}"$/m, stdout);
+    assert.match(stdout, /^ok managed copy "[0-9a-f]{32}-3"$/m, stdout);
   }));
 });
