@@ -179,6 +179,11 @@ if(TARGET vodupd_core)
   add_test(NAME scale.vodupd_pg COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/vodupd_pg.sh
            $<TARGET_FILE:vodupd> $<TARGET_FILE:vodup-cli>)
   list(APPEND VODUP_SCALE_TESTS scale.vodupd_pg)
+  # vodupd --metadata postgres://... --bytes s3://... on radosgw end to end (refusals at
+  # start, uploads, ranges, one blob per part, GC and per-node recovery in the cluster).
+  add_test(NAME scale.vodupd_s3 COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scale/vodupd_s3.sh
+           $<TARGET_FILE:vodupd> $<TARGET_FILE:vodup-cli>)
+  list(APPEND VODUP_SCALE_TESTS scale.vodupd_s3)
 endif()
 set_tests_properties(${VODUP_SCALE_TESTS} PROPERTIES FIXTURES_REQUIRED scale SKIP_RETURN_CODE 77
   TIMEOUT 300 ENVIRONMENT "${VODUP_SCALE_ENV}")
