@@ -60,12 +60,8 @@ static void answer(http_request *r, vodupd_status st, const vodupd_detail *d, co
 
 static int copy_begin(http_request *r)
 {
-    if (s3_check_key(r) != 0)
+    if (s3_object_scope(r) != 0)
         return 0;
-    vodup_meta_bucket b;
-    if (s3_require_bucket(r, &b) != 0)
-        return 0;
-    vodup_meta_bucket_clear(&b);
     const char *dir = http_header(r, "x-amz-metadata-directive");
     int replace = dir && strcmp(dir, "REPLACE") == 0;
     char *user_meta = NULL;

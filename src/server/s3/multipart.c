@@ -28,7 +28,7 @@ static int load_upload(http_request *r, vodup_meta_upload *u)
     return 0;
 }
 
-static int object_scope(http_request *r)
+int s3_object_scope(http_request *r)
 {
     if (s3_check_key(r) != 0)
         return -1;
@@ -50,7 +50,7 @@ static void xml_result_head(vbuf *x, http_request *r, const char *root)
 
 static int create_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
+    if (s3_object_scope(r) != 0)
         return 0;
     s3_state *s = r->op_state;
     if (s3_collect_user_meta(r, &s->user_meta) != 0)
@@ -90,7 +90,7 @@ const http_op s3_op_create_multipart = {"CreateMultipartUpload", create_begin, N
 
 int s3_part_target(http_request *r, int *number, char upload_id[33])
 {
-    if (object_scope(r) != 0)
+    if (s3_object_scope(r) != 0)
         return -1;
     const char *pn = http_query(r, "partNumber");
     char *end = NULL;
@@ -152,7 +152,7 @@ static int collect(http_request *r, const char *p, size_t n)
 
 static int complete_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
+    if (s3_object_scope(r) != 0)
         return 0;
     vodup_meta_upload up;
     if (load_upload(r, &up) != 0)
@@ -217,7 +217,7 @@ const http_op s3_op_complete_multipart = {"CompleteMultipartUpload", complete_be
 static int abort_begin(http_request *r)
 {
     vodup_meta_upload up;
-    if (object_scope(r) == 0 && load_upload(r, &up) == 0)
+    if (s3_object_scope(r) == 0 && load_upload(r, &up) == 0)
         vodup_meta_upload_clear(&up);
     return 0;
 }
@@ -265,7 +265,7 @@ static int list_part_cb(const vodup_meta_part *p, void *u)
 
 static int list_parts_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
+    if (s3_object_scope(r) != 0)
         return 0;
     long max = 1000, marker = 0;
     const char *mp = http_query(r, "max-parts"), *m = http_query(r, "part-number-marker");

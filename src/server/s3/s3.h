@@ -66,6 +66,8 @@ int s3_require_bucket(http_request *r, vodup_meta_bucket *b); /* answers on erro
 int s3_collect_user_meta(http_request *r, char **json);   /* x-amz-meta-* -> JSON; answers on error */
 void s3_object_headers(http_response *resp, const vodup_meta_object *o);
 void s3_xml_start(vbuf *b, const char *root);             /* <?xml ...?><root xmlns=...> */
+/* The key is valid and the bucket the caller's (multipart.c). 0, or -1 after answering. */
+int s3_object_scope(http_request *r);
 /* An UploadPart's (or UploadPartCopy's) target (multipart.c): the key, the bucket, the
  * partNumber and the ?uploadId of this object. 0, or -1 after answering. */
 int s3_part_target(http_request *r, int *number, char upload_id[33]);
