@@ -26,7 +26,7 @@
 #include "server/core/media.h" /* core_space_check */
 #include "server/core/read.h"
 
-/* Whether cred may read bucket/key as a GetObject would (core.h, core_copy_source_open). */
+/* Whether cred may read bucket/key as a GetObject would (core.h, core_copy_object). */
 static vodupd_status source_check(const core *c, const vodup_cred *cred, const char *bucket, const char *key,
                                   size_t key_len, vodupd_detail *d)
 {
