@@ -149,22 +149,29 @@ static int parse_part_number(http_request *r, int *out)
     return 0;
 }
 
-static int part_begin(http_request *r)
+int oss_part_target(http_request *r, int *number, char upload_id[33])
 {
-    if (object_scope(r) != 0)
-        return 0;
-    int number;
-    if (parse_part_number(r, &number) != 0)
-        return 0;
+    if (object_scope(r) != 0 || parse_part_number(r, number) != 0)
+        return -1;
     vodup_meta_upload up;
     if (load_upload(r, &up) != 0)
+        return -1;
+    memcpy(upload_id, up.upload_id, 33);
+    vodup_meta_upload_clear(&up);
+    return 0;
+}
+
+static int part_begin(http_request *r)
+{
+    int number;
+    char upload_id[33];
+    if (oss_part_target(r, &number, upload_id) != 0)
         return 0;
     oss_upload *u = oss_upload_begin(r, oss_rules.max_part_size);
     if (u) {
         u->part_number = number;
-        memcpy(u->upload_id, up.upload_id, sizeof u->upload_id);
+        memcpy(u->upload_id, upload_id, sizeof u->upload_id);
     }
-    vodup_meta_upload_clear(&up);
     return 0;
 }
 

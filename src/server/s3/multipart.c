@@ -30,7 +30,7 @@ static int load_upload(http_request *r, vodup_meta_upload *u)
     return 0;
 }
 
-static int object_scope(http_request *r)
+int s3_object_scope(http_request *r)
 {
     if (s3_check_key(r) != 0)
         return -1;
@@ -52,7 +52,7 @@ static void xml_result_head(vbuf *x, http_request *r, const char *root)
 
 static int create_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
+    if (s3_object_scope(r) != 0)
         return 0;
     s3_state *s = r->op_state;
     if (s3_collect_user_meta(r, &s->user_meta) != 0)
@@ -90,26 +90,32 @@ const http_op s3_op_create_multipart = {"CreateMultipartUpload", create_begin, N
 
 /* ---- UploadPart ---------------------------------------------------------------------- */
 
-static int part_begin(http_request *r)
+int s3_part_target(http_request *r, int *number, char upload_id[33])
 {
-    if (object_scope(r) != 0)
-        return 0;
+    if (s3_object_scope(r) != 0)
+        return -1;
     const char *pn = http_query(r, "partNumber");
     char *end = NULL;
     long v = pn && *pn ? strtol(pn, &end, 10) : 0;
     if (!pn || !*pn || *end || pn[0] == '+' || strlen(pn) > 6 || v < 1 || v > s3_rules.max_part_number) {
         s3_error(r, S3_ERR_InvalidArgument, "Part number must be an integer between 1 and %d, inclusive",
                  s3_rules.max_part_number);
-        return 0;
+        return -1;
     }
     vodup_meta_upload up;
     if (load_upload(r, &up) != 0)
-        return 0;
-    s3_state *s = r->op_state;
-    s->part_number = (int)v;
-    memcpy(s->upload_id, up.upload_id, sizeof s->upload_id);
+        return -1;
+    *number = (int)v;
+    memcpy(upload_id, up.upload_id, 33);
     vodup_meta_upload_clear(&up);
-    s3_body_begin(r, s3_rules.max_part_size);
+    return 0;
+}
+
+static int part_begin(http_request *r)
+{
+    s3_state *s = r->op_state;
+    if (s3_part_target(r, &s->part_number, s->upload_id) == 0)
+        s3_body_begin(r, s3_rules.max_part_size);
     return 0;
 }
 
@@ -136,7 +142,7 @@ const http_op s3_op_upload_part = {"UploadPart", part_begin, s3_body_chunk, part
 
 static int complete_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
+    if (s3_object_scope(r) != 0)
         return 0;
     vodup_meta_upload up;
     if (load_upload(r, &up) != 0)
@@ -201,7 +207,7 @@ const http_op s3_op_complete_multipart = {"CompleteMultipartUpload", complete_be
 static int abort_begin(http_request *r)
 {
     vodup_meta_upload up;
-    if (object_scope(r) == 0 && load_upload(r, &up) == 0)
+    if (s3_object_scope(r) == 0 && load_upload(r, &up) == 0)
         vodup_meta_upload_clear(&up);
     return 0;
 }
@@ -249,7 +255,7 @@ static int list_part_cb(const vodup_meta_part *p, void *u)
 
 static int list_parts_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
+    if (s3_object_scope(r) != 0)
         return 0;
     long max = 1000, marker = 0;
     const char *mp = http_query(r, "max-parts"), *m = http_query(r, "part-number-marker");
