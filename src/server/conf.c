@@ -15,6 +15,9 @@
 const conf_key conf_keys[] = {
     {"server", "data-dir", 0, 0, 0, "./vodup-data"},
     {"server", "metadata", 0, 0, 1, "(SQLite: data-dir/vodup.db)"},
+    /* No secret: an s3:// URL names no credentials (they come from AWS_* or the AWS
+     * credentials file), and main.c refuses one that tries. */
+    {"server", "bytes", 0, 0, 0, "(files in data-dir/objects)"},
     {"server", "listen", 0, 0, 0, "127.0.0.1:9000"},
     {"server", "public-url", 0, 0, 0, "(http or https://, the listen or tls-listen address)"},
     {"server", "region", 0, 0, 0, "cn-hangzhou"},

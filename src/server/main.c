@@ -32,6 +32,7 @@
 #include "server/http/metrics.h"
 #include "server/quota_cmd.h"
 #include "server/server.h"
+#include "server/store/blob_s3.h"
 
 static const char USAGE[] =
     "usage: vodupd [--config FILE] <command> [options]\n"
@@ -58,7 +59,7 @@ static const char USAGE[] =
     "flags override both (man vodupd.conf).\n";
 
 static const char USAGE_INIT[] =
-    "usage: vodupd init [--data-dir DIR] [--metadata postgres://...]\n"
+    "usage: vodupd init [--data-dir DIR] [--metadata postgres://...] [--bytes s3://...]\n"
     "\n"
     "Creates DIR (default ./vodup-data, mode 0700) with its database, server key and a root\n"
     "account, and prints once, as JSON, the root account's AccessKey:\n"
@@ -69,7 +70,12 @@ static const char USAGE_INIT[] =
     "leaves nothing behind that stops a retry. DIR must not exist or be empty.\n"
     "--metadata postgres://USER:PASSWORD@HOST:PORT/DB (or postgresql://, any libpq URL) keeps\n"
     "the metadata in that PostgreSQL database instead of DIR/vodup.db: init creates its\n"
-    "schema and the root account there, and refuses a database that already has one.\n";
+    "schema and the root account there, and refuses a database that already has one.\n"
+    "--bytes s3://BUCKET[/PREFIX]?endpoint=URL[&region=R][&style=path|vhost] keeps the object\n"
+    "bytes in that bucket of an S3 cluster instead of DIR/objects: init checks that the\n"
+    "cluster answers and the key may write there (credentials: AWS_ACCESS_KEY_ID and\n"
+    "AWS_SECRET_ACCESS_KEY, or the AWS credentials file; docs/scale-out.md) and records\n"
+    "the choice, so that serve refuses another byte store by mistake.\n";
 
 static const char USAGE_SERVE[] =
     "usage: vodupd serve [--data-dir DIR] [--listen HOST:PORT] [--public-url URL] [--region R]\n"
@@ -79,6 +85,11 @@ static const char USAGE_SERVE[] =
     "  --metadata URL     postgres://USER:PASSWORD@HOST:PORT/DB: the metadata in that\n"
     "                     PostgreSQL database (the one `vodupd init --metadata` set up)\n"
     "                     instead of DIR/vodup.db (docs/scale-out.md); never logged\n"
+    "  --bytes s3://BUCKET[/PREFIX]?endpoint=URL[&region=R][&style=path|vhost]\n"
+    "                     the object bytes in that bucket of an S3 cluster (radosgw, MinIO,\n"
+    "                     AWS S3) instead of DIR/objects; the key from AWS_ACCESS_KEY_ID and\n"
+    "                     AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN) or the AWS credentials\n"
+    "                     file; checked at start (docs/scale-out.md)\n"
     "  --listen HOST:PORT address to listen on (default 127.0.0.1:9000; port 0 picks a free one)\n"
     "  --public-url URL   how clients reach this server (default http://HOST:PORT)\n"
     "  --region R         region name reported to clients (default cn-hangzhou)\n"
@@ -222,6 +233,92 @@ static int metadata_open(vodup_meta **m, const char *spec, const char *data_dir,
                                       : vodup_meta_open_sqlite(m, data_dir, pool);
 }
 
+/* The byte store's identity as recorded in the metadata (setting "byte_store"): "file" for
+ * the data directory, "s3://BUCKET/PREFIX" for a cluster (the endpoint may differ between
+ * nodes that reach one cluster by different addresses). serve refuses a byte store other
+ * than the recorded one: objects would seem lost, and recovery would look in the wrong
+ * place. 0, or -1 with err. */
+static int bytes_identity(const char *spec, char *out, size_t n, char *err, size_t errlen)
+{
+    if (!spec) {
+        snprintf(out, n, "file");
+        return 0;
+    }
+    vodup_blobstore_s3_url u;
+    if (vodup_blobstore_s3_url_parse(&u, spec, err, errlen) != 0) {
+        vodup_blobstore_s3_url_free(&u);
+        return -1;
+    }
+    snprintf(out, n, "s3://%s/%s", u.bucket, u.prefix);
+    vodup_blobstore_s3_url_free(&u);
+    return 0;
+}
+
+/* Opens the byte store: the S3 cluster spec names (--bytes), checked at once, or the
+ * files of data_dir. Either way the node id is data_dir's (blob.h). NULL, said on stderr
+ * with the command's name. */
+static vodup_blobstore *bytes_open(const char *cmd, const char *spec, const char *data_dir)
+{
+    if (!spec) {
+        vodup_blobstore *bs = vodup_blobstore_file_open(data_dir);
+        if (!bs)
+            fprintf(stderr, "vodupd %s: cannot open the object files in %s: %s\n", cmd, data_dir, strerror(errno));
+        return bs;
+    }
+    char node[VODUP_BLOB_NODE_MAX + 1], err[1024];
+    if (vodup_blob_node_id(data_dir, node) != 0) {
+        fprintf(stderr, "vodupd %s: cannot read or make %s/%s: %s\n", cmd, data_dir, VODUP_BLOB_NODE_FILE,
+                strerror(errno));
+        return NULL;
+    }
+    vodup_blobstore *bs = vodup_blobstore_s3_open_url(spec, node, err, sizeof err);
+    if (!bs) {
+        fprintf(stderr, "vodupd %s: --bytes: %s\n", cmd, err);
+        return NULL;
+    }
+    vodup_blobstore_s3_describe(bs, err, sizeof err);
+    fprintf(stderr, "vodupd: object bytes in the S3 cluster: %s\n", err);
+    return bs;
+}
+
+/* Checks the byte store against the one the metadata recorded, recording it when none
+ * is (a store made before the setting existed). 0, or -1 (another byte store was
+ * recorded) said on stderr. */
+static int bytes_match(const char *cmd, vodup_meta *m, const char *spec)
+{
+    char id[512], err[512];
+    if (bytes_identity(spec, id, sizeof id, err, sizeof err) != 0) {
+        fprintf(stderr, "vodupd %s: %s\n", cmd, err);
+        return -1;
+    }
+    char *have = NULL;
+    int r = vodup_meta_setting_get(m, "byte_store", &have);
+    if (r == VODUP_META_ENOTFOUND) {
+        /* add: of two nodes racing to record it, the first wins and the other is checked */
+        if (vodup_meta_setting_add(m, "byte_store", id) == VODUP_META_OK)
+            return 0;
+        /* The record is a guard against mistakes, not data: a store that cannot take it now
+         * (a full disk) still serves, and is recorded at a later start. */
+        if (vodup_meta_setting_get(m, "byte_store", &have) != VODUP_META_OK) {
+            fprintf(stderr, "vodupd: warning: cannot record the byte store in the metadata (%s); going on\n", id);
+            return 0;
+        }
+    } else if (r != VODUP_META_OK) {
+        fprintf(stderr, "vodupd: warning: cannot read the byte store setting from the metadata; going on\n");
+        return 0;
+    }
+    int same = strcmp(have, id) == 0;
+    if (!same)
+        fprintf(stderr,
+                "vodupd %s: the metadata says the object bytes are in %s, but this run would use %s: give the "
+                "same --bytes as `vodupd init` (%s)\n",
+                cmd, strcmp(have, "file") ? have : "the data directory's files",
+                strcmp(id, "file") ? id : "the data directory's files (no --bytes)",
+                strcmp(have, "file") ? "--bytes s3://... with the same bucket and prefix" : "none");
+    free(have);
+    return same ? 0 : -1;
+}
+
 /* Moves what init built in tmp (a directory inside dir) into dir: every entry but the
  * database first, vodup.db last, so dir counts as initialised only once it is whole. */
 static int init_move_in(const char *tmp, const char *dir, int has_db)
@@ -253,7 +350,8 @@ static int init_move_in(const char *tmp, const char *dir, int has_db)
 }
 
 /* The root account of a new data directory at dir: master key, database, account, key. */
-static int init_build(const char *dir, const char *metadata, char account[17], char key_id[25], char secret[31])
+static int init_build(const char *dir, const char *metadata, const char *bytes, char account[17], char key_id[25],
+                      char secret[31])
 {
     vodupd s;
     memset(&s, 0, sizeof s);
@@ -288,6 +386,8 @@ static int init_build(const char *dir, const char *metadata, char account[17], c
         rc = vodup_meta_setting_add(s.meta, "root_account", account) == VODUP_META_OK ? 0 : -1;
     if (rc == 0)
         rc = auth_key_create(&s, account, "root", key_id, secret);
+    if (rc == 0)
+        rc = bytes_match("init", s.meta, bytes);
     vodup_meta_close(s.meta);
     memset(s.master_key, 0, sizeof s.master_key);
     if (rc != 0)
@@ -297,9 +397,10 @@ static int init_build(const char *dir, const char *metadata, char account[17], c
 
 static int cmd_init(int argc, char **argv)
 {
-    const char *data_dir = "./vodup-data", *metadata = NULL;
+    const char *data_dir = "./vodup-data", *metadata = NULL, *bytes = NULL;
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
                                          {"metadata", required_argument, NULL, 'M'},
+                                         {"bytes", required_argument, NULL, 'B'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -312,6 +413,13 @@ static int cmd_init(int argc, char **argv)
             /* Not echoed: it may be a mistyped URL holding a password. */
             fprintf(stderr, "vodupd init: --metadata wants a postgres:// or postgresql:// URL\n");
             return 2;
+        } else if (c == 'B') {
+            char err[512], id[512];
+            if (bytes_identity(optarg, id, sizeof id, err, sizeof err) != 0) {
+                fprintf(stderr, "vodupd init: %s\n", err);
+                return 2;
+            }
+            bytes = optarg;
         } else if (c == 'h') {
             fputs(USAGE_INIT, stdout);
             return 0;
@@ -367,7 +475,16 @@ static int cmd_init(int argc, char **argv)
         return 1;
     }
     char account[17], key_id[25], secret[31];
-    int rc = init_build(tmp, metadata, account, key_id, secret);
+    /* The cluster is asked first (it makes tmp's node id): a wrong endpoint or key fails
+     * init before a database exists. */
+    int rc = 0;
+    if (bytes) {
+        vodup_blobstore *bs = bytes_open("init", bytes, tmp);
+        rc = bs ? 0 : -1;
+        vodup_blobstore_close(bs);
+    }
+    if (rc == 0)
+        rc = init_build(tmp, metadata, bytes, account, key_id, secret);
     if (rc == 0 && in_place)
         rc = init_move_in(tmp, dir, !metadata);
     else if (rc == 0 && rename(tmp, dir) != 0) {
@@ -497,7 +614,7 @@ static void explain_data_dir(const char *data_dir)
 /* Everything `vodupd serve` is told, from its options (after conf_merge: the file, the
  * environment, the command line). */
 typedef struct serve_opts {
-    const char *data_dir, *listen, *public_url, *region, *metadata;
+    const char *data_dir, *listen, *public_url, *region, *metadata, *bytes;
     int threads, workers, max_uploads, auth_ttl, max_attempts, expiry_days, probe_workers;
     int allow_private, n_allow, serve_active;
     vodupd_cidr allow[VODUPD_MAX_CALLBACK_ALLOW];
@@ -557,9 +674,10 @@ static int serve_parse(int argc, char **argv, serve_opts *o, long nofile)
     http_limits_default(&o->lim, nofile);
     http_limits *lim = &o->lim;
     enum { OPT_MAX_CONN = 0x100, OPT_MAX_PER_IP, OPT_HEAD_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MIN_BODY_RATE,
-           OPT_BODY_WINDOW, OPT_TRUSTED_PROXY, OPT_RATE_PER_KEY, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_ADMIN_LISTEN, OPT_CRED_GRACE, OPT_PROBE_WORKERS, OPT_STORAGE_QUOTA, OPT_METADATA };
+           OPT_BODY_WINDOW, OPT_TRUSTED_PROXY, OPT_RATE_PER_KEY, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_ADMIN_LISTEN, OPT_CRED_GRACE, OPT_PROBE_WORKERS, OPT_STORAGE_QUOTA, OPT_METADATA, OPT_BYTES };
     static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
                                          {"metadata", required_argument, NULL, OPT_METADATA},
+                                         {"bytes", required_argument, NULL, OPT_BYTES},
                                          {"listen", required_argument, NULL, 'l'},
                                          {"public-url", required_argument, NULL, 'u'},
                                          {"region", required_argument, NULL, 'r'},
@@ -606,6 +724,15 @@ static int serve_parse(int argc, char **argv, serve_opts *o, long nofile)
             }
             o->metadata = optarg;
             break;
+        case OPT_BYTES: {
+            char err[512], id[512];
+            if (bytes_identity(optarg, id, sizeof id, err, sizeof err) != 0) {
+                perr("%s\n", err);   /* never the URL itself */
+                return 2;
+            }
+            o->bytes = optarg;
+            break;
+        }
         case 'l': o->listen = optarg; break;
         case 'u': o->public_url = optarg; break;
         case 'r': o->region = optarg; break;
@@ -848,17 +975,21 @@ static int cmd_serve(int argc, char **argv)
     }
     /* The byte store first: on a full disk it hands back its headroom, which the
      * database may need to open (WAL) and to record deletes. */
-    s.blobs = vodup_blobstore_file_open(data_dir);
-    if (!s.blobs) {
-        fprintf(stderr, "vodupd serve: cannot open the object files in %s: %s\n", data_dir, strerror(errno));
+    if (!(s.blobs = bytes_open("serve", o->bytes, data_dir)))
         return 1;
-    }
-    vodup_blobstore_file_set_reserve(s.blobs, o->disk_reserve, o->reserve_pct);
+    /* The disk reserve guards the data directory's disk, where a cluster's bytes are not. */
+    if (!o->bytes)
+        vodup_blobstore_file_set_reserve(s.blobs, o->disk_reserve, o->reserve_pct);
     if (metadata_open(&s.meta, o->metadata, data_dir, threads + workers + 2) != VODUP_META_OK) {
         if (o->metadata)
             fprintf(stderr, "vodupd serve: cannot open the PostgreSQL database of --metadata\n");
         else
             fprintf(stderr, "vodupd serve: cannot open the database in %s\n", data_dir);
+        vodup_blobstore_close(s.blobs);
+        return 1;
+    }
+    if (bytes_match("serve", s.meta, o->bytes) != 0) {
+        vodup_meta_close(s.meta);
         vodup_blobstore_close(s.blobs);
         return 1;
     }
@@ -943,7 +1074,11 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     /* The probe child lives next to vodupd (make install puts both in bindir). */
-    if (o->probe_workers > 0 && !vodup_meta_supports(s.meta, 4))
+    if (o->probe_workers > 0 && !vodup_blob_has_fd(s.blobs))
+        /* The probe child reads files (probe_jobs.c); a cluster's objects are none. */
+        fprintf(stderr, "vodupd: media probe off: the S3 byte store (--bytes) gives the probe no files; uploaded "
+                        "videos stay UploadSucc (docs/scale-out.md)\n");
+    else if (o->probe_workers > 0 && !vodup_meta_supports(s.meta, 4))
         fprintf(stderr, "vodupd: this metadata store keeps no probe jobs yet: uploaded videos stay "
                         "UploadSucc (docs/internals/media-probe.md)\n");
     else if (o->probe_workers > 0) {

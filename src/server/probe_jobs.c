@@ -27,6 +27,7 @@
 #include "common/codec.h"
 #include "common/digest.h"
 #include "server/core/core.h"
+#include "server/core/media.h"
 #include "server/media/probe.h"
 #include "server/server.h"
 #include "server/store/meta_jobs.h"
@@ -148,6 +149,13 @@ static int store_cover(probe_jobs *p, const vodup_meta_media *md, const vodup_me
     core_of_server(&c, p->s);
     char key[128];
     snprintf(key, sizeof key, "%s/snapshots/cover-00001.jpg", md->id);
+    /* The cover of an earlier probe (the video was uploaded again) goes first, record and
+     * object, so that the video keeps one cover: the new one, at the same key and id. */
+    char cover_id[33];
+    core_media_cover_id(cover_id, md->id);
+    int rc = vodup_meta_media_delete(c.meta, md->account_id, cover_id);
+    if (rc != VODUP_META_OK && rc != VODUP_META_ENOTFOUND)
+        return -1;
     core_ingest *in = NULL;
     vodupd_detail d;
     memset(&d, 0, sizeof d);
@@ -159,11 +167,8 @@ static int store_cover(probe_jobs *p, const vodup_meta_media *md, const vodup_me
     core_ingest_free(in);
     if (!ok)
         return -1;
-    unsigned char rnd[16];
-    if (vodup_random(rnd, sizeof rnd) != 0)
-        return -1;
     memset(img, 0, sizeof *img);
-    vodup_hex_lower(img->id, rnd, sizeof rnd);
+    core_media_cover_id(img->id, md->id);
     snprintf(img->kind, sizeof img->kind, "image");
     snprintf(img->status, sizeof img->status, "Normal");
     img->account_id = md->account_id;

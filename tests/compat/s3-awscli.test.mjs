@@ -17,6 +17,7 @@ import {
 } from './lib/vodupd.mjs';
 import { vodClient } from './lib/vod.mjs';
 import { awsSession, haveAws } from './lib/awscli.mjs';
+import { signV4, signedChunks } from './lib/sigv4.mjs';
 
 const MiB = 1024 * 1024;
 const T = { timeout: 300000 * SLOW };
@@ -34,44 +35,6 @@ function request(url, { method = 'GET', headers = {}, body } = {}) {
     req.on('error', reject);
     req.end(body);
   });
-}
-
-const sha256 = b => crypto.createHash('sha256').update(b).digest('hex');
-const hmac = (k, s) => crypto.createHmac('sha256', k).update(s).digest();
-
-/** Signs a path-style request with SigV4 in the Authorization header (the test's own
- * signer, independent of vodupd's): x-amz-content-sha256 is the body's hash. */
-function signV4({ method, pathname, headers = {}, body = Buffer.alloc(0), payload, creds, out = {} }) {
-  const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
-  const day = amzDate.slice(0, 8);
-  const h = { host: `127.0.0.1:${srv.port}`, 'x-amz-date': amzDate, 'x-amz-content-sha256': payload ?? sha256(body) };
-  for (const [k, v] of Object.entries(headers)) h[k.toLowerCase()] = v;
-  const names = Object.keys(h).sort();
-  const canonUri = pathname.split('/').map(s => encodeURIComponent(s)).join('/');
-  const creq = [method, canonUri, '', ...names.map(n => `${n}:${h[n]}`), '', names.join(';'), h['x-amz-content-sha256']].join('\n');
-  const scope = `${day}/us-east-1/s3/aws4_request`;
-  const sts = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(creq)].join('\n');
-  let k = hmac(`AWS4${creds.AccessKeySecret}`, day);
-  for (const p of ['us-east-1', 's3', 'aws4_request']) k = hmac(k, p);
-  const sig = crypto.createHmac('sha256', k).update(sts).digest('hex');
-  h.authorization = `AWS4-HMAC-SHA256 Credential=${creds.AccessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${sig}`;
-  Object.assign(out, { key: k, amzDate, scope, sig });
-  return h;
-}
-
-/** An aws-chunked body with signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), each
- * chunk's signature chained on the one before, seeded by the request's. */
-function signedChunks(data, chunkSize, { key, amzDate, scope, sig }) {
-  const parts = [];
-  let prev = sig;
-  for (let off = 0; ; off += chunkSize) {
-    const c = data.subarray(off, Math.min(off + chunkSize, data.length));
-    const sts = ['AWS4-HMAC-SHA256-PAYLOAD', amzDate, scope, prev, sha256(Buffer.alloc(0)), sha256(c)].join('\n');
-    prev = crypto.createHmac('sha256', key).update(sts).digest('hex');
-    parts.push(Buffer.from(`${c.length.toString(16)};chunk-signature=${prev}\r\n`), c, Buffer.from('\r\n'));
-    if (c.length === 0) break;
-  }
-  return Buffer.concat(parts);
 }
 
 /** An aws-chunked body of plain chunks and a trailing checksum (STREAMING-UNSIGNED-PAYLOAD-TRAILER). */
@@ -214,28 +177,28 @@ describe('awscli against the S3 dialect', { skip: !haveAws && 'aws (awscli) is n
     withLogs(async () => {
       const body = Buffer.from('signed payload');
       const pathname = `/${bucket}/signed.txt`;
-      let h = signV4({ method: 'PUT', pathname, headers: { 'x-amz-meta-note': 'one' }, body, creds: srv.creds });
+      let h = signV4({ port: srv.port, method: 'PUT', pathname, headers: { 'x-amz-meta-note': 'one' }, body, creds: srv.creds });
       let r = await request(`${endpoint}${pathname}`, { method: 'PUT', headers: h, body });
       assert.equal(r.status, 200, r.body.toString());
       assert.equal(r.headers.etag, `"${crypto.createHash('md5').update(body).digest('hex')}"`);
       // one byte of a signed header changed after signing
-      h = signV4({ method: 'PUT', pathname, headers: { 'x-amz-meta-note': 'one' }, body, creds: srv.creds });
+      h = signV4({ port: srv.port, method: 'PUT', pathname, headers: { 'x-amz-meta-note': 'one' }, body, creds: srv.creds });
       r = await request(`${endpoint}${pathname}`, { method: 'PUT', headers: { ...h, 'x-amz-meta-note': 'onf' }, body });
       assert.equal(r.status, 403);
       assert.equal(xmlTag(r.body.toString(), 'Code'), 'SignatureDoesNotMatch');
       assert.equal(xmlTag(r.body.toString(), 'Resource'), pathname);
       assert.ok(xmlTag(r.body.toString(), 'RequestId'));
       // one byte of the body changed: the signature holds, the payload hash does not
-      h = signV4({ method: 'PUT', pathname, body: Buffer.from('other payload!'), creds: srv.creds });
+      h = signV4({ port: srv.port, method: 'PUT', pathname, body: Buffer.from('other payload!'), creds: srv.creds });
       r = await request(`${endpoint}${pathname}`, { method: 'PUT', headers: h, body: Buffer.from('other payload?') });
       assert.equal(r.status, 400);
       assert.equal(xmlTag(r.body.toString(), 'Code'), 'XAmzContentSHA256Mismatch');
-      h = signV4({ method: 'GET', pathname, creds: srv.creds });
+      h = signV4({ port: srv.port, method: 'GET', pathname, creds: srv.creds });
       r = await request(`${endpoint}${pathname}`, { headers: h });
       assert.equal(r.body.toString(), 'signed payload', 'the refused body replaced nothing');
       assert.equal(r.headers['x-amz-meta-note'], 'one');
       // an operation vodupd does not offer
-      h = signV4({ method: 'GET', pathname: `/${bucket}`, creds: srv.creds });
+      h = signV4({ port: srv.port, method: 'GET', pathname: `/${bucket}`, creds: srv.creds });
       r = await request(`${endpoint}/${bucket}?acl`, { headers: h });
       assert.equal(r.status, 501);
       assert.equal(xmlTag(r.body.toString(), 'Code'), 'NotImplemented');
@@ -246,11 +209,11 @@ describe('awscli against the S3 dialect', { skip: !haveAws && 'aws (awscli) is n
       const data = crypto.randomBytes(200000);
       const pathname = `/${bucket}/chunked.bin`;
       const get = async () => {
-        const h = signV4({ method: 'GET', pathname, creds: srv.creds });
+        const h = signV4({ port: srv.port, method: 'GET', pathname, creds: srv.creds });
         return request(`${endpoint}${pathname}`, { headers: h });
       };
       const put = async (body, headers, payload, out = {}) => {
-        const h = signV4({ method: 'PUT', pathname, payload, creds: srv.creds, out,
+        const h = signV4({ port: srv.port, method: 'PUT', pathname, payload, creds: srv.creds, out,
           headers: { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(data.length), ...headers } });
         return { h, out };
       };

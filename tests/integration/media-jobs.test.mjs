@@ -211,6 +211,41 @@ describe('media probe jobs', { skip: SKIP }, () => {
     }
   }));
 
+  it('uploaded again: one cover, the new one; DeleteVideo takes the cover with it', { ...T, skip: SKIP }, withLogs(async () => {
+    // The cover records of a video, read from the store itself (what no API lists).
+    const covers = id => {
+      const r = spawnSync('sqlite3', ['-readonly', path.join(srv.dataDir, 'vodup.db'),
+        `SELECT id FROM media WHERE kind = 'image' AND image_type = 'cover' AND CAST(object_key AS TEXT) LIKE '${id}/%'`],
+        { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.split('\n').filter(Boolean);
+    };
+    const id = await upload(srv, f.webm, { name: 'again.webm' });
+    const first = await probed(srv, id);
+    assert.equal(first.Status, 'Normal');
+    assert.equal(covers(id).length, 1);
+    // The same video uploaded again (a 640x360 file this time): probed again, one cover.
+    // Credentials write a complete media only when issued in a later second than its last
+    // change (core/scope.c keeps whole seconds), and the probe just changed it.
+    await new Promise(r => setTimeout(r, 1100));
+    const rr = await vodClient(srv).request('RefreshUploadVideo', { VideoId: id }, { method: 'POST' });
+    const up = decodeUpload(rr);
+    await uploadClient(up).put(up.addr.FileName, f.mp4);
+    let v;
+    await waitFor(async () => { v = await videoInfo(srv, id); return v.Status === 'Normal' && v.Duration > 3.9; },
+      { timeout: 60000 * SLOW, interval: 100, what: `video ${id} probed again` });
+    assert.deepEqual(covers(id).length, 1, 'a second probe added a cover record instead of replacing it');
+    const c = await get(v.CoverURL);
+    assert.equal(c.status, 200);
+    const cf = path.join(dir, `${id}-again.jpg`);
+    fs.writeFileSync(cf, c.body);
+    assert.equal(ffprobe(cf).streams[0].width, 640, 'the cover is not the new file\'s');
+    // Deleted: the cover's record and object go too (its signed URL, still valid, finds nothing).
+    await vodClient(srv).request('DeleteVideo', { VideoIds: id }, { method: 'POST' });
+    assert.deepEqual(covers(id), [], 'the cover record outlived its video');
+    assert.equal((await get(v.CoverURL)).status, 404, 'the cover object outlived its video');
+  }));
+
   it('a signed URL expires', { ...T, skip: SKIP }, withLogs(async () => {
     const id = await upload(srv, f.mp3);
     await probed(srv, id);

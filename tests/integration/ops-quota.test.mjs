@@ -7,35 +7,21 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import http from 'node:http';
 import { startVodupd, withLogs, SLOW, randomBuf, randomHex, cleanupTmpDirs, vodupdPath } from '../compat/lib/vodupd.mjs';
 import { stopServer, cli } from '../compat/lib/vod.mjs';
+import { signV4 } from '../compat/lib/sigv4.mjs';
 
 const KiB = 1024;
 const LIMIT = 1024 * KiB; // --storage-quota 1M
 const SIZE = 600 * KiB;
 let srv, oss, bucket;
 
-const sha256 = b => crypto.createHash('sha256').update(b).digest('hex');
-const hmac = (k, s) => crypto.createHmac('sha256', k).update(s).digest();
-
-/** A path-style S3 PUT signed with SigV4 (the test's own signer, independent of
- * vodupd's): {status, body}. */
+/** A path-style S3 PUT signed with SigV4 by the tests' own signer: {status, body}. */
 function s3Put(key, body) {
-  const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
-  const day = amzDate.slice(0, 8);
-  const h = { host: `127.0.0.1:${srv.port}`, 'x-amz-date': amzDate, 'x-amz-content-sha256': sha256(body),
-    'content-length': String(body.length) };
-  const names = Object.keys(h).sort();
   const pathname = `/${bucket}/${key}`;
-  const creq = ['PUT', pathname, '', ...names.map(n => `${n}:${h[n]}`), '', names.join(';'), h['x-amz-content-sha256']].join('\n');
-  const scope = `${day}/us-east-1/s3/aws4_request`;
-  const sts = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(creq)].join('\n');
-  let k = hmac(`AWS4${srv.creds.AccessKeySecret}`, day);
-  for (const p of ['us-east-1', 's3', 'aws4_request']) k = hmac(k, p);
-  const sig = crypto.createHmac('sha256', k).update(sts).digest('hex');
-  h.authorization = `AWS4-HMAC-SHA256 Credential=${srv.creds.AccessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${sig}`;
+  const h = signV4({ port: srv.port, method: 'PUT', pathname, headers: { 'content-length': String(body.length) }, body,
+    creds: srv.creds });
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: srv.port, method: 'PUT', path: pathname, headers: h, agent: false },
       res => {

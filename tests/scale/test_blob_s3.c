@@ -1,7 +1,8 @@
 /* test_blob_s3.c - the S3 byte store (store/blob_s3.c) against a real radosgw: write, commit,
  * read ranges, remove; a multipart blob across part boundaries; abort leaves no upload;
  * recovery removes this node's leftovers only, never another node's writes in flight; a
- * wrong key fails plainly. Run by tests/scale/blob_s3.sh, which starts a one-node Ceph
+ * wrong key fails plainly; parts on threads of their own (part_threads); --bytes URLs, the
+ * credentials and the start-up check (vodupd's use). Run by tests/scale/blob_s3.sh, which starts a one-node Ceph
  * cluster (scripts/scale/start --only ceph) and passes its S3_* endpoint in the environment.
  * Each test uses its own key prefix under one random to the run, so recoveries of one test
  * never see another's keys, nor those of an earlier run on the same cluster.
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static char run_prefix[8][64];   /* "<run>/<test prefix>", a few at a time */
 static int nrun_prefix;
@@ -417,6 +419,197 @@ static void test_bad_config(void **state)
     assert_null(vodup_blobstore_s3_open(&c));
 }
 
+/* part_threads (what vodupd uses): full parts leave on their own thread while the next
+ * fills; the blob reads back whole, an abort mid-way leaves nothing, and a part that fails
+ * in the background fails the write that comes next (with errno EIO) and the blob. */
+static void test_part_threads(void **state)
+{
+    (void)state;
+    vodup_blobstore_s3_config c = base_cfg("threads/", "node-a");
+    c.part_threads = 1;
+    vodup_blobstore *bs = vodup_blobstore_s3_open(&c);
+    assert_non_null(bs);
+    size_t ps = VODUP_BLOB_S3_MIN_PART, n = 3 * ps + 4321;
+    unsigned char *p = pattern(n, 9);
+    char id[33];
+    put(bs, p, n, id);
+    expect_range(bs, id, p, n, 0, n);
+    expect_range(bs, id, p, n, 2 * ps - 3, 6);
+    assert_int_equal(vodup_blob_remove(bs, id), VODUP_BLOB_OK);
+
+    vodup_blob_writer *w = NULL;
+    assert_int_equal(vodup_blob_writer_open(bs, &w), VODUP_BLOB_OK);
+    assert_int_equal(vodup_blob_write(w, p, 2 * ps + 1), VODUP_BLOB_OK);   /* two parts leave */
+    vodup_blob_abort(w);
+    assert_int_equal(vodup_blob_recover(bs, keep_all, NULL), 0);
+    vodup_blobstore_close(bs);
+
+    c.secret = "not-the-secret";
+    assert_non_null(bs = vodup_blobstore_s3_open(&c));
+    assert_int_equal(vodup_blob_writer_open(bs, &w), VODUP_BLOB_OK);
+    errno = 0;
+    /* the first part fails on its thread; filling the second waits for it and says so */
+    assert_int_equal(vodup_blob_write(w, p, 2 * ps + 10), VODUP_BLOB_EIO);
+    assert_int_equal(errno, EIO);
+    assert_int_equal(vodup_blob_write(w, p, 10), VODUP_BLOB_EIO);   /* and stays failed */
+    char id2[33];
+    assert_int_equal(vodup_blob_commit(w, id2), VODUP_BLOB_EIO);
+    vodup_blobstore_close(bs);
+    free(p);
+}
+
+/* --bytes URLs (vodupd's byte store option): what they name, and what they refuse. */
+static void test_url_parse(void **state)
+{
+    (void)state;
+    vodup_blobstore_s3_url u;
+    char err[256];
+    assert_int_equal(vodup_blobstore_s3_url_parse(&u, "s3://media?endpoint=http://rgw:7480/", err, sizeof err), 0);
+    assert_string_equal(u.bucket, "media");
+    assert_string_equal(u.endpoint, "http://rgw:7480");
+    assert_string_equal(u.prefix, "");
+    assert_string_equal(u.region, "us-east-1");
+    assert_int_equal(u.vhost, 0);
+    vodup_blobstore_s3_url_free(&u);
+    assert_int_equal(vodup_blobstore_s3_url_parse(
+                         &u, "s3://my.bucket/a//b/?region=eu-west-1&style=vhost&endpoint=https%3A%2F%2Fs3.example",
+                         err, sizeof err),
+                     -1);   /* "a//b": an empty path segment */
+    vodup_blobstore_s3_url_free(&u);
+    assert_int_equal(vodup_blobstore_s3_url_parse(
+                         &u, "s3://my.bucket/a/b//?region=eu-west-1&style=vhost&endpoint=https%3A%2F%2Fs3.example",
+                         err, sizeof err),
+                     0);
+    assert_string_equal(u.prefix, "a/b/");
+    assert_string_equal(u.region, "eu-west-1");
+    assert_string_equal(u.endpoint, "https://s3.example");
+    assert_int_equal(u.vhost, 1);
+    vodup_blobstore_s3_url_free(&u);
+    const struct {
+        const char *url, *msg;
+    } bad[] = {
+        {"http://media?endpoint=http://h", "wants s3://"},
+        {"s3://media", "wants the cluster's address"},
+        {"s3://AKID:S3CR3T@media?endpoint=http://h", "takes no credentials"},
+        {"s3://media?endpoint=http://AKID:S3CR3T@h", "takes no credentials"},
+        {"s3://media?endpoint=http://h&secret_key=S3CR3T", "takes no credentials"},
+        {"s3://media?endpoint=http://h&AccessKeyId=x", "takes no credentials"},
+        {"s3://media?endpoint=http://h&regoin=x", "unknown parameter 'regoin'"},
+        {"s3://media?endpoint=http://h&endpoint=http://i", "given twice"},
+        {"s3://media?endpoint=", "has no value"},
+        {"s3://media?endpoint=ftp://h", "endpoint wants http"},
+        {"s3://media?endpoint=http://h/path", "without a path"},
+        {"s3://media?endpoint=http://h&style=dns", "style is path or vhost"},
+        {"s3://media?endpoint=http://h&region=EU", "region is"},
+        {"s3://Media?endpoint=http://h", "bucket name"},
+        {"s3://media/a b?endpoint=http://h", "key prefix"},
+        {"s3://media?endpoint=http://h%00", "NUL"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(vodup_blobstore_s3_url_parse(&u, bad[i].url, err, sizeof err), -1);
+        if (!strstr(err, bad[i].msg))
+            fail_msg("%s: '%s' does not say '%s'", bad[i].url, err, bad[i].msg);
+        if (strstr(err, "S3CR3T"))   /* never repeated */
+            fail_msg("%s: %s", bad[i].url, err);
+        vodup_blobstore_s3_url_free(&u);
+    }
+}
+
+/* Credentials: the environment first (both or an error), else the AWS credentials file. */
+static void test_creds(void **state)
+{
+    (void)state;
+    char *ak = getenv("AWS_ACCESS_KEY_ID") ? strdup(getenv("AWS_ACCESS_KEY_ID")) : NULL;
+    char *sk = getenv("AWS_SECRET_ACCESS_KEY") ? strdup(getenv("AWS_SECRET_ACCESS_KEY")) : NULL;
+    vodup_blobstore_s3_creds c;
+    char err[512], path[] = "/tmp/vodup-creds-XXXXXX";
+    setenv("AWS_ACCESS_KEY_ID", "AK1", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "SK1", 1);
+    setenv("AWS_SESSION_TOKEN", "TOK1", 1);
+    assert_int_equal(vodup_blobstore_s3_creds_load(&c, err, sizeof err), 0);
+    assert_string_equal(c.access_key_id, "AK1");
+    assert_string_equal(c.secret, "SK1");
+    assert_string_equal(c.session_token, "TOK1");
+    vodup_blobstore_s3_creds_free(&c);
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    assert_int_equal(vodup_blobstore_s3_creds_load(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "AWS_SECRET_ACCESS_KEY is not"));
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SESSION_TOKEN");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static const char file[] = "[default]\naws_access_key_id = AKD\naws_secret_access_key = SKD\n"
+                               "[prod]\naws_access_key_id=AKP\naws_secret_access_key=SKP\naws_session_token=TP\n";
+    assert_int_equal(write(fd, file, sizeof file - 1), (ssize_t)(sizeof file - 1));
+    close(fd);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
+    unsetenv("AWS_PROFILE");
+    assert_int_equal(vodup_blobstore_s3_creds_load(&c, err, sizeof err), 0);
+    assert_string_equal(c.access_key_id, "AKD");
+    assert_string_equal(c.secret, "SKD");
+    assert_null(c.session_token);
+    vodup_blobstore_s3_creds_free(&c);
+    setenv("AWS_PROFILE", "prod", 1);
+    assert_int_equal(vodup_blobstore_s3_creds_load(&c, err, sizeof err), 0);
+    assert_string_equal(c.access_key_id, "AKP");
+    assert_string_equal(c.session_token, "TP");
+    vodup_blobstore_s3_creds_free(&c);
+    setenv("AWS_PROFILE", "nope", 1);
+    assert_int_equal(vodup_blobstore_s3_creds_load(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no such profile"));
+    unlink(path);
+    assert_int_equal(vodup_blobstore_s3_creds_load(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no credentials for the S3 byte store"));
+    unsetenv("AWS_PROFILE");
+    unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+    if (ak)
+        setenv("AWS_ACCESS_KEY_ID", ak, 1);
+    if (sk)
+        setenv("AWS_SECRET_ACCESS_KEY", sk, 1);
+    free(ak);
+    free(sk);
+}
+
+/* The start-up check (vodupd --bytes): fine with the right key, and each wrong thing named. */
+static void test_check(void **state)
+{
+    (void)state;
+    char err[512];
+    vodup_blobstore_s3_config c = base_cfg("check/", "node-a");
+    vodup_blobstore *bs = vodup_blobstore_s3_open(&c);
+    assert_int_equal(vodup_blobstore_s3_check(bs, err, sizeof err), 0);
+    assert_int_equal(vodup_blob_recover(bs, keep_all, NULL), 0);   /* the probe object is gone */
+    assert_true(vodup_blobstore_is_s3(bs));
+    vodup_blobstore_close(bs);
+    const struct {
+        const char *field, *value, *msg;
+    } bad[] = {
+        {"secret", "not-the-secret", "the secret does not match"},
+        {"akid", "NOSUCHKEY", "does not know the access key"},
+        {"bucket", "no-such-bucket-here", "the bucket does not exist"},
+        {"endpoint", "http://127.0.0.1:1", "cannot reach the S3 byte store at http://127.0.0.1:1"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        c = base_cfg("check/", "node-a");
+        if (!strcmp(bad[i].field, "secret"))
+            c.secret = bad[i].value;
+        else if (!strcmp(bad[i].field, "akid"))
+            c.access_key_id = bad[i].value;
+        else if (!strcmp(bad[i].field, "bucket"))
+            c.bucket = bad[i].value;
+        else
+            c.endpoint = bad[i].value;
+        assert_non_null(bs = vodup_blobstore_s3_open(&c));
+        err[0] = '\0';
+        assert_int_equal(vodup_blobstore_s3_check(bs, err, sizeof err), -1);
+        if (!strstr(err, bad[i].msg))
+            fail_msg("%s: '%s' does not say '%s'", bad[i].field, err, bad[i].msg);
+        assert_null(strstr(err, "not-the-secret"));
+        vodup_blobstore_close(bs);
+    }
+}
+
 int main(void)
 {
     if (!getenv("S3_ENDPOINT") || !getenv("S3_BUCKET") || !getenv("S3_ACCESS_KEY_ID") ||
@@ -440,6 +633,10 @@ int main(void)
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_concurrent_writers),
         cmocka_unit_test(test_throughput_figures),
+        cmocka_unit_test(test_part_threads),
+        cmocka_unit_test(test_url_parse),
+        cmocka_unit_test(test_creds),
+        cmocka_unit_test(test_check),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

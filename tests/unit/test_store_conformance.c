@@ -1941,7 +1941,7 @@ static void test_hook_put(void **state)
     fx_expect_status(f->m, "acc1", FX_MEDIA_ID(2), "Uploading");
 
     fx_ev_list l = { .n = 0 };
-    assert_int_equal(vodup_meta_event_due(f->m, 4200, 10, fx_collect_event, &l), VODUP_META_OK);
+    assert_int_equal(vodup_meta_event_list(f->m, NULL, fx_collect_event, &l), VODUP_META_OK);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.media[0], FX_MEDIA_ID(1));
     assert_string_equal(l.type[0], "FileUploadComplete");
@@ -1949,12 +1949,18 @@ static void test_hook_put(void **state)
     assert_int_equal(l.attempts[0], 0);
     assert_int_equal(l.next_at[0], 4200);
     assert_false(l.has_body[0]);
-    /* Not due before its time. */
+    /* Not due before its time; due (and claimed) at it. */
     l.n = 0;
     assert_int_equal(vodup_meta_event_due(f->m, 4199, 10, fx_collect_event, &l), VODUP_META_OK);
     assert_int_equal(l.n, 0);
     assert_int_equal(vodup_meta_event_next(f->m, &t), VODUP_META_OK);
     assert_int_equal(t, 4200);
+    l.n = 0;
+    assert_int_equal(vodup_meta_event_due(f->m, 4200, 10, fx_collect_event, &l), VODUP_META_OK);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.media[0], FX_MEDIA_ID(1));
+    assert_string_equal(l.type[0], "FileUploadComplete");
+    assert_string_equal(l.account[0], "acc1");
 
     /* A failing put (no such bucket) records neither the object nor a completion. */
     fx_new_media(f->m, FX_MEDIA_ID(3), "video", "acc1", "nobucket", "k", 4002);
@@ -2079,6 +2085,19 @@ static void test_probe_jobs(void **state)
     assert_int_equal(vodup_meta_media_info_get(f->m, FX_MEDIA_ID(1), &info), VODUP_META_ENOTFOUND);
 }
 
+/* n media of kind in bucket vod (keys prefix<i>ext), each with its object put at 4100:
+ * each completes, queueing its event (and a video its probe job). */
+static void completed_media(vodup_meta *m, const char *kind, const char *prefix, const char *ext, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char id[33], key[32];
+        snprintf(id, sizeof id, "%032d", i + 100);
+        snprintf(key, sizeof key, "%s%d%s", prefix, i, ext);
+        fx_new_media(m, id, kind, "acc1", "vod", key, 4000);
+        assert_int_equal(fx_put_media_object(m, "vod", key, (unsigned)i + 1, 10, 11, 4100), VODUP_META_OK);
+    }
+}
+
 typedef struct claim_race {
     vodup_meta *m;
     const char *node;
@@ -2107,13 +2126,7 @@ static void test_probe_jobs_race(void **state)
         skip();
     }
     enum { N = 24 };
-    for (int i = 0; i < N; i++) {
-        char id[33], key[32];
-        snprintf(id, sizeof id, "%032d", i + 100);
-        snprintf(key, sizeof key, "sv/%d.mp4", i);
-        fx_new_media(f->m, id, "video", "acc1", "vod", key, 4000);
-        assert_int_equal(fx_put_media_object(f->m, "vod", key, (unsigned)i + 1, 10, 11, 4100), VODUP_META_OK);
-    }
+    completed_media(f->m, "video", "sv/", ".mp4", N);
     assert_int_equal(vodup_meta_probe_job_count(f->m), N);
     claim_race a = { f->m, "nodea", 0 }, b = { f->m, "nodeb", 0 };
     pthread_t ta, tb;
@@ -2406,20 +2419,25 @@ static void test_events(void **state)
     assert_int_equal(fx_put_media_object(f->m, "vod", "a", 2, 1, 1, 200), VODUP_META_OK);
     assert_int_equal(fx_put_media_object(f->m, "vod", "c", 3, 1, 1, 200), VODUP_META_OK);
 
-    /* By next_at, then id (insertion order). */
+    /* By next_at, then id (insertion order), at most max; each event returned is claimed
+     * for the lease (its next_at moves there), so the next call gets the rest. */
+    const time_t T = 1000, L = VODUP_META_EVENT_LEASE;
     fx_ev_list l = { .n = 0 };
-    assert_int_equal(vodup_meta_event_due(f->m, 1000, 10, fx_collect_event, &l), VODUP_META_OK);
-    assert_int_equal(l.n, 3);
+    assert_int_equal(vodup_meta_event_due(f->m, T, 2, fx_collect_event, &l), VODUP_META_OK);
+    assert_int_equal(l.n, 2);
     assert_string_equal(l.media[0], FX_MEDIA_ID(1));
     assert_string_equal(l.media[1], FX_MEDIA_ID(3));
+    assert_int_equal(l.next_at[0], T + L);
+    assert_int_equal(l.next_at[1], T + L);
+    assert_int_equal(vodup_meta_event_due(f->m, T, 10, fx_collect_event, &l), VODUP_META_OK);
+    assert_int_equal(l.n, 3);
     assert_string_equal(l.media[2], FX_MEDIA_ID(2));
     long long e1 = l.id[0], e3 = l.id[1], e2 = l.id[2];
-    l.n = 0;
-    assert_int_equal(vodup_meta_event_due(f->m, 1000, 2, fx_collect_event, &l), VODUP_META_OK);
-    assert_int_equal(l.n, 2);
+    assert_int_equal(vodup_meta_event_due(f->m, T + L - 1, 10, fx_collect_event, &l), VODUP_META_OK);
+    assert_int_equal(l.n, 3);
     time_t t;
     assert_int_equal(vodup_meta_event_next(f->m, &t), VODUP_META_OK);
-    assert_int_equal(t, 200);
+    assert_int_equal(t, T + L);
 
     /* Prepare fixes body/url/auth key; retry pushes it back and counts. */
     assert_int_equal(vodup_meta_event_prepare(f->m, e1, "{\"EventType\":\"FileUploadComplete\"}",
@@ -2439,28 +2457,128 @@ static void test_events(void **state)
     assert_string_equal(l.last_error[1], "timeout");
     assert_int_equal(l.attempts[0], 0);
     assert_false(l.has_body[0]);
+    assert_int_equal(l.next_at[0], T + L);
 
+    /* The retried one is due at its time; the others when their lease has passed. */
     l.n = 0;
-    assert_int_equal(vodup_meta_event_due(f->m, 400, 10, fx_collect_event, &l), VODUP_META_OK);
+    assert_int_equal(vodup_meta_event_due(f->m, T + L - 1, 10, fx_collect_event, &l), VODUP_META_OK);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.id[0], e1);
+    l.n = 0;
+    assert_int_equal(vodup_meta_event_due(f->m, T + L, 10, fx_collect_event, &l), VODUP_META_OK);
     assert_int_equal(l.n, 2);
-    assert_int_equal(l.id[0], e3);
-    assert_int_equal(l.id[1], e2);
+    assert_int_equal(l.id[0], e2);
+    assert_int_equal(l.id[1], e3);
 
     assert_int_equal(vodup_meta_event_done(f->m, e3), VODUP_META_OK);
     assert_int_equal(vodup_meta_event_done(f->m, e3), VODUP_META_ENOTFOUND);
     assert_int_equal(vodup_meta_event_retry(f->m, e3, 1, "x"), VODUP_META_ENOTFOUND);
     assert_int_equal(vodup_meta_event_prepare(f->m, e3, "{}", "http://x", NULL), VODUP_META_ENOTFOUND);
     assert_int_equal(vodup_meta_event_next(f->m, &t), VODUP_META_OK);
-    assert_int_equal(t, 300);
-    assert_int_equal(vodup_meta_event_done(f->m, e2), VODUP_META_OK);
-    assert_int_equal(vodup_meta_event_next(f->m, &t), VODUP_META_OK);
-    assert_int_equal(t, 700);
+    assert_int_equal(t, T + 2 * L - 1);
     assert_int_equal(vodup_meta_event_done(f->m, e1), VODUP_META_OK);
+    assert_int_equal(vodup_meta_event_next(f->m, &t), VODUP_META_OK);
+    assert_int_equal(t, T + 2 * L);
+    /* A deferral gives a claimed event back at its time (the sender's clean stop). */
+    assert_int_equal(vodup_meta_event_defer(f->m, e2, T), VODUP_META_OK);
+    l.n = 0;
+    assert_int_equal(vodup_meta_event_due(f->m, T, 10, fx_collect_event, &l), VODUP_META_OK);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.id[0], e2);
+    assert_int_equal(vodup_meta_event_done(f->m, e2), VODUP_META_OK);
     assert_int_equal(vodup_meta_event_next(f->m, &t), VODUP_META_ENOTFOUND);
     l.n = 0;
     assert_int_equal(vodup_meta_event_list(f->m, NULL, fx_collect_event, &l), VODUP_META_OK);
     assert_int_equal(l.n, 0);
     vodup_meta_event_clear(NULL);
+}
+
+/* ---- the outbox claimed by one caller at a time ------------------------------------ */
+
+enum { DUE_RACE_EVENTS = 24, DUE_RACE_CALLS = 40 };
+
+typedef struct due_race {
+    vodup_meta *m;
+    time_t now;
+    int n;                              /* events received, repeats included */
+    long long ids[DUE_RACE_EVENTS * 2]; /* the first of them */
+} due_race;
+
+static int due_race_cb(const vodup_meta_event *e, void *u)
+{
+    due_race *d = u;
+    if (d->n < (int)(sizeof d->ids / sizeof d->ids[0]))
+        d->ids[d->n] = e->id;
+    d->n++;
+    return 0;
+}
+
+/* Polls like a sender, a few at a time, until nothing is due; bounded, because a store
+ * that does not claim returns the same events forever. */
+static void *due_thread(void *arg)
+{
+    due_race *d = arg;
+    for (int i = 0; i < DUE_RACE_CALLS; i++) {
+        int before = d->n;
+        if (vodup_meta_event_due(d->m, d->now, 3, due_race_cb, d) != VODUP_META_OK || d->n == before)
+            break;
+    }
+    return NULL;
+}
+
+/* 1 when id is among the n ids. */
+static int has_id(const long long *ids, int n, long long id)
+{
+    for (int i = 0; i < n; i++)
+        if (ids[i] == id)
+            return 1;
+    return 0;
+}
+
+/* Two senders (two threads, each call on a connection of its own) poll the outbox at
+ * once: every event goes to exactly one of them. An event claimed and never finished (its
+ * sender died) is due again once the lease has passed, and only then. */
+static void test_event_claim_race(void **state)
+{
+    fx *f = *state;
+    completed_media(f->m, "image", "im/", ".png", DUE_RACE_EVENTS);
+    due_race listed = { .m = f->m };
+    assert_int_equal(vodup_meta_event_list(f->m, NULL, due_race_cb, &listed), VODUP_META_OK);
+    assert_int_equal(listed.n, DUE_RACE_EVENTS);
+    const time_t now = 5000, lease = VODUP_META_EVENT_LEASE;
+    due_race a = { .m = f->m, .now = now }, b = { .m = f->m, .now = now };
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, due_thread, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, due_thread, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.n + b.n, DUE_RACE_EVENTS);
+    long long all[DUE_RACE_EVENTS];
+    int n = 0;
+    for (int i = 0; i < a.n; i++) {
+        assert_false(has_id(all, n, a.ids[i]));
+        all[n++] = a.ids[i];
+    }
+    for (int i = 0; i < b.n; i++) {
+        assert_false(has_id(all, n, b.ids[i]));
+        all[n++] = b.ids[i];
+    }
+
+    /* a delivers its events; b dies holding its own. Nothing is due within the lease;
+     * after it, exactly b's events are, claimed anew. */
+    for (int i = 0; i < a.n; i++)
+        assert_int_equal(vodup_meta_event_done(f->m, a.ids[i]), VODUP_META_OK);
+    due_race c = { .m = f->m, .now = now + lease - 1 };
+    assert_int_equal(vodup_meta_event_due(f->m, c.now, 100, due_race_cb, &c), VODUP_META_OK);
+    assert_int_equal(c.n, 0);
+    c.now = now + lease;
+    assert_int_equal(vodup_meta_event_due(f->m, c.now, 100, due_race_cb, &c), VODUP_META_OK);
+    assert_int_equal(c.n, b.n);
+    for (int i = 0; i < c.n; i++)
+        assert_true(has_id(b.ids, b.n, c.ids[i]));
+    c.n = 0;
+    assert_int_equal(vodup_meta_event_due(f->m, now + lease, 100, due_race_cb, &c), VODUP_META_OK);
+    assert_int_equal(c.n, 0);
 }
 
 typedef struct ev_text {
@@ -2488,7 +2606,8 @@ static void test_event_prepare_fields(void **state)
     fx_ev_list l = { .n = 0 };
     assert_int_equal(vodup_meta_event_list(f->m, NULL, fx_collect_event, &l), VODUP_META_OK);
     assert_int_equal(vodup_meta_event_prepare(f->m, l.id[0], "{\"a\":1}", "http://cb/x", NULL), VODUP_META_OK);
-    assert_int_equal(vodup_meta_event_due(f->m, 200, 1, grab_text, &t), VODUP_META_OK);
+    /* Claimed by the first call: due again after the lease. */
+    assert_int_equal(vodup_meta_event_due(f->m, 200 + VODUP_META_EVENT_LEASE, 1, grab_text, &t), VODUP_META_OK);
     assert_string_equal(t.body, "{\"a\":1}");
     assert_string_equal(t.url, "http://cb/x");
     assert_string_equal(t.auth, "(null)");
@@ -2773,6 +2892,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_media_list, setup_vod, teardown),
         cmocka_unit_test_setup_teardown(test_callback_config, setup_vod, teardown),
         cmocka_unit_test_setup_teardown(test_events, setup_vod, teardown),
+        cmocka_unit_test_setup_teardown(test_event_claim_race, setup_vod, teardown),
         cmocka_unit_test_setup_teardown(test_event_prepare_fields, setup_vod, teardown),
         cmocka_unit_test_setup_teardown(test_callbacks_reenter, setup_vod, teardown),
         cmocka_unit_test_setup_teardown(test_nonces_once, setup_vod, teardown),

@@ -306,6 +306,50 @@ static void test_rotation_and_revocation(void **state)
     json_decref(c);
 }
 
+/* A key another instance added opens at once through token_keys_refresh_missing, which
+ * scans at most once per second. */
+static void test_refresh_missing(void **state)
+{
+    keys_fx *fx = *state;
+    token_keys *other = token_keys_load(fx->dir); /* another node, same key files */
+    assert_non_null(other);
+    json_t *c = claims(100, 10000);
+    assert_int_equal(token_keys_rotate(fx->k, fx->dir), 2);
+    issued t2;
+    issue(fx->k, c, &t2);
+    token_claims oc;
+    char secret[TOKEN_SECRET_LEN + 1];
+    assert_int_equal(token_open(other, t2.key_id, t2.token, 200, &oc, secret), TOKEN_ENOKEY);
+    assert_int_equal(token_keys_refresh_missing(other, fx->dir, 1000), 1);
+    assert_int_equal(token_open(other, t2.key_id, t2.token, 200, &oc, secret), TOKEN_OK);
+    assert_string_equal(secret, t2.secret);
+    token_claims_clear(&oc);
+
+    /* within the same second: no scan, the new key stays unknown until the next one */
+    assert_int_equal(token_keys_rotate(fx->k, fx->dir), 3);
+    issued t3;
+    issue(fx->k, c, &t3);
+    assert_int_equal(token_keys_refresh_missing(other, fx->dir, 1000), 0);
+    assert_int_equal(token_open(other, t3.key_id, t3.token, 200, &oc, secret), TOKEN_ENOKEY);
+    assert_int_equal(token_keys_refresh_missing(other, fx->dir, 1001), 1);
+    assert_int_equal(token_open(other, t3.key_id, t3.token, 200, &oc, secret), TOKEN_OK);
+    token_claims_clear(&oc);
+    /* nothing new: 0; the scanned key became current here too */
+    assert_int_equal(token_keys_refresh_missing(other, fx->dir, 1002), 0);
+    issued t4;
+    issue(other, c, &t4);
+    unsigned char raw[4096];
+    assert_true(vodup_base64_decode(raw, t4.token, strlen(t4.token)) > 2);
+    assert_int_equal(raw[1], 3);
+    assert_int_equal(token_keys_refresh_missing(NULL, fx->dir, 1003), -1);
+
+    issued_free(&t2);
+    issued_free(&t3);
+    issued_free(&t4);
+    json_decref(c);
+    token_keys_free(other);
+}
+
 static void test_key_files(void **state)
 {
     keys_fx *fx = *state;
@@ -569,6 +613,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tamper, keys_fx_setup, keys_fx_teardown),
         cmocka_unit_test_setup_teardown(test_mismatch, keys_fx_setup, keys_fx_teardown),
         cmocka_unit_test_setup_teardown(test_rotation_and_revocation, keys_fx_setup, keys_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_missing, keys_fx_setup, keys_fx_teardown),
         cmocka_unit_test_setup_teardown(test_key_files, keys_fx_setup, keys_fx_teardown),
         cmocka_unit_test(test_other_data_dir),
         cmocka_unit_test_setup_teardown(test_concurrent, keys_fx_setup, keys_fx_teardown),

@@ -1,7 +1,7 @@
 /* keys.c - long-term access keys: creation, sealed storage and lookup.
  *
  * The master key lives in <data_dir>/keys/master.key, written once by `vodupd init`
- * with mode 0600. Every secret in the database is sealed under it with the key id as
+ * with mode 0600, beside the first token key (token.c). Every secret in the database is sealed under it with the key id as
  * associated data, so a row copied onto another key id does not open.
  */
 #include "server/auth/auth.h"
@@ -65,7 +65,17 @@ int auth_master_key_create(const char *data_dir, unsigned char key[32])
     ssize_t w = write(fd, key, 32);
     int ok = w == 32 && fsync(fd) == 0;
     close(fd);
-    return ok ? 0 : -1;
+    if (!ok)
+        return -1;
+    /* The first token key too, so that keys/ is the whole key set from init on: copied to
+     * other nodes right after init, they all verify each other's temporary credentials
+     * (docs/scale-out.md, "Running N nodes"). Left to the first serve, each node would
+     * make a token key of its own. */
+    token_keys *tk = token_keys_load(data_dir);
+    if (!tk)
+        return -1;
+    token_keys_free(tk);
+    return 0;
 }
 
 int auth_master_key_load(const char *data_dir, unsigned char key[32])
@@ -205,7 +215,12 @@ static int resolve_temporary(vodupd *s, const char *key_id, const char *token, t
         return AUTH_ENOKEY;
     token_claims c;
     char secret[TOKEN_SECRET_LEN + 1];
-    switch (token_open(s->token_keys, key_id, token, now, &c, secret)) {
+    int opened = token_open(s->token_keys, key_id, token, now, &c, secret);
+    /* Sealed with a key not loaded here: another node may have started sealing with a key
+     * just added to keys/; look once more before refusing. */
+    if (opened == TOKEN_ENOKEY && token_keys_refresh_missing(s->token_keys, s->data_dir, now) > 0)
+        opened = token_open(s->token_keys, key_id, token, now, &c, secret);
+    switch (opened) {
     case TOKEN_OK:
         break;
     case TOKEN_EEXPIRED:

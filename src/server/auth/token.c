@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,7 @@ struct token_keys {
     unsigned char present[TOKEN_MAX_KID + 1];
     unsigned char seal[TOKEN_MAX_KID + 1][32];
     unsigned char mac[TOKEN_MAX_KID + 1][32];
+    atomic_llong miss_scan; /* when token_keys_refresh_missing last scanned (seconds) */
 };
 
 /* ---- key files -------------------------------------------------------------- */
@@ -281,6 +283,27 @@ int token_keys_refresh(token_keys *k, const char *data_dir)
     int added = k->current != before;
     pthread_rwlock_unlock(&k->lock);
     return r != 0 ? -1 : added;
+}
+
+int token_keys_refresh_missing(token_keys *k, const char *data_dir, time_t now)
+{
+    char dir[4096];
+    if (!k || !data_dir || keys_dir(dir, sizeof dir, data_dir) != 0)
+        return -1;
+    /* One caller per second gets to scan; the others (and tokens with made-up key ids,
+     * which can arrive with every request) are answered from memory. */
+    long long last = atomic_load(&k->miss_scan);
+    if (last == (long long)now || !atomic_compare_exchange_strong(&k->miss_scan, &last, (long long)now))
+        return 0;
+    pthread_rwlock_wrlock(&k->lock);
+    int before = 0, after = 0;
+    for (int id = 1; id <= TOKEN_MAX_KID; id++)
+        before += k->present[id];
+    int r = scan_keys(k, dir);
+    for (int id = 1; id <= TOKEN_MAX_KID; id++)
+        after += k->present[id];
+    pthread_rwlock_unlock(&k->lock);
+    return r != 0 ? -1 : after > before;
 }
 
 void token_keys_free(token_keys *k)

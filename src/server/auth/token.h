@@ -30,6 +30,12 @@ int token_keys_rotate(token_keys *k, const char *data_dir);
 /* Loads key files added since (another process's `vodupd keys rotate`): the newest
  * becomes current. 1 when the current key changed, 0 when not, -1 with errno. */
 int token_keys_refresh(token_keys *k, const char *data_dir);
+/* For a token sealed with a key id this set lacks: loads key files added since, as
+ * token_keys_refresh does, so that a key another node has just started sealing with opens
+ * here at once rather than at the next periodic refresh (rotation on several nodes:
+ * docs/scale-out.md). Scans at most once per second of now; 1 when a key was added, 0 when
+ * none was (or the scan was skipped), -1 with errno. */
+int token_keys_refresh_missing(token_keys *k, const char *data_dir, time_t now);
 void token_keys_free(token_keys *k);
 
 /* The claims, as JSON (compact, small):

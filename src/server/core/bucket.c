@@ -2,6 +2,22 @@
 #include <string.h>
 
 #include "server/core/internal.h"
+#include "server/core/ops.h"
+
+/* OSS's set, which S3's contains: a bucket made through either dialect is reachable
+ * through the other (S3 would also allow '.'). */
+int core_bucket_name_valid(const char *n)
+{
+    size_t len = strlen(n);
+    if (len < 3 || len > 63)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = n[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+            return 0;
+    }
+    return n[0] != '-' && n[len - 1] != '-';
+}
 
 vodupd_status core_bucket_create(const core *c, const char *name, const char *account_id, int *created,
                                  vodupd_detail *d)

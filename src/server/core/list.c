@@ -3,13 +3,16 @@
  * Keys come from the metadata store in byte order. A delimiter folds the keys below a
  * common prefix into one entry; instead of walking past every key under it, the listing
  * re-seeks just after the prefix: keys are valid UTF-8, which never contains the byte
- * 0xFF, so "prefix + 0xFF" sorts after all of them. Both listings share this walk.
+ * 0xFF, so "prefix + 0xFF" sorts after all of them. Both listings share this walk, and
+ * both dialects the reading of a listing's arguments (core_list_query_init, ops.h).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/codec.h"
 #include "server/core/internal.h"
+#include "server/core/ops.h"
 
 typedef struct lister {
     const core_list_query *q;
@@ -139,4 +142,72 @@ void core_list_result_clear(core_list_result *r)
     free(r->last);
     r->last = NULL;
     r->last_len = 0;
+}
+
+/* ---- the client's arguments ----------------------------------------------------------- */
+
+/* A whole number of at most 9 digits (no sign), as both dialects accept it. */
+static int parse_max(const char *v, long *out)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < 0 || strlen(v) > 9)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+vodupd_status core_list_query_init(core_list_query *q, char **owned, const core_list_args *a, core_list_arg *bad)
+{
+    memset(q, 0, sizeof *q);
+    *owned = NULL;
+    *bad = CORE_LIST_ARG_NONE;
+    long max = a->max_default;
+    if (a->max && parse_max(a->max, &max) != 0) {
+        *bad = CORE_LIST_ARG_MAX;
+        return VODUPD_EBADREQUEST;
+    }
+    q->max = max > a->max_limit ? a->max_limit : (int)max;
+    q->prefix = a->prefix ? a->prefix : "";
+    q->prefix_len = strlen(q->prefix);
+    q->delim = a->delimiter ? a->delimiter : "";
+    q->delim_len = strlen(q->delim);
+    q->after = a->marker ? a->marker : "";
+    q->after_len = strlen(q->after);
+    /* The upload-id marker means something only after a key marker, and nothing when
+     * the key marker is a common prefix: the listing then resumes after the whole prefix. */
+    q->upload_id_after = a->upload_id_marker && q->after_len ? a->upload_id_marker : "";
+    if (q->delim_len && q->after_len >= q->delim_len &&
+        memcmp(q->after + q->after_len - q->delim_len, q->delim, q->delim_len) == 0)
+        q->upload_id_after = "";
+    const char *tok = a->token;
+    if (!tok || (!*tok && !a->empty_token_invalid))
+        return VODUPD_OK;
+    size_t tl = strlen(tok);
+    unsigned char *dec = malloc(tl / 4 * 3 + 4);
+    if (!dec)
+        return VODUPD_ENOMEM;
+    long dl = *tok ? vodup_base64_decode(dec, tok, tl) : -1;
+    if (dl < 0 || (dl == 0 && a->empty_token_invalid)) {
+        free(dec);
+        *bad = CORE_LIST_ARG_TOKEN;
+        return VODUPD_EBADREQUEST;
+    }
+    /* the later of the marker (start-after) and the token, in byte order */
+    dec[dl] = '\0';
+    size_t common = (size_t)dl < q->after_len ? (size_t)dl : q->after_len;
+    int cmp = memcmp(dec, q->after, common);
+    if (cmp > 0 || (cmp == 0 && (size_t)dl > q->after_len)) {
+        *owned = (char *)dec;
+        q->after = *owned;
+        q->after_len = (size_t)dl;
+    } else {
+        free(dec);
+    }
+    return VODUPD_OK;
+}
+
+void core_list_token(vbuf *out, const core_list_result *res)
+{
+    vodup_base64_encode(out, res->last, res->last_len);
 }

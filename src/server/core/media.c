@@ -41,14 +41,34 @@ vodupd_status core_media_delete(const core *c, const char *account_id, const cha
     vodupd_status st = core_media_get(c, account_id, id, kind, &md, d);
     if (st != VODUPD_OK)
         return st;
+    int video = strcmp(md.kind, "video") == 0;
     vodup_meta_media_clear(&md);
     int rc = vodup_meta_media_delete(c->meta, account_id, id);
     if (rc == VODUP_META_ENOTFOUND) /* deleted meanwhile */
         return VODUPD_ENOKEY;
     if (rc != VODUP_META_OK)
         return core__fail(d, VODUPD_EIO, "Deleting the media");
+    if (video) {
+        /* Its cover goes with it (record and object). A failure here leaves a cover nobody
+         * points at, which is not worth failing a delete that has happened: say so. */
+        char cover[33];
+        core_media_cover_id(cover, id);
+        rc = vodup_meta_media_delete(c->meta, account_id, cover);
+        if (rc != VODUP_META_OK && rc != VODUP_META_ENOTFOUND)
+            fprintf(stderr, "vodupd: deleting the cover of video %s failed; its image %s stays\n", id, cover);
+    }
     core__kick_gc(c);
     return VODUPD_OK;
+}
+
+void core_media_cover_id(char out[33], const char *video_id)
+{
+    /* Hashed with a label so that no other id can be made to collide by choice. */
+    char in[128];
+    int n = snprintf(in, sizeof in, "vodup-cover-v1:%s", video_id);
+    unsigned char h[16];
+    vodup_md5(h, in, n < 0 ? 0 : (size_t)n < sizeof in ? (size_t)n : sizeof in - 1);
+    vodup_hex_lower(out, h, sizeof h);
 }
 
 vodupd_status core_media_list(const core *c, const char *account_id, const vodup_meta_media_filter *f,

@@ -29,6 +29,10 @@ vodupd_status core_media_get(const core *c, const char *account_id, const char *
  * ENOKEY, EIO. */
 vodupd_status core_media_delete(const core *c, const char *account_id, const char *id, const char *kind,
                                 vodupd_detail *d);
+/* The id of the cover image record the probe makes for video_id: derived from it, so that
+ * a second probe replaces the first one's cover instead of adding another, and deleting
+ * the video finds its cover (core_media_delete of a video removes it too). */
+void core_media_cover_id(char out[33], const char *video_id);
 /* A page of account_id's media matching f (meta_vod.h), cb per record; *total all that
  * match. EIO. */
 vodupd_status core_media_list(const core *c, const char *account_id, const vodup_meta_media_filter *f,

@@ -49,7 +49,8 @@ typedef enum vodupd_deny {
     VODUPD_DENY_NONE = 0,
     VODUPD_DENY_OWNER,      /* the bucket is another account's */
     VODUPD_DENY_SCOPE,      /* upload credentials used outside their one object or operations */
-    VODUPD_DENY_COMPLETE    /* upload credentials of a media whose upload is complete */
+    VODUPD_DENY_COMPLETE,   /* upload credentials of a media whose upload is complete */
+    VODUPD_DENY_POLICY      /* the caller's RAM policies do not allow it; detail.what: the action */
 } vodupd_deny;
 
 /* The digests a body can be checked against (core_ingest). */
@@ -77,5 +78,32 @@ typedef struct vodupd_detail {
 
 /* "OK", "ENOBUCKET", ... for logs and tests; "?" for a value out of range. */
 const char *vodupd_status_name(vodupd_status s);
+
+/* ---- a dialect's answers, as data ------------------------------------------------------
+ * Each dialect keeps one vodupd_answers table: for every status its error (an index into
+ * the dialect's own error table, which gives the code and the HTTP status) and its message.
+ * A message is a template whose fields come from the detail:
+ *   {part} {limit} {used}   the numbers
+ *   {what|default}          detail.what, or the default text after '|' when it is NULL
+ *   {deny}                  the table's deny[] template for detail.deny (EDENIED)
+ *   {digest}                the table's name of detail.digest (EBADDIGEST)
+ * so that which words a dialect says is data, and how they are put together is this one
+ * function's. */
+typedef struct vodupd_answer {
+    int err;                /* the dialect's error enum value */
+    const char *msg;        /* template */
+} vodupd_answer;
+
+typedef struct vodupd_answers {
+    /* by status; [VODUPD_OK] answers an OK passed by mistake and any value out of range */
+    vodupd_answer status[VODUPD_STATUS__COUNT];
+    const char *deny[VODUPD_DENY_POLICY + 1];       /* templates too; [VODUPD_DENY_NONE] for any other value */
+    const char *digest_md5, *digest_crc64;
+} vodupd_answers;
+
+/* Looks st up in t, writes the message for detail d (may be NULL) into msg (always
+ * NUL-terminated, cut at msg_len) and returns the dialect's error. */
+int vodupd_answer_format(const vodupd_answers *t, vodupd_status st, const vodupd_detail *d, char *msg,
+                         size_t msg_len);
 
 #endif

@@ -16,8 +16,9 @@
  *     are dead, the rest of EVENTS_MAX_INFLIGHT stays free for those that answer; free
  *     slots go round-robin over the destinations with work;
  *   - the events held in memory (waiting or in flight) are leased in the store (next_at
- *     pushed EVENTS_LEASE ahead; after a crash they wait at most that long, a clean stop
- *     gives them back at once) so the due query keeps returning the others; a
+ *     pushed EVENTS_LEASE ahead by event_due itself, so nodes sharing a store never take
+ *     the same event, and renewed while held; after a crash they wait at most that long,
+ *     a clean stop gives them back at once) so the due query keeps returning the others; a
  *     destination's queue holds at most EVENTS_DEST_QUEUE, the excess is deferred in the
  *     store for EVENTS_BUSY_DEFER seconds without counting an attempt;
  *   - a failed attempt backs off per event: 1 s, 2 s, 4 s ... capped at 10 min, plus
@@ -63,7 +64,7 @@
 #define EVENTS_DEST_KEEP 60          /* seconds a destination's standing is remembered when idle */
 #define EVENTS_DEST_QUEUE 64         /* events held for one destination (waiting + in flight) */
 #define EVENTS_MAX_HELD 2048         /* events held in memory in all */
-#define EVENTS_LEASE 120             /* seconds a held event is kept out of the due query */
+#define EVENTS_LEASE VODUP_META_EVENT_LEASE /* seconds a held event is kept out of the due query */
 #define EVENTS_BUSY_DEFER 5          /* seconds: destination queue full, look again then */
 #define EVENTS_IDLE_CONNS 64         /* idle keep-alive connections kept for reuse */
 

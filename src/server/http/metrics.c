@@ -30,6 +30,7 @@
 
 #include "common/buf.h"
 #include "server/server.h"
+#include "server/store/meta_ops.h"
 
 #define METRICS_MAX_SERIES 512 /* (dialect, operation, status) combinations kept apart */
 #define METRICS_MAX_OP     48  /* longest operation name kept as a label */
@@ -176,6 +177,7 @@ struct metrics_admin {
 
 typedef struct store_stats {
     int ok;               /* the database answered */
+    int counts;           /* the counts below were read (SQLite only, for now) */
     char err[160];
     long long uploads;    /* open multipart uploads */
     long long outbox;     /* events not yet delivered */
@@ -184,10 +186,23 @@ typedef struct store_stats {
 } store_stats;
 
 /* A read-only connection of its own, opened per check: it sees what the server
- * committed (WAL) and cannot write or block a writer. */
-static void read_store(const char *data_dir, store_stats *st)
+ * committed (WAL) and cannot write or block a writer. Another back end (PostgreSQL, shared
+ * by several nodes) has no file here: it is asked through the metadata port, a read of one
+ * setting over a pooled connection (this thread serves no event loop: loop_guard.h), and
+ * the outbox and upload counts are left out. */
+static void read_store(const vodupd *s, store_stats *st)
 {
     memset(st, 0, sizeof *st);
+    if (s->meta && strcmp(s->meta->ops->name, "sqlite") != 0) {
+        char *v = NULL;
+        int rc = vodup_meta_setting_get(s->meta, "root_account", &v);
+        free(v);
+        st->ok = rc == VODUP_META_OK || rc == VODUP_META_ENOTFOUND;
+        if (!st->ok)
+            snprintf(st->err, sizeof st->err, "the %s database does not answer", s->meta->ops->name);
+        return;
+    }
+    const char *data_dir = s->data_dir;
     char path[4096];
     snprintf(path, sizeof path, "%s/vodup.db", data_dir);
     sqlite3 *db = NULL;
@@ -204,7 +219,7 @@ static void read_store(const char *data_dir, store_stats *st)
     if (sqlite3_prepare_v2(db, SQL, -1, &q, NULL) != SQLITE_OK || sqlite3_step(q) != SQLITE_ROW) {
         snprintf(st->err, sizeof st->err, "the database does not answer: %s", sqlite3_errmsg(db));
     } else {
-        st->ok = 1;
+        st->ok = st->counts = 1;
         st->uploads = sqlite3_column_int64(q, 0);
         st->outbox = sqlite3_column_int64(q, 1);
         long long oldest = sqlite3_column_int64(q, 2);
@@ -287,7 +302,7 @@ static void json_str(vbuf *b, const char *s)
 static enum MHD_Result healthz(metrics_admin *a, struct MHD_Connection *c)
 {
     store_stats st;
-    read_store(a->s->data_dir, &st);
+    read_store(a->s, &st);
     char werr[160] = "";
     int writable = data_dir_writable(a->s->data_dir, werr, sizeof werr);
     disk_stats ds;
@@ -372,10 +387,10 @@ static enum MHD_Result metrics(metrics_admin *a, struct MHD_Connection *c)
                     "# TYPE vodupd_requests_in_flight gauge\nvodupd_requests_in_flight %d\n",
                 atomic_load(&a->s->active_requests));
     store_stats st;
-    read_store(a->s->data_dir, &st);
+    read_store(a->s, &st);
     vbuf_printf(&b, "# HELP vodupd_database_up 1 when the database answered this scrape.\n"
                     "# TYPE vodupd_database_up gauge\nvodupd_database_up %d\n", st.ok);
-    if (st.ok)
+    if (st.counts)
         vbuf_printf(&b,
                     "# HELP vodupd_multipart_uploads_open Multipart uploads initiated and not yet completed or aborted.\n"
                     "# TYPE vodupd_multipart_uploads_open gauge\nvodupd_multipart_uploads_open %lld\n"

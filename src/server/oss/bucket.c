@@ -8,22 +8,9 @@
 #include "server/config.h"
 #include "server/oss/oss.h"
 
-static int valid_bucket_name(const char *n)
-{
-    size_t len = strlen(n);
-    if (len < 3 || len > 63)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = n[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-            return 0;
-    }
-    return n[0] != '-' && n[len - 1] != '-';
-}
-
 static int put_bucket_begin(http_request *r)
 {
-    if (!valid_bucket_name(r->bucket)) {
+    if (!core_bucket_name_valid(r->bucket)) {
         oss_error(r, OSS_ERR_InvalidBucketName,
                   "The bucket name must be 3 to 63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit.");
         return 0;
@@ -56,30 +43,6 @@ static void put_bucket_finish(http_request *r)
 }
 
 const http_op oss_op_put_bucket = {"PutBucket", put_bucket_begin, oss_collect_body, put_bucket_finish, 1};
-
-static int delete_bucket_begin(http_request *r)
-{
-    vodup_meta_bucket b;
-    if (oss_require_bucket(r, &b) != 0)
-        return 0;
-    vodup_meta_bucket_clear(&b);
-    return 0;
-}
-
-static void delete_bucket_finish(http_request *r)
-{
-    core c;
-    oss_core(r, &c);
-    vodupd_detail d = {0};
-    vodupd_status st = core_bucket_delete(&c, r->bucket, &d);
-    if (st != VODUPD_OK) {
-        oss_status_error(r, st, &d);
-        return;
-    }
-    http_respond_empty(r, 204);
-}
-
-const http_op oss_op_delete_bucket = {"DeleteBucket", delete_bucket_begin, NULL, delete_bucket_finish, 1};
 
 typedef struct bucket_list {
     vbuf *x;

@@ -48,7 +48,13 @@ static const struct {
     [OSS_ERR_QuotaExceeded] = {"QuotaExceeded", 403},      /* the account's storage quota; radosgw's name */
     [OSS_ERR_QpsLimitExceeded] = {"QpsLimitExceeded", 429},
     [OSS_ERR_ServiceUnavailable] = {"ServiceUnavailable", 503},
+    [OSS_ERR_MissingArgument] = {"MissingArgument", 400},
 };
+
+const char *oss_err_code(oss_err e)
+{
+    return ERRS[(size_t)e < OSS_ERR__COUNT ? e : OSS_ERR_InternalError].code;
+}
 
 static void oss_verror(http_request *r, oss_err e, const char *extra, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));

@@ -6,10 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/codec.h"
 #include "common/timefmt.h"
 #include "common/xml.h"
 #include "server/config.h"
+#include "server/core/route.h"
+#include "server/core/xml.h"
 #include "server/oss/oss.h"
 
 typedef struct lister {
@@ -60,96 +61,42 @@ static int list_begin(http_request *r)
         vodup_meta_bucket_clear(&b);
         return 0;
     }
-    int max = OSS_DEFAULT_LIST_KEYS;
-    const char *mk = http_query(r, "max-keys");
-    if (mk) {
-        char *end;
-        long v = strtol(mk, &end, 10);
-        if (!*mk || *end || v < 0 || strlen(mk) > 9) {
-            vodup_meta_bucket_clear(&b);
-            oss_error(r, OSS_ERR_InvalidArgument, "max-keys must be an integer between 0 and %d.", OSS_MAX_LIST_KEYS);
-            return 0;
-        }
-        max = v > OSS_MAX_LIST_KEYS ? OSS_MAX_LIST_KEYS : (int)v;
-    }
-    const char *prefix = http_query(r, "prefix");
-    const char *delim = http_query(r, "delimiter");
-    prefix = prefix ? prefix : "";
-    delim = delim ? delim : "";
-
-    /* Where to start: V1 marker; V2 the later of start-after and the continuation token. */
-    vbuf after = VBUF_INIT;
     const char *marker = v2 ? http_query(r, "start-after") : http_query(r, "marker");
-    if (marker)
-        vbuf_puts(&after, marker);
     const char *token = v2 ? http_query(r, "continuation-token") : NULL;
-    if (token && *token) {
-        size_t tl = strlen(token);
-        unsigned char *dec = malloc(tl / 4 * 3 + 4);
-        long dl = dec ? vodup_base64_decode(dec, token, tl) : -1;
-        if (dl < 0) {
-            free(dec);
-            vbuf_free(&after);
-            vodup_meta_bucket_clear(&b);
-            oss_error(r, OSS_ERR_InvalidArgument, "The continuation token is not valid.");
-            return 0;
-        }
-        if ((size_t)dl > after.len || memcmp(dec, after.data ? after.data : "", (size_t)dl) > 0) {
-            vbuf_reset(&after);
-            vbuf_append(&after, dec, (size_t)dl);
-        }
-        free(dec);
-    }
-    size_t dlen = strlen(delim);
-    vbuf items = VBUF_INIT;
-    lister l = {&items, url, v2, 0, b.account_id};
     const char *fo = http_query(r, "fetch-owner");
-    l.fetch_owner = fo && strcmp(fo, "true") == 0;
-    core c;
-    oss_core(r, &c);
-    core_list_query q = {prefix, strlen(prefix), delim, dlen, after.data ? after.data : "", after.len, NULL, max};
-    core_list_result res;
-    vodupd_detail d = {0};
-    vodupd_status st = core_object_list(&c, r->bucket, &q, list_cb, &l, &res, &d);
-    if (st != VODUPD_OK) {
-        oss_status_error(r, st, &d);
-        goto out;
+    vbuf items = VBUF_INIT;
+    lister l = {&items, url, v2, fo && strcmp(fo, "true") == 0, b.account_id};
+    core_http_listing ls = {.args = {http_query(r, "prefix"), http_query(r, "delimiter"), marker, token, 0, NULL,
+                             http_query(r, "max-keys"), OSS_DEFAULT_LIST_KEYS, OSS_MAX_LIST_KEYS},
+                            .uploads = 0, .cb = list_cb, .u = &l, .refuse = oss_list_error, .max_name = "max-keys"};
+    if (core_http_list(r, &ls) == 0) {
+        const core_list_query *q = &ls.q;
+        const core_list_result *res = &ls.res;
+        vbuf x = VBUF_INIT;
+        oss_xml_start(&x, "ListBucketResult");
+        if (url)
+            vbuf_puts(&x, "<EncodingType>url</EncodingType>");
+        vodup_xml_elem(&x, "Name", r->bucket, strlen(r->bucket));
+        oss_xml_key(&x, "Prefix", q->prefix, q->prefix_len, url);
+        if (!v2)
+            oss_xml_key(&x, "Marker", marker ? marker : "", marker ? strlen(marker) : 0, url);
+        else if (marker)
+            oss_xml_key(&x, "StartAfter", marker, strlen(marker), url);
+        if (v2 && token)
+            vodup_xml_elem(&x, "ContinuationToken", token, strlen(token));
+        vbuf_printf(&x, "<MaxKeys>%d</MaxKeys>", q->max);
+        oss_xml_key(&x, "Delimiter", q->delim, q->delim_len, url);
+        vbuf_printf(&x, "<IsTruncated>%s</IsTruncated>", res->truncated ? "true" : "false");
+        if (v2)
+            vbuf_printf(&x, "<KeyCount>%d</KeyCount>", res->count);
+        if (res->truncated && v2)
+            core_xml_token(&x, res);
+        else if (res->truncated)
+            oss_xml_key(&x, "NextMarker", res->last ? res->last : "", res->last_len, url);
+        core_http_reply_xml(r, &x, &items, "ListBucketResult");
     }
-    vbuf x = VBUF_INIT;
-    oss_xml_start(&x, "ListBucketResult");
-    if (url)
-        vbuf_puts(&x, "<EncodingType>url</EncodingType>");
-    vodup_xml_elem(&x, "Name", r->bucket, strlen(r->bucket));
-    oss_xml_key(&x, "Prefix", prefix, strlen(prefix), url);
-    if (!v2)
-        oss_xml_key(&x, "Marker", marker ? marker : "", marker ? strlen(marker) : 0, url);
-    else if (marker)
-        oss_xml_key(&x, "StartAfter", marker, strlen(marker), url);
-    if (v2 && token)
-        vodup_xml_elem(&x, "ContinuationToken", token, strlen(token));
-    vbuf_printf(&x, "<MaxKeys>%d</MaxKeys>", max);
-    oss_xml_key(&x, "Delimiter", delim, dlen, url);
-    vbuf_printf(&x, "<IsTruncated>%s</IsTruncated>", res.truncated ? "true" : "false");
-    if (v2)
-        vbuf_printf(&x, "<KeyCount>%d</KeyCount>", res.count);
-    if (res.truncated) {
-        if (v2) {
-            vbuf tok = VBUF_INIT;
-            vodup_base64_encode(&tok, res.last, res.last_len);
-            vodup_xml_elem(&x, "NextContinuationToken", vbuf_cstr(&tok), tok.len);
-            vbuf_free(&tok);
-        } else {
-            oss_xml_key(&x, "NextMarker", res.last ? res.last : "", res.last_len, url);
-        }
-    }
-    vbuf_append(&x, items.data ? items.data : "", items.len);
-    vbuf_puts(&x, "</ListBucketResult>\n");
-    http_respond_buf(r, 200, "application/xml", &x);
-    vbuf_free(&x);
-    core_list_result_clear(&res);
-out:
+    core_http_listing_clear(&ls);
     vbuf_free(&items);
-    vbuf_free(&after);
     vodup_meta_bucket_clear(&b);
     return 0;
 }

@@ -14,6 +14,7 @@
 #include "common/xml.h"
 #include "server/config.h"
 #include "server/events/events.h"
+#include "server/core/route.h"
 #include "server/oss/oss.h"
 #include "server/oss/upload.h"
 
@@ -148,22 +149,29 @@ static int parse_part_number(http_request *r, int *out)
     return 0;
 }
 
-static int part_begin(http_request *r)
+int oss_part_target(http_request *r, int *number, char upload_id[33])
 {
-    if (object_scope(r) != 0)
-        return 0;
-    int number;
-    if (parse_part_number(r, &number) != 0)
-        return 0;
+    if (object_scope(r) != 0 || parse_part_number(r, number) != 0)
+        return -1;
     vodup_meta_upload up;
     if (load_upload(r, &up) != 0)
+        return -1;
+    memcpy(upload_id, up.upload_id, 33);
+    vodup_meta_upload_clear(&up);
+    return 0;
+}
+
+static int part_begin(http_request *r)
+{
+    int number;
+    char upload_id[33];
+    if (oss_part_target(r, &number, upload_id) != 0)
         return 0;
     oss_upload *u = oss_upload_begin(r, oss_rules.max_part_size);
     if (u) {
         u->part_number = number;
-        memcpy(u->upload_id, up.upload_id, sizeof u->upload_id);
+        memcpy(u->upload_id, upload_id, sizeof u->upload_id);
     }
-    vodup_meta_upload_clear(&up);
     return 0;
 }
 
@@ -474,55 +482,33 @@ static int list_uploads_begin(http_request *r)
     int url = oss_url_encoding(r);
     if (url < 0)
         return 0;
-    int max;
-    if (parse_max(r, "max-uploads", &max) != 0)
-        return 0;
-    const char *prefix = http_query(r, "prefix");
-    const char *delim = http_query(r, "delimiter");
-    const char *key_marker = http_query(r, "key-marker");
-    const char *id_marker = http_query(r, "upload-id-marker");
-    prefix = prefix ? prefix : "";
-    delim = delim ? delim : "";
-    key_marker = key_marker ? key_marker : "";
-    id_marker = id_marker && *key_marker ? id_marker : "";
-
-    size_t dl = strlen(delim);
-    /* Resuming after a common prefix lists from after the whole prefix (core/list.c):
-     * the upload-id marker then means nothing. */
-    if (dl && strlen(key_marker) >= dl && strcmp(key_marker + strlen(key_marker) - dl, delim) == 0)
-        id_marker = "";
     vbuf items = VBUF_INIT;
     upload_list ul = {&items, url};
-    core c;
-    oss_core(r, &c);
-    core_list_query q = {prefix, strlen(prefix), delim, dl, key_marker, strlen(key_marker), id_marker, max};
-    core_list_result res;
-    vodupd_detail d = {0};
-    vodupd_status st = core_upload_list(&c, r->bucket, &q, list_upload_cb, &ul, &res, &d);
-    if (st != VODUPD_OK) {
-        oss_status_error(r, st, &d);
-    } else {
+    core_http_listing ls = {.args = {http_query(r, "prefix"), http_query(r, "delimiter"), http_query(r, "key-marker"), NULL,
+                             0, http_query(r, "upload-id-marker"), http_query(r, "max-uploads"), OSS_MAX_LIST_KEYS,
+                             OSS_MAX_LIST_KEYS},
+                            .uploads = 1, .cb = list_upload_cb, .u = &ul, .refuse = oss_list_error, .max_name = "max-uploads"};
+    if (core_http_list(r, &ls) == 0) {
+        const core_list_query *q = &ls.q;
+        const core_list_result *res = &ls.res;
         vbuf x = VBUF_INIT;
         oss_xml_start(&x, "ListMultipartUploadsResult");
         if (url)
             vbuf_puts(&x, "<EncodingType>url</EncodingType>");
         vodup_xml_elem(&x, "Bucket", r->bucket, strlen(r->bucket));
-        oss_xml_key(&x, "KeyMarker", key_marker, strlen(key_marker), url);
-        vodup_xml_elem(&x, "UploadIdMarker", id_marker, strlen(id_marker));
-        oss_xml_key(&x, "NextKeyMarker", res.truncated && res.last ? res.last : "", res.truncated ? res.last_len : 0,
-                    url);
-        vodup_xml_elem(&x, "NextUploadIdMarker", res.truncated ? res.last_upload_id : "",
-                       res.truncated ? strlen(res.last_upload_id) : 0);
-        oss_xml_key(&x, "Delimiter", delim, strlen(delim), url);
-        oss_xml_key(&x, "Prefix", prefix, strlen(prefix), url);
-        vbuf_printf(&x, "<MaxUploads>%d</MaxUploads><IsTruncated>%s</IsTruncated>", max,
-                    res.truncated ? "true" : "false");
-        vbuf_append(&x, items.data ? items.data : "", items.len);
-        vbuf_puts(&x, "</ListMultipartUploadsResult>\n");
-        http_respond_buf(r, 200, "application/xml", &x);
-        vbuf_free(&x);
-        core_list_result_clear(&res);
+        oss_xml_key(&x, "KeyMarker", q->after, q->after_len, url);
+        vodup_xml_elem(&x, "UploadIdMarker", q->upload_id_after, strlen(q->upload_id_after));
+        oss_xml_key(&x, "NextKeyMarker", res->truncated && res->last ? res->last : "",
+                    res->truncated ? res->last_len : 0, url);
+        vodup_xml_elem(&x, "NextUploadIdMarker", res->truncated ? res->last_upload_id : "",
+                       res->truncated ? strlen(res->last_upload_id) : 0);
+        oss_xml_key(&x, "Delimiter", q->delim, q->delim_len, url);
+        oss_xml_key(&x, "Prefix", q->prefix, q->prefix_len, url);
+        vbuf_printf(&x, "<MaxUploads>%d</MaxUploads><IsTruncated>%s</IsTruncated>", q->max,
+                    res->truncated ? "true" : "false");
+        core_http_reply_xml(r, &x, &items, "ListMultipartUploadsResult");
     }
+    core_http_listing_clear(&ls);
     vbuf_free(&items);
     return 0;
 }

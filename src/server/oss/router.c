@@ -17,6 +17,7 @@
 #include "common/xml.h"
 #include "server/config.h"
 #include "server/auth/ratelimit.h"
+#include "server/core/route.h"
 #include "server/dialect.h"
 #include "server/core/media.h"
 #include "server/oss/oss.h"
@@ -26,84 +27,52 @@
 /* Sub-resources whose operations vodupd does not offer: answered NotImplemented rather
  * than silently treated as a plain object or bucket request. */
 static const char *const UNSUPPORTED[] = {
-    "acl", "cors", "logging", "website", "referer", "lifecycle", "delete", "append", "tagging",
+    "acl", "cors", "logging", "website", "referer", "lifecycle", "append", "tagging",
     "symlink", "restore", "versioning", "versions", "versionId", "policy", "encryption",
     "replication", "inventory", "worm", "requestPayment", "qos", "live", "img", "style",
     "x-oss-process", "stat", "comp", "vod", "asyncFetch", "transferAcceleration", "metaQuery",
     NULL,
 };
 
-static const char *unsupported_subresource(const http_request *r)
+enum { S = CORE_AT_SERVICE, B = CORE_AT_BUCKET, O = CORE_AT_OBJECT };
+
+/* Which operation a request means: the first route it matches (core/route.h). */
+static const core_route ROUTES[] = {
+    {B, "POST", "delete", NULL, &oss_op_delete_objects, NULL},
+    {S | B | O, NULL, "delete", NULL, NULL, "The sub-resource 'delete' is not supported by vodupd."},
+    {S, "GET", NULL, NULL, &oss_op_list_buckets, NULL},
+    {B, "GET", "uploads", NULL, &oss_op_list_uploads, NULL},
+    {B, "GET", "bucketInfo|location", NULL, &oss_op_get_bucket_info, NULL},
+    {B, "GET", NULL, NULL, &oss_op_list_objects, NULL},
+    {B, "HEAD", NULL, NULL, &oss_op_get_bucket_info, NULL},
+    {B, "PUT", NULL, NULL, &oss_op_put_bucket, NULL},
+    {B, "DELETE", NULL, NULL, &core_op_delete_bucket, NULL},
+    {O, "PUT", "uploadId|partNumber", "x-oss-copy-source", &oss_op_upload_part_copy, NULL},
+    {O, "PUT", NULL, "x-oss-copy-source", &oss_op_copy_object, NULL},
+    {O, "PUT", "uploadId|partNumber", NULL, &oss_op_upload_part, NULL},
+    {O, "PUT", NULL, NULL, &oss_op_put_object, NULL},
+    {O, "POST", "uploads", NULL, &oss_op_initiate, NULL},
+    {O, "POST", "uploadId", NULL, &oss_op_complete, NULL},
+    {O, "POST", NULL, NULL, NULL, "This POST operation is not supported by vodupd."},
+    {O, "GET", "uploadId", NULL, &oss_op_list_parts, NULL},
+    {O, "GET", NULL, NULL, &oss_op_get_object, NULL},
+    {O, "HEAD", NULL, NULL, &oss_op_head_object, NULL},
+    {O, "DELETE", "uploadId", NULL, &oss_op_abort, NULL},
+    {O, "DELETE", NULL, NULL, &oss_op_delete_object, NULL},
+    {0, NULL, NULL, NULL, NULL, NULL},
+};
+
+static void refuse(http_request *r, int why, const char *msg)
 {
-    for (int i = 0; UNSUPPORTED[i]; i++)
-        if (http_has_query(r, UNSUPPORTED[i]))
-            return UNSUPPORTED[i];
-    return NULL;
+    if (why == CORE_REFUSE_NUL_KEY)
+        oss_error(r, OSS_ERR_InvalidObjectName, "The object name must not contain NUL bytes.");
+    else
+        oss_error(r, why == CORE_REFUSE_METHOD ? OSS_ERR_MethodNotAllowed : OSS_ERR_NotImplemented, "%s", msg);
 }
 
-static const http_op *pick(http_request *r)
-{
-    const char *m = r->method;
-    int has_bucket = r->bucket && r->bucket[0];
-    int has_key = r->key_len > 0;
-    const char *sub = unsupported_subresource(r);
-
-    if (strcmp(m, "OPTIONS") == 0)
-        return &oss_op_options;
-    if (sub) {
-        oss_error(r, OSS_ERR_NotImplemented, "The sub-resource '%s' is not supported by vodupd.", sub);
-        return NULL;
-    }
-    if (!has_bucket) {
-        if (strcmp(m, "GET") == 0)
-            return &oss_op_list_buckets;
-        oss_error(r, OSS_ERR_MethodNotAllowed, "The specified method is not allowed against this resource.");
-        return NULL;
-    }
-    if (!has_key) {
-        if (strcmp(m, "GET") == 0) {
-            if (http_has_query(r, "uploads"))
-                return &oss_op_list_uploads;
-            if (http_has_query(r, "bucketInfo") || http_has_query(r, "location"))
-                return &oss_op_get_bucket_info;
-            return &oss_op_list_objects;
-        }
-        if (strcmp(m, "HEAD") == 0)
-            return &oss_op_get_bucket_info;
-        if (strcmp(m, "PUT") == 0)
-            return &oss_op_put_bucket;
-        if (strcmp(m, "DELETE") == 0)
-            return &oss_op_delete_bucket;
-        oss_error(r, OSS_ERR_MethodNotAllowed, "The specified method is not allowed against this resource.");
-        return NULL;
-    }
-    int up = http_has_query(r, "uploadId");
-    if (strcmp(m, "PUT") == 0) {
-        if (http_header(r, "x-oss-copy-source")) {
-            oss_error(r, OSS_ERR_NotImplemented, "CopyObject is not supported by vodupd.");
-            return NULL;
-        }
-        if (up || http_has_query(r, "partNumber"))
-            return &oss_op_upload_part;
-        return &oss_op_put_object;
-    }
-    if (strcmp(m, "POST") == 0) {
-        if (http_has_query(r, "uploads"))
-            return &oss_op_initiate;
-        if (up)
-            return &oss_op_complete;
-        oss_error(r, OSS_ERR_NotImplemented, "This POST operation is not supported by vodupd.");
-        return NULL;
-    }
-    if (strcmp(m, "GET") == 0)
-        return up ? &oss_op_list_parts : &oss_op_get_object;
-    if (strcmp(m, "HEAD") == 0)
-        return &oss_op_head_object;
-    if (strcmp(m, "DELETE") == 0)
-        return up ? &oss_op_abort : &oss_op_delete_object;
-    oss_error(r, OSS_ERR_MethodNotAllowed, "The specified method is not allowed against this resource.");
-    return NULL;
-}
+static const core_router ROUTER = {
+    ROUTES, &oss_op_options, UNSUPPORTED, "The sub-resource '%s' is not supported by vodupd.", refuse,
+};
 
 static void signature_mismatch(http_request *r, const vodup_oss_auth *auth, const vbuf *sts)
 {
@@ -161,40 +130,22 @@ static void rescope_browser_request(http_request *r)
  * the media they were issued for still exists. */
 static int authorize(http_request *r)
 {
-    vodup_cred *c = &r->cred;
-    if (c->has_scope) {
-        core co;
-        oss_core(r, &co);
-        core_write w = r->op == &oss_op_put_object  ? CORE_WRITE_PUT
-                       : r->op == &oss_op_complete ? CORE_WRITE_COMPLETE
-                                                   : CORE_WRITE_OTHER;
-        core_scope_result res;
-        vodupd_detail d = {0};
-        vodupd_status st = core_scope_check(&co, c, r->op->name, w, r->bucket, r->key, r->key_len,
-                                            http_query(r, "uploadId"), &res, &d);
-        if (st != VODUPD_OK) {
-            oss_status_error(r, st, &d);
-            return -1;
-        }
-        r->replay_only = res.replay_only;
+    if (r->op == &oss_op_delete_objects) /* one request, many keys: checked per key (core/delete.c) */
         return 0;
-    }
-    if (!c->policy_sets && !c->temporary)
-        return 0;
-    vbuf res = VBUF_INIT, act = VBUF_INIT;
-    vbuf_printf(&act, "oss:%s", r->op->name);
-    vbuf_printf(&res, "acs:oss:*:%s:%s", c->account_id, r->bucket && *r->bucket ? r->bucket : "*");
-    if (r->key_len) {
-        vbuf_putc(&res, '/');
-        vbuf_append(&res, r->key, r->key_len);
-    }
-    int ok = !res.oom && !act.oom && auth_authorize(c, vbuf_cstr(&act), vbuf_cstr(&res));
-    vbuf_free(&res);
-    vbuf_free(&act);
-    if (!ok) {
-        oss_error(r, OSS_ERR_AccessDenied, "You are not authorized to do this action by your policies.");
+    core co;
+    oss_core(r, &co);
+    core_write w = r->op == &oss_op_put_object  ? CORE_WRITE_PUT
+                   : r->op == &oss_op_complete ? CORE_WRITE_COMPLETE
+                                               : CORE_WRITE_OTHER;
+    core_scope_result res;
+    vodupd_detail d = {0};
+    vodupd_status st = core_authorize(&co, &r->cred, r->op->name, w, r->bucket, r->key, r->key_len,
+                                      http_query(r, "uploadId"), &res, &d);
+    if (st != VODUPD_OK) {
+        oss_status_error(r, st, &d);
         return -1;
     }
+    r->replay_only = res.replay_only;
     return 0;
 }
 
@@ -355,27 +306,7 @@ static void format_id(char out[VODUP_REQUEST_ID_MAX], const unsigned char id[16]
 
 static int route(http_request *r)
 {
-    if (!r->target.path) {
-        oss_error(r, OSS_ERR_InvalidArgument, "The request target is malformed.");
-        return -1;
-    }
-    const char *host = r->host && *r->host ? r->host : "localhost";
-    int rc = vodup_oss_address(host, r->target.path, r->target.path_len, vodupd_is_own_host, r->srv,
-                               &r->bucket, &r->key, &r->key_len);
-    if (rc != 0) {
-        oss_error(r, rc == -1 ? OSS_ERR_InvalidArgument : OSS_ERR_InternalError,
-                  rc == -1 ? "The Host header is malformed." : "Out of memory.");
-        return -1;
-    }
-    if (r->target.path_has_nul) {
-        oss_error(r, OSS_ERR_InvalidObjectName, "The object name must not contain NUL bytes.");
-        return -1;
-    }
-    const http_op *op = pick(r);
-    if (!op)
-        return -1;
-    r->op = op;
-    return 0;
+    return core_route_request(&ROUTER, r);
 }
 
 /* Signature, credentials, policy, and the disk reserve: everything that decides whether

@@ -1,5 +1,4 @@
 /* util.c - small pieces the OSS handlers share: name checks, ownership, XML and headers. */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,8 @@
 #include "common/timefmt.h"
 #include "common/xml.h"
 #include "server/config.h"
+#include "server/core/route.h"
+#include "server/core/xml.h"
 #include "server/oss/oss.h"
 
 static int valid_utf8(const unsigned char *s, size_t n)
@@ -78,15 +79,7 @@ void oss_core(http_request *r, core *c)
 
 int oss_require_bucket(http_request *r, vodup_meta_bucket *b)
 {
-    core c;
-    oss_core(r, &c);
-    vodupd_detail d = {0};
-    vodupd_status st = core_bucket_get(&c, r->bucket, r->cred.account_id, b, &d);
-    if (st != VODUPD_OK) {
-        oss_status_error(r, st, &d);
-        return -1;
-    }
-    return 0;
+    return core_http_require_bucket(r, b);
 }
 
 void oss_xml_start(vbuf *b, const char *root)
@@ -96,21 +89,12 @@ void oss_xml_start(vbuf *b, const char *root)
 
 void oss_xml_key(vbuf *b, const char *elem, const char *key, size_t n, int url_encode)
 {
-    if (!url_encode) {
-        vodup_xml_elem(b, elem, key, n);
-        return;
-    }
-    vbuf enc = VBUF_INIT;
-    vodup_uri_encode(&enc, key, n, 1);
-    vodup_xml_elem(b, elem, vbuf_cstr(&enc), enc.len);
-    vbuf_free(&enc);
+    core_xml_key(b, elem, key, n, url_encode);
 }
 
 void oss_xml_common_prefix(vbuf *b, const core_list_entry *e, int url_encode)
 {
-    vbuf_puts(b, "<CommonPrefixes>");
-    oss_xml_key(b, "Prefix", e->prefix, e->prefix_len, url_encode);
-    vbuf_puts(b, "</CommonPrefixes>");
+    core_xml_common_prefix(b, e, url_encode);
 }
 
 void oss_xml_u64(vbuf *b, const char *elem, unsigned long long v)
@@ -138,70 +122,27 @@ void oss_add_object_headers(http_response *resp, const vodup_meta_object *o)
         http_response_header(resp, "Content-MD5", vbuf_cstr(&b64));
         vbuf_free(&b64);
     }
-    if (o->user_meta) {
-        json_t *j = json_loads(o->user_meta, 0, NULL);
-        const char *k;
-        json_t *v;
-        if (j && json_is_object(j)) {
-            json_object_foreach(j, k, v) {
-                if (!json_is_string(v))
-                    continue;
-                vbuf name = VBUF_INIT;
-                vbuf_printf(&name, "x-oss-meta-%s", k);
-                http_response_header(resp, vbuf_cstr(&name), json_string_value(v));
-                vbuf_free(&name);
-            }
-        }
-        json_decref(j);
-    }
+    core_http_user_meta_headers(resp, o->user_meta, "x-oss-meta-");
 }
 
 int oss_collect_user_meta(http_request *r, char **out)
 {
-    *out = NULL;
-    json_t *j = NULL;
-    size_t total = 0;
-    for (size_t i = 0; i < r->nheaders; i++) {
-        const char *n = r->headers[i].name;
-        if (strncasecmp(n, "x-oss-meta-", 11) != 0)
-            continue;
-        const char *v = r->headers[i].value;
-        total += strlen(n) + strlen(v);
-        if (total > OSS_MAX_USER_META) {
-            json_decref(j);
-            oss_error(r, OSS_ERR_InvalidArgument, "User metadata (x-oss-meta-*) exceeds %d bytes.", OSS_MAX_USER_META);
-            return -1;
-        }
-        if (!j && !(j = json_object()))
-            goto oom;
-        char lower[256];
-        size_t nl = strlen(n + 11);
-        if (nl == 0 || nl >= sizeof lower) {
-            json_decref(j);
-            oss_error(r, OSS_ERR_InvalidArgument, "Invalid user metadata header name.");
-            return -1;
-        }
-        for (size_t k = 0; k <= nl; k++)
-            lower[k] = (char)((n[11 + k] >= 'A' && n[11 + k] <= 'Z') ? n[11 + k] + 32 : n[11 + k]);
-        json_t *s = json_string(v);
-        if (!s) { /* not UTF-8: keep the bytes verbatim is impossible in JSON, refuse */
-            json_decref(j);
-            oss_error(r, OSS_ERR_InvalidArgument, "User metadata values must be UTF-8.");
-            return -1;
-        }
-        json_object_set_new(j, lower, s);
+    switch (core_http_user_meta(r, "x-oss-meta-", OSS_MAX_USER_META, 1, 255, out)) {
+    case CORE_META_OK:
+        return 0;
+    case CORE_META_ETOOBIG:
+        oss_error(r, OSS_ERR_InvalidArgument, "User metadata (x-oss-meta-*) exceeds %d bytes.", OSS_MAX_USER_META);
+        return -1;
+    case CORE_META_ENAME:
+        oss_error(r, OSS_ERR_InvalidArgument, "Invalid user metadata header name.");
+        return -1;
+    case CORE_META_EUTF8:
+        oss_error(r, OSS_ERR_InvalidArgument, "User metadata values must be UTF-8.");
+        return -1;
+    default:
+        oss_error(r, OSS_ERR_InternalError, "Out of memory.");
+        return -1;
     }
-    if (j) {
-        *out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(j);
-        if (!*out)
-            goto oom;
-    }
-    return 0;
-oom:
-    json_decref(j);
-    oss_error(r, OSS_ERR_InternalError, "Out of memory.");
-    return -1;
 }
 
 int oss_collect_body(http_request *r, const char *p, size_t n)
@@ -216,15 +157,23 @@ int oss_collect_body(http_request *r, const char *p, size_t n)
     return 0;
 }
 
+void oss_list_error(http_request *r, vodupd_status st, const vodupd_detail *d, core_list_arg bad,
+                    const char *max_name)
+{
+    if (bad == CORE_LIST_ARG_MAX)
+        oss_error(r, OSS_ERR_InvalidArgument, "%s must be an integer between 0 and %d.", max_name, OSS_MAX_LIST_KEYS);
+    else if (bad == CORE_LIST_ARG_TOKEN)
+        oss_error(r, OSS_ERR_InvalidArgument, "The continuation token is not valid.");
+    else
+        oss_status_error(r, st, d);
+}
+
 int oss_url_encoding(http_request *r)
 {
-    const char *e = http_query(r, "encoding-type");
-    if (!e || !*e)
-        return 0;
-    if (strcmp(e, "url") == 0)
-        return 1;
-    oss_error(r, OSS_ERR_InvalidArgument, "encoding-type must be 'url'.");
-    return -1;
+    int url = core_url_encoding(http_query(r, "encoding-type"));
+    if (url < 0)
+        oss_error(r, OSS_ERR_InvalidArgument, "encoding-type must be 'url'.");
+    return url;
 }
 
 /* Parses a single "bytes=" range against size. 1 valid (*first, *last inclusive),

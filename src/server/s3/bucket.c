@@ -7,22 +7,6 @@
 #include "server/config.h"
 #include "server/s3/s3.h"
 
-/* S3's bucket names: 3 to 63 of a-z, 0-9, '-' and '.', starting and ending with a letter
- * or digit. vodupd keeps OSS's stricter set (no '.') so that a bucket made through either
- * dialect is reachable through the other. */
-static int valid_bucket_name(const char *n)
-{
-    size_t len = strlen(n);
-    if (len < 3 || len > 63)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = n[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-            return 0;
-    }
-    return n[0] != '-' && n[len - 1] != '-';
-}
-
 static int ignore_body(http_request *r, const char *p, size_t n)
 {
     (void)p;
@@ -36,7 +20,7 @@ static int ignore_body(http_request *r, const char *p, size_t n)
 
 static int create_begin(http_request *r)
 {
-    if (!valid_bucket_name(r->bucket)) {
+    if (!core_bucket_name_valid(r->bucket)) {
         s3_error(r, S3_ERR_InvalidBucketName, "The specified bucket is not valid.");
         return 0;
     }
@@ -110,29 +94,6 @@ static int location_begin(http_request *r)
 }
 
 const http_op s3_op_get_bucket_location = {"GetBucketLocation", location_begin, NULL, NULL, 0};
-
-static int delete_begin(http_request *r)
-{
-    vodup_meta_bucket b;
-    if (s3_require_bucket(r, &b) == 0)
-        vodup_meta_bucket_clear(&b);
-    return 0;
-}
-
-static void delete_finish(http_request *r)
-{
-    core c;
-    s3_core(r, &c);
-    vodupd_detail d = {0};
-    vodupd_status st = core_bucket_delete(&c, r->bucket, &d);
-    if (st != VODUPD_OK) {
-        s3_status_error(r, st, &d);
-        return;
-    }
-    http_respond_empty(r, 204);
-}
-
-const http_op s3_op_delete_bucket = {"DeleteBucket", delete_begin, NULL, delete_finish, 1};
 
 typedef struct bucket_lister {
     vbuf *x;

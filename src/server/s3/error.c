@@ -92,3 +92,8 @@ void s3_error(http_request *r, s3_err e, const char *fmt, ...)
         e = S3_ERR_InternalError;
     s3_error_code(r, ERRS[e].status, ERRS[e].code, msg);
 }
+
+const char *s3_err_code(s3_err e)
+{
+    return ERRS[(size_t)e < S3_ERR__COUNT ? e : S3_ERR_InternalError].code;
+}

@@ -9,6 +9,8 @@
 #include "common/timefmt.h"
 #include "common/xml.h"
 #include "server/config.h"
+#include "server/core/route.h"
+#include "server/core/xml.h"
 #include "server/s3/complete_xml.h"
 #include "server/s3/s3.h"
 #include "server/s3/state.h"
@@ -28,7 +30,7 @@ static int load_upload(http_request *r, vodup_meta_upload *u)
     return 0;
 }
 
-static int object_scope(http_request *r)
+int s3_object_scope(http_request *r)
 {
     if (s3_check_key(r) != 0)
         return -1;
@@ -50,7 +52,7 @@ static void xml_result_head(vbuf *x, http_request *r, const char *root)
 
 static int create_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
+    if (s3_object_scope(r) != 0)
         return 0;
     s3_state *s = r->op_state;
     if (s3_collect_user_meta(r, &s->user_meta) != 0)
@@ -88,26 +90,32 @@ const http_op s3_op_create_multipart = {"CreateMultipartUpload", create_begin, N
 
 /* ---- UploadPart ---------------------------------------------------------------------- */
 
-static int part_begin(http_request *r)
+int s3_part_target(http_request *r, int *number, char upload_id[33])
 {
-    if (object_scope(r) != 0)
-        return 0;
+    if (s3_object_scope(r) != 0)
+        return -1;
     const char *pn = http_query(r, "partNumber");
     char *end = NULL;
     long v = pn && *pn ? strtol(pn, &end, 10) : 0;
     if (!pn || !*pn || *end || pn[0] == '+' || strlen(pn) > 6 || v < 1 || v > s3_rules.max_part_number) {
         s3_error(r, S3_ERR_InvalidArgument, "Part number must be an integer between 1 and %d, inclusive",
                  s3_rules.max_part_number);
-        return 0;
+        return -1;
     }
     vodup_meta_upload up;
     if (load_upload(r, &up) != 0)
-        return 0;
-    s3_state *s = r->op_state;
-    s->part_number = (int)v;
-    memcpy(s->upload_id, up.upload_id, sizeof s->upload_id);
+        return -1;
+    *number = (int)v;
+    memcpy(upload_id, up.upload_id, 33);
     vodup_meta_upload_clear(&up);
-    s3_body_begin(r, s3_rules.max_part_size);
+    return 0;
+}
+
+static int part_begin(http_request *r)
+{
+    s3_state *s = r->op_state;
+    if (s3_part_target(r, &s->part_number, s->upload_id) == 0)
+        s3_body_begin(r, s3_rules.max_part_size);
     return 0;
 }
 
@@ -132,21 +140,9 @@ const http_op s3_op_upload_part = {"UploadPart", part_begin, s3_body_chunk, part
 
 /* ---- CompleteMultipartUpload --------------------------------------------------------- */
 
-static int collect(http_request *r, const char *p, size_t n)
-{
-    if (r->body.len + n > r->body_limit) {
-        r->body_too_large = 1;
-        s3_error(r, S3_ERR_MalformedXML, "The request body exceeds %zu bytes.", r->body_limit);
-        return 0;
-    }
-    if (vbuf_append(&r->body, p, n) != 0)
-        s3_status_error(r, VODUPD_ENOMEM, NULL);
-    return 0;
-}
-
 static int complete_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
+    if (s3_object_scope(r) != 0)
         return 0;
     vodup_meta_upload up;
     if (load_upload(r, &up) != 0)
@@ -204,14 +200,14 @@ static void complete_finish(http_request *r)
     vbuf_free(&x);
 }
 
-const http_op s3_op_complete_multipart = {"CompleteMultipartUpload", complete_begin, collect, complete_finish, 1};
+const http_op s3_op_complete_multipart = {"CompleteMultipartUpload", complete_begin, s3_collect_xml, complete_finish, 1};
 
 /* ---- AbortMultipartUpload ------------------------------------------------------------ */
 
 static int abort_begin(http_request *r)
 {
     vodup_meta_upload up;
-    if (object_scope(r) == 0 && load_upload(r, &up) == 0)
+    if (s3_object_scope(r) == 0 && load_upload(r, &up) == 0)
         vodup_meta_upload_clear(&up);
     return 0;
 }
@@ -259,7 +255,7 @@ static int list_part_cb(const vodup_meta_part *p, void *u)
 
 static int list_parts_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
+    if (s3_object_scope(r) != 0)
         return 0;
     long max = 1000, marker = 0;
     const char *mp = http_query(r, "max-parts"), *m = http_query(r, "part-number-marker");
@@ -308,3 +304,75 @@ static int list_parts_begin(http_request *r)
 }
 
 const http_op s3_op_list_parts = {"ListParts", list_parts_begin, NULL, NULL, 0};
+
+/* ---- ListMultipartUploads --------------------------------------------------------------
+ * The open uploads of a bucket, by key then upload id, with common prefixes: the core's
+ * listing (core_upload_list) from the arguments as the core reads them. */
+
+typedef struct upload_list {
+    vbuf *x;
+    int url;
+    const char *owner;
+} upload_list;
+
+static void list_upload_cb(const core_list_entry *e, void *user)
+{
+    upload_list *ul = user;
+    if (!e->upload) {
+        core_xml_common_prefix(ul->x, e, ul->url);
+        return;
+    }
+    const vodup_meta_upload *u = e->upload;
+    char when[25];
+    vodup_time_iso_ms(when, u->initiated);
+    vbuf_puts(ul->x, "<Upload>");
+    core_xml_key(ul->x, "Key", u->key, u->key_len, ul->url);
+    vbuf_printf(ul->x,
+                "<UploadId>%s</UploadId><Initiator><ID>%s</ID><DisplayName>%s</DisplayName></Initiator>"
+                "<Owner><ID>%s</ID><DisplayName>%s</DisplayName></Owner><StorageClass>STANDARD</StorageClass>"
+                "<Initiated>%s</Initiated></Upload>",
+                u->upload_id, ul->owner, ul->owner, ul->owner, ul->owner, when);
+}
+
+static int list_uploads_begin(http_request *r)
+{
+    vodup_meta_bucket b;
+    if (s3_require_bucket(r, &b) != 0)
+        return 0;
+    vodup_meta_bucket_clear(&b);
+    int url = s3_url_encoding(r);
+    if (url < 0)
+        return 0;
+    vbuf items = VBUF_INIT;
+    upload_list ul = {&items, url, r->cred.account_id};
+    core_http_listing ls = {.args = {http_query(r, "prefix"), http_query(r, "delimiter"), http_query(r, "key-marker"), NULL,
+                             0, http_query(r, "upload-id-marker"), http_query(r, "max-uploads"), 1000, 1000},
+                            .uploads = 1, .cb = list_upload_cb, .u = &ul, .refuse = s3_list_error, .max_name = "max-uploads"};
+    if (core_http_list(r, &ls) == 0) {
+        const core_list_query *q = &ls.q;
+        const core_list_result *res = &ls.res;
+        vbuf x = VBUF_INIT;
+        s3_xml_start(&x, "ListMultipartUploadsResult");
+        vodup_xml_elem(&x, "Bucket", r->bucket, strlen(r->bucket));
+        core_xml_key(&x, "KeyMarker", q->after, q->after_len, url);
+        vodup_xml_elem(&x, "UploadIdMarker", q->upload_id_after, strlen(q->upload_id_after));
+        if (res->truncated) { /* S3 names where the next page starts only when there is one */
+            core_xml_key(&x, "NextKeyMarker", res->last ? res->last : "", res->last_len, url);
+            vodup_xml_elem(&x, "NextUploadIdMarker", res->last_upload_id, strlen(res->last_upload_id));
+        }
+        if (q->prefix_len)
+            core_xml_key(&x, "Prefix", q->prefix, q->prefix_len, url);
+        if (q->delim_len)
+            core_xml_key(&x, "Delimiter", q->delim, q->delim_len, url);
+        vbuf_printf(&x, "<MaxUploads>%d</MaxUploads><IsTruncated>%s</IsTruncated>", q->max,
+                    res->truncated ? "true" : "false");
+        if (url)
+            vbuf_puts(&x, "<EncodingType>url</EncodingType>");
+        core_http_reply_xml(r, &x, &items, "ListMultipartUploadsResult");
+    }
+    core_http_listing_clear(&ls);
+    vbuf_free(&items);
+    return 0;
+}
+
+const http_op s3_op_list_uploads = {"ListMultipartUploads", list_uploads_begin, NULL, NULL, 0};

@@ -22,6 +22,7 @@
 #include "common/target.h"
 #include "server/auth/ratelimit.h"
 #include "server/core/media.h"
+#include "server/core/route.h"
 #include "server/dialect.h"
 #include "server/s3/s3.h"
 
@@ -39,77 +40,53 @@ const s3_payload *s3_request_payload(const http_request *r)
 /* Sub-resources vodupd does not offer yet: NotImplemented rather than silently a plain
  * bucket or object request. */
 static const char *const UNSUPPORTED[] = {
-    "acl", "cors", "logging", "website", "lifecycle", "delete", "tagging", "restore", "versioning",
+    "acl", "cors", "logging", "website", "lifecycle", "tagging", "restore", "versioning",
     "versions", "versionId", "policy", "policyStatus", "encryption", "replication", "inventory",
     "notification", "requestPayment", "accelerate", "analytics", "metrics", "ownershipControls",
     "publicAccessBlock", "object-lock", "retention", "legal-hold", "torrent", "select", "attributes",
     "intelligent-tiering", NULL,
 };
 
-static const http_op *not_implemented(http_request *r, const char *what)
+enum { S = CORE_AT_SERVICE, B = CORE_AT_BUCKET, O = CORE_AT_OBJECT };
+
+/* Which operation a request means: the first route it matches (core/route.h). */
+static const core_route ROUTES[] = {
+    {B, "POST", "delete", NULL, &s3_op_delete_objects, NULL},
+    {S | B | O, NULL, "delete", NULL, NULL, "The 'delete' sub-resource is not implemented by vodupd."},
+    {S, "GET", NULL, NULL, &s3_op_list_buckets, NULL},
+    {B, "GET", "uploads", NULL, &s3_op_list_uploads, NULL},
+    {B, "GET", "location", NULL, &s3_op_get_bucket_location, NULL},
+    {B, "GET", NULL, NULL, &s3_op_list_objects, NULL},
+    {B, "HEAD", NULL, NULL, &s3_op_head_bucket, NULL},
+    {B, "PUT", NULL, NULL, &s3_op_create_bucket, NULL},
+    {B, "DELETE", NULL, NULL, &core_op_delete_bucket, NULL},
+    {B, "POST", NULL, NULL, NULL, "This POST operation is not implemented by vodupd."},
+    {O, "PUT", "uploadId|partNumber", "x-amz-copy-source", &s3_op_upload_part_copy, NULL},
+    {O, "PUT", NULL, "x-amz-copy-source", &s3_op_copy_object, NULL},
+    {O, "PUT", "uploadId|partNumber", NULL, &s3_op_upload_part, NULL},
+    {O, "PUT", NULL, NULL, &s3_op_put_object, NULL},
+    {O, "GET", "uploadId", NULL, &s3_op_list_parts, NULL},
+    {O, "GET", NULL, NULL, &s3_op_get_object, NULL},
+    {O, "HEAD", NULL, NULL, &s3_op_head_object, NULL},
+    {O, "DELETE", "uploadId", NULL, &s3_op_abort_multipart, NULL},
+    {O, "DELETE", NULL, NULL, &s3_op_delete_object, NULL},
+    {O, "POST", "uploads", NULL, &s3_op_create_multipart, NULL},
+    {O, "POST", "uploadId", NULL, &s3_op_complete_multipart, NULL},
+    {O, "POST", NULL, NULL, NULL, "This POST operation is not implemented by vodupd."},
+    {0, NULL, NULL, NULL, NULL, NULL},
+};
+
+static void refuse(http_request *r, int why, const char *msg)
 {
-    s3_error(r, S3_ERR_NotImplemented, "%s is not implemented by vodupd.", what);
-    return NULL;
+    if (why == CORE_REFUSE_NUL_KEY)
+        s3_error(r, S3_ERR_InvalidArgument, "The object key must not contain NUL bytes.");
+    else
+        s3_error(r, why == CORE_REFUSE_METHOD ? S3_ERR_MethodNotAllowed : S3_ERR_NotImplemented, "%s", msg);
 }
 
-static const http_op *pick(http_request *r)
-{
-    const char *m = r->method;
-    int has_bucket = r->bucket && r->bucket[0];
-    for (int i = 0; UNSUPPORTED[i]; i++)
-        if (http_has_query(r, UNSUPPORTED[i])) {
-            s3_error(r, S3_ERR_NotImplemented, "The '%s' sub-resource is not implemented by vodupd.", UNSUPPORTED[i]);
-            return NULL;
-        }
-    if (!has_bucket) {
-        if (strcmp(m, "GET") == 0)
-            return &s3_op_list_buckets;
-        s3_error(r, S3_ERR_MethodNotAllowed, "The specified method is not allowed against this resource.");
-        return NULL;
-    }
-    if (r->key_len == 0) {
-        if (strcmp(m, "GET") == 0) {
-            if (http_has_query(r, "uploads"))
-                return not_implemented(r, "ListMultipartUploads");
-            if (http_has_query(r, "location"))
-                return &s3_op_get_bucket_location;
-            return &s3_op_list_objects;
-        }
-        if (strcmp(m, "HEAD") == 0)
-            return &s3_op_head_bucket;
-        if (strcmp(m, "PUT") == 0)
-            return &s3_op_create_bucket;
-        if (strcmp(m, "DELETE") == 0)
-            return &s3_op_delete_bucket;
-        if (strcmp(m, "POST") == 0)
-            return not_implemented(r, "This POST operation");
-        s3_error(r, S3_ERR_MethodNotAllowed, "The specified method is not allowed against this resource.");
-        return NULL;
-    }
-    int up = http_has_query(r, "uploadId");
-    if (strcmp(m, "PUT") == 0) {
-        if (http_header(r, "x-amz-copy-source"))
-            return not_implemented(r, up ? "UploadPartCopy" : "CopyObject");
-        if (up || http_has_query(r, "partNumber"))
-            return &s3_op_upload_part;
-        return &s3_op_put_object;
-    }
-    if (strcmp(m, "GET") == 0)
-        return up ? &s3_op_list_parts : &s3_op_get_object;
-    if (strcmp(m, "HEAD") == 0)
-        return &s3_op_head_object;
-    if (strcmp(m, "DELETE") == 0)
-        return up ? &s3_op_abort_multipart : &s3_op_delete_object;
-    if (strcmp(m, "POST") == 0) {
-        if (http_has_query(r, "uploads"))
-            return &s3_op_create_multipart;
-        if (up)
-            return &s3_op_complete_multipart;
-        return not_implemented(r, "This POST operation");
-    }
-    s3_error(r, S3_ERR_MethodNotAllowed, "The specified method is not allowed against this resource.");
-    return NULL;
-}
+static const core_router ROUTER = {
+    ROUTES, NULL, UNSUPPORTED, "The '%s' sub-resource is not implemented by vodupd.", refuse,
+};
 
 /* The RAM action an S3 operation needs: the OSS name of the same operation, so that one
  * policy governs one namespace whichever dialect reaches it. */
@@ -130,41 +107,22 @@ static const char *policy_action(const http_op *op)
  * scope check, as in OSS); RAM users and roles need a policy allowing the action. */
 static int authorize(http_request *r)
 {
-    vodup_cred *c = &r->cred;
-    const char *action = policy_action(r->op);
-    if (c->has_scope) {
-        core co;
-        s3_core(r, &co);
-        core_write w = r->op == &s3_op_put_object           ? CORE_WRITE_PUT
-                       : r->op == &s3_op_complete_multipart ? CORE_WRITE_COMPLETE
-                                                            : CORE_WRITE_OTHER;
-        core_scope_result res;
-        vodupd_detail d = {0};
-        vodupd_status st = core_scope_check(&co, c, action, w, r->bucket, r->key, r->key_len,
-                                            http_query(r, "uploadId"), &res, &d);
-        if (st != VODUPD_OK) {
-            s3_status_error(r, st, &d);
-            return -1;
-        }
-        r->replay_only = res.replay_only;
+    if (r->op == &s3_op_delete_objects) /* one request, many keys: checked per key (core/delete.c) */
         return 0;
-    }
-    if (!c->policy_sets && !c->temporary)
-        return 0;
-    vbuf res = VBUF_INIT, act = VBUF_INIT;
-    vbuf_printf(&act, "oss:%s", action);
-    vbuf_printf(&res, "acs:oss:*:%s:%s", c->account_id, r->bucket && *r->bucket ? r->bucket : "*");
-    if (r->key_len) {
-        vbuf_putc(&res, '/');
-        vbuf_append(&res, r->key, r->key_len);
-    }
-    int ok = !res.oom && !act.oom && auth_authorize(c, vbuf_cstr(&act), vbuf_cstr(&res));
-    vbuf_free(&res);
-    vbuf_free(&act);
-    if (!ok) {
-        s3_error(r, S3_ERR_AccessDenied, "Access Denied: your policies do not allow %s.", action);
+    core co;
+    s3_core(r, &co);
+    core_write w = r->op == &s3_op_put_object           ? CORE_WRITE_PUT
+                   : r->op == &s3_op_complete_multipart ? CORE_WRITE_COMPLETE
+                                                        : CORE_WRITE_OTHER;
+    core_scope_result res;
+    vodupd_detail d = {0};
+    vodupd_status st = core_authorize(&co, &r->cred, policy_action(r->op), w, r->bucket, r->key, r->key_len,
+                                      http_query(r, "uploadId"), &res, &d);
+    if (st != VODUPD_OK) {
+        s3_status_error(r, st, &d);
         return -1;
     }
+    r->replay_only = res.replay_only;
     return 0;
 }
 
@@ -353,27 +311,7 @@ static void format_id(char out[VODUP_REQUEST_ID_MAX], const unsigned char id[16]
 
 static int route(http_request *r)
 {
-    if (!r->target.path) {
-        s3_error(r, S3_ERR_InvalidRequest, "The request target is malformed.");
-        return -1;
-    }
-    const char *host = r->host && *r->host ? r->host : "localhost";
-    int rc = vodup_oss_address(host, r->target.path, r->target.path_len, vodupd_is_own_host, r->srv, &r->bucket,
-                               &r->key, &r->key_len);
-    if (rc != 0) {
-        s3_error(r, rc == -1 ? S3_ERR_InvalidRequest : S3_ERR_InternalError,
-                 rc == -1 ? "The Host header is malformed." : "Out of memory.");
-        return -1;
-    }
-    if (r->target.path_has_nul) {
-        s3_error(r, S3_ERR_InvalidArgument, "The object key must not contain NUL bytes.");
-        return -1;
-    }
-    const http_op *op = pick(r);
-    if (!op)
-        return -1;
-    r->op = op;
-    return 0;
+    return core_route_request(&ROUTER, r);
 }
 
 static int authenticate(http_request *r)

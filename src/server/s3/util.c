@@ -1,6 +1,5 @@
 /* util.c - small pieces the S3 handlers share: rules, name checks, ownership, metadata
  * headers and the XML prologue. */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,8 @@
 #include "common/digest.h"
 #include "common/timefmt.h"
 #include "server/config.h"
+#include "server/core/route.h"
+#include "server/core/xml.h"
 #include "server/s3/s3.h"
 
 /* S3's multipart ETag: "HEX-N", the MD5 of the parts' binary MD5s concatenated (what
@@ -66,15 +67,7 @@ int s3_check_key(http_request *r)
 
 int s3_require_bucket(http_request *r, vodup_meta_bucket *b)
 {
-    core c;
-    s3_core(r, &c);
-    vodupd_detail d = {0};
-    vodupd_status st = core_bucket_get(&c, r->bucket, r->cred.account_id, b, &d);
-    if (st != VODUPD_OK) {
-        s3_status_error(r, st, &d);
-        return -1;
-    }
-    return 0;
+    return core_http_require_bucket(r, b);
 }
 
 void s3_xml_start(vbuf *b, const char *root)
@@ -87,49 +80,22 @@ void s3_xml_start(vbuf *b, const char *root)
  * prefix, so x-amz-meta-a written here reads back as x-oss-meta-a through OSS. */
 int s3_collect_user_meta(http_request *r, char **out)
 {
-    *out = NULL;
-    json_t *j = NULL;
-    size_t total = 0;
-    for (size_t i = 0; i < r->nheaders; i++) {
-        const char *n = r->headers[i].name;
-        if (strncasecmp(n, "x-amz-meta-", 11) != 0)
-            continue;
-        const char *v = r->headers[i].value;
-        size_t nl = strlen(n + 11);
-        total += nl + strlen(v);
-        if (total > S3_MAX_USER_META) {
-            json_decref(j);
-            s3_error(r, S3_ERR_InvalidArgument, "Your metadata headers exceed the maximum allowed metadata size.");
-            return -1;
-        }
-        char lower[S3_MAX_USER_META + 1];
-        if (nl == 0) {
-            json_decref(j);
-            s3_error(r, S3_ERR_InvalidArgument, "A user metadata header needs a name after x-amz-meta-.");
-            return -1;
-        }
-        for (size_t k = 0; k <= nl; k++) {
-            char ch = n[11 + k];
-            lower[k] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-        }
-        json_t *s = json_string(v);
-        if ((!j && !(j = json_object())) || !s) {
-            json_decref(s);
-            json_decref(j);
-            s3_error(r, S3_ERR_InvalidArgument, "User metadata values must be UTF-8.");
-            return -1;
-        }
-        json_object_set_new(j, lower, s);
+    switch (core_http_user_meta(r, "x-amz-meta-", S3_MAX_USER_META, 0, S3_MAX_USER_META, out)) {
+    case CORE_META_OK:
+        return 0;
+    case CORE_META_ETOOBIG:
+        s3_error(r, S3_ERR_InvalidArgument, "Your metadata headers exceed the maximum allowed metadata size.");
+        return -1;
+    case CORE_META_ENAME:
+        s3_error(r, S3_ERR_InvalidArgument, "A user metadata header needs a name after x-amz-meta-.");
+        return -1;
+    case CORE_META_EUTF8:
+        s3_error(r, S3_ERR_InvalidArgument, "User metadata values must be UTF-8.");
+        return -1;
+    default:
+        s3_error(r, S3_ERR_InternalError, "Out of memory.");
+        return -1;
     }
-    if (j) {
-        *out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(j);
-        if (!*out) {
-            s3_error(r, S3_ERR_InternalError, "Out of memory.");
-            return -1;
-        }
-    }
-    return 0;
 }
 
 /* ETag, Last-Modified, Content-Type, the user metadata: what GET and HEAD answer. The
@@ -148,20 +114,36 @@ void s3_object_headers(http_response *resp, const vodup_meta_object *o)
     http_response_header(resp, "Last-Modified", date);
     http_response_header(resp, "Content-Type",
                          o->content_type && *o->content_type ? o->content_type : "application/octet-stream");
-    if (!o->user_meta)
-        return;
-    json_t *j = json_loads(o->user_meta, 0, NULL);
-    const char *k;
-    json_t *v;
-    if (j && json_is_object(j)) {
-        json_object_foreach(j, k, v) {
-            if (!json_is_string(v))
-                continue;
-            vbuf name = VBUF_INIT;
-            vbuf_printf(&name, "x-amz-meta-%s", k);
-            http_response_header(resp, vbuf_cstr(&name), json_string_value(v));
-            vbuf_free(&name);
-        }
+    core_http_user_meta_headers(resp, o->user_meta, "x-amz-meta-");
+}
+
+int s3_url_encoding(http_request *r)
+{
+    int url = core_url_encoding(http_query(r, "encoding-type"));
+    if (url < 0)
+        s3_error(r, S3_ERR_InvalidArgument, "Invalid Encoding Method specified in Request");
+    return url;
+}
+
+void s3_list_error(http_request *r, vodupd_status st, const vodupd_detail *d, core_list_arg bad,
+                   const char *max_name)
+{
+    if (bad == CORE_LIST_ARG_MAX)
+        s3_error(r, S3_ERR_InvalidArgument, "Provided %s not an integer or within integer range", max_name);
+    else if (bad == CORE_LIST_ARG_TOKEN)
+        s3_error(r, S3_ERR_InvalidArgument, "The continuation token provided is incorrect");
+    else
+        s3_status_error(r, st, d);
+}
+
+int s3_collect_xml(http_request *r, const char *p, size_t n)
+{
+    if (r->body.len + n > r->body_limit) {
+        r->body_too_large = 1;
+        s3_error(r, S3_ERR_MalformedXML, "The request body exceeds %zu bytes.", r->body_limit);
+        return 0;
     }
-    json_decref(j);
+    if (vbuf_append(&r->body, p, n) != 0)
+        s3_status_error(r, VODUPD_ENOMEM, NULL);
+    return 0;
 }

@@ -30,6 +30,7 @@
 #include "common/xml.h"
 
 #include <curl/curl.h>
+#include <ini.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -43,12 +44,16 @@
 
 typedef struct s3_store {
     vodup_blobstore base;
-    char *endpoint;     /* no trailing '/' */
-    char *host;         /* the Host header: endpoint without scheme */
+    char *endpoint;     /* no trailing '/'; what messages name */
+    char *scheme;       /* "http://" or "https://" */
+    char *host;         /* the Host header: the endpoint's host, after "BUCKET." in vhost style */
     char *bucket, *region, *akid, *secret, *prefix;
+    char *token;        /* session token or NULL */
+    int vhost;
     char tag[VODUP_BLOB_S3_TAG_LEN + 1];
     size_t part_size;
     long timeout_s;
+    int part_threads;   /* full parts leave on a thread of their own (blob_s3.h) */
     pthread_mutex_t pool_mu;
     CURL *pool[POOL_MAX];
     int npool;
@@ -59,8 +64,16 @@ typedef struct s3_writer {
     s3_store *s;
     char id[VODUP_BLOB_ID_LEN + 1];
     vbuf key;               /* its object key */
-    unsigned char *buf;     /* part_size bytes */
+    unsigned char *buf;     /* part_size bytes: the part being filled */
     size_t len;
+    unsigned char *spare;   /* a part buffer free for reuse, or NULL */
+    /* With part_threads: the one part in flight on its own thread (bg_buf, bg_len), and
+     * what its upload returned once joined. Everything below is touched by that thread
+     * alone while it runs, and by the writer's caller after the join. */
+    pthread_t bg;
+    int bg_running, failed, bg_errno;
+    unsigned char *bg_buf;
+    size_t bg_len;
     char *upload_id;        /* the multipart upload, once the first part left; else NULL */
     vbuf etags;             /* the CompleteMultipartUpload body, built part by part */
     int parts;
@@ -74,6 +87,7 @@ typedef struct s3_resp {
     size_t sink_cap, sink_len;
     size_t body_max;        /* 0: no bound on body */
     char etag[128];
+    char curl_err[128];     /* why no answer came (s3_request returned VODUP_BLOB_EIO) */
     CURL *h;                /* while the request runs */
 } s3_resp;
 
@@ -185,9 +199,11 @@ static int s3_request(s3_store *s, const char *method, const char *key, const vo
     struct curl_slist *hdrs = NULL;
     CURL *c = NULL;
 
-    if (vbuf_printf(&path, "/%s%s%s", s->bucket, key ? "/" : "", key ? key : "") != 0)
+    /* Path style names the bucket in the path, vhost style in the Host. */
+    if ((s->vhost ? vbuf_printf(&path, "/%s", key ? key : "")
+                  : vbuf_printf(&path, "/%s%s%s", s->bucket, key ? "/" : "", key ? key : "")) != 0)
         goto out;
-    if (vbuf_printf(&url, "%s%s", s->endpoint, vbuf_cstr(&path)) != 0)
+    if (vbuf_printf(&url, "%s%s%s", s->scheme, s->host, vbuf_cstr(&path)) != 0)
         goto out;
     for (size_t i = 0; i < nq; i++) {
         if (vbuf_putc(&url, i ? '&' : '?') != 0 ||
@@ -212,12 +228,16 @@ static int s3_request(s3_store *s, const char *method, const char *key, const vo
     gmtime_r(&now, &tm);
     strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", &tm);
 
-    vodup_header sh[3] = {
-        {"host", s->host}, {"x-amz-content-sha256", hash}, {"x-amz-date", amz_date}};
+    /* Temporary credentials sign their token too (sorted: it comes last). */
+    vodup_header sh[4] = {{"host", s->host},
+                          {"x-amz-content-sha256", hash},
+                          {"x-amz-date", amz_date},
+                          {"x-amz-security-token", s->token}};
     vodup_s3_request r = {.method = method, .path = vbuf_cstr(&path), .path_len = path.len,
-                          .query = query, .nquery = nq, .headers = sh, .nheaders = 3};
+                          .query = query, .nquery = nq, .headers = sh, .nheaders = s->token ? 4 : 3};
     if (vodup_s3_sign_header(&authz, &r, s->akid, s->secret, s->region, "s3",
-                             "host;x-amz-content-sha256;x-amz-date") != 0)
+                             s->token ? "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
+                                      : "host;x-amz-content-sha256;x-amz-date") != 0)
         goto out;
 
     struct curl_slist *t;
@@ -233,6 +253,8 @@ static int s3_request(s3_store *s, const char *method, const char *key, const vo
     HDR("x-amz-content-sha256: %s", hash);
     HDR("x-amz-date: %s", amz_date);
     HDR("Authorization: %s", vbuf_cstr(&authz));
+    if (s->token)
+        HDR("x-amz-security-token: %s", s->token);
     HDR("Expect:");   /* no 100-continue round trip: the body is in memory and signed */
     if (range)
         HDR("Range: %s", range);
@@ -268,6 +290,7 @@ static int s3_request(s3_store *s, const char *method, const char *key, const vo
     if (cc != CURLE_OK) {
         /* The endpoint, never the URL's query or a header: nothing secret. */
         fprintf(stderr, "vodup blob s3: %s %s: %s\n", method, s->endpoint, curl_easy_strerror(cc));
+        snprintf(resp->curl_err, sizeof resp->curl_err, "%s", curl_easy_strerror(cc));
         errno = EIO;
         rc = VODUP_BLOB_EIO;
         curl_easy_cleanup(c);   /* its connection may be half used: not back to the pool */
@@ -284,6 +307,8 @@ out:
     curl_slist_free_all(hdrs);
     vbuf_free(&path);
     vbuf_free(&url);
+    if (hv.len)   /* may have held the session token */
+        memset(hv.data, 0, hv.len);
     vbuf_free(&hv);
     if (authz.len)
         memset(authz.data, 0, authz.len);
@@ -291,19 +316,24 @@ out:
     return rc;
 }
 
+/* The S3 error code of an answer's body (<Code>...</Code>) into code, "" if none. */
+static void error_code(const s3_resp *r, char code[64])
+{
+    const char *c = strstr(vbuf_cstr(&r->body), "<Code>");
+    const char *end = c ? strstr(c + 6, "</Code>") : NULL;
+    size_t n = end && end - (c + 6) < 64 ? (size_t)(end - (c + 6)) : 0;
+    if (n)
+        memcpy(code, c + 6, n);
+    code[n] = '\0';
+}
+
 /* An answer that is not the expected one: logged with its S3 error code (no secrets in
  * those), EIO to the caller. */
 static int s3_fail(const char *what, const s3_resp *r)
 {
-    const char *b = vbuf_cstr(&r->body);
-    const char *code = strstr(b, "<Code>");
-    int n = 0;
-    if (code) {
-        code += 6;
-        const char *end = strstr(code, "</Code>");
-        n = end && end - code < 64 ? (int)(end - code) : 0;
-    }
-    fprintf(stderr, "vodup blob s3: %s: HTTP %ld %.*s\n", what, r->status, n, code ? code : "");
+    char code[64];
+    error_code(r, code);
+    fprintf(stderr, "vodup blob s3: %s: HTTP %ld %s\n", what, r->status, code);
     errno = EIO;
     return VODUP_BLOB_EIO;
 }
@@ -345,8 +375,8 @@ static int s3_writer_open(vodup_blobstore *bs, vodup_blob_writer **wp)
     return VODUP_BLOB_OK;
 }
 
-/* Sends the buffer as the next part, starting the multipart upload first if need be. */
-static int send_part(s3_writer *w)
+/* Sends data (len bytes) as the next part, starting the multipart upload first if need be. */
+static int send_part(s3_writer *w, const unsigned char *data, size_t len)
 {
     s3_store *s = w->s;
     const char *key = vbuf_cstr(&w->key);
@@ -383,7 +413,7 @@ static int send_part(s3_writer *w)
     snprintf(num, sizeof num, "%d", w->parts + 1);
     vodup_param q[] = {{"partNumber", num, strlen(num)},
                        {"uploadId", w->upload_id, strlen(w->upload_id)}};
-    if ((rc = s3_request(s, "PUT", key, q, 2, w->buf, w->len, NULL, &r)) != 0)
+    if ((rc = s3_request(s, "PUT", key, q, 2, data, len, NULL, &r)) != 0)
         goto out;
     if (r.status != 200 || !r.etag[0]) {
         rc = s3_fail("UploadPart", &r);
@@ -395,17 +425,77 @@ static int send_part(s3_writer *w)
         vbuf_puts(&w->etags, "</ETag></Part>") != 0)
         goto out;
     w->parts++;
-    w->len = 0;
     rc = VODUP_BLOB_OK;
 out:
     vbuf_free(&r.body);
     return rc;
 }
 
+static void *part_thread(void *u)
+{
+    s3_writer *w = u;
+    w->failed = send_part(w, w->bg_buf, w->bg_len);
+    w->bg_errno = errno;   /* errno is per thread: handed over at the join */
+    return NULL;
+}
+
+/* Waits for the part in flight, if any; its buffer becomes the spare. Its result, and any
+ * earlier failure, sticks: VODUP_BLOB_OK or the error. */
+static int wait_part(s3_writer *w)
+{
+    if (w->bg_running) {
+        pthread_join(w->bg, NULL);
+        w->bg_running = 0;
+        if (!w->spare) {
+            w->spare = w->bg_buf;
+            w->bg_buf = NULL;
+        }
+        if (w->failed)
+            errno = w->bg_errno;
+    }
+    return w->failed;
+}
+
+/* The full buffer leaves as the next part. Request bodies are written on an event-loop
+ * thread (http/front.c), so with part_threads the upload runs on a thread of its own
+ * while the next part fills: the caller waits on the cluster only when it fills a part
+ * before the previous one has left. At most two part buffers per writer. */
+static int flush_part(s3_writer *w)
+{
+    if (!w->s->part_threads) {
+        int rc = send_part(w, w->buf, w->len);
+        w->len = 0;
+        return rc;
+    }
+    int rc = wait_part(w);
+    if (rc != VODUP_BLOB_OK)
+        return rc;
+    unsigned char *next = w->spare ? w->spare : malloc(w->s->part_size);
+    if (!next)
+        return VODUP_BLOB_ENOMEM;
+    w->spare = NULL;
+    free(w->bg_buf);
+    w->bg_buf = w->buf;
+    w->bg_len = w->len;
+    w->buf = next;
+    w->len = 0;
+    if (pthread_create(&w->bg, NULL, part_thread, w) != 0) {
+        /* no thread to be had: send it here */
+        w->failed = send_part(w, w->bg_buf, w->bg_len);
+        return w->failed;
+    }
+    w->bg_running = 1;
+    return VODUP_BLOB_OK;
+}
+
 static int s3_writer_write(vodup_blob_writer *wp, const void *p, size_t n)
 {
     s3_writer *w = (s3_writer *)wp;
     const unsigned char *b = p;
+    /* A part that left on its own thread failed: the blob cannot be whole. (failed is the
+     * thread's to write until it is joined.) */
+    if (!w->bg_running && w->failed)
+        return w->failed;
     while (n) {
         size_t room = w->s->part_size - w->len;
         size_t k = n < room ? n : room;
@@ -416,7 +506,7 @@ static int s3_writer_write(vodup_blob_writer *wp, const void *p, size_t n)
         /* A full buffer leaves only once more bytes come: the last part may be any size,
          * and a blob of exactly part_size stays one PutObject. */
         if (n && w->len == w->s->part_size) {
-            int rc = send_part(w);
+            int rc = flush_part(w);
             if (rc != 0)
                 return rc;
         }
@@ -437,6 +527,8 @@ static void abort_upload(s3_store *s, const char *key, const char *upload_id)
 static void writer_free(s3_writer *w)
 {
     free(w->buf);
+    free(w->spare);
+    free(w->bg_buf);
     free(w->upload_id);
     vbuf_free(&w->key);
     vbuf_free(&w->etags);
@@ -449,7 +541,9 @@ static int s3_writer_commit(vodup_blob_writer *wp, char id[VODUP_BLOB_ID_LEN + 1
     s3_store *s = w->s;
     const char *key = vbuf_cstr(&w->key);
     s3_resp r = {.body_max = 1 << 20};
-    int rc;
+    int rc = wait_part(w);
+    if (rc != VODUP_BLOB_OK)
+        goto out;
     if (!w->upload_id) {
         if ((rc = s3_request(s, "PUT", key, NULL, 0, w->buf, w->len, NULL, &r)) != 0)
             goto out;
@@ -458,7 +552,7 @@ static int s3_writer_commit(vodup_blob_writer *wp, char id[VODUP_BLOB_ID_LEN + 1
             goto out;
         }
     } else {
-        if (w->len && (rc = send_part(w)) != 0)
+        if (w->len && (rc = send_part(w, w->buf, w->len)) != 0)
             goto out;
         rc = VODUP_BLOB_ENOMEM;
         if (vbuf_puts(&w->etags, "</CompleteMultipartUpload>") != 0)
@@ -486,6 +580,7 @@ out:
 static void s3_writer_abort(vodup_blob_writer *wp)
 {
     s3_writer *w = (s3_writer *)wp;
+    wait_part(w);   /* its upload may be the one that started the multipart upload */
     if (w->upload_id)
         abort_upload(w->s, vbuf_cstr(&w->key), w->upload_id);
     writer_free(w);
@@ -682,7 +777,11 @@ static void s3_close(vodup_blobstore *bs)
     pthread_mutex_destroy(&s->pool_mu);
     if (s->secret)
         memset(s->secret, 0, strlen(s->secret));
+    if (s->token)
+        memset(s->token, 0, strlen(s->token));
+    free(s->token);
     free(s->endpoint);
+    free(s->scheme);
     free(s->host);
     free(s->bucket);
     free(s->region);
@@ -716,7 +815,10 @@ vodup_blobstore *vodup_blobstore_s3_open(const vodup_blobstore_s3_config *cfg)
         hostp = ep + 8;
     size_t part = cfg && cfg->part_size ? cfg->part_size : VODUP_BLOB_S3_DEFAULT_PART;
     const char *prefix = cfg && cfg->prefix ? cfg->prefix : "";
-    if (!hostp || !*hostp || strchr(hostp, '/') || !cfg->bucket ||
+    /* host[:port] and at most a trailing '/': requests go to /bucket/key or /key */
+    const char *slash = hostp ? strchr(hostp, '/') : NULL;
+    if (!hostp || !*hostp || *hostp == '/' || (slash && slash[strspn(slash, "/")]) ||
+        strpbrk(hostp, "@?#") || !cfg->bucket ||
         !bucket_ok(cfg->bucket) || !key_chars_ok(prefix) || !cfg->region ||
         !cfg->access_key_id || !cfg->secret || !cfg->node || !vodup_blob_node_valid(cfg->node) ||
         part < VODUP_BLOB_S3_MIN_PART) {
@@ -730,8 +832,25 @@ vodup_blobstore *vodup_blobstore_s3_open(const vodup_blobstore_s3_config *cfg)
     }
     s->base.ops = &s3_ops;
     pthread_mutex_init(&s->pool_mu, NULL);
-    s->endpoint = strdup(ep);
-    s->host = strdup(hostp);
+    size_t el = strlen(ep);
+    while (el > 0 && ep[el - 1] == '/')
+        el--;
+    s->endpoint = strndup(ep, el);
+    s->scheme = strndup(ep, (size_t)(hostp - ep));
+    s->vhost = cfg->vhost != 0;
+    if (s->vhost) {
+        /* A bucket name with dots would not match a wildcard certificate; S3 wants path
+         * style for those anyway. */
+        size_t hl = strlen(hostp);
+        while (hl > 0 && hostp[hl - 1] == '/')
+            hl--;
+        size_t n = strlen(cfg->bucket) + hl + 2;
+        if ((s->host = malloc(n)))
+            snprintf(s->host, n, "%s.%.*s", cfg->bucket, (int)hl, hostp);
+    } else {
+        s->host = strndup(hostp, strcspn(hostp, "/"));
+    }
+    s->token = cfg->session_token && *cfg->session_token ? strdup(cfg->session_token) : NULL;
     s->bucket = strdup(cfg->bucket);
     s->region = strdup(cfg->region);
     s->akid = strdup(cfg->access_key_id);
@@ -739,12 +858,347 @@ vodup_blobstore *vodup_blobstore_s3_open(const vodup_blobstore_s3_config *cfg)
     s->prefix = strdup(prefix);
     s->part_size = part;
     s->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 60;
+    s->part_threads = cfg->part_threads != 0;
     vodup_blobstore_s3_node_tag(cfg->node, s->tag);
-    if (!s->endpoint || !s->host || !s->bucket || !s->region || !s->akid || !s->secret ||
-        !s->prefix) {
+    if (!s->endpoint || !s->scheme || !s->host || !s->bucket || !s->region || !s->akid ||
+        !s->secret || !s->prefix || (cfg->session_token && *cfg->session_token && !s->token)) {
         s3_close(&s->base);
         errno = ENOMEM;
         return NULL;
     }
     return &s->base;
+}
+
+void vodup_blobstore_s3_describe(const vodup_blobstore *bs, char *out, size_t n)
+{
+    const s3_store *s = (const s3_store *)bs;
+    snprintf(out, n, "bucket %s, prefix %s, at %s (%s style), node tag %s", s->bucket, *s->prefix ? s->prefix : "(none)",
+             s->endpoint, s->vhost ? "vhost" : "path", s->tag);
+}
+
+int vodup_blobstore_is_s3(const vodup_blobstore *bs)
+{
+    return bs && bs->ops == &s3_ops;
+}
+
+/* ---- --bytes URLs and credentials ------------------------------------------------------ */
+
+void vodup_blobstore_s3_url_free(vodup_blobstore_s3_url *u)
+{
+    free(u->endpoint);
+    free(u->bucket);
+    free(u->prefix);
+    free(u->region);
+    memset(u, 0, sizeof *u);
+}
+
+/* A query parameter's name that asks for a credential in the URL. */
+static int names_credential(const char *n)
+{
+    static const char *words[] = {"key", "secret", "token", "password", "credential"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcasestr(n, words[i]))
+            return 1;
+    return 0;
+}
+
+#define URL_ERR(...) (snprintf(err, errlen, __VA_ARGS__), vodup_blobstore_s3_url_free(u), -1)
+
+int vodup_blobstore_s3_url_parse(vodup_blobstore_s3_url *u, const char *url, char *err, size_t errlen)
+{
+    memset(u, 0, sizeof *u);
+    static const char creds_hint[] =
+        "--bytes takes no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or the AWS credentials file)";
+    if (strncmp(url, VODUP_BLOB_S3_SCHEME, strlen(VODUP_BLOB_S3_SCHEME)) != 0)
+        return URL_ERR("--bytes wants s3://BUCKET?endpoint=URL");
+    const char *p = url + strlen(VODUP_BLOB_S3_SCHEME);
+    size_t pl = strcspn(p, "?#");
+    if (p[pl] == '#')
+        return URL_ERR("--bytes: a URL fragment ('#') is not allowed");
+    if (memchr(p, '@', pl))
+        return URL_ERR("%s", creds_hint);
+    size_t bl = strcspn(p, "/?#");
+    if (!(u->bucket = strndup(p, bl)))
+        return URL_ERR("out of memory");
+    if (!bucket_ok(u->bucket))
+        return URL_ERR("--bytes: the bucket name must be 3 to 63 of a-z, 0-9, '.' and '-'");
+    /* s3://BUCKET/PREFIX: every key under PREFIX/, so that vodupd can share a bucket. */
+    const char *pre = p + bl + (p[bl] == '/');
+    size_t prl = pl - (size_t)(pre - p);
+    while (prl > 0 && pre[prl - 1] == '/')
+        prl--;
+    if (!(u->prefix = malloc(prl + 2)))
+        return URL_ERR("out of memory");
+    memcpy(u->prefix, pre, prl);
+    if (prl)
+        u->prefix[prl++] = '/';
+    u->prefix[prl] = '\0';
+    if (!key_chars_ok(u->prefix) || u->prefix[0] == '/' || strstr(u->prefix, "//"))
+        return URL_ERR("--bytes: the key prefix after the bucket may hold only A-Z a-z 0-9 _ . - and single '/'");
+    const char *q = p[pl] == '?' ? p + pl + 1 : "";
+    const char *style = NULL;
+    while (*q) {
+        size_t il = strcspn(q, "&"), nl = strcspn(q, "=&");
+        char name[33];
+        snprintf(name, sizeof name, "%.*s", (int)(nl < 32 ? nl : 32), q);
+        vbuf v = VBUF_INIT;
+        int has_nul = 0;
+        const char *val = q + nl + (nl < il);
+        size_t vl = il - (size_t)(val - q);
+        if (vodup_uri_decode(&v, val, vl, 0, &has_nul) != 0 || vbuf_putc(&v, '\0') != 0) {
+            vbuf_free(&v);
+            return URL_ERR("--bytes: a parameter is not percent-encoded properly");
+        }
+        char **slot = NULL;
+        int known = 1;
+        if (!strcmp(name, "endpoint"))
+            slot = &u->endpoint;
+        else if (!strcmp(name, "region"))
+            slot = &u->region;
+        else if (!strcmp(name, "style"))
+            slot = (char **)&style;
+        else
+            known = 0;
+        if (!known || has_nul || (slot && *slot) || !v.len || !v.data[0]) {
+            vbuf_free(&v);
+            if (has_nul)
+                return URL_ERR("--bytes: a parameter holds a NUL byte");
+            if (!known && names_credential(name))
+                return URL_ERR("%s", creds_hint);
+            if (!known)
+                return URL_ERR("--bytes: unknown parameter '%s' (endpoint, region and style are known)", name);
+            if (*slot)
+                return URL_ERR("--bytes: %s is given twice", name);
+            return URL_ERR("--bytes: %s has no value", name);
+        }
+        *slot = v.data;   /* NUL-terminated above; owned now */
+        q += il + (q[il] == '&');
+    }
+    int bad_style = style && strcmp(style, "path") && strcmp(style, "vhost");
+    u->vhost = style && !strcmp(style, "vhost");
+    free((char *)style);
+    if (bad_style)
+        return URL_ERR("--bytes: style is path or vhost");
+    if (!u->endpoint)
+        return URL_ERR("--bytes wants the cluster's address: s3://BUCKET?endpoint=http://HOST:PORT");
+    const char *e = u->endpoint, *h = NULL;
+    if (!strncmp(e, "http://", 7))
+        h = e + 7;
+    else if (!strncmp(e, "https://", 8))
+        h = e + 8;
+    size_t el = strlen(e);
+    while (el > 0 && e[el - 1] == '/')
+        u->endpoint[--el] = '\0';
+    if (!h || !*h || strpbrk(h, "@"))
+        return URL_ERR(strpbrk(e, "@") ? "%s" : "--bytes: endpoint wants http://HOST[:PORT] or https://HOST[:PORT]",
+                       creds_hint);
+    if (strpbrk(h, "/?#"))
+        return URL_ERR("--bytes: endpoint is the cluster's address alone, without a path (%s)", u->endpoint);
+    if (!u->region && !(u->region = strdup("us-east-1")))
+        return URL_ERR("out of memory");
+    for (const char *r = u->region; *r; r++)
+        if (!((*r >= 'a' && *r <= 'z') || (*r >= '0' && *r <= '9') || *r == '-') || r - u->region >= 40)
+            return URL_ERR("--bytes: region is a-z, 0-9 and '-' (at most 40)");
+    return 0;
+}
+#undef URL_ERR
+
+void vodup_blobstore_s3_creds_free(vodup_blobstore_s3_creds *c)
+{
+    if (c->secret)
+        memset(c->secret, 0, strlen(c->secret));
+    if (c->session_token)
+        memset(c->session_token, 0, strlen(c->session_token));
+    free(c->access_key_id);
+    free(c->secret);
+    free(c->session_token);
+    memset(c, 0, sizeof *c);
+}
+
+typedef struct creds_file_ctx {
+    const char *profile;
+    vodup_blobstore_s3_creds *c;
+    int seen, oom;
+} creds_file_ctx;
+
+static int on_creds_entry(void *user, const char *section, const char *name, const char *value)
+{
+    creds_file_ctx *x = user;
+    if (strcmp(section, x->profile) != 0)
+        return 1;
+    x->seen = 1;
+    char **slot = !strcmp(name, "aws_access_key_id")       ? &x->c->access_key_id
+                  : !strcmp(name, "aws_secret_access_key") ? &x->c->secret
+                  : !strcmp(name, "aws_session_token")     ? &x->c->session_token
+                                                           : NULL;
+    if (slot && *value) {
+        if (*slot) {
+            memset(*slot, 0, strlen(*slot));
+            free(*slot);
+        }
+        if (!(*slot = strdup(value)))
+            x->oom = 1;
+    }
+    return 1;
+}
+
+int vodup_blobstore_s3_creds_load(vodup_blobstore_s3_creds *c, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
+    const char *tok = getenv("AWS_SESSION_TOKEN");
+    if ((ak && *ak) || (sk && *sk)) {
+        if (!ak || !*ak || !sk || !*sk) {
+            snprintf(err, errlen, "%s is set but %s is not: the S3 byte store wants both",
+                     ak && *ak ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
+                     ak && *ak ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
+            return -1;
+        }
+        c->access_key_id = strdup(ak);
+        c->secret = strdup(sk);
+        c->session_token = tok && *tok ? strdup(tok) : NULL;
+        snprintf(c->source, sizeof c->source, "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY");
+        if (!c->access_key_id || !c->secret || (tok && *tok && !c->session_token)) {
+            vodup_blobstore_s3_creds_free(c);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        return 0;
+    }
+    const char *path = getenv("AWS_SHARED_CREDENTIALS_FILE"), *home = getenv("HOME");
+    const char *profile = getenv("AWS_PROFILE");
+    char buf[300];
+    if (!path || !*path) {
+        snprintf(buf, sizeof buf, "%s/.aws/credentials", home && *home ? home : "");
+        path = buf;
+    }
+    if (!profile || !*profile)
+        profile = "default";
+    snprintf(c->source, sizeof c->source, "%s [%s]", path, profile);
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        int e = errno;
+        snprintf(err, errlen,
+                 "no credentials for the S3 byte store: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                 "or put them in %s (%s)",
+                 path, strerror(e));
+        return -1;
+    }
+    creds_file_ctx x = {profile, c, 0, 0};
+    int r = ini_parse_file(f, on_creds_entry, &x);
+    fclose(f);
+    if (r != 0 || x.oom || !c->access_key_id || !c->secret) {
+        snprintf(err, errlen, "%s: %s", c->source,
+                 x.oom    ? "out of memory"
+                 : r != 0 ? "not an AWS credentials file (line unreadable)"
+                 : !x.seen ? "no such profile"
+                          : "wants aws_access_key_id and aws_secret_access_key");
+        vodup_blobstore_s3_creds_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the start-up check ------------------------------------------------------------------ */
+
+/* Says what an unexpected answer to the check's request `what` means, in err. */
+static void explain(const s3_store *s, const char *what, const s3_resp *r, char *err, size_t errlen)
+{
+    char code[64], why[200];
+    error_code(r, code);
+    if (!strcmp(code, "NoSuchBucket") || (r->status == 404 && !code[0]))
+        snprintf(why, sizeof why, "the bucket does not exist (create it with the cluster's tools, e.g. `aws s3 mb`)");
+    else if (!strcmp(code, "InvalidAccessKeyId"))
+        snprintf(why, sizeof why, "the cluster does not know the access key (AWS_ACCESS_KEY_ID)");
+    else if (!strcmp(code, "SignatureDoesNotMatch"))
+        snprintf(why, sizeof why, "the secret does not match the access key (AWS_SECRET_ACCESS_KEY)");
+    else if (!strcmp(code, "InvalidToken") || !strcmp(code, "ExpiredToken"))
+        snprintf(why, sizeof why, "the session token (AWS_SESSION_TOKEN) is not valid");
+    else if (!strcmp(code, "AuthorizationHeaderMalformed") || !strcmp(code, "PermanentRedirect") || r->status == 301)
+        snprintf(why, sizeof why, "the bucket wants another region (region=) or style (style=)");
+    else if (!strcmp(code, "AccessDenied") || r->status == 403)
+        snprintf(why, sizeof why, "the key may not %s", what);
+    else
+        snprintf(why, sizeof why, "%s failed", what);
+    snprintf(err, errlen, "the S3 byte store %s, bucket %s: %s: HTTP %ld%s%s", s->endpoint, s->bucket, why,
+             r->status, code[0] ? " " : "", code);
+}
+
+int vodup_blobstore_s3_check(vodup_blobstore *bs, char *err, size_t errlen)
+{
+    s3_store *s = (s3_store *)bs;
+    vbuf key = VBUF_INIT, prefix = VBUF_INIT;
+    s3_resp r = {.body_max = 1 << 16};
+    int rc = -1;
+    static const char body[] = "vodupd: byte store check; removed at once\n";
+    /* A key under this node's tag that no blob id can be: recover leaves it alone. */
+    if (vbuf_printf(&key, "%sblobs/%s.check", s->prefix, s->tag) != 0 ||
+        vbuf_printf(&prefix, "%sblobs/%s", s->prefix, s->tag) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    const char *k = vbuf_cstr(&key);
+    if (s3_request(s, "PUT", k, NULL, 0, body, sizeof body - 1, NULL, &r) != 0) {
+        snprintf(err, errlen, "cannot reach the S3 byte store at %s: %s", s->endpoint,
+                 r.curl_err[0] ? r.curl_err : "out of memory");
+        goto out;
+    }
+    if (r.status != 200) {
+        explain(s, "write (PutObject)", &r, err, errlen);
+        goto out;
+    }
+    vodup_param q[] = {{"list-type", "2", 1}, {"max-keys", "1", 1},
+                       {"prefix", (char *)vbuf_cstr(&prefix), prefix.len}};
+    vbuf_reset(&r.body);
+    r.curl_err[0] = '\0';
+    if (s3_request(s, "GET", NULL, q, 3, NULL, 0, NULL, &r) != 0 || r.status != 200) {
+        if (r.curl_err[0])
+            snprintf(err, errlen, "cannot reach the S3 byte store at %s: %s", s->endpoint, r.curl_err);
+        else
+            explain(s, "list (ListObjectsV2, which startup recovery needs)", &r, err, errlen);
+        s3_request(s, "DELETE", k, NULL, 0, NULL, 0, NULL, &(s3_resp){.body_max = 1 << 16});
+        goto out;
+    }
+    vbuf_reset(&r.body);
+    if (s3_request(s, "DELETE", k, NULL, 0, NULL, 0, NULL, &r) != 0 ||
+        (r.status != 204 && r.status != 200)) {
+        if (r.curl_err[0])
+            snprintf(err, errlen, "cannot reach the S3 byte store at %s: %s", s->endpoint, r.curl_err);
+        else
+            explain(s, "delete (DeleteObject, which the collector needs)", &r, err, errlen);
+        goto out;
+    }
+    rc = 0;
+out:
+    vbuf_free(&key);
+    vbuf_free(&prefix);
+    vbuf_free(&r.body);
+    return rc;
+}
+
+vodup_blobstore *vodup_blobstore_s3_open_url(const char *url, const char *node, char *err, size_t errlen)
+{
+    vodup_blobstore_s3_url u;
+    vodup_blobstore_s3_creds c;
+    if (vodup_blobstore_s3_url_parse(&u, url, err, errlen) != 0)
+        return NULL;
+    if (vodup_blobstore_s3_creds_load(&c, err, errlen) != 0) {
+        vodup_blobstore_s3_url_free(&u);
+        return NULL;
+    }
+    vodup_blobstore_s3_config cfg = {.endpoint = u.endpoint, .bucket = u.bucket, .region = u.region,
+                                     .access_key_id = c.access_key_id, .secret = c.secret,
+                                     .session_token = c.session_token, .prefix = u.prefix,
+                                     .node = node, .vhost = u.vhost, .part_threads = 1};
+    vodup_blobstore *bs = vodup_blobstore_s3_open(&cfg);
+    if (!bs)
+        snprintf(err, errlen, "cannot open the S3 byte store %s: %s", u.endpoint,
+                 errno == EINVAL ? "a bad setting" : strerror(errno));
+    vodup_blobstore_s3_creds_free(&c);
+    vodup_blobstore_s3_url_free(&u);
+    if (bs && vodup_blobstore_s3_check(bs, err, errlen) != 0) {
+        s3_close(bs);
+        return NULL;
+    }
+    return bs;
 }

@@ -32,16 +32,11 @@
 #include "server/store/meta.h"
 #include "server/store/meta_pg_int.h"
 
-#include "common/codec.h"
-#include "common/crc.h"
-#include "common/digest.h"
-
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define OBJECT_COLS "id, bucket, key, size, etag, crc64, md5, content_type, user_meta, type, mtime"
 #define UPLOAD_COLS "id, bucket, key, initiated, content_type, user_meta"
@@ -138,6 +133,60 @@ static const char *const migrations[] = {
     "  next_at BIGINT NOT NULL, last_error TEXT);"
     "CREATE INDEX events_next ON events(next_at, id);"
     "CREATE INDEX events_media ON events(media_id);",
+    /* 2: the probe job queue (meta_jobs.h, meta_pg_jobs.c; SQLite's ensure_sql) */
+    "CREATE TABLE probe_jobs("
+    "  media_id TEXT COLLATE \"C\" PRIMARY KEY,"
+    "  state TEXT NOT NULL CHECK(state IN ('queued', 'claimed')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0, claimed_by TEXT COLLATE \"C\","
+    "  lease_until BIGINT NOT NULL DEFAULT 0, next_at BIGINT NOT NULL, created BIGINT NOT NULL,"
+    "  last_error TEXT);"
+    "CREATE INDEX probe_jobs_due ON probe_jobs(state, next_at);"
+    "CREATE TABLE media_info(media_id TEXT COLLATE \"C\" PRIMARY KEY, info TEXT NOT NULL);",
+    /* 3: per-account storage (meta_quota.h), as SQLite's migration 3: account_usage.bytes
+     * is kept by row triggers in the transaction of every write to objects and parts, so
+     * no write path can forget it. The counter row is locked from a write's first change
+     * of it to its commit, so one account's writes commit one after another across
+     * nodes (docs/scale-out.md); each transaction touches one account, so they never
+     * wait for each other in a cycle. Parts are deleted before their upload and objects
+     * before their bucket, so the join always finds the owner. */
+    "CREATE TABLE account_usage("
+    "  account_id TEXT COLLATE \"C\" PRIMARY KEY REFERENCES accounts(id),"
+    "  bytes BIGINT NOT NULL DEFAULT 0, quota BIGINT NOT NULL DEFAULT -1);"
+    "INSERT INTO account_usage(account_id, bytes) SELECT a.id,"
+    "  coalesce((SELECT sum(o.size) FROM objects o JOIN buckets b ON b.name = o.bucket"
+    "            WHERE b.account_id = a.id), 0) +"
+    "  coalesce((SELECT sum(p.size) FROM parts p JOIN uploads u ON u.id = p.upload_id"
+    "            JOIN buckets b ON b.name = u.bucket WHERE b.account_id = a.id), 0)"
+    "  FROM accounts a;"
+    "CREATE FUNCTION vodup_usage_account() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    "  INSERT INTO account_usage(account_id) VALUES(NEW.id) ON CONFLICT DO NOTHING;"
+    "  RETURN NULL; END $$;"
+    "CREATE TRIGGER usage_account AFTER INSERT ON accounts"
+    "  FOR EACH ROW EXECUTE FUNCTION vodup_usage_account();"
+    "CREATE FUNCTION vodup_usage_object() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    "  IF TG_OP <> 'INSERT' THEN"
+    "    UPDATE account_usage SET bytes = bytes - OLD.size"
+    "     WHERE account_id = (SELECT account_id FROM buckets WHERE name = OLD.bucket);"
+    "  END IF;"
+    "  IF TG_OP <> 'DELETE' THEN"
+    "    UPDATE account_usage SET bytes = bytes + NEW.size"
+    "     WHERE account_id = (SELECT account_id FROM buckets WHERE name = NEW.bucket);"
+    "  END IF;"
+    "  RETURN NULL; END $$;"
+    "CREATE TRIGGER usage_object AFTER INSERT OR DELETE OR UPDATE OF size, bucket ON objects"
+    "  FOR EACH ROW EXECUTE FUNCTION vodup_usage_object();"
+    "CREATE FUNCTION vodup_usage_part() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    "  IF TG_OP <> 'INSERT' THEN"
+    "    UPDATE account_usage SET bytes = bytes - OLD.size WHERE account_id = (SELECT b.account_id"
+    "     FROM uploads u JOIN buckets b ON b.name = u.bucket WHERE u.id = OLD.upload_id);"
+    "  END IF;"
+    "  IF TG_OP <> 'DELETE' THEN"
+    "    UPDATE account_usage SET bytes = bytes + NEW.size WHERE account_id = (SELECT b.account_id"
+    "     FROM uploads u JOIN buckets b ON b.name = u.bucket WHERE u.id = NEW.upload_id);"
+    "  END IF;"
+    "  RETURN NULL; END $$;"
+    "CREATE TRIGGER usage_part AFTER INSERT OR DELETE OR UPDATE OF size, upload_id ON parts"
+    "  FOR EACH ROW EXECUTE FUNCTION vodup_usage_part();",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]) - 1)
 
@@ -279,6 +328,21 @@ int mpg__write(vodup_meta *m, const char *what, const char *sql, const pg_params
     int rc = mpg__exec(c, what, sql, p, NULL, changed);
     mpg__release(m, c);
     return rc;
+}
+
+int mpg__query(vodup_meta *m, const char *what, const char *sql, const pg_params *p, PGresult **r)
+{
+    pg_conn *c = mpg__acquire(m);
+    int rc = mpg__exec(c, what, sql, p, r, NULL);
+    mpg__release(m, c);
+    return rc;
+}
+
+int mpg__write_one(vodup_meta *m, const char *what, const char *sql, const pg_params *p)
+{
+    long long n = 0;
+    int rc = mpg__write(m, what, sql, p, &n);
+    return rc == VODUP_META_OK && n == 0 ? VODUP_META_ENOTFOUND : rc;
 }
 
 char *mpg__text(const PGresult *r, int row, int col, int *oom)
@@ -1314,53 +1378,23 @@ static int mpg_upload_list(vodup_meta *m, const char *bucket, const char *prefix
     return rc;
 }
 
-static int complete_check(pg_conn *c, const char *upload_id, const vodup_meta_complete_part *parts, size_t nparts,
-                          uint64_t min_part_size, vodup_meta_part *got, size_t *bad_index)
-{
-    if (nparts == 0) {
-        *bad_index = 0;
-        return VODUP_META_EINVALIDPART;
-    }
-    for (size_t i = 1; i < nparts; i++) {
-        if (parts[i].number <= parts[i - 1].number) {
-            *bad_index = i;
-            return VODUP_META_EPARTORDER;
-        }
-    }
-    for (size_t i = 0; i < nparts; i++) {
-        int rc = part_read(c, upload_id, parts[i].number, &got[i]);
-        int terminated = strnlen(parts[i].etag, sizeof parts[i].etag) < sizeof parts[i].etag;
-        if (rc == VODUP_META_ENOTFOUND ||
-            (rc == VODUP_META_OK && (!terminated || strcasecmp(parts[i].etag, got[i].etag)))) {
-            *bad_index = i;
-            return VODUP_META_EINVALIDPART;
-        }
-        if (rc != VODUP_META_OK)
-            return rc;
-    }
-    for (size_t i = 0; i + 1 < nparts; i++) {
-        if (got[i].size < min_part_size) {
-            *bad_index = i;
-            return VODUP_META_ETOOSMALL;
-        }
-    }
-    return VODUP_META_OK;
-}
+/* The part reader of meta_shared.h's Complete checks: one part of this upload on c. */
+typedef struct part_reader {
+    pg_conn *c;
+    const char *upload_id;
+} part_reader;
 
+static int read_part(void *ctx, int number, vodup_meta_part *out)
+{
+    const part_reader *r = ctx;
+    return part_read(r->c, r->upload_id, number, out);
+}
 
 /* The end of every Complete, inside its transaction (see meta_sqlite.c). */
 static int complete_record(pg_conn *c, const char *upload_id, const vodup_meta_upload *up, vodup_meta_object *o,
                            const vodup_meta_part *got, size_t n, const char **blobs, uint64_t *sizes)
 {
-    o->bucket = up->bucket;
-    o->key = up->key;
-    o->key_len = up->key_len;
-    o->content_type = up->content_type;
-    o->user_meta = up->user_meta;
-    for (size_t i = 0; i < n; i++) {
-        blobs[i] = got[i].blob;
-        sizes[i] = got[i].size;
-    }
+    meta__complete_object(o, up, got, n, blobs, sizes);
     long long id;
     int rc = object_store(c, o, blobs, sizes, n, &id);
     if (rc == VODUP_META_OK) {
@@ -1408,21 +1442,13 @@ static int mpg_upload_complete_guarded(vodup_meta *m, const char *upload_id, con
         rc = upload_read(c, upload_id, &up, 1);
         if (rc == VODUP_META_OK)
             rc = guard_check(c, g, up.bucket, up.key, up.key_len);
+        part_reader pr = { c, upload_id };
         if (rc == VODUP_META_OK)
-            rc = complete_check(c, upload_id, parts, nparts, min_part_size, got, bad_index);
+            rc = meta__complete_check(parts, nparts, min_part_size, read_part, &pr, got, bad_index);
         if (rc == VODUP_META_OK)
-            rc = meta__multipart_etag(o.etag, got, nparts);
-        if (rc == VODUP_META_OK) {
-            snprintf(o.type, sizeof o.type, "Multipart");
-            o.mtime = now;
-            o.crc64 = got[0].crc64;
-            for (size_t i = 0; i < nparts; i++) {
-                if (i)
-                    o.crc64 = vodup_crc64_combine(o.crc64, got[i].crc64, got[i].size);
-                o.size += got[i].size;
-            }
+            rc = meta__complete_fields(&o, got, nparts, now);
+        if (rc == VODUP_META_OK)
             rc = complete_record(c, upload_id, &up, &o, got, nparts, blobs, sizes);
-        }
         rc = mpg__end(c, rc);
     }
     mpg__release(m, c);
@@ -1476,17 +1502,10 @@ static int mpg_upload_commit(vodup_meta *m, const char *upload_id, const vodup_m
         rc = upload_read(c, upload_id, &up, 1);
         if (rc == VODUP_META_OK)
             rc = guard_check(c, g, up.bucket, up.key, up.key_len);
-        for (size_t i = 0; rc == VODUP_META_OK && i < nparts; i++) {
-            vodup_meta_part now;
-            int r = part_read(c, upload_id, parts[i].number, &now);
-            if (r == VODUP_META_ENOTFOUND ||
-                (r == VODUP_META_OK && (strcmp(now.blob, parts[i].blob) != 0 || now.size != parts[i].size))) {
-                *bad_index = i;
-                rc = VODUP_META_EINVALIDPART;
-            } else {
-                rc = r;
-            }
-        }
+        /* Each part must still be the one the caller read. */
+        part_reader pr = { c, upload_id };
+        if (rc == VODUP_META_OK)
+            rc = meta__commit_check(parts, nparts, read_part, &pr, bad_index);
         if (rc == VODUP_META_OK)
             rc = complete_record(c, upload_id, &up, &o, parts, nparts, blobs, sizes);
         rc = mpg__end(c, rc);
@@ -1569,7 +1588,7 @@ static int mpg_blob_is_live(vodup_meta *m, const char *blob)
 /* ---- the ops table --------------------------------------------------------------- */
 
 const vodup_meta_ops meta__pg_ops = {
-    .version = 3, /* no probe jobs (4) nor storage quotas (5) yet: meta_ops.h */
+    .version = 5,
     .name = "postgres",
     .close = mpg_close,
     .account_create = mpg_account_create,
@@ -1634,4 +1653,13 @@ const vodup_meta_ops meta__pg_ops = {
     .key_set_active = mpg_key_set_active,
     .key_delete = mpg_key_delete,
     .media_expire_uploading = mpg_media_expire_uploading,
+    .probe_job_add = mpg_probe_job_add,
+    .probe_job_claim = mpg_probe_job_claim,
+    .probe_job_release = mpg_probe_job_release,
+    .probe_job_finish = mpg_probe_job_finish,
+    .probe_job_count = mpg_probe_job_count,
+    .media_info_get = mpg_media_info_get,
+    .probe_job_requeue_node = mpg_probe_job_requeue_node,
+    .usage_get = mpg_usage_get,
+    .quota_set = mpg_quota_set,
 };

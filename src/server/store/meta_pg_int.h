@@ -1,6 +1,6 @@
 /* meta_pg_int.h - what the files of the PostgreSQL metadata back end share (meta_pg.c:
- * pool, schema, objects and uploads; meta_pg_vod.c: the VOD tables). Nothing else
- * includes it.
+ * pool, schema, objects and uploads; meta_pg_vod.c: the VOD tables; meta_pg_jobs.c: the
+ * probe job queue and storage usage). Nothing else includes it.
  */
 #ifndef VODUP_STORE_META_PG_INT_H
 #define VODUP_STORE_META_PG_INT_H
@@ -45,6 +45,11 @@ int mpg__begin(pg_conn *c);
 int mpg__end(pg_conn *c, int rc);
 /* A single statement in its own implicit transaction, through the pool. */
 int mpg__write(vodup_meta *m, const char *what, const char *sql, const pg_params *p, long long *changed);
+/* mpg__write of a statement that must change a row: ENOTFOUND when it changed none. */
+int mpg__write_one(vodup_meta *m, const char *what, const char *sql, const pg_params *p);
+/* A query through the pool, its rows collected in *r (the connection is back in the pool
+ * before the caller looks at them, so callbacks may call into the store). */
+int mpg__query(vodup_meta *m, const char *what, const char *sql, const pg_params *p, PGresult **r);
 
 /* Column helpers: a malloc'd copy (NULL for SQL NULL; *oom set when out of memory). */
 char *mpg__text(const PGresult *r, int row, int col, int *oom);
@@ -56,6 +61,12 @@ void mpg__copy(char *dst, size_t n, const PGresult *r, int row, int col);
 /* The completion hook (meta_pg_vod.c): inside object_store's transaction. */
 int mpg__media_object_written(pg_conn *c, const char *bucket, const char *key, size_t key_len,
                               uint64_t size, uint64_t crc64, time_t now);
+/* Inside other calls' transactions (meta_pg_jobs.c): queue the probe of the video at
+ * bucket/key, if any (the completion hook); forget a deleted media's job and info. */
+int mpg__probe_job_hook(pg_conn *c, const char *bucket, const char *key, size_t key_len, time_t now);
+int mpg__probe_job_forget(pg_conn *c, const char *media_id);
+/* Inserts a media record (meta_pg_vod.c), inside c's transaction or alone. */
+int mpg__media_insert(pg_conn *c, const vodup_meta_media *md);
 /* Shared with meta_pg_vod.c (media delete). */
 int mpg__object_find(pg_conn *c, const char *bucket, const char *key, size_t key_len, long long *id);
 int mpg__object_drop(pg_conn *c, long long id);
@@ -92,6 +103,17 @@ int mpg_key_create_max(vodup_meta *m, const char *key_id, const char *account_id
 int mpg_key_set_active(vodup_meta *m, const char *account_id, const char *key_id, int active);
 int mpg_key_delete(vodup_meta *m, const char *account_id, const char *key_id);
 int mpg_media_expire_uploading(vodup_meta *m, time_t before, time_t now, int max);
+
+/* meta_pg_jobs.c: ops versions 4 (meta_jobs.h) and 5 (meta_quota.h). */
+int mpg_probe_job_add(vodup_meta *m, const char *media_id, time_t now);
+int mpg_probe_job_claim(vodup_meta *m, const char *node, time_t now, int lease_s, vodup_meta_probe_job *out);
+int mpg_probe_job_release(vodup_meta *m, const char *media_id, const char *node, time_t next_at, const char *error);
+int mpg_probe_job_finish(vodup_meta *m, const vodup_meta_probe_result *r);
+int mpg_probe_job_count(vodup_meta *m);
+int mpg_media_info_get(vodup_meta *m, const char *media_id, char **json);
+int mpg_probe_job_requeue_node(vodup_meta *m, const char *node, time_t now);
+int mpg_usage_get(vodup_meta *m, const char *account_id, uint64_t *used, int64_t *quota);
+int mpg_quota_set(vodup_meta *m, const char *account_id, int64_t quota);
 
 extern const vodup_meta_ops meta__pg_ops;
 

@@ -31,13 +31,6 @@ static long long clamp(size_t limit)
     return limit > (size_t)LLONG_MAX ? LLONG_MAX : (long long)limit;
 }
 
-/* A statement that must change a row: ENOTFOUND when it changed none. */
-static int write_one(vodup_meta *m, const char *what, const char *sql, const pg_params *p)
-{
-    long long n = 0;
-    int rc = mpg__write(m, what, sql, p, &n);
-    return rc == VODUP_META_OK && n == 0 ? VODUP_META_ENOTFOUND : rc;
-}
 
 /* ---- the completion hook ------------------------------------------------------------ */
 
@@ -61,11 +54,15 @@ int mpg__media_object_written(pg_conn *c, const char *bucket, const char *key, s
         return rc; /* no media points here: the common case */
     pgp_i64(&p, (long long)size);
     pgp_i64(&p, (long long)crc64);
-    return mpg__exec(c, "media complete",
-                     "UPDATE media SET status = CASE kind WHEN 'video' THEN 'UploadSucc'"
-                     " ELSE 'Normal' END, size = $4, crc64 = $5, modified = $3"
-                     " WHERE bucket = $1 AND object_key = $2",
-                     &p, NULL, NULL);
+    rc = mpg__exec(c, "media complete",
+                   "UPDATE media SET status = CASE kind WHEN 'video' THEN 'UploadSucc'"
+                   " ELSE 'Normal' END, size = $4, crc64 = $5, modified = $3"
+                   " WHERE bucket = $1 AND object_key = $2",
+                   &p, NULL, NULL);
+    /* A completed video is to be probed: queued in this same transaction. */
+    if (rc == VODUP_META_OK)
+        rc = mpg__probe_job_hook(c, bucket, key, key_len, now);
+    return rc;
 }
 
 /* ---- RAM users and roles ---------------------------------------------------------------- */
@@ -112,15 +109,6 @@ static int principal_fill(const PGresult *r, int i, vodup_meta_principal *pr)
     return VODUP_META_OK;
 }
 
-/* Runs a query through the pool, collecting its rows (the connection is back in the pool
- * before the caller's callbacks run). */
-static int query(vodup_meta *m, const char *what, const char *sql, const pg_params *p, PGresult **r)
-{
-    pg_conn *c = mpg__acquire(m);
-    int rc = mpg__exec(c, what, sql, p, r, NULL);
-    mpg__release(m, c);
-    return rc;
-}
 
 int mpg_principal_get(vodup_meta *m, const char *kind, const char *account_id, const char *name,
                              vodup_meta_principal *out)
@@ -131,7 +119,7 @@ int mpg_principal_get(vodup_meta *m, const char *kind, const char *account_id, c
     pgp_text(&p, account_id);
     pgp_text(&p, name);
     PGresult *r;
-    int rc = query(m, "principal get",
+    int rc = mpg__query(m, "principal get",
                    "SELECT account_id, name, arn, policies, max_session, created"
                    " FROM principals WHERE kind = $1 AND account_id = $2 AND name = $3",
                    &p, &r);
@@ -149,7 +137,7 @@ int mpg_principal_list(vodup_meta *m, const char *kind, const char *account_id,
     pgp_text(&p, kind);
     pgp_text(&p, account_id);
     PGresult *r;
-    int rc = query(m, "principal list",
+    int rc = mpg__query(m, "principal list",
                    "SELECT account_id, name, arn, policies, max_session, created"
                    " FROM principals WHERE kind = $1 AND account_id = $2 ORDER BY name",
                    &p, &r);
@@ -205,7 +193,7 @@ int mpg_key_list(vodup_meta *m, const char *account_id, const char *principal,
     pgp_text(&p, account_id);
     pgp_text(&p, principal);
     PGresult *r;
-    int rc = query(m, "key list",
+    int rc = mpg__query(m, "key list",
                    "SELECT id, active, created FROM access_keys WHERE account_id = $1 AND principal = $2"
                    " ORDER BY created, id",
                    &p, &r);
@@ -396,7 +384,7 @@ int mpg_nonce_use(vodup_meta *m, const char *key_id, const char *nonce, time_t n
 
 /* ---- media ------------------------------------------------------------------------------ */
 
-int mpg_media_create(vodup_meta *m, const vodup_meta_media *md)
+int mpg__media_insert(pg_conn *c, const vodup_meta_media *md)
 {
     pg_params p = { .n = 0 };
     pgp_text(&p, md->id);
@@ -426,10 +414,18 @@ int mpg_media_create(vodup_meta *m, const vodup_meta_media *md)
     pgp_i64(&p, (long long)md->crc64);
     pgp_i64(&p, md->created);
     pgp_i64(&p, md->modified ? md->modified : md->created);
-    return mpg__write(m, "media create",
-                      "INSERT INTO media(" MEDIA_COLS ") VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-                      " $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
-                      &p, NULL);
+    return mpg__exec(c, "media create",
+                     "INSERT INTO media(" MEDIA_COLS ") VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+                     " $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+                     &p, NULL, NULL);
+}
+
+int mpg_media_create(vodup_meta *m, const vodup_meta_media *md)
+{
+    pg_conn *c = mpg__acquire(m);
+    int rc = mpg__media_insert(c, md);
+    mpg__release(m, c);
+    return rc;
 }
 
 static int media_fill(const PGresult *r, int i, vodup_meta_media *md)
@@ -625,6 +621,9 @@ int mpg_media_delete(vodup_meta *m, const char *account_id, const char *id)
         }
         if (rc == VODUP_META_OK)
             rc = mpg__exec(c, "media events delete", "DELETE FROM events WHERE media_id = $1", &p, NULL, NULL);
+        /* Nor probed: its job and stored media info go with it. */
+        if (rc == VODUP_META_OK)
+            rc = mpg__probe_job_forget(c, id);
         rc = mpg__end(c, rc);
     }
     mpg__release(m, c);
@@ -638,7 +637,7 @@ int mpg_media_set_status(vodup_meta *m, const char *id, const char *status, time
     pgp_text(&p, id);
     pgp_text(&p, status);
     pgp_i64(&p, now);
-    return write_one(m, "media set status", "UPDATE media SET status = $2, modified = $3 WHERE id = $1", &p);
+    return mpg__write_one(m, "media set status", "UPDATE media SET status = $2, modified = $3 WHERE id = $1", &p);
 }
 
 /* ---- callback configuration ------------------------------------------------------------ */
@@ -674,7 +673,7 @@ int mpg_callback_get(vodup_meta *m, const char *account_id, char **config_json)
     pg_params p = { .n = 0 };
     pgp_text(&p, account_id);
     PGresult *r;
-    int rc = query(m, "callback get", "SELECT config FROM callbacks WHERE account_id = $1", &p, &r);
+    int rc = mpg__query(m, "callback get", "SELECT config FROM callbacks WHERE account_id = $1", &p, &r);
     if (rc != VODUP_META_OK)
         return rc;
     int oom = 0;
@@ -782,15 +781,20 @@ int mpg_event_due(vodup_meta *m, time_t now, size_t max, int (*cb)(const vodup_m
     pg_params p = { .n = 0 };
     pgp_i64(&p, now);
     pgp_i64(&p, clamp(max));
-    /* SKIP LOCKED: a batch another node is reading at this moment is passed over rather
-     * than waited for. That is no claim: the lock ends with this statement, and the
-     * sender's claim is its event_defer (a lease) afterwards, so two nodes polling within
-     * that gap can both take an event. Delivery stays at least once (the contract);
-     * once-per-node needs the lease taken inside this statement (docs/scale-out.md). */
+    pgp_i64(&p, (long long)now + VODUP_META_EVENT_LEASE);
+    /* The claim (meta_vod.h) is this one statement: the due rows are locked with SKIP
+     * LOCKED (rows another node is claiming at this moment are passed over, not waited
+     * for; a row it claimed and committed meanwhile fails the re-check of next_at) and
+     * leased before the lock ends, so no two nodes get one event within its lease.
+     * RETURNING has no order: the outer query restores the due order. */
     PGresult *r;
-    int rc = query(m, "event due",
-                   "SELECT " EVENT_COLS " FROM events WHERE next_at <= $1 ORDER BY next_at, id LIMIT $2"
-                   " FOR UPDATE SKIP LOCKED",
+    int rc = mpg__query(m, "event due",
+                   "WITH d AS (SELECT id, next_at FROM events WHERE next_at <= $1 ORDER BY next_at, id LIMIT $2"
+                   " FOR UPDATE SKIP LOCKED),"
+                   " c AS (UPDATE events e SET next_at = $3 FROM d WHERE e.id = d.id RETURNING e.id, e.account_id,"
+                   " e.media_id, e.event_type, e.body, e.url, e.auth_key, e.attempts, e.created, e.next_at,"
+                   " e.last_error, d.next_at AS due)"
+                   " SELECT " EVENT_COLS " FROM c ORDER BY due, id",
                    &p, &r);
     return event_calls(r, rc, cb, u);
 }
@@ -801,7 +805,7 @@ int mpg_event_list(vodup_meta *m, const char *account_id, int (*cb)(const vodup_
     pg_params p = { .n = 0 };
     pgp_text(&p, account_id);
     PGresult *r;
-    int rc = query(m, "event list",
+    int rc = mpg__query(m, "event list",
                    "SELECT " EVENT_COLS " FROM events WHERE $1::text IS NULL OR account_id = $1 ORDER BY id", &p, &r);
     return event_calls(r, rc, cb, u);
 }
@@ -813,14 +817,14 @@ int mpg_event_prepare(vodup_meta *m, long long id, const char *body, const char 
     pgp_text(&p, body);
     pgp_text(&p, url);
     pgp_text(&p, auth_key);
-    return write_one(m, "event prepare", "UPDATE events SET body = $2, url = $3, auth_key = $4 WHERE id = $1", &p);
+    return mpg__write_one(m, "event prepare", "UPDATE events SET body = $2, url = $3, auth_key = $4 WHERE id = $1", &p);
 }
 
 int mpg_event_done(vodup_meta *m, long long id)
 {
     pg_params p = { .n = 0 };
     pgp_i64(&p, id);
-    return write_one(m, "event done", "DELETE FROM events WHERE id = $1", &p);
+    return mpg__write_one(m, "event done", "DELETE FROM events WHERE id = $1", &p);
 }
 
 int mpg_event_retry(vodup_meta *m, long long id, time_t next_at, const char *error)
@@ -829,7 +833,7 @@ int mpg_event_retry(vodup_meta *m, long long id, time_t next_at, const char *err
     pgp_i64(&p, id);
     pgp_i64(&p, next_at);
     pgp_text(&p, error);
-    return write_one(m, "event retry",
+    return mpg__write_one(m, "event retry",
                      "UPDATE events SET attempts = attempts + 1, next_at = $2, last_error = $3 WHERE id = $1", &p);
 }
 
@@ -838,14 +842,14 @@ int mpg_event_defer(vodup_meta *m, long long id, time_t next_at)
     pg_params p = { .n = 0 };
     pgp_i64(&p, id);
     pgp_i64(&p, next_at);
-    return write_one(m, "event defer", "UPDATE events SET next_at = $2 WHERE id = $1", &p);
+    return mpg__write_one(m, "event defer", "UPDATE events SET next_at = $2 WHERE id = $1", &p);
 }
 
 int mpg_event_next(vodup_meta *m, time_t *next_at)
 {
     *next_at = 0;
     PGresult *r;
-    int rc = query(m, "event next", "SELECT min(next_at) FROM events", NULL, &r);
+    int rc = mpg__query(m, "event next", "SELECT min(next_at) FROM events", NULL, &r);
     if (rc != VODUP_META_OK)
         return rc;
     if (PQgetisnull(r, 0, 0))
@@ -907,7 +911,7 @@ int mpg_key_set_active(vodup_meta *m, const char *account_id, const char *key_id
     pgp_text(&p, account_id);
     pgp_text(&p, key_id);
     pgp_i64(&p, active ? 1 : 0);
-    return write_one(m, "key change", "UPDATE access_keys SET active = $3 WHERE account_id = $1 AND id = $2", &p);
+    return mpg__write_one(m, "key change", "UPDATE access_keys SET active = $3 WHERE account_id = $1 AND id = $2", &p);
 }
 
 int mpg_key_delete(vodup_meta *m, const char *account_id, const char *key_id)
@@ -915,7 +919,7 @@ int mpg_key_delete(vodup_meta *m, const char *account_id, const char *key_id)
     pg_params p = { .n = 0 };
     pgp_text(&p, account_id);
     pgp_text(&p, key_id);
-    return write_one(m, "key change", "DELETE FROM access_keys WHERE account_id = $1 AND id = $2", &p);
+    return mpg__write_one(m, "key change", "DELETE FROM access_keys WHERE account_id = $1 AND id = $2", &p);
 }
 
 int mpg_media_expire_uploading(vodup_meta *m, time_t before, time_t now, int max)

@@ -1,15 +1,18 @@
 /* meta_shared.c - what the metadata back ends (meta_sqlite*.c, meta_pg*.c) compute alike,
- * outside any database: the key range of a listing, the multipart ETag, the status set of
- * a media listing. See meta_shared.h. */
+ * outside any database: the key range of a listing, Complete's checks and the object it
+ * makes (multipart ETag, size, CRC-64), the status set of a media listing. See
+ * meta_shared.h. */
 #include "server/store/meta_shared.h"
 
 #include "common/codec.h"
+#include "common/crc.h"
 #include "common/digest.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* memcmp order, a proper prefix first: the order of SQLite's BLOB and PostgreSQL's BYTEA. */
 static int bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
@@ -89,6 +92,89 @@ int meta__multipart_etag(char out[64], const vodup_meta_part *got, size_t n)
     vodup_hex_upper(hex, d, sizeof d);
     snprintf(out, 64, "%s-%zu", hex, n);
     return VODUP_META_OK;
+}
+
+int meta__complete_check(const vodup_meta_complete_part *parts, size_t nparts, uint64_t min_part_size,
+                         meta_part_read_fn read, void *ctx, vodup_meta_part *got, size_t *bad_index)
+{
+    if (nparts == 0) {
+        *bad_index = 0;
+        return VODUP_META_EINVALIDPART;
+    }
+    for (size_t i = 1; i < nparts; i++) {
+        if (parts[i].number <= parts[i - 1].number) {
+            *bad_index = i;
+            return VODUP_META_EPARTORDER;
+        }
+    }
+    for (size_t i = 0; i < nparts; i++) {
+        memset(&got[i], 0, sizeof got[i]);
+        int rc = read(ctx, parts[i].number, &got[i]);
+        int terminated = strnlen(parts[i].etag, sizeof parts[i].etag) < sizeof parts[i].etag;
+        if (rc == VODUP_META_ENOTFOUND ||
+            (rc == VODUP_META_OK && (!terminated || strcasecmp(parts[i].etag, got[i].etag)))) {
+            *bad_index = i;
+            return VODUP_META_EINVALIDPART;
+        }
+        if (rc != VODUP_META_OK)
+            return rc;
+    }
+    for (size_t i = 0; i + 1 < nparts; i++) {
+        if (got[i].size < min_part_size) {
+            *bad_index = i;
+            return VODUP_META_ETOOSMALL;
+        }
+    }
+    return VODUP_META_OK;
+}
+
+int meta__complete_fields(vodup_meta_object *o, const vodup_meta_part *got, size_t n, time_t now)
+{
+    int rc = meta__multipart_etag(o->etag, got, n);
+    if (rc != VODUP_META_OK)
+        return rc;
+    snprintf(o->type, sizeof o->type, "Multipart");
+    o->mtime = now;
+    o->size = 0;
+    o->crc64 = n ? got[0].crc64 : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            o->crc64 = vodup_crc64_combine(o->crc64, got[i].crc64, got[i].size);
+        o->size += got[i].size;
+    }
+    return VODUP_META_OK;
+}
+
+int meta__commit_check(const vodup_meta_part *parts, size_t nparts, meta_part_read_fn read, void *ctx,
+                       size_t *bad_index)
+{
+    for (size_t i = 0; i < nparts; i++) {
+        vodup_meta_part now;
+        memset(&now, 0, sizeof now);
+        int r = read(ctx, parts[i].number, &now);
+        if (r == VODUP_META_ENOTFOUND ||
+            (r == VODUP_META_OK && (strcmp(now.blob, parts[i].blob) != 0 || now.size != parts[i].size))) {
+            *bad_index = i;
+            return VODUP_META_EINVALIDPART;
+        }
+        if (r != VODUP_META_OK)
+            return r;
+    }
+    return VODUP_META_OK;
+}
+
+void meta__complete_object(vodup_meta_object *o, const vodup_meta_upload *up, const vodup_meta_part *got,
+                           size_t n, const char **blobs, uint64_t *sizes)
+{
+    o->bucket = up->bucket;
+    o->key = up->key;
+    o->key_len = up->key_len;
+    o->content_type = up->content_type;
+    o->user_meta = up->user_meta;
+    for (size_t i = 0; i < n; i++) {
+        blobs[i] = got[i].blob;
+        sizes[i] = got[i].size;
+    }
 }
 
 /* ",a,b," from "A, b": lower case, blanks dropped, so that one instr() tests membership

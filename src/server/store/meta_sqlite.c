@@ -35,10 +35,6 @@
 #include "server/store/meta_sqlite_int.h"
 #include "server/store/meta_vod.h"
 
-#include "common/codec.h"
-#include "common/crc.h"
-#include "common/digest.h"
-
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -46,7 +42,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define SCHEMA_VERSION 3
 
@@ -292,14 +287,17 @@ struct meta_sqlite {
     conn **idle;        /* stack of free connections */
     int nidle;
 
-    /* The writer turn: a ticket queue, so this process's write transactions run one at
-     * a time in arrival order. Without it, each would wait for SQLite's write lock in
-     * the busy handler, which polls, favours no one, and gives up after its timeout:
-     * under load some writes failed with "database is locked" after 10 s. */
+    /* The writer turn: a FIFO of waiting threads, so this process's write transactions
+     * run one at a time in arrival order. Without it, each would wait for SQLite's write
+     * lock in the busy handler, which polls, favours no one, and gives up after its
+     * timeout: under load some writes failed with "database is locked" after 10 s.
+     * Each waiter sleeps on its own condition variable and the turn is handed to the
+     * first one only: one shared variable woken by broadcast made every waiting writer
+     * and group member wake, take wmu and sleep again at every hand-over, which was a
+     * third of vodupd's context switches under small uploads (commit-path.md). */
     pthread_mutex_t wmu;
-    pthread_cond_t wcv;
-    unsigned long w_next;       /* ticket of the next writer to arrive */
-    unsigned long w_serving;    /* ticket now allowed to write */
+    int w_busy;                         /* a writer has the turn */
+    struct turn_waiter *w_head, *w_tail;    /* waiting for it, in arrival order */
 
     /* Group commit. Every write runs on wconn (its handle and statements are swapped into
      * the caller's conn for the duration), each in a SAVEPOINT of one open transaction;
@@ -319,8 +317,16 @@ struct meta_sqlite {
 typedef struct group_member {
     int rc;                     /* its own result, then the commit's */
     int done;
+    int waiting;                /* sleeps on cv until done */
+    pthread_cond_t cv;
     struct group_member *next;
 } group_member;
+
+typedef struct turn_waiter {
+    pthread_cond_t cv;
+    int go;                     /* the turn is this waiter's */
+    struct turn_waiter *next;
+} turn_waiter;
 
 
 /* Every vodup_meta this file hands out is a meta_sqlite (base comes first). */
@@ -341,17 +347,38 @@ static int msq_gc_take_after(vodup_meta *m, const char *after, char (*ids)[VODUP
 static void writer_enter(meta_sqlite *m)
 {
     pthread_mutex_lock(&m->wmu);
-    unsigned long t = m->w_next++;
-    while (m->w_serving != t)
-        pthread_cond_wait(&m->wcv, &m->wmu);
+    if (!m->w_busy) {
+        m->w_busy = 1;
+        pthread_mutex_unlock(&m->wmu);
+        return;
+    }
+    turn_waiter me = { .go = 0, .next = NULL };
+    pthread_cond_init(&me.cv, NULL);
+    if (m->w_tail)
+        m->w_tail->next = &me;
+    else
+        m->w_head = &me;
+    m->w_tail = &me;
+    while (!me.go)
+        pthread_cond_wait(&me.cv, &m->wmu);
     pthread_mutex_unlock(&m->wmu);
+    pthread_cond_destroy(&me.cv);
 }
 
-/* Passes the turn on. Under wmu. */
+/* Passes the turn on: to the first waiter (w_busy stays set for it), else frees it.
+ * Under wmu, so the waiter cannot leave (and destroy its cv) before the signal. */
 static void writer_leave_locked(meta_sqlite *m)
 {
-    m->w_serving++;
-    pthread_cond_broadcast(&m->wcv);
+    turn_waiter *t = m->w_head;
+    if (!t) {
+        m->w_busy = 0;
+        return;
+    }
+    m->w_head = t->next;
+    if (!m->w_head)
+        m->w_tail = NULL;
+    t->go = 1;
+    pthread_cond_signal(&t->cv);
 }
 
 static void writer_leave(meta_sqlite *m)
@@ -512,16 +539,18 @@ static void group_commit(meta_sqlite *m, int leave)
         exec_id(&m->wconn, S_ROLLBACK, "rollback");
     pthread_mutex_lock(&m->wmu);
     m->group_open = 0;
-    for (group_member *g = m->members; g; g = g->next) {
+    /* Under wmu, a member cannot see done (and leave) before the loop is past it. */
+    for (group_member *g = m->members, *next; g; g = next) {
+        next = g->next;
         if (g->rc == VODUP_META_OK)
             g->rc = rc;
         g->done = 1;
+        if (g->waiting)
+            pthread_cond_signal(&g->cv);
     }
     m->members = NULL;
     if (leave)
         writer_leave_locked(m);
-    else
-        pthread_cond_broadcast(&m->wcv); /* wake the members */
     pthread_mutex_unlock(&m->wmu);
 }
 
@@ -534,16 +563,19 @@ static void group_end(meta_sqlite *m, group_member *me)
     me->next = m->members;
     m->members = me;
     m->group_n++;
-    int queued = m->w_next - m->w_serving > 1;
+    int queued = m->w_head != NULL;
     if (!queued || m->group_n >= META_GROUP_MAX || m->group_lost) {
         pthread_mutex_unlock(&m->wmu);
         group_commit(m, 1);
         return;
     }
     writer_leave_locked(m);
+    me->waiting = 1;
+    pthread_cond_init(&me->cv, NULL);
     while (!me->done)
-        pthread_cond_wait(&m->wcv, &m->wmu);
+        pthread_cond_wait(&me->cv, &m->wmu);
     pthread_mutex_unlock(&m->wmu);
+    pthread_cond_destroy(&me->cv);
 }
 
 /* Commits when rc is OK, rolls back otherwise; returns the final code. */
@@ -881,7 +913,6 @@ int vodup_meta_open_sqlite(vodup_meta **out, const char *data_dir, int pool)
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv, NULL);
     pthread_mutex_init(&m->wmu, NULL);
-    pthread_cond_init(&m->wcv, NULL);
     int ok = 1;
     for (int i = 0; i < pool && ok; i++) {
         if (conn_open(&m->conns[i], path) != 0) {
@@ -916,7 +947,6 @@ static void msq_close(vodup_meta *mp)
     conn_close(&m->wconn);
     pthread_cond_destroy(&m->cv);
     pthread_mutex_destroy(&m->mu);
-    pthread_cond_destroy(&m->wcv);
     pthread_mutex_destroy(&m->wmu);
     free(m->conns);
     free(m->idle);
@@ -1754,41 +1784,17 @@ static int msq_upload_list(vodup_meta *m, const char *bucket, const char *prefix
     return rc;
 }
 
-/* Checks the requested list against the stored parts; fills got[] on success. */
-static int complete_check(conn *c, const char *upload_id, const vodup_meta_complete_part *parts,
-                          size_t nparts, uint64_t min_part_size, vodup_meta_part *got,
-                          size_t *bad_index)
-{
-    if (nparts == 0) {
-        *bad_index = 0;
-        return VODUP_META_EINVALIDPART;
-    }
-    for (size_t i = 1; i < nparts; i++) {
-        if (parts[i].number <= parts[i - 1].number) {
-            *bad_index = i;
-            return VODUP_META_EPARTORDER;
-        }
-    }
-    for (size_t i = 0; i < nparts; i++) {
-        int rc = part_read(c, upload_id, parts[i].number, &got[i]);
-        int terminated = strnlen(parts[i].etag, sizeof parts[i].etag) < sizeof parts[i].etag;
-        if (rc == VODUP_META_ENOTFOUND ||
-            (rc == VODUP_META_OK && (!terminated || strcasecmp(parts[i].etag, got[i].etag)))) {
-            *bad_index = i;
-            return VODUP_META_EINVALIDPART;
-        }
-        if (rc != VODUP_META_OK)
-            return rc;
-    }
-    for (size_t i = 0; i + 1 < nparts; i++) {
-        if (got[i].size < min_part_size) {
-            *bad_index = i;
-            return VODUP_META_ETOOSMALL;
-        }
-    }
-    return VODUP_META_OK;
-}
+/* The part reader of meta_shared.h's Complete checks: one part of this upload on c. */
+typedef struct part_reader {
+    conn *c;
+    const char *upload_id;
+} part_reader;
 
+static int read_part(void *ctx, int number, vodup_meta_part *out)
+{
+    const part_reader *r = ctx;
+    return part_read(r->c, r->upload_id, number, out);
+}
 
 /* The end of every Complete, inside its transaction: o (its own fields set by the
  * caller) becomes the object at the upload's bucket/key, made of got's blobs in order;
@@ -1798,15 +1804,7 @@ static int complete_record(conn *c, const char *upload_id, const vodup_meta_uplo
                            vodup_meta_object *o, const vodup_meta_part *got, size_t n,
                            const char **blobs, uint64_t *sizes)
 {
-    o->bucket = up->bucket;
-    o->key = up->key;
-    o->key_len = up->key_len;
-    o->content_type = up->content_type;
-    o->user_meta = up->user_meta;
-    for (size_t i = 0; i < n; i++) {
-        blobs[i] = got[i].blob;
-        sizes[i] = got[i].size;
-    }
+    meta__complete_object(o, up, got, n, blobs, sizes);
     int64_t id;
     int rc = object_store(c, o, blobs, sizes, n, &id);
     if (rc == VODUP_META_OK) {
@@ -1864,21 +1862,13 @@ static int msq_upload_complete_guarded(vodup_meta *m, const char *upload_id,
         rc = upload_read(c, upload_id, &up);
         if (rc == VODUP_META_OK)
             rc = guard_check(c, g, up.bucket, up.key, up.key_len);
+        part_reader pr = { c, upload_id };
         if (rc == VODUP_META_OK)
-            rc = complete_check(c, upload_id, parts, nparts, min_part_size, got, bad_index);
+            rc = meta__complete_check(parts, nparts, min_part_size, read_part, &pr, got, bad_index);
         if (rc == VODUP_META_OK)
-            rc = meta__multipart_etag(o.etag, got, nparts);
-        if (rc == VODUP_META_OK) {
-            snprintf(o.type, sizeof o.type, "Multipart");
-            o.mtime = now;
-            o.crc64 = got[0].crc64;
-            for (size_t i = 0; i < nparts; i++) {
-                if (i)
-                    o.crc64 = vodup_crc64_combine(o.crc64, got[i].crc64, got[i].size);
-                o.size += got[i].size;
-            }
+            rc = meta__complete_fields(&o, got, nparts, now);
+        if (rc == VODUP_META_OK)
             rc = complete_record(c, upload_id, &up, &o, got, nparts, blobs, sizes);
-        }
         rc = meta__tx_end(c, rc);
     }
     meta__release(m, c);
@@ -1927,19 +1917,10 @@ static int msq_upload_commit(vodup_meta *m, const char *upload_id, const vodup_m
         rc = upload_read(c, upload_id, &up);
         if (rc == VODUP_META_OK)
             rc = guard_check(c, g, up.bucket, up.key, up.key_len);
-        /* Each part must still be the one the caller read: a part uploaded again since
-         * (a new blob under its number) or gone makes the caller's checks stale. */
-        for (size_t i = 0; rc == VODUP_META_OK && i < nparts; i++) {
-            vodup_meta_part now;
-            int r = part_read(c, upload_id, parts[i].number, &now);
-            if (r == VODUP_META_ENOTFOUND ||
-                (r == VODUP_META_OK && (strcmp(now.blob, parts[i].blob) != 0 || now.size != parts[i].size))) {
-                *bad_index = i;
-                rc = VODUP_META_EINVALIDPART;
-            } else {
-                rc = r;
-            }
-        }
+        /* Each part must still be the one the caller read. */
+        part_reader pr = { c, upload_id };
+        if (rc == VODUP_META_OK)
+            rc = meta__commit_check(parts, nparts, read_part, &pr, bad_index);
         if (rc == VODUP_META_OK)
             rc = complete_record(c, upload_id, &up, &o, parts, nparts, blobs, sizes);
         rc = meta__tx_end(c, rc);

@@ -747,7 +747,7 @@ static void event_clear_row(void *row)
 }
 
 /* Collects the rows of statement `id` (bound by bind_fn) and calls cb on them after the
- * connection is released; shared by event_due and event_list. */
+ * connection is released (event_list). */
 static int event_rows(vodup_meta *m, int id, const char *what, void (*bind_fn)(sqlite3_stmt *s, const void *a),
                       const void *arg, int (*cb)(const vodup_meta_event *e, void *u), void *u)
 {
@@ -783,11 +783,42 @@ static void bind_account(sqlite3_stmt *s, const void *a)
     bind_text(s, 1, a);
 }
 
+/* Reads the due events and leases them (next_at = now + VODUP_META_EVENT_LEASE) in one
+ * write transaction: the writer turn and SQLite's write lock keep a second caller (a
+ * thread, or another process on the file) from reading them before the lease is written,
+ * so each event goes to one caller per lease. */
 int msq_event_due(vodup_meta *m, time_t now, size_t max,
                          int (*cb)(const vodup_meta_event *e, void *u), void *u)
 {
     due_args d = { now, max };
-    return event_rows(m, V_EVENT_DUE, "event due", bind_due, &d, cb, u);
+    meta_rows rows;
+    meta__rows_init(&rows, sizeof(vodup_meta_event), event_clear_row);
+    conn *c = meta__acquire(m);
+    int rc = meta__tx_begin(c, 1);
+    if (rc == VODUP_META_OK) {
+        sqlite3_stmt *s = meta__st(c, V_EVENT_DUE);
+        if (s)
+            bind_due(s, &d);
+        rc = meta__step_rows(c, s, "event due", event_from_row, NULL, &rows);
+        vodup_meta_event *e;
+        while (rc == VODUP_META_OK && (e = meta__rows_next(&rows)) != NULL) {
+            e->next_at = now + VODUP_META_EVENT_LEASE;
+            s = meta__st(c, V_EVENT_DEFER);
+            if (s) {
+                bind_i64(s, 1, e->id);
+                bind_i64(s, 2, e->next_at);
+            }
+            rc = meta__run(c, s, "event claim", VODUP_META_EIO);
+        }
+        rows.next = 0;
+        rc = meta__tx_end(c, rc);
+    }
+    meta__release(m, c);
+    const vodup_meta_event *e;
+    while (rc == VODUP_META_OK && (e = meta__rows_next(&rows)) != NULL && !cb(e, u))
+        ;
+    meta__rows_free(&rows);
+    return rc;
 }
 
 int msq_event_list(vodup_meta *m, const char *account_id,

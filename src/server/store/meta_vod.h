@@ -142,7 +142,12 @@ typedef struct vodup_meta_event {
     char *last_error;
 } vodup_meta_event;
 
-/* Events with next_at <= now, oldest first, at most max. */
+/* Claims the events with next_at <= now, oldest first, at most max: in the same
+ * transaction their next_at becomes now + VODUP_META_EVENT_LEASE (the value cb sees), so
+ * callers polling at once (threads, or nodes sharing the store) never get the same event
+ * within the lease. An event claimed and then neither done, retried nor deferred (its
+ * sender crashed) is due again when the lease has passed. */
+#define VODUP_META_EVENT_LEASE 120
 int vodup_meta_event_due(vodup_meta *m, time_t now, size_t max,
                          int (*cb)(const vodup_meta_event *e, void *u), void *u);
 /* All pending events of an account (NULL = all accounts), for operators. */
