@@ -26,6 +26,24 @@ int core_http_upload_get(http_request *r, const core_mp_words *w, vodup_meta_upl
     return core_http_status(r, core_upload_get(&c, id ? id : "", r->bucket, r->key, r->key_len, u, &d), &d);
 }
 
+int core_http_object_scope(http_request *r, const core_mp_words *w)
+{
+    vodup_meta_bucket b;
+    if (w->check_key(r) != 0 || core_http_require_bucket(r, &b) != 0)
+        return -1;
+    vodup_meta_bucket_clear(&b);
+    return 0;
+}
+
+int core_http_upload_scope(http_request *r, const core_mp_words *w)
+{
+    vodup_meta_upload up;
+    if (core_http_object_scope(r, w) != 0 || core_http_upload_get(r, w, &up) != 0)
+        return -1;
+    vodup_meta_upload_clear(&up);
+    return 0;
+}
+
 long core_part_number(const char *pn, int max)
 {
     if (!pn || !*pn)

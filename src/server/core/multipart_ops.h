@@ -11,6 +11,7 @@
 
 typedef struct core_mp_words {
     const core_rules *rules;
+    int (*check_key)(http_request *r);             /* the key's name: 0, or -1 after answering */
     void (*xml_start)(vbuf *x, const char *root);   /* the XML declaration, root opened */
     const char *storage_class;                      /* ListParts' <StorageClass> */
     int etag_lower;                                 /* ETags in lower-case hex (S3) */
@@ -24,6 +25,12 @@ typedef struct core_mp_words {
     void (*complete_headers)(http_response *resp, const vodup_meta_object *o);
 } core_mp_words;
 
+/* An operation on r's key: the key's name (w->check_key) and r's bucket, owned by the
+ * caller. 0, or -1 after answering. */
+int core_http_object_scope(http_request *r, const core_mp_words *w);
+/* core_http_object_scope, then the upload ?uploadId names is this key's. 0, or -1 after
+ * answering. */
+int core_http_upload_scope(http_request *r, const core_mp_words *w);
 /* The upload ?uploadId names, of r's bucket and key: 0 with *u filled (the caller clears
  * it), or -1 after answering. */
 int core_http_upload_get(http_request *r, const core_mp_words *w, vodup_meta_upload *u);

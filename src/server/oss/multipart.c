@@ -41,6 +41,7 @@ static void mp_complete_headers(http_response *resp, const vodup_meta_object *o)
 /* What OSS says differently in the handlers both dialects share (core/multipart_ops.c). */
 static const core_mp_words oss_mp = {
     .rules = &oss_rules,
+    .check_key = oss_check_key,
     .xml_start = oss_xml_start,
     .storage_class = "Standard",
     .part_crc64 = 1,
@@ -49,28 +50,6 @@ static const core_mp_words oss_mp = {
     .malformed = mp_malformed,
     .complete_headers = mp_complete_headers,
 };
-
-static int object_scope(http_request *r)
-{
-    if (oss_check_key(r) != 0)
-        return -1;
-    vodup_meta_bucket b;
-    if (oss_require_bucket(r, &b) != 0)
-        return -1;
-    vodup_meta_bucket_clear(&b);
-    return 0;
-}
-
-/* The key's checks, then the upload ?uploadId names must be this key's. 0, or -1 after
- * answering. */
-static int upload_scope(http_request *r)
-{
-    vodup_meta_upload up;
-    if (object_scope(r) != 0 || core_http_upload_get(r, &oss_mp, &up) != 0)
-        return -1;
-    vodup_meta_upload_clear(&up);
-    return 0;
-}
 
 /* ---- InitiateMultipartUpload ---------------------------------------------------- */
 
@@ -92,7 +71,7 @@ static void init_free(void *p)
 
 static int initiate_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
+    if (core_http_object_scope(r, &oss_mp) != 0)
         return 0;
     int url = oss_url_encoding(r);
     if (url < 0)
@@ -130,7 +109,7 @@ const http_op oss_op_initiate = {"InitiateMultipartUpload", initiate_begin, oss_
 
 static int part_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
+    if (core_http_object_scope(r, &oss_mp) != 0)
         return 0;
     const char *pn = http_query(r, "partNumber");
     long number = core_part_number(pn, OSS_MAX_PART_NUMBER);
@@ -172,7 +151,7 @@ const http_op oss_op_upload_part = {"UploadPart", part_begin, oss_upload_body, p
 
 static int complete_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
+    if (core_http_object_scope(r, &oss_mp) != 0)
         return 0;
     if (oss_url_encoding(r) < 0)
         return 0;
@@ -201,7 +180,7 @@ const http_op oss_op_complete = {"CompleteMultipartUpload", complete_begin, oss_
 
 static int abort_begin(http_request *r)
 {
-    upload_scope(r);
+    core_http_upload_scope(r, &oss_mp);
     return 0;
 }
 
@@ -211,7 +190,7 @@ const http_op oss_op_abort = {"AbortMultipartUpload", abort_begin, NULL, core_ht
 
 static int list_parts_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
+    if (core_http_object_scope(r, &oss_mp) != 0)
         return 0;
     int url = oss_url_encoding(r);
     if (url >= 0)

@@ -29,6 +29,7 @@ static void mp_malformed(http_request *r, const char *msg)
  * its namespace, lower-case ETags, no CRC-64, and a missing uploadId is NoSuchUpload. */
 static const core_mp_words s3_mp = {
     .rules = &s3_rules,
+    .check_key = s3_check_key,
     .xml_start = s3_xml_start,
     .storage_class = "STANDARD",
     .etag_lower = 1,
@@ -36,33 +37,11 @@ static const core_mp_words s3_mp = {
     .malformed = mp_malformed,
 };
 
-static int object_scope(http_request *r)
-{
-    if (s3_check_key(r) != 0)
-        return -1;
-    vodup_meta_bucket b;
-    if (s3_require_bucket(r, &b) != 0)
-        return -1;
-    vodup_meta_bucket_clear(&b);
-    return 0;
-}
-
-/* The key's checks, then the upload ?uploadId names must be this key's. 0, or -1 after
- * answering. */
-static int upload_scope(http_request *r)
-{
-    vodup_meta_upload up;
-    if (object_scope(r) != 0 || core_http_upload_get(r, &s3_mp, &up) != 0)
-        return -1;
-    vodup_meta_upload_clear(&up);
-    return 0;
-}
-
 /* ---- CreateMultipartUpload ----------------------------------------------------------- */
 
 static int create_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
+    if (core_http_object_scope(r, &s3_mp) != 0)
         return 0;
     s3_state *s = r->op_state;
     if (s3_collect_user_meta(r, &s->user_meta) != 0)
@@ -85,7 +64,7 @@ const http_op s3_op_create_multipart = {"CreateMultipartUpload", create_begin, N
 
 static int part_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
+    if (core_http_object_scope(r, &s3_mp) != 0)
         return 0;
     long v = core_part_number(http_query(r, "partNumber"), s3_rules.max_part_number);
     if (v <= 0) {
@@ -117,7 +96,7 @@ const http_op s3_op_upload_part = {"UploadPart", part_begin, s3_body_chunk, part
 
 static int complete_begin(http_request *r)
 {
-    if (upload_scope(r) == 0)
+    if (core_http_upload_scope(r, &s3_mp) == 0)
         r->body_limit = VODUPD_MAX_XML_BODY;
     return 0;
 }
@@ -133,7 +112,7 @@ const http_op s3_op_complete_multipart = {"CompleteMultipartUpload", complete_be
 
 static int abort_begin(http_request *r)
 {
-    upload_scope(r);
+    core_http_upload_scope(r, &s3_mp);
     return 0;
 }
 
@@ -143,7 +122,7 @@ const http_op s3_op_abort_multipart = {"AbortMultipartUpload", abort_begin, NULL
 
 static int list_parts_begin(http_request *r)
 {
-    if (object_scope(r) == 0)
+    if (core_http_object_scope(r, &s3_mp) == 0)
         core_http_list_parts(r, &s3_mp, 0);
     return 0;
 }
