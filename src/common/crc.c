@@ -11,6 +11,7 @@
 #include <isa-l/crc.h>
 #include <isa-l/crc64.h>
 #include <limits.h>
+#include <pthread.h>
 
 /* Reflected CRC-64/XZ (ECMA-182) polynomial. */
 #define CRC64_POLY_REFL 0xC96C5795D7870F42ULL
@@ -63,36 +64,37 @@ static void gf2_square(uint64_t *square, const uint64_t *mat)
         square[n] = gf2_times(mat, mat[n]);
 }
 
-uint64_t vodup_crc64_combine(uint64_t crc_a, uint64_t crc_b, uint64_t len_b)
-{
-    uint64_t even[64], odd[64];
-    if (len_b == 0)
-        return crc_a;
+/* zeros[k]: the operator appending 2^k zero bytes, built once. Complete combines one CRC
+ * per part (up to 10,000), and building the operators on every call was most of its
+ * cost (docs/internals/commit-path.md). 64 x 64 words = 32 KiB. */
+static uint64_t zeros[64][64];
+static pthread_once_t zeros_once = PTHREAD_ONCE_INIT;
 
-    /* odd = operator for one zero bit */
-    odd[0] = CRC64_POLY_REFL;
+static void zeros_init(void)
+{
+    uint64_t one_bit[64], two_bits[64], four_bits[64];
+    /* the operator for one zero bit */
+    one_bit[0] = CRC64_POLY_REFL;
     uint64_t row = 1;
     for (int n = 1; n < 64; n++) {
-        odd[n] = row;
+        one_bit[n] = row;
         row <<= 1;
     }
-    gf2_square(even, odd); /* two zero bits */
-    gf2_square(odd, even); /* four zero bits */
+    gf2_square(two_bits, one_bit);
+    gf2_square(four_bits, two_bits);
+    gf2_square(zeros[0], four_bits); /* one zero byte */
+    for (int k = 1; k < 64; k++)
+        gf2_square(zeros[k], zeros[k - 1]);
+}
 
-    /* Apply len_b zero bytes to crc_a: square up through 1, 2, 4... bytes, applying
-     * the operator for each set bit of len_b. */
-    do {
-        gf2_square(even, odd);
+uint64_t vodup_crc64_combine(uint64_t crc_a, uint64_t crc_b, uint64_t len_b)
+{
+    if (len_b == 0)
+        return crc_a;
+    pthread_once(&zeros_once, zeros_init);
+    /* Apply len_b zero bytes to crc_a, one operator per set bit of len_b. */
+    for (int k = 0; len_b; k++, len_b >>= 1)
         if (len_b & 1)
-            crc_a = gf2_times(even, crc_a);
-        len_b >>= 1;
-        if (!len_b)
-            break;
-        gf2_square(odd, even);
-        if (len_b & 1)
-            crc_a = gf2_times(odd, crc_a);
-        len_b >>= 1;
-    } while (len_b);
-
+            crc_a = gf2_times(zeros[k], crc_a);
     return crc_a ^ crc_b;
 }

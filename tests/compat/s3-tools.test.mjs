@@ -232,12 +232,9 @@ describe('temporary keys through AWS_SESSION_TOKEN', { skip: !haveAws && 'aws (a
     assert.equal(info.Video.Status, 'UploadSucc');
   }));
 
-  // todo: CopyObject answers 501 NotImplemented today (another engineer is adding it to the
-  // S3 handlers); once it exists the scope check must refuse a copy from an object that is not
-  // the upload keys' own.
-  it('UploadAuth keys: a copy of another object into their own key is AccessDenied', {
-    ...T, todo: 'CopyObject is 501 NotImplemented in the S3 dialect until the CopyObject work lands',
-  }, withLogs(async () => {
+  // CopyObject reads its source with the caller's rights (core_copy_source_open): upload
+  // keys may read no object, so a copy of another object into their own key is refused.
+  it('UploadAuth keys: a copy of another object into their own key is AccessDenied', T, withLogs(async () => {
     const cr = await vodClient(srv).request('CreateUploadVideo', { Title: 's3 copy', FileName: 'copy.mp4' }, { method: 'POST' });
     const addr = JSON.parse(Buffer.from(cr.UploadAddress, 'base64').toString());
     const auth = JSON.parse(Buffer.from(cr.UploadAuth, 'base64').toString());

@@ -184,6 +184,7 @@ typedef struct fx {
     fake_blobs *fb;
     core c;
     int gc_kicks, event_kicks;
+    int pins;               /* blobs pinned and not yet unpinned (test_copy) */
 } fx;
 
 static void count_gc(void *u)
@@ -1004,6 +1005,170 @@ static void test_storage_quota(void **state)
     assert_int_equal(limit, 0);
 }
 
+/* ---- copies --------------------------------------------------------------------------- */
+
+static int count_pin(void *u, const vodup_meta_segment *segs, size_t n)
+{
+    (void)segs;
+    ((fx *)u)->pins += (int)n;
+    return 0;
+}
+
+static void count_unpin(void *u, const vodup_meta_segment *segs, size_t n)
+{
+    (void)segs;
+    ((fx *)u)->pins -= (int)n;
+}
+
+/* The bytes of the one blob of key. */
+static const fake_blob *blob_of(fx *f, const char *key, vodup_meta_object *o)
+{
+    vodupd_detail d = {0};
+    assert_int_equal(core_object_get(&f->c, "media", key, strlen(key), o, &d), VODUPD_OK);
+    assert_int_equal(o->nsegs, 1);
+    const fake_blob *b = fake_find(f->fb, o->segs[0].blob);
+    assert_non_null(b);
+    return b;
+}
+
+static void test_copy(void **state)
+{
+    fx *f = *state;
+    f->c.pin = count_pin;
+    f->c.unpin = count_unpin;
+    vodup_cred root;
+    memset(&root, 0, sizeof root);
+    snprintf(root.account_id, sizeof root.account_id, "acc1");
+    assert_int_equal(put(f, "src", "hello copy world"), VODUPD_OK);
+    core_copy_from from = {&root, "/media/src", {NULL, NULL, NULL, NULL}, NULL};
+    core_copy p = {"media", "dst", 3, 0, NULL, NULL, 1, 1024, NULL};
+    core_copy_result res;
+    vodupd_detail d = {0};
+
+    /* to another key: the bytes streamed into a blob of its own, the metadata kept */
+    int commits = f->fb->commits;
+    assert_int_equal(core_copy_object(&f->c, &from, &p, &res, &d), VODUPD_OK);
+    assert_int_equal(res.stopped, 0);
+    assert_int_equal(f->fb->commits, commits + 1);
+    assert_int_equal(f->pins, 0);
+    vodup_meta_object a, b;
+    const fake_blob *ba = blob_of(f, "src", &a), *bb = blob_of(f, "dst", &b);
+    assert_string_not_equal(a.segs[0].blob, b.segs[0].blob);
+    assert_int_equal(bb->len, 16);
+    assert_memory_equal(bb->data, "hello copy world", 16);
+    assert_memory_equal(ba->data, bb->data, 16);
+    assert_string_equal(a.etag, b.etag);
+    assert_string_equal(res.etag, b.etag);
+    assert_string_equal(b.content_type, "video/mp4");
+    assert_int_equal(res.mtime, b.mtime);
+    char dst_blob[VODUP_BLOB_ID_LEN + 1];
+    memcpy(dst_blob, b.segs[0].blob, sizeof dst_blob);
+    vodup_meta_object_clear(&a);
+    vodup_meta_object_clear(&b);
+
+    /* onto itself: S3's refusal without REPLACE; with it, the metadata only */
+    from.source = "media/dst";
+    assert_int_equal(core_copy_object(&f->c, &from, &p, &res, &d), VODUPD_EBADREQUEST);
+    assert_non_null(d.what);
+    p.replace = 1;
+    p.content_type = "text/plain";
+    p.user_meta = "{\"a\":\"b\"}";
+    commits = f->fb->commits;
+    assert_int_equal(core_copy_object(&f->c, &from, &p, &res, &d), VODUPD_OK);
+    assert_int_equal(f->fb->commits, commits);
+    blob_of(f, "dst", &b);
+    assert_string_equal(b.segs[0].blob, dst_blob);
+    assert_string_equal(b.content_type, "text/plain");
+    assert_string_equal(b.user_meta, "{\"a\":\"b\"}");
+    vodup_meta_object_clear(&b);
+    p.replace = 0;
+    p.self_needs_replace = 0; /* OSS: allowed, the time moves */
+    assert_int_equal(core_copy_object(&f->c, &from, &p, &res, &d), VODUPD_OK);
+
+    /* a failing condition stops it before anything is written */
+    from.source = "media/src";
+    from.cond.if_match = "\"00\"";
+    p.key = "cond";
+    p.key_len = 4;
+    commits = f->fb->commits;
+    assert_int_equal(core_copy_object(&f->c, &from, &p, &res, &d), VODUPD_OK);
+    assert_int_equal(res.stopped, 412);
+    assert_int_equal(f->fb->commits, commits);
+    assert_int_equal(core_object_get(&f->c, "media", "cond", 4, &b, &d), VODUPD_ENOKEY);
+    from.cond.if_match = NULL;
+
+    /* a part from a range; ranges of another form or past the source stop it */
+    char id[33];
+    initiate(f, "mp", id);
+    from.range = "bytes=6-9";
+    assert_int_equal(core_upload_part_copy(&f->c, &from, id, 1, 1024, NULL, &res, &d), VODUPD_OK);
+    assert_int_equal(res.size, 4);
+    char want[33];
+    unsigned char md[16];
+    vodup_md5(md, "copy", 4);
+    vodup_hex_upper(want, md, 16);
+    assert_string_equal(res.etag, want);
+    from.range = "bytes=6-";
+    assert_int_equal(core_upload_part_copy(&f->c, &from, id, 2, 1024, NULL, &res, &d), VODUPD_OK);
+    assert_int_equal(res.stopped, 400);
+    from.range = "bytes=6-16";
+    assert_int_equal(core_upload_part_copy(&f->c, &from, id, 2, 1024, NULL, &res, &d), VODUPD_OK);
+    assert_int_equal(res.stopped, 416);
+    assert_int_equal(res.source_size, 16);
+    from.range = NULL;
+    assert_int_equal(core_upload_part_copy(&f->c, &from, id, 2, 15, NULL, &res, &d), VODUPD_ETOOLARGE);
+    assert_int_equal(core_upload_part_copy(&f->c, &from, "0123456789ABCDEF0123456789ABCDEF", 1, 1024, NULL, &res, &d),
+                     VODUPD_ENOUPLOAD);
+
+    /* the source header */
+    const struct {
+        const char *source;
+        vodupd_status st;
+    } heads[] = {{"media/src?versionId=3", VODUPD_ENOTIMPL}, {"media", VODUPD_EBADREQUEST},
+                 {"/media/", VODUPD_EBADREQUEST}, {"/media/s%zz", VODUPD_EBADREQUEST},
+                 {"/media/a%00b", VODUPD_EBADREQUEST}, {"/media/nope", VODUPD_ENOKEY},
+                 {"/other/src", VODUPD_ENOBUCKET}};
+    p.key = "h";
+    p.key_len = 1;
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+        from.source = heads[i].source;
+        assert_int_equal(core_copy_object(&f->c, &from, &p, &res, &d), heads[i].st);
+    }
+    assert_int_equal(put(f, "sp ace/x?", "0123"), VODUPD_OK);
+    from.source = "/media/sp%20ace/x%3F";
+    assert_int_equal(core_copy_object(&f->c, &from, &p, &res, &d), VODUPD_OK);
+    assert_int_equal(res.size, 4);
+
+    /* upload credentials read no object, not even their own */
+    vodup_cred up;
+    memset(&up, 0, sizeof up);
+    snprintf(up.account_id, sizeof up.account_id, "acc1");
+    up.has_scope = 1;
+    snprintf(up.scope_bucket, sizeof up.scope_bucket, "media");
+    up.scope_key = strdup("src");
+    up.scope_key_len = 3;
+    up.scope_ops = json_pack("[ss]", "PutObject", "UploadPart");
+    assert_non_null(up.scope_ops);
+    from.cred = &up;
+    from.source = "media/src";
+    memset(&d, 0, sizeof d);
+    assert_int_equal(core_copy_object(&f->c, &from, &p, &res, &d), VODUPD_EDENIED);
+    assert_int_equal(d.deny, VODUPD_DENY_SCOPE);
+    free(up.scope_key);
+    json_decref(up.scope_ops);
+    from.cred = &root;
+
+    /* the destination's quota, before a byte is read */
+    uint64_t used = 0;
+    assert_int_equal(core_quota_get(&f->c, "acc1", &used, NULL, &d), VODUPD_OK);
+    f->c.storage_quota = used + 15;
+    p.key = "q";
+    commits = f->fb->commits;
+    assert_int_equal(core_copy_object(&f->c, &from, &p, &res, &d), VODUPD_EQUOTA);
+    assert_int_equal(f->fb->commits, commits);
+    assert_int_equal(f->pins, 0);
+}
+
 static void test_status_names(void **state)
 {
     (void)state;
@@ -1033,6 +1198,7 @@ int main(void)
         cmocka_unit_test(test_scope_decide),
         cmocka_unit_test_setup_teardown(test_scope_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_quota, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
         cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_conditions),
         cmocka_unit_test_setup_teardown(test_media_get_refusals, setup, teardown),

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "server/core/cond.h"
 #include "server/core/status.h"
 #include "server/store/blob.h"
 #include "server/store/meta.h"
@@ -250,6 +251,79 @@ vodupd_status core_part_list(const core *c, const char *upload_id, int marker, i
 vodupd_status core_upload_list(const core *c, const char *bucket, const core_list_query *q,
                                void (*cb)(const core_list_entry *e, void *u), void *u, core_list_result *res,
                                vodupd_detail *d);
+
+/* ---- copies (copy.c) -----------------------------------------------------------------
+ * CopyObject and UploadPartCopy. The byte store has no way to share a blob between two
+ * objects (blob.h has no clone, and the garbage list frees a blob as soon as one object
+ * lets go of it), so a copy to another key streams the source's bytes through the core
+ * into a new blob, in bounded memory (CORE_COPY_BUF at a time, on the calling worker),
+ * digested like any body. Only a copy of an object onto itself (a metadata update) keeps
+ * its blobs: nothing is copied then. */
+
+#define CORE_COPY_BUF (256u * 1024)
+
+struct vodup_cred;
+/* Where a copy reads from, as the request says it. */
+typedef struct core_copy_from {
+    const struct vodup_cred *cred;  /* the caller: it must be able to read the source */
+    const char *source;             /* x-amz-copy-source, x-oss-copy-source: "[/]bucket/key", the key
+                                       percent-encoded */
+    core_conditions cond;           /* the copy-source-if-* values (NULL: absent) */
+    const char *range;              /* part copies: the copy-source-range value, or NULL (all) */
+} core_copy_from;
+
+typedef struct core_copy {
+    const char *bucket;         /* the destination */
+    const char *key;
+    size_t key_len;
+    int replace;                /* metadata from content_type/user_meta, else the source's */
+    const char *content_type;   /* with replace: required */
+    const char *user_meta;      /* with replace: JSON object text, or NULL */
+    int self_needs_replace;     /* S3: an object copied onto itself must change its metadata */
+    uint64_t max_size;          /* the largest object a copy makes (the dialect's rules) */
+    const vodup_meta_guard *guard;
+} core_copy;
+
+/* What a copy made, or why it stopped. */
+typedef struct core_copy_result {
+    /* 0: copied. Else nothing was: 412 or 304 when a copy-source-if-* condition failed
+     * (core_conditions_check's verdict); 400 when the range is not "bytes=first-last",
+     * 416 when it does not lie within the source (source_size says its size). */
+    int stopped;
+    uint64_t source_size;
+    char etag[64];              /* the new object's (or part's) ETag: upper-case, no quotes */
+    time_t mtime;
+    uint64_t size;
+    uint64_t crc64;
+    unsigned char md5[16];      /* for a copy into a Normal object (has_md5) */
+    int has_md5;
+} core_copy_result;
+
+/* The source, from->source, is read as a GetObject by from->cred would read it: upload
+ * credentials only inside their scope and only with "GetObject" among their operations
+ * (EDENIED, DENY_SCOPE: they never have it); the bucket must exist (ENOBUCKET) and be the
+ * account's (EDENIED, DENY_OWNER); RAM users and roles need oss:GetObject on
+ * acs:oss:*:<account>:<bucket>/<key> (EDENIED). The destination is the dialect router's
+ * check, as for any write. A source header naming no bucket and key is EBADREQUEST, one
+ * with a versionId ENOTIMPL (vodupd keeps no versions); detail.what says which. Then
+ * ENOKEY, or OK with out->stopped when a condition or the range stops the copy. The
+ * source's blobs stay pinned (core.pin) while they are read, so that an overwrite or
+ * delete of the source meanwhile frees nothing being read. */
+
+/* Copies the source to p's key. Onto itself (same bucket and key) it rewrites the
+ * metadata only, keeping the blobs, ETag and type; without p->replace that is
+ * EBADREQUEST when p->self_needs_replace (detail.what says why). Otherwise the bytes
+ * stream into a new Normal object (ETag: their MD5): ETOOLARGE (detail.limit) past
+ * p->max_size, EQUOTA and ENOSPC (the disk reserve), all before a byte is read, then what
+ * core_object_put answers. Kicks the collector and the event sender as a put does. */
+vodupd_status core_copy_object(const core *c, const core_copy_from *from, const core_copy *p, core_copy_result *out,
+                               vodupd_detail *d);
+/* Copies the source's from->range (all of it without one) as part `number` of upload_id:
+ * ETOOLARGE past max_part_size, ENOUPLOAD, EQUOTA and ENOSPC before a byte is read, then
+ * what core_part_put answers (the guard's refusals among them). */
+vodupd_status core_upload_part_copy(const core *c, const core_copy_from *from, const char *upload_id, int number,
+                                    uint64_t max_part_size, const vodup_meta_guard *guard, core_copy_result *out,
+                                    vodupd_detail *d);
 
 /* ---- the upload-credential scope check -----------------------------------------------
  * Upload credentials (UploadAuth) may write their one object, with the operations they

@@ -32,6 +32,14 @@ static inline vodupd_status core__fail(vodupd_detail *d, vodupd_status s, const 
  * is neither. */
 vodupd_status core__guard_status(int rc, vodupd_detail *d);
 
+/* The quota check of a write of size bytes to bucket/key: the object it replaces, if
+ * any, gives its bytes back (core_quota_check). */
+vodupd_status core__put_quota(const core *c, const char *bucket, const char *key, size_t key_len, uint64_t size,
+                              vodupd_detail *d);
+
+/* core_object_put with the object's modification time given (a copy reports it). */
+vodupd_status core__object_put_at(const core *c, const core_put *p, core_ingest *in, time_t mtime, vodupd_detail *d);
+
 /* The ingest's blob made durable (or the empty-body id): OK, ENOSPC, EIO, or what
  * core_ingest_finish says. id gets the blob id. */
 vodupd_status core__ingest_commit(core_ingest *in, char id[VODUP_BLOB_ID_LEN + 1], vodupd_detail *d);

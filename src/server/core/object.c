@@ -37,23 +37,29 @@ static int matches_stored(const core *c, const char *bucket, const char *key, si
 
 /* The quota check of a put: the object it replaces, if any, gives its bytes back. Before
  * the blob is committed, so a refused body leaves nothing (core_ingest_free drops it). */
-static vodupd_status object_quota(const core *c, const core_put *p, uint64_t size, vodupd_detail *d)
+vodupd_status core__put_quota(const core *c, const char *bucket, const char *key, size_t key_len, uint64_t size,
+                              vodupd_detail *d)
 {
     uint64_t old = 0;
     vodup_meta_object o;
-    if (vodup_meta_object_get(c->meta, p->bucket, p->key, p->key_len, &o) == VODUP_META_OK) {
+    if (vodup_meta_object_get(c->meta, bucket, key, key_len, &o) == VODUP_META_OK) {
         old = o.size;
         vodup_meta_object_clear(&o);
     }
-    return core_quota_check(c, p->bucket, size, old, d);
+    return core_quota_check(c, bucket, size, old, d);
 }
 
 vodupd_status core_object_put(const core *c, const core_put *p, core_ingest *in, vodupd_detail *d)
 {
+    return core__object_put_at(c, p, in, time(NULL), d);
+}
+
+vodupd_status core__object_put_at(const core *c, const core_put *p, core_ingest *in, time_t mtime, vodupd_detail *d)
+{
     vodup_meta_segment seg;
     vodupd_status st = core_ingest_finish(in, d);
     if (st == VODUPD_OK)
-        st = object_quota(c, p, core_ingest_size(in), d);
+        st = core__put_quota(c, p->bucket, p->key, p->key_len, core_ingest_size(in), d);
     if (st == VODUPD_OK)
         st = core__ingest_commit(in, seg.blob, d);
     if (st != VODUPD_OK)
@@ -72,7 +78,7 @@ vodupd_status core_object_put(const core *c, const core_put *p, core_ingest *in,
     o.content_type = (char *)p->content_type;
     o.user_meta = (char *)p->user_meta;
     memcpy(o.type, "Normal", 7);
-    o.mtime = time(NULL);
+    o.mtime = mtime;
     o.segs = &seg;
     o.nsegs = 1;
     int rc = vodup_meta_object_put_guarded(c->meta, &o, p->guard);

@@ -107,34 +107,45 @@ const http_op oss_op_initiate = {"InitiateMultipartUpload", initiate_begin, oss_
 
 /* ---- UploadPart ------------------------------------------------------------------- */
 
-static int part_begin(http_request *r)
+int oss_part_target(http_request *r, int *number, char upload_id[33])
 {
     if (core_http_object_scope(r, &oss_mp) != 0)
-        return 0;
+        return -1;
     const char *pn = http_query(r, "partNumber");
-    long number = core_part_number(pn, OSS_MAX_PART_NUMBER);
-    if (number == 0) {
+    long v = core_part_number(pn, OSS_MAX_PART_NUMBER);
+    if (v == 0) {
         oss_error(r, OSS_ERR_InvalidArgument, "partNumber is required for UploadPart.");
-        return 0;
+        return -1;
     }
-    if (number < 0) {
+    if (v < 0) {
         vbuf x = VBUF_INIT;
         vbuf_puts(&x, "<ArgumentName>PartNumber</ArgumentName>\n  ");
         vodup_xml_elem(&x, "ArgumentValue", pn, strlen(pn));
         oss_error_x(r, OSS_ERR_InvalidArgument, vbuf_cstr(&x),
                     "Part number must be an integer between 1 and %d, inclusive.", OSS_MAX_PART_NUMBER);
         vbuf_free(&x);
-        return 0;
+        return -1;
     }
     vodup_meta_upload up;
     if (core_http_upload_get(r, &oss_mp, &up) != 0)
+        return -1;
+    *number = (int)v;
+    memcpy(upload_id, up.upload_id, 33);
+    vodup_meta_upload_clear(&up);
+    return 0;
+}
+
+static int part_begin(http_request *r)
+{
+    int number;
+    char upload_id[33];
+    if (oss_part_target(r, &number, upload_id) != 0)
         return 0;
     oss_upload *u = oss_upload_begin(r, oss_rules.max_part_size);
     if (u) {
-        u->part_number = (int)number;
-        memcpy(u->upload_id, up.upload_id, sizeof u->upload_id);
+        u->part_number = number;
+        memcpy(u->upload_id, upload_id, sizeof u->upload_id);
     }
-    vodup_meta_upload_clear(&up);
     return 0;
 }
 

@@ -91,6 +91,9 @@ int oss_url_encoding(http_request *r);
  * NULL, -1 unsatisfiable or malformed. clip lets the end run past the size
  * (x-oss-range-behavior: standard); otherwise such a range is invalid (OSS then ignores it). */
 int oss_parse_range(const char *h, uint64_t size, int clip, uint64_t *first, uint64_t *last);
+/* An UploadPart's (or UploadPartCopy's) target (multipart.c): the key, the bucket, the
+ * partNumber and the ?uploadId of this object. 0, or -1 after answering. */
+int oss_part_target(http_request *r, int *number, char upload_id[33]);
 
 /* Operations. */
 extern const http_op oss_op_list_buckets, oss_op_put_bucket,
@@ -98,5 +101,6 @@ extern const http_op oss_op_list_buckets, oss_op_put_bucket,
     oss_op_put_object, oss_op_get_object, oss_op_head_object, oss_op_delete_object,
     oss_op_initiate, oss_op_upload_part, oss_op_complete, oss_op_abort, oss_op_list_parts,
     oss_op_options, oss_op_delete_objects;
+extern const http_op oss_op_copy_object, oss_op_upload_part_copy; /* object_copy.c */
 
 #endif

@@ -37,6 +37,11 @@ static const core_mp_words s3_mp = {
     .malformed = mp_malformed,
 };
 
+int s3_object_scope(http_request *r)
+{
+    return core_http_object_scope(r, &s3_mp);
+}
+
 /* ---- CreateMultipartUpload ----------------------------------------------------------- */
 
 static int create_begin(http_request *r)
@@ -62,24 +67,30 @@ const http_op s3_op_create_multipart = {"CreateMultipartUpload", create_begin, N
 
 /* ---- UploadPart ---------------------------------------------------------------------- */
 
-static int part_begin(http_request *r)
+int s3_part_target(http_request *r, int *number, char upload_id[33])
 {
     if (core_http_object_scope(r, &s3_mp) != 0)
-        return 0;
+        return -1;
     long v = core_part_number(http_query(r, "partNumber"), s3_rules.max_part_number);
     if (v <= 0) {
         s3_error(r, S3_ERR_InvalidArgument, "Part number must be an integer between 1 and %d, inclusive",
                  s3_rules.max_part_number);
-        return 0;
+        return -1;
     }
     vodup_meta_upload up;
     if (core_http_upload_get(r, &s3_mp, &up) != 0)
-        return 0;
-    s3_state *s = r->op_state;
-    s->part_number = (int)v;
-    memcpy(s->upload_id, up.upload_id, sizeof s->upload_id);
+        return -1;
+    *number = (int)v;
+    memcpy(upload_id, up.upload_id, 33);
     vodup_meta_upload_clear(&up);
-    s3_body_begin(r, s3_rules.max_part_size);
+    return 0;
+}
+
+static int part_begin(http_request *r)
+{
+    s3_state *s = r->op_state;
+    if (s3_part_target(r, &s->part_number, s->upload_id) == 0)
+        s3_body_begin(r, s3_rules.max_part_size);
     return 0;
 }
 

@@ -80,6 +80,11 @@ int s3_collect_xml(http_request *r, const char *p, size_t n);
  * names the page-size parameter), else st as s3_status_error. */
 void s3_list_error(http_request *r, vodupd_status st, const vodupd_detail *d, core_list_arg bad,
                    const char *max_name);
+/* The key is valid and the bucket the caller's (multipart.c). 0, or -1 after answering. */
+int s3_object_scope(http_request *r);
+/* An UploadPart's (or UploadPartCopy's) target (multipart.c): the key, the bucket, the
+ * partNumber and the ?uploadId of this object. 0, or -1 after answering. */
+int s3_part_target(http_request *r, int *number, char upload_id[33]);
 
 /* What authentication learnt about the body (router.c): the payload hash the signature
  * covers, checked by the writing operations against the bytes received. */
@@ -95,5 +100,6 @@ extern const http_op s3_op_list_buckets, s3_op_create_bucket, s3_op_head_bucket,
     s3_op_list_objects, s3_op_put_object, s3_op_get_object, s3_op_head_object, s3_op_delete_object,
     s3_op_create_multipart, s3_op_upload_part, s3_op_complete_multipart, s3_op_abort_multipart, s3_op_list_parts,
     s3_op_get_bucket_location, s3_op_delete_objects, s3_op_list_uploads;
+extern const http_op s3_op_copy_object, s3_op_upload_part_copy; /* copy.c */
 
 #endif
