@@ -7,12 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/codec.h"
-#include "common/digest.h"
 #include "common/timefmt.h"
 #include "common/xml.h"
 #include "server/config.h"
-#include "server/events/events.h"
 #include "server/core/multipart_ops.h"
 #include "server/core/route.h"
 #include "server/oss/oss.h"

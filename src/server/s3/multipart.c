@@ -1,11 +1,11 @@
 /* multipart.c - CreateMultipartUpload, UploadPart, CompleteMultipartUpload,
- * AbortMultipartUpload, ListParts over the core, under S3's rules (s3_rules: parts of
- * 5 MiB at least but the last; the object's ETag "md5-of-md5s-N", made by the core). */
+ * AbortMultipartUpload, ListParts: core/multipart_ops.c's handlers under S3's words (s3_mp)
+ * and rules (s3_rules: parts of 5 MiB at least but the last; the object's ETag
+ * "md5-of-md5s-N", made by the core); ListMultipartUploads. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/codec.h"
 #include "common/timefmt.h"
 #include "common/xml.h"
 #include "server/config.h"
