@@ -1,53 +1,52 @@
 /* multipart.c - InitiateMultipartUpload, UploadPart, CompleteMultipartUpload,
  * AbortMultipartUpload, ListParts, ListMultipartUploads.
- *
- * Parts are blobs like any object; Complete only rewrites metadata (the object becomes
- * the ordered list of its part blobs), so completing a 48 TB upload copies nothing.
+ * The handlers are core/multipart_ops.c's under OSS's words (oss_mp); this file keeps the
+ * key and bucket checks, how the body is read, and OSS's own argument errors.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/codec.h"
-#include "common/digest.h"
 #include "common/timefmt.h"
 #include "common/xml.h"
 #include "server/config.h"
-#include "server/events/events.h"
+#include "server/core/multipart_ops.h"
 #include "server/core/route.h"
 #include "server/oss/oss.h"
 #include "server/oss/upload.h"
 
-/* Loads the upload named by ?uploadId and checks it belongs to this bucket and key.
- * 0 with *u filled, or -1 after answering. */
-static int load_upload(http_request *r, vodup_meta_upload *u)
+static void mp_invalid(http_request *r, const char *msg)
 {
-    const char *id = http_query(r, "uploadId");
-    if (!id || !*id) {
-        oss_error(r, OSS_ERR_InvalidArgument, "uploadId is required.");
-        return -1;
-    }
-    core c;
-    oss_core(r, &c);
-    vodupd_detail d = {0};
-    vodupd_status st = core_upload_get(&c, id, r->bucket, r->key, r->key_len, u, &d);
-    if (st != VODUPD_OK) {
-        oss_status_error(r, st, &d);
-        return -1;
-    }
-    return 0;
+    oss_error(r, OSS_ERR_InvalidArgument, "%s", msg);
 }
 
-static int object_scope(http_request *r)
+static void mp_malformed(http_request *r, const char *msg)
 {
-    if (oss_check_key(r) != 0)
-        return -1;
-    vodup_meta_bucket b;
-    if (oss_require_bucket(r, &b) != 0)
-        return -1;
-    vodup_meta_bucket_clear(&b);
-    return 0;
+    oss_error(r, OSS_ERR_MalformedXML, "%s", msg);
 }
+
+/* Complete's object: its ETag and CRC-64 as headers too, as OSS SDKs read them. */
+static void mp_complete_headers(http_response *resp, const vodup_meta_object *o)
+{
+    char buf[96];
+    snprintf(buf, sizeof buf, "\"%s\"", o->etag);
+    http_response_header(resp, "ETag", buf);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)o->crc64);
+    http_response_header(resp, "x-oss-hash-crc64ecma", buf);
+}
+
+/* What OSS says differently in the handlers both dialects share (core/multipart_ops.c). */
+static const core_mp_words oss_mp = {
+    .rules = &oss_rules,
+    .check_key = oss_check_key,
+    .xml_start = oss_xml_start,
+    .storage_class = "Standard",
+    .part_crc64 = 1,
+    .id_missing = "uploadId is required.",
+    .invalid = mp_invalid,
+    .malformed = mp_malformed,
+    .complete_headers = mp_complete_headers,
+};
 
 /* ---- InitiateMultipartUpload ---------------------------------------------------- */
 
@@ -69,7 +68,7 @@ static void init_free(void *p)
 
 static int initiate_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
+    if (core_http_object_scope(r, &oss_mp) != 0)
         return 0;
     int url = oss_url_encoding(r);
     if (url < 0)
@@ -97,46 +96,25 @@ static int initiate_begin(http_request *r)
 static void initiate_finish(http_request *r)
 {
     init_state *s = r->op_state;
-    if (!s || !s->content_type)
-        return;
-    core c;
-    oss_core(r, &c);
-    vodup_meta_guard g;
-    core_initiate in = {r->bucket, r->key, r->key_len, r->cred.account_id, s->content_type, s->user_meta,
-                        core_write_guard(&r->cred, &g)};
-    char upload_id[33];
-    vodupd_detail d = {0};
-    vodupd_status st = core_upload_initiate(&c, &in, upload_id, &d);
-    if (st != VODUPD_OK) {
-        oss_status_error(r, st, &d);
-        return;
-    }
-    vbuf x = VBUF_INIT;
-    oss_xml_start(&x, "InitiateMultipartUploadResult");
-    if (s->url)
-        vbuf_puts(&x, "<EncodingType>url</EncodingType>");
-    vodup_xml_elem(&x, "Bucket", r->bucket, strlen(r->bucket));
-    oss_xml_key(&x, "Key", r->key, r->key_len, s->url);
-    vodup_xml_elem(&x, "UploadId", upload_id, strlen(upload_id));
-    vbuf_puts(&x, "</InitiateMultipartUploadResult>\n");
-    http_respond_buf(r, 200, "application/xml", &x);
-    vbuf_free(&x);
+    if (s && s->content_type)
+        core_http_initiate(r, &oss_mp, s->content_type, s->user_meta, s->url);
 }
 
 const http_op oss_op_initiate = {"InitiateMultipartUpload", initiate_begin, oss_collect_body, initiate_finish, 1};
 
 /* ---- UploadPart ------------------------------------------------------------------- */
 
-static int parse_part_number(http_request *r, int *out)
+int oss_part_target(http_request *r, int *number, char upload_id[33])
 {
+    if (core_http_object_scope(r, &oss_mp) != 0)
+        return -1;
     const char *pn = http_query(r, "partNumber");
-    if (!pn || !*pn) {
+    long v = core_part_number(pn, OSS_MAX_PART_NUMBER);
+    if (v == 0) {
         oss_error(r, OSS_ERR_InvalidArgument, "partNumber is required for UploadPart.");
         return -1;
     }
-    char *end;
-    long v = strtol(pn, &end, 10);
-    if (*end || pn[0] == '-' || pn[0] == '+' || strlen(pn) > 6 || v < 1 || v > OSS_MAX_PART_NUMBER) {
+    if (v < 0) {
         vbuf x = VBUF_INIT;
         vbuf_puts(&x, "<ArgumentName>PartNumber</ArgumentName>\n  ");
         vodup_xml_elem(&x, "ArgumentValue", pn, strlen(pn));
@@ -145,17 +123,10 @@ static int parse_part_number(http_request *r, int *out)
         vbuf_free(&x);
         return -1;
     }
-    *out = (int)v;
-    return 0;
-}
-
-int oss_part_target(http_request *r, int *number, char upload_id[33])
-{
-    if (object_scope(r) != 0 || parse_part_number(r, number) != 0)
-        return -1;
     vodup_meta_upload up;
-    if (load_upload(r, &up) != 0)
+    if (core_http_upload_get(r, &oss_mp, &up) != 0)
         return -1;
+    *number = (int)v;
     memcpy(upload_id, up.upload_id, 33);
     vodup_meta_upload_clear(&up);
     return 0;
@@ -178,18 +149,8 @@ static int part_begin(http_request *r)
 static void part_finish(http_request *r)
 {
     oss_upload *u = r->op_state;
-    if (!u || u->failed)
-        return;
-    core c;
-    oss_core(r, &c);
-    vodup_meta_guard g;
-    vodupd_detail d = {0};
-    vodupd_status st = core_part_put(&c, u->upload_id, u->part_number, u->in, core_write_guard(&r->cred, &g), &d);
-    if (st != VODUPD_OK) {
-        oss_status_error(r, st, &d);
-        return;
-    }
-    oss_reply_written(r, u);
+    if (u && !u->failed && core_http_part_put(r, u->upload_id, u->part_number, u->in) == 0)
+        oss_reply_written(r, u);
 }
 
 const http_op oss_op_upload_part = {"UploadPart", part_begin, oss_upload_body, part_finish, 1};
@@ -198,12 +159,12 @@ const http_op oss_op_upload_part = {"UploadPart", part_begin, oss_upload_body, p
 
 static int complete_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
+    if (core_http_object_scope(r, &oss_mp) != 0)
         return 0;
     if (oss_url_encoding(r) < 0)
         return 0;
     vodup_meta_upload up;
-    if (load_upload(r, &up) != 0)
+    if (core_http_upload_get(r, &oss_mp, &up) != 0)
         return 0;
     vodup_meta_upload_clear(&up);
     uint64_t len;
@@ -216,111 +177,9 @@ static int complete_begin(http_request *r)
     return 0;
 }
 
-/* Reads the part list. 0 ok, or -1 after answering MalformedXML. */
-static int parse_complete(http_request *r, vodup_meta_complete_part **out, size_t *n)
-{
-    *out = NULL;
-    *n = 0;
-    vodup_xml_node *root = NULL;
-    vodup_xml_limits lim = {VODUPD_MAX_XML_BODY, 8, 4 * OSS_MAX_PART_NUMBER + 16};
-    int rc = r->body.len ? vodup_xml_parse(&root, r->body.data, r->body.len, &lim) : VODUP_XML_EMALFORMED;
-    if (rc != VODUP_XML_OK || strcmp(root->name, "CompleteMultipartUpload") != 0) {
-        vodup_xml_free(root);
-        oss_error(r, OSS_ERR_MalformedXML, "The XML you provided was not well-formed or did not validate against our published schema.");
-        return -1;
-    }
-    size_t cap = 0;
-    for (const vodup_xml_node *p = vodup_xml_child(root, "Part"); p; p = vodup_xml_next(p, "Part"))
-        cap++;
-    if (cap == 0 || cap > OSS_MAX_PART_NUMBER) {
-        vodup_xml_free(root);
-        oss_error(r, OSS_ERR_MalformedXML, "CompleteMultipartUpload must list between 1 and %d parts.", OSS_MAX_PART_NUMBER);
-        return -1;
-    }
-    vodup_meta_complete_part *parts = calloc(cap, sizeof *parts);
-    if (!parts) {
-        vodup_xml_free(root);
-        oss_error(r, OSS_ERR_InternalError, "Out of memory.");
-        return -1;
-    }
-    size_t i = 0;
-    for (const vodup_xml_node *p = vodup_xml_child(root, "Part"); p; p = vodup_xml_next(p, "Part"), i++) {
-        const vodup_xml_node *num = vodup_xml_child(p, "PartNumber");
-        const vodup_xml_node *etag = vodup_xml_child(p, "ETag");
-        char *end;
-        long v = num ? strtol(num->text, &end, 10) : 0;
-        if (!num || !etag || !*num->text || *end || v < 1 || v > OSS_MAX_PART_NUMBER) {
-            free(parts);
-            vodup_xml_free(root);
-            oss_error(r, OSS_ERR_MalformedXML, "Each Part needs a PartNumber between 1 and %d and an ETag.",
-                      OSS_MAX_PART_NUMBER);
-            return -1;
-        }
-        parts[i].number = (int)v;
-        const char *e = etag->text;
-        size_t el = etag->text_len;
-        while (el && (*e == ' ' || *e == '\n' || *e == '\t' || *e == '\r'))
-            e++, el--;
-        while (el && (e[el - 1] == ' ' || e[el - 1] == '\n' || e[el - 1] == '\t' || e[el - 1] == '\r'))
-            el--;
-        if (el >= 2 && e[0] == '"' && e[el - 1] == '"')
-            e++, el -= 2;
-        /* An ETag that cannot be one of ours still gets InvalidPart, not MalformedXML. */
-        if (el >= sizeof parts[i].etag)
-            el = 0;
-        memcpy(parts[i].etag, e, el);
-        parts[i].etag[el] = '\0';
-    }
-    vodup_xml_free(root);
-    *out = parts;
-    *n = cap;
-    return 0;
-}
-
 static void complete_finish(http_request *r)
 {
-    if (r->body_too_large)
-        return;
-    vodup_meta_complete_part *parts;
-    size_t n;
-    if (parse_complete(r, &parts, &n) != 0)
-        return;
-    const char *id = http_query(r, "uploadId");
-    vodup_meta_object o;
-    memset(&o, 0, sizeof o);
-    core c;
-    oss_core(r, &c);
-    vodup_meta_guard g;
-    vodupd_detail d = {0};
-    vodupd_status st = core_upload_complete(&c, &oss_rules, id, parts, n, core_write_guard(&r->cred, &g), &o, &d);
-    if (st != VODUPD_OK) {
-        oss_status_error(r, st, &d);
-        goto out;
-    }
-    int url = oss_url_encoding(r) > 0;
-    vbuf x = VBUF_INIT;
-    oss_xml_start(&x, "CompleteMultipartUploadResult");
-    if (url)
-        vbuf_puts(&x, "<EncodingType>url</EncodingType>");
-    vbuf loc = VBUF_INIT;
-    vbuf_printf(&loc, "%s/%s/", r->srv->public_url ? r->srv->public_url : "", r->bucket);
-    vodup_uri_encode(&loc, r->key, r->key_len, 1);
-    vodup_xml_elem(&x, "Location", vbuf_cstr(&loc), loc.len);
-    vbuf_free(&loc);
-    vodup_xml_elem(&x, "Bucket", r->bucket, strlen(r->bucket));
-    oss_xml_key(&x, "Key", r->key, r->key_len, url);
-    vbuf_printf(&x, "<ETag>&quot;%s&quot;</ETag>", o.etag);
-    vbuf_puts(&x, "</CompleteMultipartUploadResult>\n");
-    http_response *resp = http_response_buf("application/xml", &x);
-    char buf[96];
-    snprintf(buf, sizeof buf, "\"%s\"", o.etag);
-    http_response_header(resp, "ETag", buf);
-    snprintf(buf, sizeof buf, "%llu", (unsigned long long)o.crc64);
-    http_response_header(resp, "x-oss-hash-crc64ecma", buf);
-    http_reply(r, 200, resp);
-out:
-    vodup_meta_object_clear(&o);
-    free(parts);
+    core_http_complete(r, &oss_mp, oss_url_encoding(r) > 0);
 }
 
 const http_op oss_op_complete = {"CompleteMultipartUpload", complete_begin, oss_collect_body, complete_finish, 1};
@@ -329,122 +188,21 @@ const http_op oss_op_complete = {"CompleteMultipartUpload", complete_begin, oss_
 
 static int abort_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
-        return 0;
-    vodup_meta_upload up;
-    if (load_upload(r, &up) != 0)
-        return 0;
-    vodup_meta_upload_clear(&up);
+    core_http_upload_scope(r, &oss_mp);
     return 0;
 }
 
-static void abort_finish(http_request *r)
-{
-    core c;
-    oss_core(r, &c);
-    vodupd_detail d = {0};
-    vodupd_status st = core_upload_abort(&c, http_query(r, "uploadId"), &d);
-    if (st != VODUPD_OK) {
-        oss_status_error(r, st, &d);
-        return;
-    }
-    http_respond_empty(r, 204);
-}
-
-const http_op oss_op_abort = {"AbortMultipartUpload", abort_begin, NULL, abort_finish, 1};
+const http_op oss_op_abort = {"AbortMultipartUpload", abort_begin, NULL, core_http_abort_finish, 1};
 
 /* ---- ListParts ------------------------------------------------------------------- */
 
-static int parse_max(http_request *r, const char *name, int *out)
-{
-    const char *v = http_query(r, name);
-    *out = OSS_MAX_LIST_KEYS;
-    if (!v)
-        return 0;
-    char *end;
-    long n = strtol(v, &end, 10);
-    if (!*v || *end || n < 0 || strlen(v) > 9) {
-        oss_error(r, OSS_ERR_InvalidArgument, "%s must be an integer between 0 and %d.", name, OSS_MAX_LIST_KEYS);
-        return -1;
-    }
-    *out = n > OSS_MAX_LIST_KEYS ? OSS_MAX_LIST_KEYS : (int)n;
-    return 0;
-}
-
-typedef struct part_list {
-    vbuf *x;
-    int count;
-    int last;
-} part_list;
-
-static int list_part_cb(const vodup_meta_part *p, void *u)
-{
-    part_list *pl = u;
-    char when[25];
-    vodup_time_iso_ms(when, p->mtime);
-    vbuf_printf(pl->x,
-                "<Part><PartNumber>%d</PartNumber><LastModified>%s</LastModified><ETag>&quot;%s&quot;</ETag>"
-                "<HashCrc64ecma>%llu</HashCrc64ecma><Size>%llu</Size></Part>",
-                p->number, when, p->etag, (unsigned long long)p->crc64, (unsigned long long)p->size);
-    pl->count++;
-    pl->last = p->number;
-    return 0;
-}
-
 static int list_parts_begin(http_request *r)
 {
-    if (object_scope(r) != 0)
+    if (core_http_object_scope(r, &oss_mp) != 0)
         return 0;
     int url = oss_url_encoding(r);
-    if (url < 0)
-        return 0;
-    int max;
-    if (parse_max(r, "max-parts", &max) != 0)
-        return 0;
-    const char *m = http_query(r, "part-number-marker");
-    long marker = 0;
-    if (m && *m) {
-        char *end;
-        marker = strtol(m, &end, 10);
-        if (*end || marker < 0 || marker > OSS_MAX_PART_NUMBER) {
-            oss_error(r, OSS_ERR_InvalidArgument, "part-number-marker must be an integer between 0 and %d.",
-                      OSS_MAX_PART_NUMBER);
-            return 0;
-        }
-    }
-    vodup_meta_upload up;
-    if (load_upload(r, &up) != 0)
-        return 0;
-    vbuf parts = VBUF_INIT;
-    part_list pl = {&parts, 0, 0};
-    core c;
-    oss_core(r, &c);
-    int truncated;
-    vodupd_detail d = {0};
-    vodupd_status st = core_part_list(&c, up.upload_id, (int)marker, max, list_part_cb, &pl, &truncated, &d);
-    if (st != VODUPD_OK) {
-        vbuf_free(&parts);
-        vodup_meta_upload_clear(&up);
-        oss_status_error(r, st, &d);
-        return 0;
-    }
-    vbuf x = VBUF_INIT;
-    oss_xml_start(&x, "ListPartsResult");
-    if (url)
-        vbuf_puts(&x, "<EncodingType>url</EncodingType>");
-    vodup_xml_elem(&x, "Bucket", r->bucket, strlen(r->bucket));
-    oss_xml_key(&x, "Key", r->key, r->key_len, url);
-    vodup_xml_elem(&x, "UploadId", up.upload_id, strlen(up.upload_id));
-    vbuf_printf(&x, "<StorageClass>Standard</StorageClass><PartNumberMarker>%ld</PartNumberMarker>"
-                    "<NextPartNumberMarker>%d</NextPartNumberMarker><MaxParts>%d</MaxParts>"
-                    "<IsTruncated>%s</IsTruncated>",
-                marker, pl.count ? pl.last : (int)marker, max, truncated ? "true" : "false");
-    vbuf_append(&x, parts.data ? parts.data : "", parts.len);
-    vbuf_puts(&x, "</ListPartsResult>\n");
-    vbuf_free(&parts);
-    vodup_meta_upload_clear(&up);
-    http_respond_buf(r, 200, "application/xml", &x);
-    vbuf_free(&x);
+    if (url >= 0)
+        core_http_list_parts(r, &oss_mp, url);
     return 0;
 }
 

@@ -1,58 +1,52 @@
 /* multipart.c - CreateMultipartUpload, UploadPart, CompleteMultipartUpload,
- * AbortMultipartUpload, ListParts over the core, under S3's rules (s3_rules: parts of
- * 5 MiB at least but the last; the object's ETag "md5-of-md5s-N", made by the core). */
+ * AbortMultipartUpload, ListParts: core/multipart_ops.c's handlers under S3's words (s3_mp)
+ * and rules (s3_rules: parts of 5 MiB at least but the last; the object's ETag
+ * "md5-of-md5s-N", made by the core); ListMultipartUploads. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/codec.h"
 #include "common/timefmt.h"
 #include "common/xml.h"
 #include "server/config.h"
+#include "server/core/multipart_ops.h"
 #include "server/core/route.h"
 #include "server/core/xml.h"
-#include "server/s3/complete_xml.h"
 #include "server/s3/s3.h"
 #include "server/s3/state.h"
 
-/* The upload named by ?uploadId, of this bucket and key. 0, or -1 after answering. */
-static int load_upload(http_request *r, vodup_meta_upload *u)
+static void mp_invalid(http_request *r, const char *msg)
 {
-    const char *id = http_query(r, "uploadId");
-    core c;
-    s3_core(r, &c);
-    vodupd_detail d = {0};
-    vodupd_status st = core_upload_get(&c, id ? id : "", r->bucket, r->key, r->key_len, u, &d);
-    if (st != VODUPD_OK) {
-        s3_status_error(r, st, &d);
-        return -1;
-    }
-    return 0;
+    s3_error(r, S3_ERR_InvalidArgument, "%s", msg);
 }
+
+static void mp_malformed(http_request *r, const char *msg)
+{
+    s3_error(r, S3_ERR_MalformedXML, "%s", msg);
+}
+
+/* What S3 says differently in the handlers both dialects share (core/multipart_ops.c):
+ * its namespace, lower-case ETags, no CRC-64, and a missing uploadId is NoSuchUpload. */
+static const core_mp_words s3_mp = {
+    .rules = &s3_rules,
+    .check_key = s3_check_key,
+    .xml_start = s3_xml_start,
+    .storage_class = "STANDARD",
+    .etag_lower = 1,
+    .invalid = mp_invalid,
+    .malformed = mp_malformed,
+};
 
 int s3_object_scope(http_request *r)
 {
-    if (s3_check_key(r) != 0)
-        return -1;
-    vodup_meta_bucket b;
-    if (s3_require_bucket(r, &b) != 0)
-        return -1;
-    vodup_meta_bucket_clear(&b);
-    return 0;
-}
-
-static void xml_result_head(vbuf *x, http_request *r, const char *root)
-{
-    s3_xml_start(x, root);
-    vodup_xml_elem(x, "Bucket", r->bucket, strlen(r->bucket));
-    vodup_xml_elem(x, "Key", r->key, r->key_len);
+    return core_http_object_scope(r, &s3_mp);
 }
 
 /* ---- CreateMultipartUpload ----------------------------------------------------------- */
 
 static int create_begin(http_request *r)
 {
-    if (s3_object_scope(r) != 0)
+    if (core_http_object_scope(r, &s3_mp) != 0)
         return 0;
     s3_state *s = r->op_state;
     if (s3_collect_user_meta(r, &s->user_meta) != 0)
@@ -66,24 +60,7 @@ static int create_begin(http_request *r)
 static void create_finish(http_request *r)
 {
     s3_state *s = r->op_state;
-    core c;
-    s3_core(r, &c);
-    vodup_meta_guard g;
-    core_initiate in = {r->bucket, r->key, r->key_len, r->cred.account_id, s->content_type, s->user_meta,
-                        core_write_guard(&r->cred, &g)};
-    char upload_id[33];
-    vodupd_detail d = {0};
-    vodupd_status st = core_upload_initiate(&c, &in, upload_id, &d);
-    if (st != VODUPD_OK) {
-        s3_status_error(r, st, &d);
-        return;
-    }
-    vbuf x = VBUF_INIT;
-    xml_result_head(&x, r, "InitiateMultipartUploadResult");
-    vodup_xml_elem(&x, "UploadId", upload_id, strlen(upload_id));
-    vbuf_puts(&x, "</InitiateMultipartUploadResult>\n");
-    http_respond_buf(r, 200, "application/xml", &x);
-    vbuf_free(&x);
+    core_http_initiate(r, &s3_mp, s->content_type, s->user_meta, 0);
 }
 
 const http_op s3_op_create_multipart = {"CreateMultipartUpload", create_begin, NULL, create_finish, 1};
@@ -92,18 +69,16 @@ const http_op s3_op_create_multipart = {"CreateMultipartUpload", create_begin, N
 
 int s3_part_target(http_request *r, int *number, char upload_id[33])
 {
-    if (s3_object_scope(r) != 0)
+    if (core_http_object_scope(r, &s3_mp) != 0)
         return -1;
-    const char *pn = http_query(r, "partNumber");
-    char *end = NULL;
-    long v = pn && *pn ? strtol(pn, &end, 10) : 0;
-    if (!pn || !*pn || *end || pn[0] == '+' || strlen(pn) > 6 || v < 1 || v > s3_rules.max_part_number) {
+    long v = core_part_number(http_query(r, "partNumber"), s3_rules.max_part_number);
+    if (v <= 0) {
         s3_error(r, S3_ERR_InvalidArgument, "Part number must be an integer between 1 and %d, inclusive",
                  s3_rules.max_part_number);
         return -1;
     }
     vodup_meta_upload up;
-    if (load_upload(r, &up) != 0)
+    if (core_http_upload_get(r, &s3_mp, &up) != 0)
         return -1;
     *number = (int)v;
     memcpy(upload_id, up.upload_id, 33);
@@ -122,18 +97,8 @@ static int part_begin(http_request *r)
 static void part_finish(http_request *r)
 {
     s3_state *s = r->op_state;
-    if (s3_body_end(r) != 0)
-        return;
-    core c;
-    s3_core(r, &c);
-    vodup_meta_guard g;
-    vodupd_detail d = {0};
-    vodupd_status st = core_part_put(&c, s->upload_id, s->part_number, s->in, core_write_guard(&r->cred, &g), &d);
-    if (st != VODUPD_OK) {
-        s3_status_error(r, st, &d);
-        return;
-    }
-    s3_reply_written(r, s);
+    if (s3_body_end(r) == 0 && core_http_part_put(r, s->upload_id, s->part_number, s->in) == 0)
+        s3_reply_written(r, s);
 }
 
 const http_op s3_op_upload_part = {"UploadPart", part_begin, s3_body_chunk, part_finish, 1};
@@ -142,62 +107,14 @@ const http_op s3_op_upload_part = {"UploadPart", part_begin, s3_body_chunk, part
 
 static int complete_begin(http_request *r)
 {
-    if (s3_object_scope(r) != 0)
-        return 0;
-    vodup_meta_upload up;
-    if (load_upload(r, &up) != 0)
-        return 0;
-    vodup_meta_upload_clear(&up);
-    r->body_limit = VODUPD_MAX_XML_BODY;
+    if (core_http_upload_scope(r, &s3_mp) == 0)
+        r->body_limit = VODUPD_MAX_XML_BODY;
     return 0;
 }
 
 static void complete_finish(http_request *r)
 {
-    if (r->body_too_large)
-        return;
-    vodup_meta_complete_part *parts;
-    size_t n;
-    const char *why;
-    int rc = complete_xml_parse(r->body.data, r->body.len, s3_rules.max_part_number, &parts, &n, &why);
-    if (rc != 0) {
-        if (rc == -2)
-            s3_status_error(r, VODUPD_ENOMEM, NULL);
-        else
-            s3_error(r, S3_ERR_MalformedXML, "%s", why);
-        return;
-    }
-    vodup_meta_object o;
-    memset(&o, 0, sizeof o);
-    core c;
-    s3_core(r, &c);
-    vodup_meta_guard g;
-    vodupd_detail d = {0};
-    vodupd_status st = core_upload_complete(&c, &s3_rules, http_query(r, "uploadId"), parts, n,
-                                            core_write_guard(&r->cred, &g), &o, &d);
-    free(parts);
-    if (st != VODUPD_OK) {
-        s3_status_error(r, st, &d);
-        return;
-    }
-    char etag[64];
-    size_t i = 0;
-    for (; o.etag[i] && i < sizeof etag - 1; i++)
-        etag[i] = (char)(o.etag[i] >= 'A' && o.etag[i] <= 'Z' ? o.etag[i] + 32 : o.etag[i]);
-    etag[i] = 0;
-    vbuf x = VBUF_INIT;
-    s3_xml_start(&x, "CompleteMultipartUploadResult");
-    vbuf loc = VBUF_INIT;
-    vbuf_printf(&loc, "%s/%s/", r->srv->public_url ? r->srv->public_url : "", r->bucket);
-    vodup_uri_encode(&loc, r->key, r->key_len, 1);
-    vodup_xml_elem(&x, "Location", vbuf_cstr(&loc), loc.len);
-    vbuf_free(&loc);
-    vodup_xml_elem(&x, "Bucket", r->bucket, strlen(r->bucket));
-    vodup_xml_elem(&x, "Key", r->key, r->key_len);
-    vbuf_printf(&x, "<ETag>&quot;%s&quot;</ETag></CompleteMultipartUploadResult>\n", etag);
-    vodup_meta_object_clear(&o);
-    http_respond_buf(r, 200, "application/xml", &x);
-    vbuf_free(&x);
+    core_http_complete(r, &s3_mp, 0);
 }
 
 const http_op s3_op_complete_multipart = {"CompleteMultipartUpload", complete_begin, s3_collect_xml, complete_finish, 1};
@@ -206,100 +123,18 @@ const http_op s3_op_complete_multipart = {"CompleteMultipartUpload", complete_be
 
 static int abort_begin(http_request *r)
 {
-    vodup_meta_upload up;
-    if (s3_object_scope(r) == 0 && load_upload(r, &up) == 0)
-        vodup_meta_upload_clear(&up);
+    core_http_upload_scope(r, &s3_mp);
     return 0;
 }
 
-static void abort_finish(http_request *r)
-{
-    core c;
-    s3_core(r, &c);
-    vodupd_detail d = {0};
-    vodupd_status st = core_upload_abort(&c, http_query(r, "uploadId"), &d);
-    if (st != VODUPD_OK) {
-        s3_status_error(r, st, &d);
-        return;
-    }
-    http_respond_empty(r, 204);
-}
-
-const http_op s3_op_abort_multipart = {"AbortMultipartUpload", abort_begin, NULL, abort_finish, 1};
+const http_op s3_op_abort_multipart = {"AbortMultipartUpload", abort_begin, NULL, core_http_abort_finish, 1};
 
 /* ---- ListParts ------------------------------------------------------------------------ */
 
-typedef struct part_list {
-    vbuf *x;
-    int count;
-    int last;
-} part_list;
-
-static int list_part_cb(const vodup_meta_part *p, void *u)
-{
-    part_list *pl = u;
-    char when[25], etag[33];
-    vodup_time_iso_ms(when, p->mtime);
-    size_t i = 0;
-    for (; p->etag[i] && i < sizeof etag - 1; i++)
-        etag[i] = (char)(p->etag[i] >= 'A' && p->etag[i] <= 'Z' ? p->etag[i] + 32 : p->etag[i]);
-    etag[i] = 0;
-    vbuf_printf(pl->x,
-                "<Part><PartNumber>%d</PartNumber><LastModified>%s</LastModified><ETag>&quot;%s&quot;</ETag>"
-                "<Size>%llu</Size></Part>",
-                p->number, when, etag, (unsigned long long)p->size);
-    pl->count++;
-    pl->last = p->number;
-    return 0;
-}
-
 static int list_parts_begin(http_request *r)
 {
-    if (s3_object_scope(r) != 0)
-        return 0;
-    long max = 1000, marker = 0;
-    const char *mp = http_query(r, "max-parts"), *m = http_query(r, "part-number-marker");
-    char *end;
-    if (mp && (!*mp || (max = strtol(mp, &end, 10), *end) || max < 0 || strlen(mp) > 9)) {
-        s3_error(r, S3_ERR_InvalidArgument, "max-parts must be an integer between 0 and 1000.");
-        return 0;
-    }
-    if (m && *m && ((marker = strtol(m, &end, 10), *end) || marker < 0 || marker > s3_rules.max_part_number)) {
-        s3_error(r, S3_ERR_InvalidArgument, "part-number-marker must be an integer between 0 and %d.",
-                 s3_rules.max_part_number);
-        return 0;
-    }
-    if (max > 1000)
-        max = 1000;
-    vodup_meta_upload up;
-    if (load_upload(r, &up) != 0)
-        return 0;
-    vbuf parts = VBUF_INIT;
-    part_list pl = {&parts, 0, 0};
-    core c;
-    s3_core(r, &c);
-    int truncated;
-    vodupd_detail d = {0};
-    vodupd_status st = core_part_list(&c, up.upload_id, (int)marker, (int)max, list_part_cb, &pl, &truncated, &d);
-    if (st != VODUPD_OK) {
-        vbuf_free(&parts);
-        vodup_meta_upload_clear(&up);
-        s3_status_error(r, st, &d);
-        return 0;
-    }
-    vbuf x = VBUF_INIT;
-    xml_result_head(&x, r, "ListPartsResult");
-    vodup_xml_elem(&x, "UploadId", up.upload_id, strlen(up.upload_id));
-    vbuf_printf(&x, "<StorageClass>STANDARD</StorageClass><PartNumberMarker>%ld</PartNumberMarker>"
-                    "<NextPartNumberMarker>%d</NextPartNumberMarker><MaxParts>%ld</MaxParts>"
-                    "<IsTruncated>%s</IsTruncated>",
-                marker, pl.count ? pl.last : (int)marker, max, truncated ? "true" : "false");
-    vbuf_append(&x, parts.data ? parts.data : "", parts.len);
-    vbuf_puts(&x, "</ListPartsResult>\n");
-    vbuf_free(&parts);
-    vodup_meta_upload_clear(&up);
-    http_respond_buf(r, 200, "application/xml", &x);
-    vbuf_free(&x);
+    if (core_http_object_scope(r, &s3_mp) == 0)
+        core_http_list_parts(r, &s3_mp, 0);
     return 0;
 }
 
