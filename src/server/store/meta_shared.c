@@ -3,6 +3,7 @@
  * makes (multipart ETag, size, CRC-64), the status set of a media listing. See
  * meta_shared.h. */
 #include "server/store/meta_shared.h"
+#include "server/store/meta_ops.h"
 
 #include "common/codec.h"
 #include "common/crc.h"
@@ -211,5 +212,24 @@ int meta__status_set(const char *list, char **out)
         return VODUP_META_OK;
     }
     *out = r;
+    return VODUP_META_OK;
+}
+
+int meta__callback_unseal(vodup_meta *m, const char *account_id, int rc, char **config_json)
+{
+    const vodup_meta_sealer *sl = vodup_meta_sealer_of(m);
+    if (rc != VODUP_META_OK || !sl || !*config_json)
+        return rc;
+    char *plain = NULL;
+    rc = vodup_meta_auth_key_rewrite(sl, account_id, *config_json, 0, &plain);
+    if (rc != VODUP_META_OK) {
+        free(*config_json);
+        *config_json = NULL;
+        return rc;
+    }
+    if (plain) { /* NULL: nothing was sealed, the text stays as stored */
+        free(*config_json);
+        *config_json = plain;
+    }
     return VODUP_META_OK;
 }

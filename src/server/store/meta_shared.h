@@ -55,5 +55,9 @@ void meta__complete_object(vodup_meta_object *o, const vodup_meta_upload *up, co
 /* ",a,b," from "A, b": lower case, blanks dropped; *out NULL when the list names none (any
  * status). */
 int meta__status_set(const char *list, char **out);
+/* The end of callback_get in every back end: rc is the read's result and *config_json the
+ * stored text; a sealed AuthKey in it is opened (meta_ops.h, the sealer). On failure
+ * *config_json is freed and NULL. Returns the final status. */
+int meta__callback_unseal(vodup_meta *m, const char *account_id, int rc, char **config_json);
 
 #endif

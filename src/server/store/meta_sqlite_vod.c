@@ -643,21 +643,7 @@ int msq_callback_get(vodup_meta *m, const char *account_id, char **config_json)
     *config_json = NULL;
     int rc = meta__get_by_text(m, V_CALLBACK_GET, account_id, "callback get", meta__text_from_row,
                                config_json);
-    const vodup_meta_sealer *sl = vodup_meta_sealer_of(m);
-    if (rc != VODUP_META_OK || !sl || !*config_json)
-        return rc;
-    char *plain = NULL;
-    rc = vodup_meta_auth_key_rewrite(sl, account_id, *config_json, 0, &plain);
-    if (rc != VODUP_META_OK) {
-        free(*config_json);
-        *config_json = NULL;
-        return rc;
-    }
-    if (plain) {
-        free(*config_json);
-        *config_json = plain;
-    }
-    return VODUP_META_OK;
+    return meta__callback_unseal(m, account_id, rc, config_json);
 }
 
 int msq_callback_seal_all(vodup_meta *m)
